@@ -1,0 +1,12 @@
+//! Who is calling: passwords (Argon2id), signed expiring tokens, the `Caller` extractor
+//! and the limiter for repeated login failures.
+
+mod caller;
+mod login_limiter;
+mod password;
+mod token;
+
+pub use caller::{Caller, MaybeCaller};
+pub use login_limiter::LoginLimiter;
+pub use password::{hash_password, verify_password};
+pub use token::{Claims, TokenKeys};

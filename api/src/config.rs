@@ -1,0 +1,166 @@
+//! Layered configuration: built-in defaults (which run the local deployment's region
+//! 001), then an optional TOML file, then `LOYALTY_...` environment variables, with `__`
+//! for nesting (`LOYALTY_DB__POOL_SIZE=20`). Secrets (signing keys, passwords) have no
+//! defaults and come from the environment or a file outside the repository.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use contract::RegionId;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// The region this instance serves.
+    pub region: RegionId,
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: String,
+    pub database_url: String,
+    /// Every region of the deployment, so ids of other regions are told from unknown ones.
+    pub regions: Vec<RegionConfig>,
+    /// Points per whole currency unit billed.
+    pub points_per_unit: i64,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+    /// Log as JSON lines (for log shippers) instead of plain text.
+    pub log_json: bool,
+    pub db: DbConfig,
+    pub auth: AuthConfig,
+    pub catalogue: CatalogueConfig,
+    pub idempotency: IdempotencyConfig,
+    pub bootstrap: BootstrapConfig,
+    /// `LOYALTY_ADMIN_EMAIL` / `LOYALTY_ADMIN_PASSWORD`: the bootstrap admin, created in
+    /// `bootstrap.admin_region` when both are set.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionConfig {
+    pub id: RegionId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DbConfig {
+    /// Connections in the r2d2 pool, and so queries in flight at once.
+    pub pool_size: u32,
+    /// How long a query may wait for a pooled connection before the request gets 503.
+    pub connection_timeout_ms: u64,
+    /// How long a request may wait for its turn at the database gate before 503.
+    pub gate_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    /// How long start-up waits for the database before giving up.
+    pub startup_wait_secs: u64,
+    /// Attempts of a points transaction that keeps meeting serialization failures.
+    pub max_tx_attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthConfig {
+    pub token_ttl_secs: i64,
+    /// Key id (`kid`) used to sign new tokens; must be in `signing_keys`.
+    pub active_key_id: String,
+    /// kid → secret. Keep old keys here while their tokens may still be in use.
+    pub signing_keys: BTreeMap<String, String>,
+    /// Failed logins per email before further attempts are refused for `lockout_secs`.
+    pub login_max_failures: u32,
+    pub login_lockout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogueConfig {
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyConfig {
+    /// Records older than this are purged; the contract promises at least 24 hours.
+    pub retention_hours: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BootstrapConfig {
+    pub admin_region: RegionId,
+    /// Optional staff account for this region (the local deployment makes one per region).
+    pub staff_email: Option<String>,
+    pub staff_password: Option<String>,
+}
+
+fn region(code: &str) -> RegionId {
+    code.parse()
+        .unwrap_or_else(|_| unreachable!("built-in region codes are valid"))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            region: region("001"),
+            listen: "127.0.0.1:8101".to_owned(),
+            database_url: "postgres://postgres@127.0.0.1:55001/loyalty".to_owned(),
+            regions: [
+                ("001", "Europe"),
+                ("002", "Americas"),
+                ("003", "Asia-Pacific"),
+            ]
+            .into_iter()
+            .map(|(id, name)| RegionConfig {
+                id: region(id),
+                name: name.to_owned(),
+            })
+            .collect(),
+            points_per_unit: 1,
+            workers: None,
+            log_json: false,
+            db: DbConfig {
+                pool_size: 10,
+                connection_timeout_ms: 2_000,
+                gate_timeout_ms: 3_000,
+                statement_timeout_ms: 5_000,
+                startup_wait_secs: 30,
+                max_tx_attempts: 30,
+            },
+            auth: AuthConfig {
+                token_ttl_secs: 3_600,
+                active_key_id: "k1".to_owned(),
+                signing_keys: BTreeMap::new(),
+                login_max_failures: 5,
+                login_lockout_secs: 300,
+            },
+            catalogue: CatalogueConfig { ttl_secs: 30 },
+            idempotency: IdempotencyConfig {
+                retention_hours: 48,
+            },
+            bootstrap: BootstrapConfig {
+                admin_region: region("001"),
+                staff_email: None,
+                staff_password: None,
+            },
+            admin_email: None,
+            admin_password: None,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("LOYALTY_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn region_name(&self, id: RegionId) -> Option<&str> {
+        self.regions
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.name.as_str())
+    }
+}

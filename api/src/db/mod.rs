@@ -1,0 +1,207 @@
+//! Database access. diesel is synchronous, so every query runs on a blocking thread
+//! behind an async gate sized to the pool (as Vaultwarden does): a request waits at most
+//! `gate_timeout` for its turn and `connection_timeout` for a connection, then gets 503.
+//! Query modules return `QueryResult`; they know nothing of HTTP.
+
+pub mod catalogue;
+pub mod groups;
+pub mod idempotency;
+pub mod ledger;
+pub mod outbox;
+pub mod schema;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use rand::Rng;
+use tokio::sync::Semaphore;
+
+use crate::config::DbConfig;
+use crate::error::{ApiError, is_deadlock};
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Settings every pooled connection gets when it is opened.
+#[derive(Debug)]
+struct SessionSettings {
+    statement_timeout_ms: u64,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            self.statement_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+    gate: Arc<Semaphore>,
+    gate_timeout: Duration,
+    max_tx_attempts: u32,
+}
+
+impl Db {
+    /// Builds the pool without connecting: the server starts (and answers 503) even
+    /// while its database is down.
+    pub fn new(database_url: &str, config: &DbConfig) -> Db {
+        let manager = ConnectionManager::<PgConnection>::new(database_url);
+        let pool = Pool::builder()
+            .max_size(config.pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_millis(config.connection_timeout_ms))
+            .connection_customizer(Box::new(SessionSettings {
+                statement_timeout_ms: config.statement_timeout_ms,
+            }))
+            .build_unchecked(manager);
+        Db {
+            pool,
+            gate: Arc::new(Semaphore::new(config.pool_size as usize)),
+            gate_timeout: Duration::from_millis(config.gate_timeout_ms),
+            max_tx_attempts: config.max_tx_attempts.max(1),
+        }
+    }
+
+    /// Runs `f` with a pooled connection on a blocking thread.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        metrics::gauge!("db_gate_waiting").increment(1.0);
+        let permit =
+            tokio::time::timeout(self.gate_timeout, self.gate.clone().acquire_owned()).await;
+        metrics::gauge!("db_gate_waiting").decrement(1.0);
+        let permit = match permit {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(ApiError::region_unavailable(
+                    "the region's database is busy",
+                ));
+            }
+        };
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _span = span.enter();
+            let _permit = permit;
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `f` in a SERIALIZABLE transaction, retrying serialization failures, deadlocks
+    /// and unique violations (a concurrent duplicate committed first; the next attempt
+    /// sees it) with jittered backoff. Callers never see those as errors unless every
+    /// attempt fails, and then nothing was applied.
+    pub async fn serializable<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let attempts = self.max_tx_attempts;
+        self.run(move |conn| {
+            for attempt in 1..=attempts {
+                match conn.build_transaction().serializable().run(&f) {
+                    Err(err) if is_retryable(&err) => {
+                        metrics::counter!("db_tx_retries_total").increment(1);
+                        tracing::debug!(attempt, %err, "transaction conflict, retrying");
+                        let cap_ms = 2u64.saturating_pow(attempt.min(6)).min(50);
+                        std::thread::sleep(Duration::from_millis(
+                            rand::rng().random_range(0..=cap_ms),
+                        ));
+                    }
+                    other => return other.map_err(ApiError::from),
+                }
+            }
+            metrics::counter!("db_tx_exhausted_total").increment(1);
+            Err(ApiError::region_unavailable(
+                "too much contention on this group; nothing was applied, retry",
+            ))
+        })
+        .await
+    }
+
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Waits until the database answers, then applies pending migrations. Migrations run
+    /// under an advisory lock so instances starting together do not race.
+    pub fn migrate(&self, wait: Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut conn = loop {
+            match self.pool.get() {
+                Ok(conn) => break conn,
+                Err(err) if std::time::Instant::now() < deadline => {
+                    tracing::warn!(%err, "waiting for the database");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(err) => anyhow::bail!("database not reachable: {err}"),
+            }
+        };
+        conn.batch_execute("SELECT pg_advisory_lock(7263001)")?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .map_err(|e| anyhow::anyhow!("migrations failed: {e}"));
+        conn.batch_execute("SELECT pg_advisory_unlock(7263001)")?;
+        for version in applied? {
+            tracing::info!(%version, "migration applied");
+        }
+        Ok(())
+    }
+}
+
+/// Inserts a row under a freshly generated id, drawing again on the (rare) collision.
+/// `insert` answers whether the row went in.
+pub fn with_fresh_id<Id>(
+    generate: impl Fn() -> Id,
+    mut insert: impl FnMut(&Id) -> QueryResult<bool>,
+) -> QueryResult<Id> {
+    for _ in 0..8 {
+        let id = generate();
+        if insert(&id)? {
+            return Ok(id);
+        }
+    }
+    Err(DieselError::QueryBuilderError(
+        "no free id after 8 draws".into(),
+    ))
+}
+
+/// Ids read back from the database were written by this code; a malformed one is a bug.
+pub fn stored_id<T: std::str::FromStr>(value: &str) -> QueryResult<T> {
+    value.parse().map_err(|_| {
+        DieselError::DeserializationError(format!("malformed id in database: {value}").into())
+    })
+}
+
+fn is_retryable(err: &DieselError) -> bool {
+    matches!(
+        err,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation,
+            _
+        )
+    ) || is_deadlock(err)
+}
+
+/// The cheapest round trip that proves the database answers.
+pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}

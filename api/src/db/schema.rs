@@ -1,0 +1,116 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    catalogue_items (id) {
+        id -> Text,
+        name -> Text,
+        category -> Text,
+        price_cents -> Int8,
+        points_price -> Int8,
+        available -> Bool,
+        created_on -> Timestamptz,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        active -> Bool,
+        version -> Int8,
+        joined_on -> Timestamptz,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        name -> Text,
+        location -> Text,
+        points -> Int8,
+        personal_of -> Nullable<Text>,
+        created_on -> Timestamptz,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_records (caller_id, key) {
+        caller_id -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        response_status -> Int2,
+        response_body -> Jsonb,
+        created_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Text,
+        group_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        points -> Int8,
+        amount_cents -> Nullable<Int8>,
+        store_region -> Nullable<Text>,
+        balance_after -> Int8,
+        idempotency_key -> Text,
+        created_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        destination_region -> Text,
+        kind -> Text,
+        payload -> Jsonb,
+        attempts -> Int4,
+        created_on -> Timestamptz,
+        delivered_on -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    user_group_index (user_id, group_id) {
+        user_id -> Text,
+        group_id -> Text,
+        active -> Bool,
+        version -> Int8,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        full_name -> Text,
+        phone -> Nullable<Text>,
+        location -> Nullable<Text>,
+        age -> Nullable<Int4>,
+        personal_group_id -> Text,
+        created_on -> Timestamptz,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(ledger_entries -> groups (group_id));
+diesel::joinable!(user_group_index -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    catalogue_items,
+    group_members,
+    groups,
+    idempotency_records,
+    ledger_entries,
+    outbox,
+    user_group_index,
+    users,
+);

@@ -1,0 +1,17 @@
+//! Parse, don't validate: everything a request carries becomes a domain type once, at
+//! the edge, with the contract's error when it does not fit. Past this module, a value
+//! of one of these types is known to be good.
+
+mod amounts;
+mod email;
+mod idempotency_key;
+mod pagination;
+mod regions;
+mod text;
+
+pub use amounts::{Points, Qty};
+pub use email::Email;
+pub use idempotency_key::IdempotencyKey;
+pub use pagination::{PageParams, PageRequest, encode_cursor};
+pub use regions::Regions;
+pub use text::{optional_text, required_text};

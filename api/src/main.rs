@@ -1,0 +1,30 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The loyalty platform's regional API server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file; `LOYALTY_...` environment variables override it.
+    #[arg(long, env = "LOYALTY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the OpenAPI document and exit.
+    #[arg(long)]
+    print_openapi: bool,
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.print_openapi {
+        use utoipa::OpenApi;
+        println!("{}", api::routes::ApiDoc::openapi().to_pretty_json()?);
+        return Ok(());
+    }
+    let config = api::Config::load(args.config.as_deref())?;
+    api::telemetry::init_tracing(config.log_json);
+    let app = api::Application::build(config).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

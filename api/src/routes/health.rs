@@ -1,0 +1,28 @@
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is alive")))]
+pub async fn liveness() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "The region's database answers"),
+    (status = 503, description = "It does not", body = contract::ErrorEnvelope)))]
+pub async fn readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.db.run(|conn| Ok(crate::db::ping(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ready", "region": state.regions.local})))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format")))]
+pub async fn render_metrics(state: web::Data<AppState>) -> HttpResponse {
+    let (connections, idle) = state.db.pool_state();
+    metrics::gauge!("db_pool_connections").set(f64::from(connections));
+    metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,78 @@
+//! Every route of the regional API, wired in one place. Handlers extract, parse into
+//! domain types, call one service function and map the result to a DTO.
+
+mod bills;
+mod catalogue;
+mod groups;
+mod health;
+mod openapi;
+mod redemptions;
+mod regions;
+mod sessions;
+mod users;
+
+use actix_web::web;
+
+pub use openapi::ApiDoc;
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::liveness))
+        .route("/readyz", web::get().to(health::readiness))
+        .route("/metrics", web::get().to(health::render_metrics))
+        .route("/openapi.json", web::get().to(openapi::serve_openapi))
+        .route("/v1/regions", web::get().to(regions::list_regions))
+        .route("/v1/users", web::post().to(users::create_user))
+        .route("/v1/users/{uid}", web::get().to(users::read_user))
+        .route("/v1/users/{uid}", web::patch().to(users::update_user))
+        .route(
+            "/v1/users/{uid}/groups",
+            web::get().to(users::list_user_groups),
+        )
+        .route(
+            "/v1/users/{uid}/activity",
+            web::get().to(users::list_user_activity),
+        )
+        .route("/v1/sessions", web::post().to(sessions::create_session))
+        .route("/v1/groups", web::post().to(groups::create_group))
+        .route("/v1/groups/{gid}", web::get().to(groups::read_group))
+        .route(
+            "/v1/groups/{gid}/members",
+            web::post().to(groups::add_member),
+        )
+        .route(
+            "/v1/groups/{gid}/members/{uid}",
+            web::delete().to(groups::remove_member),
+        )
+        .route(
+            "/v1/groups/{gid}/transactions",
+            web::get().to(groups::list_group_transactions),
+        )
+        .route(
+            "/v1/groups/{gid}/redemptions",
+            web::post().to(redemptions::create_redemption),
+        )
+        .route(
+            "/v1/regions/{rid}/catalogue",
+            web::get().to(catalogue::list_catalogue),
+        )
+        .route(
+            "/v1/regions/{rid}/catalogue",
+            web::post().to(catalogue::add_catalogue_item),
+        )
+        .route(
+            "/v1/catalogue/{item_id}",
+            web::patch().to(catalogue::change_catalogue_item),
+        )
+        .route(
+            "/v1/catalogue/{item_id}",
+            web::delete().to(catalogue::remove_catalogue_item),
+        )
+        .route("/v1/bills", web::post().to(bills::create_bill));
+}
+
+/// Answers paths and methods that match no route, in the contract's envelope.
+pub async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such endpoint"))
+}

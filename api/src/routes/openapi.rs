@@ -1,0 +1,50 @@
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{bills, catalogue, groups, health, redemptions, regions, sessions, users};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Loyalty platform: regional API",
+        description = "One region's share of the public contract (shared/CONTRACT.md). Additions to the contract: \
+            error codes `misdirected` (421, an entity of another region reached this instance directly) and \
+            `item_unavailable` (409); `GET /v1/regions/{rid}/catalogue` needs no token; on a regional instance \
+            `/v1/regions` lists only its own region, and `/v1/users/{uid}/groups` and `/activity` cover only this \
+            region's groups (the router merges all regions); a points request's definite refusal (4xx decided \
+            from the data) is remembered under its Idempotency-Key like a success."
+    ),
+    paths(
+        health::liveness, health::readiness, health::render_metrics,
+        regions::list_regions,
+        users::create_user, users::read_user, users::update_user, users::list_user_groups, users::list_user_activity,
+        sessions::create_session,
+        groups::create_group, groups::read_group, groups::add_member, groups::remove_member, groups::list_group_transactions,
+        catalogue::list_catalogue, catalogue::add_catalogue_item, catalogue::change_catalogue_item, catalogue::remove_catalogue_item,
+        bills::create_bill, redemptions::create_redemption,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub async fn serve_openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

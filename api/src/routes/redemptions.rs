@@ -1,0 +1,32 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use contract::dto::{NewRedemption, Redemption};
+use contract::{ErrorEnvelope, GroupId};
+
+use crate::auth::Caller;
+use crate::domain::IdempotencyKey;
+use crate::error::ApiError;
+use crate::services::points::{self, Idempotent, RedemptionRequest};
+use crate::startup::AppState;
+
+#[utoipa::path(post, path = "/v1/groups/{gid}/redemptions", tag = "points", security(("bearer" = [])), request_body = NewRedemption,
+    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    responses(
+        (status = 201, body = Redemption, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "insufficient_points or item_unavailable", body = ErrorEnvelope),
+        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+pub async fn create_redemption(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    gid: web::Path<String>,
+    body: web::Json<NewRedemption>,
+) -> Result<HttpResponse, ApiError> {
+    let key = IdempotencyKey::from_request(&req)?;
+    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
+    let what = RedemptionRequest::parse(&state, &body)?;
+    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
+    Ok(points::redeem(&state, &caller, request, gid, what)
+        .await?
+        .into_response())
+}

@@ -1,0 +1,80 @@
+use actix_web::{HttpResponse, web};
+use contract::dto::{LedgerEntry, NewUser, Page, User, UserGroups, UserPatch};
+use contract::{ErrorEnvelope, UserId};
+
+use crate::auth::{Caller, MaybeCaller};
+use crate::domain::{PageParams, PageRequest};
+use crate::error::ApiError;
+use crate::services::{accounts, groups};
+use crate::startup::AppState;
+
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
+    (status = 201, body = User),
+    (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+    (status = 404, description = "unknown_region", body = ErrorEnvelope), (status = 409, description = "email_taken", body = ErrorEnvelope),
+    (status = 421, description = "misdirected: home_region is another region", body = ErrorEnvelope)))]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, ApiError> {
+    let account = accounts::Account::parse(&state, &body)?;
+    let user = accounts::sign_up(&state, caller.0.as_ref(), account).await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+#[utoipa::path(get, path = "/v1/users/{uid}", tag = "users", security(("bearer" = [])), responses(
+    (status = 200, body = User), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn read_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uid: web::Path<String>,
+) -> Result<web::Json<User>, ApiError> {
+    let uid: UserId = state.regions.parse_local_id("user", &uid)?;
+    accounts::ensure_may_read(&caller, &uid)?;
+    Ok(web::Json(accounts::load(&state, uid).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/users/{uid}", tag = "users", security(("bearer" = [])), request_body = UserPatch, responses(
+    (status = 200, body = User), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uid: web::Path<String>,
+    body: web::Json<UserPatch>,
+) -> Result<web::Json<User>, ApiError> {
+    let uid: UserId = state.regions.parse_local_id("user", &uid)?;
+    Ok(web::Json(
+        accounts::update_profile(&state, &caller, uid, &body).await?,
+    ))
+}
+
+/// On a regional instance: the user's groups that live in this region (the router asks
+/// every region and merges).
+#[utoipa::path(get, path = "/v1/users/{uid}/groups", tag = "users", security(("bearer" = [])), responses(
+    (status = 200, body = UserGroups), (status = 403, body = ErrorEnvelope)))]
+pub async fn list_user_groups(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uid: web::Path<String>,
+) -> Result<web::Json<UserGroups>, ApiError> {
+    let uid: UserId = state.regions.parse_id("user", &uid)?;
+    accounts::ensure_may_read(&caller, &uid)?;
+    Ok(web::Json(groups::of_user(&state, uid).await?))
+}
+
+/// On a regional instance: ledger entries of the user's groups in this region.
+#[utoipa::path(get, path = "/v1/users/{uid}/activity", tag = "users", security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query, description = "1..=200, default 50"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = Page<LedgerEntry>), (status = 403, body = ErrorEnvelope)))]
+pub async fn list_user_activity(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uid: web::Path<String>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<Page<LedgerEntry>>, ApiError> {
+    let uid: UserId = state.regions.parse_id("user", &uid)?;
+    accounts::ensure_may_read(&caller, &uid)?;
+    let page = PageRequest::parse(&params)?;
+    Ok(web::Json(groups::activity(&state, uid, page).await?))
+}

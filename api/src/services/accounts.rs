@@ -1,0 +1,352 @@
+//! Sign-up, login, profiles and the bootstrap accounts.
+
+use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
+use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::auth::{Caller, hash_password, verify_password};
+use crate::db::{self, groups, stored_id, users};
+use crate::domain::{Email, optional_text, required_text};
+use crate::error::ApiError;
+use crate::services::groups::record_membership;
+use crate::startup::AppState;
+
+/// A new account, checked.
+pub struct Account {
+    pub email: Email,
+    pub password: String,
+    pub full_name: String,
+    pub home_region: RegionId,
+    pub phone: Option<String>,
+    pub location: Option<String>,
+    pub age: Option<i32>,
+    pub role: Role,
+}
+
+fn parse_password(password: &str) -> Result<String, ApiError> {
+    if (8..=128).contains(&password.chars().count()) {
+        Ok(password.to_owned())
+    } else {
+        Err(ApiError::invalid_input(
+            "password must be 8 to 128 characters long",
+        ))
+    }
+}
+
+fn parse_phone(phone: Option<&str>) -> Result<Option<String>, ApiError> {
+    let phone = optional_text("phone", phone, 32)?;
+    if let Some(p) = &phone
+        && !p
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return Err(ApiError::invalid_input(
+            "phone may contain digits, spaces and + - ( ) . only",
+        ));
+    }
+    Ok(phone)
+}
+
+fn parse_age(age: Option<i64>) -> Result<Option<i32>, ApiError> {
+    match age {
+        None => Ok(None),
+        Some(a @ 0..=150) => Ok(Some(a as i32)),
+        Some(_) => Err(ApiError::invalid_input("age must be between 0 and 150")),
+    }
+}
+
+impl Account {
+    pub fn parse(state: &AppState, new: &NewUser) -> Result<Account, ApiError> {
+        let home_region = state
+            .regions
+            .parse_region("home_region", &new.home_region)?;
+        state.regions.ensure_local("user", home_region)?;
+        Ok(Account {
+            email: Email::parse(&new.email)?,
+            password: parse_password(&new.password)?,
+            full_name: required_text("full_name", &new.full_name, 1, 100)?,
+            home_region,
+            phone: parse_phone(new.phone.as_deref())?,
+            location: optional_text("location", new.location.as_deref(), 200)?,
+            age: parse_age(new.age)?,
+            role: new.role.unwrap_or(Role::Customer),
+        })
+    }
+}
+
+pub async fn sign_up(
+    state: &AppState,
+    caller: Option<&Caller>,
+    account: Account,
+) -> Result<User, ApiError> {
+    match (account.role, caller) {
+        (Role::Customer, _) => {}
+        (_, None) => {
+            return Err(ApiError::unauthenticated(
+                "creating staff or admin accounts needs an admin token",
+            ));
+        }
+        (_, Some(c)) if !c.is_admin() => {
+            return Err(ApiError::forbidden(
+                "only admins create staff or admin accounts",
+            ));
+        }
+        _ => {}
+    }
+    create(state, account).await
+}
+
+fn email_taken_or(err: DieselError) -> ApiError {
+    match &err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("users_email_key") =>
+        {
+            ApiError::new(
+                ErrorCode::EmailTaken,
+                "an account with this email already exists",
+            )
+        }
+        _ => err.into(),
+    }
+}
+
+/// Creates the user, their personal group and the membership in one transaction.
+async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
+    let password = account.password.clone();
+    let password_hash = actix_web::web::block(move || hash_password(&password)).await??;
+    let region = account.home_region;
+    let user_id = state
+        .db
+        .run(move |conn| {
+            conn.transaction::<_, ApiError, _>(|conn| {
+                let group_id = db::with_fresh_id(
+                    || GroupId::generate(region),
+                    |id| {
+                        groups::insert(
+                            conn,
+                            &groups::NewGroupRow {
+                                id: id.as_str(),
+                                name: &format!("{} (personal)", account.full_name),
+                                location: account.location.as_deref().unwrap_or(""),
+                                personal_of: None,
+                            },
+                        )
+                    },
+                )?;
+                let user_id = db::with_fresh_id(
+                    || UserId::generate(region),
+                    |id| {
+                        users::insert(
+                            conn,
+                            &users::NewUserRow {
+                                id: id.as_str(),
+                                email: account.email.as_str(),
+                                password_hash: &password_hash,
+                                role: account.role.as_str(),
+                                full_name: &account.full_name,
+                                phone: account.phone.as_deref(),
+                                location: account.location.as_deref(),
+                                age: account.age,
+                                personal_group_id: group_id.as_str(),
+                            },
+                        )
+                    },
+                )
+                .map_err(email_taken_or)?;
+                groups::set_personal_of(conn, group_id.as_str(), user_id.as_str())?;
+                record_membership(conn, region, &group_id, &user_id, true, None)?;
+                Ok(user_id)
+            })
+        })
+        .await?;
+    load(state, user_id).await
+}
+
+/// The user as the contract shows it, with the groups from the index.
+pub async fn load(state: &AppState, user_id: UserId) -> Result<User, ApiError> {
+    let id = user_id.to_string();
+    let (row, group_ids) = state
+        .db
+        .run(move |conn| {
+            let row = users::find(conn, &id)?;
+            let groups = users::group_ids(conn, &id)?;
+            Ok((row, groups))
+        })
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("user {user_id} not found")))?;
+    to_dto(row, group_ids)
+}
+
+fn to_dto(row: users::UserRow, group_ids: Vec<String>) -> Result<User, ApiError> {
+    let id: UserId = stored_id(&row.id)?;
+    Ok(User {
+        home_region: id.region(),
+        id,
+        email: row.email,
+        full_name: row.full_name,
+        role: row
+            .role
+            .parse()
+            .map_err(|_| ApiError::internal(format!("bad role in database: {}", row.role)))?,
+        phone: row.phone,
+        location: row.location,
+        age: row.age,
+        groups: group_ids
+            .iter()
+            .map(|g| stored_id(g))
+            .collect::<Result<_, _>>()?,
+        personal_group_id: stored_id(&row.personal_group_id)?,
+        created_on: row.created_on,
+        updated_on: row.updated_on,
+    })
+}
+
+/// Customers see themselves; staff see customers (to bill them); admins see everyone.
+pub fn ensure_may_read(caller: &Caller, user: &UserId) -> Result<(), ApiError> {
+    if caller.is(user) || caller.is_staff_or_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("you may only see your own account"))
+    }
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+    patch: &UserPatch,
+) -> Result<User, ApiError> {
+    if !caller.is(&user_id) && !caller.is_admin() {
+        return Err(ApiError::forbidden("you may only change your own account"));
+    }
+    let change = users::ProfileChange {
+        full_name: patch
+            .full_name
+            .as_deref()
+            .map(|n| required_text("full_name", n, 1, 100))
+            .transpose()?,
+        phone: patch
+            .phone
+            .as_ref()
+            .map(|p| parse_phone(p.as_deref()))
+            .transpose()?,
+        location: patch
+            .location
+            .as_ref()
+            .map(|l| optional_text("location", l.as_deref(), 200))
+            .transpose()?,
+        age: patch.age.map(parse_age).transpose()?,
+    };
+    let id = user_id.to_string();
+    let updated = state
+        .db
+        .run(move |conn| {
+            let nothing_to_change = change.full_name.is_none()
+                && change.phone.is_none()
+                && change.location.is_none()
+                && change.age.is_none();
+            if nothing_to_change {
+                return Ok(users::find(conn, &id)?);
+            }
+            Ok(users::update_profile(conn, &id, &change)?)
+        })
+        .await?;
+    if updated.is_none() {
+        return Err(ApiError::not_found(format!("user {user_id} not found")));
+    }
+    load(state, user_id).await
+}
+
+pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiError> {
+    let wrong = || ApiError::unauthenticated("the email or the password is wrong");
+    let Ok(email) = Email::parse(&new.email) else {
+        return Err(wrong());
+    };
+    if let Some(retry_after) = state.login_limiter.check(email.as_str()) {
+        return Err(ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(
+                ErrorCode::RateLimited,
+                "too many failed logins; try again later",
+            )
+        });
+    }
+    let lookup = email.as_str().to_owned();
+    let row = state
+        .db
+        .run(move |conn| Ok(users::find_by_email(conn, &lookup)?))
+        .await?;
+    let password = new.password.clone();
+    let hash = row.as_ref().map(|r| r.password_hash.clone());
+    let valid = actix_web::web::block(move || verify_password(&password, hash.as_deref())).await?;
+    let row = match row {
+        Some(row) if valid => row,
+        _ => {
+            state.login_limiter.record_failure(email.as_str());
+            return Err(wrong());
+        }
+    };
+    state.login_limiter.record_success(email.as_str());
+    let role: Role = row
+        .role
+        .parse()
+        .map_err(|_| ApiError::internal("bad role in database"))?;
+    let (token, expires_at) = state.tokens.issue(&row.id, role)?;
+    Ok(Session {
+        token,
+        user_id: stored_id(&row.id)?,
+        role,
+        expires_at,
+    })
+}
+
+/// Creates the configured bootstrap accounts that do not exist yet: the admin in its
+/// region, and this region's staff account.
+pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    let mut wanted = Vec::new();
+    if config.region == config.bootstrap.admin_region
+        && let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
+    {
+        wanted.push((email.clone(), password.clone(), Role::Admin));
+    }
+    if let (Some(email), Some(password)) = (
+        &config.bootstrap.staff_email,
+        &config.bootstrap.staff_password,
+    ) {
+        wanted.push((email.clone(), password.clone(), Role::Staff));
+    }
+    for (email, password, role) in wanted {
+        let account = Account {
+            email: Email::parse(&email)
+                .map_err(|e| anyhow::anyhow!("bootstrap email {email:?}: {}", e.message))?,
+            password: parse_password(&password)
+                .map_err(|e| anyhow::anyhow!("bootstrap password: {}", e.message))?,
+            full_name: format!("Bootstrap {}", role.as_str()),
+            home_region: config.region,
+            phone: None,
+            location: None,
+            age: None,
+            role,
+        };
+        match create(state, account).await {
+            Ok(user) => {
+                tracing::info!(email, user_id = %user.id, role = role.as_str(), "bootstrap account created")
+            }
+            Err(err) if err.code == ErrorCode::EmailTaken => {
+                tracing::info!(
+                    email,
+                    role = role.as_str(),
+                    "bootstrap account already exists"
+                )
+            }
+            Err(err) => anyhow::bail!(
+                "creating bootstrap {} failed: {}",
+                role.as_str(),
+                err.message
+            ),
+        }
+    }
+    Ok(())
+}

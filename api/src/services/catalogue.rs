@@ -1,0 +1,214 @@
+//! The region's catalogue (menu), served from a moka TTL cache. The cache key carries a
+//! generation that every write bumps after it commits, so the writing instance serves
+//! the change at once (even if a load that began before the write finishes after it),
+//! and other instances within the TTL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use contract::dto::{Catalogue, CatalogueItem, CatalogueItemPatch, NewCatalogueItem};
+use contract::{ItemId, RegionId, Regional};
+use moka::future::Cache;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::db::{self, catalogue, stored_id};
+use crate::domain::required_text;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// A rendered catalogue: the JSON body and its entity tag.
+pub struct CachedCatalogue {
+    pub body: Vec<u8>,
+    pub etag: String,
+}
+
+pub struct CatalogueCache {
+    entries: Cache<(RegionId, u64), Arc<CachedCatalogue>>,
+    generation: AtomicU64,
+    pub ttl: Duration,
+}
+
+impl CatalogueCache {
+    pub fn new(ttl: Duration) -> CatalogueCache {
+        CatalogueCache {
+            entries: Cache::builder().max_capacity(64).time_to_live(ttl).build(),
+            generation: AtomicU64::new(0),
+            ttl,
+        }
+    }
+
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+const MAX_PRICE_CENTS: i64 = 100_000_000;
+const MAX_POINTS_PRICE: i64 = 1_000_000_000;
+
+fn to_dto(row: catalogue::ItemRow) -> diesel::QueryResult<CatalogueItem> {
+    Ok(CatalogueItem {
+        id: stored_id(&row.id)?,
+        name: row.name,
+        category: row.category,
+        price_cents: row.price_cents,
+        points_price: row.points_price,
+        available: row.available,
+        updated_on: row.updated_on,
+    })
+}
+
+pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalogue>, ApiError> {
+    state.regions.ensure_local("catalogue", region)?;
+    let key = (region, state.catalogue.generation.load(Ordering::SeqCst));
+    state
+        .catalogue
+        .entries
+        .try_get_with(key, async {
+            metrics::counter!("catalogue_cache_loads_total").increment(1);
+            let rows = state.db.run(|conn| Ok(catalogue::all(conn)?)).await?;
+            let items = rows
+                .into_iter()
+                .map(to_dto)
+                .collect::<diesel::QueryResult<Vec<_>>>()?;
+            let body = serde_json::to_vec(&Catalogue { items }).map_err(ApiError::internal)?;
+            let etag = format!(
+                "\"{}\"",
+                Sha256::digest(&body)
+                    .iter()
+                    .take(16)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
+            Ok(Arc::new(CachedCatalogue { body, etag }))
+        })
+        .await
+        .map_err(|err: Arc<ApiError>| (*err).clone())
+}
+
+fn price(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid_input(format!(
+            "{field} must be between {min} and {max}"
+        )))
+    }
+}
+
+fn ensure_manages(caller: &Caller, region: RegionId) -> Result<(), ApiError> {
+    if caller.manages_region(region) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "only staff of region {region} and admins change its catalogue"
+        )))
+    }
+}
+
+pub async fn add(
+    state: &AppState,
+    caller: &Caller,
+    region: RegionId,
+    new: &NewCatalogueItem,
+) -> Result<CatalogueItem, ApiError> {
+    state.regions.ensure_local("catalogue", region)?;
+    ensure_manages(caller, region)?;
+    let name = required_text("name", &new.name, 1, 100)?;
+    let category = required_text("category", &new.category, 1, 50)?;
+    let price_cents = price("price_cents", new.price_cents, 0, MAX_PRICE_CENTS)?;
+    let points_price = price("points_price", new.points_price, 1, MAX_POINTS_PRICE)?;
+    let available = new.available.unwrap_or(true);
+    let item = state
+        .db
+        .run(move |conn| {
+            let mut inserted = None;
+            db::with_fresh_id(
+                || ItemId::generate(region),
+                |id| {
+                    inserted = catalogue::insert(
+                        conn,
+                        &catalogue::NewItemRow {
+                            id: id.as_str(),
+                            name: &name,
+                            category: &category,
+                            price_cents,
+                            points_price,
+                            available,
+                        },
+                    )?;
+                    Ok(inserted.is_some())
+                },
+            )?;
+            let row = inserted.ok_or_else(|| ApiError::internal("inserted item missing"))?;
+            Ok(to_dto(row)?)
+        })
+        .await?;
+    state.catalogue.invalidate();
+    Ok(item)
+}
+
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: ItemId,
+    patch: &CatalogueItemPatch,
+) -> Result<CatalogueItem, ApiError> {
+    ensure_manages(caller, id.region())?;
+    let change = catalogue::ItemChange {
+        name: patch
+            .name
+            .as_deref()
+            .map(|n| required_text("name", n, 1, 100))
+            .transpose()?,
+        category: patch
+            .category
+            .as_deref()
+            .map(|c| required_text("category", c, 1, 50))
+            .transpose()?,
+        price_cents: patch
+            .price_cents
+            .map(|p| price("price_cents", p, 0, MAX_PRICE_CENTS))
+            .transpose()?,
+        points_price: patch
+            .points_price
+            .map(|p| price("points_price", p, 1, MAX_POINTS_PRICE))
+            .transpose()?,
+        available: patch.available,
+    };
+    let empty = change.name.is_none()
+        && change.category.is_none()
+        && change.price_cents.is_none()
+        && change.points_price.is_none()
+        && change.available.is_none();
+    let key = id.to_string();
+    let row = state
+        .db
+        .run(move |conn| {
+            if empty {
+                return Ok(catalogue::find_many(conn, &[&key])?.pop());
+            }
+            Ok(catalogue::update(conn, &key, &change)?)
+        })
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("catalogue item {id} not found")))?;
+    state.catalogue.invalidate();
+    Ok(to_dto(row)?)
+}
+
+pub async fn remove(state: &AppState, caller: &Caller, id: ItemId) -> Result<(), ApiError> {
+    ensure_manages(caller, id.region())?;
+    let key = id.to_string();
+    let deleted = state
+        .db
+        .run(move |conn| Ok(catalogue::delete(conn, &key)?))
+        .await?;
+    if !deleted {
+        return Err(ApiError::not_found(format!(
+            "catalogue item {id} not found"
+        )));
+    }
+    state.catalogue.invalidate();
+    Ok(())
+}

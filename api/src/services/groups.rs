@@ -1,0 +1,289 @@
+//! Groups: creation, membership, reading, and the ledger pages of groups and users.
+
+use contract::dto::{Group, LedgerEntry, Membership, NewGroup, Page, UserGroups};
+use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
+use diesel::prelude::*;
+
+use crate::auth::Caller;
+use crate::db::{self, groups, ledger, outbox, stored_id, users};
+use crate::domain::{PageRequest, encode_cursor, required_text};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Payload of a `membership` outbox event for the member's home region.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MembershipEvent {
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub active: bool,
+    pub version: i64,
+}
+
+/// Writes a membership change in this (the group's) region and, in the same
+/// transaction, updates the member's index: directly when the member lives here, else
+/// through the outbox for their home region.
+pub fn record_membership(
+    conn: &mut PgConnection,
+    local: RegionId,
+    group: &GroupId,
+    user: &UserId,
+    active: bool,
+    previous: Option<&groups::MemberRow>,
+) -> QueryResult<groups::MemberRow> {
+    let row = groups::set_membership(conn, group.as_str(), user.as_str(), active, previous)?;
+    if user.region() == local {
+        users::apply_membership(conn, user.as_str(), group.as_str(), active, row.version)?;
+    } else {
+        let event = MembershipEvent {
+            user_id: user.clone(),
+            group_id: group.clone(),
+            active,
+            version: row.version,
+        };
+        let payload = serde_json::to_value(&event)
+            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        outbox::enqueue(conn, user.region().as_str(), "membership", &payload)?;
+    }
+    Ok(row)
+}
+
+fn to_dto(row: groups::GroupRow, members: Vec<String>) -> QueryResult<Group> {
+    let id: GroupId = stored_id(&row.id)?;
+    Ok(Group {
+        region: id.region(),
+        id,
+        name: row.name,
+        location: row.location,
+        points: row.points,
+        members: members
+            .iter()
+            .map(|m| stored_id(m))
+            .collect::<QueryResult<_>>()?,
+        created_on: row.created_on,
+        updated_on: row.updated_on,
+    })
+}
+
+fn load(conn: &mut PgConnection, id: &str) -> QueryResult<Option<Group>> {
+    match groups::find(conn, id)? {
+        Some(row) => Ok(Some(to_dto(row, groups::members(conn, id)?)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result<Group, ApiError> {
+    let name = required_text("name", &new.name, 1, 100)?;
+    let location = required_text("location", &new.location, 0, 200)?;
+    let region = state.regions.parse_region("region", &new.region)?;
+    state.regions.ensure_local("group", region)?;
+    let creator = caller.user_id.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let id = db::with_fresh_id(
+                    || GroupId::generate(region),
+                    |id| {
+                        groups::insert(
+                            conn,
+                            &groups::NewGroupRow {
+                                id: id.as_str(),
+                                name: &name,
+                                location: &location,
+                                personal_of: None,
+                            },
+                        )
+                    },
+                )?;
+                record_membership(conn, region, &id, &creator, true, None)?;
+                load(conn, id.as_str())?.ok_or(diesel::result::Error::NotFound)
+            })
+            .map_err(ApiError::from)
+        })
+        .await
+}
+
+/// Members read their group; staff and admins read any.
+fn ensure_may_read(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    group: &GroupId,
+) -> Result<(), ApiError> {
+    if caller.is_staff_or_admin()
+        || groups::is_member(conn, group.as_str(), caller.user_id.as_str())?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only members of the group see it"))
+    }
+}
+
+pub async fn read(state: &AppState, caller: &Caller, id: GroupId) -> Result<Group, ApiError> {
+    let caller = caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            let group = load(conn, id.as_str())?
+                .ok_or_else(|| ApiError::not_found(format!("group {id} not found")))?;
+            ensure_may_read(conn, &caller, &id)?;
+            Ok(group)
+        })
+        .await
+}
+
+pub async fn join(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+) -> Result<Membership, ApiError> {
+    if !caller.is(&user) && !caller.is_admin() {
+        return Err(ApiError::forbidden("you may only add yourself to a group"));
+    }
+    let local = state.regions.local;
+    state
+        .db
+        .serializable(move |conn| {
+            if groups::find(conn, group.as_str())?.is_none() {
+                return Ok(Err(ApiError::not_found(format!("group {group} not found"))));
+            }
+            if user.region() == local && users::find(conn, user.as_str())?.is_none() {
+                return Ok(Err(ApiError::not_found(format!("user {user} not found"))));
+            }
+            let previous = groups::membership(conn, group.as_str(), user.as_str())?;
+            if previous.as_ref().is_some_and(|m| m.active) {
+                return Ok(Err(ApiError::new(
+                    ErrorCode::AlreadyMember,
+                    format!("{user} is already a member of {group}"),
+                )));
+            }
+            let row = record_membership(conn, local, &group, &user, true, previous.as_ref())?;
+            Ok(Ok(Membership {
+                group_id: group.clone(),
+                user_id: user.clone(),
+                joined_on: row.joined_on,
+            }))
+        })
+        .await?
+}
+
+pub async fn leave(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+) -> Result<(), ApiError> {
+    if !caller.is(&user) && !caller.is_admin() {
+        return Err(ApiError::forbidden(
+            "you may only remove yourself from a group",
+        ));
+    }
+    let local = state.regions.local;
+    state
+        .db
+        .serializable(move |conn| {
+            let Some(row) = groups::find(conn, group.as_str())? else {
+                return Ok(Err(ApiError::not_found(format!("group {group} not found"))));
+            };
+            if row.personal_of.as_deref() == Some(user.as_str()) {
+                return Ok(Err(ApiError::forbidden("a personal group cannot be left")));
+            }
+            let previous = groups::membership(conn, group.as_str(), user.as_str())?;
+            if !previous.as_ref().is_some_and(|m| m.active) {
+                return Ok(Err(ApiError::not_found(format!(
+                    "{user} is not a member of {group}"
+                ))));
+            }
+            record_membership(conn, local, &group, &user, false, previous.as_ref())?;
+            Ok(Ok(()))
+        })
+        .await?
+}
+
+fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
+    Ok(LedgerEntry {
+        id: stored_id(&row.id)?,
+        group_id: stored_id(&row.group_id)?,
+        user_id: stored_id(&row.user_id)?,
+        kind: if row.points < 0 {
+            contract::dto::EntryKind::Redeem
+        } else {
+            contract::dto::EntryKind::Award
+        },
+        points: row.points,
+        amount_cents: row.amount_cents,
+        balance_after: row.balance_after,
+        idempotency_key: row.idempotency_key,
+        created_on: row.created_on,
+    })
+}
+
+/// Loads `limit + 1` rows to learn whether another page follows.
+fn to_page(mut rows: Vec<ledger::EntryRow>, limit: i64) -> QueryResult<Page<LedgerEntry>> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| encode_cursor(r.created_on, &r.id))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.into_iter().map(to_entry).collect::<QueryResult<_>>()?,
+        next_cursor,
+    })
+}
+
+pub async fn transactions(
+    state: &AppState,
+    caller: &Caller,
+    id: GroupId,
+    page: PageRequest,
+) -> Result<Page<LedgerEntry>, ApiError> {
+    let caller = caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            if groups::find(conn, id.as_str())?.is_none() {
+                return Err(ApiError::not_found(format!("group {id} not found")));
+            }
+            ensure_may_read(conn, &caller, &id)?;
+            let rows =
+                ledger::page_of_group(conn, id.as_str(), page.after.as_ref(), page.limit + 1)?;
+            Ok(to_page(rows, page.limit)?)
+        })
+        .await
+}
+
+/// The groups of this region the user belongs to (the router merges every region's).
+pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiError> {
+    state
+        .db
+        .run(move |conn| {
+            let mut items = Vec::new();
+            for row in groups::of_member(conn, user.as_str())? {
+                let members = groups::members(conn, &row.id)?;
+                items.push(to_dto(row, members)?);
+            }
+            Ok(UserGroups {
+                items,
+                unavailable: Vec::new(),
+            })
+        })
+        .await
+}
+
+/// Ledger entries of every group of this region the user belongs to, newest first.
+pub async fn activity(
+    state: &AppState,
+    user: UserId,
+    page: PageRequest,
+) -> Result<Page<LedgerEntry>, ApiError> {
+    state
+        .db
+        .run(move |conn| {
+            let rows =
+                ledger::page_of_member(conn, user.as_str(), page.after.as_ref(), page.limit + 1)?;
+            Ok(to_page(rows, page.limit)?)
+        })
+        .await
+}

@@ -1,0 +1,7 @@
+//! What the platform does, one module per area. Handlers parse input into domain types
+//! and call one function here; these functions hold the business rules and call `db`.
+
+pub mod accounts;
+pub mod catalogue;
+pub mod groups;
+pub mod points;

@@ -1,0 +1,131 @@
+//! `Application::build` prepares everything (database, migrations, bootstrap accounts)
+//! and binds the listener, so the caller learns the port before serving: tests start the
+//! server on port 0, `main` only wires.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use contract::ErrorCode;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::{LoginLimiter, TokenKeys};
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::Regions;
+use crate::error::ApiError;
+use crate::services::accounts;
+use crate::services::catalogue::CatalogueCache;
+use crate::services::points::{GroupGates, purge_expired_records};
+use crate::{request_id, routes, telemetry};
+
+/// Request bodies are at most 64 KiB (contract).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct AppState {
+    pub config: Config,
+    pub regions: Regions,
+    pub db: Db,
+    pub tokens: TokenKeys,
+    pub login_limiter: LoginLimiter,
+    pub catalogue: CatalogueCache,
+    pub group_gates: GroupGates,
+    pub metrics: PrometheusHandle,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+fn json_config() -> web::JsonConfig {
+    use actix_web::error::JsonPayloadError;
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| {
+            let api_error = match &err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                ),
+                JsonPayloadError::ContentType => {
+                    ApiError::invalid_input("Content-Type must be application/json")
+                }
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::invalid_input(format!("invalid JSON body: {e}"))
+                }
+                _ => ApiError::invalid_input("the request body could not be read"),
+            };
+            api_error.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::invalid_input(format!("invalid query string: {err}")).into()
+    })
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let tokens = TokenKeys::from_config(&config.auth)?;
+        let db = Db::new(&config.database_url, &config.db);
+        let wait = Duration::from_secs(config.db.startup_wait_secs);
+        let migrating = db.clone();
+        tokio::task::spawn_blocking(move || migrating.migrate(wait)).await??;
+
+        let state = web::Data::new(AppState {
+            regions: Regions::new(config.region, config.regions.iter().map(|r| r.id).collect()),
+            db,
+            tokens,
+            login_limiter: LoginLimiter::new(
+                config.auth.login_max_failures,
+                Duration::from_secs(config.auth.login_lockout_secs),
+            ),
+            catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
+            group_gates: GroupGates::new(1024),
+            metrics: telemetry::metrics_handle(),
+            config,
+        });
+        accounts::bootstrap(&state).await?;
+        tokio::spawn(purge_expired_records(state.clone()));
+
+        let listener = TcpListener::bind(&state.config.listen)?;
+        let port = listener.local_addr()?.port();
+        let workers = state
+            .config
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        tracing::info!(region = %state.regions.local, port, "regional API listening");
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(json_config())
+                .app_data(query_config())
+                .wrap(from_fn(telemetry::record_metrics))
+                .wrap(from_fn(request_id::propagate))
+                .configure(routes::configure)
+                .default_service(web::to(routes::no_route))
+        })
+        .workers(workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,142 @@
+//! Databases for tests: one per test on the shared throwaway cluster, or a private
+//! cluster for tests that stop their database. Both go through `infra/local/pg.sh`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
+
+fn pg_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/local/pg.sh")
+}
+
+fn run_script(args: &[&str]) {
+    let status = Command::new("bash")
+        .arg(pg_script())
+        .args(args)
+        .status()
+        .expect("pg.sh runs");
+    assert!(status.success(), "pg.sh {args:?} failed");
+}
+
+fn cluster_url() -> String {
+    std::env::var("LOYALTY_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!("LOYALTY_TEST_PG_URL is not set: run the tests with `make test`, which starts a throwaway Postgres")
+    })
+}
+
+/// A database of its own for one test, dropped with it.
+pub struct TestDb {
+    pub url: String,
+    server_url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub fn create() -> TestDb {
+        Self::create_on(&cluster_url())
+    }
+
+    pub fn create_on(server_url: &str) -> TestDb {
+        let name = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut conn = PgConnection::establish(&format!("{server_url}/postgres"))
+            .expect("test cluster reachable");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        TestDb {
+            url: format!("{server_url}/{name}"),
+            server_url: server_url.to_owned(),
+            name,
+        }
+    }
+
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("test database reachable")
+    }
+
+    /// Balance == sum of the ledger and >= 0; returns the balance.
+    pub fn assert_ledger_consistent(&self, group_id: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = BigInt)]
+            points: i64,
+            #[diesel(sql_type = Nullable<BigInt>)]
+            ledger: Option<i64>,
+        }
+        let check: Check = diesel::sql_query(
+            "SELECT g.points, (SELECT sum(points)::bigint FROM ledger_entries l WHERE l.group_id = g.id) AS ledger
+             FROM groups g WHERE g.id = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(group_id)
+        .get_result(&mut self.connect())
+        .expect("group exists");
+        assert_eq!(
+            check.points,
+            check.ledger.unwrap_or(0),
+            "balance must equal the sum of the ledger"
+        );
+        assert!(check.points >= 0, "balance must never be negative");
+        check.points
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", self.server_url)) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+/// A private cluster, for tests that stop and start their database.
+pub struct Cluster {
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", ulid::Ulid::new()));
+        let cluster = Cluster { dir, port };
+        run_script(&["init", cluster.dir_str()]);
+        cluster.resume();
+        cluster
+    }
+
+    fn dir_str(&self) -> &str {
+        self.dir.to_str().expect("utf-8 path")
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server abruptly, as a crash would.
+    pub fn kill(&self) {
+        run_script(&["kill", self.dir_str()]);
+    }
+
+    pub fn resume(&self) {
+        run_script(&["start", self.dir_str(), &self.port.to_string(), "fast"]);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        run_script(&["stop", self.dir_str()]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(self.dir.with_extension("initdb.log"));
+    }
+}

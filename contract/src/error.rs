@@ -1,0 +1,68 @@
+//! The error envelope: `{"error": {"code", "message", "request_id"}}`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Stable, snake_case error codes. Clients branch on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    InvalidId,
+    MissingIdempotencyKey,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    UnknownRegion,
+    /// Addition to the contract: the request reached a region that does not own the
+    /// entity (only possible when calling a regional API directly, not via the router).
+    Misdirected,
+    EmailTaken,
+    AlreadyMember,
+    InsufficientPoints,
+    /// Addition to the contract: a catalogue item on a bill or redemption is not available.
+    ItemUnavailable,
+    IdempotencyInProgress,
+    PayloadTooLarge,
+    IdempotencyKeyReused,
+    RateLimited,
+    Internal,
+    RegionUnavailable,
+    Timeout,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidInput | InvalidId | MissingIdempotencyKey => 400,
+            Unauthenticated => 401,
+            Forbidden => 403,
+            NotFound | UnknownRegion => 404,
+            EmailTaken
+            | AlreadyMember
+            | InsufficientPoints
+            | ItemUnavailable
+            | IdempotencyInProgress => 409,
+            Misdirected => 421,
+            PayloadTooLarge => 413,
+            IdempotencyKeyReused => 422,
+            RateLimited => 429,
+            Internal => 500,
+            RegionUnavailable => 503,
+            Timeout => 504,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    pub request_id: String,
+}

@@ -1,0 +1,11 @@
+//! The public HTTP contract (`shared/CONTRACT.md`) as Rust types: ids that carry their
+//! home region, the JSON shapes of requests and responses, and the error envelope.
+//! Every crate that speaks HTTP to the platform (api, router, CLI, load test) uses these,
+//! so a change to the wire format is a change in one place.
+
+pub mod dto;
+pub mod error;
+pub mod ids;
+
+pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
+pub use ids::{EntryId, GroupId, IdError, ItemId, RegionId, Regional, UserId};

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Throwaway or long-lived Postgres clusters from the system's binaries, no Docker.
+# The one implementation used by `make up`, `make test` and the Rust test harness.
+#
+#   pg.sh ensure                install Postgres with apt-get if its binaries are missing
+#   pg.sh init DIR              create a cluster in DIR (trust auth, loopback only)
+#   pg.sh start DIR PORT [fast] start it on 127.0.0.1:PORT; "fast" turns fsync off (tests)
+#   pg.sh stop DIR              stop it (fast shutdown); no-op if not running
+#   pg.sh kill DIR              stop it abruptly (immediate shutdown), as a crash would
+#   pg.sh createdb PORT NAME    create database NAME unless it exists
+#
+# Run as root, the server runs as the `postgres` user (initdb refuses root), so DIR's
+# parent must be reachable by that user.
+set -euo pipefail
+
+pg_bin() {
+  if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd=${1:-}; shift || true
+case "$cmd" in
+  ensure)
+    bin=$(pg_bin)
+    if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+      echo "pg.sh: Postgres binaries not found; installing with apt-get" >&2
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >&2
+      apt-get install -y -qq postgresql-15 >&2 || apt-get install -y -qq postgresql >&2
+      # Debian starts a default cluster on install; we run our own.
+      (service postgresql stop >/dev/null 2>&1 || true)
+    fi
+    ;;
+  init)
+    dir=$1
+    if [ -f "$dir/PG_VERSION" ]; then exit 0; fi
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; chmod 700 "$dir"; fi
+    as_pg "$(pg_bin)/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$dir.initdb.log" 2>&1 \
+      || { cat "$dir.initdb.log" >&2; exit 1; }
+    ;;
+  start)
+    dir=$1 port=$2 mode=${3:-}
+    if as_pg "$(pg_bin)/pg_ctl" -D "$dir" status >/dev/null 2>&1; then exit 0; fi
+    opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c max_connections=300"
+    if [ "$mode" = fast ]; then opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
+    as_pg "$(pg_bin)/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 -o "$opts" start >/dev/null
+    ;;
+  stop|kill)
+    dir=$1
+    [ -f "$dir/postmaster.pid" ] || exit 0
+    mode=fast; [ "$cmd" = kill ] && mode=immediate
+    as_pg "$(pg_bin)/pg_ctl" -D "$dir" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
+    ;;
+  createdb)
+    port=$1 name=$2
+    exists=$(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")
+    [ "$exists" = 1 ] || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
+    ;;
+  *)
+    sed -n '2,15p' "$0" >&2
+    exit 2
+    ;;
+esac
