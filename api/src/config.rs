@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     /// The region this instance serves.
+    #[serde(deserialize_with = "region_code")]
     pub region: RegionId,
     /// Address to listen on; port 0 picks a free port (tests).
     pub listen: String,
@@ -39,6 +40,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegionConfig {
+    #[serde(deserialize_with = "region_code")]
     pub id: RegionId,
     pub name: String,
 }
@@ -83,15 +85,31 @@ pub struct IdempotencyConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BootstrapConfig {
+    #[serde(deserialize_with = "region_code")]
     pub admin_region: RegionId,
     /// Optional staff account for this region (the local deployment makes one per region).
     pub staff_email: Option<String>,
     pub staff_password: Option<String>,
 }
 
+/// Environment variables arrive typed by figment: `LOYALTY_REGION=001` is the integer 1.
+/// Accept that as well as the string.
+fn region_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RegionId, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Text(String),
+        Number(u16),
+    }
+    let text = match Code::deserialize(d)? {
+        Code::Text(text) => text,
+        Code::Number(n) => format!("{n:03}"),
+    };
+    text.parse().map_err(serde::de::Error::custom)
+}
+
 fn region(code: &str) -> RegionId {
-    code.parse()
-        .unwrap_or_else(|_| unreachable!("built-in region codes are valid"))
+    code.parse().unwrap_or_else(|_| unreachable!("built-in region codes are valid"))
 }
 
 impl Default for Config {
@@ -100,17 +118,10 @@ impl Default for Config {
             region: region("001"),
             listen: "127.0.0.1:8101".to_owned(),
             database_url: "postgres://postgres@127.0.0.1:55001/loyalty".to_owned(),
-            regions: [
-                ("001", "Europe"),
-                ("002", "Americas"),
-                ("003", "Asia-Pacific"),
-            ]
-            .into_iter()
-            .map(|(id, name)| RegionConfig {
-                id: region(id),
-                name: name.to_owned(),
-            })
-            .collect(),
+            regions: [("001", "Europe"), ("002", "Americas"), ("003", "Asia-Pacific")]
+                .into_iter()
+                .map(|(id, name)| RegionConfig { id: region(id), name: name.to_owned() })
+                .collect(),
             points_per_unit: 1,
             workers: None,
             log_json: false,
@@ -130,14 +141,8 @@ impl Default for Config {
                 login_lockout_secs: 300,
             },
             catalogue: CatalogueConfig { ttl_secs: 30 },
-            idempotency: IdempotencyConfig {
-                retention_hours: 48,
-            },
-            bootstrap: BootstrapConfig {
-                admin_region: region("001"),
-                staff_email: None,
-                staff_password: None,
-            },
+            idempotency: IdempotencyConfig { retention_hours: 48 },
+            bootstrap: BootstrapConfig { admin_region: region("001"), staff_email: None, staff_password: None },
             admin_email: None,
             admin_password: None,
         }
@@ -151,16 +156,47 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
-            .merge(Env::prefixed("LOYALTY_").split("__"))
-            .extract()
-            .map_err(Box::new)
+        figment.merge(Env::prefixed("LOYALTY_").split("__")).extract().map_err(Box::new)
     }
 
     pub fn region_name(&self, id: RegionId) -> Option<&str> {
-        self.regions
-            .iter()
-            .find(|r| r.id == id)
-            .map(|r| r.name.as_str())
+        self.regions.iter().find(|r| r.id == id).map(|r| r.name.as_str())
+    }
+}
+
+#[cfg(test)]
+// figment::Jail's closures must return figment's (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOYALTY_REGION", "002");
+            jail.set_env("LOYALTY_DB__POOL_SIZE", "20");
+            jail.set_env("LOYALTY_AUTH__SIGNING_KEYS__K1", "0123456789abcdef0123456789abcdef");
+            jail.set_env("LOYALTY_ADMIN_EMAIL", "root@example.com");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.region.as_str(), "002");
+            assert_eq!(config.db.pool_size, 20);
+            assert_eq!(config.auth.signing_keys["k1"], "0123456789abcdef0123456789abcdef");
+            assert_eq!(config.admin_email.as_deref(), Some("root@example.com"));
+            assert_eq!(config.regions.len(), 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_file_sits_between_defaults_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("api.toml", "region = \"003\"\npoints_per_unit = 3\n[catalogue]\nttl_secs = 5\n")?;
+            jail.set_env("LOYALTY_POINTS_PER_UNIT", "4");
+            let config = Config::load(Some(Path::new("api.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.region.as_str(), "003");
+            assert_eq!(config.points_per_unit, 4);
+            assert_eq!(config.catalogue.ttl_secs, 5);
+            Ok(())
+        });
     }
 }

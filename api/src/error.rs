@@ -21,11 +21,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        ApiError { code, message: message.into(), retry_after: None }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -33,10 +29,7 @@ impl ApiError {
     }
 
     pub fn invalid_id(what: &str, value: &str, err: IdError) -> Self {
-        Self::new(
-            ErrorCode::InvalidId,
-            format!("{what} {value:?} is not a valid id: {err}"),
-        )
+        Self::new(ErrorCode::InvalidId, format!("{what} {value:?} is not a valid id: {err}"))
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -53,10 +46,7 @@ impl ApiError {
 
     /// The database (or the gate in front of it) cannot serve now; nothing was applied.
     pub fn region_unavailable(message: impl Into<String>) -> Self {
-        ApiError {
-            retry_after: Some(1),
-            ..Self::new(ErrorCode::RegionUnavailable, message)
-        }
+        ApiError { retry_after: Some(1), ..Self::new(ErrorCode::RegionUnavailable, message) }
     }
 
     /// Logs the cause and answers with a message that says nothing internal.
@@ -71,13 +61,7 @@ impl ApiError {
 
     /// The envelope as sent for the request `request_id`.
     pub fn envelope(&self, request_id: String) -> ErrorEnvelope {
-        ErrorEnvelope {
-            error: ErrorBody {
-                code: self.code,
-                message: self.message.clone(),
-                request_id,
-            },
-        }
+        ErrorEnvelope { error: ErrorBody { code: self.code, message: self.message.clone(), request_id } }
     }
 }
 
@@ -113,10 +97,7 @@ impl From<DieselError> for ApiError {
             }
             DieselError::DatabaseError(_, info) if info.message().contains("statement timeout") => {
                 tracing::warn!(%err, "statement timed out");
-                ApiError::new(
-                    ErrorCode::Timeout,
-                    "the region's database did not answer in time",
-                )
+                ApiError::new(ErrorCode::Timeout, "the region's database did not answer in time")
             }
             _ => ApiError::internal(err),
         }

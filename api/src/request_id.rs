@@ -16,9 +16,7 @@ tokio::task_local! {
 
 /// The id of the request being served, or "-" outside a request.
 pub fn current() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "-".to_owned())
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_owned())
 }
 
 fn acceptable(id: &str) -> bool {
@@ -37,9 +35,7 @@ pub async fn propagate(
         .map(str::to_owned)
         .unwrap_or_else(|| ulid::Ulid::new().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let mut res = REQUEST_ID
-        .scope(id.clone(), next.call(req).instrument(span))
-        .await?;
+    let mut res = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, value);
     }

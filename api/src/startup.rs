@@ -42,31 +42,23 @@ pub struct Application {
 
 fn json_config() -> web::JsonConfig {
     use actix_web::error::JsonPayloadError;
-    web::JsonConfig::default()
-        .limit(MAX_BODY_BYTES)
-        .error_handler(|err, _req| {
-            let api_error = match &err {
-                JsonPayloadError::Overflow { .. }
-                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-                ),
-                JsonPayloadError::ContentType => {
-                    ApiError::invalid_input("Content-Type must be application/json")
-                }
-                JsonPayloadError::Deserialize(e) => {
-                    ApiError::invalid_input(format!("invalid JSON body: {e}"))
-                }
-                _ => ApiError::invalid_input("the request body could not be read"),
-            };
-            api_error.into()
-        })
+    web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(|err, _req| {
+        let api_error = match &err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+            ),
+            JsonPayloadError::ContentType => ApiError::invalid_input("Content-Type must be application/json"),
+            JsonPayloadError::Deserialize(e) => ApiError::invalid_input(format!("invalid JSON body: {e}")),
+            _ => ApiError::invalid_input("the request body could not be read"),
+        };
+        api_error.into()
+    })
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        ApiError::invalid_input(format!("invalid query string: {err}")).into()
-    })
+    web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::invalid_input(format!("invalid query string: {err}")).into())
 }
 
 impl Application {
@@ -95,10 +87,8 @@ impl Application {
 
         let listener = TcpListener::bind(&state.config.listen)?;
         let port = listener.local_addr()?.port();
-        let workers = state
-            .config
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers =
+            state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         tracing::info!(region = %state.regions.local, port, "regional API listening");
         let server = HttpServer::new(move || {
             App::new()

@@ -11,14 +11,8 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// The process-wide Prometheus recorder. Tests build several apps in one process, so the
@@ -45,20 +39,12 @@ pub async fn record_metrics(
     let started = Instant::now();
     let method = req.method().to_string();
     let res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status().as_u16().to_string();
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(elapsed);
-    tracing::info!(
-        status = res.status().as_u16(),
-        elapsed_ms = elapsed * 1000.0,
-        "served"
-    );
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(elapsed);
+    tracing::info!(status = res.status().as_u16(), elapsed_ms = elapsed * 1000.0, "served");
     Ok(res)
 }

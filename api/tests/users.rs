@@ -16,9 +16,7 @@ fn signup(email: &str) -> Value {
 #[tokio::test]
 async fn sign_up_creates_user_with_personal_group() {
     let app = TestApp::spawn().await;
-    let res = app
-        .post("/v1/users", None, &signup("Ann@Example.com"))
-        .await;
+    let res = app.post("/v1/users", None, &signup("Ann@Example.com")).await;
     let user: User = expect_json(res, StatusCode::CREATED).await;
     assert!(user.id.as_str().starts_with("001-"));
     assert_eq!(user.email, "ann@example.com");
@@ -29,19 +27,11 @@ async fn sign_up_creates_user_with_personal_group() {
 
     let session = app.login("ANN@example.com", PASSWORD).await;
     assert_eq!(session.user_id, user.id);
-    let me: User = expect_json(
-        app.get(&format!("/v1/users/{}", user.id), Some(&session.token))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let me: User =
+        expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&session.token)).await, StatusCode::OK).await;
     assert_eq!(me.id, user.id);
     let group: Value = expect_json(
-        app.get(
-            &format!("/v1/groups/{}", user.personal_group_id),
-            Some(&session.token),
-        )
-        .await,
+        app.get(&format!("/v1/groups/{}", user.personal_group_id), Some(&session.token)).await,
         StatusCode::OK,
     )
     .await;
@@ -52,15 +42,8 @@ async fn sign_up_creates_user_with_personal_group() {
 #[tokio::test]
 async fn email_is_unique_case_insensitively() {
     let app = TestApp::spawn().await;
-    expect_json::<User>(
-        app.post("/v1/users", None, &signup("bob@example.com"))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let res = app
-        .post("/v1/users", None, &signup(" BOB@example.COM "))
-        .await;
+    expect_json::<User>(app.post("/v1/users", None, &signup("bob@example.com")).await, StatusCode::CREATED).await;
+    let res = app.post("/v1/users", None, &signup(" BOB@example.COM ")).await;
     expect_error(res, StatusCode::CONFLICT, "email_taken").await;
 }
 
@@ -68,80 +51,20 @@ async fn email_is_unique_case_insensitively() {
 async fn sign_up_input_is_checked_field_by_field() {
     let app = TestApp::spawn().await;
     let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
-        (
-            "email",
-            json!("not-an-email"),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "password",
-            json!("short"),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "password",
-            json!("x".repeat(129)),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "full_name",
-            json!("  "),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "full_name",
-            json!("n".repeat(101)),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "phone",
-            json!("call me"),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
+        ("email", json!("not-an-email"), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("password", json!("short"), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("password", json!("x".repeat(129)), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("full_name", json!("  "), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("full_name", json!("n".repeat(101)), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("phone", json!("call me"), StatusCode::BAD_REQUEST, "invalid_input"),
         ("age", json!(151), StatusCode::BAD_REQUEST, "invalid_input"),
         ("age", json!(-1), StatusCode::BAD_REQUEST, "invalid_input"),
-        (
-            "age",
-            json!("old"),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "location",
-            json!("l".repeat(201)),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "home_region",
-            json!("1"),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
-        (
-            "home_region",
-            json!("009"),
-            StatusCode::NOT_FOUND,
-            "unknown_region",
-        ),
-        (
-            "home_region",
-            json!("002"),
-            StatusCode::MISDIRECTED_REQUEST,
-            "misdirected",
-        ),
-        (
-            "surprise",
-            json!(1),
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        ),
+        ("age", json!("old"), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("location", json!("l".repeat(201)), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("home_region", json!("1"), StatusCode::BAD_REQUEST, "invalid_input"),
+        ("home_region", json!("009"), StatusCode::NOT_FOUND, "unknown_region"),
+        ("home_region", json!("002"), StatusCode::MISDIRECTED_REQUEST, "misdirected"),
+        ("surprise", json!(1), StatusCode::BAD_REQUEST, "invalid_input"),
     ];
     for (field, value, status, code) in cases {
         let mut body = signup("carol@example.com");
@@ -151,18 +74,10 @@ async fn sign_up_input_is_checked_field_by_field() {
     // Nothing was half-created by any of those.
     let count: i64 = {
         use diesel::prelude::*;
-        api::db::schema::users::table
-            .count()
-            .get_result(&mut app.db.connect())
-            .unwrap()
+        api::db::schema::users::table.count().get_result(&mut app.db.connect()).unwrap()
     };
     assert_eq!(count, 2, "only the bootstrap admin and staff exist");
-    expect_json::<User>(
-        app.post("/v1/users", None, &signup("carol@example.com"))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    expect_json::<User>(app.post("/v1/users", None, &signup("carol@example.com")).await, StatusCode::CREATED).await;
 }
 
 #[tokio::test]
@@ -170,85 +85,37 @@ async fn staff_and_admin_accounts_need_an_admin_token() {
     let app = TestApp::spawn().await;
     let mut body = signup("new-staff@example.com");
     body["role"] = json!("staff");
-    expect_error(
-        app.post("/v1/users", None, &body).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    )
-    .await;
+    expect_error(app.post("/v1/users", None, &body).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let (_, customer) = app.customer().await;
-    expect_error(
-        app.post("/v1/users", Some(&customer), &body).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
+    expect_error(app.post("/v1/users", Some(&customer), &body).await, StatusCode::FORBIDDEN, "forbidden").await;
     let staff = app.staff_token().await;
-    expect_error(
-        app.post("/v1/users", Some(&staff), &body).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    expect_error(
-        app.post("/v1/users", Some("garbage"), &body).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    )
-    .await;
+    expect_error(app.post("/v1/users", Some(&staff), &body).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.post("/v1/users", Some("garbage"), &body).await, StatusCode::UNAUTHORIZED, "unauthenticated")
+        .await;
     let admin = app.admin_token().await;
-    let user: User = expect_json(
-        app.post("/v1/users", Some(&admin), &body).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let user: User = expect_json(app.post("/v1/users", Some(&admin), &body).await, StatusCode::CREATED).await;
     assert_eq!(user.role, Role::Staff);
-    assert_eq!(
-        app.login("new-staff@example.com", PASSWORD).await.role,
-        Role::Staff
-    );
+    assert_eq!(app.login("new-staff@example.com", PASSWORD).await.role, Role::Staff);
 }
 
 #[tokio::test]
 async fn login_failures_do_not_reveal_the_email_and_are_rate_limited() {
     let app = TestApp::spawn().await;
     let (user, _) = app.customer().await;
-    let wrong_password = app
-        .post(
-            "/v1/sessions",
-            None,
-            &json!({"email": user.email, "password": "wrong password"}),
-        )
-        .await;
+    let wrong_password =
+        app.post("/v1/sessions", None, &json!({"email": user.email, "password": "wrong password"})).await;
     let first = expect_error(wrong_password, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let no_such_user = app
-        .post(
-            "/v1/sessions",
-            None,
-            &json!({"email": "nobody@example.com", "password": "wrong password"}),
-        )
-        .await;
+    let no_such_user =
+        app.post("/v1/sessions", None, &json!({"email": "nobody@example.com", "password": "wrong password"})).await;
     let second = expect_error(no_such_user, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     assert_eq!(first["error"]["message"], second["error"]["message"]);
 
     for _ in 0..4 {
-        let res = app
-            .post(
-                "/v1/sessions",
-                None,
-                &json!({"email": user.email, "password": "wrong password"}),
-            )
-            .await;
+        let res = app.post("/v1/sessions", None, &json!({"email": user.email, "password": "wrong password"})).await;
         expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
     // Five failures: even the right password is refused for a while.
-    let res = app
-        .post(
-            "/v1/sessions",
-            None,
-            &json!({"email": user.email, "password": PASSWORD}),
-        )
-        .await;
+    let res = app.post("/v1/sessions", None, &json!({"email": user.email, "password": PASSWORD})).await;
     assert!(res.headers().contains_key("retry-after"));
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Other accounts are unaffected.
@@ -261,91 +128,37 @@ async fn users_are_visible_to_themselves_staff_and_admins_only() {
     let (ann, ann_token) = app.customer().await;
     let (bob, _) = app.customer().await;
     let path = format!("/v1/users/{}", bob.id);
-    expect_error(
-        app.get(&path, Some(&ann_token)).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    expect_error(
-        app.get(&path, None).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    )
-    .await;
-    expect_json::<User>(
-        app.get(&path, Some(&app.staff_token().await)).await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json::<User>(
-        app.get(&path, Some(&app.admin_token().await)).await,
-        StatusCode::OK,
-    )
-    .await;
-    expect_json::<User>(
-        app.get(&format!("/v1/users/{}", ann.id), Some(&ann_token))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_error(app.get(&path, Some(&ann_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.get(&path, None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    expect_json::<User>(app.get(&path, Some(&app.staff_token().await)).await, StatusCode::OK).await;
+    expect_json::<User>(app.get(&path, Some(&app.admin_token().await)).await, StatusCode::OK).await;
+    expect_json::<User>(app.get(&format!("/v1/users/{}", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
     // Changing: only oneself or an admin (staff may look, not touch).
     let change = json!({"full_name": "Robert"});
-    expect_error(
-        app.patch(&path, Some(&ann_token), &change).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    expect_error(
-        app.patch(&path, Some(&app.staff_token().await), &change)
-            .await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
-    let changed: User = expect_json(
-        app.patch(&path, Some(&app.admin_token().await), &change)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_error(app.patch(&path, Some(&ann_token), &change).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.patch(&path, Some(&app.staff_token().await), &change).await, StatusCode::FORBIDDEN, "forbidden")
+        .await;
+    let changed: User =
+        expect_json(app.patch(&path, Some(&app.admin_token().await), &change).await, StatusCode::OK).await;
     assert_eq!(changed.full_name, "Robert");
 }
 
 #[tokio::test]
 async fn profile_patch_changes_only_what_is_sent() {
     let app = TestApp::spawn().await;
-    let user: User = expect_json(
-        app.post("/v1/users", None, &signup("dan@example.com"))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let user: User =
+        expect_json(app.post("/v1/users", None, &signup("dan@example.com")).await, StatusCode::CREATED).await;
     let token = app.login("dan@example.com", PASSWORD).await.token;
     let path = format!("/v1/users/{}", user.id);
-    let changed: User = expect_json(
-        app.patch(&path, Some(&token), &json!({"age": 35, "phone": null}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let changed: User =
+        expect_json(app.patch(&path, Some(&token), &json!({"age": 35, "phone": null})).await, StatusCode::OK).await;
     assert_eq!(changed.age, Some(35));
     assert_eq!(changed.phone, None);
     assert_eq!(changed.location.as_deref(), Some("Lyon"));
     assert_eq!(changed.full_name, "Ann Smith");
     assert!(changed.updated_on > user.updated_on);
-    for bad in [
-        json!({"age": 200}),
-        json!({"full_name": ""}),
-        json!({"email": "x@y.z"}),
-    ] {
-        expect_error(
-            app.patch(&path, Some(&token), &bad).await,
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-        )
-        .await;
+    for bad in [json!({"age": 200}), json!({"full_name": ""}), json!({"email": "x@y.z"})] {
+        expect_error(app.patch(&path, Some(&token), &bad).await, StatusCode::BAD_REQUEST, "invalid_input").await;
     }
 }
 
@@ -353,58 +166,24 @@ async fn profile_patch_changes_only_what_is_sent() {
 async fn ids_are_checked_before_anything_else() {
     let app = TestApp::spawn().await;
     let (_, token) = app.customer().await;
-    expect_error(
-        app.get("/v1/users/nonsense", Some(&token)).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_id",
-    )
-    .await;
-    expect_error(
-        app.get("/v1/users/001-ABCDEF", Some(&token)).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_id",
-    )
-    .await;
-    expect_error(
-        app.get("/v1/users/009-abcdef", Some(&token)).await,
-        StatusCode::NOT_FOUND,
-        "unknown_region",
-    )
-    .await;
-    expect_error(
-        app.get("/v1/users/002-abcdef", Some(&token)).await,
-        StatusCode::MISDIRECTED_REQUEST,
-        "misdirected",
-    )
-    .await;
+    expect_error(app.get("/v1/users/nonsense", Some(&token)).await, StatusCode::BAD_REQUEST, "invalid_id").await;
+    expect_error(app.get("/v1/users/001-ABCDEF", Some(&token)).await, StatusCode::BAD_REQUEST, "invalid_id").await;
+    expect_error(app.get("/v1/users/009-abcdef", Some(&token)).await, StatusCode::NOT_FOUND, "unknown_region").await;
+    expect_error(app.get("/v1/users/002-abcdef", Some(&token)).await, StatusCode::MISDIRECTED_REQUEST, "misdirected")
+        .await;
     let admin = app.admin_token().await;
-    expect_error(
-        app.get("/v1/users/001-zzzzzz", Some(&admin)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    expect_error(app.get("/v1/users/001-zzzzzz", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[tokio::test]
 async fn conventions_request_ids_bodies_and_unknown_routes() {
     let app = TestApp::spawn().await;
     // A given request id comes back, on success and in error envelopes.
-    let res = app
-        .client
-        .get(format!("{}/healthz", app.base))
-        .header("X-Request-Id", "trace-me-42")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.get(format!("{}/healthz", app.base)).header("X-Request-Id", "trace-me-42").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-me-42");
-    let res = app
-        .client
-        .get(format!("{}/v1/nowhere", app.base))
-        .header("X-Request-Id", "trace-me-43")
-        .send()
-        .await
-        .unwrap();
+    let res =
+        app.client.get(format!("{}/v1/nowhere", app.base)).header("X-Request-Id", "trace-me-43").send().await.unwrap();
     let body = expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(body["error"]["request_id"], "trace-me-43");
     // Otherwise one is generated.
@@ -412,12 +191,7 @@ async fn conventions_request_ids_bodies_and_unknown_routes() {
     assert!(!res.headers()["x-request-id"].is_empty());
 
     let huge = json!({"email": "a@b.cd", "password": "p".repeat(70 * 1024)});
-    expect_error(
-        app.post("/v1/sessions", None, &huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
+    expect_error(app.post("/v1/sessions", None, &huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     let res = app
         .client
         .post(format!("{}/v1/sessions", app.base))
@@ -427,13 +201,7 @@ async fn conventions_request_ids_bodies_and_unknown_routes() {
         .await
         .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
-    let res = app
-        .client
-        .post(format!("{}/v1/sessions", app.base))
-        .body("email=a")
-        .send()
-        .await
-        .unwrap();
+    let res = app.client.post(format!("{}/v1/sessions", app.base)).body("email=a").send().await.unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
 }
 
@@ -447,8 +215,5 @@ async fn health_metrics_openapi_and_regions() {
     let doc: Value = expect_json(app.get("/openapi.json", None).await, StatusCode::OK).await;
     assert!(doc["paths"]["/v1/groups/{gid}/redemptions"]["post"].is_object());
     let regions: Value = expect_json(app.get("/v1/regions", None).await, StatusCode::OK).await;
-    assert_eq!(
-        regions["items"],
-        json!([{"id": "001", "name": "Europe", "status": "up"}])
-    );
+    assert_eq!(regions["items"], json!([{"id": "001", "name": "Europe", "status": "up"}]));
 }

@@ -8,9 +8,7 @@ use utoipa::ToSchema;
 use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
 
 /// Distinguishes "field absent" (`None`) from "field set to null" (`Some(None)`) in patches.
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -116,25 +114,13 @@ pub struct User {
 pub struct UserPatch {
     #[serde(default)]
     pub full_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub location: Option<Option<String>>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>)]
     pub age: Option<Option<i64>>,
 }
@@ -343,8 +329,6 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        assert!(
-            serde_json::from_str::<NewSession>(r#"{"email":"a","password":"b","x":1}"#).is_err()
-        );
+        assert!(serde_json::from_str::<NewSession>(r#"{"email":"a","password":"b","x":1}"#).is_err());
     }
 }

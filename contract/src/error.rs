@@ -39,11 +39,7 @@ impl ErrorCode {
             Unauthenticated => 401,
             Forbidden => 403,
             NotFound | UnknownRegion => 404,
-            EmailTaken
-            | AlreadyMember
-            | InsufficientPoints
-            | ItemUnavailable
-            | IdempotencyInProgress => 409,
+            EmailTaken | AlreadyMember | InsufficientPoints | ItemUnavailable | IdempotencyInProgress => 409,
             Misdirected => 421,
             PayloadTooLarge => 413,
             IdempotencyKeyReused => 422,

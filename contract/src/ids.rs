@@ -182,9 +182,7 @@ impl EntryId {
 
 impl Regional for EntryId {
     fn region(&self) -> RegionId {
-        split_region(&self.0)
-            .map(|(r, _)| r)
-            .unwrap_or(RegionId(*b"000"))
+        split_region(&self.0).map(|(r, _)| r).unwrap_or(RegionId(*b"000"))
     }
 }
 
@@ -240,15 +238,7 @@ mod tests {
 
     #[test]
     fn malformed_short_ids_are_rejected() {
-        for bad in [
-            "001abc123",
-            "001-ABC123",
-            "001-abc12",
-            "001-abc1234",
-            "01-abc123",
-            "001-abc 12",
-            "001-",
-        ] {
+        for bad in ["001abc123", "001-ABC123", "001-abc12", "001-abc1234", "01-abc123", "001-abc 12", "001-"] {
             assert_eq!(bad.parse::<UserId>(), Err(IdError::BadShape), "{bad:?}");
         }
     }

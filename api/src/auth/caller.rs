@@ -45,18 +45,10 @@ fn from_header(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::unauthenticated("expected Authorization: Bearer <token>"))?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
     let claims = state.tokens.verify(token.trim())?;
-    let user_id = claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::unauthenticated("the token is invalid or has expired"))?;
-    Ok(Some(Caller {
-        user_id,
-        role: claims.role,
-    }))
+    let user_id = claims.sub.parse().map_err(|_| ApiError::unauthenticated("the token is invalid or has expired"))?;
+    Ok(Some(Caller { user_id, role: claims.role }))
 }
 
 impl FromRequest for Caller {
@@ -64,11 +56,7 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            from_header(req).and_then(|c| {
-                c.ok_or_else(|| ApiError::unauthenticated("this needs a bearer token"))
-            }),
-        )
+        ready(from_header(req).and_then(|c| c.ok_or_else(|| ApiError::unauthenticated("this needs a bearer token"))))
     }
 }
 

@@ -16,10 +16,7 @@ pub struct LoginLimiter {
 impl LoginLimiter {
     pub fn new(max_failures: u32, lockout: Duration) -> LoginLimiter {
         LoginLimiter {
-            failures: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(lockout)
-                .build(),
+            failures: Cache::builder().max_capacity(100_000).time_to_live(lockout).build(),
             max_failures,
             lockout,
         }
@@ -27,18 +24,12 @@ impl LoginLimiter {
 
     /// `Some(seconds to wait)` when this email has failed too often recently.
     pub fn check(&self, email: &str) -> Option<u64> {
-        let count = self
-            .failures
-            .get(email)
-            .map(|c| c.load(Ordering::Relaxed))
-            .unwrap_or(0);
+        let count = self.failures.get(email).map(|c| c.load(Ordering::Relaxed)).unwrap_or(0);
         (count >= self.max_failures).then_some(self.lockout.as_secs().max(1))
     }
 
     pub fn record_failure(&self, email: &str) {
-        self.failures
-            .get_with(email.to_owned(), || Arc::new(AtomicU32::new(0)))
-            .fetch_add(1, Ordering::Relaxed);
+        self.failures.get_with(email.to_owned(), || Arc::new(AtomicU32::new(0))).fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn record_success(&self, email: &str) {

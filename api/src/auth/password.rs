@@ -10,10 +10,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use crate::error::ApiError;
 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(ApiError::internal)
+    Argon2::default().hash_password(password.as_bytes()).map(|hash| hash.to_string()).map_err(ApiError::internal)
 }
 
 /// Verifies `password` against `stored`, or against a dummy hash when there is no such
@@ -31,10 +28,7 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-        && real
+    Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && real
 }
 
 #[cfg(test)]

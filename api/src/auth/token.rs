@@ -36,11 +36,7 @@ impl TokenKeys {
                 config.active_key_id.to_uppercase()
             );
         }
-        if let Some((kid, _)) = config
-            .signing_keys
-            .iter()
-            .find(|(_, secret)| secret.len() < 32)
-        {
+        if let Some((kid, _)) = config.signing_keys.iter().find(|(_, secret)| secret.len() < 32) {
             anyhow::bail!("signing key {kid:?} is shorter than 32 bytes");
         }
         Ok(TokenKeys {
@@ -62,18 +58,10 @@ impl TokenKeys {
     pub fn issue(&self, user_id: &str, role: Role) -> Result<(String, DateTime<Utc>), ApiError> {
         let now = Utc::now();
         let expires_at = now + self.ttl;
-        let claims = Claims {
-            sub: user_id.to_owned(),
-            role,
-            iat: now.timestamp(),
-            exp: expires_at.timestamp(),
-        };
+        let claims = Claims { sub: user_id.to_owned(), role, iat: now.timestamp(), exp: expires_at.timestamp() };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.active.clone());
-        let key = self
-            .encoding
-            .get(&self.active)
-            .ok_or_else(|| ApiError::internal("active signing key missing"))?;
+        let key = self.encoding.get(&self.active).ok_or_else(|| ApiError::internal("active signing key missing"))?;
         let token = jsonwebtoken::encode(&header, &claims, key).map_err(ApiError::internal)?;
         Ok((token, expires_at))
     }
@@ -81,17 +69,11 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let invalid = || ApiError::unauthenticated("the token is invalid or has expired");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-        let key = header
-            .kid
-            .as_ref()
-            .and_then(|kid| self.decoding.get(kid))
-            .ok_or_else(invalid)?;
+        let key = header.kid.as_ref().and_then(|kid| self.decoding.get(kid)).ok_or_else(invalid)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map(|data| data.claims)
-            .map_err(|_| invalid())
+        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|_| invalid())
     }
 }
 
@@ -105,10 +87,7 @@ mod tests {
         AuthConfig {
             token_ttl_secs: 60,
             active_key_id: active.into(),
-            signing_keys: keys
-                .iter()
-                .map(|(k, s)| (k.to_string(), s.to_string()))
-                .collect::<BTreeMap<_, _>>(),
+            signing_keys: keys.iter().map(|(k, s)| (k.to_string(), s.to_string())).collect::<BTreeMap<_, _>>(),
             login_max_failures: 5,
             login_lockout_secs: 60,
         }

@@ -41,19 +41,12 @@ pub struct ItemChange {
 pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<ItemRow>> {
     catalogue_items::table
         .select(ItemRow::as_select())
-        .order((
-            catalogue_items::category.asc(),
-            catalogue_items::name.asc(),
-            catalogue_items::id.asc(),
-        ))
+        .order((catalogue_items::category.asc(), catalogue_items::name.asc(), catalogue_items::id.asc()))
         .load(conn)
 }
 
 pub fn find_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<ItemRow>> {
-    catalogue_items::table
-        .filter(catalogue_items::id.eq_any(ids))
-        .select(ItemRow::as_select())
-        .load(conn)
+    catalogue_items::table.filter(catalogue_items::id.eq_any(ids)).select(ItemRow::as_select()).load(conn)
 }
 
 /// Inserts unless the id is taken; `Ok(None)` means "pick another id".
@@ -67,11 +60,7 @@ pub fn insert(conn: &mut PgConnection, row: &NewItemRow<'_>) -> QueryResult<Opti
         .optional()
 }
 
-pub fn update(
-    conn: &mut PgConnection,
-    id: &str,
-    change: &ItemChange,
-) -> QueryResult<Option<ItemRow>> {
+pub fn update(conn: &mut PgConnection, id: &str, change: &ItemChange) -> QueryResult<Option<ItemRow>> {
     diesel::update(catalogue_items::table.find(id))
         .set((change, catalogue_items::updated_on.eq(diesel::dsl::now)))
         .returning(ItemRow::as_returning())

@@ -38,45 +38,27 @@ pub struct MemberRow {
 
 /// Inserts unless the id is taken; `Ok(false)` means "pick another id".
 pub fn insert(conn: &mut PgConnection, row: &NewGroupRow<'_>) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(groups::table)
-        .values(row)
-        .on_conflict(groups::id)
-        .do_nothing()
-        .execute(conn)?;
+    let inserted = diesel::insert_into(groups::table).values(row).on_conflict(groups::id).do_nothing().execute(conn)?;
     Ok(inserted == 1)
 }
 
 pub fn set_personal_of(conn: &mut PgConnection, id: &str, user_id: &str) -> QueryResult<()> {
-    diesel::update(groups::table.find(id))
-        .set(groups::personal_of.eq(user_id))
-        .execute(conn)?;
+    diesel::update(groups::table.find(id)).set(groups::personal_of.eq(user_id)).execute(conn)?;
     Ok(())
 }
 
 pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> {
-    groups::table
-        .find(id)
-        .select(GroupRow::as_select())
-        .first(conn)
-        .optional()
+    groups::table.find(id).select(GroupRow::as_select()).first(conn).optional()
 }
 
 /// `SELECT ... FOR UPDATE`: the row lock every points change takes first.
 pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> {
-    groups::table
-        .find(id)
-        .select(GroupRow::as_select())
-        .for_update()
-        .first(conn)
-        .optional()
+    groups::table.find(id).select(GroupRow::as_select()).for_update().first(conn).optional()
 }
 
 pub fn set_points(conn: &mut PgConnection, id: &str, points: i64) -> QueryResult<()> {
     diesel::update(groups::table.find(id))
-        .set((
-            groups::points.eq(points),
-            groups::updated_on.eq(diesel::dsl::now),
-        ))
+        .set((groups::points.eq(points), groups::updated_on.eq(diesel::dsl::now)))
         .execute(conn)?;
     Ok(())
 }
@@ -91,16 +73,8 @@ pub fn members(conn: &mut PgConnection, group_id: &str) -> QueryResult<Vec<Strin
         .load(conn)
 }
 
-pub fn membership(
-    conn: &mut PgConnection,
-    group_id: &str,
-    user_id: &str,
-) -> QueryResult<Option<MemberRow>> {
-    group_members::table
-        .find((group_id, user_id))
-        .select(MemberRow::as_select())
-        .first(conn)
-        .optional()
+pub fn membership(conn: &mut PgConnection, group_id: &str, user_id: &str) -> QueryResult<Option<MemberRow>> {
+    group_members::table.find((group_id, user_id)).select(MemberRow::as_select()).first(conn).optional()
 }
 
 pub fn is_member(conn: &mut PgConnection, group_id: &str, user_id: &str) -> QueryResult<bool> {

@@ -15,11 +15,7 @@ pub struct RecordRow {
 }
 
 pub fn find(conn: &mut PgConnection, caller_id: &str, key: &str) -> QueryResult<Option<RecordRow>> {
-    idempotency_records::table
-        .find((caller_id, key))
-        .select(RecordRow::as_select())
-        .first(conn)
-        .optional()
+    idempotency_records::table.find((caller_id, key)).select(RecordRow::as_select()).first(conn).optional()
 }
 
 /// Fails with a unique violation when a concurrent duplicate committed first.
@@ -44,6 +40,5 @@ pub fn insert(
 }
 
 pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::delete(idempotency_records::table.filter(idempotency_records::created_on.lt(cutoff)))
-        .execute(conn)
+    diesel::delete(idempotency_records::table.filter(idempotency_records::created_on.lt(cutoff))).execute(conn)
 }

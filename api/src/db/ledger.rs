@@ -50,17 +50,12 @@ fn older_than(after: &After) -> Condition {
     Box::new(
         ledger_entries::created_on
             .lt(after.created_on)
-            .or(ledger_entries::created_on
-                .eq(after.created_on)
-                .and(ledger_entries::id.lt(after.id.clone()))),
+            .or(ledger_entries::created_on.eq(after.created_on).and(ledger_entries::id.lt(after.id.clone()))),
     )
 }
 
 pub fn insert(conn: &mut PgConnection, row: &NewEntryRow<'_>) -> QueryResult<EntryRow> {
-    diesel::insert_into(ledger_entries::table)
-        .values(row)
-        .returning(EntryRow::as_returning())
-        .get_result(conn)
+    diesel::insert_into(ledger_entries::table).values(row).returning(EntryRow::as_returning()).get_result(conn)
 }
 
 /// Up to `limit` entries of a group, newest first, strictly after `after`.

@@ -37,11 +37,8 @@ struct SessionSettings {
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!(
-            "SET statement_timeout = {}",
-            self.statement_timeout_ms
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout_ms))
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -62,9 +59,7 @@ impl Db {
             .max_size(config.pool_size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_millis(config.connection_timeout_ms))
-            .connection_customizer(Box::new(SessionSettings {
-                statement_timeout_ms: config.statement_timeout_ms,
-            }))
+            .connection_customizer(Box::new(SessionSettings { statement_timeout_ms: config.statement_timeout_ms }))
             .build_unchecked(manager);
         Db {
             pool,
@@ -81,15 +76,12 @@ impl Db {
         T: Send + 'static,
     {
         metrics::gauge!("db_gate_waiting").increment(1.0);
-        let permit =
-            tokio::time::timeout(self.gate_timeout, self.gate.clone().acquire_owned()).await;
+        let permit = tokio::time::timeout(self.gate_timeout, self.gate.clone().acquire_owned()).await;
         metrics::gauge!("db_gate_waiting").decrement(1.0);
         let permit = match permit {
             Ok(Ok(permit)) => permit,
             _ => {
-                return Err(ApiError::region_unavailable(
-                    "the region's database is busy",
-                ));
+                return Err(ApiError::region_unavailable("the region's database is busy"));
             }
         };
         let pool = self.pool.clone();
@@ -120,17 +112,13 @@ impl Db {
                         metrics::counter!("db_tx_retries_total").increment(1);
                         tracing::debug!(attempt, %err, "transaction conflict, retrying");
                         let cap_ms = 2u64.saturating_pow(attempt.min(6)).min(50);
-                        std::thread::sleep(Duration::from_millis(
-                            rand::rng().random_range(0..=cap_ms),
-                        ));
+                        std::thread::sleep(Duration::from_millis(rand::rng().random_range(0..=cap_ms)));
                     }
                     other => return other.map_err(ApiError::from),
                 }
             }
             metrics::counter!("db_tx_exhausted_total").increment(1);
-            Err(ApiError::region_unavailable(
-                "too much contention on this group; nothing was applied, retry",
-            ))
+            Err(ApiError::region_unavailable("too much contention on this group; nothing was applied, retry"))
         })
         .await
     }
@@ -179,25 +167,18 @@ pub fn with_fresh_id<Id>(
             return Ok(id);
         }
     }
-    Err(DieselError::QueryBuilderError(
-        "no free id after 8 draws".into(),
-    ))
+    Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))
 }
 
 /// Ids read back from the database were written by this code; a malformed one is a bug.
 pub fn stored_id<T: std::str::FromStr>(value: &str) -> QueryResult<T> {
-    value.parse().map_err(|_| {
-        DieselError::DeserializationError(format!("malformed id in database: {value}").into())
-    })
+    value.parse().map_err(|_| DieselError::DeserializationError(format!("malformed id in database: {value}").into()))
 }
 
 fn is_retryable(err: &DieselError) -> bool {
     matches!(
         err,
-        DieselError::DatabaseError(
-            DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation,
-            _
-        )
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation, _)
     ) || is_deadlock(err)
 }
 

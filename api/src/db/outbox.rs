@@ -12,11 +12,7 @@ pub fn enqueue(
     payload: &serde_json::Value,
 ) -> QueryResult<()> {
     diesel::insert_into(outbox::table)
-        .values((
-            outbox::destination_region.eq(destination_region),
-            outbox::kind.eq(kind),
-            outbox::payload.eq(payload),
-        ))
+        .values((outbox::destination_region.eq(destination_region), outbox::kind.eq(kind), outbox::payload.eq(payload)))
         .execute(conn)?;
     Ok(())
 }

@@ -48,35 +48,19 @@ pub struct ProfileChange {
 /// Inserts unless the id is taken; `Ok(false)` means "pick another id". A taken email
 /// is a unique violation on `users_email_key`.
 pub fn insert(conn: &mut PgConnection, row: &NewUserRow<'_>) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(users::table)
-        .values(row)
-        .on_conflict(users::id)
-        .do_nothing()
-        .execute(conn)?;
+    let inserted = diesel::insert_into(users::table).values(row).on_conflict(users::id).do_nothing().execute(conn)?;
     Ok(inserted == 1)
 }
 
 pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
 }
 
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<UserRow>> {
-    users::table
-        .filter(users::email.eq(email))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
 }
 
-pub fn update_profile(
-    conn: &mut PgConnection,
-    id: &str,
-    change: &ProfileChange,
-) -> QueryResult<Option<UserRow>> {
+pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange) -> QueryResult<Option<UserRow>> {
     diesel::update(users::table.find(id))
         .set((change, users::updated_on.eq(diesel::dsl::now)))
         .returning(UserRow::as_returning())
@@ -89,10 +73,7 @@ pub fn group_ids(conn: &mut PgConnection, user_id: &str) -> QueryResult<Vec<Stri
     user_group_index::table
         .filter(user_group_index::user_id.eq(user_id))
         .filter(user_group_index::active.eq(true))
-        .order((
-            user_group_index::updated_on.asc(),
-            user_group_index::group_id.asc(),
-        ))
+        .order((user_group_index::updated_on.asc(), user_group_index::group_id.asc()))
         .select(user_group_index::group_id)
         .load(conn)
 }

@@ -12,9 +12,7 @@ impl Points {
         if (1..=MAX_POINTS).contains(&value) {
             Ok(Points(value))
         } else {
-            Err(ApiError::invalid_input(format!(
-                "points must be between 1 and {MAX_POINTS}"
-            )))
+            Err(ApiError::invalid_input(format!("points must be between 1 and {MAX_POINTS}")))
         }
     }
 

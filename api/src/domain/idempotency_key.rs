@@ -11,20 +11,14 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn from_request(req: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
-        let missing = || {
-            ApiError::new(
-                ErrorCode::MissingIdempotencyKey,
-                format!("the {HEADER} header is required"),
-            )
-        };
+        let missing = || ApiError::new(ErrorCode::MissingIdempotencyKey, format!("the {HEADER} header is required"));
         let value = req.headers().get(HEADER).ok_or_else(missing)?;
         let value = value.to_str().map_err(|_| missing())?;
         Self::parse(value)
     }
 
     pub fn parse(value: &str) -> Result<IdempotencyKey, ApiError> {
-        let ok =
-            (1..=255).contains(&value.len()) && value.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        let ok = (1..=255).contains(&value.len()) && value.bytes().all(|b| (0x20..=0x7e).contains(&b));
         if ok {
             Ok(IdempotencyKey(value.to_owned()))
         } else {

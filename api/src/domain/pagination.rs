@@ -45,10 +45,7 @@ fn decode_cursor(cursor: &str) -> Result<After, ApiError> {
     let (micros, id) = raw.split_once('|').ok_or_else(bad)?;
     let micros: i64 = micros.parse().map_err(|_| bad())?;
     let created_on = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
-    Ok(After {
-        created_on,
-        id: id.to_owned(),
-    })
+    Ok(After { created_on, id: id.to_owned() })
 }
 
 #[cfg(test)]
@@ -60,48 +57,16 @@ mod tests {
         let t = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
         let c = encode_cursor(t, "001-01ABC");
         let after = decode_cursor(&c).unwrap();
-        assert_eq!(
-            after,
-            After {
-                created_on: t,
-                id: "001-01ABC".into()
-            }
-        );
+        assert_eq!(after, After { created_on: t, id: "001-01ABC".into() });
     }
 
     #[test]
     fn limits_and_garbage_are_rejected() {
         for limit in [0, 201, -1] {
-            assert!(
-                PageRequest::parse(&PageParams {
-                    limit: Some(limit),
-                    cursor: None
-                })
-                .is_err()
-            );
+            assert!(PageRequest::parse(&PageParams { limit: Some(limit), cursor: None }).is_err());
         }
-        assert_eq!(
-            PageRequest::parse(&PageParams {
-                limit: None,
-                cursor: None
-            })
-            .unwrap()
-            .limit,
-            50
-        );
-        assert!(
-            PageRequest::parse(&PageParams {
-                limit: None,
-                cursor: Some("!!".into())
-            })
-            .is_err()
-        );
-        assert!(
-            PageRequest::parse(&PageParams {
-                limit: None,
-                cursor: Some("bm9waXBl".into())
-            })
-            .is_err()
-        );
+        assert_eq!(PageRequest::parse(&PageParams { limit: None, cursor: None }).unwrap().limit, 50);
+        assert!(PageRequest::parse(&PageParams { limit: None, cursor: Some("!!".into()) }).is_err());
+        assert!(PageRequest::parse(&PageParams { limit: None, cursor: Some("bm9waXBl".into()) }).is_err());
     }
 }

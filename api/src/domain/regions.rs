@@ -17,18 +17,14 @@ impl Regions {
 
     /// A region code from input: malformed is `invalid_input`, unconfigured `unknown_region`.
     pub fn parse_region(&self, field: &str, value: &str) -> Result<RegionId, ApiError> {
-        let region: RegionId = value
-            .parse()
-            .map_err(|e| ApiError::invalid_input(format!("{field} {value:?}: {e}")))?;
+        let region: RegionId = value.parse().map_err(|e| ApiError::invalid_input(format!("{field} {value:?}: {e}")))?;
         self.ensure_configured(region)?;
         Ok(region)
     }
 
     /// An id from input: malformed is `invalid_id`, of an unconfigured region `unknown_region`.
     pub fn parse_id<T: Regional>(&self, what: &str, value: &str) -> Result<T, ApiError> {
-        let id: T = value
-            .parse()
-            .map_err(|e| ApiError::invalid_id(what, value, e))?;
+        let id: T = value.parse().map_err(|e| ApiError::invalid_id(what, value, e))?;
         self.ensure_configured(id.region())?;
         Ok(id)
     }
@@ -46,10 +42,7 @@ impl Regions {
         } else {
             Err(ApiError::new(
                 ErrorCode::Misdirected,
-                format!(
-                    "this {what} belongs to region {region}, and this instance serves region {}",
-                    self.local
-                ),
+                format!("this {what} belongs to region {region}, and this instance serves region {}", self.local),
             ))
         }
     }
@@ -58,10 +51,7 @@ impl Regions {
         if self.configured.contains(&region) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                ErrorCode::UnknownRegion,
-                format!("region {region} is not part of this deployment"),
-            ))
+            Err(ApiError::new(ErrorCode::UnknownRegion, format!("region {region} is not part of this deployment")))
         }
     }
 }

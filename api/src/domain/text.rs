@@ -5,24 +5,16 @@ pub fn required_text(field: &str, value: &str, min: usize, max: usize) -> Result
     let value = value.trim();
     let len = value.chars().count();
     if len < min || len > max {
-        return Err(ApiError::invalid_input(format!(
-            "{field} must be {min} to {max} characters long"
-        )));
+        return Err(ApiError::invalid_input(format!("{field} must be {min} to {max} characters long")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid_input(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(ApiError::invalid_input(format!("{field} must not contain control characters")));
     }
     Ok(value.to_owned())
 }
 
 /// Like `required_text`; empty (after trimming) means absent.
-pub fn optional_text(
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
+pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => required_text(field, v, 1, max).map(Some),

@@ -24,7 +24,5 @@ pub async fn create_bill(
     let key = IdempotencyKey::from_request(&req)?;
     let bill = BillRequest::parse(&state, &body)?;
     let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(points::bill(&state, &caller, request, bill)
-        .await?
-        .into_response())
+    Ok(points::bill(&state, &caller, request, bill).await?.into_response())
 }

@@ -24,24 +24,13 @@ pub async fn list_catalogue(
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| {
-            tags.split(',')
-                .any(|t| t.trim() == cached.etag || t.trim() == "*")
-        });
-    let mut response = if unchanged {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, cached.etag.clone()))
-        .insert_header((header::CACHE_CONTROL, max_age));
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == cached.etag || t.trim() == "*"));
+    let mut response = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response.insert_header((header::ETAG, cached.etag.clone())).insert_header((header::CACHE_CONTROL, max_age));
     if unchanged {
         return Ok(response.finish());
     }
-    Ok(response
-        .content_type("application/json")
-        .body(cached.body.clone()))
+    Ok(response.content_type("application/json").body(cached.body.clone()))
 }
 
 #[utoipa::path(post, path = "/v1/regions/{rid}/catalogue", tag = "catalogue", security(("bearer" = [])), request_body = NewCatalogueItem, responses(
@@ -66,9 +55,7 @@ pub async fn change_catalogue_item(
     body: web::Json<CatalogueItemPatch>,
 ) -> Result<web::Json<CatalogueItem>, ApiError> {
     let id: ItemId = state.regions.parse_local_id("catalogue item", &item_id)?;
-    Ok(web::Json(
-        catalogue::change(&state, &caller, id, &body).await?,
-    ))
+    Ok(web::Json(catalogue::change(&state, &caller, id, &body).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/catalogue/{item_id}", tag = "catalogue", security(("bearer" = [])), responses(

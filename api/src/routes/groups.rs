@@ -70,7 +70,5 @@ pub async fn list_group_transactions(
 ) -> Result<web::Json<Page<LedgerEntry>>, ApiError> {
     let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let page = PageRequest::parse(&params)?;
-    Ok(web::Json(
-        groups::transactions(&state, &caller, gid, page).await?,
-    ))
+    Ok(web::Json(groups::transactions(&state, &caller, gid, page).await?))
 }

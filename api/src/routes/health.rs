@@ -22,7 +22,5 @@ pub async fn render_metrics(state: web::Data<AppState>) -> HttpResponse {
     let (connections, idle) = state.db.pool_state();
     metrics::gauge!("db_pool_connections").set(f64::from(connections));
     metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }

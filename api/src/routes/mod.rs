@@ -26,49 +26,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/users", web::post().to(users::create_user))
         .route("/v1/users/{uid}", web::get().to(users::read_user))
         .route("/v1/users/{uid}", web::patch().to(users::update_user))
-        .route(
-            "/v1/users/{uid}/groups",
-            web::get().to(users::list_user_groups),
-        )
-        .route(
-            "/v1/users/{uid}/activity",
-            web::get().to(users::list_user_activity),
-        )
+        .route("/v1/users/{uid}/groups", web::get().to(users::list_user_groups))
+        .route("/v1/users/{uid}/activity", web::get().to(users::list_user_activity))
         .route("/v1/sessions", web::post().to(sessions::create_session))
         .route("/v1/groups", web::post().to(groups::create_group))
         .route("/v1/groups/{gid}", web::get().to(groups::read_group))
-        .route(
-            "/v1/groups/{gid}/members",
-            web::post().to(groups::add_member),
-        )
-        .route(
-            "/v1/groups/{gid}/members/{uid}",
-            web::delete().to(groups::remove_member),
-        )
-        .route(
-            "/v1/groups/{gid}/transactions",
-            web::get().to(groups::list_group_transactions),
-        )
-        .route(
-            "/v1/groups/{gid}/redemptions",
-            web::post().to(redemptions::create_redemption),
-        )
-        .route(
-            "/v1/regions/{rid}/catalogue",
-            web::get().to(catalogue::list_catalogue),
-        )
-        .route(
-            "/v1/regions/{rid}/catalogue",
-            web::post().to(catalogue::add_catalogue_item),
-        )
-        .route(
-            "/v1/catalogue/{item_id}",
-            web::patch().to(catalogue::change_catalogue_item),
-        )
-        .route(
-            "/v1/catalogue/{item_id}",
-            web::delete().to(catalogue::remove_catalogue_item),
-        )
+        .route("/v1/groups/{gid}/members", web::post().to(groups::add_member))
+        .route("/v1/groups/{gid}/members/{uid}", web::delete().to(groups::remove_member))
+        .route("/v1/groups/{gid}/transactions", web::get().to(groups::list_group_transactions))
+        .route("/v1/groups/{gid}/redemptions", web::post().to(redemptions::create_redemption))
+        .route("/v1/regions/{rid}/catalogue", web::get().to(catalogue::list_catalogue))
+        .route("/v1/regions/{rid}/catalogue", web::post().to(catalogue::add_catalogue_item))
+        .route("/v1/catalogue/{item_id}", web::patch().to(catalogue::change_catalogue_item))
+        .route("/v1/catalogue/{item_id}", web::delete().to(catalogue::remove_catalogue_item))
         .route("/v1/bills", web::post().to(bills::create_bill));
 }
 

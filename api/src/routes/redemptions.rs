@@ -26,7 +26,5 @@ pub async fn create_redemption(
     let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let what = RedemptionRequest::parse(&state, &body)?;
     let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(points::redeem(&state, &caller, request, gid, what)
-        .await?
-        .into_response())
+    Ok(points::redeem(&state, &caller, request, gid, what).await?.into_response())
 }

@@ -44,9 +44,7 @@ pub async fn update_user(
     body: web::Json<UserPatch>,
 ) -> Result<web::Json<User>, ApiError> {
     let uid: UserId = state.regions.parse_local_id("user", &uid)?;
-    Ok(web::Json(
-        accounts::update_profile(&state, &caller, uid, &body).await?,
-    ))
+    Ok(web::Json(accounts::update_profile(&state, &caller, uid, &body).await?))
 }
 
 /// On a regional instance: the user's groups that live in this region (the router asks

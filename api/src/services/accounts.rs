@@ -28,22 +28,16 @@ fn parse_password(password: &str) -> Result<String, ApiError> {
     if (8..=128).contains(&password.chars().count()) {
         Ok(password.to_owned())
     } else {
-        Err(ApiError::invalid_input(
-            "password must be 8 to 128 characters long",
-        ))
+        Err(ApiError::invalid_input("password must be 8 to 128 characters long"))
     }
 }
 
 fn parse_phone(phone: Option<&str>) -> Result<Option<String>, ApiError> {
     let phone = optional_text("phone", phone, 32)?;
     if let Some(p) = &phone
-        && !p
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
     {
-        return Err(ApiError::invalid_input(
-            "phone may contain digits, spaces and + - ( ) . only",
-        ));
+        return Err(ApiError::invalid_input("phone may contain digits, spaces and + - ( ) . only"));
     }
     Ok(phone)
 }
@@ -58,9 +52,7 @@ fn parse_age(age: Option<i64>) -> Result<Option<i32>, ApiError> {
 
 impl Account {
     pub fn parse(state: &AppState, new: &NewUser) -> Result<Account, ApiError> {
-        let home_region = state
-            .regions
-            .parse_region("home_region", &new.home_region)?;
+        let home_region = state.regions.parse_region("home_region", &new.home_region)?;
         state.regions.ensure_local("user", home_region)?;
         Ok(Account {
             email: Email::parse(&new.email)?,
@@ -75,22 +67,14 @@ impl Account {
     }
 }
 
-pub async fn sign_up(
-    state: &AppState,
-    caller: Option<&Caller>,
-    account: Account,
-) -> Result<User, ApiError> {
+pub async fn sign_up(state: &AppState, caller: Option<&Caller>, account: Account) -> Result<User, ApiError> {
     match (account.role, caller) {
         (Role::Customer, _) => {}
         (_, None) => {
-            return Err(ApiError::unauthenticated(
-                "creating staff or admin accounts needs an admin token",
-            ));
+            return Err(ApiError::unauthenticated("creating staff or admin accounts needs an admin token"));
         }
         (_, Some(c)) if !c.is_admin() => {
-            return Err(ApiError::forbidden(
-                "only admins create staff or admin accounts",
-            ));
+            return Err(ApiError::forbidden("only admins create staff or admin accounts"));
         }
         _ => {}
     }
@@ -102,10 +86,7 @@ fn email_taken_or(err: DieselError) -> ApiError {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
             if info.constraint_name() == Some("users_email_key") =>
         {
-            ApiError::new(
-                ErrorCode::EmailTaken,
-                "an account with this email already exists",
-            )
+            ApiError::new(ErrorCode::EmailTaken, "an account with this email already exists")
         }
         _ => err.into(),
     }
@@ -185,17 +166,11 @@ fn to_dto(row: users::UserRow, group_ids: Vec<String>) -> Result<User, ApiError>
         id,
         email: row.email,
         full_name: row.full_name,
-        role: row
-            .role
-            .parse()
-            .map_err(|_| ApiError::internal(format!("bad role in database: {}", row.role)))?,
+        role: row.role.parse().map_err(|_| ApiError::internal(format!("bad role in database: {}", row.role)))?,
         phone: row.phone,
         location: row.location,
         age: row.age,
-        groups: group_ids
-            .iter()
-            .map(|g| stored_id(g))
-            .collect::<Result<_, _>>()?,
+        groups: group_ids.iter().map(|g| stored_id(g)).collect::<Result<_, _>>()?,
         personal_group_id: stored_id(&row.personal_group_id)?,
         created_on: row.created_on,
         updated_on: row.updated_on,
@@ -221,21 +196,9 @@ pub async fn update_profile(
         return Err(ApiError::forbidden("you may only change your own account"));
     }
     let change = users::ProfileChange {
-        full_name: patch
-            .full_name
-            .as_deref()
-            .map(|n| required_text("full_name", n, 1, 100))
-            .transpose()?,
-        phone: patch
-            .phone
-            .as_ref()
-            .map(|p| parse_phone(p.as_deref()))
-            .transpose()?,
-        location: patch
-            .location
-            .as_ref()
-            .map(|l| optional_text("location", l.as_deref(), 200))
-            .transpose()?,
+        full_name: patch.full_name.as_deref().map(|n| required_text("full_name", n, 1, 100)).transpose()?,
+        phone: patch.phone.as_ref().map(|p| parse_phone(p.as_deref())).transpose()?,
+        location: patch.location.as_ref().map(|l| optional_text("location", l.as_deref(), 200)).transpose()?,
         age: patch.age.map(parse_age).transpose()?,
     };
     let id = user_id.to_string();
@@ -266,17 +229,11 @@ pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiEr
     if let Some(retry_after) = state.login_limiter.check(email.as_str()) {
         return Err(ApiError {
             retry_after: Some(retry_after),
-            ..ApiError::new(
-                ErrorCode::RateLimited,
-                "too many failed logins; try again later",
-            )
+            ..ApiError::new(ErrorCode::RateLimited, "too many failed logins; try again later")
         });
     }
     let lookup = email.as_str().to_owned();
-    let row = state
-        .db
-        .run(move |conn| Ok(users::find_by_email(conn, &lookup)?))
-        .await?;
+    let row = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await?;
     let password = new.password.clone();
     let hash = row.as_ref().map(|r| r.password_hash.clone());
     let valid = actix_web::web::block(move || verify_password(&password, hash.as_deref())).await?;
@@ -288,17 +245,9 @@ pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiEr
         }
     };
     state.login_limiter.record_success(email.as_str());
-    let role: Role = row
-        .role
-        .parse()
-        .map_err(|_| ApiError::internal("bad role in database"))?;
+    let role: Role = row.role.parse().map_err(|_| ApiError::internal("bad role in database"))?;
     let (token, expires_at) = state.tokens.issue(&row.id, role)?;
-    Ok(Session {
-        token,
-        user_id: stored_id(&row.id)?,
-        role,
-        expires_at,
-    })
+    Ok(Session { token, user_id: stored_id(&row.id)?, role, expires_at })
 }
 
 /// Creates the configured bootstrap accounts that do not exist yet: the admin in its
@@ -311,18 +260,13 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     {
         wanted.push((email.clone(), password.clone(), Role::Admin));
     }
-    if let (Some(email), Some(password)) = (
-        &config.bootstrap.staff_email,
-        &config.bootstrap.staff_password,
-    ) {
+    if let (Some(email), Some(password)) = (&config.bootstrap.staff_email, &config.bootstrap.staff_password) {
         wanted.push((email.clone(), password.clone(), Role::Staff));
     }
     for (email, password, role) in wanted {
         let account = Account {
-            email: Email::parse(&email)
-                .map_err(|e| anyhow::anyhow!("bootstrap email {email:?}: {}", e.message))?,
-            password: parse_password(&password)
-                .map_err(|e| anyhow::anyhow!("bootstrap password: {}", e.message))?,
+            email: Email::parse(&email).map_err(|e| anyhow::anyhow!("bootstrap email {email:?}: {}", e.message))?,
+            password: parse_password(&password).map_err(|e| anyhow::anyhow!("bootstrap password: {}", e.message))?,
             full_name: format!("Bootstrap {}", role.as_str()),
             home_region: config.region,
             phone: None,
@@ -335,17 +279,9 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
                 tracing::info!(email, user_id = %user.id, role = role.as_str(), "bootstrap account created")
             }
             Err(err) if err.code == ErrorCode::EmailTaken => {
-                tracing::info!(
-                    email,
-                    role = role.as_str(),
-                    "bootstrap account already exists"
-                )
+                tracing::info!(email, role = role.as_str(), "bootstrap account already exists")
             }
-            Err(err) => anyhow::bail!(
-                "creating bootstrap {} failed: {}",
-                role.as_str(),
-                err.message
-            ),
+            Err(err) => anyhow::bail!("creating bootstrap {} failed: {}", role.as_str(), err.message),
         }
     }
     Ok(())

@@ -68,18 +68,11 @@ pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalo
         .try_get_with(key, async {
             metrics::counter!("catalogue_cache_loads_total").increment(1);
             let rows = state.db.run(|conn| Ok(catalogue::all(conn)?)).await?;
-            let items = rows
-                .into_iter()
-                .map(to_dto)
-                .collect::<diesel::QueryResult<Vec<_>>>()?;
+            let items = rows.into_iter().map(to_dto).collect::<diesel::QueryResult<Vec<_>>>()?;
             let body = serde_json::to_vec(&Catalogue { items }).map_err(ApiError::internal)?;
             let etag = format!(
                 "\"{}\"",
-                Sha256::digest(&body)
-                    .iter()
-                    .take(16)
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
+                Sha256::digest(&body).iter().take(16).map(|b| format!("{b:02x}")).collect::<String>()
             );
             Ok(Arc::new(CachedCatalogue { body, etag }))
         })
@@ -91,9 +84,7 @@ fn price(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid_input(format!(
-            "{field} must be between {min} and {max}"
-        )))
+        Err(ApiError::invalid_input(format!("{field} must be between {min} and {max}")))
     }
 }
 
@@ -101,9 +92,7 @@ fn ensure_manages(caller: &Caller, region: RegionId) -> Result<(), ApiError> {
     if caller.manages_region(region) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
-            "only staff of region {region} and admins change its catalogue"
-        )))
+        Err(ApiError::forbidden(format!("only staff of region {region} and admins change its catalogue")))
     }
 }
 
@@ -157,24 +146,10 @@ pub async fn change(
 ) -> Result<CatalogueItem, ApiError> {
     ensure_manages(caller, id.region())?;
     let change = catalogue::ItemChange {
-        name: patch
-            .name
-            .as_deref()
-            .map(|n| required_text("name", n, 1, 100))
-            .transpose()?,
-        category: patch
-            .category
-            .as_deref()
-            .map(|c| required_text("category", c, 1, 50))
-            .transpose()?,
-        price_cents: patch
-            .price_cents
-            .map(|p| price("price_cents", p, 0, MAX_PRICE_CENTS))
-            .transpose()?,
-        points_price: patch
-            .points_price
-            .map(|p| price("points_price", p, 1, MAX_POINTS_PRICE))
-            .transpose()?,
+        name: patch.name.as_deref().map(|n| required_text("name", n, 1, 100)).transpose()?,
+        category: patch.category.as_deref().map(|c| required_text("category", c, 1, 50)).transpose()?,
+        price_cents: patch.price_cents.map(|p| price("price_cents", p, 0, MAX_PRICE_CENTS)).transpose()?,
+        points_price: patch.points_price.map(|p| price("points_price", p, 1, MAX_POINTS_PRICE)).transpose()?,
         available: patch.available,
     };
     let empty = change.name.is_none()
@@ -200,14 +175,9 @@ pub async fn change(
 pub async fn remove(state: &AppState, caller: &Caller, id: ItemId) -> Result<(), ApiError> {
     ensure_manages(caller, id.region())?;
     let key = id.to_string();
-    let deleted = state
-        .db
-        .run(move |conn| Ok(catalogue::delete(conn, &key)?))
-        .await?;
+    let deleted = state.db.run(move |conn| Ok(catalogue::delete(conn, &key)?)).await?;
     if !deleted {
-        return Err(ApiError::not_found(format!(
-            "catalogue item {id} not found"
-        )));
+        return Err(ApiError::not_found(format!("catalogue item {id} not found")));
     }
     state.catalogue.invalidate();
     Ok(())

@@ -34,14 +34,9 @@ pub fn record_membership(
     if user.region() == local {
         users::apply_membership(conn, user.as_str(), group.as_str(), active, row.version)?;
     } else {
-        let event = MembershipEvent {
-            user_id: user.clone(),
-            group_id: group.clone(),
-            active,
-            version: row.version,
-        };
-        let payload = serde_json::to_value(&event)
-            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        let event = MembershipEvent { user_id: user.clone(), group_id: group.clone(), active, version: row.version };
+        let payload =
+            serde_json::to_value(&event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
         outbox::enqueue(conn, user.region().as_str(), "membership", &payload)?;
     }
     Ok(row)
@@ -55,10 +50,7 @@ fn to_dto(row: groups::GroupRow, members: Vec<String>) -> QueryResult<Group> {
         name: row.name,
         location: row.location,
         points: row.points,
-        members: members
-            .iter()
-            .map(|m| stored_id(m))
-            .collect::<QueryResult<_>>()?,
+        members: members.iter().map(|m| stored_id(m)).collect::<QueryResult<_>>()?,
         created_on: row.created_on,
         updated_on: row.updated_on,
     })
@@ -104,14 +96,8 @@ pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result
 }
 
 /// Members read their group; staff and admins read any.
-fn ensure_may_read(
-    conn: &mut PgConnection,
-    caller: &Caller,
-    group: &GroupId,
-) -> Result<(), ApiError> {
-    if caller.is_staff_or_admin()
-        || groups::is_member(conn, group.as_str(), caller.user_id.as_str())?
-    {
+fn ensure_may_read(conn: &mut PgConnection, caller: &Caller, group: &GroupId) -> Result<(), ApiError> {
+    if caller.is_staff_or_admin() || groups::is_member(conn, group.as_str(), caller.user_id.as_str())? {
         Ok(())
     } else {
         Err(ApiError::forbidden("only members of the group see it"))
@@ -123,20 +109,14 @@ pub async fn read(state: &AppState, caller: &Caller, id: GroupId) -> Result<Grou
     state
         .db
         .run(move |conn| {
-            let group = load(conn, id.as_str())?
-                .ok_or_else(|| ApiError::not_found(format!("group {id} not found")))?;
+            let group = load(conn, id.as_str())?.ok_or_else(|| ApiError::not_found(format!("group {id} not found")))?;
             ensure_may_read(conn, &caller, &id)?;
             Ok(group)
         })
         .await
 }
 
-pub async fn join(
-    state: &AppState,
-    caller: &Caller,
-    group: GroupId,
-    user: UserId,
-) -> Result<Membership, ApiError> {
+pub async fn join(state: &AppState, caller: &Caller, group: GroupId, user: UserId) -> Result<Membership, ApiError> {
     if !caller.is(&user) && !caller.is_admin() {
         return Err(ApiError::forbidden("you may only add yourself to a group"));
     }
@@ -158,25 +138,14 @@ pub async fn join(
                 )));
             }
             let row = record_membership(conn, local, &group, &user, true, previous.as_ref())?;
-            Ok(Ok(Membership {
-                group_id: group.clone(),
-                user_id: user.clone(),
-                joined_on: row.joined_on,
-            }))
+            Ok(Ok(Membership { group_id: group.clone(), user_id: user.clone(), joined_on: row.joined_on }))
         })
         .await?
 }
 
-pub async fn leave(
-    state: &AppState,
-    caller: &Caller,
-    group: GroupId,
-    user: UserId,
-) -> Result<(), ApiError> {
+pub async fn leave(state: &AppState, caller: &Caller, group: GroupId, user: UserId) -> Result<(), ApiError> {
     if !caller.is(&user) && !caller.is_admin() {
-        return Err(ApiError::forbidden(
-            "you may only remove yourself from a group",
-        ));
+        return Err(ApiError::forbidden("you may only remove yourself from a group"));
     }
     let local = state.regions.local;
     state
@@ -190,9 +159,7 @@ pub async fn leave(
             }
             let previous = groups::membership(conn, group.as_str(), user.as_str())?;
             if !previous.as_ref().is_some_and(|m| m.active) {
-                return Ok(Err(ApiError::not_found(format!(
-                    "{user} is not a member of {group}"
-                ))));
+                return Ok(Err(ApiError::not_found(format!("{user} is not a member of {group}"))));
             }
             record_membership(conn, local, &group, &user, false, previous.as_ref())?;
             Ok(Ok(()))
@@ -205,11 +172,7 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
         id: stored_id(&row.id)?,
         group_id: stored_id(&row.group_id)?,
         user_id: stored_id(&row.user_id)?,
-        kind: if row.points < 0 {
-            contract::dto::EntryKind::Redeem
-        } else {
-            contract::dto::EntryKind::Award
-        },
+        kind: if row.points < 0 { contract::dto::EntryKind::Redeem } else { contract::dto::EntryKind::Award },
         points: row.points,
         amount_cents: row.amount_cents,
         balance_after: row.balance_after,
@@ -222,15 +185,8 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
 fn to_page(mut rows: Vec<ledger::EntryRow>, limit: i64) -> QueryResult<Page<LedgerEntry>> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| encode_cursor(r.created_on, &r.id))
-    } else {
-        None
-    };
-    Ok(Page {
-        items: rows.into_iter().map(to_entry).collect::<QueryResult<_>>()?,
-        next_cursor,
-    })
+    let next_cursor = if more { rows.last().map(|r| encode_cursor(r.created_on, &r.id)) } else { None };
+    Ok(Page { items: rows.into_iter().map(to_entry).collect::<QueryResult<_>>()?, next_cursor })
 }
 
 pub async fn transactions(
@@ -247,8 +203,7 @@ pub async fn transactions(
                 return Err(ApiError::not_found(format!("group {id} not found")));
             }
             ensure_may_read(conn, &caller, &id)?;
-            let rows =
-                ledger::page_of_group(conn, id.as_str(), page.after.as_ref(), page.limit + 1)?;
+            let rows = ledger::page_of_group(conn, id.as_str(), page.after.as_ref(), page.limit + 1)?;
             Ok(to_page(rows, page.limit)?)
         })
         .await
@@ -264,25 +219,17 @@ pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiEr
                 let members = groups::members(conn, &row.id)?;
                 items.push(to_dto(row, members)?);
             }
-            Ok(UserGroups {
-                items,
-                unavailable: Vec::new(),
-            })
+            Ok(UserGroups { items, unavailable: Vec::new() })
         })
         .await
 }
 
 /// Ledger entries of every group of this region the user belongs to, newest first.
-pub async fn activity(
-    state: &AppState,
-    user: UserId,
-    page: PageRequest,
-) -> Result<Page<LedgerEntry>, ApiError> {
+pub async fn activity(state: &AppState, user: UserId, page: PageRequest) -> Result<Page<LedgerEntry>, ApiError> {
     state
         .db
         .run(move |conn| {
-            let rows =
-                ledger::page_of_member(conn, user.as_str(), page.after.as_ref(), page.limit + 1)?;
+            let rows = ledger::page_of_member(conn, user.as_str(), page.after.as_ref(), page.limit + 1)?;
             Ok(to_page(rows, page.limit)?)
         })
         .await

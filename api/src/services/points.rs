@@ -35,9 +35,7 @@ pub struct GroupGates {
 
 impl GroupGates {
     pub fn new(stripes: usize) -> GroupGates {
-        GroupGates {
-            stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
-        }
+        GroupGates { stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect() }
     }
 
     async fn enter(&self, group: &GroupId) -> MutexGuard<'_, ()> {
@@ -57,8 +55,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn into_response(self) -> HttpResponse {
-        let status = actix_web::http::StatusCode::from_u16(self.status)
-            .unwrap_or(actix_web::http::StatusCode::OK);
+        let status = actix_web::http::StatusCode::from_u16(self.status).unwrap_or(actix_web::http::StatusCode::OK);
         let mut response = HttpResponse::build(status);
         if self.replayed {
             response.insert_header(("Idempotent-Replayed", "true"));
@@ -75,13 +72,7 @@ pub struct Idempotent {
 }
 
 impl Idempotent {
-    pub fn new(
-        caller: &Caller,
-        key: IdempotencyKey,
-        method: &str,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Idempotent {
+    pub fn new(caller: &Caller, key: IdempotencyKey, method: &str, path: &str, body: &impl Serialize) -> Idempotent {
         let mut digest = Sha256::new();
         digest.update(method.as_bytes());
         digest.update(b" ");
@@ -89,29 +80,17 @@ impl Idempotent {
         digest.update(b"\n");
         // The parsed body re-serialised: whitespace and key order do not change it.
         digest.update(serde_json::to_vec(body).unwrap_or_default());
-        let fingerprint = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Idempotent {
-            caller_id: caller.user_id.to_string(),
-            key,
-            fingerprint,
-        }
+        let fingerprint = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Idempotent { caller_id: caller.user_id.to_string(), key, fingerprint }
     }
 }
 
 enum Outcome {
-    Fresh {
-        status: u16,
-        body: serde_json::Value,
-    },
+    Fresh { status: u16, body: serde_json::Value },
     Existing(idempotency::RecordRow),
 }
 
-type Work =
-    dyn Fn(&mut PgConnection) -> QueryResult<Result<serde_json::Value, ApiError>> + Send + Sync;
+type Work = dyn Fn(&mut PgConnection) -> QueryResult<Result<serde_json::Value, ApiError>> + Send + Sync;
 
 /// Runs `work` exactly once per (caller, key): `work` reads and checks before it writes,
 /// and answers `Ok(Err(refusal))` without writing anything when it refuses.
@@ -145,21 +124,12 @@ async fn run_once(
         .await?;
     match outcome {
         Outcome::Fresh { status, body } => {
-            metrics::counter!("points_requests_total", "outcome" => status.to_string())
-                .increment(1);
-            Ok(Recorded {
-                status,
-                body,
-                replayed: false,
-            })
+            metrics::counter!("points_requests_total", "outcome" => status.to_string()).increment(1);
+            Ok(Recorded { status, body, replayed: false })
         }
         Outcome::Existing(record) if record.fingerprint == request.fingerprint => {
             metrics::counter!("idempotent_replays_total").increment(1);
-            Ok(Recorded {
-                status: record.response_status as u16,
-                body: record.response_body,
-                replayed: true,
-            })
+            Ok(Recorded { status: record.response_status as u16, body: record.response_body, replayed: true })
         }
         Outcome::Existing(_) => Err(ApiError::new(
             ErrorCode::IdempotencyKeyReused,
@@ -169,9 +139,7 @@ async fn run_once(
 }
 
 fn to_json(value: &impl Serialize) -> QueryResult<Result<serde_json::Value, ApiError>> {
-    Ok(Ok(serde_json::to_value(value).map_err(|e| {
-        diesel::result::Error::SerializationError(Box::new(e))
-    })?))
+    Ok(Ok(serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?))
 }
 
 fn refuse(error: ApiError) -> QueryResult<Result<serde_json::Value, ApiError>> {
@@ -190,11 +158,7 @@ impl BillRequest {
     pub fn parse(state: &AppState, new: &NewBill) -> Result<BillRequest, ApiError> {
         let regions = &state.regions;
         let user_id: UserId = regions.parse_id("user_id", &new.user_id)?;
-        let group_id = new
-            .group_id
-            .as_deref()
-            .map(|g| regions.parse_local_id("group", g))
-            .transpose()?;
+        let group_id = new.group_id.as_deref().map(|g| regions.parse_local_id("group", g)).transpose()?;
         if group_id.is_none() {
             // The personal group lives with the user.
             regions.ensure_local("user", contract::Regional::region(&user_id))?;
@@ -215,19 +179,12 @@ impl BillRequest {
             .map(|line| {
                 let item: ItemId = regions.parse_id("item_id", &line.item_id)?;
                 if contract::Regional::region(&item) != store_region {
-                    return Err(ApiError::invalid_input(format!(
-                        "item {item} is not on region {store_region}'s menu"
-                    )));
+                    return Err(ApiError::invalid_input(format!("item {item} is not on region {store_region}'s menu")));
                 }
                 Ok((item, Qty::parse(line.qty)?))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok(BillRequest {
-            user_id,
-            group_id,
-            store_region,
-            lines,
-        })
+        Ok(BillRequest { user_id, group_id, store_region, lines })
     }
 }
 
@@ -244,12 +201,8 @@ pub async fn bill(
         Some(group) => group,
         None => {
             let user = bill.user_id.to_string();
-            let row = state
-                .db
-                .run(move |conn| Ok(users::find(conn, &user)?))
-                .await?;
-            let row =
-                row.ok_or_else(|| ApiError::not_found(format!("user {} not found", bill.user_id)))?;
+            let row = state.db.run(move |conn| Ok(users::find(conn, &user)?)).await?;
+            let row = row.ok_or_else(|| ApiError::not_found(format!("user {} not found", bill.user_id)))?;
             row.personal_group_id.parse().map_err(ApiError::internal)?
         }
     };
@@ -262,19 +215,14 @@ pub async fn bill(
             return refuse(ApiError::not_found(format!("group {gid} not found")));
         };
         if !groups::is_member(conn, gid.as_str(), bill.user_id.as_str())? {
-            return refuse(ApiError::forbidden(format!(
-                "user {} is not a member of group {gid}",
-                bill.user_id
-            )));
+            return refuse(ApiError::forbidden(format!("user {} is not a member of group {gid}", bill.user_id)));
         }
         let ids: Vec<&str> = bill.lines.iter().map(|(id, _)| id.as_str()).collect();
         let items = catalogue::find_many(conn, &ids)?;
         let mut amount_cents: i64 = 0;
         for (id, qty) in &bill.lines {
             let Some(item) = items.iter().find(|i| i.id == id.as_str()) else {
-                return refuse(ApiError::not_found(format!(
-                    "catalogue item {id} not found"
-                )));
+                return refuse(ApiError::not_found(format!("catalogue item {id} not found")));
             };
             if !item.available {
                 return refuse(ApiError::new(
@@ -286,9 +234,7 @@ pub async fn bill(
         }
         let points_awarded = (amount_cents / 100).saturating_mul(points_per_unit);
         let Some(balance_after) = group.points.checked_add(points_awarded) else {
-            return refuse(ApiError::invalid_input(
-                "the group's balance would overflow",
-            ));
+            return refuse(ApiError::invalid_input("the group's balance would overflow"));
         };
         let entry = ledger::insert(
             conn,
@@ -333,9 +279,7 @@ impl RedemptionRequest {
                 let item = state.regions.parse_local_id("catalogue item", item)?;
                 Ok(RedemptionRequest::Item(item, Qty::parse(qty.unwrap_or(1))?))
             }
-            _ => Err(ApiError::invalid_input(
-                "send either {points} or {item_id, qty}",
-            )),
+            _ => Err(ApiError::invalid_input("send either {points} or {item_id, qty}")),
         }
     }
 }
@@ -355,20 +299,14 @@ pub async fn redeem(
         let Some(group) = groups::lock(conn, gid.as_str())? else {
             return refuse(ApiError::not_found(format!("group {gid} not found")));
         };
-        if caller.role != Role::Admin
-            && !groups::is_member(conn, gid.as_str(), caller.user_id.as_str())?
-        {
-            return refuse(ApiError::forbidden(
-                "only members of the group redeem its points",
-            ));
+        if caller.role != Role::Admin && !groups::is_member(conn, gid.as_str(), caller.user_id.as_str())? {
+            return refuse(ApiError::forbidden("only members of the group redeem its points"));
         }
         let points = match &what {
             RedemptionRequest::Points(points) => points.get(),
             RedemptionRequest::Item(id, qty) => {
                 let Some(item) = catalogue::find_many(conn, &[id.as_str()])?.pop() else {
-                    return refuse(ApiError::not_found(format!(
-                        "catalogue item {id} not found"
-                    )));
+                    return refuse(ApiError::not_found(format!("catalogue item {id} not found")));
                 };
                 if !item.available {
                     return refuse(ApiError::new(
@@ -382,10 +320,7 @@ pub async fn redeem(
         if group.points < points {
             return refuse(ApiError::new(
                 ErrorCode::InsufficientPoints,
-                format!(
-                    "the group has {} points; {points} were asked for",
-                    group.points
-                ),
+                format!("the group has {} points; {points} were asked for", group.points),
             ));
         }
         let balance_after = group.points - points;
@@ -418,17 +353,12 @@ pub async fn redeem(
 
 /// Deletes idempotency records past the retention period, every hour.
 pub async fn purge_expired_records(state: actix_web::web::Data<AppState>) {
-    let retention =
-        chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24)));
+    let retention = chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24)));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
         let cutoff: DateTime<Utc> = Utc::now() - retention;
-        match state
-            .db
-            .run(move |conn| Ok(idempotency::purge_older_than(conn, cutoff)?))
-            .await
-        {
+        match state.db.run(move |conn| Ok(idempotency::purge_older_than(conn, cutoff)?)).await {
             Ok(purged) => tracing::info!(purged, "expired idempotency records purged"),
             Err(err) => tracing::warn!(%err, "purging idempotency records failed"),
         }

@@ -3,6 +3,8 @@
 //! spoken to over real HTTP. Databases are dropped when the test ends, so tests run in
 //! parallel and leave nothing behind.
 #![allow(dead_code)]
+// Test-only code: a failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod postgres;
 
@@ -31,17 +33,16 @@ pub struct TestApp {
 /// The configuration every test starts from: region 001 of a three-region deployment,
 /// with a bootstrap admin and staff account.
 pub fn test_config(database_url: &str) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".into();
-    config.database_url = database_url.into();
-    config.workers = Some(2);
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: database_url.into(),
+        workers: Some(2),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(PASSWORD.into()),
+        ..Config::default()
+    };
     config.db.startup_wait_secs = 10;
-    config
-        .auth
-        .signing_keys
-        .insert("k1".into(), format!("test-key-{}", ulid::Ulid::new()));
-    config.admin_email = Some(ADMIN_EMAIL.into());
-    config.admin_password = Some(PASSWORD.into());
+    config.auth.signing_keys.insert("k1".into(), format!("test-key-{}", ulid::Ulid::new()));
     config.bootstrap.staff_email = Some(STAFF_EMAIL.into());
     config.bootstrap.staff_password = Some(PASSWORD.into());
     config
@@ -61,32 +62,15 @@ impl TestApp {
 
     pub async fn start(config: Config, db: TestDb) -> TestApp {
         api::telemetry::init_tracing(false);
-        let app = Application::build(config.clone())
-            .await
-            .expect("application builds");
+        let app = Application::build(config.clone()).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        TestApp {
-            base,
-            client,
-            config,
-            db,
-            handle,
-        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        TestApp { base, client, config, db, handle }
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> Response {
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -126,13 +110,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        let res = self
-            .post(
-                "/v1/sessions",
-                None,
-                &json!({"email": email, "password": password}),
-            )
-            .await;
+        let res = self.post("/v1/sessions", None, &json!({"email": email, "password": password})).await;
         expect_json(res, StatusCode::CREATED).await
     }
 
@@ -146,27 +124,16 @@ impl TestApp {
 
     /// Signs up a fresh customer in region 001 and logs them in.
     pub async fn customer(&self) -> (User, String) {
-        let email = format!(
-            "c-{}@test.loyalty",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
+        let email = format!("c-{}@test.loyalty", ulid::Ulid::new().to_string().to_lowercase());
         let body = json!({"email": email, "password": PASSWORD, "full_name": "Test Customer", "home_region": "001"});
-        let user: User = expect_json(
-            self.post("/v1/users", None, &body).await,
-            StatusCode::CREATED,
-        )
-        .await;
+        let user: User = expect_json(self.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
         let token = self.login(&email, PASSWORD).await.token;
         (user, token)
     }
 
     pub async fn group(&self, token: &str) -> Group {
         let body = json!({"name": "Team", "location": "Lyon", "region": "001"});
-        expect_json(
-            self.post("/v1/groups", Some(token), &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        expect_json(self.post("/v1/groups", Some(token), &body).await, StatusCode::CREATED).await
     }
 
     /// Adds a catalogue item as the region's staff and returns its id.
@@ -174,23 +141,13 @@ impl TestApp {
         let staff = self.staff_token().await;
         let body = json!({"name": format!("Dish {}", ulid::Ulid::new()), "category": "mains",
                           "price_cents": price_cents, "points_price": points_price});
-        let item: Value = expect_json(
-            self.post("/v1/regions/001/catalogue", Some(&staff), &body)
-                .await,
-            StatusCode::CREATED,
-        )
-        .await;
+        let item: Value =
+            expect_json(self.post("/v1/regions/001/catalogue", Some(&staff), &body).await, StatusCode::CREATED).await;
         item["id"].as_str().unwrap().to_owned()
     }
 
     /// Bills `user` for `qty` × an item of `price_cents` into `group` (default: personal).
-    pub async fn award(
-        &self,
-        user: &str,
-        group: Option<&str>,
-        price_cents: i64,
-        qty: i64,
-    ) -> Value {
+    pub async fn award(&self, user: &str, group: Option<&str>, price_cents: i64, qty: i64) -> Value {
         let staff = self.staff_token().await;
         let item = self.item(price_cents, 10).await;
         let mut body = json!({"user_id": user, "store_region": "001", "items": [{"item_id": item, "qty": qty}]});
@@ -198,11 +155,7 @@ impl TestApp {
             body["group_id"] = json!(group);
         }
         let key = ulid::Ulid::new().to_string();
-        expect_json(
-            self.post_once("/v1/bills", &staff, &key, &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        expect_json(self.post_once("/v1/bills", &staff, &key, &body).await, StatusCode::CREATED).await
     }
 
     /// Checks the invariants for one group: balance == sum(ledger), balance >= 0.
@@ -227,22 +180,10 @@ pub async fn expect_json<T: DeserializeOwned>(res: Response, status: StatusCode)
 
 /// Asserts an error response: status, code, and the envelope's shape.
 pub async fn expect_error(res: Response, status: StatusCode, code: &str) -> Value {
-    let request_id = res
-        .headers()
-        .get("x-request-id")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let request_id = res.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
     let body: Value = expect_json(res, status).await;
     assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
-    assert_eq!(
-        body["error"]["request_id"].as_str(),
-        request_id.as_deref(),
-        "body: {body}"
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    assert_eq!(body["error"]["request_id"].as_str(), request_id.as_deref(), "body: {body}");
     body
 }

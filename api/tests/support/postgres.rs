@@ -12,11 +12,7 @@ fn pg_script() -> PathBuf {
 }
 
 fn run_script(args: &[&str]) {
-    let status = Command::new("bash")
-        .arg(pg_script())
-        .args(args)
-        .status()
-        .expect("pg.sh runs");
+    let status = Command::new("bash").arg(pg_script()).args(args).status().expect("pg.sh runs");
     assert!(status.success(), "pg.sh {args:?} failed");
 }
 
@@ -40,16 +36,9 @@ impl TestDb {
 
     pub fn create_on(server_url: &str) -> TestDb {
         let name = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let mut conn = PgConnection::establish(&format!("{server_url}/postgres"))
-            .expect("test cluster reachable");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
-        TestDb {
-            url: format!("{server_url}/{name}"),
-            server_url: server_url.to_owned(),
-            name,
-        }
+        let mut conn = PgConnection::establish(&format!("{server_url}/postgres")).expect("test cluster reachable");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+        TestDb { url: format!("{server_url}/{name}"), server_url: server_url.to_owned(), name }
     }
 
     pub fn connect(&self) -> PgConnection {
@@ -72,11 +61,7 @@ impl TestDb {
         .bind::<diesel::sql_types::Text, _>(group_id)
         .get_result(&mut self.connect())
         .expect("group exists");
-        assert_eq!(
-            check.points,
-            check.ledger.unwrap_or(0),
-            "balance must equal the sum of the ledger"
-        );
+        assert_eq!(check.points, check.ledger.unwrap_or(0), "balance must equal the sum of the ledger");
         assert!(check.points >= 0, "balance must never be negative");
         check.points
     }
@@ -85,11 +70,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&format!("{}/postgres", self.server_url)) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
         }
     }
 }
@@ -102,13 +83,8 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Cluster {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", ulid::Ulid::new()));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", ulid::Ulid::new()));
         let cluster = Cluster { dir, port };
         run_script(&["init", cluster.dir_str()]);
         cluster.resume();
@@ -128,8 +104,9 @@ impl Cluster {
         run_script(&["kill", self.dir_str()]);
     }
 
+    /// Durable settings: "fast" mode would lose the last commits to `kill`.
     pub fn resume(&self) {
-        run_script(&["start", self.dir_str(), &self.port.to_string(), "fast"]);
+        run_script(&["start", self.dir_str(), &self.port.to_string()]);
     }
 }
 

@@ -1,0 +1,22 @@
+# The two commands: `make up` (the local deployment) and `make test` (every test).
+.PHONY: up down test fmt lint openapi
+
+PROFILE ?= dev
+
+up:
+	PROFILE=$(PROFILE) bash infra/local/up.sh
+
+down:
+	bash infra/local/down.sh
+
+test:
+	bash infra/local/test.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+openapi:
+	cargo run -q --bin loyalty-api -- --print-openapi

@@ -1,0 +1,216 @@
+//! Groups: creation, membership, who sees what, and keyset-paginated ledgers.
+
+mod support;
+
+use contract::dto::{Group, User};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{TestApp, expect_error, expect_json};
+
+#[tokio::test]
+async fn create_join_leave_and_the_users_group_list() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let (bob, bob_token) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    assert_eq!(group.members, vec![ann.id.clone()]);
+    assert_eq!(group.region.as_str(), "001");
+    assert_eq!(group.points, 0);
+
+    let members = format!("/v1/groups/{}/members", group.id);
+    let joined: Value =
+        expect_json(app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await, StatusCode::CREATED).await;
+    assert_eq!(joined["group_id"], json!(group.id));
+    expect_error(
+        app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await,
+        StatusCode::CONFLICT,
+        "already_member",
+    )
+    .await;
+
+    let read: Group =
+        expect_json(app.get(&format!("/v1/groups/{}", group.id), Some(&bob_token)).await, StatusCode::OK).await;
+    assert_eq!(read.members, vec![ann.id.clone(), bob.id.clone()]);
+    let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
+    assert_eq!(me.groups, vec![bob.personal_group_id.clone(), group.id.clone()]);
+    let mine: Value =
+        expect_json(app.get(&format!("/v1/users/{}/groups", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2);
+    assert_eq!(mine["unavailable"], json!([]));
+
+    let leave = format!("/v1/groups/{}/members/{}", group.id, bob.id);
+    assert_eq!(app.delete(&leave, Some(&bob_token)).await.status(), StatusCode::NO_CONTENT);
+    expect_error(app.delete(&leave, Some(&bob_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
+    assert_eq!(me.groups, vec![bob.personal_group_id.clone()]);
+    expect_error(
+        app.get(&format!("/v1/groups/{}", group.id), Some(&bob_token)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // Rejoining works and shows up again.
+    expect_json::<Value>(app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await, StatusCode::CREATED)
+        .await;
+    let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
+    assert!(me.groups.contains(&group.id));
+
+    // A personal group cannot be left.
+    let own = format!("/v1/groups/{}/members/{}", ann.personal_group_id, ann.id);
+    expect_error(app.delete(&own, Some(&ann_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test]
+async fn who_may_add_remove_and_read() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let (bob, bob_token) = app.customer().await;
+    let (carl, _) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    let members = format!("/v1/groups/{}/members", group.id);
+    // Customers add only themselves, even to their own group.
+    expect_error(
+        app.post(&members, Some(&ann_token), &json!({"user_id": carl.id})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // Admins add and remove anyone.
+    let admin = app.admin_token().await;
+    expect_json::<Value>(app.post(&members, Some(&admin), &json!({"user_id": carl.id})).await, StatusCode::CREATED)
+        .await;
+    expect_json::<Value>(app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await, StatusCode::CREATED)
+        .await;
+    let carl_leaves = format!("/v1/groups/{}/members/{}", group.id, carl.id);
+    expect_error(app.delete(&carl_leaves, Some(&bob_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.delete(&carl_leaves, Some(&admin)).await.status(), StatusCode::NO_CONTENT);
+    // Members, staff and admins read a group and its ledger; others do not.
+    let (_, stranger) = app.customer().await;
+    let staff = app.staff_token().await;
+    for path in [format!("/v1/groups/{}", group.id), format!("/v1/groups/{}/transactions", group.id)] {
+        for token in [&ann_token, &bob_token, &staff, &admin] {
+            assert_eq!(app.get(&path, Some(token)).await.status(), StatusCode::OK, "{path}");
+        }
+        expect_error(app.get(&path, Some(&stranger)).await, StatusCode::FORBIDDEN, "forbidden").await;
+        expect_error(app.get(&path, None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    // Activity and group lists: oneself, staff, admins.
+    let activity = format!("/v1/users/{}/activity", ann.id);
+    expect_error(app.get(&activity, Some(&bob_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.get(&activity, Some(&ann_token)).await.status(), StatusCode::OK);
+    // Unknown things.
+    expect_error(app.get("/v1/groups/001-zzzzzz", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(
+        app.post("/v1/groups/001-zzzzzz/members", Some(&ann_token), &json!({"user_id": ann.id})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.post(&members, Some(&admin), &json!({"user_id": "001-zzzzzz"})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.post(&members, Some(&admin), &json!({"user_id": "zz"})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn members_of_other_regions_are_recorded_and_announced_through_the_outbox() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    // A user homed in 002 joins (their token verifies here: keys are shared).
+    let admin = app.admin_token().await;
+    let remote = "002-abc123";
+    let res = app.post(&format!("/v1/groups/{}/members", group.id), Some(&admin), &json!({"user_id": remote})).await;
+    expect_json::<Value>(res, StatusCode::CREATED).await;
+    let read: Group =
+        expect_json(app.get(&format!("/v1/groups/{}", group.id), Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!(read.members.iter().map(|m| m.as_str()).collect::<Vec<_>>(), vec![ann.id.as_str(), remote]);
+    use api::db::schema::outbox::dsl as o;
+    use diesel::prelude::*;
+    let events: Vec<(String, serde_json::Value)> =
+        o::outbox.select((o::destination_region, o::payload)).load(&mut app.db.connect()).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "002");
+    assert_eq!(events[0].1, json!({"user_id": remote, "group_id": group.id, "active": true, "version": 1}));
+}
+
+#[tokio::test]
+async fn group_input_is_checked() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.customer().await;
+    for (body, status, code) in [
+        (json!({"name": "", "location": "x", "region": "001"}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"name": "n".repeat(101), "location": "x", "region": "001"}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"name": "ok", "location": "x", "region": "004"}), StatusCode::NOT_FOUND, "unknown_region"),
+        (json!({"name": "ok", "location": "x", "region": "003"}), StatusCode::MISDIRECTED_REQUEST, "misdirected"),
+        (json!({"name": "ok", "location": "x"}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (
+            json!({"name": "ok", "location": "x", "region": "001", "points": 100}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+    ] {
+        expect_error(app.post("/v1/groups", Some(&token), &body).await, status, code).await;
+    }
+    expect_error(
+        app.post("/v1/groups", None, &json!({"name": "a", "location": "b", "region": "001"})).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ledger_pages_are_newest_first_and_stable_under_inserts() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let gid = user.personal_group_id.as_str();
+    for _ in 0..7 {
+        app.award(user.id.as_str(), None, 100, 1).await;
+    }
+    let path = |cursor: Option<&str>| match cursor {
+        Some(c) => format!("/v1/groups/{gid}/transactions?limit=3&cursor={c}"),
+        None => format!("/v1/groups/{gid}/transactions?limit=3"),
+    };
+    let first: Value = expect_json(app.get(&path(None), Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    // New entries arriving while paging do not shift later pages.
+    app.award(user.id.as_str(), None, 100, 1).await;
+    let mut seen: Vec<Value> = first["items"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
+    let mut cursor = first["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let page: Value = expect_json(app.get(&path(Some(&c)), Some(&token)).await, StatusCode::OK).await;
+        seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 7, "each of the first seven entries exactly once");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.as_str().cmp(&a.as_str()));
+    sorted.dedup();
+    assert_eq!(sorted.len(), 7);
+    // Balances read newest first go down by one each step.
+    let all: Value =
+        expect_json(app.get(&format!("/v1/groups/{gid}/transactions?limit=200"), Some(&token)).await, StatusCode::OK)
+            .await;
+    let balances: Vec<i64> =
+        all["items"].as_array().unwrap().iter().map(|e| e["balance_after"].as_i64().unwrap()).collect();
+    assert_eq!(balances, vec![8, 7, 6, 5, 4, 3, 2, 1]);
+    assert!(all["next_cursor"].is_null());
+    // The user's activity holds the same entries.
+    let activity: Value =
+        expect_json(app.get(&format!("/v1/users/{}/activity?limit=200", user.id), Some(&token)).await, StatusCode::OK)
+            .await;
+    assert_eq!(activity["items"], all["items"]);
+    for bad in ["limit=0", "limit=201", "limit=x", "cursor=garbage", "colour=red"] {
+        let res = app.get(&format!("/v1/groups/{gid}/transactions?{bad}"), Some(&token)).await;
+        expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+}

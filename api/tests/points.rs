@@ -1,0 +1,253 @@
+//! Bills and redemptions: pricing, idempotency, concurrency, and the invariants
+//! `points == sum(ledger)` and `points >= 0` after every scenario.
+
+mod support;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{TestApp, expect_error, expect_json};
+
+#[tokio::test]
+async fn a_bill_is_priced_by_the_server_and_awards_points() {
+    let app = TestApp::spawn_with(|c| c.points_per_unit = 2).await;
+    let (user, _) = app.customer().await;
+    let staff = app.staff_token().await;
+    let burger = app.item(1_250, 100).await;
+    let fries = app.item(399, 40).await;
+    let body = json!({"user_id": user.id, "store_region": "001",
+                      "items": [{"item_id": burger, "qty": 2}, {"item_id": fries, "qty": 3}]});
+    let bill: Value = expect_json(app.post_once("/v1/bills", &staff, "bill-1", &body).await, StatusCode::CREATED).await;
+    // 2 × 12.50 + 3 × 3.99 = 36.97 → 36 whole units × 2 points.
+    assert_eq!(bill["amount_cents"], 3_697);
+    assert_eq!(bill["points_awarded"], 72);
+    assert_eq!(bill["balance_after"], 72);
+    assert_eq!(bill["group_id"], json!(user.personal_group_id));
+    assert_eq!(bill["store_region"], "001");
+    assert!(bill["id"].as_str().unwrap().starts_with("001-") && bill["id"].as_str().unwrap().len() == 30);
+    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 72);
+}
+
+#[tokio::test]
+async fn bills_are_for_staff_and_admins_and_their_input_is_checked() {
+    let app = TestApp::spawn().await;
+    let (user, customer) = app.customer().await;
+    let staff = app.staff_token().await;
+    let item = app.item(1_000, 10).await;
+    let good = json!({"user_id": user.id, "store_region": "001", "items": [{"item_id": item, "qty": 1}]});
+    expect_error(app.post_once("/v1/bills", &customer, "k", &good).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app.post("/v1/bills", Some(&staff), &good).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "missing_idempotency_key").await;
+    expect_error(
+        app.post_once("/v1/bills", &staff, &"k".repeat(256), &good).await,
+        StatusCode::BAD_REQUEST,
+        "missing_idempotency_key",
+    )
+    .await;
+
+    let unavailable = app.item(500, 5).await;
+    let admin = app.admin_token().await;
+    app.patch(&format!("/v1/catalogue/{unavailable}"), Some(&admin), &json!({"available": false})).await;
+    let (other, _) = app.customer().await;
+    let many: Vec<Value> = (0..101).map(|_| json!({"item_id": item, "qty": 1})).collect();
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (json!({"items": []}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"items": many}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"items": [{"item_id": item, "qty": 0}]}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"items": [{"item_id": item, "qty": 101}]}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"items": [{"item_id": "burger", "qty": 1}]}), StatusCode::BAD_REQUEST, "invalid_id"),
+        (json!({"items": [{"item_id": "001-zzzzzz", "qty": 1}]}), StatusCode::NOT_FOUND, "not_found"),
+        (json!({"items": [{"item_id": unavailable, "qty": 1}]}), StatusCode::CONFLICT, "item_unavailable"),
+        (json!({"items": [{"item_id": item, "qty": 1, "price_cents": 1}]}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"user_id": "nobody"}), StatusCode::BAD_REQUEST, "invalid_id"),
+        (json!({"user_id": "001-zzzzzz"}), StatusCode::NOT_FOUND, "not_found"),
+        (json!({"store_region": "009"}), StatusCode::NOT_FOUND, "unknown_region"),
+        (json!({"store_region": "01"}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (json!({"group_id": other.personal_group_id}), StatusCode::FORBIDDEN, "forbidden"),
+        (json!({"group_id": "001-zzzzzz"}), StatusCode::NOT_FOUND, "not_found"),
+        (json!({"amount_cents": 100}), StatusCode::BAD_REQUEST, "invalid_input"),
+    ];
+    for (i, (change, status, code)) in cases.into_iter().enumerate() {
+        let mut body = good.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = app.post_once("/v1/bills", &staff, &format!("bad-{i}"), &body).await;
+        expect_error(res, status, code).await;
+    }
+    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 0, "no refused bill changed anything");
+}
+
+#[tokio::test]
+async fn a_retried_request_is_applied_once_and_replayed() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let gid = user.personal_group_id.as_str();
+    app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
+    let path = format!("/v1/groups/{gid}/redemptions");
+
+    let first = app.post_once(&path, &token, "redeem-1", &json!({"points": 30})).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_body = first.text().await.unwrap();
+
+    // Same key, same body (even spelled differently): the first answer, nothing applied.
+    let again = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "redeem-1")
+        .header("content-type", "application/json")
+        .body("{ \"points\" : 30 }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again_body: Value = serde_json::from_str(&again.text().await.unwrap()).unwrap();
+    assert_eq!(again_body, serde_json::from_str::<Value>(&first_body).unwrap());
+    assert_eq!(app.assert_ledger_consistent(gid), 70);
+
+    // Same key, different body: refused, nothing applied.
+    let res = app.post_once(&path, &token, "redeem-1", &json!({"points": 31})).await;
+    expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
+    // Keys are scoped to the caller: another caller's same key is a new request.
+    let admin = app.admin_token().await;
+    expect_json::<Value>(app.post_once(&path, &admin, "redeem-1", &json!({"points": 30})).await, StatusCode::CREATED)
+        .await;
+    assert_eq!(app.assert_ledger_consistent(gid), 40);
+
+    // A definite refusal is remembered too: the replay says the same, even once the
+    // balance would allow it.
+    let res = app.post_once(&path, &token, "redeem-2", &json!({"points": 50})).await;
+    let refused = expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+    app.award(user.id.as_str(), None, 10_000, 1).await;
+    let res = app.post_once(&path, &token, "redeem-2", &json!({"points": 50})).await;
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    let replayed: Value = expect_json(res, StatusCode::CONFLICT).await;
+    assert_eq!(replayed, refused);
+    assert_eq!(app.assert_ledger_consistent(gid), 140);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_with_one_key_apply_once() {
+    let app = TestApp::spawn().await;
+    let (user, _) = app.customer().await;
+    let staff = app.staff_token().await;
+    let item = app.item(500, 10).await;
+    let body = json!({"user_id": user.id, "store_region": "001", "items": [{"item_id": item, "qty": 2}]});
+    let responses = join_all((0..20).map(|_| app.post_once("/v1/bills", &staff, "same-key", &body))).await;
+    let mut ids = Vec::new();
+    let mut fresh = 0;
+    for res in responses {
+        let replayed = res.headers().contains_key("idempotent-replayed");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        // Duplicates wait for the first and replay it (or, per contract, could get 409).
+        match status {
+            StatusCode::CREATED => {
+                fresh += usize::from(!replayed);
+                ids.push(serde_json::from_str::<Value>(&text).unwrap()["id"].clone());
+            }
+            StatusCode::CONFLICT => assert!(text.contains("idempotency_in_progress"), "{text}"),
+            other => panic!("unexpected {other}: {text}"),
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one request was applied");
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "every answer names the same ledger entry");
+    let gid = user.personal_group_id.as_str();
+    assert_eq!(app.assert_ledger_consistent(gid), 10);
+    use api::db::schema::ledger_entries::dsl as l;
+    use diesel::prelude::*;
+    let entries: i64 = l::ledger_entries.filter(l::group_id.eq(gid)).count().get_result(&mut app.db.connect()).unwrap();
+    assert_eq!(entries, 1);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_redemptions_never_overdraw() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let gid = user.personal_group_id.as_str().to_owned();
+    app.award(user.id.as_str(), None, 23_700, 1).await; // 237 points
+    let path = format!("/v1/groups/{gid}/redemptions");
+    let amount = 10;
+    let responses = join_all((0..50).map(|i| {
+        let (app, path, token) = (&app, &path, &token);
+        async move { app.post_once(path, token, &format!("r-{i}"), &json!({"points": amount})).await }
+    }))
+    .await;
+    let mut ok = 0;
+    let mut insufficient = 0;
+    for res in responses {
+        match res.status() {
+            StatusCode::CREATED => ok += 1,
+            StatusCode::CONFLICT => {
+                expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+                insufficient += 1;
+            }
+            other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
+        }
+    }
+    assert_eq!(ok, 237 / amount, "exactly floor(balance / amount) succeed");
+    assert_eq!(insufficient, 50 - 237 / amount);
+    assert_eq!(app.assert_ledger_consistent(&gid), 237 % amount);
+}
+
+#[tokio::test]
+async fn redemptions_by_item_and_who_may_redeem() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let (_, bob_token) = app.customer().await;
+    let gid = ann.personal_group_id.as_str();
+    app.award(ann.id.as_str(), None, 10_000, 1).await; // 100 points
+    let coffee = app.item(300, 25).await;
+    let path = format!("/v1/groups/{gid}/redemptions");
+
+    let res = app.post_once(&path, &ann_token, "coffee", &json!({"item_id": coffee, "qty": 2})).await;
+    let redemption: Value = expect_json(res, StatusCode::CREATED).await;
+    assert_eq!(redemption["points"], 50);
+    assert_eq!(redemption["balance_after"], 50);
+    assert_eq!(redemption["user_id"], json!(ann.id));
+
+    let ledger: Value =
+        expect_json(app.get(&format!("/v1/groups/{gid}/transactions"), Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!(ledger["items"][0]["kind"], "redeem");
+    assert_eq!(ledger["items"][0]["points"], -50);
+    assert_eq!(ledger["items"][0]["idempotency_key"], "coffee");
+    assert_eq!(ledger["items"][1]["kind"], "award");
+    assert_eq!(ledger["items"][1]["amount_cents"], 10_000);
+
+    expect_error(
+        app.post_once(&path, &bob_token, "steal", &json!({"points": 1})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let staff = app.staff_token().await;
+    expect_error(
+        app.post_once(&path, &staff, "staff", &json!({"points": 1})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    for (i, bad) in [
+        json!({"points": 0}),
+        json!({"points": -5}),
+        json!({}),
+        json!({"points": 5, "item_id": coffee}),
+        json!({"item_id": coffee, "qty": 0}),
+        json!({"points": 1.5}),
+        json!({"points": "5"}),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let res = app.post_once(&path, &ann_token, &format!("bad-{i}"), bad).await;
+        expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    let res = app.post_once(&path, &ann_token, "too-much", &json!({"points": 51})).await;
+    expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+    let res = app.post_once("/v1/groups/001-zzzzzz/redemptions", &ann_token, "nowhere", &json!({"points": 1})).await;
+    expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.assert_ledger_consistent(gid), 50);
+}

@@ -1,0 +1,112 @@
+//! The database goes away while the API runs, and several instances share one database.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+use support::postgres::{Cluster, TestDb};
+use support::{TestApp, expect_error, expect_json, test_config};
+
+#[tokio::test]
+async fn a_dead_database_gives_fast_503s_and_the_api_recovers_by_itself() {
+    let cluster = Cluster::start();
+    let db = TestDb::create_on(&cluster.url());
+    let mut config = test_config(&db.url);
+    config.db.connection_timeout_ms = 1_000;
+    let app = TestApp::start(config, db).await;
+    let (user, token) = app.customer().await;
+    let me = format!("/v1/users/{}", user.id);
+    assert_eq!(app.get(&me, Some(&token)).await.status(), StatusCode::OK);
+
+    cluster.kill();
+    for path in [me.as_str(), "/readyz"] {
+        let started = Instant::now();
+        let res = app.get(path, Some(&token)).await;
+        let waited = started.elapsed();
+        assert!(res.headers().contains_key("retry-after"));
+        expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
+        // Bounded by the pool's connection timeout, not a hang (generous for slow CI).
+        assert!(waited < Duration::from_secs(10), "took {waited:?}");
+    }
+    // A points request during the outage is refused and can be retried with its key.
+    let res = app
+        .post_once(
+            &format!("/v1/groups/{}/redemptions", user.personal_group_id),
+            &token,
+            "during-outage",
+            &json!({"points": 1}),
+        )
+        .await;
+    expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK, "the process itself stays alive");
+
+    cluster.resume();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = app.get(&me, Some(&token)).await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the API did not recover: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The refused request was not half-applied, and its retry now gets a real answer.
+    let res = app
+        .post_once(
+            &format!("/v1/groups/{}/redemptions", user.personal_group_id),
+            &token,
+            "during-outage",
+            &json!({"points": 1}),
+        )
+        .await;
+    expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 0);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_still_never_overdraw() {
+    let app = TestApp::spawn().await;
+    // A second instance of the same region: the per-instance group gate does not span
+    // both, so SERIALIZABLE and the row lock are what keep the balance right.
+    let second = api::Application::build(app.config.clone()).await.unwrap();
+    let second_base = format!("http://127.0.0.1:{}", second.port());
+    let second_handle = second.handle();
+    tokio::spawn(second.run_until_stopped());
+
+    let (user, token) = app.customer().await;
+    let gid = user.personal_group_id.as_str().to_owned();
+    app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
+    let responses = join_all((0..40).map(|i| {
+        let base = if i % 2 == 0 { app.base.clone() } else { second_base.clone() };
+        let (client, token, gid) = (app.client.clone(), token.clone(), gid.clone());
+        async move {
+            client
+                .post(format!("{base}/v1/groups/{gid}/redemptions"))
+                .bearer_auth(token)
+                .header("Idempotency-Key", format!("r-{i}"))
+                .json(&json!({"points": 7}))
+                .send()
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let mut ok = 0;
+    for res in responses {
+        match res.status() {
+            StatusCode::CREATED => ok += 1,
+            StatusCode::CONFLICT => {
+                expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+            }
+            other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
+        }
+    }
+    assert_eq!(ok, 100 / 7);
+    assert_eq!(app.assert_ledger_consistent(&gid), 100 % 7);
+    let _: serde_json::Value =
+        expect_json(app.get(&format!("/v1/groups/{gid}"), Some(&token)).await, StatusCode::OK).await;
+    drop(second_handle.stop(false));
+}

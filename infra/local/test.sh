@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, then every test against a
+# throwaway Postgres cluster that this script starts and removes.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PG=$ROOT/infra/local/pg.sh
+cd "$ROOT"
+
+bash "$PG" ensure
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+scratch=$(mktemp -d /tmp/loyalty-test.XXXXXX)
+chmod 755 "$scratch"
+cleanup() {
+  bash "$PG" stop "$scratch/pg" || true
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bash "$PG" init "$scratch/pg"
+bash "$PG" start "$scratch/pg" "$port" fast
+export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
+
+echo "==> tests (throwaway Postgres on port $port)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
