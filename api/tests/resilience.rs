@@ -110,3 +110,73 @@ async fn two_instances_on_one_database_still_never_overdraw() {
         expect_json(app.get(&format!("/v1/groups/{gid}"), Some(&token)).await, StatusCode::OK).await;
     drop(second_handle.stop(false));
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_and_a_stuck_query_answer_within_bounds() {
+    // One connection; a group row locked from outside makes the first redemption hold
+    // that connection until its statement times out, so the second waits at the gate.
+    let app = TestApp::spawn_with(|c| {
+        c.db.pool_size = 1;
+        c.db.gate_timeout_ms = 300;
+        c.db.statement_timeout_ms = 1_500;
+    })
+    .await;
+    let (ann, ann_token) = app.customer().await;
+    let (bob, bob_token) = app.customer().await;
+    use diesel::Connection;
+    let (tx_started, tx_release) = (std::sync::mpsc::channel::<()>(), std::sync::mpsc::channel::<()>());
+    let group = ann.personal_group_id.to_string();
+    let url = app.db.url.clone();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 FOR UPDATE")
+                .bind::<diesel::sql_types::Text, _>(&group)
+                .execute(conn)?;
+            tx_started.0.send(()).unwrap();
+            tx_release.1.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    tx_started.1.recv().unwrap();
+
+    let ann_path = format!("/v1/groups/{}/redemptions", ann.personal_group_id);
+    let one_point = json!({"points": 1});
+    let stuck = app.post_once(&ann_path, &ann_token, "stuck", &one_point);
+    let waiting = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let res = app
+            .post_once(
+                &format!("/v1/groups/{}/redemptions", bob.personal_group_id),
+                &bob_token,
+                "waiting",
+                &json!({"points": 1}),
+            )
+            .await;
+        (res, started.elapsed())
+    };
+    let started = Instant::now();
+    let (stuck, (waiting, waited)) = tokio::join!(stuck, waiting);
+    let stuck_took = started.elapsed();
+    tx_release.0.send(()).unwrap();
+    holder.join().unwrap();
+
+    expect_error(stuck, StatusCode::GATEWAY_TIMEOUT, "timeout").await;
+    assert!(stuck_took < Duration::from_secs(10), "statement timeout bounds a stuck query: {stuck_took:?}");
+    expect_error(waiting, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
+    assert!(waited < Duration::from_secs(5), "the gate bounds the wait for a connection: {waited:?}");
+    // Nothing was applied, and the region serves again.
+    assert_eq!(app.assert_ledger_consistent(ann.personal_group_id.as_str()), 0);
+    let res = app
+        .post_once(
+            &format!("/v1/groups/{}/redemptions", ann.personal_group_id),
+            &ann_token,
+            "after",
+            &json!({"points": 1}),
+        )
+        .await;
+    expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+}
