@@ -13,6 +13,7 @@ struct Count {
     n: i64,
 }
 
+#[allow(clippy::unwrap_used)] // test helper
 fn tables(conn: &mut PgConnection) -> i64 {
     diesel::sql_query("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'")
         .get_result::<Count>(conn)

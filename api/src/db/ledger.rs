@@ -58,15 +58,10 @@ pub fn insert(conn: &mut PgConnection, row: &NewEntryRow<'_>) -> QueryResult<Ent
     diesel::insert_into(ledger_entries::table).values(row).returning(EntryRow::as_returning()).get_result(conn)
 }
 
-/// Up to `limit` entries of a group, newest first, strictly after `after`.
-pub fn page_of_group(
-    conn: &mut PgConnection,
-    group_id: &str,
-    after: Option<&After>,
-    limit: i64,
-) -> QueryResult<Vec<EntryRow>> {
+/// Up to `limit` entries matching `scope`, newest first, strictly after `after`.
+fn page(conn: &mut PgConnection, scope: Condition, after: Option<&After>, limit: i64) -> QueryResult<Vec<EntryRow>> {
     let mut query = ledger_entries::table
-        .filter(ledger_entries::group_id.eq(group_id))
+        .filter(scope)
         .select(EntryRow::as_select())
         .order((ledger_entries::created_on.desc(), ledger_entries::id.desc()))
         .limit(limit)
@@ -77,7 +72,17 @@ pub fn page_of_group(
     query.load(conn)
 }
 
-/// Up to `limit` entries of every group of this region the user is an active member of.
+/// A page of one group's entries.
+pub fn page_of_group(
+    conn: &mut PgConnection,
+    group_id: &str,
+    after: Option<&After>,
+    limit: i64,
+) -> QueryResult<Vec<EntryRow>> {
+    page(conn, Box::new(ledger_entries::group_id.eq(group_id.to_owned())), after, limit)
+}
+
+/// A page of the entries of every group of this region the user is an active member of.
 pub fn page_of_member(
     conn: &mut PgConnection,
     user_id: &str,
@@ -88,14 +93,5 @@ pub fn page_of_member(
         .filter(group_members::user_id.eq(user_id.to_owned()))
         .filter(group_members::active.eq(true))
         .select(group_members::group_id);
-    let mut query = ledger_entries::table
-        .filter(ledger_entries::group_id.eq_any(groups))
-        .select(EntryRow::as_select())
-        .order((ledger_entries::created_on.desc(), ledger_entries::id.desc()))
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(older_than(after));
-    }
-    query.load(conn)
+    page(conn, Box::new(ledger_entries::group_id.eq_any(groups)), after, limit)
 }

@@ -1,7 +1,7 @@
 //! Sign-up, login, profiles and the bootstrap accounts.
 
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
-use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
+use contract::{ErrorCode, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -9,7 +9,7 @@ use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{self, groups, stored_id, users};
 use crate::domain::{Email, optional_text, required_text};
 use crate::error::ApiError;
-use crate::services::groups::record_membership;
+use crate::services::groups::{insert_group, record_membership};
 use crate::startup::AppState;
 
 /// A new account, checked.
@@ -101,19 +101,11 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
         .db
         .run(move |conn| {
             conn.transaction::<_, ApiError, _>(|conn| {
-                let group_id = db::with_fresh_id(
-                    || GroupId::generate(region),
-                    |id| {
-                        groups::insert(
-                            conn,
-                            &groups::NewGroupRow {
-                                id: id.as_str(),
-                                name: &format!("{} (personal)", account.full_name),
-                                location: account.location.as_deref().unwrap_or(""),
-                                personal_of: None,
-                            },
-                        )
-                    },
+                let group_id = insert_group(
+                    conn,
+                    region,
+                    &format!("{} (personal)", account.full_name),
+                    account.location.as_deref().unwrap_or(""),
                 )?;
                 let user_id = db::with_fresh_id(
                     || UserId::generate(region),

@@ -42,6 +42,14 @@ pub fn record_membership(
     Ok(row)
 }
 
+/// Inserts a group under a fresh id of `region`.
+pub fn insert_group(conn: &mut PgConnection, region: RegionId, name: &str, location: &str) -> QueryResult<GroupId> {
+    db::with_fresh_id(
+        || GroupId::generate(region),
+        |id| groups::insert(conn, &groups::NewGroupRow { id: id.as_str(), name, location, personal_of: None }),
+    )
+}
+
 fn to_dto(row: groups::GroupRow, members: Vec<String>) -> QueryResult<Group> {
     let id: GroupId = stored_id(&row.id)?;
     Ok(Group {
@@ -73,20 +81,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                let id = db::with_fresh_id(
-                    || GroupId::generate(region),
-                    |id| {
-                        groups::insert(
-                            conn,
-                            &groups::NewGroupRow {
-                                id: id.as_str(),
-                                name: &name,
-                                location: &location,
-                                personal_of: None,
-                            },
-                        )
-                    },
-                )?;
+                let id = insert_group(conn, region, &name, &location)?;
                 record_membership(conn, region, &id, &creator, true, None)?;
                 load(conn, id.as_str())?.ok_or(diesel::result::Error::NotFound)
             })
