@@ -36,6 +36,26 @@ pub struct Config {
     /// `bootstrap.admin_region` when both are set.
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
+    /// Shared secret for `/internal` calls between regions (and from the router). Without
+    /// it, `/internal` answers 401 and the outbox relay cannot deliver.
+    pub service_token: Option<String>,
+    pub relay: RelayConfig,
+    pub directory: DirectoryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelayConfig {
+    /// Pause between outbox drains when there is nothing (more) to send.
+    pub interval_ms: u64,
+    pub batch_size: i64,
+    /// Per call to another region.
+    pub request_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectoryConfig {
+    /// How long a sign-up's email reservation holds before it may be checked and replaced.
+    pub lease_secs: i32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +63,9 @@ pub struct RegionConfig {
     #[serde(deserialize_with = "region_code")]
     pub id: RegionId,
     pub name: String,
+    /// Base URLs of the region's API instances, for `/internal` calls.
+    #[serde(default)]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,9 +141,13 @@ impl Default for Config {
             region: region("001"),
             listen: "127.0.0.1:8101".to_owned(),
             database_url: "postgres://postgres@127.0.0.1:55001/loyalty".to_owned(),
-            regions: [("001", "Europe"), ("002", "Americas"), ("003", "Asia-Pacific")]
+            regions: [("001", "Europe", 8101), ("002", "Americas", 8102), ("003", "Asia-Pacific", 8103)]
                 .into_iter()
-                .map(|(id, name)| RegionConfig { id: region(id), name: name.to_owned() })
+                .map(|(id, name, port)| RegionConfig {
+                    id: region(id),
+                    name: name.to_owned(),
+                    urls: vec![format!("http://127.0.0.1:{port}")],
+                })
                 .collect(),
             points_per_unit: 1,
             workers: None,
@@ -145,6 +172,9 @@ impl Default for Config {
             bootstrap: BootstrapConfig { admin_region: region("001"), staff_email: None, staff_password: None },
             admin_email: None,
             admin_password: None,
+            service_token: None,
+            relay: RelayConfig { interval_ms: 250, batch_size: 200, request_timeout_ms: 3_000 },
+            directory: DirectoryConfig { lease_secs: 60 },
         }
     }
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use contract::{ErrorBody, ErrorCode, ErrorEnvelope, IdError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::request_id;
+use observability::request_id;
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code:?}: {message}")]

@@ -9,11 +9,9 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod request_id;
 pub mod routes;
 pub mod services;
 pub mod startup;
-pub mod telemetry;
 
 pub use config::Config;
 pub use startup::Application;

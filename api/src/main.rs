@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = api::Config::load(args.config.as_deref())?;
-    api::telemetry::init_tracing(config.log_json);
+    observability::telemetry::init_tracing(config.log_json);
     let app = api::Application::build(config).await?;
     app.run_until_stopped().await?;
     Ok(())

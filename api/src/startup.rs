@@ -16,10 +16,13 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Regions;
 use crate::error::ApiError;
-use crate::services::accounts;
+use crate::routes;
 use crate::services::catalogue::CatalogueCache;
+use crate::services::peers::Peers;
 use crate::services::points::{GroupGates, purge_expired_records};
-use crate::{request_id, routes, telemetry};
+use crate::services::pricing::RemoteCatalogues;
+use crate::services::{accounts, relay};
+use observability::{request_id, telemetry};
 
 /// Request bodies are at most 64 KiB (contract).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -33,6 +36,8 @@ pub struct AppState {
     pub catalogue: CatalogueCache,
     pub group_gates: GroupGates,
     pub metrics: PrometheusHandle,
+    pub peers: Peers,
+    pub remote_catalogues: RemoteCatalogues,
 }
 
 pub struct Application {
@@ -80,10 +85,16 @@ impl Application {
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
             group_gates: GroupGates::new(1024),
             metrics: telemetry::metrics_handle(),
+            peers: Peers::new(&config)?,
+            remote_catalogues: RemoteCatalogues::builder()
+                .max_capacity(64)
+                .time_to_live(Duration::from_secs(config.catalogue.ttl_secs))
+                .build(),
             config,
         });
         accounts::bootstrap(&state).await?;
         tokio::spawn(purge_expired_records(state.clone()));
+        tokio::spawn(relay::run(state.clone()));
 
         let listener = TcpListener::bind(&state.config.listen)?;
         let port = listener.local_addr()?.port();

@@ -135,11 +135,17 @@ async fn members_of_other_regions_are_recorded_and_announced_through_the_outbox(
     assert_eq!(read.members.iter().map(|m| m.as_str()).collect::<Vec<_>>(), vec![ann.id.as_str(), remote]);
     use api::db::schema::outbox::dsl as o;
     use diesel::prelude::*;
-    let events: Vec<(String, serde_json::Value)> =
-        o::outbox.select((o::destination_region, o::payload)).load(&mut app.db.connect()).unwrap();
+    let events: Vec<(String, serde_json::Value)> = o::outbox
+        .filter(o::kind.eq("membership"))
+        .select((o::destination_region, o::payload))
+        .load(&mut app.db.connect())
+        .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "002");
-    assert_eq!(events[0].1, json!({"user_id": remote, "group_id": group.id, "active": true, "version": 1}));
+    assert_eq!(
+        events[0].1,
+        json!({"kind": "membership", "user_id": remote, "group_id": group.id, "active": true, "version": 1})
+    );
 }
 
 #[tokio::test]

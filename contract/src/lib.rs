@@ -3,9 +3,13 @@
 //! Every crate that speaks HTTP to the platform (api, router, CLI, load test) uses these,
 //! so a change to the wire format is a change in one place.
 
+pub mod cursor;
+pub mod directory;
 pub mod dto;
+pub mod email;
 pub mod error;
 pub mod ids;
+pub mod internal;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use ids::{EntryId, GroupId, IdError, ItemId, RegionId, Regional, UserId};

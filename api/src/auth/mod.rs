@@ -4,9 +4,11 @@
 mod caller;
 mod login_limiter;
 mod password;
+mod service;
 mod token;
 
 pub use caller::{Caller, MaybeCaller};
 pub use login_limiter::LoginLimiter;
 pub use password::{hash_password, verify_password};
+pub use service::ServiceCaller;
 pub use token::{Claims, TokenKeys};

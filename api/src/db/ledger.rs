@@ -1,6 +1,7 @@
 //! Ledger entries: the history every balance is the sum of.
 
 use chrono::{DateTime, Utc};
+use contract::cursor::LedgerPosition;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
@@ -36,17 +37,10 @@ pub struct NewEntryRow<'a> {
     pub idempotency_key: &'a str,
 }
 
-/// Where a page starts: strictly after (older than) this entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct After {
-    pub created_on: DateTime<Utc>,
-    pub id: String,
-}
-
 type Condition = Box<dyn BoxableExpression<ledger_entries::table, Pg, SqlType = Bool>>;
 
 /// Keyset condition for "newest first" pages: `(created_on, id) < (after.created_on, after.id)`.
-fn older_than(after: &After) -> Condition {
+fn older_than(after: &LedgerPosition) -> Condition {
     Box::new(
         ledger_entries::created_on
             .lt(after.created_on)
@@ -59,7 +53,12 @@ pub fn insert(conn: &mut PgConnection, row: &NewEntryRow<'_>) -> QueryResult<Ent
 }
 
 /// Up to `limit` entries matching `scope`, newest first, strictly after `after`.
-fn page(conn: &mut PgConnection, scope: Condition, after: Option<&After>, limit: i64) -> QueryResult<Vec<EntryRow>> {
+fn page(
+    conn: &mut PgConnection,
+    scope: Condition,
+    after: Option<&LedgerPosition>,
+    limit: i64,
+) -> QueryResult<Vec<EntryRow>> {
     let mut query = ledger_entries::table
         .filter(scope)
         .select(EntryRow::as_select())
@@ -76,7 +75,7 @@ fn page(conn: &mut PgConnection, scope: Condition, after: Option<&After>, limit:
 pub fn page_of_group(
     conn: &mut PgConnection,
     group_id: &str,
-    after: Option<&After>,
+    after: Option<&LedgerPosition>,
     limit: i64,
 ) -> QueryResult<Vec<EntryRow>> {
     page(conn, Box::new(ledger_entries::group_id.eq(group_id.to_owned())), after, limit)
@@ -86,7 +85,7 @@ pub fn page_of_group(
 pub fn page_of_member(
     conn: &mut PgConnection,
     user_id: &str,
-    after: Option<&After>,
+    after: Option<&LedgerPosition>,
     limit: i64,
 ) -> QueryResult<Vec<EntryRow>> {
     let groups = group_members::table

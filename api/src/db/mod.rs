@@ -4,6 +4,7 @@
 //! Query modules return `QueryResult`; they know nothing of HTTP.
 
 pub mod catalogue;
+pub mod directory;
 pub mod groups;
 pub mod idempotency;
 pub mod ledger;

@@ -14,6 +14,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_directory (email) {
+        email -> Text,
+        home_region -> Text,
+        user_id -> Nullable<Text>,
+        confirmed -> Bool,
+        reservation_id -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
     group_members (group_id, user_id) {
         group_id -> Text,
         user_id -> Text,
@@ -71,6 +83,7 @@ diesel::table! {
         attempts -> Int4,
         created_on -> Timestamptz,
         delivered_on -> Nullable<Timestamptz>,
+        next_attempt_at -> Timestamptz,
     }
 }
 
@@ -106,6 +119,7 @@ diesel::joinable!(user_group_index -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     catalogue_items,
+    email_directory,
     group_members,
     groups,
     idempotency_records,

@@ -10,8 +10,8 @@ mod regions;
 mod text;
 
 pub use amounts::{Points, Qty};
-pub use email::Email;
+pub use email::{Email, parse_email};
 pub use idempotency_key::IdempotencyKey;
-pub use pagination::{PageParams, PageRequest, encode_cursor};
+pub use pagination::{PageParams, PageRequest};
 pub use regions::Regions;
 pub use text::{optional_text, required_text};

@@ -15,6 +15,11 @@ impl Regions {
         Regions { local, configured }
     }
 
+    /// Every region of the deployment.
+    pub fn all(&self) -> &[RegionId] {
+        &self.configured
+    }
+
     /// A region code from input: malformed is `invalid_input`, unconfigured `unknown_region`.
     pub fn parse_region(&self, field: &str, value: &str) -> Result<RegionId, ApiError> {
         let region: RegionId = value.parse().map_err(|e| ApiError::invalid_input(format!("{field} {value:?}: {e}")))?;

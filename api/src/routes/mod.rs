@@ -5,6 +5,7 @@ mod bills;
 mod catalogue;
 mod groups;
 mod health;
+mod internal;
 mod openapi;
 mod redemptions;
 mod regions;
@@ -39,7 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/regions/{rid}/catalogue", web::post().to(catalogue::add_catalogue_item))
         .route("/v1/catalogue/{item_id}", web::patch().to(catalogue::change_catalogue_item))
         .route("/v1/catalogue/{item_id}", web::delete().to(catalogue::remove_catalogue_item))
-        .route("/v1/bills", web::post().to(bills::create_bill));
+        .route("/v1/bills", web::post().to(bills::create_bill))
+        .route("/internal/events", web::post().to(internal::receive_events))
+        .route("/internal/directory", web::get().to(internal::look_up_email))
+        .route("/internal/directory/reservations", web::post().to(internal::reserve_email))
+        .route("/internal/directory/confirmations", web::post().to(internal::confirm_email))
+        .route("/internal/directory/releases", web::post().to(internal::release_email))
+        .route("/internal/users", web::get().to(internal::find_user_by_email))
+        .route("/internal/catalogue", web::get().to(internal::full_catalogue));
 }
 
 /// Answers paths and methods that match no route, in the contract's envelope.

@@ -7,8 +7,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{self, groups, stored_id, users};
-use crate::domain::{Email, optional_text, required_text};
+use crate::domain::{Email, optional_text, parse_email, required_text};
 use crate::error::ApiError;
+use crate::services::directory::announce_user;
 use crate::services::groups::{insert_group, record_membership};
 use crate::startup::AppState;
 
@@ -55,7 +56,7 @@ impl Account {
         let home_region = state.regions.parse_region("home_region", &new.home_region)?;
         state.regions.ensure_local("user", home_region)?;
         Ok(Account {
-            email: Email::parse(&new.email)?,
+            email: parse_email(&new.email)?,
             password: parse_password(&new.password)?,
             full_name: required_text("full_name", &new.full_name, 1, 100)?,
             home_region,
@@ -97,6 +98,7 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
     let password = account.password.clone();
     let password_hash = actix_web::web::block(move || hash_password(&password)).await??;
     let region = account.home_region;
+    let regions = state.regions.clone();
     let user_id = state
         .db
         .run(move |conn| {
@@ -128,6 +130,7 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
                 )
                 .map_err(email_taken_or)?;
                 groups::set_personal_of(conn, group_id.as_str(), user_id.as_str())?;
+                announce_user(conn, &regions, account.email.as_str(), &user_id)?;
                 record_membership(conn, region, &group_id, &user_id, true, None)?;
                 Ok(user_id)
             })
@@ -215,7 +218,7 @@ pub async fn update_profile(
 
 pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiError> {
     let wrong = || ApiError::unauthenticated("the email or the password is wrong");
-    let Ok(email) = Email::parse(&new.email) else {
+    let Some(email) = Email::parse(&new.email) else {
         return Err(wrong());
     };
     if let Some(retry_after) = state.login_limiter.check(email.as_str()) {
@@ -257,7 +260,7 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     }
     for (email, password, role) in wanted {
         let account = Account {
-            email: Email::parse(&email).map_err(|e| anyhow::anyhow!("bootstrap email {email:?}: {}", e.message))?,
+            email: Email::parse(&email).ok_or_else(|| anyhow::anyhow!("bootstrap email {email:?} is not valid"))?,
             password: parse_password(&password).map_err(|e| anyhow::anyhow!("bootstrap password: {}", e.message))?,
             full_name: format!("Bootstrap {}", role.as_str()),
             home_region: config.region,

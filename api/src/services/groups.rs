@@ -1,22 +1,22 @@
 //! Groups: creation, membership, reading, and the ledger pages of groups and users.
 
+use contract::cursor::LedgerPosition;
 use contract::dto::{Group, LedgerEntry, Membership, NewGroup, Page, UserGroups};
+use contract::internal::Event;
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 
 use crate::auth::Caller;
 use crate::db::{self, groups, ledger, outbox, stored_id, users};
-use crate::domain::{PageRequest, encode_cursor, required_text};
+use crate::domain::{PageRequest, required_text};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// Payload of a `membership` outbox event for the member's home region.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct MembershipEvent {
-    pub user_id: UserId,
-    pub group_id: GroupId,
-    pub active: bool,
-    pub version: i64,
+/// Queues `event` for `region` in the caller's transaction.
+pub fn enqueue_event(conn: &mut PgConnection, region: RegionId, event: &Event) -> QueryResult<()> {
+    let payload = serde_json::to_value(event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let kind = payload.get("kind").and_then(|k| k.as_str()).unwrap_or("event").to_owned();
+    outbox::enqueue(conn, region.as_str(), &kind, &payload)
 }
 
 /// Writes a membership change in this (the group's) region and, in the same
@@ -34,10 +34,8 @@ pub fn record_membership(
     if user.region() == local {
         users::apply_membership(conn, user.as_str(), group.as_str(), active, row.version)?;
     } else {
-        let event = MembershipEvent { user_id: user.clone(), group_id: group.clone(), active, version: row.version };
-        let payload =
-            serde_json::to_value(&event).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-        outbox::enqueue(conn, user.region().as_str(), "membership", &payload)?;
+        let event = Event::Membership { user_id: user.clone(), group_id: group.clone(), active, version: row.version };
+        enqueue_event(conn, user.region(), &event)?;
     }
     Ok(row)
 }
@@ -180,7 +178,11 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
 fn to_page(mut rows: Vec<ledger::EntryRow>, limit: i64) -> QueryResult<Page<LedgerEntry>> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| encode_cursor(r.created_on, &r.id)) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|r| LedgerPosition { created_on: r.created_on, id: r.id.clone() }.encode())
+    } else {
+        None
+    };
     Ok(Page { items: rows.into_iter().map(to_entry).collect::<QueryResult<_>>()?, next_cursor })
 }
 

@@ -3,5 +3,10 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod directory;
+pub mod events;
 pub mod groups;
+pub mod peers;
 pub mod points;
+pub mod pricing;
+pub mod relay;

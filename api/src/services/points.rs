@@ -13,7 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use contract::dto::{Bill, EntryKind, NewBill, NewRedemption, Redemption, Role};
-use contract::{EntryId, ErrorCode, GroupId, ItemId, RegionId, UserId};
+use contract::{EntryId, ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -23,8 +23,9 @@ use crate::auth::Caller;
 use crate::db::{catalogue, groups, idempotency, ledger, stored_id, users};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
-use crate::request_id;
+use crate::services::pricing::{self, PricedItem};
 use crate::startup::AppState;
+use observability::request_id;
 
 /// Serialises points transactions per group within this instance. SERIALIZABLE
 /// transactions queued on one hot row mostly fail and retry; letting one at a time
@@ -138,6 +139,15 @@ async fn run_once(
     }
 }
 
+/// The items named by `ids`: from `remote` (another region's catalogue) when given, else
+/// read from this region's catalogue inside the transaction.
+fn priced(conn: &mut PgConnection, remote: Option<&Vec<PricedItem>>, ids: &[&str]) -> QueryResult<Vec<PricedItem>> {
+    match remote {
+        Some(items) => Ok(items.iter().filter(|i| ids.contains(&i.id.as_str())).cloned().collect()),
+        None => Ok(catalogue::find_many(conn, ids)?.into_iter().map(PricedItem::from).collect()),
+    }
+}
+
 fn to_json(value: &impl Serialize) -> QueryResult<Result<serde_json::Value, ApiError>> {
     Ok(Ok(serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?))
 }
@@ -161,15 +171,9 @@ impl BillRequest {
         let group_id = new.group_id.as_deref().map(|g| regions.parse_local_id("group", g)).transpose()?;
         if group_id.is_none() {
             // The personal group lives with the user.
-            regions.ensure_local("user", contract::Regional::region(&user_id))?;
+            regions.ensure_local("user", user_id.region())?;
         }
         let store_region = regions.parse_region("store_region", &new.store_region)?;
-        if store_region != regions.local {
-            return Err(ApiError::invalid_input(format!(
-                "store_region {store_region}: this instance prices bills from region {}'s catalogue only",
-                regions.local
-            )));
-        }
         if !(1..=100).contains(&new.items.len()) {
             return Err(ApiError::invalid_input("items must have 1 to 100 lines"));
         }
@@ -178,7 +182,7 @@ impl BillRequest {
             .iter()
             .map(|line| {
                 let item: ItemId = regions.parse_id("item_id", &line.item_id)?;
-                if contract::Regional::region(&item) != store_region {
+                if item.region() != store_region {
                     return Err(ApiError::invalid_input(format!("item {item} is not on region {store_region}'s menu")));
                 }
                 Ok((item, Qty::parse(line.qty)?))
@@ -206,6 +210,7 @@ pub async fn bill(
             row.personal_group_id.parse().map_err(ApiError::internal)?
         }
     };
+    let remote_prices = pricing::items_of(state, bill.store_region).await?;
     let local = state.regions.local;
     let points_per_unit = state.config.points_per_unit;
     let key = request.key.as_str().to_owned();
@@ -218,7 +223,7 @@ pub async fn bill(
             return refuse(ApiError::forbidden(format!("user {} is not a member of group {gid}", bill.user_id)));
         }
         let ids: Vec<&str> = bill.lines.iter().map(|(id, _)| id.as_str()).collect();
-        let items = catalogue::find_many(conn, &ids)?;
+        let items = priced(conn, remote_prices.as_deref(), &ids)?;
         let mut amount_cents: i64 = 0;
         for (id, qty) in &bill.lines {
             let Some(item) = items.iter().find(|i| i.id == id.as_str()) else {
@@ -276,7 +281,7 @@ impl RedemptionRequest {
         match (new.points, new.item_id.as_deref(), new.qty) {
             (Some(points), None, None) => Ok(RedemptionRequest::Points(Points::parse(points)?)),
             (None, Some(item), qty) => {
-                let item = state.regions.parse_local_id("catalogue item", item)?;
+                let item = state.regions.parse_id("catalogue item", item)?;
                 Ok(RedemptionRequest::Item(item, Qty::parse(qty.unwrap_or(1))?))
             }
             _ => Err(ApiError::invalid_input("send either {points} or {item_id, qty}")),
@@ -291,6 +296,10 @@ pub async fn redeem(
     group_id: GroupId,
     what: RedemptionRequest,
 ) -> Result<Recorded, ApiError> {
+    let remote_prices = match &what {
+        RedemptionRequest::Item(item, _) => pricing::items_of(state, item.region()).await?,
+        RedemptionRequest::Points(_) => None,
+    };
     let local = state.regions.local;
     let key = request.key.as_str().to_owned();
     let caller = caller.clone();
@@ -305,7 +314,7 @@ pub async fn redeem(
         let points = match &what {
             RedemptionRequest::Points(points) => points.get(),
             RedemptionRequest::Item(id, qty) => {
-                let Some(item) = catalogue::find_many(conn, &[id.as_str()])?.pop() else {
+                let Some(item) = priced(conn, remote_prices.as_deref(), &[id.as_str()])?.pop() else {
                     return refuse(ApiError::not_found(format!("catalogue item {id} not found")));
                 };
                 if !item.available {

@@ -42,6 +42,11 @@ pub fn test_config(database_url: &str) -> Config {
         ..Config::default()
     };
     config.db.startup_wait_secs = 10;
+    config.service_token = Some(format!("service-{}", ulid::Ulid::new()));
+    // No peers: a test must never deliver to a local deployment on the default ports.
+    for region in &mut config.regions {
+        region.urls.clear();
+    }
     config.auth.signing_keys.insert("k1".into(), format!("test-key-{}", ulid::Ulid::new()));
     config.bootstrap.staff_email = Some(STAFF_EMAIL.into());
     config.bootstrap.staff_password = Some(PASSWORD.into());
@@ -61,7 +66,7 @@ impl TestApp {
     }
 
     pub async fn start(config: Config, db: TestDb) -> TestApp {
-        api::telemetry::init_tracing(false);
+        observability::telemetry::init_tracing(false);
         let app = Application::build(config.clone()).await.expect("application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();

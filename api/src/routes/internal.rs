@@ -1,0 +1,89 @@
+//! Region-to-region endpoints (service token only; the router never forwards these).
+
+use actix_web::{HttpResponse, web};
+use contract::internal::{Confirmation, EventBatch, NewReservation, Reservation, UserRef};
+use serde::Deserialize;
+
+use crate::auth::ServiceCaller;
+use crate::db::{stored_id, users};
+use crate::domain::parse_email;
+use crate::error::ApiError;
+use crate::services::{catalogue, directory, events};
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+pub struct EmailQuery {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    email: String,
+    reservation_id: String,
+}
+
+pub async fn receive_events(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    batch: web::Json<EventBatch>,
+) -> Result<HttpResponse, ApiError> {
+    events::apply(&state, batch.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn reserve_email(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    body: web::Json<NewReservation>,
+) -> Result<web::Json<Reservation>, ApiError> {
+    Ok(web::Json(directory::reserve(&state, body.into_inner()).await?))
+}
+
+pub async fn confirm_email(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    body: web::Json<Confirmation>,
+) -> Result<HttpResponse, ApiError> {
+    directory::confirm(&state, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn release_email(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    body: web::Json<Release>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    directory::release(&state, &body.email, body.reservation_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn look_up_email(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    query: web::Query<EmailQuery>,
+) -> Result<HttpResponse, ApiError> {
+    match directory::look_up(&state, &query.email).await? {
+        Some(entry) => Ok(HttpResponse::Ok().json(entry)),
+        None => Err(ApiError::not_found("no directory entry for this email")),
+    }
+}
+
+/// Whether this (home) region has a user with the email: decides stale reservations.
+pub async fn find_user_by_email(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    query: web::Query<EmailQuery>,
+) -> Result<web::Json<UserRef>, ApiError> {
+    let email = parse_email(&query.email)?;
+    let row = state.db.run(move |conn| Ok(users::find_by_email(conn, email.as_str())?)).await?;
+    let row = row.ok_or_else(|| ApiError::not_found("no user with this email here"))?;
+    Ok(web::Json(UserRef { user_id: stored_id(&row.id)? }))
+}
+
+/// The whole catalogue, for pricing bills in other regions.
+pub async fn full_catalogue(state: web::Data<AppState>, _: ServiceCaller) -> Result<HttpResponse, ApiError> {
+    let cached = catalogue::list(&state, state.regions.local).await?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(cached.body.clone()))
+}

@@ -1,0 +1,110 @@
+//! The email directory entries this region owns: reservations with a lease, their
+//! confirmation or release, and look-ups. The router drives sign-up and login with these.
+
+use contract::internal::{Confirmation, DirectoryEntry, NewReservation, Reservation};
+use contract::{RegionId, Regional, UserId};
+use diesel::prelude::*;
+
+use crate::db::{directory, stored_id};
+use crate::domain::parse_email;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub async fn reserve(state: &AppState, new: NewReservation) -> Result<Reservation, ApiError> {
+    let email = parse_email(&new.email)?;
+    let lease_secs = state.config.directory.lease_secs;
+    state
+        .db
+        .serializable(move |conn| {
+            let reservation_id = ulid::Ulid::new().to_string();
+            let current = directory::lock(conn, email.as_str())?;
+            let replaces = match &current {
+                None => None,
+                Some(entry) if entry.confirmed => return Ok(Reservation::Taken),
+                Some(entry) => {
+                    let expired = entry.lease_expired(directory::now(conn)?);
+                    match (&new.replaces, &entry.reservation_id) {
+                        (Some(asked), Some(held)) if asked == held && expired => Some(held.clone()),
+                        (None, Some(held)) if expired => {
+                            return Ok(Reservation::Stale {
+                                reservation_id: held.clone(),
+                                home_region: stored_id(&entry.home_region)?,
+                            });
+                        }
+                        _ => return Ok(Reservation::Taken),
+                    }
+                }
+            };
+            let lease = directory::reserve(
+                conn,
+                email.as_str(),
+                new.home_region.as_str(),
+                &reservation_id,
+                lease_secs,
+                replaces.as_deref(),
+            )?;
+            Ok(match lease {
+                Some(lease_until) => Reservation::Reserved { reservation_id, lease_until },
+                None => Reservation::Taken,
+            })
+        })
+        .await
+}
+
+pub async fn confirm(state: &AppState, confirmation: Confirmation) -> Result<(), ApiError> {
+    let email = parse_email(&confirmation.email)?;
+    let user = confirmation.user_id;
+    let confirmed = state
+        .db
+        .run(move |conn| Ok(directory::confirm(conn, email.as_str(), user.as_str(), user.region().as_str())?))
+        .await?;
+    if confirmed {
+        Ok(())
+    } else {
+        Err(ApiError::new(contract::ErrorCode::EmailTaken, "this email belongs to another user"))
+    }
+}
+
+pub async fn release(state: &AppState, email: &str, reservation_id: String) -> Result<(), ApiError> {
+    let email = parse_email(email)?;
+    state.db.run(move |conn| Ok(directory::release(conn, email.as_str(), &reservation_id)?)).await?;
+    Ok(())
+}
+
+pub async fn look_up(state: &AppState, email: &str) -> Result<Option<DirectoryEntry>, ApiError> {
+    let email = parse_email(email)?;
+    let row = state.db.run(move |conn| Ok(directory::find(conn, email.as_str())?)).await?;
+    row.map(|row| {
+        Ok(DirectoryEntry {
+            home_region: stored_id::<RegionId>(&row.home_region)?,
+            user_id: row.user_id.as_deref().map(stored_id::<UserId>).transpose()?,
+            email: row.email,
+            confirmed: row.confirmed,
+        })
+    })
+    .transpose()
+}
+
+/// Records where a new user's email lives: directly when this region owns the entry,
+/// else through the outbox to the region that does. Runs in the user's creating
+/// transaction, so a user never exists without its directory entry on the way.
+pub fn announce_user(
+    conn: &mut PgConnection,
+    state_regions: &crate::domain::Regions,
+    email: &str,
+    user: &UserId,
+) -> QueryResult<()> {
+    let Some(email) = contract::email::Email::parse(email) else {
+        return Ok(());
+    };
+    let Some(owner) = contract::directory::directory_region(&email, state_regions.all()) else {
+        return Ok(());
+    };
+    if owner == state_regions.local {
+        directory::confirm(conn, email.as_str(), user.as_str(), user.region().as_str())?;
+        Ok(())
+    } else {
+        let event = contract::internal::Event::Directory { email: email.as_str().to_owned(), user_id: user.clone() };
+        crate::services::groups::enqueue_event(conn, owner, &event)
+    }
+}

@@ -1,0 +1,54 @@
+//! Events from other regions' outboxes, applied idempotently and in any order:
+//! membership changes carry a version (last writer wins), directory entries converge on
+//! the one user that has the email.
+
+use chrono::Utc;
+use contract::Regional;
+use contract::internal::{Event, EventBatch};
+use diesel::prelude::*;
+
+use crate::db::{directory, users};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub async fn apply(state: &AppState, batch: EventBatch) -> Result<(), ApiError> {
+    let local = state.regions.local;
+    let now = Utc::now();
+    for envelope in &batch.events {
+        let lag = (now - envelope.created_on).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("outbox_delivery_lag_seconds", "origin" => envelope.origin.to_string()).record(lag);
+    }
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                for envelope in &batch.events {
+                    apply_one(conn, local, &envelope.event)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            })?;
+            Ok(())
+        })
+        .await
+}
+
+pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Event) -> QueryResult<()> {
+    match event {
+        Event::Membership { user_id, group_id, active, version } => {
+            if user_id.region() != local {
+                tracing::warn!(%user_id, "membership event for a user of another region; ignored");
+            } else if users::find(conn, user_id.as_str())?.is_none() {
+                tracing::warn!(%user_id, %group_id, "membership event for an unknown user; ignored");
+            } else {
+                users::apply_membership(conn, user_id.as_str(), group_id.as_str(), *active, *version)?;
+            }
+        }
+        Event::Directory { email, user_id } => {
+            if !directory::confirm(conn, email, user_id.as_str(), user_id.region().as_str())? {
+                metrics::counter!("directory_conflicts_total").increment(1);
+                tracing::error!(%email, %user_id, "email already belongs to another user in the directory");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Prices of catalogue items for bills and redemptions. This region's items are read in
+//! the points transaction itself; another region's come from that region over
+//! `/internal`, cached for the catalogue TTL.
+
+use std::sync::Arc;
+
+use contract::RegionId;
+use contract::dto::Catalogue;
+use moka::future::Cache;
+
+use crate::db::catalogue;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// What pricing needs of an item.
+#[derive(Debug, Clone)]
+pub struct PricedItem {
+    pub id: String,
+    pub price_cents: i64,
+    pub points_price: i64,
+    pub available: bool,
+}
+
+impl From<catalogue::ItemRow> for PricedItem {
+    fn from(row: catalogue::ItemRow) -> Self {
+        PricedItem {
+            id: row.id,
+            price_cents: row.price_cents,
+            points_price: row.points_price,
+            available: row.available,
+        }
+    }
+}
+
+pub type RemoteCatalogues = Cache<RegionId, Arc<Vec<PricedItem>>>;
+
+/// Items of another region's catalogue. `None` means "this region": read them in the
+/// transaction instead.
+pub async fn items_of(state: &AppState, region: RegionId) -> Result<Option<Arc<Vec<PricedItem>>>, ApiError> {
+    if region == state.regions.local {
+        return Ok(None);
+    }
+    state
+        .remote_catalogues
+        .try_get_with(region, async {
+            metrics::counter!("remote_catalogue_fetches_total", "region" => region.to_string()).increment(1);
+            let catalogue: Catalogue =
+                state.peers.get(region, "/internal/catalogue").await?.ok_or_else(|| {
+                    ApiError::region_unavailable(format!("region {region}'s catalogue is unavailable"))
+                })?;
+            Ok(Arc::new(
+                catalogue
+                    .items
+                    .into_iter()
+                    .map(|i| PricedItem {
+                        id: i.id.to_string(),
+                        price_cents: i.price_cents,
+                        points_price: i.points_price,
+                        available: i.available,
+                    })
+                    .collect(),
+            ))
+        })
+        .await
+        .map(Some)
+        .map_err(|err: Arc<ApiError>| (*err).clone())
+}

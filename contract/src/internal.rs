@@ -1,0 +1,78 @@
+//! Shapes of the region-to-region API under `/internal` (service token only; the router
+//! never forwards `/internal` from clients).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{GroupId, RegionId, UserId};
+
+/// Header that carries the shared service token on `/internal` calls.
+pub const SERVICE_TOKEN_HEADER: &str = "X-Service-Token";
+
+/// An event from another region's outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A membership changed in the group's region; the member's home region indexes it.
+    Membership { user_id: UserId, group_id: GroupId, active: bool, version: i64 },
+    /// A user exists: the email's directory region records where.
+    Directory { email: String, user_id: UserId },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// The sender's outbox id: with `origin`, identifies the event for logs.
+    pub id: i64,
+    pub origin: RegionId,
+    pub created_on: DateTime<Utc>,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventBatch {
+    pub events: Vec<EventEnvelope>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReservation {
+    pub email: String,
+    pub home_region: RegionId,
+    /// Set to take over a reservation whose lease ran out and whose home region was
+    /// found to have no such user.
+    #[serde(default)]
+    pub replaces: Option<String>,
+}
+
+/// The directory's answer to a reservation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Reservation {
+    /// The email is held for this sign-up until `lease_until`.
+    Reserved { reservation_id: String, lease_until: DateTime<Utc> },
+    /// A user has it, or another sign-up is under way.
+    Taken,
+    /// An earlier sign-up reserved it and never confirmed: ask `home_region` whether the
+    /// user exists before replacing reservation `reservation_id`.
+    Stale { reservation_id: String, home_region: RegionId },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    pub email: String,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub email: String,
+    pub home_region: RegionId,
+    pub user_id: Option<UserId>,
+    pub confirmed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRef {
+    pub user_id: UserId,
+}
