@@ -1,0 +1,81 @@
+//! Router configuration: defaults that front the local deployment, then an optional TOML
+//! file, then `LOYALTY_ROUTER_...` environment variables (`__` for nesting).
+
+use std::path::Path;
+
+use contract::RegionId;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub listen: String,
+    pub regions: Vec<RegionConfig>,
+    /// Shared secret for the regions' `/internal` API (email directory look-ups).
+    pub service_token: Option<String>,
+    pub workers: Option<usize>,
+    pub log_json: bool,
+    pub timeouts: Timeouts,
+    pub health: HealthConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionConfig {
+    pub id: String,
+    pub name: String,
+    /// Base URLs of the region's API instances.
+    pub urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub connect_ms: u64,
+    /// A forwarded request's whole exchange with one instance.
+    pub request_ms: u64,
+    /// Each region's share of a fan-out call.
+    pub fanout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthConfig {
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Consecutive failed checks (or forwards) before an instance is taken out.
+    pub failures_to_mark_down: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".to_owned(),
+            regions: [("001", "Europe", 8101), ("002", "Americas", 8102), ("003", "Asia-Pacific", 8103)]
+                .into_iter()
+                .map(|(id, name, port)| RegionConfig {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    urls: vec![format!("http://127.0.0.1:{port}")],
+                })
+                .collect(),
+            service_token: None,
+            workers: None,
+            log_json: false,
+            timeouts: Timeouts { connect_ms: 300, request_ms: 10_000, fanout_ms: 2_000 },
+            health: HealthConfig { interval_ms: 500, timeout_ms: 400, failures_to_mark_down: 2 },
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("LOYALTY_ROUTER_").split("__")).extract().map_err(Box::new)
+    }
+
+    pub fn region_ids(&self) -> anyhow::Result<Vec<RegionId>> {
+        self.regions.iter().map(|r| r.id.parse().map_err(|e| anyhow::anyhow!("region id {:?}: {e}", r.id))).collect()
+    }
+}

@@ -1,0 +1,70 @@
+//! The pipeline every public request goes through: parse the route, pick the region(s),
+//! forward (or run a flow that fans out and merges), shape the response.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::{Bytes, BytesMut};
+use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
+use futures_util::StreamExt;
+
+use crate::error::RouterError;
+use crate::flows::{accounts, fanout, json_object, region_field};
+use crate::forward::{Outgoing, forward};
+use crate::routing::{Route, route};
+use crate::startup::AppState;
+use crate::status;
+
+/// Request bodies are at most 64 KiB (contract).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+async fn read_body(mut payload: web::Payload) -> Result<Bytes, RouterError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| RouterError::invalid_input("the request body could not be read"))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(RouterError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Where a bill goes: its group's region, or the user's (their personal group).
+fn bill_region(state: &AppState, body: &Bytes) -> Result<RegionId, RouterError> {
+    let body = json_object(body)?;
+    let invalid = |what: &str, value: &str, e: contract::IdError| {
+        RouterError::new(ErrorCode::InvalidId, format!("{what} {value:?} is not a valid id: {e}"))
+    };
+    let region = match (body.get("group_id").and_then(|v| v.as_str()), body.get("user_id").and_then(|v| v.as_str())) {
+        (Some(group), _) => group.parse::<GroupId>().map_err(|e| invalid("group_id", group, e))?.region(),
+        (None, Some(user)) => user.parse::<UserId>().map_err(|e| invalid("user_id", user, e))?.region(),
+        (None, None) => return Err(RouterError::invalid_input("user_id is required")),
+    };
+    state.known_region(region)
+}
+
+pub async fn dispatch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, RouterError> {
+    let route = route(req.method(), req.path())?;
+    let body = read_body(payload).await?;
+    let outgoing = Outgoing::from_request(&req, body);
+    let response = match route {
+        Route::Regions => status::list_regions(&state),
+        Route::SignUp => accounts::sign_up(&state, &outgoing).await?,
+        Route::LogIn => accounts::log_in(&state, &outgoing).await?,
+        Route::UserGroups(user) => fanout::user_groups(&state, user, &outgoing).await?,
+        Route::UserActivity(user) => fanout::user_activity(&state, user, &outgoing).await?,
+        Route::Bill => forward(&state, bill_region(&state, &outgoing.body)?, &outgoing).await?.into_response(),
+        Route::NewGroup => {
+            let region = region_field(&state, &json_object(&outgoing.body)?, "region")?;
+            forward(&state, region, &outgoing).await?.into_response()
+        }
+        Route::Region(region) => forward(&state, state.known_region(region)?, &outgoing).await?.into_response(),
+    };
+    Ok(response)
+}

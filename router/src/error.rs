@@ -1,0 +1,64 @@
+//! The router's one error type. Like Pingora's, it records whether retrying is safe, so
+//! the forwarder and the client know whether a request may have been applied.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use contract::{ErrorBody, ErrorCode, ErrorEnvelope, RegionId};
+use observability::request_id;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct RouterError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl RouterError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        RouterError { code, message: message.into(), retry_after: None }
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "no such endpoint")
+    }
+
+    /// Nothing was sent to the region: safe to retry after `Retry-After`.
+    pub fn region_unavailable(region: RegionId) -> Self {
+        RouterError {
+            retry_after: Some(1),
+            ..Self::new(ErrorCode::RegionUnavailable, format!("region {region} is unavailable; retry later"))
+        }
+    }
+
+    /// The region did not answer in time: the request may or may not have been applied;
+    /// retry with the same Idempotency-Key.
+    pub fn timeout(region: RegionId) -> Self {
+        Self::new(ErrorCode::Timeout, format!("region {region} did not answer in time"))
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+impl ResponseError for RouterError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(ErrorEnvelope {
+            error: ErrorBody { code: self.code, message: self.message.clone(), request_id: request_id::current() },
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! Forwarding one request to one region: pick a healthy instance (round robin), send,
+//! and retry on another instance only when that cannot apply the request twice (a GET,
+//! or a request carrying an Idempotency-Key). A region with no healthy instance gets a
+//! 503 at once, without waiting for a timeout.
+
+use std::time::Instant;
+
+use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use contract::RegionId;
+use observability::request_id;
+
+use crate::error::RouterError;
+use crate::startup::AppState;
+
+/// A request as the router passes it on: method, path with query, headers, body.
+#[derive(Clone)]
+pub struct Outgoing {
+    pub method: Method,
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// What a region answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "date"
+    )
+}
+
+impl Outgoing {
+    pub fn from_request(req: &HttpRequest, body: Bytes) -> Outgoing {
+        let path_and_query =
+            req.uri().path_and_query().map_or_else(|| req.path().to_owned(), |pq| pq.as_str().to_owned());
+        Outgoing { method: req.method().clone(), path_and_query, headers: req.headers().clone(), body }
+    }
+
+    /// Another request made on behalf of this one (fan-out): same caller, same request id.
+    pub fn derived(&self, method: Method, path_and_query: String) -> Outgoing {
+        Outgoing { method, path_and_query, headers: self.headers.clone(), body: Bytes::new() }
+    }
+
+    fn retry_safe(&self) -> bool {
+        matches!(self.method, Method::GET | Method::HEAD) || self.headers.contains_key("idempotency-key")
+    }
+}
+
+impl Answer {
+    pub fn into_response(self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            if !hop_by_hop(name.as_str())
+                && let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_str().as_bytes()),
+                    actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()),
+                )
+            {
+                response.append_header((name, value));
+            }
+        }
+        response.body(self.body)
+    }
+}
+
+pub async fn forward(state: &AppState, region: RegionId, outgoing: &Outgoing) -> Result<Answer, RouterError> {
+    send(state, region, outgoing, state.request_timeout).await
+}
+
+/// Sends `outgoing` to `region` with a deadline per attempt.
+pub async fn send(
+    state: &AppState,
+    region: RegionId,
+    outgoing: &Outgoing,
+    timeout: std::time::Duration,
+) -> Result<Answer, RouterError> {
+    let upstream = state.upstreams.region(region).ok_or_else(|| {
+        RouterError::new(contract::ErrorCode::UnknownRegion, format!("region {region} is not part of this deployment"))
+    })?;
+    let candidates = upstream.candidates();
+    if candidates.is_empty() {
+        metrics::counter!("router_fast_failures_total", "region" => region.to_string()).increment(1);
+        return Err(RouterError::region_unavailable(region));
+    }
+    let attempts = if outgoing.retry_safe() { candidates.len() } else { 1 };
+    let mut last_error = RouterError::region_unavailable(region);
+    for (attempt, instance) in candidates.into_iter().take(attempts).enumerate() {
+        if attempt > 0 {
+            metrics::counter!("router_retries_total", "region" => region.to_string()).increment(1);
+        }
+        let started = Instant::now();
+        // actix-web speaks `http` 0.2, reqwest `http` 1: convert at this boundary.
+        let method = reqwest::Method::from_bytes(outgoing.method.as_str().as_bytes()).map_err(RouterError::internal)?;
+        let mut request = state
+            .client
+            .request(method, format!("{}{}", instance.url, outgoing.path_and_query))
+            .timeout(timeout)
+            .body(outgoing.body.clone());
+        for (name, value) in &outgoing.headers {
+            if !hop_by_hop(name.as_str()) && name != "x-request-id" {
+                request = request.header(name.as_str(), value.as_bytes());
+            }
+        }
+        request = request.header("x-request-id", request_id::current());
+        let result = match request.send().await {
+            Ok(response) => {
+                let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                let headers = response.headers().clone();
+                response.bytes().await.map(|body| Answer { status, headers, body })
+            }
+            Err(err) => Err(err),
+        };
+        metrics::histogram!("router_upstream_duration_seconds", "region" => region.to_string())
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(answer) => {
+                state.upstreams.record_success(instance);
+                return Ok(answer);
+            }
+            Err(err) => {
+                tracing::warn!(%region, url = %instance.url, %err, "forward failed");
+                if err.is_timeout() {
+                    last_error = RouterError::timeout(region);
+                } else {
+                    // Refused or reset: the instance is likely gone; take it out now.
+                    state.upstreams.take_out(instance);
+                    last_error = if err.is_connect() {
+                        RouterError::region_unavailable(region)
+                    } else {
+                        // Sent, but the answer was lost: it may have been applied.
+                        RouterError::new(
+                            contract::ErrorCode::RegionUnavailable,
+                            format!("region {region} dropped the connection; retry with the same Idempotency-Key"),
+                        )
+                    };
+                }
+            }
+        }
+    }
+    Err(last_error)
+}

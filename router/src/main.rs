@@ -1,0 +1,22 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The loyalty platform's router: one entry point for every region.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file; `LOYALTY_ROUTER_...` environment variables override it.
+    #[arg(long, env = "LOYALTY_ROUTER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config = router::Config::load(args.config.as_deref())?;
+    observability::telemetry::init_tracing(config.log_json);
+    let app = router::Application::build(config).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! `Application::build` binds the listener and starts the health checks; the caller
+//! learns the port before serving (tests use port 0).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use contract::{ErrorCode, RegionId};
+use metrics_exporter_prometheus::PrometheusHandle;
+use observability::{request_id, telemetry};
+
+use crate::config::Config;
+use crate::dispatch::dispatch;
+use crate::error::RouterError;
+use crate::status;
+use crate::upstreams::{Upstreams, check_health};
+
+pub struct AppState {
+    pub config: Config,
+    pub upstreams: Arc<Upstreams>,
+    /// The one HTTP client of the process: pooled connections to every instance.
+    pub client: reqwest::Client,
+    pub request_timeout: Duration,
+    pub fanout_timeout: Duration,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Regions named by clients must be part of the deployment.
+    pub fn known_region(&self, region: RegionId) -> Result<RegionId, RouterError> {
+        match self.upstreams.region(region) {
+            Some(_) => Ok(region),
+            None => Err(RouterError::new(
+                ErrorCode::UnknownRegion,
+                format!("region {region} is not part of this deployment"),
+            )),
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let upstreams = Arc::new(Upstreams::new(&config)?);
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(config.timeouts.connect_ms))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .build()?;
+        tokio::spawn(check_health(
+            upstreams.clone(),
+            client.clone(),
+            Duration::from_millis(config.health.interval_ms),
+            Duration::from_millis(config.health.timeout_ms),
+        ));
+        let state = web::Data::new(AppState {
+            upstreams,
+            client,
+            request_timeout: Duration::from_millis(config.timeouts.request_ms),
+            fanout_timeout: Duration::from_millis(config.timeouts.fanout_ms),
+            metrics: telemetry::metrics_handle(),
+            config,
+        });
+        let listener = TcpListener::bind(&state.config.listen)?;
+        let port = listener.local_addr()?.port();
+        let workers =
+            state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        tracing::info!(port, regions = ?state.upstreams.ids(), "router listening");
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(telemetry::record_metrics))
+                .wrap(from_fn(request_id::propagate))
+                .route("/healthz", web::get().to(status::liveness))
+                .route("/readyz", web::get().to(status::readiness))
+                .route("/metrics", web::get().to(status::render_metrics))
+                .route("/openapi.json", web::get().to(status::openapi))
+                .default_service(web::to(dispatch))
+        })
+        .workers(workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
