@@ -7,13 +7,16 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${LOYALTY_STATE_DIR:-$ROOT/.local}
 PG=$ROOT/infra/local/pg.sh
 
+# shellcheck source=infra/local/process.sh
+. "$ROOT/infra/local/process.sh"
+
 shopt -s nullglob
 for pidfile in "$STATE"/run/*.pid; do
   pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pidfile"; then
     echo "==> stopping $(basename "$pidfile" .pid) (pid $pid)"
     kill "$pid"
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    for _ in $(seq 1 40); do alive "$pidfile" || break; sleep 0.25; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"

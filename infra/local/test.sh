@@ -26,6 +26,10 @@ bash "$PG" init "$scratch/pg"
 bash "$PG" start "$scratch/pg" "$port" fast
 export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
 
+# The stack tests start the real binaries (API and router) through up.sh.
+echo "==> building the binaries"
+cargo build --workspace --bins --locked
+
 echo "==> tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -68,7 +68,8 @@ topology="$STATE/topology.toml"
   done
 } >"$topology"
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# shellcheck source=infra/local/process.sh
+. "$ROOT/infra/local/process.sh"
 
 wait_ready() {
   local url=$1 name=$2
