@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi
+.PHONY: up down test fmt lint openapi bench-hop
 
 PROFILE ?= dev
 
@@ -20,3 +20,7 @@ lint:
 
 openapi:
 	cargo run -q --bin loyalty-api -- --print-openapi
+
+# Direct to a region versus through the router (release build, own ports).
+bench-hop:
+	bash infra/local/bench-hop.sh

@@ -45,26 +45,60 @@ fn bill_region(state: &AppState, body: &Bytes) -> Result<RegionId, RouterError> 
     state.known_region(region)
 }
 
+/// Labels for the router's metrics: what kind of request, and which region it named.
+fn labels(route: &Route) -> (&'static str, String) {
+    match route {
+        Route::Regions => ("regions", "-".into()),
+        Route::SignUp => ("sign_up", "-".into()),
+        Route::LogIn => ("log_in", "-".into()),
+        Route::Bill => ("bill", "-".into()),
+        Route::NewGroup => ("new_group", "-".into()),
+        Route::UserGroups(user) => ("user_groups", user.region().to_string()),
+        Route::UserActivity(user) => ("user_activity", user.region().to_string()),
+        Route::Region(region) => ("entity", region.to_string()),
+    }
+}
+
 pub async fn dispatch(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, RouterError> {
+    let started = std::time::Instant::now();
     let route = route(req.method(), req.path())?;
+    let (kind, region) = labels(&route);
+    let result = run(&state, route, &req, payload).await;
+    let status = match &result {
+        Ok(response) => response.status().as_u16(),
+        Err(err) => err.code.http_status(),
+    };
+    metrics::counter!("router_requests_total", "route" => kind, "region" => region.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("router_request_duration_seconds", "route" => kind, "region" => region)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn run(
+    state: &AppState,
+    route: Route,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, RouterError> {
     let body = read_body(payload).await?;
-    let outgoing = Outgoing::from_request(&req, body);
+    let outgoing = Outgoing::from_request(req, body);
     let response = match route {
-        Route::Regions => status::list_regions(&state),
-        Route::SignUp => accounts::sign_up(&state, &outgoing).await?,
-        Route::LogIn => accounts::log_in(&state, &outgoing).await?,
-        Route::UserGroups(user) => fanout::user_groups(&state, user, &outgoing).await?,
-        Route::UserActivity(user) => fanout::user_activity(&state, user, &outgoing).await?,
-        Route::Bill => forward(&state, bill_region(&state, &outgoing.body)?, &outgoing).await?.into_response(),
+        Route::Regions => status::list_regions(state),
+        Route::SignUp => accounts::sign_up(state, &outgoing).await?,
+        Route::LogIn => accounts::log_in(state, &outgoing).await?,
+        Route::UserGroups(user) => fanout::user_groups(state, user, &outgoing).await?,
+        Route::UserActivity(user) => fanout::user_activity(state, user, &outgoing).await?,
+        Route::Bill => forward(state, bill_region(state, &outgoing.body)?, &outgoing).await?.into_response(),
         Route::NewGroup => {
-            let region = region_field(&state, &json_object(&outgoing.body)?, "region")?;
-            forward(&state, region, &outgoing).await?.into_response()
+            let region = region_field(state, &json_object(&outgoing.body)?, "region")?;
+            forward(state, region, &outgoing).await?.into_response()
         }
-        Route::Region(region) => forward(&state, state.known_region(region)?, &outgoing).await?.into_response(),
+        Route::Region(region) => forward(state, state.known_region(region)?, &outgoing).await?.into_response(),
     };
     Ok(response)
 }

@@ -321,3 +321,29 @@ async fn a_retry_on_another_instance_applies_once() {
     let points: Vec<i64> = ledger["items"].as_array().unwrap().iter().map(|e| e["points"].as_i64().unwrap()).collect();
     assert_eq!(points, vec![-20, 50], "one bill and one redemption, whatever the retries");
 }
+
+#[tokio::test]
+async fn a_sign_up_that_died_half_way_blocks_its_email_only_until_its_lease_lapses() {
+    let stack = Stack::start(1);
+    let regions: Vec<contract::RegionId> = REGIONS.iter().map(|r| r.parse().unwrap()).collect();
+    let email = format!("orphan-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
+    let directory =
+        contract::directory::directory_region(&contract::email::Email::parse(&email).unwrap(), &regions).unwrap();
+    // A router reserved the email for a sign-up in 001 and died before creating the user.
+    let orphan = stack
+        .client
+        .post(format!("{}/internal/directory/reservations", stack.api_url(directory.as_str(), 0)))
+        .header("X-Service-Token", stack.service_token())
+        .json(&json!({"email": email, "home_region": "001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orphan.json::<Value>().await.unwrap()["outcome"], "reserved");
+    let body = json!({"email": email, "password": PASSWORD, "full_name": "Late", "home_region": "003"});
+    expect_error(stack.post("/v1/users", None, &body).await, StatusCode::CONFLICT, "email_taken").await;
+    // Past the lease, the router asks 001, learns no such user exists, and takes over.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let user: User = expect_json(stack.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
+    assert_eq!(user.home_region.as_str(), "003");
+    assert_eq!(stack.login(&email, PASSWORD).await.user_id, user.id);
+}

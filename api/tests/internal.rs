@@ -1,0 +1,151 @@
+//! The region-to-region API: service token, the email directory's reservation protocol,
+//! and applying events from other regions.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{TestApp, expect_error, expect_json};
+
+async fn internal(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .request(method, format!("{}{path}", app.base))
+        .header("X-Service-Token", app.config.service_token.clone().unwrap());
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    req.send().await.unwrap()
+}
+
+async fn reserve(app: &TestApp, email: &str, replaces: Option<&str>) -> Value {
+    let body = json!({"email": email, "home_region": "002", "replaces": replaces});
+    expect_json(
+        internal(app, reqwest::Method::POST, "/internal/directory/reservations", Some(&body)).await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn internal_endpoints_need_the_service_token() {
+    let app = TestApp::spawn().await;
+    for (method, path) in
+        [("GET", "/internal/catalogue"), ("GET", "/internal/directory?email=a@b.cd"), ("POST", "/internal/events")]
+    {
+        let req =
+            app.client.request(method.parse().unwrap(), format!("{}{path}", app.base)).json(&json!({"events": []}));
+        expect_error(req.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
+        let wrong = app
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .header("X-Service-Token", "guess")
+            .json(&json!({"events": []}));
+        expect_error(wrong.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    assert_eq!(internal(&app, reqwest::Method::GET, "/internal/catalogue", None).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reservations_hold_lapse_and_are_replaced_only_knowingly() {
+    let app = TestApp::spawn_with(|c| c.directory.lease_secs = 1).await;
+    let first = reserve(&app, "Zoe@Example.com", None).await;
+    assert_eq!(first["outcome"], "reserved");
+    let held = first["reservation_id"].as_str().unwrap().to_owned();
+    assert_eq!(reserve(&app, "zoe@example.com", None).await["outcome"], "taken", "a live lease holds the email");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let stale = reserve(&app, "zoe@example.com", None).await;
+    assert_eq!(stale, json!({"outcome": "stale", "reservation_id": held, "home_region": "002"}));
+    assert_eq!(reserve(&app, "zoe@example.com", Some("someone-else")).await["outcome"], "taken");
+    let taken_over = reserve(&app, "zoe@example.com", Some(&held)).await;
+    assert_eq!(taken_over["outcome"], "reserved");
+    let second = taken_over["reservation_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, held);
+
+    // A released reservation frees the email at once.
+    let release = json!({"email": "zoe@example.com", "reservation_id": second});
+    assert_eq!(
+        internal(&app, reqwest::Method::POST, "/internal/directory/releases", Some(&release)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let third = reserve(&app, "zoe@example.com", None).await;
+    assert_eq!(third["outcome"], "reserved");
+
+    // Confirmed: taken for good, found by look-up, and never pointed at another user.
+    let confirm = json!({"email": "zoe@example.com", "user_id": "002-zoezoe"});
+    assert_eq!(
+        internal(&app, reqwest::Method::POST, "/internal/directory/confirmations", Some(&confirm)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        internal(&app, reqwest::Method::POST, "/internal/directory/confirmations", Some(&confirm)).await.status(),
+        StatusCode::NO_CONTENT,
+        "idempotent"
+    );
+    let other = json!({"email": "zoe@example.com", "user_id": "003-zoezoe"});
+    expect_error(
+        internal(&app, reqwest::Method::POST, "/internal/directory/confirmations", Some(&other)).await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    assert_eq!(reserve(&app, "zoe@example.com", None).await["outcome"], "taken");
+    let entry: Value = expect_json(
+        internal(&app, reqwest::Method::GET, "/internal/directory?email=ZOE%40example.com", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        entry,
+        json!({"email": "zoe@example.com", "home_region": "002", "user_id": "002-zoezoe", "confirmed": true})
+    );
+    expect_error(
+        internal(&app, reqwest::Method::GET, "/internal/directory?email=nobody%40example.com", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn events_from_other_regions_are_applied_idempotently() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let event = |active: bool, version: i64| {
+        json!({"id": version, "origin": "003", "created_on": "2026-01-01T00:00:00Z",
+               "event": {"kind": "membership", "user_id": user.id, "group_id": "003-remote", "active": active, "version": version}})
+    };
+    // Out of order and duplicated: the leave (version 2) wins over the late join (version 1).
+    for batch in [vec![event(true, 1)], vec![event(false, 2), event(true, 1)], vec![event(true, 1)]] {
+        let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&json!({"events": batch}))).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+    let me: Value = expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(me["groups"], json!([user.personal_group_id]));
+    let res =
+        internal(&app, reqwest::Method::POST, "/internal/events", Some(&json!({"events": [event(true, 3)]}))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let me: Value = expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(me["groups"], json!([user.personal_group_id, "003-remote"]));
+    // A directory event records the user.
+    let directory = json!({"id": 9, "origin": "002", "created_on": "2026-01-01T00:00:00Z",
+                           "event": {"kind": "directory", "email": "far@example.com", "user_id": "002-farawy"}});
+    let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&json!({"events": [directory]}))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let entry: Value = expect_json(
+        internal(&app, reqwest::Method::GET, "/internal/directory?email=far%40example.com", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(entry["user_id"], "002-farawy");
+    // A malformed batch is refused whole, and nothing of it is applied.
+    let bad = json!({"events": [event(true, 4), {"id": 1, "origin": "002", "created_on": "2026-01-01T00:00:00Z", "event": {"kind": "gossip"}}]});
+    expect_error(
+        internal(&app, reqwest::Method::POST, "/internal/events", Some(&bad)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
+}
