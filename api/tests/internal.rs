@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestApp, expect_error, expect_json};
 
+#[allow(clippy::unwrap_used)] // test helper
 async fn internal(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
     let mut req = app
         .client
