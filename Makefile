@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi bench-hop
+.PHONY: up down test fmt lint openapi bench-hop loadtest
 
 PROFILE ?= dev
 
@@ -24,3 +24,8 @@ openapi:
 # Direct to a region versus through the router (release build, own ports).
 bench-hop:
 	bash infra/local/bench-hop.sh
+
+# The default load scenario (20 users, 5 groups, 3 regions) against `make up`'s
+# deployment, with its consistency verdict; ARGS adds options (see --help).
+loadtest:
+	cargo run --release -q -p loadtest -- $(ARGS)

@@ -22,8 +22,8 @@ pub const REGIONS: [&str; 3] = ["001", "002", "003"];
 
 pub struct Stack {
     pub router: String,
+    pub state: PathBuf,
     pub client: reqwest::Client,
-    state: PathBuf,
     env: Vec<(String, String)>,
     api_port_base: u16,
 }

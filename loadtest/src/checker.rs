@@ -1,0 +1,293 @@
+//! The consistency verdict, in the style of Jepsen's bank test: compares the client's
+//! history with the ledgers and balances the platform reports, and lists every broken
+//! invariant. Pure, so it can be shown to fail on made-up histories.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use contract::dto::LedgerEntry;
+use serde::Serialize;
+
+use crate::history::{History, Outcome};
+
+/// What the platform reports for one group.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    pub balance: i64,
+    /// Every ledger entry of the group (any order).
+    pub entries: Vec<LedgerEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "violation", rename_all = "snake_case")]
+pub enum Violation {
+    NegativeBalance { group: String, balance: i64 },
+    BalanceIsNotLedgerSum { group: String, balance: i64, ledger_sum: i64 },
+    BrokenChain { group: String, entry: String, expected_balance_after: i64, balance_after: i64 },
+    LostWrite { key: String, entry: String },
+    DuplicatedWrite { key: String, entries: usize },
+    WrongAmount { key: String, told: i64, ledger: i64 },
+    RefusedButApplied { key: String, code: String },
+    InventedEntry { group: String, entry: String, key: String },
+    ReplayDiffered { key: String },
+    Unresolved { key: String },
+    TotalsDiffer { client: i64, platform: i64 },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Violation::*;
+        match self {
+            NegativeBalance { group, balance } => write!(f, "group {group} has a negative balance {balance}"),
+            BalanceIsNotLedgerSum { group, balance, ledger_sum } => {
+                write!(f, "group {group}: balance {balance} but its ledger sums to {ledger_sum}")
+            }
+            BrokenChain { group, entry, expected_balance_after, balance_after } => write!(
+                f,
+                "group {group}: entry {entry} says balance_after {balance_after}, the entries before it give {expected_balance_after}"
+            ),
+            LostWrite { key, entry } => {
+                write!(f, "write {key} was acknowledged as {entry} but is not in the ledger (lost)")
+            }
+            DuplicatedWrite { key, entries } => {
+                write!(f, "write {key} appears {entries} times in the ledger (applied twice)")
+            }
+            WrongAmount { key, told, ledger } => {
+                write!(f, "write {key}: the client was told {told} points, the ledger has {ledger}")
+            }
+            RefusedButApplied { key, code } => write!(f, "write {key} was refused ({code}) yet is in the ledger"),
+            InventedEntry { group, entry, key } => {
+                write!(f, "group {group}: entry {entry} (key {key}) matches no write of the client (invented)")
+            }
+            ReplayDiffered { key } => write!(f, "write {key}: the retry with the same key got a different answer"),
+            Unresolved { key } => write!(f, "write {key}: outcome never learned, even by retrying its key"),
+            TotalsDiffer { client, platform } => {
+                write!(f, "awarded minus redeemed per the client is {client}, the balances sum to {platform}")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub groups: usize,
+    pub entries: usize,
+    pub acknowledged_writes: usize,
+    pub refused_writes: usize,
+    pub violations: Vec<Violation>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Balance == sum of ledger, never negative, and each entry's balance_after follows from
+/// the ones before it. Needs only the ledger and one balance, so it also runs mid-load.
+pub fn check_ledger(group: &str, view: &GroupView, complete: bool) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut entries = view.entries.clone();
+    entries.sort_by(|a, b| (a.created_on, a.id.as_str()).cmp(&(b.created_on, b.id.as_str())));
+    let mut running = 0i64;
+    for (i, entry) in entries.iter().enumerate() {
+        running += entry.points;
+        // Mid-run, the oldest entries fetched may be preceded by older ones: the chain
+        // is checked from the first entry's own balance on.
+        if i == 0 && !complete {
+            running = entry.balance_after;
+        }
+        if entry.balance_after != running {
+            violations.push(Violation::BrokenChain {
+                group: group.to_owned(),
+                entry: entry.id.to_string(),
+                expected_balance_after: running,
+                balance_after: entry.balance_after,
+            });
+            running = entry.balance_after;
+        }
+        if entry.balance_after < 0 {
+            violations.push(Violation::NegativeBalance { group: group.to_owned(), balance: entry.balance_after });
+        }
+    }
+    if view.balance < 0 {
+        violations.push(Violation::NegativeBalance { group: group.to_owned(), balance: view.balance });
+    }
+    let ledger_sum: i64 = view.entries.iter().map(|e| e.points).sum();
+    if complete && ledger_sum != view.balance {
+        violations.push(Violation::BalanceIsNotLedgerSum {
+            group: group.to_owned(),
+            balance: view.balance,
+            ledger_sum,
+        });
+    }
+    violations
+}
+
+/// The full verdict after the run: `groups` are all the groups the run wrote to, which
+/// nothing else writes to.
+pub fn check(history: &History, groups: &BTreeMap<String, GroupView>) -> Verdict {
+    let mut violations = Vec::new();
+    for (group, view) in groups {
+        violations.extend(check_ledger(group, view, true));
+    }
+    // Ledger entries by (group, idempotency key): the platform scopes keys to the caller,
+    // and the run never reuses a key, so a key names one write.
+    let mut by_key: HashMap<(&str, &str), Vec<&LedgerEntry>> = HashMap::new();
+    for (group, view) in groups {
+        for entry in &view.entries {
+            by_key.entry((group.as_str(), entry.idempotency_key.as_str())).or_default().push(entry);
+        }
+    }
+    let mut client_total = 0i64;
+    let (mut acknowledged, mut refused) = (0, 0);
+    for write in &history.writes {
+        let found = by_key.remove(&(write.group.as_str(), write.key.as_str())).unwrap_or_default();
+        match &write.outcome {
+            Outcome::Applied { entry_id, points } => {
+                acknowledged += 1;
+                client_total += points;
+                match found.as_slice() {
+                    [] => violations.push(Violation::LostWrite { key: write.key.clone(), entry: entry_id.clone() }),
+                    [entry] if entry.points != *points => violations.push(Violation::WrongAmount {
+                        key: write.key.clone(),
+                        told: *points,
+                        ledger: entry.points,
+                    }),
+                    [entry] if entry.id.as_str() != entry_id => {
+                        violations.push(Violation::LostWrite { key: write.key.clone(), entry: entry_id.clone() })
+                    }
+                    [_] => {}
+                    many => violations.push(Violation::DuplicatedWrite { key: write.key.clone(), entries: many.len() }),
+                }
+            }
+            Outcome::Refused { code, .. } => {
+                refused += 1;
+                if !found.is_empty() {
+                    violations.push(Violation::RefusedButApplied { key: write.key.clone(), code: code.clone() });
+                }
+            }
+            Outcome::Unknown => violations.push(Violation::Unresolved { key: write.key.clone() }),
+        }
+        if write.replay_matched == Some(false) {
+            violations.push(Violation::ReplayDiffered { key: write.key.clone() });
+        }
+    }
+    for ((group, key), entries) in by_key {
+        for entry in entries {
+            violations.push(Violation::InventedEntry {
+                group: group.to_owned(),
+                entry: entry.id.to_string(),
+                key: key.to_owned(),
+            });
+        }
+    }
+    let platform_total: i64 = groups.values().map(|v| v.balance).sum();
+    if client_total != platform_total {
+        violations.push(Violation::TotalsDiffer { client: client_total, platform: platform_total });
+    }
+    Verdict {
+        groups: groups.len(),
+        entries: groups.values().map(|v| v.entries.len()).sum(),
+        acknowledged_writes: acknowledged,
+        refused_writes: refused,
+        violations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use contract::dto::EntryKind;
+
+    use super::*;
+    use crate::history::{WriteKind, WriteRecord};
+
+    const GROUP: &str = "001-groupa";
+
+    fn entry(n: u32, key: &str, points: i64, balance_after: i64) -> LedgerEntry {
+        LedgerEntry {
+            id: format!("001-01JD3Q6M2V8X4Y5Z6A7B8C9D{n:02}").parse().unwrap(),
+            group_id: GROUP.parse().unwrap(),
+            user_id: "001-user01".parse().unwrap(),
+            kind: if points < 0 { EntryKind::Redeem } else { EntryKind::Award },
+            points,
+            amount_cents: None,
+            balance_after,
+            idempotency_key: key.to_owned(),
+            created_on: DateTime::<Utc>::from_timestamp(1_700_000_000 + i64::from(n), 0).unwrap(),
+        }
+    }
+
+    fn applied(n: u32, key: &str, points: i64) -> WriteRecord {
+        WriteRecord {
+            kind: if points < 0 { WriteKind::Redeem } else { WriteKind::Bill },
+            caller: "001-user01".into(),
+            key: key.into(),
+            group: GROUP.into(),
+            outcome: Outcome::Applied { entry_id: format!("001-01JD3Q6M2V8X4Y5Z6A7B8C9D{n:02}"), points },
+            replay_matched: None,
+        }
+    }
+
+    fn groups(balance: i64, entries: Vec<LedgerEntry>) -> BTreeMap<String, GroupView> {
+        BTreeMap::from([(GROUP.to_owned(), GroupView { balance, entries })])
+    }
+
+    #[test]
+    fn a_consistent_history_passes() {
+        let history = History { writes: vec![applied(10, "a", 50), applied(11, "b", -20)] };
+        let verdict = check(&history, &groups(30, vec![entry(10, "a", 50, 50), entry(11, "b", -20, 30)]));
+        assert!(verdict.ok(), "{:?}", verdict.violations);
+    }
+
+    #[test]
+    fn lost_duplicated_and_negative_are_each_reported() {
+        // "a" was acknowledged but is missing; "b" was applied twice; the balance went
+        // below zero; and the sums no longer agree.
+        let history = History { writes: vec![applied(10, "a", 50), applied(11, "b", -30)] };
+        let verdict = check(&history, &groups(-60, vec![entry(11, "b", -30, -30), entry(12, "b", -30, -60)]));
+        let v = &verdict.violations;
+        assert!(
+            v.contains(&Violation::LostWrite { key: "a".into(), entry: "001-01JD3Q6M2V8X4Y5Z6A7B8C9D10".into() }),
+            "{v:#?}"
+        );
+        assert!(v.contains(&Violation::DuplicatedWrite { key: "b".into(), entries: 2 }), "{v:#?}");
+        assert!(v.contains(&Violation::NegativeBalance { group: GROUP.into(), balance: -60 }), "{v:#?}");
+        assert!(v.contains(&Violation::TotalsDiffer { client: 20, platform: -60 }), "{v:#?}");
+    }
+
+    #[test]
+    fn refused_invented_unresolved_and_replays_are_reported() {
+        let mut refused = applied(10, "r", 0);
+        refused.outcome = Outcome::Refused { status: 409, code: "insufficient_points".into() };
+        let mut unknown = applied(11, "u", 0);
+        unknown.outcome = Outcome::Unknown;
+        let mut replayed = applied(12, "p", 5);
+        replayed.replay_matched = Some(false);
+        let history = History { writes: vec![refused, unknown, replayed] };
+        let verdict = check(&history, &groups(12, vec![entry(10, "r", 7, 7), entry(12, "p", 5, 12)]));
+        let v = &verdict.violations;
+        assert!(
+            v.contains(&Violation::RefusedButApplied { key: "r".into(), code: "insufficient_points".into() }),
+            "{v:#?}"
+        );
+        assert!(v.contains(&Violation::Unresolved { key: "u".into() }), "{v:#?}");
+        assert!(v.contains(&Violation::ReplayDiffered { key: "p".into() }), "{v:#?}");
+        let history = History { writes: vec![] };
+        let verdict = check(&history, &groups(7, vec![entry(10, "x", 7, 7)]));
+        assert!(verdict.violations.iter().any(|v| matches!(v, Violation::InventedEntry { key, .. } if key == "x")));
+    }
+
+    #[test]
+    fn a_balance_that_disagrees_with_its_ledger_is_reported() {
+        let history = History { writes: vec![applied(10, "a", 50)] };
+        let verdict = check(&history, &groups(40, vec![entry(10, "a", 50, 40)]));
+        assert!(verdict.violations.contains(&Violation::BalanceIsNotLedgerSum {
+            group: GROUP.into(),
+            balance: 40,
+            ledger_sum: 50
+        }));
+        assert!(verdict.violations.iter().any(|v| matches!(v, Violation::BrokenChain { .. })));
+    }
+}

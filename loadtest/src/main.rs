@@ -1,0 +1,25 @@
+use clap::Parser;
+use loadtest::scenario::Scenario;
+
+/// Load the platform through its router and check that no point was lost or invented.
+/// Exits non-zero when any invariant broke.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(flatten)]
+    scenario: Scenario,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let scenario = Args::parse().scenario;
+    let out = scenario.out.clone();
+    let report = loadtest::run(scenario).await?;
+    report.print();
+    report.write(&out)?;
+    println!("report: {}/summary.json, chart: {}/chart.svg", out.display(), out.display());
+    if !report.passed() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Figures of a run: per operation throughput, latency histograms and errors by code;
+//! retries and replays; and a per-second timeline for the chart.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+pub const OPS: [&str; 5] = ["bill", "redeem", "catalogue", "balance", "activity"];
+
+struct OpFigures {
+    latencies: Histogram<u64>,
+    statuses: BTreeMap<String, u64>,
+}
+
+pub struct Stats {
+    started: Instant,
+    ops: Mutex<BTreeMap<&'static str, OpFigures>>,
+    /// (second since start, latency in µs) of every operation.
+    timeline: Mutex<Vec<(u32, u64)>>,
+    pub retries: AtomicU64,
+    pub duplicates_sent: AtomicU64,
+    pub replays_seen: AtomicU64,
+    pub unknown_outcomes: AtomicU64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpSummary {
+    pub op: String,
+    pub count: u64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Answers by status or contract error code.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Second {
+    pub second: u32,
+    pub ops: u64,
+    pub p99_ms: f64,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats {
+            started: Instant::now(),
+            ops: Mutex::new(BTreeMap::new()),
+            timeline: Mutex::new(Vec::new()),
+            retries: AtomicU64::new(0),
+            duplicates_sent: AtomicU64::new(0),
+            replays_seen: AtomicU64::new(0),
+            unknown_outcomes: AtomicU64::new(0),
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// `outcome` is "ok" or the contract error code (or the transport failure).
+    pub fn record(&self, op: &'static str, latency: Duration, outcome: &str) {
+        let micros = (latency.as_micros() as u64).max(1);
+        if let Ok(mut ops) = self.ops.lock() {
+            let figures = ops.entry(op).or_insert_with(|| OpFigures {
+                latencies: Histogram::new_with_bounds(1, 600_000_000, 3)
+                    .unwrap_or_else(|_| unreachable!("constant bounds are valid")),
+                statuses: BTreeMap::new(),
+            });
+            let _ = figures.latencies.record(micros.min(600_000_000));
+            *figures.statuses.entry(outcome.to_owned()).or_default() += 1;
+        }
+        if let Ok(mut timeline) = self.timeline.lock() {
+            timeline.push((self.started.elapsed().as_secs() as u32, micros));
+        }
+    }
+
+    pub fn total_ops(&self) -> u64 {
+        self.ops.lock().map(|ops| ops.values().map(|f| f.latencies.len()).sum()).unwrap_or(0)
+    }
+
+    pub fn summaries(&self, seconds: f64) -> Vec<OpSummary> {
+        let Ok(ops) = self.ops.lock() else { return Vec::new() };
+        OPS.iter()
+            .filter_map(|op| ops.get(op).map(|f| (op, f)))
+            .map(|(op, f)| OpSummary {
+                op: (*op).to_owned(),
+                count: f.latencies.len(),
+                per_second: f.latencies.len() as f64 / seconds.max(0.001),
+                p50_ms: f.latencies.value_at_quantile(0.5) as f64 / 1000.0,
+                p90_ms: f.latencies.value_at_quantile(0.9) as f64 / 1000.0,
+                p99_ms: f.latencies.value_at_quantile(0.99) as f64 / 1000.0,
+                max_ms: f.latencies.max() as f64 / 1000.0,
+                outcomes: f.statuses.clone(),
+            })
+            .collect()
+    }
+
+    pub fn timeline(&self) -> Vec<Second> {
+        let Ok(timeline) = self.timeline.lock() else { return Vec::new() };
+        let mut by_second: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        for &(second, micros) in timeline.iter() {
+            by_second.entry(second).or_default().push(micros);
+        }
+        by_second
+            .into_iter()
+            .map(|(second, mut latencies)| {
+                latencies.sort_unstable();
+                let p99 = latencies
+                    [((latencies.len() as f64 * 0.99).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
+                Second { second, ops: latencies.len() as u64, p99_ms: p99 as f64 / 1000.0 }
+            })
+            .collect()
+    }
+
+    pub fn count(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,248 @@
+//! The load: virtual users pick operations by the scenario's mix, from a random stream
+//! seeded per user (a run is reproducible from its seed, up to the interleaving). Every
+//! write has a fresh key, a share is sent twice on purpose, and the answers are logged
+//! for the verdict.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::client::{Api, Reply, Sent};
+use crate::history::{History, Outcome, WriteKind, WriteRecord};
+use crate::scenario::Scenario;
+use crate::setup::World;
+use crate::stats::Stats;
+
+pub struct Load {
+    pub api: Api,
+    pub world: World,
+    pub scenario: Scenario,
+    pub stats: Stats,
+    pub history: Mutex<History>,
+    /// Writes whose outcome is unknown, by their index in the history: their keys are
+    /// retried after the load to learn it.
+    pub unresolved: Mutex<Vec<(usize, Write)>>,
+    issued: AtomicU64,
+}
+
+/// A write as the client sends it.
+#[derive(Clone)]
+pub struct Write {
+    pub kind: WriteKind,
+    pub path: String,
+    pub token: String,
+    pub caller: String,
+    pub key: String,
+    pub group: String,
+    pub body: Value,
+}
+
+/// What the answer means for the verdict. Server errors (5xx) and lost answers leave
+/// the outcome unknown until the key is retried.
+pub fn outcome_of(kind: WriteKind, sent: &Sent) -> Outcome {
+    match sent {
+        Sent::Answered { reply, .. } if reply.status == 201 => {
+            let points = match kind {
+                WriteKind::Bill => reply.body["points_awarded"].as_i64(),
+                WriteKind::Redeem => reply.body["points"].as_i64().map(|p| -p),
+            };
+            match (reply.body["id"].as_str(), points) {
+                (Some(id), Some(points)) => Outcome::Applied { entry_id: id.to_owned(), points },
+                _ => Outcome::Unknown,
+            }
+        }
+        Sent::Answered { reply, .. } if (400..500).contains(&reply.status) => {
+            Outcome::Refused { status: reply.status, code: reply.code() }
+        }
+        _ => Outcome::Unknown,
+    }
+}
+
+/// The second answer to a key must repeat the first: same status and body (an error
+/// decided before the request touched the database may carry its own request id).
+fn same_answer(first: &Reply, second: &Reply) -> bool {
+    if first.status != second.status {
+        return false;
+    }
+    if first.body == second.body {
+        return first.status != 201 || second.replayed;
+    }
+    first.status >= 400
+        && first.body["error"]["code"] == second.body["error"]["code"]
+        && first.body["error"]["message"] == second.body["error"]["message"]
+}
+
+impl Load {
+    pub fn new(api: Api, world: World, scenario: Scenario) -> Arc<Load> {
+        Arc::new(Load {
+            api,
+            world,
+            scenario,
+            stats: Stats::new(),
+            history: Mutex::new(History::default()),
+            unresolved: Mutex::new(Vec::new()),
+            issued: AtomicU64::new(0),
+        })
+    }
+
+    fn label(sent: &Sent) -> String {
+        match sent {
+            Sent::Answered { reply, .. } if reply.ok() => "ok".to_owned(),
+            Sent::Answered { reply, .. } => reply.code(),
+            Sent::Lost { .. } => "lost".to_owned(),
+        }
+    }
+
+    async fn send_write(&self, op: &'static str, write: Write, duplicate: bool) {
+        let started = Instant::now();
+        let sent = self.api.write(&write.path, &write.token, &write.key, &write.body).await;
+        self.stats.record(op, started.elapsed(), &Self::label(&sent));
+        let (Sent::Answered { retries, .. } | Sent::Lost { retries, .. }) = &sent;
+        self.stats.retries.fetch_add(u64::from(*retries), Ordering::Relaxed);
+        let mut replay_matched = None;
+        if duplicate && let Sent::Answered { reply: first, .. } = &sent {
+            self.stats.duplicates_sent.fetch_add(1, Ordering::Relaxed);
+            if let Sent::Answered { reply: second, .. } =
+                self.api.write(&write.path, &write.token, &write.key, &write.body).await
+            {
+                if second.replayed {
+                    self.stats.replays_seen.fetch_add(1, Ordering::Relaxed);
+                }
+                replay_matched = Some(same_answer(first, &second));
+            }
+        }
+        let outcome = outcome_of(write.kind, &sent);
+        let unknown = outcome == Outcome::Unknown;
+        let record = WriteRecord {
+            kind: write.kind,
+            caller: write.caller.clone(),
+            key: write.key.clone(),
+            group: write.group.clone(),
+            outcome,
+            replay_matched,
+        };
+        let mut history = self.history.lock().await;
+        if unknown {
+            self.stats.unknown_outcomes.fetch_add(1, Ordering::Relaxed);
+            self.unresolved.lock().await.push((history.writes.len(), write));
+        }
+        history.writes.push(record);
+    }
+
+    /// Retries the key of every write whose outcome is unknown until the platform gives
+    /// a definite answer (applied or refused); returns how many were resolved.
+    pub async fn resolve_unknown(&self) -> usize {
+        let pending = std::mem::take(&mut *self.unresolved.lock().await);
+        let mut resolved = 0;
+        for (index, write) in pending {
+            let sent = self.api.write(&write.path, &write.token, &write.key, &write.body).await;
+            let outcome = outcome_of(write.kind, &sent);
+            if outcome != Outcome::Unknown {
+                resolved += 1;
+            }
+            if let Some(record) = self.history.lock().await.writes.get_mut(index) {
+                record.outcome = outcome;
+            }
+        }
+        resolved
+    }
+
+    async fn read(&self, op: &'static str, path: String, token: &str) {
+        let started = Instant::now();
+        let label = match self.api.get(&path, Some(token)).await {
+            Ok(reply) if reply.ok() => "ok".to_owned(),
+            Ok(reply) => reply.code(),
+            Err(_) => "lost".to_owned(),
+        };
+        self.stats.record(op, started.elapsed(), &label);
+    }
+
+    fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+        &items[rng.random_range(0..items.len())]
+    }
+
+    async fn one_operation(&self, vu: usize, n: u64, rng: &mut StdRng) {
+        let world = &self.world;
+        let customer = Self::pick(rng, &world.customers);
+        let group = Self::pick(rng, &customer.groups).clone();
+        let mix = &self.scenario.mix;
+        let total: u32 = mix.iter().sum::<u32>().max(1);
+        let mut roll = rng.random_range(0..total);
+        let mut op = 0;
+        while op < mix.len() - 1 && roll >= mix[op] {
+            roll -= mix[op];
+            op += 1;
+        }
+        let key = format!("lt-{}-{vu}-{n}", world.run_id);
+        let duplicate = rng.random_bool(self.scenario.duplicate_share.clamp(0.0, 1.0));
+        match op {
+            0 => {
+                let store = Self::pick(rng, &self.scenario.regions).clone();
+                let menu = world.menus.get(&store).cloned().unwrap_or_default();
+                let lines: Vec<Value> = (0..rng.random_range(1..=3))
+                    .map(|_| json!({"item_id": Self::pick(rng, &menu), "qty": rng.random_range(1..=3)}))
+                    .collect();
+                let body = json!({"user_id": customer.id, "group_id": group, "store_region": store, "items": lines});
+                let staff = Self::pick(rng, &world.staff).clone();
+                let write = Write {
+                    kind: WriteKind::Bill,
+                    path: "/v1/bills".into(),
+                    caller: "staff".into(),
+                    token: staff,
+                    key,
+                    group,
+                    body,
+                };
+                self.send_write("bill", write, duplicate).await;
+            }
+            1 => {
+                let body = json!({"points": rng.random_range(1..=40)});
+                let path = format!("/v1/groups/{group}/redemptions");
+                let write = Write {
+                    kind: WriteKind::Redeem,
+                    path,
+                    caller: customer.id.clone(),
+                    token: customer.token.clone(),
+                    key,
+                    group,
+                    body,
+                };
+                self.send_write("redeem", write, duplicate).await;
+            }
+            2 => {
+                self.read(
+                    "catalogue",
+                    format!("/v1/regions/{}/catalogue", Self::pick(rng, &self.scenario.regions)),
+                    &customer.token,
+                )
+                .await
+            }
+            3 => self.read("balance", format!("/v1/groups/{group}"), &customer.token).await,
+            _ => self.read("activity", format!("/v1/users/{}/activity?limit=20", customer.id), &customer.token).await,
+        }
+    }
+
+    /// One virtual user: operations until the time or the operation budget runs out.
+    pub async fn virtual_user(self: Arc<Self>, vu: usize, deadline: Instant) {
+        let mut rng = StdRng::seed_from_u64(self.scenario.seed.wrapping_mul(1_000_003).wrapping_add(vu as u64));
+        let mut n = 0;
+        loop {
+            let issued = self.issued.fetch_add(1, Ordering::Relaxed);
+            let over_budget = self.scenario.ops.is_some_and(|ops| issued >= ops);
+            if over_budget || (self.scenario.ops.is_none() && Instant::now() >= deadline) {
+                break;
+            }
+            self.one_operation(vu, n, &mut rng).await;
+            n += 1;
+        }
+    }
+
+    pub fn issued(&self) -> u64 {
+        self.issued.load(Ordering::Relaxed)
+    }
+}
