@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi bench-hop loadtest
+.PHONY: up down test fmt lint openapi bench-hop loadtest loadtest-release
 
 PROFILE ?= dev
 
@@ -29,3 +29,7 @@ bench-hop:
 # deployment, with its consistency verdict; ARGS adds options (see --help).
 loadtest:
 	cargo run --release -q -p loadtest -- $(ARGS)
+
+# The same scenario against a release build on its own ports; report in docs/loadtest/.
+loadtest-release:
+	bash infra/local/loadtest-release.sh $(ARGS)

@@ -112,6 +112,9 @@ impl Application {
                 .default_service(web::to(routes::no_route))
         })
         .workers(workers)
+        // Longer than the router's pool keeps idle connections, so the router never
+        // reuses one that this side has just closed.
+        .keep_alive(Duration::from_secs(75))
         .shutdown_timeout(10)
         .listen(listener)?
         .run();

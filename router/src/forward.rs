@@ -101,9 +101,11 @@ pub async fn send(
         metrics::counter!("router_fast_failures_total", "region" => region.to_string()).increment(1);
         return Err(RouterError::region_unavailable(region));
     }
-    let attempts = if outgoing.retry_safe() { candidates.len() } else { 1 };
+    // A safe request gets a second try even in a one-instance region: a pooled
+    // connection the instance had just closed fails without the instance being down.
+    let attempts = if outgoing.retry_safe() { candidates.len().max(2) } else { 1 };
     let mut last_error = RouterError::region_unavailable(region);
-    for (attempt, instance) in candidates.into_iter().take(attempts).enumerate() {
+    for (attempt, &instance) in candidates.iter().cycle().take(attempts).enumerate() {
         if attempt > 0 {
             metrics::counter!("router_retries_total", "region" => region.to_string()).increment(1);
         }
@@ -140,18 +142,21 @@ pub async fn send(
                 tracing::warn!(%region, url = %instance.url, %err, "forward failed");
                 if err.is_timeout() {
                     last_error = RouterError::timeout(region);
-                } else {
-                    // Refused or reset: the instance is likely gone; take it out now.
+                    if candidates.len() == 1 {
+                        // The only instance is slow: trying it again would double the wait.
+                        break;
+                    }
+                } else if err.is_connect() {
+                    // Refused: the instance is gone; take it out now, not at the next check.
                     state.upstreams.take_out(instance);
-                    last_error = if err.is_connect() {
-                        RouterError::region_unavailable(region)
-                    } else {
-                        // Sent, but the answer was lost: it may have been applied.
-                        RouterError::new(
-                            contract::ErrorCode::RegionUnavailable,
-                            format!("region {region} dropped the connection; retry with the same Idempotency-Key"),
-                        )
-                    };
+                    last_error = RouterError::region_unavailable(region);
+                } else {
+                    // Sent, but the answer was lost (it may have been applied): one strike.
+                    state.upstreams.record_failure(instance);
+                    last_error = RouterError::new(
+                        contract::ErrorCode::RegionUnavailable,
+                        format!("region {region} dropped the connection; retry with the same Idempotency-Key"),
+                    );
                 }
             }
         }

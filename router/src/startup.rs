@@ -52,6 +52,8 @@ impl Application {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.timeouts.connect_ms))
             .pool_max_idle_per_host(256)
+            // Shorter than the APIs' keep-alive (75 s): never reuse a connection they closed.
+            .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
         tokio::spawn(check_health(
@@ -85,6 +87,7 @@ impl Application {
                 .default_service(web::to(dispatch))
         })
         .workers(workers)
+        .keep_alive(Duration::from_secs(75))
         .shutdown_timeout(10)
         .listen(listener)?
         .run();

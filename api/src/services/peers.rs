@@ -32,6 +32,7 @@ impl Peers {
     pub fn new(config: &Config) -> anyhow::Result<Peers> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(500))
+            .pool_idle_timeout(Duration::from_secs(30))
             .timeout(Duration::from_millis(config.relay.request_timeout_ms))
             .build()?;
         Ok(Peers {

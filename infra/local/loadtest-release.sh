@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The default load scenario against a release build of the platform on ports of its own
+# (beside `make up`), then down. Output in docs/loadtest/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+export LOYALTY_STATE_DIR=$ROOT/.local/loadtest
+export PG_PORT_BASE=56100 API_PORT_BASE=9200 ROUTER_PORT=9180 PROFILE=release
+export LOYALTY_ADMIN_EMAIL=admin@loyalty.local LOYALTY_ADMIN_PASSWORD=change-me-admin
+
+cd "$ROOT"
+cargo build --release -q -p loadtest
+trap 'bash infra/local/down.sh >/dev/null' EXIT
+bash infra/local/up.sh >/dev/null
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+"$target_dir/release/loyalty-loadtest" --url "http://127.0.0.1:$ROUTER_PORT" --out docs/loadtest "$@"
