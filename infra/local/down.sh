@@ -11,7 +11,9 @@ PG=$ROOT/infra/local/pg.sh
 . "$ROOT/infra/local/process.sh"
 
 shopt -s nullglob
-for pidfile in "$STATE"/run/*.pid; do
+# The router first, so it does not report its regions going away.
+for pidfile in "$STATE"/run/router.pid "$STATE"/run/*.pid; do
+  [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")
   if alive "$pidfile"; then
     echo "==> stopping $(basename "$pidfile" .pid) (pid $pid)"
