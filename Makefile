@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi bench-hop loadtest loadtest-release
+.PHONY: up down test fmt lint openapi bench-hop loadtest loadtest-release infra-check
 
 PROFILE ?= dev
 
@@ -33,3 +33,7 @@ loadtest:
 # The same scenario against a release build on its own ports; report in docs/loadtest/.
 loadtest-release:
 	bash infra/local/loadtest-release.sh $(ARGS)
+
+# Offline checks of the AWS deployment: terraform fmt/validate/test and checkov.
+infra-check:
+	bash infra/check.sh

@@ -30,6 +30,9 @@ export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
 echo "==> building the binaries"
 cargo build --workspace --bins --locked
 
+echo "==> infrastructure checks"
+bash "$ROOT/infra/check.sh"
+
 echo "==> tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -1,0 +1,13 @@
+output "public_dns_name" {
+  description = "Point the platform's public name (CNAME/alias) here."
+  value       = module.router.public_dns_name
+}
+
+output "regions" {
+  description = "Per region: its internal URL and database."
+  value = {
+    "001" = { internal_url = module.region_001.internal_url, db = module.region_001.db_identifier }
+    "002" = { internal_url = module.region_002.internal_url, db = module.region_002.db_identifier }
+    "003" = { internal_url = module.region_003.internal_url, db = module.region_003.db_identifier }
+  }
+}

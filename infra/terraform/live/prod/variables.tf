@@ -1,0 +1,60 @@
+variable "aws_regions" {
+  description = "Platform region code → AWS region."
+  type        = map(string)
+  default     = { "001" = "eu-west-1", "002" = "us-east-1", "003" = "ap-southeast-1" }
+}
+
+variable "internal_domain" {
+  description = "Private DNS zone under which each region's internal ALB is api-<code>.<domain>."
+  type        = string
+  default     = "loyalty.internal"
+}
+
+variable "router_vpc_cidr" {
+  type    = string
+  default = "10.0.0.0/16"
+}
+
+variable "certificate_arns" {
+  description = "ACM certificate per region for the internal ALBs (certificates are regional)."
+  type        = map(string)
+}
+
+variable "public_certificate_arn" {
+  description = "ACM certificate for the public ALB (in region 001's AWS region)."
+  type        = string
+}
+
+variable "api_ami_ids" {
+  description = "Debian 12 AMI per region (AMI ids are regional)."
+  type        = map(string)
+}
+
+variable "api_release_url" {
+  description = "S3 URL of the loyalty-api release binary; a new URL rolls the fleets."
+  type        = string
+}
+
+variable "router_release_url" {
+  type = string
+}
+
+variable "kms_key_arns" {
+  description = "KMS key per region for storage, logs and Performance Insights."
+  type        = map(string)
+}
+
+variable "signing_keys_parameter" {
+  type    = string
+  default = "/loyalty/prod/signing-key"
+}
+
+variable "service_token_parameter" {
+  type    = string
+  default = "/loyalty/prod/service-token"
+}
+
+variable "access_logs_buckets" {
+  description = "Per region, an S3 bucket in its AWS region for the ALBs' access logs (ALBs log only to same-region buckets)."
+  type        = map(string)
+}

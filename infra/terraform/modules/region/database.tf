@@ -1,0 +1,74 @@
+resource "aws_db_subnet_group" "this" {
+  name       = local.name
+  subnet_ids = aws_subnet.private[*].id
+  tags       = local.tags
+}
+
+# TLS only: clients that do not use SSL are refused.
+resource "aws_db_parameter_group" "this" {
+  name   = "${local.name}-pg15"
+  family = "postgres15"
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+  parameter {
+    name  = "log_min_duration_statement"
+    value = "500"
+  }
+  tags = local.tags
+}
+
+resource "aws_iam_role" "rds_monitoring" {
+  name = "${local.name}-rds-monitoring"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "monitoring.rds.amazonaws.com" } }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "rds_monitoring" {
+  role       = aws_iam_role.rds_monitoring.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+}
+
+resource "aws_db_instance" "this" {
+  identifier     = local.name
+  engine         = "postgres"
+  engine_version = "15"
+  instance_class = var.db_instance_class
+  db_name        = "loyalty"
+  username       = "loyalty_admin"
+  # The master password lives in Secrets Manager, managed by RDS: never in state.
+  manage_master_user_password = true
+  # The API connects as an IAM user with short-lived tokens (DB_AUTH=iam).
+  iam_database_authentication_enabled = true
+
+  multi_az                   = true
+  allocated_storage          = var.db_allocated_storage
+  max_allocated_storage      = var.db_allocated_storage * 4
+  storage_type               = "gp3"
+  storage_encrypted          = true
+  kms_key_id                 = var.kms_key_arn
+  db_subnet_group_name       = aws_db_subnet_group.this.name
+  vpc_security_group_ids     = [aws_security_group.db.id]
+  parameter_group_name       = aws_db_parameter_group.this.name
+  publicly_accessible        = false
+  deletion_protection        = true
+  backup_retention_period    = 14
+  copy_tags_to_snapshot      = true
+  skip_final_snapshot        = false
+  final_snapshot_identifier  = "${local.name}-final"
+  auto_minor_version_upgrade = true
+
+  performance_insights_enabled          = true
+  performance_insights_kms_key_id       = var.kms_key_arn
+  performance_insights_retention_period = 7
+  monitoring_interval                   = 30
+  monitoring_role_arn                   = aws_iam_role.rds_monitoring.arn
+  enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
+
+  # Operations tooling (loyalty-ops) finds each region's database by these tags.
+  tags = merge(local.tags, { "loyalty:role" = "database" })
+}

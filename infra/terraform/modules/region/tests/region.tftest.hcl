@@ -1,0 +1,119 @@
+mock_provider "aws" {
+  source = "../../testing/aws"
+}
+
+variables {
+  region_id               = "002"
+  vpc_cidr                = "10.2.0.0/16"
+  internal_allowed_cidrs  = ["10.0.0.0/16", "10.1.0.0/16"]
+  certificate_arn         = "arn:aws:acm:us-east-1:123456789012:certificate/mock"
+  api_ami_id              = "ami-0123456789abcdef0"
+  api_release_url         = "s3://releases/loyalty-api/1.0.0"
+  access_logs_bucket      = "loyalty-test-alb-logs"
+  kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/mock"
+  signing_keys_parameter  = "/loyalty/test/signing-key"
+  service_token_parameter = "/loyalty/test/service-token"
+  peers = {
+    "001" = { name = "Europe", url = "https://api-001.loyalty.internal" }
+    "002" = { name = "Americas", url = "https://api-002.loyalty.internal" }
+  }
+}
+
+run "database_is_multi_az_encrypted_iam_and_tls_only" {
+  command = apply
+
+  assert {
+    condition     = aws_db_instance.this.multi_az
+    error_message = "The database must be Multi-AZ."
+  }
+  assert {
+    condition     = aws_db_instance.this.iam_database_authentication_enabled
+    error_message = "IAM database authentication must be on."
+  }
+  assert {
+    condition     = aws_db_instance.this.storage_encrypted && aws_db_instance.this.kms_key_id == var.kms_key_arn
+    error_message = "Storage must be encrypted with the region's key."
+  }
+  assert {
+    condition     = aws_db_instance.this.deletion_protection && aws_db_instance.this.backup_retention_period >= 7
+    error_message = "Deletion protection and automated backups must be on."
+  }
+  assert {
+    condition     = aws_db_instance.this.performance_insights_enabled && aws_db_instance.this.monitoring_interval > 0
+    error_message = "Performance Insights and enhanced monitoring must be on."
+  }
+  assert {
+    condition     = contains(aws_db_instance.this.enabled_cloudwatch_logs_exports, "postgresql")
+    error_message = "Postgres logs must be exported."
+  }
+  assert {
+    condition     = !aws_db_instance.this.publicly_accessible && aws_db_instance.this.manage_master_user_password
+    error_message = "Not public, and the master password managed in Secrets Manager (never in state)."
+  }
+  assert {
+    condition     = one([for p in aws_db_parameter_group.this.parameter : p.value if p.name == "rds.force_ssl"]) == "1"
+    error_message = "The parameter group must force TLS."
+  }
+  assert {
+    condition     = aws_db_instance.this.tags["loyalty:region"] == "002" && aws_db_instance.this.tags["loyalty:role"] == "database"
+    error_message = "The database carries the tags loyalty-ops discovers it by."
+  }
+}
+
+run "only_the_api_reaches_the_database" {
+  command = apply
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.db_from_api.referenced_security_group_id == aws_security_group.api.id
+    error_message = "The database accepts connections from the API security group."
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.db_from_api.from_port == 5432 && aws_vpc_security_group_ingress_rule.db_from_api.to_port == 5432
+    error_message = "Only the Postgres port."
+  }
+  assert {
+    condition     = length([for r in [aws_vpc_security_group_ingress_rule.db_from_api] : r if r.security_group_id == aws_security_group.db.id]) == 1
+    error_message = "The database security group has exactly one ingress rule."
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.api_from_alb.referenced_security_group_id == aws_security_group.alb.id
+    error_message = "API instances accept traffic from their internal ALB only."
+  }
+}
+
+run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
+  command = apply
+
+  assert {
+    condition     = aws_launch_template.api.metadata_options[0].http_tokens == "required"
+    error_message = "IMDSv2 must be required."
+  }
+  assert {
+    condition     = aws_lb_target_group.api.health_check[0].path == "/readyz"
+    error_message = "Health checks use /readyz."
+  }
+  assert {
+    condition     = aws_autoscaling_group.api.instance_refresh[0].strategy == "Rolling"
+    error_message = "A new release rolls through the instances."
+  }
+  assert {
+    condition     = aws_lb.internal.internal && aws_lb.internal.drop_invalid_header_fields
+    error_message = "The region's ALB is internal and drops invalid headers."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.api.user_data), "DB_AUTH=iam") && strcontains(base64decode(aws_launch_template.api.user_data), "get-parameter --with-decryption")
+    error_message = "User data uses IAM database auth and reads secrets from SSM at boot."
+  }
+  assert {
+    condition     = !strcontains(base64decode(aws_launch_template.api.user_data), "SIGNING_KEYS__K1=s")
+    error_message = "No secret value is templated into user data."
+  }
+}
+
+run "region_code_is_checked" {
+  command = plan
+  variables {
+    region_id = "2"
+  }
+  expect_failures = [var.region_id]
+}

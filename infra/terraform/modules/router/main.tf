@@ -1,0 +1,281 @@
+data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394:only the first two zone names are used (slice), so a zone AWS adds later does not move anything
+  state = "available"
+}
+
+locals {
+  azs  = slice(data.aws_availability_zones.available.names, 0, 2)
+  name = "loyalty-router"
+  tags = merge(var.tags, { "loyalty:role" = "router" })
+  # The router's configuration file: one [[regions]] table per region.
+  topology = join("\n", [for id, region in var.regions : "[[regions]]\nid = \"${id}\"\nname = \"${region.name}\"\nurls = [\"${region.url}\"]\n"])
+}
+
+resource "aws_vpc" "this" {
+  cidr_block           = var.vpc_cidr
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+  tags                 = merge(local.tags, { Name = local.name })
+}
+
+resource "aws_default_security_group" "closed" {
+  vpc_id = aws_vpc.this.id
+  tags   = local.tags
+}
+
+resource "aws_flow_log" "this" {
+  vpc_id               = aws_vpc.this.id
+  traffic_type         = "ALL"
+  log_destination_type = "cloud-watch-logs"
+  log_destination      = aws_cloudwatch_log_group.flow.arn
+  iam_role_arn         = aws_iam_role.flow_logs.arn
+  tags                 = local.tags
+}
+
+resource "aws_cloudwatch_log_group" "flow" {
+  name              = "/loyalty/router/vpc-flow"
+  retention_in_days = 365
+  kms_key_id        = var.kms_key_arn
+  tags              = local.tags
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name = "${local.name}-flow-logs"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "vpc-flow-logs.amazonaws.com" } }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  role = aws_iam_role.flow_logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+      Resource = "${aws_cloudwatch_log_group.flow.arn}:*"
+    }]
+  })
+}
+
+# Public subnets hold only the ALB; router instances live in the private ones.
+resource "aws_subnet" "public" {
+  count             = length(local.azs)
+  vpc_id            = aws_vpc.this.id
+  availability_zone = local.azs[count.index]
+  cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index)
+  tags              = merge(local.tags, { Name = "${local.name}-public-${count.index}" })
+}
+
+resource "aws_subnet" "private" {
+  count             = length(local.azs)
+  vpc_id            = aws_vpc.this.id
+  availability_zone = local.azs[count.index]
+  cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index + 8)
+  tags              = merge(local.tags, { Name = "${local.name}-private-${count.index}" })
+}
+
+resource "aws_security_group" "alb" {
+  name        = "${local.name}-public-alb"
+  description = "Public ALB: HTTPS and the HTTP redirect from anywhere"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb" {
+  #checkov:skip=CKV_AWS_260:port 80 is open only for the listener that redirects to HTTPS
+  for_each          = toset(["80", "443"])
+  security_group_id = aws_security_group.alb.id
+  description       = "Port ${each.value} from clients"
+  cidr_ipv4         = "0.0.0.0/0"
+  from_port         = tonumber(each.value)
+  to_port           = tonumber(each.value)
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_routers" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "To the router instances"
+  referenced_security_group_id = aws_security_group.router.id
+  from_port                    = 8080
+  to_port                      = 8080
+  ip_protocol                  = "tcp"
+}
+
+resource "aws_security_group" "router" {
+  name        = "${local.name}-instances"
+  description = "Router instances: from the public ALB, to the regions' internal ALBs"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "router_from_alb" {
+  security_group_id            = aws_security_group.router.id
+  description                  = "From the public ALB"
+  referenced_security_group_id = aws_security_group.alb.id
+  from_port                    = 8080
+  to_port                      = 8080
+  ip_protocol                  = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "router_out" {
+  security_group_id = aws_security_group.router.id
+  description       = "HTTPS to the regions and AWS APIs"
+  cidr_ipv4         = "0.0.0.0/0"
+  from_port         = 443
+  to_port           = 443
+  ip_protocol       = "tcp"
+}
+
+resource "aws_lb" "public" {
+  #checkov:skip=CKV2_AWS_28:WAF rules belong to the edge team's shared web ACL, attached outside this stack
+  name                       = "loyalty-public"
+  internal                   = false
+  load_balancer_type         = "application"
+  security_groups            = [aws_security_group.alb.id]
+  subnets                    = aws_subnet.public[*].id
+  drop_invalid_header_fields = true
+  enable_deletion_protection = true
+  access_logs {
+    bucket  = var.access_logs_bucket
+    prefix  = "public-alb"
+    enabled = true
+  }
+  tags = local.tags
+}
+
+resource "aws_lb_target_group" "router" {
+  name                 = local.name
+  port                 = 8080
+  protocol             = "HTTP"
+  vpc_id               = aws_vpc.this.id
+  deregistration_delay = 15
+  health_check {
+    path                = "/readyz"
+    interval            = 10
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+    matcher             = "200"
+  }
+  tags = local.tags
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.public.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.router.arn
+  }
+  tags = local.tags
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  load_balancer_arn = aws_lb.public.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+  tags = local.tags
+}
+
+resource "aws_iam_role" "router" {
+  name = local.name
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "ec2.amazonaws.com" } }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "router" {
+  role = aws_iam_role.router.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "arn:aws:ssm:*:*:parameter${var.service_token_parameter}" },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
+    ]
+  })
+}
+
+resource "aws_iam_instance_profile" "router" {
+  name = local.name
+  role = aws_iam_role.router.name
+}
+
+resource "aws_launch_template" "router" {
+  name_prefix   = "${local.name}-"
+  image_id      = var.router_ami_id
+  instance_type = var.router_instance_type
+  iam_instance_profile {
+    arn = aws_iam_instance_profile.router.arn
+  }
+  vpc_security_group_ids = [aws_security_group.router.id]
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size = 10
+      volume_type = "gp3"
+      encrypted   = true
+      kms_key_id  = var.kms_key_arn
+    }
+  }
+  monitoring {
+    enabled = true
+  }
+  user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
+    release_url             = var.router_release_url
+    service_token_parameter = var.service_token_parameter
+    topology                = local.topology
+  }))
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(local.tags, { Name = local.name })
+  }
+  tags = local.tags
+}
+
+resource "aws_autoscaling_group" "router" {
+  name                      = local.name
+  min_size                  = var.router_min_size
+  max_size                  = var.router_max_size
+  vpc_zone_identifier       = aws_subnet.private[*].id
+  target_group_arns         = [aws_lb_target_group.router.arn]
+  health_check_type         = "ELB"
+  health_check_grace_period = 30
+  launch_template {
+    id      = aws_launch_template.router.id
+    version = aws_launch_template.router.latest_version
+  }
+  instance_refresh {
+    strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = 50
+    }
+  }
+  dynamic "tag" {
+    for_each = merge(local.tags, { Name = local.name })
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+}

@@ -1,0 +1,7 @@
+output "public_dns_name" {
+  value = aws_lb.public.dns_name
+}
+
+output "vpc_cidr" {
+  value = aws_vpc.this.cidr_block
+}

@@ -1,0 +1,60 @@
+mock_provider "aws" {
+  source = "../../testing/aws"
+}
+
+variables {
+  vpc_cidr                = "10.0.0.0/16"
+  certificate_arn         = "arn:aws:acm:eu-west-1:123456789012:certificate/mock"
+  router_ami_id           = "ami-0123456789abcdef0"
+  router_release_url      = "s3://releases/loyalty-router/1.0.0"
+  service_token_parameter = "/loyalty/test/service-token"
+  kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/mock"
+  access_logs_bucket      = "loyalty-test-alb-logs"
+  regions = {
+    "001" = { name = "Europe", url = "https://api-001.loyalty.internal" }
+    "002" = { name = "Americas", url = "https://api-002.loyalty.internal" }
+    "003" = { name = "Asia-Pacific", url = "https://api-003.loyalty.internal" }
+  }
+}
+
+run "public_alb_is_https_with_redirect_and_hardened" {
+  command = apply
+
+  assert {
+    condition     = aws_lb_listener.https.protocol == "HTTPS" && aws_lb_listener.https.port == 443
+    error_message = "An HTTPS listener on 443."
+  }
+  assert {
+    condition     = aws_lb_listener.http_redirect.default_action[0].type == "redirect" && aws_lb_listener.http_redirect.default_action[0].redirect[0].protocol == "HTTPS"
+    error_message = "HTTP is redirected to HTTPS."
+  }
+  assert {
+    condition     = aws_lb.public.drop_invalid_header_fields && aws_lb.public.enable_deletion_protection
+    error_message = "Invalid headers dropped, deletion protection on."
+  }
+  assert {
+    condition     = aws_lb.public.access_logs[0].enabled
+    error_message = "Access logs on."
+  }
+}
+
+run "routers_use_imdsv2_readyz_and_know_every_region" {
+  command = apply
+
+  assert {
+    condition     = aws_launch_template.router.metadata_options[0].http_tokens == "required"
+    error_message = "IMDSv2 must be required."
+  }
+  assert {
+    condition     = aws_lb_target_group.router.health_check[0].path == "/readyz"
+    error_message = "Health checks use /readyz."
+  }
+  assert {
+    condition     = length(regexall("\\[\\[regions\\]\\]", base64decode(aws_launch_template.router.user_data))) == 3
+    error_message = "The router's configuration lists the three regions."
+  }
+  assert {
+    condition     = aws_autoscaling_group.router.instance_refresh[0].strategy == "Rolling"
+    error_message = "Rolling instance refresh."
+  }
+}
