@@ -68,8 +68,21 @@ pub struct RegionConfig {
     pub urls: Vec<String>,
 }
 
+/// How the API authenticates to its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DbAuth {
+    /// Whatever the URL carries (the local deployment: trust on loopback).
+    Password,
+    /// RDS IAM database authentication: short-lived tokens from the instance's AWS
+    /// credentials, TLS required. Needs a build with `--features iam`.
+    Iam,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DbConfig {
+    /// `password` or `iam`; also set by the environment variable `DB_AUTH`.
+    pub auth: DbAuth,
     /// Connections in the r2d2 pool, and so queries in flight at once.
     pub pool_size: u32,
     /// How long a query may wait for a pooled connection before the request gets 503.
@@ -153,6 +166,7 @@ impl Default for Config {
             workers: None,
             log_json: false,
             db: DbConfig {
+                auth: DbAuth::Password,
                 pool_size: 10,
                 connection_timeout_ms: 2_000,
                 gate_timeout_ms: 3_000,
@@ -186,7 +200,12 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("LOYALTY_").split("__")).extract().map_err(Box::new)
+        figment
+            .merge(Env::prefixed("LOYALTY_").split("__"))
+            // The deployment's documented switch: `DB_AUTH=iam`.
+            .merge(Env::raw().only(&["DB_AUTH"]).map(|_| "db.auth".into()))
+            .extract()
+            .map_err(Box::new)
     }
 
     pub fn region_name(&self, id: RegionId) -> Option<&str> {
@@ -213,6 +232,16 @@ mod tests {
             assert_eq!(config.auth.signing_keys["k1"], "0123456789abcdef0123456789abcdef");
             assert_eq!(config.admin_email.as_deref(), Some("root@example.com"));
             assert_eq!(config.regions.len(), 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn db_auth_comes_from_db_auth() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).map_err(|e| e.to_string())?.db.auth, DbAuth::Password);
+            jail.set_env("DB_AUTH", "iam");
+            assert_eq!(Config::load(None).map_err(|e| e.to_string())?.db.auth, DbAuth::Iam);
             Ok(())
         });
     }

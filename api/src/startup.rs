@@ -12,7 +12,7 @@ use contract::ErrorCode;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::{LoginLimiter, TokenKeys};
-use crate::config::Config;
+use crate::config::{Config, DbAuth};
 use crate::db::Db;
 use crate::domain::Regions;
 use crate::error::ApiError;
@@ -66,10 +66,28 @@ fn query_config() -> web::QueryConfig {
         .error_handler(|err, _req| ApiError::invalid_input(format!("invalid query string: {err}")).into())
 }
 
+/// The password source for IAM database auth, or `None` when the URL is enough.
+async fn database_password(config: &Config) -> anyhow::Result<Option<crate::db::connection::PasswordSource>> {
+    match config.db.auth {
+        DbAuth::Password => Ok(None),
+        #[cfg(feature = "iam")]
+        DbAuth::Iam => {
+            let (host, port, user) =
+                crate::db::connection::token_target(&config.database_url).map_err(anyhow::Error::msg)?;
+            let auth = rds::iam_auth::IamAuth::from_environment(&host, port, &user).await?;
+            let tokens = rds::iam_auth::TokenCache::start(auth, rds::iam_auth::REFRESH_EVERY).await?;
+            tracing::info!(%host, %user, "database access with IAM auth tokens");
+            Ok(Some(std::sync::Arc::new(move || tokens.current())))
+        }
+        #[cfg(not(feature = "iam"))]
+        DbAuth::Iam => anyhow::bail!("DB_AUTH=iam needs a loyalty-api built with `--features iam`"),
+    }
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let tokens = TokenKeys::from_config(&config.auth)?;
-        let db = Db::new(&config.database_url, &config.db);
+        let db = Db::new(&config.database_url, &config.db, database_password(&config).await?);
         let wait = Duration::from_secs(config.db.startup_wait_secs);
         let migrating = db.clone();
         tokio::task::spawn_blocking(move || migrating.migrate(wait)).await??;

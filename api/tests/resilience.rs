@@ -180,3 +180,14 @@ async fn an_exhausted_pool_and_a_stuck_query_answer_within_bounds() {
         .await;
     expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
 }
+
+/// The default build has no AWS SDK: asking it for IAM auth fails at start, clearly.
+#[cfg(not(feature = "iam"))]
+#[tokio::test]
+async fn iam_auth_needs_the_iam_build() {
+    let db = TestDb::create();
+    let mut config = test_config(&db.url);
+    config.db.auth = api::config::DbAuth::Iam;
+    let error = api::Application::build(config).await.err().expect("refused");
+    assert!(error.to_string().contains("--features iam"), "{error}");
+}

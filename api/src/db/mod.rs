@@ -4,6 +4,7 @@
 //! Query modules return `QueryResult`; they know nothing of HTTP.
 
 pub mod catalogue;
+pub mod connection;
 pub mod directory;
 pub mod groups;
 pub mod idempotency;
@@ -17,16 +18,17 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::{CustomizeConnection, Pool};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
+use self::connection::{PasswordSource, PgManager};
 use crate::config::DbConfig;
 use crate::error::{ApiError, is_deadlock};
 
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+pub type PgPool = Pool<PgManager>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
@@ -54,8 +56,8 @@ pub struct Db {
 impl Db {
     /// Builds the pool without connecting: the server starts (and answers 503) even
     /// while its database is down.
-    pub fn new(database_url: &str, config: &DbConfig) -> Db {
-        let manager = ConnectionManager::<PgConnection>::new(database_url);
+    pub fn new(database_url: &str, config: &DbConfig, password: Option<PasswordSource>) -> Db {
+        let manager = PgManager::new(database_url, password);
         let pool = Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(0))

@@ -1,0 +1,116 @@
+//! Opening database connections. With a password source (IAM database auth, `DB_AUTH=iam`),
+//! every new connection gets the current token as its password, and TLS is required.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, R2D2Connection};
+
+/// Where a connection's password comes from when it is not in the URL.
+pub type PasswordSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+pub struct PgManager {
+    url: String,
+    password: Option<PasswordSource>,
+}
+
+impl PgManager {
+    pub fn new(url: &str, password: Option<PasswordSource>) -> PgManager {
+        PgManager { url: url.to_owned(), password }
+    }
+
+    fn url(&self) -> Result<String, diesel::ConnectionError> {
+        match &self.password {
+            None => Ok(self.url.clone()),
+            Some(password) => with_password(&self.url, &password()),
+        }
+    }
+}
+
+/// `url` with `password` (percent-encoded: tokens are full of `&`, `=` and `%`) and
+/// `sslmode=require` unless a stricter mode is set.
+pub fn with_password(url: &str, password: &str) -> Result<String, diesel::ConnectionError> {
+    let bad = |e: &dyn std::fmt::Display| diesel::ConnectionError::InvalidConnectionUrl(format!("database_url: {e}"));
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(&e))?;
+    // Encode everything but unreserved characters ourselves: `set_password` leaves `%`
+    // and `&` alone, and libpq would decode the token's own `%2F` into `/`.
+    let encoded: String = url::form_urlencoded::byte_serialize(password.as_bytes()).collect();
+    parsed.set_password(Some(&encoded)).map_err(|()| bad(&"cannot carry a password"))?;
+    let strict =
+        parsed.query_pairs().any(|(k, v)| k == "sslmode" && (v == "require" || v == "verify-ca" || v == "verify-full"));
+    if !strict {
+        let kept: Vec<(String, String)> = parsed
+            .query_pairs()
+            .filter(|(k, _)| k != "sslmode")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(kept).append_pair("sslmode", "require");
+    }
+    Ok(parsed.to_string())
+}
+
+/// Host, port and user of a database URL: what an IAM token is signed for.
+pub fn token_target(url: &str) -> Result<(String, u16, String), String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = parsed.host_str().ok_or("database_url has no host")?.to_owned();
+    let user = parsed.username();
+    if user.is_empty() {
+        return Err("database_url has no user (the IAM database user)".into());
+    }
+    Ok((host, parsed.port().unwrap_or(5432), user.to_owned()))
+}
+
+impl ManageConnection for PgManager {
+    type Connection = PgConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgConnection, Self::Error> {
+        let url = self.url().map_err(diesel::r2d2::Error::ConnectionError)?;
+        PgConnection::establish(&url).map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_go_in_percent_encoded_with_tls_required() {
+        let token = "db.rds.amazonaws.com:5432/?Action=connect&DBUser=loyalty_api&X-Amz-Signature=ab%2Fcd";
+        let url = with_password("postgres://loyalty_api@db.rds.amazonaws.com:5432/loyalty", token).unwrap();
+        assert!(
+            url.starts_with(
+                "postgres://loyalty_api:db.rds.amazonaws.com%3A5432%2F%3FAction%3Dconnect%26DBUser%3Dloyalty_api"
+            ),
+            "{url}"
+        );
+        assert!(url.ends_with("@db.rds.amazonaws.com:5432/loyalty?sslmode=require"), "{url}");
+        // What a URL parser (libpq) decodes is the token itself.
+        let password = url::Url::parse(&url).unwrap().password().unwrap().to_owned();
+        let decoded: String =
+            url::form_urlencoded::parse(format!("p={password}").as_bytes()).map(|(_, v)| v.into_owned()).collect();
+        assert_eq!(decoded, token);
+        let weak = with_password("postgres://u@h/db?sslmode=prefer&connect_timeout=2", "t").unwrap();
+        assert_eq!(weak, "postgres://u:t@h/db?connect_timeout=2&sslmode=require");
+        let strict = with_password("postgres://u@h/db?sslmode=verify-full", "t").unwrap();
+        assert_eq!(strict, "postgres://u:t@h/db?sslmode=verify-full");
+    }
+
+    #[test]
+    fn the_token_is_signed_for_host_port_and_user() {
+        assert_eq!(
+            token_target("postgres://loyalty_api@db.example:6432/loyalty"),
+            Ok(("db.example".into(), 6432, "loyalty_api".into()))
+        );
+        assert_eq!(token_target("postgres://u@db.example/loyalty").unwrap().1, 5432);
+        assert!(token_target("postgres://db.example/loyalty").is_err());
+    }
+}
