@@ -19,8 +19,8 @@ struct OpFigures {
 pub struct Stats {
     started: Instant,
     ops: Mutex<BTreeMap<&'static str, OpFigures>>,
-    /// (second since start, latency in µs) of every operation.
-    timeline: Mutex<Vec<(u32, u64)>>,
+    /// (second since start, latency in µs, failed) of every operation.
+    timeline: Mutex<Vec<(u32, u64, bool)>>,
     pub retries: AtomicU64,
     pub duplicates_sent: AtomicU64,
     pub replays_seen: AtomicU64,
@@ -44,7 +44,14 @@ pub struct OpSummary {
 pub struct Second {
     pub second: u32,
     pub ops: u64,
+    /// Operations the platform failed (not business refusals like insufficient_points).
+    pub errors: u64,
     pub p99_ms: f64,
+}
+
+/// Answers that are the platform failing, as opposed to it refusing on the merits.
+pub fn is_failure(outcome: &str) -> bool {
+    matches!(outcome, "lost" | "region_unavailable" | "timeout" | "internal" | "unknown" | "idempotency_in_progress")
 }
 
 impl Stats {
@@ -77,7 +84,7 @@ impl Stats {
             *figures.statuses.entry(outcome.to_owned()).or_default() += 1;
         }
         if let Ok(mut timeline) = self.timeline.lock() {
-            timeline.push((self.started.elapsed().as_secs() as u32, micros));
+            timeline.push((self.started.elapsed().as_secs() as u32, micros, is_failure(outcome)));
         }
     }
 
@@ -104,17 +111,19 @@ impl Stats {
 
     pub fn timeline(&self) -> Vec<Second> {
         let Ok(timeline) = self.timeline.lock() else { return Vec::new() };
-        let mut by_second: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-        for &(second, micros) in timeline.iter() {
-            by_second.entry(second).or_default().push(micros);
+        let mut by_second: BTreeMap<u32, (Vec<u64>, u64)> = BTreeMap::new();
+        for &(second, micros, failed) in timeline.iter() {
+            let entry = by_second.entry(second).or_default();
+            entry.0.push(micros);
+            entry.1 += u64::from(failed);
         }
         by_second
             .into_iter()
-            .map(|(second, mut latencies)| {
+            .map(|(second, (mut latencies, errors))| {
                 latencies.sort_unstable();
                 let p99 = latencies
                     [((latencies.len() as f64 * 0.99).ceil() as usize).saturating_sub(1).min(latencies.len() - 1)];
-                Second { second, ops: latencies.len() as u64, p99_ms: p99 as f64 / 1000.0 }
+                Second { second, ops: latencies.len() as u64, errors, p99_ms: p99 as f64 / 1000.0 }
             })
             .collect()
     }
