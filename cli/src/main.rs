@@ -1,0 +1,312 @@
+//! `loyalty`: the staff and customer app. With a subcommand it is scriptable (`--json`,
+//! meaningful exit codes); without one it logs in if needed and shows menus for the role.
+
+mod actions;
+mod api;
+mod interactive;
+mod session;
+mod show;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::api::{Api, Failure, Outcome};
+use crate::session::{Session, Store};
+
+/// Exit codes: 0 done, 1 refused by the platform, 2 usage, 3 platform unreachable,
+/// 4 not logged in.
+#[derive(Parser)]
+#[command(name = "loyalty", version, about)]
+pub struct Args {
+    /// The platform's URL (the router); else `LOYALTY_URL`, the config file, the session's.
+    #[arg(long, env = "LOYALTY_URL", global = true)]
+    url: Option<String>,
+    /// Print the API's JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The platform's regions and whether they are up.
+    Regions,
+    /// Create a customer account (asks for the home region when not given).
+    Signup {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "LOYALTY_PASSWORD")]
+        password: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Log in; the session is kept in your config directory (owner-only).
+    Login {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "LOYALTY_PASSWORD")]
+        password: String,
+    },
+    /// Forget the session.
+    Logout,
+    /// Your profile.
+    Me,
+    /// Your groups, with their points, from every region.
+    Groups,
+    Join {
+        group: String,
+    },
+    Leave {
+        group: String,
+    },
+    /// Redeem points from a group: `--points N`, or `--item ID [--qty N]`.
+    Redeem {
+        group: String,
+        #[arg(long, conflicts_with = "item")]
+        points: Option<i64>,
+        #[arg(long)]
+        item: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        qty: i64,
+    },
+    /// Your activity, newest first.
+    Activity {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// A region's menu.
+    Catalogue {
+        region: String,
+    },
+    /// (staff) Bill a customer: `--item ID:QTY` once per line.
+    Bill {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        store: String,
+        #[arg(long = "item", required = true)]
+        items: Vec<String>,
+    },
+    /// (staff) Manage your region's menu.
+    #[command(subcommand)]
+    Item(ItemCommand),
+    /// (admin) Create a staff account.
+    CreateStaff {
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "LOYALTY_PASSWORD")]
+        password: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        region: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ItemCommand {
+    Add {
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "mains")]
+        category: String,
+        #[arg(long)]
+        price_cents: i64,
+        #[arg(long)]
+        points: i64,
+    },
+    Price {
+        item: String,
+        price_cents: i64,
+    },
+    Unavailable {
+        item: String,
+    },
+    Available {
+        item: String,
+    },
+}
+
+pub struct App {
+    pub store: Store,
+    pub url: String,
+    pub json: bool,
+}
+
+impl App {
+    pub fn session(&self) -> Outcome<Session> {
+        self.store.load().ok_or(Failure::NotLoggedIn)
+    }
+
+    pub fn api(&self, session: Option<&Session>) -> Outcome<Api> {
+        Ok(Api::new(&self.url, session.map(|s| s.token.clone()))?)
+    }
+
+    pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        } else {
+            println!("{}", text(value));
+        }
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> Outcome<Session> {
+        let api = self.api(None)?;
+        let s = actions::log_in(&api, email, password).await?;
+        let session = Session {
+            url: self.url.clone(),
+            token: s.token,
+            user_id: s.user_id.to_string(),
+            role: s.role,
+            expires_at: s.expires_at,
+        };
+        self.store.save(&session)?;
+        Ok(session)
+    }
+}
+
+fn parse_line(line: &str) -> Outcome<(String, u32)> {
+    let (item, qty) = line.split_once(':').unwrap_or((line, "1"));
+    let qty = qty.parse().map_err(|_| Failure::Usage(format!("--item {line}: expected ITEM_ID:QTY")))?;
+    Ok((item.to_owned(), qty))
+}
+
+async fn run(app: &App, command: Command) -> Outcome<()> {
+    match command {
+        Command::Regions => app.print(&actions::regions(&app.api(None)?).await?, show::regions),
+        Command::Signup { email, password, name, region } => {
+            let api = app.api(None)?;
+            let region = match region {
+                Some(region) => region,
+                None => interactive::ask_region(&api).await?,
+            };
+            let user = actions::sign_up(&api, &email, &password, &name, &region).await?;
+            app.print(&user, |u| {
+                format!("welcome, {}! your id is {} (home region {})", u.full_name, u.id, u.home_region)
+            });
+        }
+        Command::Login { email, password } => {
+            let session = app.log_in(&email, &password).await?;
+            app.print(&session, |s| format!("logged in as {} ({})", s.user_id, s.role.as_str()));
+        }
+        Command::Logout => {
+            let had = app.store.forget()?;
+            app.print(&json!({"logged_out": had}), |_| {
+                if had { "logged out".into() } else { "you were not logged in".into() }
+            });
+        }
+        Command::Me => {
+            let s = app.session()?;
+            app.print(&actions::profile(&app.api(Some(&s))?, &s.user_id).await?, show::user);
+        }
+        Command::Groups => {
+            let s = app.session()?;
+            app.print(&actions::groups(&app.api(Some(&s))?, &s.user_id).await?, show::groups);
+        }
+        Command::Join { group } => {
+            let s = app.session()?;
+            let joined = actions::join(&app.api(Some(&s))?, &group, &s.user_id).await?;
+            app.print(&joined, |_| format!("you joined {group}"));
+        }
+        Command::Leave { group } => {
+            let s = app.session()?;
+            let left = actions::leave(&app.api(Some(&s))?, &group, &s.user_id).await?;
+            app.print(&left, |_| format!("you left {group}"));
+        }
+        Command::Redeem { group, points, item, qty } => {
+            let s = app.session()?;
+            let what = match (points, item) {
+                (Some(points), None) => json!({"points": points}),
+                (None, Some(item)) => json!({"item_id": item, "qty": qty}),
+                _ => return Err(Failure::Usage("give --points N or --item ID".into())),
+            };
+            app.print(&actions::redeem(&app.api(Some(&s))?, &group, what).await?, show::redemption);
+        }
+        Command::Activity { limit, cursor } => {
+            let s = app.session()?;
+            app.print(
+                &actions::activity(&app.api(Some(&s))?, &s.user_id, limit, cursor.as_deref()).await?,
+                show::activity,
+            );
+        }
+        Command::Catalogue { region } => {
+            app.print(&actions::catalogue(&app.api(None)?, &region).await?, show::catalogue)
+        }
+        Command::Bill { user, group, store, items } => {
+            let s = app.session()?;
+            let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;
+            app.print(&actions::bill(&app.api(Some(&s))?, &user, group.as_deref(), &store, &lines).await?, show::bill);
+        }
+        Command::Item(item) => {
+            let s = app.session()?;
+            let api = app.api(Some(&s))?;
+            let changed = match item {
+                ItemCommand::Add { region, name, category, price_cents, points } => {
+                    actions::add_item(&api, &region, &name, &category, price_cents, points).await?
+                }
+                ItemCommand::Price { item, price_cents } => {
+                    actions::change_item(&api, &item, json!({"price_cents": price_cents})).await?
+                }
+                ItemCommand::Unavailable { item } => {
+                    actions::change_item(&api, &item, json!({"available": false})).await?
+                }
+                ItemCommand::Available { item } => {
+                    actions::change_item(&api, &item, json!({"available": true})).await?
+                }
+            };
+            app.print(&changed, |i| {
+                format!(
+                    "{}  {}  {}  {} pts  available: {}",
+                    i.id,
+                    i.name,
+                    show::money(i.price_cents),
+                    i.points_price,
+                    i.available
+                )
+            });
+        }
+        Command::CreateStaff { email, password, name, region } => {
+            let s = app.session()?;
+            let user = actions::create_staff(&app.api(Some(&s))?, &email, &password, &name, &region).await?;
+            app.print(&user, |u| format!("staff account {} created in region {}", u.id, u.home_region));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let store = match Store::locate() {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(2);
+        }
+    };
+    let url = args
+        .url
+        .clone()
+        .or_else(|| store.configured_url())
+        .or_else(|| store.load().map(|s| s.url))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let app = App { store, url, json: args.json };
+    let result = match args.command {
+        Some(command) => run(&app, command).await,
+        None => interactive::run(&app).await,
+    };
+    if let Err(failure) = result {
+        eprintln!("error: {}", failure.explain());
+        std::process::exit(failure.exit_code());
+    }
+}

@@ -1,0 +1,109 @@
+//! Human-readable output (`--json` prints the API's JSON instead).
+
+use contract::dto::{Bill, Catalogue, Redemption, Regions, User, UserGroups};
+use serde_json::Value;
+
+pub fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents.rem_euclid(100))
+}
+
+pub fn regions(regions: &Regions) -> String {
+    regions
+        .items
+        .iter()
+        .map(|r| format!("{}  {:<14} {:?}", r.id, r.name, r.status).to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn user(user: &User) -> String {
+    format!(
+        "{} ({})\n  id: {}  role: {}  home region: {}\n  phone: {}  location: {}  age: {}\n  personal group: {}  groups: {}",
+        user.full_name,
+        user.email,
+        user.id,
+        user.role.as_str(),
+        user.home_region,
+        user.phone.as_deref().unwrap_or("-"),
+        user.location.as_deref().unwrap_or("-"),
+        user.age.map_or("-".into(), |a| a.to_string()),
+        user.personal_group_id,
+        user.groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )
+}
+
+pub fn groups(groups: &UserGroups) -> String {
+    let mut lines: Vec<String> = groups
+        .items
+        .iter()
+        .map(|g| format!("{}  {:<24} {:>8} points  ({} members)", g.id, g.name, g.points, g.members.len()))
+        .collect();
+    lines.extend(groups.unavailable.iter().map(|g| format!("{g}  (its region is unavailable right now)")));
+    if lines.is_empty() { "no groups".into() } else { lines.join("\n") }
+}
+
+pub fn catalogue(catalogue: &Catalogue) -> String {
+    if catalogue.items.is_empty() {
+        return "the menu is empty".into();
+    }
+    catalogue
+        .items
+        .iter()
+        .map(|i| {
+            format!(
+                "{}  {:<24} {:<10} {:>8}  {:>6} pts{}",
+                i.id,
+                i.name,
+                i.category,
+                money(i.price_cents),
+                i.points_price,
+                if i.available { "" } else { "  (unavailable)" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn bill(bill: &Bill) -> String {
+    format!(
+        "billed {} to {} in group {}: {} points awarded, balance {} (bill {})",
+        money(bill.amount_cents),
+        bill.user_id,
+        bill.group_id,
+        bill.points_awarded,
+        bill.balance_after,
+        bill.id
+    )
+}
+
+pub fn redemption(r: &Redemption) -> String {
+    format!("redeemed {} points from {}: balance {} (entry {})", r.points, r.group_id, r.balance_after, r.id)
+}
+
+pub fn activity(page: &Value) -> String {
+    let mut lines: Vec<String> = page["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}  {:<6} {:>+7}  balance {:>7}  group {}",
+                        e["created_on"].as_str().unwrap_or("-"),
+                        e["kind"].as_str().unwrap_or("-"),
+                        e["points"].as_i64().unwrap_or(0),
+                        e["balance_after"].as_i64().unwrap_or(0),
+                        e["group_id"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if lines.is_empty() {
+        lines.push("no activity".into());
+    }
+    if let Some(cursor) = page["next_cursor"].as_str() {
+        lines.push(format!("more: --cursor {cursor}"));
+    }
+    lines.join("\n")
+}

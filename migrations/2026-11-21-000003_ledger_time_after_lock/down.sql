@@ -1,0 +1,1 @@
+ALTER TABLE ledger_entries ALTER COLUMN created_on SET DEFAULT now();

@@ -1,0 +1,305 @@
+//! The `loyalty` CLI against a throwaway deployment: scriptable subcommands with --json
+//! and exit codes, a redemption whose answer is lost and retried with its key, and the
+//! interactive menus driven through a pseudo-terminal.
+// Test-only code: a failed step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use contract::dto::Group;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{PASSWORD, STAFF_PASSWORD, Stack, expect_json};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
+fn loyalty_bin() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_loyalty-router")).parent().unwrap().join("loyalty")
+}
+
+/// Runs `loyalty` with its own config directory; returns (exit code, stdout, stderr).
+async fn loyalty(url: &str, config: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(loyalty_bin())
+        .args(args)
+        .env("LOYALTY_URL", url)
+        .env("LOYALTY_CONFIG_DIR", config)
+        .env_remove("LOYALTY_PASSWORD")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn loyalty_json(url: &str, config: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = loyalty(url, config, &all).await;
+    assert_eq!(code, 0, "loyalty {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("loyalty {args:?}: bad JSON ({e}): {out}"))
+}
+
+/// A proxy to `target` that swallows the answer on the first connection (the request
+/// reaches the platform; the client sees the connection drop), then forwards faithfully.
+async fn lossy_proxy(target: String) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let target = target.clone();
+            tokio::spawn(async move {
+                let upstream = TcpStream::connect(&target).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut up_read, mut up_write) = upstream.into_split();
+                let forward = tokio::spawn(async move { tokio::io::copy(&mut client_read, &mut up_write).await });
+                if n == 0 {
+                    let mut answer = vec![0u8; 65_536];
+                    let _ = up_read.read(&mut answer).await;
+                    forward.abort();
+                    drop(client_write);
+                } else {
+                    let _ = tokio::io::copy(&mut up_read, &mut client_write).await;
+                }
+            });
+        }
+    });
+    (address, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subcommands_script_the_platform() {
+    let stack = Stack::start(1);
+    let url = stack.router.clone();
+    let dir = stack.state.join("cli");
+    let (customer, staff) = (dir.join("customer"), dir.join("staff"));
+
+    let regions = loyalty_json(&url, &customer, &["regions"]).await;
+    assert_eq!(regions["items"].as_array().unwrap().len(), 3);
+    let email = format!("cli-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
+    let user = loyalty_json(
+        &url,
+        &customer,
+        &["signup", "--email", &email, "--password", PASSWORD, "--name", "Cli User", "--region", "002"],
+    )
+    .await;
+    let uid = user["id"].as_str().unwrap().to_owned();
+    assert!(uid.starts_with("002-"));
+    loyalty_json(&url, &customer, &["login", "--email", &email, "--password", PASSWORD]).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(customer.join("session.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token is readable by its owner only");
+    }
+    assert_eq!(loyalty_json(&url, &customer, &["me"]).await["id"], uid.as_str());
+
+    // Staff of 002 put a dish on the menu and bill the customer.
+    stack.staff("002").await; // the staff account's directory entry has arrived
+    loyalty_json(&url, &staff, &["login", "--email", "staff@002.loyalty.local", "--password", STAFF_PASSWORD]).await;
+    let item = loyalty_json(
+        &url,
+        &staff,
+        &["item", "add", "--region", "002", "--name", "Empanada", "--price-cents", "2000", "--points", "15"],
+    )
+    .await;
+    let item_id = item["id"].as_str().unwrap().to_owned();
+    let line = format!("{item_id}:3");
+    let bill = loyalty_json(&url, &staff, &["bill", "--user", &uid, "--store", "002", "--item", &line]).await;
+    assert_eq!(bill["points_awarded"], 60);
+
+    // A group of 003 to join and leave.
+    let staff3 = stack.staff("003").await;
+    let group: Group = expect_json(
+        stack
+            .post("/v1/groups", Some(&staff3), &json!({"name": "Cli club", "location": "Kyoto", "region": "003"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    loyalty_json(&url, &customer, &["join", group.id.as_str()]).await;
+    // The home region's index learns of the join through the outbox: within seconds.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let groups = loyalty_json(&url, &customer, &["groups"]).await;
+        if groups["items"].as_array().unwrap().iter().any(|g| g["id"] == group.id.as_str()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the joined group never showed: {groups}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    loyalty_json(&url, &customer, &["leave", group.id.as_str()]).await;
+
+    // Redemptions: by points and by item; a refusal exits 1 and explains itself.
+    let personal = user["personal_group_id"].as_str().unwrap().to_owned();
+    let redeemed = loyalty_json(&url, &customer, &["redeem", &personal, "--points", "5"]).await;
+    assert_eq!(redeemed["balance_after"], 55);
+    let redeemed = loyalty_json(&url, &customer, &["redeem", &personal, "--item", &item_id, "--qty", "2"]).await;
+    assert_eq!(redeemed["points"], 30);
+    let (code, _, err) = loyalty(&url, &customer, &["redeem", &personal, "--points", "1000"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("insufficient_points") && err.contains("request "), "{err}");
+    let activity = loyalty_json(&url, &customer, &["activity"]).await;
+    assert_eq!(activity["items"].as_array().unwrap().len(), 3);
+    let (code, out, _) = loyalty(&url, &customer, &["catalogue", "002"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("Empanada") && out.contains("20.00"), "{out}");
+    // A customer cannot bill: refused, exit 1.
+    let (code, _, err) = loyalty(&url, &customer, &["bill", "--user", &uid, "--store", "002", "--item", &line]).await;
+    assert_eq!(code, 1, "{err}");
+
+    // A lost answer: the redemption reaches the platform, the connection drops, the CLI
+    // retries with the same key, and it is applied once.
+    let (proxy, connections) = lossy_proxy(url.trim_start_matches("http://").to_owned()).await;
+    let redeemed = loyalty_json(&proxy, &customer, &["redeem", &personal, "--points", "7"]).await;
+    assert!(connections.load(Ordering::SeqCst) >= 2, "the first answer was lost and the CLI retried");
+    assert_eq!(redeemed["balance_after"], 55 - 30 - 7);
+    let ledger = loyalty_json(&url, &customer, &["activity"]).await;
+    let sevens = ledger["items"].as_array().unwrap().iter().filter(|e| e["points"] == -7).count();
+    assert_eq!(sevens, 1, "applied exactly once: {ledger}");
+
+    // Logging out removes the token; then commands say so with exit code 4.
+    loyalty_json(&url, &customer, &["logout"]).await;
+    assert!(!customer.join("session.json").exists());
+    let (code, _, err) = loyalty(&url, &customer, &["me"]).await;
+    assert_eq!(code, 4, "{err}");
+    // The platform unreachable: exit code 3.
+    let (code, _, _) = loyalty("http://127.0.0.1:9", &customer, &["regions"]).await;
+    assert_eq!(code, 3);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The interactive mode in a pseudo-terminal, as a person would use it.
+fn menus(url: &str, config: &Path) -> expectrl::session::OsSession {
+    let mut command = std::process::Command::new(loyalty_bin());
+    command.env("LOYALTY_URL", url).env("LOYALTY_CONFIG_DIR", config).env("TERM", "xterm-256color");
+    let mut session = expectrl::Session::spawn(command).unwrap();
+    session.set_expect_timeout(Some(Duration::from_secs(20)));
+    session
+}
+
+const DOWN: &str = "\x1b[B";
+const ENTER: &str = "\r";
+
+fn choose_nth(session: &mut expectrl::session::OsSession, n: usize) {
+    use expectrl::Expect;
+    for _ in 0..n {
+        session.send(DOWN).unwrap();
+    }
+    session.send(ENTER).unwrap();
+}
+
+fn log_in(session: &mut expectrl::session::OsSession, email: &str, password: &str) {
+    use expectrl::Expect;
+    session.expect("Welcome to Loyalty").unwrap();
+    choose_nth(session, 0);
+    session.expect("Email").unwrap();
+    session.send_line(email).unwrap();
+    session.expect("Password").unwrap();
+    session.send_line(password).unwrap();
+    session.expect("Logged in as").unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
+    let stack = Stack::start(1);
+    let url = stack.router.clone();
+    let (ann, ann_token) = stack.customer("001").await;
+    let staff = stack.staff("001").await;
+    expect_json::<Value>(
+        stack
+            .post(
+                "/v1/regions/001/catalogue",
+                Some(&staff),
+                &json!({"name": "Galette", "category": "mains", "price_cents": 1_000, "points_price": 8}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let group: Group = expect_json(
+        stack
+            .post("/v1/groups", Some(&staff), &json!({"name": "Menu club", "location": "Rennes", "region": "001"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (staff_dir, customer_dir) = (stack.state.join("pty-staff"), stack.state.join("pty-customer"));
+    let (ann_id, ann_email, group_id) = (ann.id.to_string(), ann.email.clone(), group.id.to_string());
+
+    let url_for_staff = url.clone();
+    tokio::task::spawn_blocking(move || {
+        use expectrl::Expect;
+        let mut s = menus(&url_for_staff, &staff_dir);
+        log_in(&mut s, "staff@001.loyalty.local", STAFF_PASSWORD);
+        s.expect("What would you like to do?").unwrap();
+        choose_nth(&mut s, 0); // Bill a customer
+        s.expect("Customer id").unwrap();
+        s.send_line(&ann_id).unwrap();
+        s.expect("Customer: Stack Customer").unwrap();
+        s.expect("Into which group?").unwrap();
+        choose_nth(&mut s, 0); // the personal group
+        s.expect("Add an item").unwrap();
+        choose_nth(&mut s, 0); // Galette
+        s.expect("Quantity").unwrap();
+        s.send_line("2").unwrap();
+        s.expect("Add an item").unwrap();
+        choose_nth(&mut s, 1); // Done
+        s.expect("Bill 20.00 to Stack Customer?").unwrap();
+        s.send(ENTER).unwrap();
+        s.expect("billed 20.00").unwrap();
+        s.expect("What would you like to do?").unwrap();
+        choose_nth(&mut s, 6); // Quit
+        s.expect(expectrl::Eof).unwrap();
+    })
+    .await
+    .unwrap();
+
+    let url_for_customer = url.clone();
+    let group_for_customer = group_id.clone();
+    tokio::task::spawn_blocking(move || {
+        use expectrl::Expect;
+        let mut s = menus(&url_for_customer, &customer_dir);
+        log_in(&mut s, &ann_email, PASSWORD);
+        s.expect("What would you like to do?").unwrap();
+        choose_nth(&mut s, 2); // Join a group
+        s.expect("Group id to join").unwrap();
+        s.send_line(&group_for_customer).unwrap();
+        s.expect("You joined").unwrap();
+        s.expect("What would you like to do?").unwrap();
+        choose_nth(&mut s, 1); // Redeem points
+        s.expect("Redeem from which group?").unwrap();
+        choose_nth(&mut s, 0); // the personal group, 20 points
+        s.expect("A number of points").unwrap();
+        choose_nth(&mut s, 0);
+        s.expect("Points").unwrap();
+        s.send_line("5").unwrap();
+        s.expect("redeemed 5 points").unwrap();
+        s.expect("What would you like to do?").unwrap();
+        choose_nth(&mut s, 8); // Quit
+        s.expect(expectrl::Eof).unwrap();
+    })
+    .await
+    .unwrap();
+
+    let personal: Group = expect_json(
+        stack.get(&format!("/v1/groups/{}", ann.personal_group_id), Some(&ann_token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(personal.points, 15, "billed 20, redeemed 5");
+    let shared: Group =
+        expect_json(stack.get(&format!("/v1/groups/{group_id}"), Some(&ann_token)).await, StatusCode::OK).await;
+    assert!(shared.members.iter().any(|m| m.as_str() == ann.id.as_str()));
+}
