@@ -32,7 +32,7 @@ RC
   export TF_IN_AUTOMATION=1 TF_DATA_DIR_BASE=$STATE/terraform
   echo "==> terraform fmt -check -recursive"
   terraform -chdir="$TF_DIR" fmt -check -recursive -diff
-  for dir in modules/region modules/router live/prod; do
+  for dir in modules/network modules/region modules/router live/prod; do
     echo "==> terraform init, validate, test: $dir"
     export TF_DATA_DIR=$TF_DATA_DIR_BASE/${dir//\//_}
     terraform -chdir="$TF_DIR/$dir" init -backend=false -input=false -no-color >/dev/null

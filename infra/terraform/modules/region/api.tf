@@ -90,7 +90,7 @@ resource "aws_lb" "internal" {
   internal                   = true
   load_balancer_type         = "application"
   security_groups            = [aws_security_group.alb.id]
-  subnets                    = aws_subnet.private[*].id
+  subnets                    = module.network.private_subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = true
   access_logs {
@@ -105,7 +105,7 @@ resource "aws_lb_target_group" "api" {
   name                 = "${local.name}-api"
   port                 = 8080
   protocol             = "HTTP"
-  vpc_id               = aws_vpc.this.id
+  vpc_id               = module.network.vpc_id
   deregistration_delay = 15
   health_check {
     path                = "/readyz"
@@ -134,7 +134,7 @@ resource "aws_autoscaling_group" "api" {
   name                      = "${local.name}-api"
   min_size                  = var.api_min_size
   max_size                  = var.api_max_size
-  vpc_zone_identifier       = aws_subnet.private[*].id
+  vpc_zone_identifier       = module.network.private_subnet_ids
   target_group_arns         = [aws_lb_target_group.api.arn]
   health_check_type         = "ELB"
   health_check_grace_period = 60

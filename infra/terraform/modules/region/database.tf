@@ -1,6 +1,6 @@
 resource "aws_db_subnet_group" "this" {
   name       = local.name
-  subnet_ids = aws_subnet.private[*].id
+  subnet_ids = module.network.private_subnet_ids
   tags       = local.tags
 }
 

@@ -16,5 +16,5 @@ output "api_security_group_id" {
 }
 
 output "vpc_id" {
-  value = aws_vpc.this.id
+  value = module.network.vpc_id
 }

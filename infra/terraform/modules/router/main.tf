@@ -1,86 +1,24 @@
-data "aws_availability_zones" "available" {
-  #checkov:skip=CKV_AWS_394:only the first two zone names are used (slice), so a zone AWS adds later does not move anything
-  state = "available"
-}
-
 locals {
-  azs  = slice(data.aws_availability_zones.available.names, 0, 2)
   name = "loyalty-router"
   tags = merge(var.tags, { "loyalty:role" = "router" })
   # The router's configuration file: one [[regions]] table per region.
   topology = join("\n", [for id, region in var.regions : "[[regions]]\nid = \"${id}\"\nname = \"${region.name}\"\nurls = [\"${region.url}\"]\n"])
 }
 
-resource "aws_vpc" "this" {
-  cidr_block           = var.vpc_cidr
-  enable_dns_support   = true
-  enable_dns_hostnames = true
-  tags                 = merge(local.tags, { Name = local.name })
-}
-
-resource "aws_default_security_group" "closed" {
-  vpc_id = aws_vpc.this.id
-  tags   = local.tags
-}
-
-resource "aws_flow_log" "this" {
-  vpc_id               = aws_vpc.this.id
-  traffic_type         = "ALL"
-  log_destination_type = "cloud-watch-logs"
-  log_destination      = aws_cloudwatch_log_group.flow.arn
-  iam_role_arn         = aws_iam_role.flow_logs.arn
-  tags                 = local.tags
-}
-
-resource "aws_cloudwatch_log_group" "flow" {
-  name              = "/loyalty/router/vpc-flow"
-  retention_in_days = 365
-  kms_key_id        = var.kms_key_arn
-  tags              = local.tags
-}
-
-resource "aws_iam_role" "flow_logs" {
-  name = "${local.name}-flow-logs"
-  assume_role_policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "vpc-flow-logs.amazonaws.com" } }]
-  })
-  tags = local.tags
-}
-
-resource "aws_iam_role_policy" "flow_logs" {
-  role = aws_iam_role.flow_logs.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-      Resource = "${aws_cloudwatch_log_group.flow.arn}:*"
-    }]
-  })
-}
-
 # Public subnets hold only the ALB; router instances live in the private ones.
-resource "aws_subnet" "public" {
-  count             = length(local.azs)
-  vpc_id            = aws_vpc.this.id
-  availability_zone = local.azs[count.index]
-  cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index)
-  tags              = merge(local.tags, { Name = "${local.name}-public-${count.index}" })
-}
-
-resource "aws_subnet" "private" {
-  count             = length(local.azs)
-  vpc_id            = aws_vpc.this.id
-  availability_zone = local.azs[count.index]
-  cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index + 8)
-  tags              = merge(local.tags, { Name = "${local.name}-private-${count.index}" })
+module "network" {
+  source         = "../network"
+  name           = local.name
+  cidr           = var.vpc_cidr
+  public_subnets = true
+  kms_key_arn    = var.kms_key_arn
+  tags           = local.tags
 }
 
 resource "aws_security_group" "alb" {
   name        = "${local.name}-public-alb"
   description = "Public ALB: HTTPS and the HTTP redirect from anywhere"
-  vpc_id      = aws_vpc.this.id
+  vpc_id      = module.network.vpc_id
   tags        = local.tags
 }
 
@@ -107,7 +45,7 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_routers" {
 resource "aws_security_group" "router" {
   name        = "${local.name}-instances"
   description = "Router instances: from the public ALB, to the regions' internal ALBs"
-  vpc_id      = aws_vpc.this.id
+  vpc_id      = module.network.vpc_id
   tags        = local.tags
 }
 
@@ -135,7 +73,7 @@ resource "aws_lb" "public" {
   internal                   = false
   load_balancer_type         = "application"
   security_groups            = [aws_security_group.alb.id]
-  subnets                    = aws_subnet.public[*].id
+  subnets                    = module.network.public_subnet_ids
   drop_invalid_header_fields = true
   enable_deletion_protection = true
   access_logs {
@@ -150,7 +88,7 @@ resource "aws_lb_target_group" "router" {
   name                 = local.name
   port                 = 8080
   protocol             = "HTTP"
-  vpc_id               = aws_vpc.this.id
+  vpc_id               = module.network.vpc_id
   deregistration_delay = 15
   health_check {
     path                = "/readyz"
@@ -256,7 +194,7 @@ resource "aws_autoscaling_group" "router" {
   name                      = local.name
   min_size                  = var.router_min_size
   max_size                  = var.router_max_size
-  vpc_zone_identifier       = aws_subnet.private[*].id
+  vpc_zone_identifier       = module.network.private_subnet_ids
   target_group_arns         = [aws_lb_target_group.router.arn]
   health_check_type         = "ELB"
   health_check_grace_period = 30

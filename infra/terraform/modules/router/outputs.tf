@@ -3,5 +3,5 @@ output "public_dns_name" {
 }
 
 output "vpc_cidr" {
-  value = aws_vpc.this.cidr_block
+  value = module.network.cidr
 }
