@@ -185,8 +185,14 @@ fn menus(url: &str, config: &Path) -> expectrl::session::OsSession {
     let mut command = std::process::Command::new(loyalty_bin());
     command.env("LOYALTY_URL", url).env("LOYALTY_CONFIG_DIR", config).env("TERM", "xterm-256color");
     let mut session = expectrl::Session::spawn(command).unwrap();
-    session.set_expect_timeout(Some(Duration::from_secs(20)));
+    session.set_expect_timeout(Some(Duration::from_secs(60)));
     session
+}
+
+/// A prompt that has just been drawn may not be reading yet: switching the terminal's
+/// mode can flush keys typed too early. Let it settle, as a person's reaction time would.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
 }
 
 const DOWN: &str = "\x1b[B";
@@ -194,6 +200,7 @@ const ENTER: &str = "\r";
 
 fn choose_nth(session: &mut expectrl::session::OsSession, n: usize) {
     use expectrl::Expect;
+    settle();
     for _ in 0..n {
         session.send(DOWN).unwrap();
     }
@@ -205,8 +212,10 @@ fn log_in(session: &mut expectrl::session::OsSession, email: &str, password: &st
     session.expect("Welcome to Loyalty").unwrap();
     choose_nth(session, 0);
     session.expect("Email").unwrap();
+    settle();
     session.send_line(email).unwrap();
     session.expect("Password").unwrap();
+    settle();
     session.send_line(password).unwrap();
     session.expect("Logged in as").unwrap();
 }
@@ -246,6 +255,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         s.expect("What would you like to do?").unwrap();
         choose_nth(&mut s, 0); // Bill a customer
         s.expect("Customer id").unwrap();
+        settle();
         s.send_line(&ann_id).unwrap();
         s.expect("Customer: Stack Customer").unwrap();
         s.expect("Into which group?").unwrap();
@@ -253,10 +263,12 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         s.expect("Add an item").unwrap();
         choose_nth(&mut s, 0); // Galette
         s.expect("Quantity").unwrap();
+        settle();
         s.send_line("2").unwrap();
         s.expect("Add an item").unwrap();
         choose_nth(&mut s, 1); // Done
         s.expect("Bill 20.00 to Stack Customer?").unwrap();
+        settle();
         s.send(ENTER).unwrap();
         s.expect("billed 20.00").unwrap();
         s.expect("What would you like to do?").unwrap();
@@ -275,6 +287,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         s.expect("What would you like to do?").unwrap();
         choose_nth(&mut s, 2); // Join a group
         s.expect("Group id to join").unwrap();
+        settle();
         s.send_line(&group_for_customer).unwrap();
         s.expect("You joined").unwrap();
         s.expect("What would you like to do?").unwrap();
@@ -284,6 +297,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         s.expect("A number of points").unwrap();
         choose_nth(&mut s, 0);
         s.expect("Points").unwrap();
+        settle();
         s.send_line("5").unwrap();
         s.expect("redeemed 5 points").unwrap();
         s.expect("What would you like to do?").unwrap();
