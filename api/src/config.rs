@@ -90,6 +90,10 @@ pub struct DbConfig {
     /// How long a request may wait for its turn at the database gate before 503.
     pub gate_timeout_ms: u64,
     pub statement_timeout_ms: u64,
+    /// The longest a request's database work may take, waits included; then it answers
+    /// 504 (a slow or cut-off network is not bounded by `statement_timeout`). The work
+    /// keeps its connection until it ends, so a slow database cannot pile work up.
+    pub deadline_ms: u64,
     /// How long start-up waits for the database before giving up.
     pub startup_wait_secs: u64,
     /// Attempts of a points transaction that keeps meeting serialization failures.
@@ -171,6 +175,7 @@ impl Default for Config {
                 connection_timeout_ms: 2_000,
                 gate_timeout_ms: 3_000,
                 statement_timeout_ms: 5_000,
+                deadline_ms: 8_000,
                 startup_wait_secs: 30,
                 max_tx_attempts: 30,
             },

@@ -191,3 +191,55 @@ async fn iam_auth_needs_the_iam_build() {
     let error = api::Application::build(config).await.err().expect("refused");
     assert!(error.to_string().contains("--features iam"), "{error}");
 }
+
+/// A statement that waits on the network (here: on a lock, the same to the API) is not
+/// bounded by `statement_timeout`; the request deadline answers 504 in time, the work
+/// finishes on its own, and the retry with the same key gets its result, applied once.
+#[tokio::test]
+async fn a_request_past_its_deadline_answers_504_and_its_retry_gets_the_result() {
+    let app = TestApp::spawn_with(|c| {
+        c.db.deadline_ms = 700;
+        c.db.statement_timeout_ms = 20_000;
+    })
+    .await;
+    let (ann, ann_token) = app.customer().await;
+    let group = ann.personal_group_id.to_string();
+    app.award(ann.id.as_str(), None, 10_000, 1).await; // 100 points
+    use diesel::Connection;
+    let (locked, release) = (std::sync::mpsc::channel::<()>(), std::sync::mpsc::channel::<()>());
+    let url = app.db.url.clone();
+    let held = group.clone();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 FOR UPDATE")
+                .bind::<diesel::sql_types::Text, _>(&held)
+                .execute(conn)?;
+            locked.0.send(()).unwrap();
+            release.1.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    locked.1.recv().unwrap();
+    let path = format!("/v1/groups/{group}/redemptions");
+    let started = Instant::now();
+    let res = app.post_once(&path, &ann_token, "late", &json!({"points": 30})).await;
+    let took = started.elapsed();
+    expect_error(res, StatusCode::GATEWAY_TIMEOUT, "timeout").await;
+    assert!(took < Duration::from_secs(2), "answered by the deadline: {took:?}");
+    release.0.send(()).unwrap();
+    holder.join().unwrap();
+    // The retry waits for, or finds, the first attempt's result: applied exactly once.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let replay = loop {
+        let res = app.post_once(&path, &ann_token, "late", &json!({"points": 30})).await;
+        if res.status() != StatusCode::GATEWAY_TIMEOUT || Instant::now() > deadline {
+            break res;
+        }
+    };
+    let entry: serde_json::Value = expect_json(replay, StatusCode::CREATED).await;
+    assert_eq!(entry["points"], 30);
+    assert_eq!(app.assert_ledger_consistent(&group), 70);
+}

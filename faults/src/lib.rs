@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 pub mod control;
 
@@ -50,6 +50,8 @@ pub struct Link {
     pub upstream: SocketAddr,
     fault: watch::Sender<Fault>,
     open: AtomicU64,
+    /// Told when the upstream refused a connection.
+    upstream_gone: Notify,
 }
 
 /// The connection has to go: its link refuses, or the proxy is shutting down.
@@ -69,6 +71,7 @@ impl Link {
             upstream,
             fault: watch::Sender::new(Fault::None),
             open: AtomicU64::new(0),
+            upstream_gone: Notify::new(),
         })
     }
 
@@ -88,7 +91,9 @@ impl Link {
     }
 
     /// Listens and forwards until the process ends. While the link refuses, its port is
-    /// closed (so connecting fails at once with "connection refused").
+    /// closed (so connecting fails at once with "connection refused"). So is it while the
+    /// upstream refuses: a dead server must look dead through the proxy too (libpq, for
+    /// one, tries its next host on a refused connection, not on one closed after accept).
     pub async fn serve(self: Arc<Self>) -> std::io::Result<()> {
         let mut fault = self.fault.subscribe();
         loop {
@@ -113,9 +118,22 @@ impl Link {
                         if changed.is_err() { return Ok(()); }
                         if *fault.borrow() == Fault::Refuse { break; }
                     }
+                    () = self.upstream_gone.notified() => {
+                        drop(listener);
+                        self.wait_for_upstream().await;
+                        break;
+                    }
                 }
             }
         }
+    }
+
+    async fn wait_for_upstream(&self) {
+        tracing::info!(link = %self.name, "upstream refuses; port closed until it is back");
+        while TcpStream::connect(self.upstream).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!(link = %self.name, "upstream is back");
     }
 
     async fn carry(self: Arc<Self>, client: TcpStream) {
@@ -125,7 +143,8 @@ impl Link {
             return;
         }
         let Ok(upstream) = TcpStream::connect(self.upstream).await else {
-            return; // closing the client's connection tells it the upstream is gone
+            self.upstream_gone.notify_one();
+            return;
         };
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);

@@ -137,3 +137,28 @@ async fn unknown_links_and_faults_are_refused() {
     let res = client.put(format!("{}/links/echo", proxy.control)).json(&json!({"fault": "fire"})).send().await.unwrap();
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn a_dead_upstream_looks_dead_through_the_proxy() {
+    let upstream = StdListener::bind("127.0.0.1:0").unwrap();
+    let address = upstream.local_addr().unwrap();
+    drop(upstream); // nothing listens there now
+    let proxy = start(address).await;
+    // The first connection is accepted before the proxy learns the upstream is gone...
+    let mut first = TcpStream::connect(proxy.listen).await.unwrap();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(2), first.read(&mut buf)).await.unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)));
+    // ...later ones are refused, as they would be without the proxy.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = TcpStream::connect(proxy.listen).await.unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // When the upstream comes back, so does the proxy's port.
+    let listener = TcpListener::bind(address).await.unwrap();
+    tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while TcpStream::connect(proxy.listen).await.is_err() {
+        assert!(Instant::now() < deadline, "the port did not reopen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -8,6 +8,11 @@
 #   pg.sh stop DIR              stop it (fast shutdown); no-op if not running
 #   pg.sh kill DIR              stop it abruptly (immediate shutdown), as a crash would
 #   pg.sh createdb PORT NAME    create database NAME unless it exists
+#   pg.sh replica DIR PORT      make DIR a streaming hot standby of the server on PORT
+#                               (pg_basebackup -R); no-op if DIR holds a cluster
+#   pg.sh sync PORT on|off      make the server on PORT wait for its standby at each commit
+#   pg.sh promote DIR PORT      promote the standby in DIR (on PORT) to primary; it stops
+#                               waiting for a standby, having none
 #
 # Run as root, the server runs as the `postgres` user (initdb refuses root), so DIR's
 # parent must be reachable by that user.
@@ -61,8 +66,28 @@ case "$cmd" in
     exists=$(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")
     [ "$exists" = 1 ] || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null
     ;;
+  replica)
+    dir=$1 port=$2
+    if [ -f "$dir/PG_VERSION" ]; then exit 0; fi
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; chmod 700 "$dir"; fi
+    as_pg "$(pg_bin)/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$dir" -R -X stream -c fast --no-sync \
+      >"$dir.basebackup.log" 2>&1 || { cat "$dir.basebackup.log" >&2; exit 1; }
+    ;;
+  sync)
+    port=$1 mode=$2
+    # Synchronous: a commit is acknowledged only once the standby has it, so promoting
+    # the standby loses no acknowledged write (as RDS Multi-AZ does).
+    if [ "$mode" = on ]; then setting="SET synchronous_standby_names = '*'"; else setting="RESET synchronous_standby_names"; fi
+    psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -c "ALTER SYSTEM $setting" -c "SELECT pg_reload_conf()" >/dev/null
+    ;;
+  promote)
+    dir=$1 port=$2
+    as_pg "$(pg_bin)/pg_ctl" -D "$dir" -w -t 60 promote >/dev/null
+    bash "$0" sync "$port" off
+    ;;
   *)
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,21p' "$0" >&2
     exit 2
     ;;
 esac

@@ -10,7 +10,17 @@
 #   API_PORT_BASE [8100]         instance k (0, 1, ...) of region NNN on base + NNN + 10*k
 #   ROUTER_PORT [8080]
 #   API_INSTANCES [1]            API instances per region
+#   STANDBY [0]                  1: each region's Postgres gets a synchronous streaming
+#                                hot standby on its port + STANDBY_PORT_OFFSET [100]; the
+#                                APIs' URL lists both (libpq target_session_attrs=read-write),
+#                                so they follow a promotion (`pg.sh promote`) by themselves
+#   FAULTS [0]                   1: the router reaches each API, and each API its Postgres,
+#                                through loyalty-faults: port P becomes P + FAULT_PORT_OFFSET
+#                                [1000]; faults are set on FAULTS_CONTROL_PORT [8090]
 #   PROFILE [dev]                cargo profile to build; SKIP_BUILD=1 uses BIN_DIR as is
+#
+# After a failover the promoted standby stays primary; the next up.sh rebuilds the old
+# primary as its standby.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +31,11 @@ API_PORT_BASE=${API_PORT_BASE:-8100}
 ROUTER_PORT=${ROUTER_PORT:-8080}
 API_INSTANCES=${API_INSTANCES:-1}
 PROFILE=${PROFILE:-dev}
+STANDBY=${STANDBY:-0}
+STANDBY_PORT_OFFSET=${STANDBY_PORT_OFFSET:-100}
+FAULTS=${FAULTS:-0}
+FAULT_PORT_OFFSET=${FAULT_PORT_OFFSET:-1000}
+FAULTS_CONTROL_PORT=${FAULTS_CONTROL_PORT:-8090}
 PG=$ROOT/infra/local/pg.sh
 
 mkdir -p "$STATE/pg" "$STATE/run" "$STATE/log"
@@ -30,7 +45,7 @@ bash "$PG" ensure
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "==> building the API and the router ($PROFILE profile)"
-  (cd "$ROOT" && cargo build --profile "$PROFILE" --bin loyalty-api --bin loyalty-router)
+  (cd "$ROOT" && cargo build --profile "$PROFILE" --bin loyalty-api --bin loyalty-router --bin loyalty-faults)
   target_dir=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   case "$PROFILE" in dev) BIN_DIR="$target_dir/debug" ;; *) BIN_DIR="$target_dir/$PROFILE" ;; esac
 fi
@@ -57,13 +72,17 @@ staff_password=${LOYALTY_STAFF_PASSWORD:-change-me-staff}
 
 region_name() { case $1 in 001) echo Europe ;; 002) echo Americas ;; 003) echo Asia-Pacific ;; *) echo "Region $1" ;; esac; }
 api_port() { echo $((API_PORT_BASE + 10#$1 + 10 * $2)); }
+pg_port() { echo $((PG_PORT_BASE + 10#$1)); }
+standby_port() { echo $((PG_PORT_BASE + STANDBY_PORT_OFFSET + 10#$1)); }
+# Where the others reach a port: through its fault link when FAULTS=1.
+via() { if [ "$FAULTS" = 1 ]; then echo $(($1 + FAULT_PORT_OFFSET)); else echo "$1"; fi; }
 
 # One description of the deployment, read by every API instance and the router.
 topology="$STATE/topology.toml"
 {
   for region in $REGIONS; do
     urls=""
-    for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls\"http://127.0.0.1:$(api_port "$region" "$k")\", "; done
+    for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls\"http://127.0.0.1:$(via "$(api_port "$region" "$k")")\", "; done
     printf '[[regions]]\nid = "%s"\nname = "%s"\nurls = [%s]\n\n' "$region" "$(region_name "$region")" "${urls%, }"
   done
 } >"$topology"
@@ -81,12 +100,56 @@ wait_ready() {
   return 1
 }
 
+if [ "$FAULTS" = 1 ]; then
+  if alive "$STATE/run/faults.pid"; then
+    echo "==> fault proxy already running (pid $(cat "$STATE/run/faults.pid"))"
+  else
+    links=()
+    link() { links+=(--link "$1=127.0.0.1:$(via "$2")=127.0.0.1:$2"); }
+    for region in $REGIONS; do
+      for k in $(seq 0 $((API_INSTANCES - 1))); do link "api-$region-$k" "$(api_port "$region" "$k")"; done
+      link "pg-$region" "$(pg_port "$region")"
+      if [ "$STANDBY" = 1 ]; then link "pg-$region-standby" "$(standby_port "$region")"; fi
+    done
+    echo "==> fault proxy: control API on 127.0.0.1:$FAULTS_CONTROL_PORT"
+    nohup "$BIN_DIR/loyalty-faults" --control "127.0.0.1:$FAULTS_CONTROL_PORT" "${links[@]}" >>"$STATE/log/faults.log" 2>&1 &
+    echo $! >"$STATE/run/faults.pid"
+  fi
+fi
+
+# Starts region $1's Postgres (a primary and, with STANDBY=1, its standby); sets db_url.
+start_database() {
+  local region=$1 a_dir="$STATE/pg/$1" a_port b_dir="$STATE/pg/$1-standby" b_port
+  a_port=$(pg_port "$region")
+  if [ "$STANDBY" != 1 ]; then
+    bash "$PG" init "$a_dir"
+    bash "$PG" start "$a_dir" "$a_port"
+    bash "$PG" createdb "$a_port" loyalty
+    db_url="postgres://postgres@127.0.0.1:$(via "$a_port")/loyalty"
+    return
+  fi
+  b_port=$(standby_port "$region")
+  # The primary is the node not in recovery: a at first, b after b was promoted.
+  local primary=("$a_dir" "$a_port") standby=("$b_dir" "$b_port")
+  if [ -f "$b_dir/PG_VERSION" ] && [ ! -f "$b_dir/standby.signal" ]; then
+    primary=("$b_dir" "$b_port"); standby=("$a_dir" "$a_port")
+  fi
+  bash "$PG" init "${primary[0]}"
+  bash "$PG" start "${primary[0]}" "${primary[1]}"
+  bash "$PG" createdb "${primary[1]}" loyalty
+  if [ -f "${standby[0]}/PG_VERSION" ] && [ ! -f "${standby[0]}/standby.signal" ]; then
+    echo "==> $region: ${standby[0]} was primary before a failover; rebuilding it as the standby"
+    bash "$PG" kill "${standby[0]}"
+    rm -rf "${standby[0]}"
+  fi
+  bash "$PG" replica "${standby[0]}" "${primary[1]}"
+  bash "$PG" start "${standby[0]}" "${standby[1]}"
+  bash "$PG" sync "${primary[1]}" on
+  db_url="postgres://postgres@127.0.0.1:$(via "$a_port"),127.0.0.1:$(via "$b_port")/loyalty?target_session_attrs=read-write&connect_timeout=2"
+}
+
 for region in $REGIONS; do
-  pg_port=$((PG_PORT_BASE + 10#$region))
-  dir="$STATE/pg/$region"
-  bash "$PG" init "$dir"
-  bash "$PG" start "$dir" "$pg_port"
-  bash "$PG" createdb "$pg_port" loyalty
+  start_database "$region"
 
   for k in $(seq 0 $((API_INSTANCES - 1))); do
     name="api-$region-$k"
@@ -98,7 +161,7 @@ for region in $REGIONS; do
     echo "==> $name: starting on 127.0.0.1:$port"
     LOYALTY_REGION=$region \
     LOYALTY_LISTEN=127.0.0.1:$port \
-    LOYALTY_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/loyalty \
+    LOYALTY_DATABASE_URL=$db_url \
     LOYALTY_BOOTSTRAP__STAFF_EMAIL=staff@$region.loyalty.local \
     LOYALTY_BOOTSTRAP__STAFF_PASSWORD=$staff_password \
       nohup "$BIN_DIR/loyalty-api" --config "$topology" >>"$STATE/log/$name.log" 2>&1 &
@@ -128,8 +191,10 @@ Local deployment is up: the platform at http://127.0.0.1:$ROUTER_PORT
   region  API instance(s)                           Postgres
 $(for region in $REGIONS; do
   urls=""; for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls http://127.0.0.1:$(api_port "$region" "$k")"; done
-  printf '  %s    %-40s  postgres://postgres@127.0.0.1:%s/loyalty\n' "$region" "$urls" $((PG_PORT_BASE + 10#$region))
+  printf '  %s    %-40s  postgres://postgres@127.0.0.1:%s/loyalty%s\n' "$region" "$urls" "$(pg_port "$region")" \
+    "$( [ "$STANDBY" = 1 ] && echo " (standby :$(standby_port "$region"))")"
 done)
+$( [ "$FAULTS" = 1 ] && echo "  faults: every port P above is reached through the fault proxy at P + $FAULT_PORT_OFFSET; control http://127.0.0.1:$FAULTS_CONTROL_PORT/links")
 
   admin:  $LOYALTY_ADMIN_EMAIL / $( [ "$LOYALTY_ADMIN_PASSWORD" = change-me-admin ] && echo "change-me-admin (default)" || echo "(from LOYALTY_ADMIN_PASSWORD)" ), lives in region 001
   staff:  staff@<region>.loyalty.local / $( [ "$staff_password" = change-me-staff ] && echo "change-me-staff (default)" || echo "(from LOYALTY_STAFF_PASSWORD)" ), one per region

@@ -50,6 +50,7 @@ pub struct Db {
     pool: PgPool,
     gate: Arc<Semaphore>,
     gate_timeout: Duration,
+    deadline: Duration,
     max_tx_attempts: u32,
 }
 
@@ -68,12 +69,31 @@ impl Db {
             pool,
             gate: Arc::new(Semaphore::new(config.pool_size as usize)),
             gate_timeout: Duration::from_millis(config.gate_timeout_ms),
+            deadline: Duration::from_millis(config.deadline_ms),
             max_tx_attempts: config.max_tx_attempts.max(1),
         }
     }
 
-    /// Runs `f` with a pooled connection on a blocking thread.
+    /// Runs `f` with a pooled connection on a blocking thread, answering 504 if that takes
+    /// longer than the deadline (the work itself runs on and may still commit).
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match tokio::time::timeout(self.deadline, self.run_now(f)).await {
+            Ok(result) => result,
+            Err(_) => {
+                metrics::counter!("db_deadline_exceeded_total").increment(1);
+                Err(ApiError::new(
+                    contract::ErrorCode::Timeout,
+                    "the region's database did not answer in time; a write may still apply: retry it with the same Idempotency-Key",
+                ))
+            }
+        }
+    }
+
+    async fn run_now<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
