@@ -1,8 +1,9 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi bench-hop loadtest loadtest-release infra-check
+.PHONY: up down test fmt lint openapi drills bench-hop loadtest loadtest-release infra-check
 
 PROFILE ?= dev
 
+# Options: API_INSTANCES=2 STANDBY=1 FAULTS=1 (see infra/local/up.sh).
 up:
 	PROFILE=$(PROFILE) bash infra/local/up.sh
 
@@ -20,6 +21,10 @@ lint:
 
 openapi:
 	cargo run -q --bin loyalty-api -- --print-openapi
+
+# The failure drills, one at a time, with their figures (also part of `make test`).
+drills:
+	bash infra/local/drills.sh "$(DRILL)"
 
 # Direct to a region versus through the router (release build, own ports).
 bench-hop:

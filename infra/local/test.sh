@@ -48,7 +48,13 @@ bash "$ROOT/infra/check.sh"
 
 echo "==> tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  # The failure drills compare throughput before, during and after a fault: they run
+  # afterwards, one at a time, with nothing else loading the machine.
+  status=0
+  cargo nextest run --workspace --locked --no-fail-fast -E 'not binary_id(router::drills)' || status=$?
+  echo "==> failure drills, one at a time"
+  cargo nextest run --locked --no-fail-fast -p router --test drills --test-threads 1 || status=$?
+  exit $status
 else
   cargo test --workspace --locked --no-fail-fast
 fi

@@ -135,5 +135,7 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<Report> {
         midrun_violations,
         // The last second is cut short by the deadline: it would read as a drop.
         timeline: stats.timeline().into_iter().filter(|s| f64::from(s.second) + 1.0 <= seconds).collect(),
+        started: stats.started(),
+        samples: stats.samples(),
     })
 }

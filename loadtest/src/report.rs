@@ -2,12 +2,13 @@
 //! throughput and p99 latency over time.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::checker::{Verdict, Violation};
-use crate::stats::{OpSummary, Second};
+use crate::stats::{OpSummary, Sample, SampleOutcome, Second};
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -28,9 +29,85 @@ pub struct Report {
     pub verdict: Verdict,
     pub midrun_violations: Vec<Violation>,
     pub timeline: Vec<Second>,
+    /// When the load started (after set-up), and every operation: for figures over a
+    /// stretch of the run, like the failure drills' before/during/after.
+    #[serde(skip)]
+    pub started: Instant,
+    #[serde(skip)]
+    pub samples: Vec<Sample>,
+}
+
+/// Figures of the operations that completed within a stretch of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub ops: usize,
+    pub per_second: f64,
+    pub failed: usize,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ops, {:.0} ops/s, {} failed, p99 {:.1} ms, max {:.1} ms",
+            self.ops, self.per_second, self.failed, self.p99_ms, self.max_ms
+        )
+    }
 }
 
 impl Report {
+    fn within(&self, from: Instant, to: Instant) -> impl Iterator<Item = &Sample> {
+        let (from, to) = (from.saturating_duration_since(self.started), to.saturating_duration_since(self.started));
+        self.samples.iter().filter(move |s| s.done >= from && s.done < to)
+    }
+
+    /// Figures of the operations that completed between `from` and `to`.
+    pub fn window(&self, from: Instant, to: Instant) -> Window {
+        self.window_of(from, to, |_| true)
+    }
+
+    /// Like `window`, for the operations `pick` chooses.
+    pub fn window_of(&self, from: Instant, to: Instant, pick: impl Fn(&Sample) -> bool) -> Window {
+        let picked: Vec<&Sample> = self.within(from, to).filter(|s| pick(s)).collect();
+        let mut latencies: Vec<Duration> = picked.iter().map(|s| s.latency).collect();
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            let i = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
+            latencies.get(i.min(latencies.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        Window {
+            ops: latencies.len(),
+            per_second: latencies.len() as f64 / to.saturating_duration_since(from).as_secs_f64().max(0.001),
+            failed: picked.iter().filter(|s| s.outcome == SampleOutcome::Failed).count(),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+
+    /// The longest stretch between `from` and `to` in which no write succeeded: how long
+    /// writes were unavailable (a write retried through an outage counts when it lands).
+    pub fn longest_write_gap(&self, from: Instant, to: Instant) -> Duration {
+        let mut marks: Vec<Duration> =
+            self.within(from, to).filter(|s| s.is_write() && s.outcome == SampleOutcome::Ok).map(|s| s.done).collect();
+        marks.push(from.saturating_duration_since(self.started));
+        marks.push(to.saturating_duration_since(self.started));
+        marks.sort_unstable();
+        marks.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default()
+    }
+
+    /// How long after `from` the last failed operation completed (zero if none did).
+    pub fn last_failure_after(&self, from: Instant) -> Duration {
+        let from = from.saturating_duration_since(self.started);
+        self.samples
+            .iter()
+            .filter(|s| s.outcome == SampleOutcome::Failed && s.done >= from)
+            .map(|s| s.done - from)
+            .max()
+            .unwrap_or_default()
+    }
+
     pub fn passed(&self) -> bool {
         self.verdict.ok() && self.midrun_violations.is_empty()
     }

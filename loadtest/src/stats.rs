@@ -19,8 +19,7 @@ struct OpFigures {
 pub struct Stats {
     started: Instant,
     ops: Mutex<BTreeMap<&'static str, OpFigures>>,
-    /// (second since start, latency in µs, failed) of every operation.
-    timeline: Mutex<Vec<(u32, u64, bool)>>,
+    samples: Mutex<Vec<Sample>>,
     pub retries: AtomicU64,
     pub duplicates_sent: AtomicU64,
     pub replays_seen: AtomicU64,
@@ -38,6 +37,31 @@ pub struct OpSummary {
     pub max_ms: f64,
     /// Answers by status or contract error code.
     pub outcomes: BTreeMap<String, u64>,
+}
+
+/// One operation, for figures over a stretch of the run (the failure drills').
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub op: &'static str,
+    /// When it completed, since the start of the load.
+    pub done: Duration,
+    pub latency: Duration,
+    pub outcome: SampleOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleOutcome {
+    Ok,
+    /// Refused on the merits (insufficient_points and the like).
+    Refused,
+    /// The platform failed it (see [`is_failure`]).
+    Failed,
+}
+
+impl Sample {
+    pub fn is_write(&self) -> bool {
+        matches!(self.op, "bill" | "redeem")
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -59,7 +83,7 @@ impl Stats {
         Stats {
             started: Instant::now(),
             ops: Mutex::new(BTreeMap::new()),
-            timeline: Mutex::new(Vec::new()),
+            samples: Mutex::new(Vec::new()),
             retries: AtomicU64::new(0),
             duplicates_sent: AtomicU64::new(0),
             replays_seen: AtomicU64::new(0),
@@ -83,8 +107,13 @@ impl Stats {
             let _ = figures.latencies.record(micros.min(600_000_000));
             *figures.statuses.entry(outcome.to_owned()).or_default() += 1;
         }
-        if let Ok(mut timeline) = self.timeline.lock() {
-            timeline.push((self.started.elapsed().as_secs() as u32, micros, is_failure(outcome)));
+        let outcome = match outcome {
+            "ok" => SampleOutcome::Ok,
+            failure if is_failure(failure) => SampleOutcome::Failed,
+            _ => SampleOutcome::Refused,
+        };
+        if let Ok(mut samples) = self.samples.lock() {
+            samples.push(Sample { op, done: self.started.elapsed(), latency, outcome });
         }
     }
 
@@ -109,13 +138,21 @@ impl Stats {
             .collect()
     }
 
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn samples(&self) -> Vec<Sample> {
+        self.samples.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     pub fn timeline(&self) -> Vec<Second> {
-        let Ok(timeline) = self.timeline.lock() else { return Vec::new() };
+        let Ok(samples) = self.samples.lock() else { return Vec::new() };
         let mut by_second: BTreeMap<u32, (Vec<u64>, u64)> = BTreeMap::new();
-        for &(second, micros, failed) in timeline.iter() {
-            let entry = by_second.entry(second).or_default();
-            entry.0.push(micros);
-            entry.1 += u64::from(failed);
+        for sample in samples.iter() {
+            let entry = by_second.entry(sample.done.as_secs() as u32).or_default();
+            entry.0.push((sample.latency.as_micros() as u64).max(1));
+            entry.1 += u64::from(sample.outcome == SampleOutcome::Failed);
         }
         by_second
             .into_iter()

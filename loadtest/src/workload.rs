@@ -65,6 +65,12 @@ pub fn outcome_of(kind: WriteKind, sent: &Sent) -> Outcome {
 
 /// The second answer to a key must repeat the first: same status and body (an error
 /// decided before the request touched the database may carry its own request id).
+/// `None` when the first answer was no outcome (a 5xx: the write may have applied later,
+/// so the second answer may rightly differ; the outcome is learnt by retrying the key).
+fn replay_verdict(first: &Reply, second: &Reply) -> Option<bool> {
+    (first.status < 500).then(|| same_answer(first, second))
+}
+
 fn same_answer(first: &Reply, second: &Reply) -> bool {
     if first.status != second.status {
         return false;
@@ -113,7 +119,7 @@ impl Load {
                 if second.replayed {
                     self.stats.replays_seen.fetch_add(1, Ordering::Relaxed);
                 }
-                replay_matched = Some(same_answer(first, &second));
+                replay_matched = replay_verdict(first, &second);
             }
         }
         let outcome = outcome_of(write.kind, &sent);
@@ -244,5 +250,31 @@ impl Load {
 
     pub fn issued(&self) -> u64 {
         self.issued.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn reply(status: u16, body: Value, replayed: bool) -> Reply {
+        Reply { status, body, replayed, latency: Duration::ZERO }
+    }
+
+    #[test]
+    fn replays_must_repeat_definite_answers_only() {
+        let created = reply(201, json!({"id": "e1", "points": 5}), false);
+        assert_eq!(replay_verdict(&created, &reply(201, json!({"id": "e1", "points": 5}), true)), Some(true));
+        assert_eq!(replay_verdict(&created, &reply(201, json!({"id": "e2", "points": 5}), true)), Some(false));
+        assert_eq!(replay_verdict(&created, &reply(201, json!({"id": "e1", "points": 5}), false)), Some(false));
+        let refused = reply(409, json!({"error": {"code": "insufficient_points", "message": "m"}}), false);
+        assert_eq!(replay_verdict(&refused, &created), Some(false));
+        // A timeout is no outcome: the write may have landed since.
+        let timeout = reply(504, json!({"error": {"code": "timeout", "message": "m"}}), false);
+        assert_eq!(replay_verdict(&timeout, &created), None);
     }
 }

@@ -1,6 +1,12 @@
 //! Failure drills on the local deployment (issue 6): parts of the platform die or
-//! misbehave, and afterwards nothing acknowledged is lost and every invariant holds.
-//! Each prints its figures; docs/FAILURES.md records them.
+//! misbehave under load, and afterwards nothing acknowledged is lost and every invariant
+//! holds. Every drill runs on a drill stack: two API instances and a synchronous hot
+//! standby per region, fault links in front of every API and Postgres server. Each
+//! prints its figures (docs/FAILURES.md records them). `make test` runs this file alone,
+//! one drill at a time, so their throughput comparisons are not disturbed by other tests.
+
+// Test helpers: a failed step should stop the drill loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -8,11 +14,14 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use contract::dto::{Group, User};
+use loadtest::report::Report;
 use loadtest::scenario::Scenario;
+use loadtest::stats::Sample;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{ADMIN_EMAIL, PASSWORD, Stack, expect_json};
+use support::{ADMIN_EMAIL, PASSWORD, Stack, expect_error, expect_json};
 use tokio::io::AsyncWriteExt;
+use tokio::task::JoinHandle;
 
 #[derive(Parser)]
 struct Args {
@@ -31,9 +40,41 @@ fn scenario(stack: &Stack, seconds: u64) -> Scenario {
     scenario
 }
 
+/// A load whose users, groups and menus all live in `regions`.
+fn load_in(stack: &Stack, seconds: u64, regions: &[&str], users: usize, groups: usize) -> JoinHandle<Report> {
+    let mut scenario = scenario(stack, seconds);
+    scenario.regions = regions.iter().map(|r| (*r).to_owned()).collect();
+    scenario.users = users;
+    scenario.groups = groups;
+    scenario.concurrency = 6;
+    tokio::spawn(async move { loadtest::run(scenario).await.unwrap() })
+}
+
+/// The regions other than the one a drill hurts (001, 002), and that one (003), each
+/// under a load of its own, so each side's figures are its own.
+fn split_load(stack: &Stack, seconds: u64) -> (JoinHandle<Report>, JoinHandle<Report>) {
+    (load_in(stack, seconds, &["001", "002"], 14, 5), load_in(stack, seconds, &["003"], 6, 2))
+}
+
+fn lost(report: &Report) -> usize {
+    report.verdict.violations.iter().filter(|v| matches!(v, loadtest::checker::Violation::LostWrite { .. })).count()
+}
+
+fn at(instant: Instant, offset_ms: i64) -> Instant {
+    if offset_ms >= 0 {
+        instant + Duration::from_millis(offset_ms as u64)
+    } else {
+        instant.checked_sub(Duration::from_millis(offset_ms.unsigned_abs())).unwrap()
+    }
+}
+
+fn is_read(sample: &Sample) -> bool {
+    !sample.is_write()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_1_an_api_instance_killed_under_load_loses_nothing() {
-    let stack = Stack::start(2);
+    let stack = Stack::drill();
     let load = tokio::spawn(loadtest::run(scenario(&stack, 12)));
     // Set-up takes a few seconds; then the load runs 12 s. Kill mid-load.
     tokio::time::sleep(Duration::from_secs(7)).await;
@@ -46,19 +87,14 @@ async fn drill_1_an_api_instance_killed_under_load_loses_nothing() {
     eprintln!(
         "DRILL 1: instance api-001-0 killed {:.1} s before the end of the run; client-visible errors: {errors}; last second with errors: {last_error_second:?}; acknowledged writes lost: {}",
         killed_at.elapsed().as_secs_f64(),
-        report
-            .verdict
-            .violations
-            .iter()
-            .filter(|v| matches!(v, loadtest::checker::Violation::LostWrite { .. }))
-            .count()
+        lost(&report)
     );
     assert!(report.passed(), "violations after the kill");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_4_a_connection_cut_mid_request_and_retried_applies_once() {
-    let stack = Stack::start(1);
+    let stack = Stack::drill();
     let (ann, token) = stack.customer("001").await;
     let staff = stack.staff("001").await;
     let item: Value = expect_json(
@@ -129,7 +165,7 @@ async fn drill_4_a_connection_cut_mid_request_and_retried_applies_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_6_joins_during_a_home_region_outage_arrive_after_it_returns() {
-    let stack = Stack::start(1);
+    let stack = Stack::drill();
     let (ann, ann_token) = stack.customer("002").await;
     let staff3 = stack.staff("003").await;
     let group: Group = expect_json(
@@ -140,6 +176,7 @@ async fn drill_6_joins_during_a_home_region_outage_arrive_after_it_returns() {
     )
     .await;
     stack.kill_api("002", 0);
+    stack.kill_api("002", 1);
     // Joining needs only the group's region: it works while Ann's home region is down.
     let res =
         stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await;
@@ -161,4 +198,209 @@ async fn drill_6_joins_during_a_home_region_outage_arrive_after_it_returns() {
         "DRILL 6: the membership index converged {:.1} s after region 002 came back",
         healed_at.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_2_the_primary_database_dies_and_the_standby_takes_over_losing_nothing() {
+    let stack = Stack::drill();
+    let (others, region) = split_load(&stack, 22);
+    tokio::time::sleep(Duration::from_secs(11)).await; // set-up, then ~6 s of load
+    let killed = Instant::now();
+    stack.kill_primary("003");
+    // What decides a failover (RDS: its health monitor) takes a moment; here, the drill.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stack.promote_standby("003");
+    let promoted = Instant::now();
+    let (others, region) = (others.await.unwrap(), region.await.unwrap());
+    others.print();
+    region.print();
+
+    let unavailable = region.longest_write_gap(at(killed, -3000), at(promoted, 8000));
+    let before = others.window(at(killed, -5000), killed);
+    let during = others.window(killed, at(promoted, 1000));
+    let after = others.window(at(promoted, 2000), at(promoted, 7000));
+    let region_after = region.window(at(promoted, 2000), at(promoted, 7000));
+    eprintln!(
+        "DRILL 2: region 003's primary killed, standby promoted {:.1} s later\n  writes in 003 unavailable for {:.2} s (longest gap between successful writes)\n  003 after: {region_after}\n  001+002 before: {before}\n  001+002 during: {during}\n  001+002 after:  {after}\n  acknowledged writes lost: {} in 003, {} elsewhere; unknown outcomes resolved by retrying their keys: {}",
+        (promoted - killed).as_secs_f64(),
+        unavailable.as_secs_f64(),
+        lost(&region),
+        lost(&others),
+        region.unknown_resolved + others.unknown_resolved,
+    );
+    assert!(region.passed(), "violations in 003: {:?}", region.verdict.violations);
+    assert!(others.passed(), "violations elsewhere: {:?}", others.verdict.violations);
+    assert!(unavailable < Duration::from_secs(8), "the APIs follow the promotion by themselves");
+    assert!(region_after.ops > 0 && region_after.failed == 0, "003 serves again: {region_after}");
+    assert!(during.ops > 0 && during.failed == 0, "the other regions kept serving: {during}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_3_a_region_cut_off_from_the_router_fails_fast_and_the_others_keep_their_pace() {
+    let stack = Stack::drill();
+    // A customer of 001 in a group of 003, to see fan-out during the cut.
+    let (ann, ann_token) = stack.customer_avoiding("001", Some("003")).await;
+    let staff3 = stack.staff("003").await;
+    let group: Group = expect_json(
+        stack
+            .post("/v1/groups", Some(&staff3), &json!({"name": "Cut club", "location": "Kyoto", "region": "003"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let join =
+        stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await;
+    expect_json::<Value>(join, StatusCode::CREATED).await;
+    let pids: Vec<u32> = (0..2).map(|k| stack.api_pid("003", k)).collect();
+
+    let (others, region) = split_load(&stack, 24);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let cut = Instant::now();
+    stack.fault("api-003-0", json!({"fault": "drop"})).await;
+    stack.fault("api-003-1", json!({"fault": "drop"})).await;
+    stack
+        .eventually("the router sees region 003 down", || async {
+            let regions: Value = stack.get("/v1/regions", None).await.json().await.unwrap();
+            regions["items"].as_array().unwrap().iter().any(|r| r["id"] == "003" && r["status"] == "down")
+        })
+        .await;
+    let detected = cut.elapsed();
+    let groups: Value =
+        expect_json(stack.get(&format!("/v1/users/{}/groups", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!(groups["unavailable"], json!([group.id]), "partial fan-out: {groups}");
+    assert!(groups["items"].as_array().unwrap().iter().any(|g| g["id"] == ann.personal_group_id.as_str()));
+    // Requests for 003 sent once the cut is seen (reads and keyed writes) fail fast.
+    // (Requests already in flight when it began wait for the router's request timeout.)
+    let (mut probes, mut slowest) = (0, Duration::ZERO);
+    while cut.elapsed() < Duration::from_secs(7) {
+        let asked = Instant::now();
+        let res = if probes % 2 == 0 {
+            stack.get(&format!("/v1/groups/{}", group.id), Some(&ann_token)).await
+        } else {
+            let path = format!("/v1/groups/{}/redemptions", group.id);
+            stack.post_once(&stack.router, &path, &ann_token, &format!("cut-{probes}"), &json!({"points": 1})).await
+        };
+        slowest = slowest.max(asked.elapsed());
+        expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
+        probes += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let healed = Instant::now();
+    stack.heal().await;
+    stack
+        .eventually("region 003 serves again", || async {
+            stack.get(&format!("/v1/groups/{}", group.id), Some(&ann_token)).await.status() == StatusCode::OK
+        })
+        .await;
+    let recovered = healed.elapsed();
+    let restarted: Vec<bool> = (0..2).map(|k| stack.api_pid("003", k) != pids[k as usize]).collect();
+
+    let (others, region) = (others.await.unwrap(), region.await.unwrap());
+    others.print();
+    region.print();
+    let before = others.window(at(cut, -5000), cut);
+    let during = others.window(at(cut, 1000), healed);
+    let after = others.window(at(healed, 1000), at(healed, 6000));
+    let baseline = (before.per_second + after.per_second) / 2.0;
+    eprintln!(
+        "DRILL 3: region 003 cut off from the router for {:.1} s\n  router saw it down after {:.2} s; then {probes} requests for 003 (reads and writes) all failed with 503 region_unavailable, the slowest in {:.0} ms; fan-out partial (the 003 group listed as unavailable)\n  001+002 before: {before}\n  001+002 during: {during}\n  001+002 after:  {after}\n  throughput during / mean(before, after) = {:.2}\n  healed: 003 served again {:.2} s later, API restarted: {restarted:?}; acknowledged writes lost: {} + {}",
+        (healed - cut).as_secs_f64(),
+        detected.as_secs_f64(),
+        slowest.as_secs_f64() * 1000.0,
+        during.per_second / baseline,
+        recovered.as_secs_f64(),
+        lost(&region),
+        lost(&others),
+    );
+    assert!(probes >= 10 && slowest < Duration::from_millis(500), "fails fast once seen: {probes} in ≤ {slowest:?}");
+    assert!(during.failed == 0, "the others saw no failure: {during}");
+    assert!(during.per_second >= 0.9 * baseline, "the others kept their pace: {during} vs {baseline:.0} ops/s");
+    assert_eq!(restarted, [false, false], "healing needs no restart");
+    assert!(region.passed(), "violations in 003: {:?}", region.verdict.violations);
+    assert!(others.passed(), "violations elsewhere: {:?}", others.verdict.violations);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_5_a_slow_database_gives_bounded_answers_and_bounded_queues() {
+    let stack = Stack::drill();
+    let (cleo, cleo_token) = stack.customer("003").await;
+    let (others, region) = split_load(&stack, 24);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let rss_before: Vec<u64> = (0..2).map(|k| stack.api_rss_kib("003", k)).collect();
+    let slowed = Instant::now();
+    // Each chunk waits 200 ms each way: a query round trip takes 400 ms more.
+    stack.fault("pg-003", json!({"fault": "latency", "ms": 200})).await;
+    let (mut rss_peak, mut waiting_peak) = (rss_before.clone(), 0.0f64);
+    // Midway, a burst of 30 reads at once: more than the region's 8 connections.
+    let burst = {
+        let (client, url, token) = (stack.client.clone(), stack.router.clone(), cleo_token.clone());
+        let path = format!("/v1/groups/{}", cleo.personal_group_id);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let one = |_| {
+                let (client, url, token) = (client.clone(), format!("{url}{path}"), token.clone());
+                async move {
+                    let asked = Instant::now();
+                    let status = client.get(url).bearer_auth(token).send().await.unwrap().status();
+                    (status.as_u16(), asked.elapsed())
+                }
+            };
+            futures_util::future::join_all((0..30).map(one)).await
+        })
+    };
+    while slowed.elapsed() < Duration::from_secs(8) {
+        for k in 0..2u16 {
+            rss_peak[k as usize] = rss_peak[k as usize].max(stack.api_rss_kib("003", k));
+            waiting_peak = waiting_peak.max(stack.api_metric("003", k, "db_gate_waiting").await);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let healed = Instant::now();
+    stack.heal().await;
+    let burst = burst.await.unwrap();
+    let mut burst_statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for (status, _) in &burst {
+        *burst_statuses.entry(*status).or_default() += 1;
+    }
+    let burst_slowest = burst.iter().map(|(_, took)| *took).max().unwrap();
+    stack
+        .eventually("nobody is left waiting at the database gates", || async {
+            stack.api_metric("003", 0, "db_gate_waiting").await + stack.api_metric("003", 1, "db_gate_waiting").await
+                == 0.0
+        })
+        .await;
+    let (others, region) = (others.await.unwrap(), region.await.unwrap());
+    let rss_after: Vec<u64> = (0..2).map(|k| stack.api_rss_kib("003", k)).collect();
+    others.print();
+    region.print();
+
+    let reads = region.window_of(slowed, healed, is_read);
+    let writes = region.window_of(slowed, healed, Sample::is_write);
+    let region_after = region.window(at(healed, 2000), at(healed, 7000));
+    let before = others.window(at(slowed, -5000), slowed);
+    let during = others.window(at(slowed, 1000), healed);
+    let after = others.window(at(healed, 1000), at(healed, 6000));
+    let baseline = (before.per_second + after.per_second) / 2.0;
+    let timeouts = stack.api_metric("003", 0, "db_deadline_exceeded_total").await
+        + stack.api_metric("003", 1, "db_deadline_exceeded_total").await;
+    eprintln!(
+        "DRILL 5: 200 ms added each way between region 003's APIs and its database for {:.1} s (request deadline 3 s)\n  003 reads:  {reads}\n  003 writes: {writes} (a write's figure includes its client's retries)\n  deadline answers (504) at the APIs: {timeouts}; most requests waiting at a database gate at once: {waiting_peak}\n  a burst of 30 reads at once: answers {burst_statuses:?}, slowest {:.0} ms\n  API memory (KiB) before {rss_before:?}, peak during {rss_peak:?}, after {rss_after:?}\n  003 after healing: {region_after}; last failure {:.2} s after healing\n  001+002 before: {before}\n  001+002 during: {during}\n  001+002 after:  {after}\n  throughput during / mean(before, after) = {:.2}; acknowledged writes lost: {} + {}",
+        (healed - slowed).as_secs_f64(),
+        burst_slowest.as_secs_f64() * 1000.0,
+        region.last_failure_after(healed).as_secs_f64(),
+        during.per_second / baseline,
+        lost(&region),
+        lost(&others),
+    );
+    assert!(reads.max_ms < 4_500.0, "every read answered within the deadline (+ the hops): {reads}");
+    for k in 0..2 {
+        assert!(rss_peak[k] < rss_before[k] + 64 * 1024, "memory stays flat: {rss_before:?} -> {rss_peak:?}");
+    }
+    assert!(burst_slowest < Duration::from_millis(4_500), "the burst was answered within the deadline: {burst:?}");
+    assert!(burst_statuses.keys().all(|s| [200, 503, 504].contains(s)), "{burst_statuses:?}");
+    assert!(region_after.ops > 0 && region_after.failed == 0, "003 recovers: {region_after}");
+    assert!(during.failed == 0, "the others saw no failure: {during}");
+    assert!(during.per_second >= 0.9 * baseline, "the others kept their pace: {during} vs {baseline:.0} ops/s");
+    assert!(region.passed(), "violations in 003: {:?}", region.verdict.violations);
+    assert!(others.passed(), "violations elsewhere: {:?}", others.verdict.violations);
 }

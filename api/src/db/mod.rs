@@ -98,9 +98,9 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        metrics::gauge!("db_gate_waiting").increment(1.0);
+        let waiting = Waiting::start();
         let permit = tokio::time::timeout(self.gate_timeout, self.gate.clone().acquire_owned()).await;
-        metrics::gauge!("db_gate_waiting").decrement(1.0);
+        drop(waiting);
         let permit = match permit {
             Ok(Ok(permit)) => permit,
             _ => {
@@ -175,6 +175,23 @@ impl Db {
             tracing::info!(%version, "migration applied");
         }
         Ok(())
+    }
+}
+
+/// Counts a request waiting at the gate for as long as it waits, even when the wait is
+/// abandoned (a request past its deadline drops it mid-wait).
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Waiting {
+        metrics::gauge!("db_gate_waiting").increment(1.0);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        metrics::gauge!("db_gate_waiting").decrement(1.0);
     }
 }
 

@@ -26,6 +26,23 @@ pub struct Stack {
     pub client: reqwest::Client,
     env: Vec<(String, String)>,
     api_port_base: u16,
+    pg_port_base: u16,
+    /// The fault proxy's control API (drill stacks).
+    faults: Option<String>,
+}
+
+/// In drill stacks, region NNN's standby listens on its primary's port + this, and every
+/// port P is reached through its fault link at P + `FAULT_OFFSET`.
+const STANDBY_OFFSET: u16 = 10;
+const FAULT_OFFSET: u16 = 100;
+
+/// What a stack runs besides one Postgres and `instances` APIs per region.
+#[derive(Clone, Copy)]
+pub struct Options {
+    pub instances: u16,
+    /// A synchronous hot standby per region and a fault link in front of every API and
+    /// Postgres server.
+    pub drill: bool,
 }
 
 fn root() -> PathBuf {
@@ -36,19 +53,28 @@ fn free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// Port bases where every port the deployment needs is free.
-fn free_ports(instances: u16) -> (u16, u16, u16) {
+/// Port bases where every port the deployment needs is free: a block of 200 ports, the
+/// second hundred for fault links and the fault proxy's control API.
+fn free_ports(options: Options) -> (u16, u16, u16) {
     let mut seed = ulid::Ulid::new().random() as u64;
     loop {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let base = 20_000 + ((seed >> 33) % 400) as u16 * 100;
+        let base = 20_000 + ((seed >> 33) % 200) as u16 * 200;
         let (pg, api, router) = (base, base + 40, base + 99);
         let mut ports = vec![router];
         for n in 1..=3 {
             ports.push(pg + n);
-            for k in 0..instances {
+            if options.drill {
+                ports.push(pg + STANDBY_OFFSET + n);
+            }
+            for k in 0..options.instances {
                 ports.push(api + n + 10 * k);
             }
+        }
+        if options.drill {
+            let proxied: Vec<u16> = ports.iter().filter(|&&p| p != router).map(|p| p + FAULT_OFFSET).collect();
+            ports.extend(proxied);
+            ports.push(base + 199);
         }
         if ports.iter().all(|&p| free(p)) {
             return (pg, api, router);
@@ -58,13 +84,23 @@ fn free_ports(instances: u16) -> (u16, u16, u16) {
 
 impl Stack {
     pub fn start(instances: u16) -> Stack {
+        Self::start_with(Options { instances, drill: false })
+    }
+
+    /// Two API instances per region, a hot standby per region, fault links everywhere.
+    pub fn drill() -> Stack {
+        Self::start_with(Options { instances: 2, drill: true })
+    }
+
+    pub fn start_with(options: Options) -> Stack {
+        let instances = options.instances;
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_loyalty-router")).parent().unwrap().to_path_buf();
         assert!(
             bin_dir.join("loyalty-api").exists(),
             "{} has no loyalty-api: build the binaries first (`cargo build --bins`; make test does)",
             bin_dir.display()
         );
-        let (pg, api, router) = free_ports(instances);
+        let (pg, api, router) = free_ports(options);
         let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("stack-{}", ulid::Ulid::new()));
         let env: Vec<(String, String)> = [
             ("LOYALTY_STATE_DIR", state.to_str().unwrap().to_owned()),
@@ -83,12 +119,33 @@ impl Stack {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        let mut env = env;
+        let faults = options.drill.then(|| format!("http://127.0.0.1:{}", pg + 199));
+        if options.drill {
+            env.extend(
+                [
+                    ("STANDBY", "1".to_owned()),
+                    ("STANDBY_PORT_OFFSET", STANDBY_OFFSET.to_string()),
+                    ("FAULTS", "1".to_owned()),
+                    ("FAULT_PORT_OFFSET", FAULT_OFFSET.to_string()),
+                    ("FAULTS_CONTROL_PORT", (pg + 199).to_string()),
+                    // Small pools and a short deadline, so a slow database shows its bounds
+                    // within a short drill.
+                    ("LOYALTY_DB__POOL_SIZE", "4".to_owned()),
+                    ("LOYALTY_DB__DEADLINE_MS", "3000".to_owned()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+            );
+        }
         let stack = Stack {
             router: format!("http://127.0.0.1:{router}"),
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
             state,
             env,
             api_port_base: api,
+            pg_port_base: pg,
+            faults,
         };
         stack.up();
         stack
@@ -126,6 +183,60 @@ impl Stack {
         let status = Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
         assert!(status.success());
         std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Sets a fault on a link of the fault proxy (`api-001-0`, `pg-003`, `pg-003-standby`).
+    pub async fn fault(&self, link: &str, fault: Value) {
+        let control = self.faults.as_ref().expect("a drill stack");
+        let res = self.client.put(format!("{control}/links/{link}")).json(&fault).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    }
+
+    /// Clears every fault.
+    pub async fn heal(&self) {
+        let control = self.faults.as_ref().expect("a drill stack");
+        let res = self.client.post(format!("{control}/heal")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    fn pg(&self, args: &[&str]) {
+        let status = Command::new("bash").arg(root().join("infra/local/pg.sh")).args(args).status().unwrap();
+        assert!(status.success(), "pg.sh {args:?} failed");
+    }
+
+    /// Stops a region's primary Postgres abruptly, as a crash would.
+    pub fn kill_primary(&self, region: &str) {
+        self.pg(&["kill", self.state.join("pg").join(region).to_str().unwrap()]);
+    }
+
+    /// Promotes a region's standby to primary (what RDS does in a Multi-AZ failover).
+    pub fn promote_standby(&self, region: &str) {
+        let port = self.pg_port_base + STANDBY_OFFSET + region.parse::<u16>().unwrap();
+        let dir = self.state.join("pg").join(format!("{region}-standby"));
+        self.pg(&["promote", dir.to_str().unwrap(), &port.to_string()]);
+    }
+
+    /// The pid of an API instance.
+    pub fn api_pid(&self, region: &str, instance: u16) -> u32 {
+        let pidfile = self.state.join("run").join(format!("api-{region}-{instance}.pid"));
+        std::fs::read_to_string(pidfile).unwrap().trim().parse().unwrap()
+    }
+
+    /// Resident memory of an API instance, in KiB.
+    pub fn api_rss_kib(&self, region: &str, instance: u16) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.api_pid(region, instance))).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// A gauge or counter from an API instance's /metrics (summed over its label sets).
+    pub async fn api_metric(&self, region: &str, instance: u16, name: &str) -> f64 {
+        let text = self.client.get(format!("{}/metrics", self.api_url(region, instance))).send().await.unwrap();
+        let text = text.text().await.unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
