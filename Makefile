@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi drills bench-hop loadtest loadtest-release infra-check
+.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release infra-check
 
 PROFILE ?= dev
 
@@ -25,6 +25,11 @@ openapi:
 # The failure drills, one at a time, with their figures (also part of `make test`).
 drills:
 	bash infra/local/drills.sh "$(DRILL)"
+
+# Side-by-side benchmarks (release build, own ports, nginx installed if missing); figures
+# into docs/BENCHMARKS.md. ARGS="--quick" for a smoke run, "--only hop,fanout" for some.
+bench:
+	python3 infra/local/bench.py $(ARGS)
 
 # Direct to a region versus through the router (release build, own ports).
 bench-hop:

@@ -1,15 +1,24 @@
-//! `loyalty-bench hop`: the same GET (one group) sent directly to a regional API and
-//! through the router, in alternating rounds of one run, so both see the same machine
-//! noise. Prints throughput and latency percentiles of each and their ratios.
+//! `loyalty-bench`: side-by-side benchmarks that print figures, never assert.
+//!
+//! - `compare`: the same kind of GET against several targets in alternating rounds of
+//!   one run, so all see the same machine noise; a table and ratios against the first.
+//! - `redeem`: redemptions (`POST /v1/groups/{g}/redemptions`, a fresh key each) against
+//!   a set of groups for one round; prints its figures as JSON (`infra/local/bench.py`
+//!   alternates these rounds with pgbench running the same SQL).
+//! - `hop`: sets up a customer, then `compare`s one group GET direct and via the router.
+
+mod figures;
+mod load;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
-use hdrhistogram::Histogram;
+use clap::{Args as ClapArgs, Parser, Subcommand};
 use serde_json::{Value, json};
+
+use crate::figures::{Figures, print_table};
+use crate::load::{Attempt, get, round};
 
 #[derive(Parser)]
 #[command(about)]
@@ -18,95 +27,133 @@ struct Args {
     command: Command,
 }
 
+#[derive(ClapArgs, Clone, Copy)]
+struct Shape {
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds per round.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Rounds per target, alternating.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Direct to a regional API versus through the router.
+    /// GET each target (NAME=URL) in alternating rounds.
+    Compare {
+        #[command(flatten)]
+        shape: Shape,
+        /// Bearer token sent with every request.
+        #[arg(long)]
+        token: Option<String>,
+        /// What is measured, printed above the table.
+        #[arg(long, default_value = "GET")]
+        title: String,
+        #[arg(required = true, value_parser = parse_target)]
+        targets: Vec<(String, String)>,
+    },
+    /// One round of redemptions of 1 point each against GROUPS; figures as JSON.
+    Redeem {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long)]
+        token: String,
+        /// Group ids, comma-separated; each request picks one at random.
+        #[arg(long, value_delimiter = ',', required = true)]
+        groups: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Direct to a regional API versus through the router (and nginx, if given).
     Hop {
-        /// The router's base URL.
+        #[command(flatten)]
+        shape: Shape,
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         router: String,
         /// Base URL of region 001's API instance.
         #[arg(long, default_value = "http://127.0.0.1:8101")]
         direct: String,
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        /// Seconds per round.
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// Rounds per target, alternating.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
+        /// Base URL of an nginx routing by id prefix to the same APIs.
+        #[arg(long)]
+        nginx: Option<String>,
     },
 }
 
-/// One target's figures over all its rounds.
-struct Figures {
-    throughputs: Vec<f64>,
-    latencies: Histogram<u64>,
-    errors: u64,
+fn parse_target(text: &str) -> Result<(String, String), String> {
+    text.split_once('=').map(|(n, u)| (n.to_owned(), u.to_owned())).ok_or_else(|| format!("expected NAME=URL: {text}"))
 }
 
-impl Figures {
-    fn new() -> anyhow::Result<Figures> {
-        Ok(Figures { throughputs: Vec::new(), latencies: Histogram::new_with_bounds(1, 60_000_000, 3)?, errors: 0 })
-    }
-
-    fn median_throughput(&self) -> f64 {
-        let mut t = self.throughputs.clone();
-        t.sort_by(f64::total_cmp);
-        t.get(t.len() / 2).copied().unwrap_or(0.0)
-    }
-
-    fn micros(&self, q: f64) -> f64 {
-        self.latencies.value_at_quantile(q) as f64
-    }
+fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).timeout(Duration::from_secs(10)).build()?)
 }
 
-/// `concurrency` workers GET `url` for `seconds`; latencies in µs.
-async fn round(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    concurrency: usize,
-    seconds: u64,
-    figures: &mut Figures,
-) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url, token, stop, errors) =
-                (client.clone(), url.to_owned(), token.to_owned(), stop.clone(), errors.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(100_000);
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    let ok = match client.get(&url).bearer_auth(&token).send().await {
-                        Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    if ok {
-                        latencies.push(t.elapsed().as_micros() as u64);
-                    } else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut count = 0u64;
-    for worker in workers {
-        for micros in worker.await? {
-            figures.latencies.record(micros.max(1))?;
-            count += 1;
+async fn compare(shape: Shape, token: Option<String>, title: &str, targets: Vec<(String, String)>) -> anyhow::Result<()> {
+    let client = client(shape.concurrency)?;
+    let token: Arc<Option<String>> = Arc::new(token);
+    let send_to = |url: &str| {
+        let (client, url, token) = (client.clone(), Arc::new(url.to_owned()), token.clone());
+        move |_, _| {
+            let (client, url, token) = (client.clone(), url.clone(), token.clone());
+            async move { get(&client, &url, token.as_deref()).await }
+        }
+    };
+    // Warm every target's connections and caches.
+    for (_, url) in &targets {
+        round(shape.concurrency, 1, &mut Figures::new()?, send_to(url)).await?;
+    }
+    let mut figures: Vec<(String, Figures)> =
+        targets.iter().map(|(name, _)| Ok((name.clone(), Figures::new()?))).collect::<anyhow::Result<_>>()?;
+    for r in 0..shape.rounds {
+        for (i, (name, url)) in targets.iter().enumerate() {
+            round(shape.concurrency, shape.seconds, &mut figures[i].1, send_to(url)).await?;
+            eprintln!("round {} {name}: {:.0} req/s", r + 1, figures[i].1.throughputs.last().copied().unwrap_or(0.0));
         }
     }
-    figures.throughputs.push(count as f64 / started.elapsed().as_secs_f64());
-    figures.errors += errors.load(Ordering::Relaxed);
+    println!(
+        "{title}: {} alternating rounds of {} s per target, {} concurrent clients\n",
+        shape.rounds, shape.seconds, shape.concurrency
+    );
+    print_table(&figures);
+    Ok(())
+}
+
+async fn redeem(url: String, token: String, groups: Vec<String>, concurrency: usize, seconds: u64) -> anyhow::Result<()> {
+    let client = client(concurrency)?;
+    let run = ulid::Ulid::new().to_string();
+    let (url, token, groups, run) = (Arc::new(url), Arc::new(token), Arc::new(groups), Arc::new(run));
+    let send = move |worker: usize, n: u64| {
+        let (client, url, token, groups, run) = (client.clone(), url.clone(), token.clone(), groups.clone(), run.clone());
+        async move {
+            let group = &groups[(n as usize * 7919 + worker * 104_729) % groups.len()];
+            let path = format!("{url}/v1/groups/{group}/redemptions");
+            let key = format!("bench-{run}-{worker}-{n}");
+            // Retried with the same key while the platform asks to wait (503, in progress).
+            for attempt in 0..8u64 {
+                let res = client
+                    .post(&path)
+                    .bearer_auth(token.as_str())
+                    .header("Idempotency-Key", &key)
+                    .json(&json!({"points": 1}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(res) if res.status().as_u16() == 201 => return Attempt { ok: true, retries: attempt },
+                    Ok(res) if res.status().as_u16() == 503 || res.status().as_u16() == 409 => {}
+                    Ok(_) => return Attempt { ok: false, retries: attempt },
+                    Err(_) => {}
+                }
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+            }
+            Attempt { ok: false, retries: 7 }
+        }
+    };
+    let mut figures = Figures::new()?;
+    round(concurrency, seconds, &mut figures, send).await?;
+    println!("{}", serde_json::to_string(&figures.summary())?);
     Ok(())
 }
 
@@ -120,10 +167,9 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> anyhow::Res
     Ok(body)
 }
 
-async fn hop(router: String, direct: String, concurrency: usize, seconds: u64, rounds: usize) -> anyhow::Result<()> {
-    let client =
-        reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).timeout(Duration::from_secs(10)).build()?;
-    // A customer of region 001 and their personal group: the GET both paths serve.
+async fn hop(shape: Shape, router: String, direct: String, nginx: Option<String>) -> anyhow::Result<()> {
+    let client = client(shape.concurrency)?;
+    // A customer of region 001 and their personal group: the GET every path serves.
     let email = format!("bench-{}@bench.test", ulid::Ulid::new().to_string().to_lowercase());
     let password = "bench password 1";
     let user = post(
@@ -136,50 +182,20 @@ async fn hop(router: String, direct: String, concurrency: usize, seconds: u64, r
     let token = session["token"].as_str().context("no token")?.to_owned();
     let group = user["personal_group_id"].as_str().context("no group")?;
     let path = format!("/v1/groups/{group}");
-    let targets = [("direct", format!("{direct}{path}")), ("router", format!("{router}{path}"))];
-
-    // Warm both paths' connection pools and caches.
-    let mut warm = Figures::new()?;
-    for (_, url) in &targets {
-        round(&client, url, &token, concurrency, 1, &mut warm).await?;
+    let mut targets = vec![("direct".to_owned(), format!("{direct}{path}")), ("router".to_owned(), format!("{router}{path}"))];
+    if let Some(nginx) = nginx {
+        targets.push(("nginx".to_owned(), format!("{nginx}{path}")));
     }
-    let mut figures = [Figures::new()?, Figures::new()?];
-    for r in 0..rounds {
-        for (i, (name, url)) in targets.iter().enumerate() {
-            round(&client, url, &token, concurrency, seconds, &mut figures[i]).await?;
-            eprintln!("round {} {name}: {:.0} req/s", r + 1, figures[i].throughputs.last().copied().unwrap_or(0.0));
-        }
-    }
-    println!("GET {path}: {rounds} alternating rounds of {seconds} s per target, {concurrency} concurrent clients");
-    println!("| target | median throughput (req/s) | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | errors |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for (i, (name, _)) in targets.iter().enumerate() {
-        let f = &figures[i];
-        println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-            f.median_throughput(),
-            f.micros(0.5) / 1000.0,
-            f.micros(0.9) / 1000.0,
-            f.micros(0.99) / 1000.0,
-            f.latencies.max() as f64 / 1000.0,
-            f.errors
-        );
-    }
-    let (d, r) = (&figures[0], &figures[1]);
-    println!(
-        "router / direct: throughput {:.2}x, p50 +{:.2} ms, p99 +{:.2} ms",
-        r.median_throughput() / d.median_throughput().max(1.0),
-        (r.micros(0.5) - d.micros(0.5)) / 1000.0,
-        (r.micros(0.99) - d.micros(0.99)) / 1000.0
-    );
-    Ok(())
+    compare(shape, Some(token), &format!("GET {path}"), targets).await
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
-        Command::Hop { router, direct, concurrency, seconds, rounds } => {
-            hop(router, direct, concurrency, seconds, rounds).await
+        Command::Compare { shape, token, title, targets } => compare(shape, token, &title, targets).await,
+        Command::Redeem { url, token, groups, concurrency, seconds } => {
+            redeem(url, token, groups, concurrency, seconds).await
         }
+        Command::Hop { shape, router, direct, nginx } => hop(shape, router, direct, nginx).await,
     }
 }

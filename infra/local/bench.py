@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""`make bench`: the side-by-side benchmarks of issue 8, in one run on this machine.
+
+Brings up a release build of the platform on ports of its own (beside `make up`), plus
+nginx (installed with apt-get if missing) routing by id prefix to the same APIs, then:
+
+  hop        one group GET: direct to the API, through the router, through nginx
+  catalogue  the catalogue GET (moka cache) versus a static JSON endpoint, same server
+  fanout     a user's groups over 3 regions (router) versus each single-region call
+  growth     the first page of a group's history at 10 k, 100 k and 1 M ledger entries
+  redeem     redemptions through the router versus pgbench running the same SQL
+             (1000 groups / no contention, and 5 hot groups with 20 clients)
+
+Every pair alternates rounds within the run. The figures replace the part of
+docs/BENCHMARKS.md between its `bench:begin` and `bench:end` markers.
+
+    python3 infra/local/bench.py [--quick] [--only hop,fanout] [--keep]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".local" / "bench"
+PG_BASE, API_BASE, ROUTER_PORT, NGINX_PORT = 56000, 9100, 9080, 9090
+ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
+PG_001 = PG_BASE + 1
+STAFF_PASSWORD = os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")
+ALL = ["hop", "catalogue", "fanout", "growth", "redeem"]
+
+
+def api(region, instance=0):
+    return f"http://127.0.0.1:{API_BASE + int(region) + 10 * instance}"
+
+
+def log(*parts):
+    print("==>", *parts, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    try:
+        return subprocess.run(cmd, check=True, text=True, **kw)
+    except subprocess.CalledProcessError as err:
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{err.stdout or ''}\n{err.stderr or ''}") from err
+
+
+def http(method, url, body=None, token=None, key=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    if key:
+        req.add_header("idempotency-key", key)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, json.loads(res.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def ok(method, url, body=None, token=None, key=None):
+    status, answer = http(method, url, body, token, key)
+    if status >= 300:
+        raise SystemExit(f"{method} {url}: {status} {answer}")
+    return answer
+
+
+def psql(sql, db="loyalty"):
+    return run(["psql", "-h", "127.0.0.1", "-p", str(PG_001), "-U", "postgres", "-d", db, "-qAt",
+                "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True).stdout.strip()
+
+
+class Platform:
+    def __init__(self, bin_dir):
+        self.env = dict(os.environ, LOYALTY_STATE_DIR=str(STATE), PG_PORT_BASE=str(PG_BASE),
+                        API_PORT_BASE=str(API_BASE), ROUTER_PORT=str(ROUTER_PORT), PROFILE="release",
+                        SKIP_BUILD="1", BIN_DIR=str(bin_dir))
+        self.nginx_dir = None
+
+    def up(self):
+        run(["bash", str(ROOT / "infra/local/down.sh")], env=self.env, capture_output=True)
+        log("bringing up a release deployment on its own ports")
+        run(["bash", str(ROOT / "infra/local/up.sh")], env=self.env, capture_output=True)
+        self.start_nginx()
+
+    def down(self):
+        if self.nginx_dir:
+            subprocess.run(["nginx", "-p", str(self.nginx_dir), "-c", "nginx.conf", "-s", "stop"],
+                           capture_output=True)
+        run(["bash", str(ROOT / "infra/local/down.sh")], env=self.env, capture_output=True)
+
+    def start_nginx(self):
+        if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+            log("nginx missing: installing it with apt-get")
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+            run(["apt-get", "install", "-y", "-qq", "nginx-light"], env=env, capture_output=True)
+            subprocess.run(["service", "nginx", "stop"], capture_output=True)
+        self.nginx_dir = Path(tempfile.mkdtemp(prefix="loyalty-nginx-"))
+        upstreams = "\n".join(
+            f"  upstream r{r} {{ server 127.0.0.1:{API_BASE + int(r)}; keepalive 64; }}" for r in ("001", "002", "003"))
+        # Like the router: the region from the id in the path, keep-alive to the APIs.
+        (self.nginx_dir / "nginx.conf").write_text(f"""
+worker_processes 2;
+pid {self.nginx_dir}/nginx.pid;
+error_log {self.nginx_dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.nginx_dir}/body;
+  proxy_temp_path {self.nginx_dir}/proxy;
+{upstreams}
+  map $uri $region {{
+    "~^/v1/(users|groups|catalogue/items)/(?<r>[0-9]{{3}})-" $r;
+    "~^/v1/regions/(?<r>[0-9]{{3}})/" $r;
+    default 001;
+  }}
+  server {{
+    listen 127.0.0.1:{NGINX_PORT};
+    location / {{
+      proxy_pass http://r$region;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        run([nginx, "-p", str(self.nginx_dir), "-c", "nginx.conf"], capture_output=True)
+
+
+def bench(bin_dir, *args):
+    """Runs loyalty-bench; returns what it printed (its figures)."""
+    out = run([str(bin_dir / "loyalty-bench"), *args], stdout=subprocess.PIPE).stdout
+    print(out, flush=True)
+    return out
+
+
+def customer(region="001"):
+    email = f"bench-{time.time_ns()}@bench.test"
+    user = ok("POST", f"{ROUTER}/v1/users",
+              {"email": email, "password": "bench password 1", "full_name": "Bench", "home_region": region})
+    token = ok("POST", f"{ROUTER}/v1/sessions", {"email": email, "password": "bench password 1"})["token"]
+    return user, token
+
+
+def new_group(token, region, name):
+    return ok("POST", f"{ROUTER}/v1/groups", {"name": name, "location": "Benchville", "region": region}, token)["id"]
+
+
+def section_hop(bin_dir, shape):
+    return bench(bin_dir, "hop", *shape, "--router", ROUTER, "--direct", api("001"),
+                 "--nginx", f"http://127.0.0.1:{NGINX_PORT}")
+
+
+def section_catalogue(bin_dir, shape):
+    staff = ok("POST", f"{ROUTER}/v1/sessions",
+               {"email": "staff@001.loyalty.local", "password": STAFF_PASSWORD})["token"]
+    for i, (name, cents) in enumerate([("Ramen", 1250), ("Gyoza", 650), ("Matcha", 450)]):
+        ok("POST", f"{ROUTER}/v1/regions/001/catalogue",
+           {"name": f"{name} {time.time_ns()}", "category": "mains", "price_cents": cents, "points_price": 100 + i},
+           staff)
+    size = len(urllib.request.urlopen(f"{api('001')}/v1/regions/001/catalogue").read())
+    return bench(bin_dir, "compare", *shape, "--title", f"Catalogue of region 001 ({size} bytes) vs /healthz, "
+                 "direct to the API",
+                 f"catalogue={api('001')}/v1/regions/001/catalogue", f"static={api('001')}/healthz")
+
+
+def section_fanout(bin_dir, shape):
+    user, token = customer("001")
+    uid = user["id"]
+    for region in ("002", "003"):
+        new_group(token, region, f"Fan {region}")
+    for _ in range(100):  # the home index learns of the remote groups through the relay
+        if len(ok("GET", f"{ROUTER}/v1/users/{uid}", token=token)["groups"]) == 3:
+            break
+        time.sleep(0.1)
+    # One client: this compares latencies. Under a saturating load a fan-out (4 calls)
+    # would lose on throughput whatever its latency.
+    return bench(bin_dir, "compare", *shape, "--concurrency", "1", "--token", token, "--title",
+                 f"GET /v1/users/{uid}/groups (3 groups in 3 regions) through the router, versus the calls it makes, "
+                 "each direct",
+                 f"fanout={ROUTER}/v1/users/{uid}/groups",
+                 f"home-user={api('001')}/v1/users/{uid}",
+                 *[f"groups-{r}={api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")])
+
+
+def seed_entries(group, user, n, base):
+    # Entry ids are valid ULIDs (hex digits are Crockford digits), distinct across groups by `base`.
+    psql(f"""
+INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, balance_after,
+                            idempotency_key, created_on)
+SELECT '001-' || upper(lpad(to_hex(i + {base}), 26, '0')), '{group}', '{user}', 'award', 1, 100, '001', i, 'seed-' || i,
+       now() - interval '1 millisecond' * ({n} - i)
+  FROM generate_series(1, {n}) AS i;
+UPDATE groups SET points = points + {n} WHERE id = '{group}';""")
+
+
+def section_growth(bin_dir, shape):
+    user, token = customer("001")
+    targets = []
+    for k, (n, label) in enumerate([(10_000, "10k"), (100_000, "100k"), (1_000_000, "1M")]):
+        group = new_group(token, "001", f"Growth {label}")
+        log(f"seeding {n} ledger entries into {group}")
+        seed_entries(group, user["id"], n, (k + 1) * 10**8)
+        targets.append(f"{label}={ROUTER}/v1/groups/{group}/transactions?limit=20")
+    psql("VACUUM ANALYZE ledger_entries")
+    return bench(bin_dir, "compare", *shape, "--token", token, "--title",
+                 "First page (20 entries) of a group's history through the router, by ledger size", *targets)
+
+
+def pgbench_round(prefix, groups, caller, clients, seconds, logdir):
+    for f in logdir.glob("pgbench_log*"):
+        f.unlink()
+    out = run(["pgbench", "-h", "127.0.0.1", "-p", str(PG_001), "-U", "postgres", "-n", "-M", "prepared",
+               "-c", str(clients), "-j", "2", "-T", str(seconds), "--max-tries=10", "-l",
+               "--log-prefix", str(logdir / "pgbench_log"), "-f", str(ROOT / "bench/sql/redeem.sql"),
+               "-D", f"prefix={prefix}", "-D", f"groups={groups}", "-D", f"caller={caller}", "loyalty"],
+              capture_output=True).stdout
+    latencies, failed = [], 0
+    for path in logdir.glob("pgbench_log*"):
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if fields[2] in ("failed", "skipped"):
+                failed += 1
+            else:
+                latencies.append(int(fields[2]) / 1000.0)
+    latencies.sort()
+    tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
+    retried = re.search(r"total number of retries: (\d+)", out)
+    failed_line = re.search(r"number of failed transactions: (\d+)", out)
+    return {"throughput": tps, "p50_ms": statistics.median(latencies),
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "max_ms": latencies[-1],
+            "errors": int(failed_line.group(1)) if failed_line else failed,
+            "retries": int(retried.group(1)) if retried else 0}
+
+
+def seed_redemption_groups(prefix, n, user):
+    psql(f"""
+INSERT INTO groups (id, name, location, points)
+SELECT '{prefix}' || lpad(i::text, 5, '0'), 'Bench ' || i, 'Benchville', 1000000000 FROM generate_series(1, {n}) AS i;
+INSERT INTO group_members (group_id, user_id, active, version)
+SELECT '{prefix}' || lpad(i::text, 5, '0'), '{user}', true, 1 FROM generate_series(1, {n}) AS i;
+INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, balance_after,
+                            idempotency_key)
+SELECT '001-' || upper(lpad(to_hex(i), 20, '0')) || '{prefix[-1].upper()}SEED0', '{prefix}' || lpad(i::text, 5, '0'),
+       '{user}', 'award', 1000000000, 100000000000, '001', 1000000000, 'seed-' || i
+  FROM generate_series(1, {n}) AS i;""")
+
+
+def section_redeem(bin_dir, rounds, seconds):
+    user, token = customer("001")
+    logdir = Path(tempfile.mkdtemp(prefix="loyalty-pgbench-"))
+    lines = []
+    for shape, prefix, groups, clients in [("1000 groups, no contention", "001-b", 1000, 20),
+                                           ("5 hot groups", "001-h", 5, 20)]:
+        log(f"redemptions: {shape}")
+        seed_redemption_groups(prefix, groups, user["id"])
+        ids = ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
+        figures = {"pgbench": [], "router": []}
+        for r in range(rounds):
+            figures["pgbench"].append(pgbench_round(prefix, groups, user["id"], clients, seconds, logdir))
+            out = run([str(bin_dir / "loyalty-bench"), "redeem", "--url", ROUTER, "--token", token, "--groups", ids,
+                       "--concurrency", str(clients), "--seconds", str(seconds)], stdout=subprocess.PIPE).stdout
+            figures["router"].append(json.loads(out.strip().splitlines()[-1]))
+            log(f"round {r + 1}: pgbench {figures['pgbench'][-1]['throughput']:.0f}/s, "
+                f"router {figures['router'][-1]['throughput']:.0f}/s")
+        lines.append(f"Redemptions of 1 point, {shape}, {clients} concurrent clients, {rounds} alternating rounds of "
+                     f"{seconds} s (medians of the rounds; failures and retries summed)\n")
+        lines.append("| target | throughput (tx/s) | p50 (ms) | p99 (ms) | max (ms) | retries | failed |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        med = {}
+        for name, runs in figures.items():
+            med[name] = {k: statistics.median(r[k] for r in runs) for k in ("throughput", "p50_ms", "p99_ms", "max_ms")}
+            lines.append(f"| {name} | {med[name]['throughput']:.0f} | {med[name]['p50_ms']:.2f} | "
+                         f"{med[name]['p99_ms']:.2f} | {med[name]['max_ms']:.2f} | "
+                         f"{sum(r['retries'] for r in runs)} | {sum(r['errors'] for r in runs)} |")
+        lines.append(f"\n- router / pgbench: throughput {med['router']['throughput'] / med['pgbench']['throughput']:.2f}×, "
+                     f"p50 {med['router']['p50_ms'] / med['pgbench']['p50_ms']:.2f}×, "
+                     f"p99 {med['router']['p99_ms'] / med['pgbench']['p99_ms']:.2f}×\n")
+    shutil.rmtree(logdir, ignore_errors=True)
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 round of 2 s each (a smoke run)")
+    parser.add_argument("--only", default=",".join(ALL), help="comma-separated sections")
+    parser.add_argument("--keep", action="store_true", help="leave the deployment running")
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/BENCHMARKS.md")
+    args = parser.parse_args()
+    rounds, seconds = (1, 2) if args.quick else (3, 5)
+    shape = ["--rounds", str(rounds), "--seconds", str(seconds)]
+    only = [s for s in args.only.split(",") if s]
+
+    log("building release binaries")
+    run(["cargo", "build", "--release", "--locked", "--bin", "loyalty-api", "--bin", "loyalty-router",
+         "--bin", "loyalty-bench"], cwd=ROOT)
+    meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
+                          capture_output=True).stdout)
+    bin_dir = Path(meta["target_directory"]) / "release"
+    platform = Platform(bin_dir)
+    sections = {}
+    try:
+        platform.up()
+        for name in only:
+            log(f"benchmark: {name}")
+            if name == "redeem":
+                sections[name] = section_redeem(bin_dir, rounds, seconds)
+            else:
+                sections[name] = globals()[f"section_{name}"](bin_dir, shape)
+    finally:
+        if not args.keep:
+            platform.down()
+    if args.no_doc:
+        return
+    commit = run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True).stdout.strip()
+    cores = os.cpu_count()
+    body = [f"Run of {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {commit}, "
+            f"{cores} cores, release build, `python3 infra/local/bench.py --only {','.join(only)}`"
+            f"{' --quick' if args.quick else ''} (`make bench`).\n"]
+    titles = {"hop": "Router hop", "catalogue": "Catalogue cache", "fanout": "Fan-out",
+              "growth": "History growth", "redeem": "Redemptions versus pgbench"}
+    for name in only:
+        body.append(f"### {titles[name]}\n\n{sections[name].strip()}\n")
+    doc = ROOT / "docs" / "BENCHMARKS.md"
+    text = doc.read_text() if doc.exists() else "<!-- bench:begin -->\n<!-- bench:end -->\n"
+    begin, end = text.index("<!-- bench:begin -->"), text.index("<!-- bench:end -->")
+    doc.write_text(text[:begin] + "<!-- bench:begin -->\n" + "\n".join(body) + text[end:])
+    log(f"figures written to {doc}")
+
+
+if __name__ == "__main__":
+    main()
