@@ -3,6 +3,7 @@
 //! server on port 0, `main` only wires.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -17,9 +18,10 @@ use crate::db::Db;
 use crate::domain::Regions;
 use crate::error::ApiError;
 use crate::routes;
+use crate::services::batches::GroupBatches;
 use crate::services::catalogue::CatalogueCache;
 use crate::services::peers::Peers;
-use crate::services::points::{GroupGates, purge_expired_records};
+use crate::services::points::purge_expired_records;
 use crate::services::pricing::RemoteCatalogues;
 use crate::services::{accounts, relay};
 use observability::{request_id, telemetry};
@@ -34,7 +36,7 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub login_limiter: LoginLimiter,
     pub catalogue: CatalogueCache,
-    pub group_gates: GroupGates,
+    pub batches: Arc<GroupBatches>,
     pub metrics: PrometheusHandle,
     pub peers: Peers,
     pub remote_catalogues: RemoteCatalogues,
@@ -101,7 +103,7 @@ impl Application {
                 Duration::from_secs(config.auth.login_lockout_secs),
             ),
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
-            group_gates: GroupGates::new(1024),
+            batches: GroupBatches::new(64, 512),
             metrics: telemetry::metrics_handle(),
             peers: Peers::new(&config)?,
             remote_catalogues: RemoteCatalogues::builder()

@@ -251,3 +251,53 @@ async fn redemptions_by_item_and_who_may_redeem() {
     expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.assert_ledger_consistent(gid), 50);
 }
+
+/// Concurrent writes to one group share transactions (group commit), and within a batch
+/// each request is still on its own: a duplicate key in the same batch replays, a
+/// refusal refuses only itself, every balance_after follows the one before.
+#[tokio::test]
+async fn concurrent_writes_to_one_group_are_batched_and_each_stays_its_own() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let gid = user.personal_group_id.as_str().to_owned();
+    app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
+    let path = format!("/v1/groups/{gid}/redemptions");
+    // 60 requests: keys k-0..k-39 (k-0..k-19 sent twice), 3 points each; 100 / 3 = 33 fit.
+    let responses = join_all((0..60).map(|i| {
+        let (app, path, token) = (&app, &path, &token);
+        async move {
+            let key = format!("k-{}", i % 40);
+            let res = app.post_once(path, token, &key, &json!({"points": 3})).await;
+            let replayed = res.headers().contains_key("idempotent-replayed");
+            (key, res.status(), replayed, res.json::<Value>().await.unwrap())
+        }
+    }))
+    .await;
+    let mut by_key: std::collections::BTreeMap<String, Vec<(StatusCode, bool, Value)>> = Default::default();
+    for (key, status, replayed, body) in responses {
+        by_key.entry(key).or_default().push((status, replayed, body));
+    }
+    let mut applied = 0;
+    for (key, answers) in &by_key {
+        // Both answers to a duplicated key are the same answer, one of them a replay.
+        if answers.len() == 2 {
+            assert_eq!(answers[0].0, answers[1].0, "{key}");
+            assert_eq!(answers[0].2, answers[1].2, "{key}");
+            assert!(answers[0].1 ^ answers[1].1, "exactly one replay for {key}");
+        }
+        match answers[0].0 {
+            StatusCode::CREATED => applied += 1,
+            StatusCode::CONFLICT => assert_eq!(answers[0].2["error"]["code"], "insufficient_points"),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(applied, 33);
+    assert_eq!(app.assert_ledger_consistent(&gid), 1);
+    // Batches really formed: more requests than transactions.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let figure = |name: &str| -> f64 {
+        metrics.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+    };
+    let (requests, batches) = (figure("points_batch_size_sum"), figure("points_batch_size_count"));
+    assert!(requests > batches, "{requests} requests in {batches} transactions");
+}

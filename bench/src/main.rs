@@ -91,7 +91,12 @@ fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).timeout(Duration::from_secs(10)).build()?)
 }
 
-async fn compare(shape: Shape, token: Option<String>, title: &str, targets: Vec<(String, String)>) -> anyhow::Result<()> {
+async fn compare(
+    shape: Shape,
+    token: Option<String>,
+    title: &str,
+    targets: Vec<(String, String)>,
+) -> anyhow::Result<()> {
     let client = client(shape.concurrency)?;
     let token: Arc<Option<String>> = Arc::new(token);
     let send_to = |url: &str| {
@@ -121,12 +126,19 @@ async fn compare(shape: Shape, token: Option<String>, title: &str, targets: Vec<
     Ok(())
 }
 
-async fn redeem(url: String, token: String, groups: Vec<String>, concurrency: usize, seconds: u64) -> anyhow::Result<()> {
+async fn redeem(
+    url: String,
+    token: String,
+    groups: Vec<String>,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
     let client = client(concurrency)?;
     let run = ulid::Ulid::new().to_string();
     let (url, token, groups, run) = (Arc::new(url), Arc::new(token), Arc::new(groups), Arc::new(run));
     let send = move |worker: usize, n: u64| {
-        let (client, url, token, groups, run) = (client.clone(), url.clone(), token.clone(), groups.clone(), run.clone());
+        let (client, url, token, groups, run) =
+            (client.clone(), url.clone(), token.clone(), groups.clone(), run.clone());
         async move {
             let group = &groups[(n as usize * 7919 + worker * 104_729) % groups.len()];
             let path = format!("{url}/v1/groups/{group}/redemptions");
@@ -182,7 +194,8 @@ async fn hop(shape: Shape, router: String, direct: String, nginx: Option<String>
     let token = session["token"].as_str().context("no token")?.to_owned();
     let group = user["personal_group_id"].as_str().context("no group")?;
     let path = format!("/v1/groups/{group}");
-    let mut targets = vec![("direct".to_owned(), format!("{direct}{path}")), ("router".to_owned(), format!("{router}{path}"))];
+    let mut targets =
+        vec![("direct".to_owned(), format!("{direct}{path}")), ("router".to_owned(), format!("{router}{path}"))];
     if let Some(nginx) = nginx {
         targets.push(("nginx".to_owned(), format!("{nginx}{path}")));
     }

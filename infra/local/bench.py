@@ -88,18 +88,23 @@ class Platform:
         self.env = dict(os.environ, LOYALTY_STATE_DIR=str(STATE), PG_PORT_BASE=str(PG_BASE),
                         API_PORT_BASE=str(API_BASE), ROUTER_PORT=str(ROUTER_PORT), PROFILE="release",
                         SKIP_BUILD="1", BIN_DIR=str(bin_dir))
-        self.nginx_dir = None
+        self.nginx_dir = STATE / "nginx"
+
+    def stop_nginx(self):
+        if (self.nginx_dir / "nginx.pid").exists():
+            subprocess.run([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.nginx_dir), "-c", "nginx.conf",
+                            "-s", "stop"], capture_output=True)
 
     def up(self):
+        self.stop_nginx()
         run(["bash", str(ROOT / "infra/local/down.sh")], env=self.env, capture_output=True)
+        shutil.rmtree(STATE, ignore_errors=True)  # every run starts from empty databases
         log("bringing up a release deployment on its own ports")
         run(["bash", str(ROOT / "infra/local/up.sh")], env=self.env, capture_output=True)
         self.start_nginx()
 
     def down(self):
-        if self.nginx_dir:
-            subprocess.run(["nginx", "-p", str(self.nginx_dir), "-c", "nginx.conf", "-s", "stop"],
-                           capture_output=True)
+        self.stop_nginx()
         run(["bash", str(ROOT / "infra/local/down.sh")], env=self.env, capture_output=True)
 
     def start_nginx(self):
@@ -109,7 +114,7 @@ class Platform:
             run(["apt-get", "update", "-qq"], env=env, capture_output=True)
             run(["apt-get", "install", "-y", "-qq", "nginx-light"], env=env, capture_output=True)
             subprocess.run(["service", "nginx", "stop"], capture_output=True)
-        self.nginx_dir = Path(tempfile.mkdtemp(prefix="loyalty-nginx-"))
+        self.nginx_dir.mkdir(parents=True, exist_ok=True)
         upstreams = "\n".join(
             f"  upstream r{r} {{ server 127.0.0.1:{API_BASE + int(r)}; keepalive 64; }}" for r in ("001", "002", "003"))
         # Like the router: the region from the id in the path, keep-alive to the APIs.
@@ -182,8 +187,9 @@ def section_catalogue(bin_dir, shape):
 def section_fanout(bin_dir, shape):
     user, token = customer("001")
     uid = user["id"]
+    groups = {"001": user["personal_group_id"]}
     for region in ("002", "003"):
-        new_group(token, region, f"Fan {region}")
+        groups[region] = new_group(token, region, f"Fan {region}")
     for _ in range(100):  # the home index learns of the remote groups through the relay
         if len(ok("GET", f"{ROUTER}/v1/users/{uid}", token=token)["groups"]) == 3:
             break
@@ -191,11 +197,13 @@ def section_fanout(bin_dir, shape):
     # One client: this compares latencies. Under a saturating load a fan-out (4 calls)
     # would lose on throughput whatever its latency.
     return bench(bin_dir, "compare", *shape, "--concurrency", "1", "--token", token, "--title",
-                 f"GET /v1/users/{uid}/groups (3 groups in 3 regions) through the router, versus the calls it makes, "
-                 "each direct",
+                 f"GET /v1/users/{uid}/groups (3 groups in 3 regions) through the router, versus the calls it makes "
+                 "(each direct), and versus single-region GETs through the router (the user; each region's group)",
                  f"fanout={ROUTER}/v1/users/{uid}/groups",
                  f"home-user={api('001')}/v1/users/{uid}",
-                 *[f"groups-{r}={api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")])
+                 *[f"groups-{r}={api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")],
+                 f"router-user={ROUTER}/v1/users/{uid}",
+                 *[f"router-group-{r}={ROUTER}/v1/groups/{g}" for r, g in groups.items()])
 
 
 def seed_entries(group, user, n, base):

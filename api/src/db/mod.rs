@@ -146,6 +146,11 @@ impl Db {
         .await
     }
 
+    /// The longest a request's database work may take.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)

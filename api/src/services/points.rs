@@ -1,14 +1,13 @@
-//! Points move only here: bills award them, redemptions spend them. Each runs as one
+//! Points move only here: bills award them, redemptions spend them. Each runs inside a
 //! SERIALIZABLE transaction in the group's region that locks the group row, checks, writes
-//! the ledger entry, the new balance and the idempotency record, and commits.
+//! the ledger entry, the new balance and the idempotency record, and commits; requests
+//! for the same group arriving together share one transaction (group commit, `batches`).
 //!
 //! Idempotency: the record of (caller, key) is looked up first inside the same
 //! transaction. A concurrent duplicate blocks on the record's primary key until the first
 //! commits, then fails with a unique violation, is retried, and replays the stored answer.
 //! Definite refusals (not found, insufficient points, ...) are remembered like successes;
 //! failures that may be transient (5xx) are not, so their retry runs again.
-
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
@@ -17,35 +16,15 @@ use contract::{EntryId, ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Mutex, MutexGuard};
 
 use crate::auth::Caller;
 use crate::db::{catalogue, groups, idempotency, ledger, stored_id, users};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
+use crate::services::batches::{Job, Outcome};
 use crate::services::pricing::{self, PricedItem};
 use crate::startup::AppState;
 use observability::request_id;
-
-/// Serialises points transactions per group within this instance. SERIALIZABLE
-/// transactions queued on one hot row mostly fail and retry; letting one at a time
-/// through per group turns that into plain queueing. Striped, so memory stays fixed.
-pub struct GroupGates {
-    stripes: Vec<Mutex<()>>,
-}
-
-impl GroupGates {
-    pub fn new(stripes: usize) -> GroupGates {
-        GroupGates { stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect() }
-    }
-
-    async fn enter(&self, group: &GroupId) -> MutexGuard<'_, ()> {
-        let mut hasher = DefaultHasher::new();
-        group.hash(&mut hasher);
-        let stripe = (hasher.finish() % self.stripes.len() as u64) as usize;
-        self.stripes[stripe].lock().await
-    }
-}
 
 /// The response of an idempotent request, fresh or replayed.
 pub struct Recorded {
@@ -86,43 +65,23 @@ impl Idempotent {
     }
 }
 
-enum Outcome {
-    Fresh { status: u16, body: serde_json::Value },
-    Existing(idempotency::RecordRow),
-}
-
-type Work = dyn Fn(&mut PgConnection) -> QueryResult<Result<serde_json::Value, ApiError>> + Send + Sync;
-
-/// Runs `work` exactly once per (caller, key): `work` reads and checks before it writes,
-/// and answers `Ok(Err(refusal))` without writing anything when it refuses.
+/// Runs `work` exactly once per (caller, key), in the group's next batch (see
+/// `batches`): `work` reads and checks before it writes, and answers `Ok(Err(refusal))`
+/// without writing anything when it refuses.
 async fn run_once(
     state: &AppState,
     group: &GroupId,
     request: Idempotent,
-    work: Box<Work>,
+    work: Box<crate::services::batches::Work>,
 ) -> Result<Recorded, ApiError> {
-    let _turn = state.group_gates.enter(group).await;
-    let request_id = request_id::current();
-    let caller_id = request.caller_id.clone();
-    let key = request.key.as_str().to_owned();
-    let fingerprint = request.fingerprint.clone();
-    let outcome = state
-        .db
-        .serializable(move |conn| {
-            if let Some(record) = idempotency::find(conn, &caller_id, &key)? {
-                return Ok(Outcome::Existing(record));
-            }
-            let (status, body) = match work(conn)? {
-                Ok(body) => (201, body),
-                Err(refusal) => (
-                    refusal.code.http_status(),
-                    serde_json::to_value(refusal.envelope(request_id.clone())).unwrap_or_default(),
-                ),
-            };
-            idempotency::insert(conn, &caller_id, &key, &fingerprint, status as i16, &body)?;
-            Ok(Outcome::Fresh { status, body })
-        })
-        .await?;
+    let job = Job {
+        caller_id: request.caller_id.clone(),
+        key: request.key.as_str().to_owned(),
+        fingerprint: request.fingerprint.clone(),
+        request_id: request_id::current(),
+        work,
+    };
+    let outcome = state.batches.run(&state.db, group, job).await?;
     match outcome {
         Outcome::Fresh { status, body } => {
             metrics::counter!("points_requests_total", "outcome" => status.to_string()).increment(1);

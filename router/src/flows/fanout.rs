@@ -49,15 +49,25 @@ fn regions_of(user: &User) -> BTreeSet<RegionId> {
     user.groups.iter().map(Regional::region).chain([user.id.region()]).collect()
 }
 
+/// Every region of the deployment: asked together with the home region, instead of after
+/// it, a fan-out takes as long as its slowest call rather than the sum of two. (With a
+/// handful of regions the calls to regions holding none of the user's groups are cheap.)
+fn every_region(state: &AppState) -> BTreeSet<RegionId> {
+    state.upstreams.regions().map(|r| r.id).collect()
+}
+
 pub async fn user_groups(state: &AppState, user_id: UserId, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
-    let user = match home_view(state, &user_id, outgoing).await? {
+    let request = outgoing.derived(Method::GET, format!("/v1/users/{user_id}/groups"));
+    let regions = every_region(state);
+    let (user, answers) =
+        futures_util::join!(home_view(state, &user_id, outgoing), ask_each(state, &regions, &request));
+    let user = match user? {
         Ok(user) => user,
         Err(refusal) => return Ok(refusal),
     };
-    let request = outgoing.derived(Method::GET, format!("/v1/users/{user_id}/groups"));
     let mut items = Vec::new();
     let mut unavailable: Vec<GroupId> = Vec::new();
-    for (region, answer) in ask_each(state, &regions_of(&user), &request).await {
+    for (region, answer) in answers {
         match answer.and_then(|a| serde_json::from_slice::<UserGroups>(&a.body).ok()) {
             Some(groups) => items.extend(groups.items),
             None => unavailable.extend(user.groups.iter().filter(|g| g.region() == region).cloned()),
