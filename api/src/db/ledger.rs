@@ -23,8 +23,10 @@ pub struct EntryRow {
     pub created_on: DateTime<Utc>,
 }
 
+// None binds NULL rather than writing DEFAULT: the SQL is then the same for every
+// entry, so diesel caches the prepared statement (else Postgres parses it every time).
 #[derive(Debug, Insertable)]
-#[diesel(table_name = ledger_entries)]
+#[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
 pub struct NewEntryRow<'a> {
     pub id: &'a str,
     pub group_id: &'a str,

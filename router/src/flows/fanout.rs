@@ -59,8 +59,7 @@ fn every_region(state: &AppState) -> BTreeSet<RegionId> {
 pub async fn user_groups(state: &AppState, user_id: UserId, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
     let request = outgoing.derived(Method::GET, format!("/v1/users/{user_id}/groups"));
     let regions = every_region(state);
-    let (user, answers) =
-        futures_util::join!(home_view(state, &user_id, outgoing), ask_each(state, &regions, &request));
+    let (user, answers) = tokio::join!(home_view(state, &user_id, outgoing), ask_each(state, &regions, &request));
     let user = match user? {
         Ok(user) => user,
         Err(refusal) => return Ok(refusal),
