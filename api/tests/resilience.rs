@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::postgres::{Cluster, TestDb};
+use support::postgres::{Cluster, GroupLock, TestDb};
 use support::{TestApp, expect_error, expect_json, test_config};
 
 #[tokio::test]
@@ -123,24 +123,7 @@ async fn an_exhausted_pool_and_a_stuck_query_answer_within_bounds() {
     .await;
     let (ann, ann_token) = app.customer().await;
     let (bob, bob_token) = app.customer().await;
-    use diesel::Connection;
-    let (tx_started, tx_release) = (std::sync::mpsc::channel::<()>(), std::sync::mpsc::channel::<()>());
-    let group = ann.personal_group_id.to_string();
-    let url = app.db.url.clone();
-    let holder = std::thread::spawn(move || {
-        let mut conn = diesel::PgConnection::establish(&url).unwrap();
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 FOR UPDATE")
-                .bind::<diesel::sql_types::Text, _>(&group)
-                .execute(conn)?;
-            tx_started.0.send(()).unwrap();
-            tx_release.1.recv().unwrap();
-            Ok(())
-        })
-        .unwrap();
-    });
-    tx_started.1.recv().unwrap();
+    let lock = GroupLock::hold(&app.db, ann.personal_group_id.as_str());
 
     let ann_path = format!("/v1/groups/{}/redemptions", ann.personal_group_id);
     let one_point = json!({"points": 1});
@@ -161,8 +144,7 @@ async fn an_exhausted_pool_and_a_stuck_query_answer_within_bounds() {
     let started = Instant::now();
     let (stuck, (waiting, waited)) = tokio::join!(stuck, waiting);
     let stuck_took = started.elapsed();
-    tx_release.0.send(()).unwrap();
-    holder.join().unwrap();
+    lock.release();
 
     expect_error(stuck, StatusCode::GATEWAY_TIMEOUT, "timeout").await;
     assert!(stuck_took < Duration::from_secs(10), "statement timeout bounds a stuck query: {stuck_took:?}");
@@ -205,32 +187,14 @@ async fn a_request_past_its_deadline_answers_504_and_its_retry_gets_the_result()
     let (ann, ann_token) = app.customer().await;
     let group = ann.personal_group_id.to_string();
     app.award(ann.id.as_str(), None, 10_000, 1).await; // 100 points
-    use diesel::Connection;
-    let (locked, release) = (std::sync::mpsc::channel::<()>(), std::sync::mpsc::channel::<()>());
-    let url = app.db.url.clone();
-    let held = group.clone();
-    let holder = std::thread::spawn(move || {
-        let mut conn = diesel::PgConnection::establish(&url).unwrap();
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 FOR UPDATE")
-                .bind::<diesel::sql_types::Text, _>(&held)
-                .execute(conn)?;
-            locked.0.send(()).unwrap();
-            release.1.recv().unwrap();
-            Ok(())
-        })
-        .unwrap();
-    });
-    locked.1.recv().unwrap();
+    let lock = GroupLock::hold(&app.db, &group);
     let path = format!("/v1/groups/{group}/redemptions");
     let started = Instant::now();
     let res = app.post_once(&path, &ann_token, "late", &json!({"points": 30})).await;
     let took = started.elapsed();
     expect_error(res, StatusCode::GATEWAY_TIMEOUT, "timeout").await;
     assert!(took < Duration::from_secs(2), "answered by the deadline: {took:?}");
-    release.0.send(()).unwrap();
-    holder.join().unwrap();
+    lock.release();
     // The retry waits for, or finds, the first attempt's result: applied exactly once.
     let deadline = Instant::now() + Duration::from_secs(10);
     let replay = loop {

@@ -117,3 +117,37 @@ impl Drop for Cluster {
         let _ = std::fs::remove_file(self.dir.with_extension("initdb.log"));
     }
 }
+
+/// A group row locked (`FOR UPDATE`) by a transaction from outside the API, held until
+/// `release`: a stuck or slow database as the API sees it.
+pub struct GroupLock {
+    release: std::sync::mpsc::Sender<()>,
+    holder: std::thread::JoinHandle<()>,
+}
+
+impl GroupLock {
+    pub fn hold(db: &TestDb, group: &str) -> GroupLock {
+        let (locked, is_locked) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (url, group) = (db.url.clone(), group.to_owned());
+        let holder = std::thread::spawn(move || {
+            let mut conn = PgConnection::establish(&url).expect("test database reachable");
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 FOR UPDATE")
+                    .bind::<diesel::sql_types::Text, _>(&group)
+                    .execute(conn)?;
+                locked.send(()).expect("the test waits for the lock");
+                let _ = released.recv();
+                Ok(())
+            })
+            .expect("lock transaction");
+        });
+        is_locked.recv().expect("the lock was taken");
+        GroupLock { release, holder }
+    }
+
+    pub fn release(self) {
+        let _ = self.release.send(());
+        self.holder.join().expect("lock holder");
+    }
+}
