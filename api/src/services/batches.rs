@@ -105,16 +105,23 @@ impl GroupBatches {
             metrics::histogram!("points_batch_size").record(batch.len() as f64);
             let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
             let jobs = Arc::new(jobs);
-            let result = db
-                .serializable({
-                    let jobs = jobs.clone();
-                    move |conn| jobs.iter().map(|job| apply(conn, job)).collect::<QueryResult<Vec<Outcome>>>()
-                })
-                .await;
-            match result {
+            match run_batch(&db, &jobs, 0..jobs.len()).await {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
                         let _ = reply.send(Ok(outcome));
+                    }
+                }
+                // A failure that is not the database being slow or away may be one job's
+                // own (nothing was applied): run them one by one, so it fails only itself.
+                Err(err) if jobs.len() > 1 && err.code == contract::ErrorCode::Internal => {
+                    for (i, reply) in replies.into_iter().enumerate() {
+                        let single = run_batch(&db, &jobs, i..i + 1).await.and_then(|outcomes| {
+                            outcomes
+                                .into_iter()
+                                .next()
+                                .ok_or_else(|| ApiError::internal("a batch of one had no outcome"))
+                        });
+                        let _ = reply.send(single);
                     }
                 }
                 Err(err) => {
@@ -125,6 +132,12 @@ impl GroupBatches {
             }
         }
     }
+}
+
+/// Applies `jobs[range]` in one SERIALIZABLE transaction; one outcome per job.
+async fn run_batch(db: &Db, jobs: &Arc<Vec<Job>>, range: std::ops::Range<usize>) -> Result<Vec<Outcome>, ApiError> {
+    let jobs = jobs.clone();
+    db.serializable(move |conn| jobs[range.clone()].iter().map(|job| apply(conn, job)).collect()).await
 }
 
 /// One job inside the batch's transaction: its key's record if it has one (an earlier
