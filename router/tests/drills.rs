@@ -95,6 +95,8 @@ async fn drill_1_an_api_instance_killed_under_load_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_4_a_connection_cut_mid_request_and_retried_applies_once() {
     let stack = Stack::drill();
+    // The platform is under load meanwhile, and the load's own verdict must hold too.
+    let load = tokio::spawn(loadtest::run(scenario(&stack, 12)));
     let (ann, token) = stack.customer("001").await;
     let staff = stack.staff("001").await;
     let item: Value = expect_json(
@@ -161,6 +163,13 @@ async fn drill_4_a_connection_cut_mid_request_and_retried_applies_once() {
     assert_eq!(unique.len(), 20);
     let group: Group = expect_json(stack.get(&format!("/v1/groups/{gid}"), Some(&token)).await, StatusCode::OK).await;
     assert_eq!(group.points, 1000 - 200);
+    let report = load.await.unwrap().unwrap();
+    eprintln!(
+        "DRILL 4: meanwhile, under load: {} operations; acknowledged writes lost: {}",
+        report.operations,
+        lost(&report)
+    );
+    assert!(report.passed(), "violations under the load: {:?}", report.verdict.violations);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
