@@ -121,13 +121,7 @@ async fn subcommands_script_the_platform() {
 
     // A group of 003 to join and leave.
     let staff3 = stack.staff("003").await;
-    let group: Group = expect_json(
-        stack
-            .post("/v1/groups", Some(&staff3), &json!({"name": "Cli club", "location": "Kyoto", "region": "003"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let group = stack.new_group(&staff3, "Cli club", "Kyoto", "003").await;
     loyalty_json(&url, &customer, &["join", group.id.as_str()]).await;
     // The home region's index learns of the join through the outbox: within seconds.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -237,13 +231,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         StatusCode::CREATED,
     )
     .await;
-    let group: Group = expect_json(
-        stack
-            .post("/v1/groups", Some(&staff), &json!({"name": "Menu club", "location": "Rennes", "region": "001"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let group = stack.new_group(&staff, "Menu club", "Rennes", "001").await;
     let (staff_dir, customer_dir) = (stack.state.join("pty-staff"), stack.state.join("pty-customer"));
     let (ann_id, ann_email, group_id) = (ann.id.to_string(), ann.email.clone(), group.id.to_string());
 

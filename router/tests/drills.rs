@@ -177,13 +177,7 @@ async fn drill_6_joins_during_a_home_region_outage_arrive_after_it_returns() {
     let stack = Stack::drill();
     let (ann, ann_token) = stack.customer("002").await;
     let staff3 = stack.staff("003").await;
-    let group: Group = expect_json(
-        stack
-            .post("/v1/groups", Some(&staff3), &json!({"name": "Outage club", "location": "Osaka", "region": "003"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let group = stack.new_group(&staff3, "Outage club", "Osaka", "003").await;
     stack.kill_api("002", 0);
     stack.kill_api("002", 1);
     // Joining needs only the group's region: it works while Ann's home region is down.
@@ -250,13 +244,7 @@ async fn drill_3_a_region_cut_off_from_the_router_fails_fast_and_the_others_keep
     // A customer of 001 in a group of 003, to see fan-out during the cut.
     let (ann, ann_token) = stack.customer_avoiding("001", Some("003")).await;
     let staff3 = stack.staff("003").await;
-    let group: Group = expect_json(
-        stack
-            .post("/v1/groups", Some(&staff3), &json!({"name": "Cut club", "location": "Kyoto", "region": "003"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let group = stack.new_group(&staff3, "Cut club", "Kyoto", "003").await;
     let join =
         stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await;
     expect_json::<Value>(join, StatusCode::CREATED).await;

@@ -88,13 +88,7 @@ async fn groups_span_regions_and_bills_price_from_any_region() {
     let (ann, ann_token) = stack.customer("001").await;
     let (bob, bob_token) = stack.customer("002").await;
     let staff3 = stack.staff("003").await;
-    let group: Group = expect_json(
-        stack
-            .post("/v1/groups", Some(&staff3), &json!({"name": "Tokyo team", "location": "Tokyo", "region": "003"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let group = stack.new_group(&staff3, "Tokyo team", "Tokyo", "003").await;
     assert_eq!(group.region.as_str(), "003");
     for (user, token) in [(&ann, &ann_token), (&bob, &bob_token)] {
         let res =
@@ -223,13 +217,7 @@ async fn a_region_that_is_down_fails_fast_and_the_others_keep_working() {
     let stack = Stack::start(1);
     let (ann, ann_token) = stack.customer("001").await;
     let staff2 = stack.staff("002").await;
-    let group: Group = expect_json(
-        stack
-            .post("/v1/groups", Some(&staff2), &json!({"name": "Americas", "location": "Lima", "region": "002"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let group = stack.new_group(&staff2, "Americas", "Lima", "002").await;
     expect_json::<Value>(
         stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await,
         StatusCode::CREATED,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use contract::dto::{Session, User};
+use contract::dto::{Group, Session, User};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -320,6 +320,12 @@ impl Stack {
         let user: User = expect_json(self.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
         let token = self.login(&email, PASSWORD).await.token;
         (user, token)
+    }
+
+    /// A group created through the router by `token`'s holder (its first member).
+    pub async fn new_group(&self, token: &str, name: &str, location: &str, region: &str) -> Group {
+        let body = json!({"name": name, "location": location, "region": region});
+        expect_json(self.post("/v1/groups", Some(token), &body).await, StatusCode::CREATED).await
     }
 
     /// Polls `check` until it holds (cross-region changes converge within seconds).
