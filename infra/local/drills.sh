@@ -8,6 +8,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 bash infra/local/pg.sh ensure
 cargo build --workspace --bins --locked
-filter=()
-if [ -n "${1:-}" ]; then filter=(-E "test(${1})"); fi
-cargo nextest run --locked --no-fail-fast -p router --test drills --test-threads 1 --no-capture "${filter[@]}"
+filter='binary_id(router::drills)'
+if [ -n "${1:-}" ]; then filter="$filter and test(${1})"; fi
+# --workspace keeps the feature set of `make test`'s build, so nothing is rebuilt.
+cargo nextest run --workspace --locked --no-fail-fast -E "$filter" --test-threads 1 --no-capture
