@@ -18,10 +18,12 @@ use crate::error::RouterError;
 use crate::status;
 use crate::upstreams::{Upstreams, check_health};
 
+#[derive(Clone)]
 pub struct AppState {
     pub config: Config,
     pub upstreams: Arc<Upstreams>,
-    /// The one HTTP client of the process: pooled connections to every instance.
+    /// This worker's HTTP client: pooled connections to every instance, used only from
+    /// this worker's thread.
     pub client: reqwest::Client,
     pub request_timeout: Duration,
     pub fanout_timeout: Duration,
@@ -41,6 +43,16 @@ impl AppState {
     }
 }
 
+fn new_client(config: &Config) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(config.timeouts.connect_ms))
+        .pool_max_idle_per_host(256)
+        // Shorter than the APIs' keep-alive (75 s): never reuse a connection they closed.
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .build()
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -49,35 +61,33 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let upstreams = Arc::new(Upstreams::new(&config)?);
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(config.timeouts.connect_ms))
-            .pool_max_idle_per_host(256)
-            // Shorter than the APIs' keep-alive (75 s): never reuse a connection they closed.
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .build()?;
+        let client = new_client(&config)?;
         tokio::spawn(check_health(
             upstreams.clone(),
             client.clone(),
             Duration::from_millis(config.health.interval_ms),
             Duration::from_millis(config.health.timeout_ms),
         ));
-        let state = web::Data::new(AppState {
+        let state = AppState {
             upstreams,
             client,
             request_timeout: Duration::from_millis(config.timeouts.request_ms),
             fanout_timeout: Duration::from_millis(config.timeouts.fanout_ms),
             metrics: telemetry::metrics_handle(),
             config,
-        });
+        };
         let listener = TcpListener::bind(&state.config.listen)?;
         let port = listener.local_addr()?.port();
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         tracing::info!(port, regions = ?state.upstreams.ids(), "router listening");
         let server = HttpServer::new(move || {
+            // A client per worker: a pooled connection lives on the runtime (thread) that
+            // opened it, so with one shared pool a request on one worker would be written
+            // and read by another, two thread wake-ups per forward.
+            let client = new_client(&state.config).unwrap_or_else(|_| state.client.clone());
             App::new()
-                .app_data(state.clone())
+                .app_data(web::Data::new(AppState { client, ..state.clone() }))
                 .wrap(from_fn(telemetry::record_metrics))
                 .wrap(from_fn(request_id::propagate))
                 .route("/healthz", web::get().to(status::liveness))
