@@ -36,7 +36,10 @@ async fn create_join_leave_and_the_users_group_list() {
     let mine: Value =
         expect_json(app.get(&format!("/v1/users/{}/groups", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 2);
+    assert_eq!(mine["items"][1]["members"], json!([ann.id, bob.id]));
     assert_eq!(mine["unavailable"], json!([]));
+    // The home region adds the user's membership index, for the router's merge.
+    assert_eq!(mine["memberships"], json!([bob.personal_group_id, group.id]));
 
     let leave = format!("/v1/groups/{}/members/{}", group.id, bob.id);
     assert_eq!(app.delete(&leave, Some(&bob_token)).await.status(), StatusCode::NO_CONTENT);
@@ -219,4 +222,14 @@ async fn ledger_pages_are_newest_first_and_stable_under_inserts() {
         let res = app.get(&format!("/v1/groups/{gid}/transactions?{bad}"), Some(&token)).await;
         expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
     }
+}
+
+#[tokio::test]
+async fn the_home_region_vouches_for_the_user_whose_groups_are_asked() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff_token().await;
+    expect_error(app.get("/v1/users/001-zzzzzz/groups", Some(&staff)).await, StatusCode::NOT_FOUND, "not_found").await;
+    // Another region's user: this region answers with its own part only, no index.
+    let theirs: Value = expect_json(app.get("/v1/users/002-zzzzzz/groups", Some(&staff)).await, StatusCode::OK).await;
+    assert_eq!(theirs, json!({"items": [], "unavailable": []}));
 }

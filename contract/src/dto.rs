@@ -181,6 +181,11 @@ pub struct UserGroups {
     pub items: Vec<Group>,
     /// Groups whose region could not answer.
     pub unavailable: Vec<GroupId>,
+    /// Only in a user's home region's own answer: the ids of all the user's groups, in
+    /// every region (its membership index), oldest membership first. The router merges by
+    /// it, so one call to the home region serves both; the router's answer leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memberships: Option<Vec<GroupId>>,
 }
 
 // ---- ledger ------------------------------------------------------------------------

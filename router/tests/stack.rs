@@ -163,6 +163,7 @@ async fn groups_span_regions_and_bills_price_from_any_region() {
     let mine: UserGroups =
         expect_json(stack.get(&format!("/v1/users/{}/groups", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
     assert!(mine.unavailable.is_empty());
+    assert!(mine.memberships.is_none(), "the home region's index stays inside the router");
     let points: Vec<(String, i64)> = mine.items.iter().map(|g| (g.id.to_string(), g.points)).collect();
     assert_eq!(points, vec![(ann.personal_group_id.to_string(), 21), (group.id.to_string(), 20)]);
 

@@ -73,6 +73,16 @@ pub fn members(conn: &mut PgConnection, group_id: &str) -> QueryResult<Vec<Strin
         .load(conn)
 }
 
+/// The active members of several groups: (group, user), each group's oldest first.
+pub fn members_of(conn: &mut PgConnection, group_ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    group_members::table
+        .filter(group_members::group_id.eq_any(group_ids))
+        .filter(group_members::active.eq(true))
+        .order((group_members::group_id.asc(), group_members::joined_on.asc(), group_members::user_id.asc()))
+        .select((group_members::group_id, group_members::user_id))
+        .load(conn)
+}
+
 pub fn membership(conn: &mut PgConnection, group_id: &str, user_id: &str) -> QueryResult<Option<MemberRow>> {
     group_members::table.find((group_id, user_id)).select(MemberRow::as_select()).first(conn).optional()
 }

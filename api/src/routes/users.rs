@@ -48,9 +48,10 @@ pub async fn update_user(
 }
 
 /// On a regional instance: the user's groups that live in this region (the router asks
-/// every region and merges).
+/// every region and merges). The user's home region also answers 404 for an unknown user
+/// and adds `memberships`, the user's groups in every region.
 #[utoipa::path(get, path = "/v1/users/{uid}/groups", tag = "users", security(("bearer" = [])), responses(
-    (status = 200, body = UserGroups), (status = 403, body = ErrorEnvelope)))]
+    (status = 200, body = UserGroups), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn list_user_groups(
     state: web::Data<AppState>,
     caller: Caller,

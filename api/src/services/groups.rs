@@ -1,5 +1,7 @@
 //! Groups: creation, membership, reading, and the ledger pages of groups and users.
 
+use std::collections::HashMap;
+
 use contract::cursor::LedgerPosition;
 use contract::dto::{Group, LedgerEntry, Membership, NewGroup, Page, UserGroups};
 use contract::internal::Event;
@@ -207,16 +209,36 @@ pub async fn transactions(
 }
 
 /// The groups of this region the user belongs to (the router merges every region's).
+/// The user's home region also vouches for the user (404 if unknown) and adds their
+/// membership index, so the router's fan-out needs no separate call for it.
 pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiError> {
+    let home = user.region() == state.regions.local;
     state
         .db
         .run(move |conn| {
-            let mut items = Vec::new();
-            for row in groups::of_member(conn, user.as_str())? {
-                let members = groups::members(conn, &row.id)?;
-                items.push(to_dto(row, members)?);
+            let memberships = if home {
+                if users::find(conn, user.as_str())?.is_none() {
+                    return Err(ApiError::not_found(format!("user {user} not found")));
+                }
+                let ids = users::group_ids(conn, user.as_str())?;
+                Some(ids.iter().map(|id| stored_id(id)).collect::<QueryResult<Vec<GroupId>>>()?)
+            } else {
+                None
+            };
+            let rows = groups::of_member(conn, user.as_str())?;
+            let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+            let mut members: HashMap<String, Vec<String>> = HashMap::new();
+            for (group, member) in groups::members_of(conn, &ids)? {
+                members.entry(group).or_default().push(member);
             }
-            Ok(UserGroups { items, unavailable: Vec::new() })
+            let items = rows
+                .into_iter()
+                .map(|row| {
+                    let members = members.remove(&row.id).unwrap_or_default();
+                    to_dto(row, members)
+                })
+                .collect::<QueryResult<Vec<Group>>>()?;
+            Ok(UserGroups { items, unavailable: Vec::new(), memberships })
         })
         .await
 }

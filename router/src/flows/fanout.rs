@@ -1,7 +1,7 @@
 //! Calls that need several regions: a user's groups and a user's activity. The user's
-//! home region says which groups (so which regions) to ask; those are asked in
-//! parallel, each with its own deadline, and what answers is merged. A region that does
-//! not answer costs only its own share of the result.
+//! home region says which groups (so which regions) the user has; the regions are asked
+//! in parallel, each with its own deadline, and what answers is merged. A region that
+//! does not answer costs only its own share of the result.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,34 +49,36 @@ fn regions_of(user: &User) -> BTreeSet<RegionId> {
     user.groups.iter().map(Regional::region).chain([user.id.region()]).collect()
 }
 
-/// Every region of the deployment: asked together with the home region, instead of after
-/// it, a fan-out takes as long as its slowest call rather than the sum of two. (With a
-/// handful of regions the calls to regions holding none of the user's groups are cheap.)
-fn every_region(state: &AppState) -> BTreeSet<RegionId> {
-    state.upstreams.regions().map(|r| r.id).collect()
-}
-
+/// A user's groups: every region is asked at once, the home region included. The home
+/// region's answer also vouches for the user (its refusal is passed on) and lists the
+/// user's groups in every region, by which the answers are merged. Asking every region,
+/// rather than the home region first and then the regions it names, makes the call as
+/// long as its slowest region rather than the sum of two; with a handful of regions, a
+/// region holding none of the user's groups answers cheaply.
 pub async fn user_groups(state: &AppState, user_id: UserId, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
     let request = outgoing.derived(Method::GET, format!("/v1/users/{user_id}/groups"));
-    let regions = every_region(state);
-    let (user, answers) = tokio::join!(home_view(state, &user_id, outgoing), ask_each(state, &regions, &request));
-    let user = match user? {
-        Ok(user) => user,
-        Err(refusal) => return Ok(refusal),
-    };
-    let mut items = Vec::new();
+    let home = user_id.region();
+    let others: BTreeSet<RegionId> = state.upstreams.regions().map(|r| r.id).filter(|&r| r != home).collect();
+    let (home_answer, answers) = tokio::join!(forward(state, home, &request), ask_each(state, &others, &request));
+    let home_answer = home_answer?;
+    if home_answer.status != StatusCode::OK {
+        return Ok(home_answer.into_response());
+    }
+    let home_groups: UserGroups = serde_json::from_slice(&home_answer.body).map_err(RouterError::internal)?;
+    let index = home_groups.memberships.unwrap_or_default();
+    let mut items = home_groups.items;
     let mut unavailable: Vec<GroupId> = Vec::new();
     for (region, answer) in answers {
         match answer.and_then(|a| serde_json::from_slice::<UserGroups>(&a.body).ok()) {
             Some(groups) => items.extend(groups.items),
-            None => unavailable.extend(user.groups.iter().filter(|g| g.region() == region).cloned()),
+            None => unavailable.extend(index.iter().filter(|g| g.region() == region).cloned()),
         }
     }
     // The index's order (oldest membership first); groups it does not list yet last.
-    let rank = |id: &GroupId| user.groups.iter().position(|g| g == id).unwrap_or(usize::MAX);
+    let rank = |id: &GroupId| index.iter().position(|g| g == id).unwrap_or(usize::MAX);
     items.sort_by_key(|g| rank(&g.id));
     items.dedup_by(|a, b| a.id == b.id);
-    Ok(HttpResponse::Ok().json(UserGroups { items, unavailable }))
+    Ok(HttpResponse::Ok().json(UserGroups { items, unavailable, memberships: None }))
 }
 
 /// The router's activity cursor: where each region's part of the merge stands.
