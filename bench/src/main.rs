@@ -18,7 +18,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::figures::{Figures, print_table};
-use crate::load::{Attempt, get, round};
+use crate::load::{Attempt, get_all, round};
 
 #[derive(Parser)]
 #[command(about)]
@@ -41,7 +41,7 @@ struct Shape {
 
 #[derive(Subcommand)]
 enum Command {
-    /// GET each target (NAME=URL) in alternating rounds.
+    /// GET each target (NAME=URL, or NAME=URL|URL|… for GETs at once) in alternating rounds.
     Compare {
         #[command(flatten)]
         shape: Shape,
@@ -99,11 +99,13 @@ async fn compare(
 ) -> anyhow::Result<()> {
     let client = client(shape.concurrency)?;
     let token: Arc<Option<String>> = Arc::new(token);
+    // A target of several URLs (`A|B|C`) GETs them all at once.
     let send_to = |url: &str| {
-        let (client, url, token) = (client.clone(), Arc::new(url.to_owned()), token.clone());
+        let urls: Arc<Vec<String>> = Arc::new(url.split('|').map(str::to_owned).collect());
+        let (client, token) = (client.clone(), token.clone());
         move |_, _| {
-            let (client, url, token) = (client.clone(), url.clone(), token.clone());
-            async move { get(&client, &url, token.as_deref()).await }
+            let (client, urls, token) = (client.clone(), urls.clone(), token.clone());
+            async move { get_all(&client, &urls, token.as_deref()).await }
         }
     };
     // Warm every target's connections and caches.

@@ -198,9 +198,12 @@ def section_fanout(bin_dir, shape):
     # would lose on throughput whatever its latency.
     return bench(bin_dir, "compare", *shape, "--concurrency", "1", "--token", token, "--title",
                  f"GET /v1/users/{uid}/groups (3 groups in 3 regions) through the router, versus the calls it makes "
-                 "(each region's part, direct), and versus a single-region GET through the router (each region's "
-                 "group)",
+                 "(each region's part, direct; all three at once from the client), and versus a single-region GET "
+                 "through the router (each region's group)",
                  f"fanout={ROUTER}/v1/users/{uid}/groups",
+                 # The same three calls sent at once by the client: the floor for any
+                 # fan-out on this machine, router or not.
+                 "parallel-direct=" + "|".join(f"{api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")),
                  *[f"groups-{r}={api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")],
                  *[f"router-group-{r}={ROUTER}/v1/groups/{g}" for r, g in groups.items()])
 
