@@ -65,10 +65,11 @@ pub fn outcome_of(kind: WriteKind, sent: &Sent) -> Outcome {
 
 /// The second answer to a key must repeat the first: same status and body (an error
 /// decided before the request touched the database may carry its own request id).
-/// `None` when the first answer was no outcome (a 5xx: the write may have applied later,
-/// so the second answer may rightly differ; the outcome is learnt by retrying the key).
+/// `None` when either answer was no outcome (a 5xx): after a first one the write may have
+/// applied later, so the second answer may rightly differ (the outcome is learnt by
+/// retrying the key); a second one (the region too slow to answer in time) says nothing.
 fn replay_verdict(first: &Reply, second: &Reply) -> Option<bool> {
-    (first.status < 500).then(|| same_answer(first, second))
+    (first.status < 500 && second.status < 500).then(|| same_answer(first, second))
 }
 
 fn same_answer(first: &Reply, second: &Reply) -> bool {
@@ -276,5 +277,9 @@ mod tests {
         // A timeout is no outcome: the write may have landed since.
         let timeout = reply(504, json!({"error": {"code": "timeout", "message": "m"}}), false);
         assert_eq!(replay_verdict(&timeout, &created), None);
+        // A replay that timed out is no answer either; one that answers must still match.
+        assert_eq!(replay_verdict(&created, &timeout), None);
+        assert_eq!(replay_verdict(&refused, &timeout), None);
+        assert_eq!(replay_verdict(&refused, &refused), Some(true));
     }
 }
