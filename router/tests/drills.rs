@@ -249,12 +249,24 @@ async fn drill_3_a_region_cut_off_from_the_router_fails_fast_and_the_others_keep
         stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await;
     expect_json::<Value>(join, StatusCode::CREATED).await;
     let pids: Vec<u32> = (0..2).map(|k| stack.api_pid("003", k)).collect();
+    // A customer of 001 with no group in 003.
+    let (carl, carl_token) = stack.customer_avoiding("001", Some("003")).await;
 
     let (others, region) = split_load(&stack, 24);
     tokio::time::sleep(Duration::from_secs(11)).await;
     let cut = Instant::now();
     stack.fault("api-003-0", json!({"fault": "drop"})).await;
     stack.fault("api-003-1", json!({"fault": "drop"})).await;
+    // Before the router sees 003 down, its calls there hang until the fan-out deadline
+    // (2 s); a fan-out for a user with nothing in 003 must not wait for them.
+    for path in [format!("/v1/users/{}/groups", carl.id), format!("/v1/users/{}/activity", carl.id)] {
+        let asked = Instant::now();
+        let answer: Value = expect_json(stack.get(&path, Some(&carl_token)).await, StatusCode::OK).await;
+        let took = asked.elapsed();
+        eprintln!("DRILL 3: {path} right after the cut: {} ms", took.as_millis());
+        assert_eq!(answer["unavailable"], json!([]), "{answer}");
+        assert!(took < Duration::from_millis(1_500), "{path} waited for a region it does not need: {took:?}");
+    }
     stack
         .eventually("the router sees region 003 down", || async {
             let regions: Value = stack.get("/v1/regions", None).await.json().await.unwrap();

@@ -1,9 +1,13 @@
 //! Calls that need several regions: a user's groups and a user's activity. The user's
-//! home region says which groups (so which regions) the user has; the regions are asked
-//! in parallel, each with its own deadline, and what answers is merged. A region that
-//! does not answer costs only its own share of the result.
+//! home region says which groups (so which regions) the user has. Every region is asked
+//! at the same time as the home region, each call with its own deadline; once the home
+//! region has answered, only the regions of the user's groups are waited for (the other
+//! calls are dropped), and what answers is merged. So a call takes as long as its
+//! slowest part, not the home region's time plus the others', and a region that does
+//! not answer costs only its own share of the result.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use actix_web::HttpResponse;
 use actix_web::http::{Method, StatusCode};
@@ -12,65 +16,112 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::cursor::LedgerPosition;
 use contract::dto::{LedgerEntry, Page, User, UserGroups};
 use contract::{GroupId, RegionId, Regional, UserId};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RouterError;
-use crate::forward::{Answer, Outgoing, forward, send};
+use crate::forward::{Outgoing, forward, send};
 use crate::startup::AppState;
 
-/// The user as their home region shows it to this caller (which also checks the
-/// caller may see them). `Err(response)` is the home region's refusal, passed on.
-async fn home_view(
+/// What the home region said: its answer, or its refusal (passed on as it is).
+type HomeAnswer<T> = Result<Result<T, HttpResponse>, RouterError>;
+
+/// GET `path` from the user's home region, parsed.
+async fn ask_home<T: DeserializeOwned>(
     state: &AppState,
     user: &UserId,
     outgoing: &Outgoing,
-) -> Result<Result<User, HttpResponse>, RouterError> {
-    let answer = forward(state, user.region(), &outgoing.derived(Method::GET, format!("/v1/users/{user}"))).await?;
+    path: String,
+) -> HomeAnswer<T> {
+    let answer = forward(state, user.region(), &outgoing.derived(Method::GET, path)).await?;
     if answer.status != StatusCode::OK {
         return Ok(Err(answer.into_response()));
     }
     Ok(Ok(serde_json::from_slice(&answer.body).map_err(RouterError::internal)?))
 }
 
-/// Asks each region in parallel, each within the fan-out deadline.
-async fn ask_each(
+/// GET `path` from one region within the fan-out deadline; `None` if it did not answer.
+async fn ask_region<T: DeserializeOwned>(
     state: &AppState,
-    regions: &BTreeSet<RegionId>,
+    region: RegionId,
     outgoing: &Outgoing,
-) -> Vec<(RegionId, Option<Answer>)> {
-    let calls = regions.iter().map(|&region| async move {
-        let answer = send(state, region, outgoing, state.fanout_timeout).await;
-        (region, answer.ok().filter(|a| a.status == StatusCode::OK))
-    });
-    futures_util::future::join_all(calls).await
+    path: String,
+) -> (RegionId, Option<T>) {
+    let answer = send(state, region, &outgoing.derived(Method::GET, path), state.fanout_timeout).await;
+    let parsed = answer.ok().filter(|a| a.status == StatusCode::OK).and_then(|a| serde_json::from_slice(&a.body).ok());
+    (region, parsed)
+}
+
+/// Runs `home` and `call` for each `asked` region together; once `home` is done, waits
+/// only for the regions `needed` names from its answer (asking those not yet asked), and
+/// drops the other calls. Answers of the needed regions.
+async fn with_home<H, T, F>(
+    home: impl Future<Output = H>,
+    asked: &BTreeSet<RegionId>,
+    call: impl Fn(RegionId) -> F,
+    needed: impl FnOnce(&H) -> BTreeSet<RegionId>,
+) -> (H, Vec<(RegionId, T)>)
+where
+    F: Future<Output = (RegionId, T)>,
+{
+    let mut pending: FuturesUnordered<F> = asked.iter().map(|&region| call(region)).collect();
+    let mut answers = Vec::new();
+    let mut home = std::pin::pin!(home);
+    let home = loop {
+        tokio::select! {
+            home = &mut home => break home,
+            Some(answer) = pending.next() => answers.push(answer),
+        }
+    };
+    let needed = needed(&home);
+    for &region in needed.difference(asked) {
+        pending.push(call(region));
+    }
+    while needed.iter().any(|region| !answers.iter().any(|(r, _)| r == region)) {
+        match pending.next().await {
+            Some(answer) => answers.push(answer),
+            None => break,
+        }
+    }
+    answers.retain(|(region, _)| needed.contains(region));
+    (home, answers)
 }
 
 fn regions_of(user: &User) -> BTreeSet<RegionId> {
     user.groups.iter().map(Regional::region).chain([user.id.region()]).collect()
 }
 
-/// A user's groups: every region is asked at once, the home region included. The home
-/// region's answer also vouches for the user (its refusal is passed on) and lists the
-/// user's groups in every region, by which the answers are merged. Asking every region,
-/// rather than the home region first and then the regions it names, makes the call as
-/// long as its slowest region rather than the sum of two; with a handful of regions, a
-/// region holding none of the user's groups answers cheaply.
+/// A user's groups. The home region's own part also vouches for the user and carries
+/// the user's membership index, by which the parts are merged.
 pub async fn user_groups(state: &AppState, user_id: UserId, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
-    let request = outgoing.derived(Method::GET, format!("/v1/users/{user_id}/groups"));
+    let path = format!("/v1/users/{user_id}/groups");
     let home = user_id.region();
     let others: BTreeSet<RegionId> = state.upstreams.regions().map(|r| r.id).filter(|&r| r != home).collect();
-    let (home_answer, answers) = tokio::join!(forward(state, home, &request), ask_each(state, &others, &request));
-    let home_answer = home_answer?;
-    if home_answer.status != StatusCode::OK {
-        return Ok(home_answer.into_response());
-    }
-    let home_groups: UserGroups = serde_json::from_slice(&home_answer.body).map_err(RouterError::internal)?;
-    let index = home_groups.memberships.unwrap_or_default();
-    let mut items = home_groups.items;
+    let call = |region| ask_region::<UserGroups>(state, region, outgoing, path.clone());
+    let (home_part, answers) =
+        with_home(ask_home::<UserGroups>(state, &user_id, outgoing, path.clone()), &others, call, |home_part| {
+            match home_part {
+                // An older home region without the index: wait for every region.
+                Ok(Ok(UserGroups { memberships: None, .. })) => others.clone(),
+                Ok(Ok(UserGroups { memberships: Some(ids), .. })) => {
+                    ids.iter().map(Regional::region).filter(|&r| r != home).collect()
+                }
+                _ => BTreeSet::new(),
+            }
+        })
+        .await;
+    let home_part = match home_part? {
+        Ok(part) => part,
+        Err(refusal) => return Ok(refusal),
+    };
+    let index = home_part.memberships.unwrap_or_default();
+    let mut items = home_part.items;
     let mut unavailable: Vec<GroupId> = Vec::new();
-    for (region, answer) in answers {
-        match answer.and_then(|a| serde_json::from_slice::<UserGroups>(&a.body).ok()) {
-            Some(groups) => items.extend(groups.items),
+    for (region, part) in answers {
+        match part {
+            Some(part) => items.extend(part.items),
             None => unavailable.extend(index.iter().filter(|g| g.region() == region).cloned()),
         }
     }
@@ -134,29 +185,28 @@ pub async fn user_activity(
         }
         None => MergeCursor::default(),
     };
-    let user = match home_view(state, &user_id, outgoing).await? {
-        Ok(user) => user,
-        Err(refusal) => return Ok(refusal),
-    };
-    let regions: BTreeSet<RegionId> = regions_of(&user).difference(&cursor.done).copied().collect();
-    let calls = regions.iter().map(|&region| {
+    let asked: BTreeSet<RegionId> =
+        state.upstreams.regions().map(|r| r.id).filter(|r| !cursor.done.contains(r)).collect();
+    let call = |region| {
         let path = match cursor.after.get(&region) {
             Some(after) => format!("/v1/users/{user_id}/activity?limit={limit}&cursor={after}"),
             None => format!("/v1/users/{user_id}/activity?limit={limit}"),
         };
-        let request = outgoing.derived(Method::GET, path);
-        async move {
-            let answer = send(state, region, &request, state.fanout_timeout).await;
-            let page = answer
-                .ok()
-                .filter(|a| a.status == StatusCode::OK)
-                .and_then(|a| serde_json::from_slice::<Page<LedgerEntry>>(&a.body).ok());
-            (region, page)
-        }
-    });
+        ask_region::<Page<LedgerEntry>>(state, region, outgoing, path)
+    };
+    let home = ask_home::<User>(state, &user_id, outgoing, format!("/v1/users/{user_id}"));
+    let (user, answers) = with_home(home, &asked, call, |user| match user {
+        Ok(Ok(user)) => regions_of(user).difference(&cursor.done).copied().collect(),
+        _ => BTreeSet::new(),
+    })
+    .await;
+    let user = match user? {
+        Ok(user) => user,
+        Err(refusal) => return Ok(refusal),
+    };
     let mut pages = BTreeMap::new();
     let mut unavailable = Vec::new();
-    for (region, page) in futures_util::future::join_all(calls).await {
+    for (region, page) in answers {
         match page {
             Some(page) => {
                 pages.insert(region, page);
