@@ -141,16 +141,14 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
 
 /// The user as the contract shows it, with the groups from the index.
 pub async fn load(state: &AppState, user_id: UserId) -> Result<User, ApiError> {
-    let id = user_id.to_string();
-    let (row, group_ids) = state
-        .db
-        .run(move |conn| {
-            let row = users::find(conn, &id)?;
-            let groups = users::group_ids(conn, &id)?;
-            Ok((row, groups))
-        })
-        .await?;
-    let row = row.ok_or_else(|| ApiError::not_found(format!("user {user_id} not found")))?;
+    state.db.run(move |conn| load_with(conn, &user_id)).await
+}
+
+/// `load` on a connection the caller holds.
+pub fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError> {
+    let row =
+        users::find(conn, user_id.as_str())?.ok_or_else(|| ApiError::not_found(format!("user {user_id} not found")))?;
+    let group_ids = users::group_ids(conn, user_id.as_str())?;
     to_dto(row, group_ids)
 }
 

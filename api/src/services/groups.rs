@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::db::{self, groups, ledger, outbox, stored_id, users};
 use crate::domain::{PageRequest, required_text};
 use crate::error::ApiError;
+use crate::services::accounts;
 use crate::startup::AppState;
 
 /// Queues `event` for `region` in the caller's transaction.
@@ -216,15 +217,7 @@ pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiEr
     state
         .db
         .run(move |conn| {
-            let memberships = if home {
-                if users::find(conn, user.as_str())?.is_none() {
-                    return Err(ApiError::not_found(format!("user {user} not found")));
-                }
-                let ids = users::group_ids(conn, user.as_str())?;
-                Some(ids.iter().map(|id| stored_id(id)).collect::<QueryResult<Vec<GroupId>>>()?)
-            } else {
-                None
-            };
+            let memberships = if home { Some(accounts::load_with(conn, &user)?.groups) } else { None };
             let rows = groups::of_member(conn, user.as_str())?;
             let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
             let mut members: HashMap<String, Vec<String>> = HashMap::new();
