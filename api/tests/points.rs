@@ -6,7 +6,7 @@ mod support;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestApp, expect_error, expect_json};
+use support::{Funded, TestApp, expect_error, expect_json};
 
 #[tokio::test]
 async fn a_bill_is_priced_by_the_server_and_awards_points() {
@@ -81,10 +81,8 @@ async fn bills_are_for_staff_and_admins_and_their_input_is_checked() {
 #[tokio::test]
 async fn a_retried_request_is_applied_once_and_replayed() {
     let app = TestApp::spawn().await;
-    let (user, token) = app.customer().await;
-    let gid = user.personal_group_id.as_str();
-    app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
-    let path = format!("/v1/groups/{gid}/redemptions");
+    let Funded { user, token, group, redemptions: path } = app.customer_with_points(100).await;
+    let gid = group.as_str();
 
     let first = app.post_once(&path, &token, "redeem-1", &json!({"points": 30})).await;
     assert_eq!(first.status(), StatusCode::CREATED);
@@ -166,10 +164,7 @@ async fn twenty_concurrent_requests_with_one_key_apply_once() {
 #[tokio::test]
 async fn fifty_concurrent_redemptions_never_overdraw() {
     let app = TestApp::spawn().await;
-    let (user, token) = app.customer().await;
-    let gid = user.personal_group_id.as_str().to_owned();
-    app.award(user.id.as_str(), None, 23_700, 1).await; // 237 points
-    let path = format!("/v1/groups/{gid}/redemptions");
+    let Funded { token, group: gid, redemptions: path, .. } = app.customer_with_points(237).await;
     let amount = 10;
     let responses = join_all((0..50).map(|i| {
         let (app, path, token) = (&app, &path, &token);
@@ -258,10 +253,7 @@ async fn redemptions_by_item_and_who_may_redeem() {
 #[tokio::test]
 async fn concurrent_writes_to_one_group_are_batched_and_each_stays_its_own() {
     let app = TestApp::spawn().await;
-    let (user, token) = app.customer().await;
-    let gid = user.personal_group_id.as_str().to_owned();
-    app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
-    let path = format!("/v1/groups/{gid}/redemptions");
+    let Funded { token, group: gid, redemptions: path, .. } = app.customer_with_points(100).await;
     // 60 requests: keys k-0..k-39 (k-0..k-19 sent twice), 3 points each; 100 / 3 = 33 fit.
     let responses = join_all((0..60).map(|i| {
         let (app, path, token) = (&app, &path, &token);

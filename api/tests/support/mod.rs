@@ -22,6 +22,14 @@ pub const ADMIN_EMAIL: &str = "admin@test.loyalty";
 pub const STAFF_EMAIL: &str = "staff-001@test.loyalty";
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A customer, their token, their personal group and its redemptions path.
+pub struct Funded {
+    pub user: User,
+    pub token: String,
+    pub group: String,
+    pub redemptions: String,
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
@@ -134,6 +142,15 @@ impl TestApp {
         let user: User = expect_json(self.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
         let token = self.login(&email, PASSWORD).await.token;
         (user, token)
+    }
+
+    /// A fresh customer whose personal group holds `points` (awarded by a bill).
+    pub async fn customer_with_points(&self, points: i64) -> Funded {
+        let (user, token) = self.customer().await;
+        self.award(user.id.as_str(), None, points * 100, 1).await;
+        let group = user.personal_group_id.to_string();
+        let redemptions = format!("/v1/groups/{group}/redemptions");
+        Funded { user, token, group, redemptions }
     }
 
     pub async fn group(&self, token: &str) -> Group {
