@@ -1,7 +1,10 @@
 //! Groups, their balances and their authoritative membership.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text};
 
 use super::schema::{group_members, groups};
 
@@ -57,11 +60,34 @@ pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> 
 }
 
 pub fn set_points(conn: &mut PgConnection, id: &str, points: i64) -> QueryResult<()> {
-    diesel::update(groups::table.find(id))
-        .set((groups::points.eq(points), groups::updated_on.eq(diesel::dsl::now)))
-        .execute(conn)?;
+    SetPoints { id, points }.execute(conn)?;
     Ok(())
 }
+
+/// The balance write of every points change, as a statement of its own type so diesel
+/// prepares it once per connection: its UPDATE builder never caches, and Postgres would
+/// parse and plan the statement on every bill and redemption.
+struct SetPoints<'a> {
+    id: &'a str,
+    points: i64,
+}
+
+impl QueryFragment<Pg> for SetPoints<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("UPDATE groups SET points = ");
+        out.push_bind_param::<BigInt, _>(&self.points)?;
+        out.push_sql(", updated_on = now() WHERE id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        Ok(())
+    }
+}
+
+impl QueryId for SetPoints<'_> {
+    type QueryId = SetPoints<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<PgConnection> for SetPoints<'_> {}
 
 /// Active members, in the order they joined.
 pub fn members(conn: &mut PgConnection, group_id: &str) -> QueryResult<Vec<String>> {
