@@ -56,6 +56,7 @@ where
     }
     figures.throughputs.push(count as f64 / started.elapsed().as_secs_f64());
     figures.errors += errors.load(Ordering::Relaxed);
+    figures.requests += count + errors.load(Ordering::Relaxed);
     figures.retries += retries.load(Ordering::Relaxed);
     Ok(())
 }

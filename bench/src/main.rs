@@ -7,6 +7,7 @@
 //!   alternates these rounds with pgbench running the same SQL).
 //! - `hop`: sets up a customer, then `compare`s one group GET direct and via the router.
 
+mod cpu;
 mod figures;
 mod load;
 
@@ -17,6 +18,7 @@ use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use crate::cpu::Component;
 use crate::figures::{Figures, print_table};
 use crate::load::{Attempt, get_all, round};
 
@@ -27,7 +29,7 @@ struct Args {
     command: Command,
 }
 
-#[derive(ClapArgs, Clone, Copy)]
+#[derive(ClapArgs, Clone)]
 struct Shape {
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -37,6 +39,9 @@ struct Shape {
     /// Rounds per target, alternating.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Processes whose CPU time per request to report (`NAME=PID,…`, children included).
+    #[arg(long = "cpu", value_parser = cpu::parse_component)]
+    cpu: Vec<Component>,
 }
 
 #[derive(Subcommand)]
@@ -67,6 +72,9 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Processes whose CPU time per request to report (`NAME=PID,…`, children included).
+        #[arg(long = "cpu", value_parser = cpu::parse_component)]
+        cpu: Vec<Component>,
     },
     /// Direct to a regional API versus through the router (and nginx, if given).
     Hop {
@@ -116,7 +124,11 @@ async fn compare(
         targets.iter().map(|(name, _)| Ok((name.clone(), Figures::new()?))).collect::<anyhow::Result<_>>()?;
     for r in 0..shape.rounds {
         for (i, (name, url)) in targets.iter().enumerate() {
+            let before = cpu::snapshot(&shape.cpu);
             round(shape.concurrency, shape.seconds, &mut figures[i].1, send_to(url)).await?;
+            if !shape.cpu.is_empty() {
+                figures[i].1.add_cpu(cpu::names(&shape.cpu), &before, &cpu::snapshot(&shape.cpu));
+            }
             eprintln!("round {} {name}: {:.0} req/s", r + 1, figures[i].1.throughputs.last().copied().unwrap_or(0.0));
         }
     }
@@ -134,6 +146,7 @@ async fn redeem(
     groups: Vec<String>,
     concurrency: usize,
     seconds: u64,
+    cpu: Vec<Component>,
 ) -> anyhow::Result<()> {
     let client = client(concurrency)?;
     let run = ulid::Ulid::new().to_string();
@@ -166,7 +179,11 @@ async fn redeem(
         }
     };
     let mut figures = Figures::new()?;
+    let before = cpu::snapshot(&cpu);
     round(concurrency, seconds, &mut figures, send).await?;
+    if !cpu.is_empty() {
+        figures.add_cpu(cpu::names(&cpu), &before, &cpu::snapshot(&cpu));
+    }
     println!("{}", serde_json::to_string(&figures.summary())?);
     Ok(())
 }
@@ -208,8 +225,8 @@ async fn hop(shape: Shape, router: String, direct: String, nginx: Option<String>
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Compare { shape, token, title, targets } => compare(shape, token, &title, targets).await,
-        Command::Redeem { url, token, groups, concurrency, seconds } => {
-            redeem(url, token, groups, concurrency, seconds).await
+        Command::Redeem { url, token, groups, concurrency, seconds, cpu } => {
+            redeem(url, token, groups, concurrency, seconds, cpu).await
         }
         Command::Hop { shape, router, direct, nginx } => hop(shape, router, direct, nginx).await,
     }

@@ -22,6 +22,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -154,6 +155,38 @@ def bench(bin_dir, *args):
     return out
 
 
+def tree_cpu_seconds(pid):
+    """User + system CPU seconds of a process and all its descendants, live or ended (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime, stime, and cutime, cstime: ended children (backends of closed connections).
+        own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += (task / "children").read_text().split()
+        except OSError:
+            pass
+    return own + sum(tree_cpu_seconds(int(c)) for c in children)
+
+
+def components():
+    """The processes under test, by component: region APIs, router, nginx, Postgres clusters."""
+    run_dir = STATE / "run"
+    found = {"api": [int(p.read_text()) for p in sorted(run_dir.glob("api-*.pid"))],
+             "router": [int((run_dir / "router.pid").read_text())],
+             "nginx": [int((STATE / "nginx" / "nginx.pid").read_text())],
+             "postgres": [int((STATE / "pg" / r / "postmaster.pid").read_text().split()[0]) for r in ("001", "002", "003")]}
+    return found
+
+
+def cpu_args():
+    """--cpu arguments: loyalty-bench reports each component's CPU time per request."""
+    return [arg for name, pids in components().items() for arg in ("--cpu", f"{name}={','.join(map(str, pids))}")]
+
+
 def customer(region="001"):
     email = f"bench-{time.time_ns()}@bench.test"
     user = ok("POST", f"{ROUTER}/v1/users",
@@ -235,6 +268,9 @@ def section_growth(bin_dir, shape):
 def pgbench_round(prefix, groups, caller, clients, seconds, logdir):
     for f in logdir.glob("pgbench_log*"):
         f.unlink()
+    procs = components()
+    cpu_before = {name: sum(tree_cpu_seconds(p) for p in pids) for name, pids in procs.items()}
+    client_before = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     out = run(["pgbench", "-h", "127.0.0.1", "-p", str(PG_001), "-U", "postgres", "-n", "-M", "prepared",
                "-c", str(clients), "-j", "2", "-T", str(seconds), "--max-tries=10", "-l",
                "--log-prefix", str(logdir / "pgbench_log"), "-f", str(ROOT / "bench/sql/redeem.sql"),
@@ -249,10 +285,14 @@ def pgbench_round(prefix, groups, caller, clients, seconds, logdir):
             else:
                 latencies.append(int(fields[2]) / 1000.0)
     latencies.sort()
+    cpu_after = {name: sum(tree_cpu_seconds(p) for p in pids) for name, pids in procs.items()}
+    client_cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - client_before
     tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
     retried = re.search(r"total number of retries: (\d+)", out)
     failed_line = re.search(r"number of failed transactions: (\d+)", out)
-    return {"throughput": tps, "p50_ms": statistics.median(latencies),
+    per_tx = 1e6 / max(len(latencies), 1)
+    cpu = [["load generator", client_cpu * per_tx]] + [[n, (cpu_after[n] - cpu_before[n]) * per_tx] for n in procs]
+    return {"cpu_us_per_request": cpu, "throughput": tps, "p50_ms": statistics.median(latencies),
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "max_ms": latencies[-1],
             "errors": int(failed_line.group(1)) if failed_line else failed,
             "retries": int(retried.group(1)) if retried else 0}
@@ -284,7 +324,8 @@ def section_redeem(bin_dir, rounds, seconds):
         for r in range(rounds):
             figures["pgbench"].append(pgbench_round(prefix, groups, user["id"], clients, seconds, logdir))
             out = run([str(bin_dir / "loyalty-bench"), "redeem", "--url", ROUTER, "--token", token, "--groups", ids,
-                       "--concurrency", str(clients), "--seconds", str(seconds)], stdout=subprocess.PIPE).stdout
+                       "--concurrency", str(clients), "--seconds", str(seconds), *cpu_args()],
+                      stdout=subprocess.PIPE).stdout
             figures["router"].append(json.loads(out.strip().splitlines()[-1]))
             log(f"round {r + 1}: pgbench {figures['pgbench'][-1]['throughput']:.0f}/s, "
                 f"router {figures['router'][-1]['throughput']:.0f}/s")
@@ -301,6 +342,15 @@ def section_redeem(bin_dir, rounds, seconds):
         lines.append(f"\n- router / pgbench: throughput {med['router']['throughput'] / med['pgbench']['throughput']:.2f}×, "
                      f"p50 {med['router']['p50_ms'] / med['pgbench']['p50_ms']:.2f}×, "
                      f"p99 {med['router']['p99_ms'] / med['pgbench']['p99_ms']:.2f}×\n")
+        names = [n for n, _ in figures["router"][0]["cpu_us_per_request"]]
+        lines.append("CPU per transaction (µs of user + system time, each process with its children; the load "
+                     "generator is pgbench's client or loyalty-bench; medians of the rounds):\n")
+        lines.append(f"| target | {' | '.join(names)} | total |")
+        lines.append("| --- |" + " --- |" * (len(names) + 1))
+        for name, runs in figures.items():
+            cells = [statistics.median(dict(r["cpu_us_per_request"])[n] for r in runs) for n in names]
+            lines.append(f"| {name} | {' | '.join(f'{c:.0f}' for c in cells)} | {sum(cells):.0f} |")
+        lines.append("")
     shutil.rmtree(logdir, ignore_errors=True)
     text = "\n".join(lines)
     print(text, flush=True)
@@ -328,6 +378,7 @@ def main():
     sections = {}
     try:
         platform.up()
+        shape += cpu_args()
         for name in only:
             log(f"benchmark: {name}")
             if name == "redeem":
