@@ -24,7 +24,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use self::connection::{PasswordSource, PgManager};
+use self::connection::{PasswordSource, PgManager, Pooled};
 use crate::config::DbConfig;
 use crate::error::{ApiError, is_deadlock};
 
@@ -38,8 +38,8 @@ struct SessionSettings {
     statement_timeout_ms: u64,
 }
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout_ms))
             .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -113,7 +113,9 @@ impl Db {
             let _span = span.enter();
             let _permit = permit;
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let result = f(&mut conn.conn);
+            conn.answered();
+            result
         })
         .await?
     }
