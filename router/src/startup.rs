@@ -15,6 +15,7 @@ use observability::{request_id, telemetry};
 use crate::config::Config;
 use crate::dispatch::dispatch;
 use crate::error::RouterError;
+use crate::forward::{self, Client};
 use crate::status;
 use crate::upstreams::{Upstreams, check_health};
 
@@ -24,7 +25,7 @@ pub struct AppState {
     pub upstreams: Arc<Upstreams>,
     /// This worker's HTTP client: pooled connections to every instance, used only from
     /// this worker's thread.
-    pub client: reqwest::Client,
+    pub client: Client,
     pub request_timeout: Duration,
     pub fanout_timeout: Duration,
     pub metrics: PrometheusHandle,
@@ -43,14 +44,8 @@ impl AppState {
     }
 }
 
-fn new_client(config: &Config) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(config.timeouts.connect_ms))
-        .pool_max_idle_per_host(256)
-        // Shorter than the APIs' keep-alive (75 s): never reuse a connection they closed.
-        .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .build()
+fn new_client(config: &Config) -> Client {
+    forward::client(Duration::from_millis(config.timeouts.connect_ms))
 }
 
 pub struct Application {
@@ -61,7 +56,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let upstreams = Arc::new(Upstreams::new(&config)?);
-        let client = new_client(&config)?;
+        let client = new_client(&config);
         tokio::spawn(check_health(
             upstreams.clone(),
             client.clone(),
@@ -85,7 +80,7 @@ impl Application {
             // A client per worker: a pooled connection lives on the runtime (thread) that
             // opened it, so with one shared pool a request on one worker would be written
             // and read by another, two thread wake-ups per forward.
-            let client = new_client(&state.config).unwrap_or_else(|_| state.client.clone());
+            let client = new_client(&state.config);
             App::new()
                 .app_data(web::Data::new(AppState { client, ..state.clone() }))
                 .wrap(from_fn(telemetry::record_metrics))

@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use contract::RegionId;
+use http_body_util::BodyExt;
 
 use crate::config::Config;
+use crate::forward::Client;
 
 #[derive(Debug)]
 pub struct Instance {
@@ -106,7 +108,7 @@ impl Upstreams {
 }
 
 /// Checks every instance every `interval`, forever.
-pub async fn check_health(upstreams: Arc<Upstreams>, client: reqwest::Client, interval: Duration, timeout: Duration) {
+pub async fn check_health(upstreams: Arc<Upstreams>, client: Client, interval: Duration, timeout: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -117,12 +119,7 @@ pub async fn check_health(upstreams: Arc<Upstreams>, client: reqwest::Client, in
                 let upstreams = upstreams.clone();
                 let region = region.id;
                 async move {
-                    let ok = client
-                        .get(format!("{}/readyz", instance.url))
-                        .timeout(timeout)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
+                    let ok = tokio::time::timeout(timeout, ready(&client, &instance.url)).await.unwrap_or(false);
                     if ok { upstreams.record_success(instance) } else { upstreams.record_failure(instance) }
                     metrics::gauge!("router_upstream_healthy", "region" => region.to_string(), "instance" => instance.url.clone())
                         .set(if instance.is_healthy() { 1.0 } else { 0.0 });
@@ -130,5 +127,15 @@ pub async fn check_health(upstreams: Arc<Upstreams>, client: reqwest::Client, in
             })
         });
         futures_util::future::join_all(checks).await;
+    }
+}
+
+/// Whether the instance at `base` answers its readiness check (its body read, so the
+/// connection goes back to the pool).
+async fn ready(client: &Client, base: &str) -> bool {
+    let Ok(uri) = format!("{base}/readyz").parse::<http::Uri>() else { return false };
+    match client.get(uri).await {
+        Ok(response) => response.status().is_success() && response.into_body().collect().await.is_ok(),
+        Err(_) => false,
     }
 }
