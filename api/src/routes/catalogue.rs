@@ -19,14 +19,16 @@ pub async fn list_catalogue(
 ) -> Result<HttpResponse, ApiError> {
     let region = state.regions.parse_region("region", &rid)?;
     let cached = catalogue::list(&state, region).await?;
-    let max_age = format!("max-age={}", state.catalogue.ttl.as_secs());
+    let etag = cached.etag.as_bytes();
     let unchanged = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == cached.etag || t.trim() == "*"));
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim().as_bytes() == etag || t.trim() == "*"));
     let mut response = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response.insert_header((header::ETAG, cached.etag.clone())).insert_header((header::CACHE_CONTROL, max_age));
+    response
+        .insert_header((header::ETAG, cached.etag.clone()))
+        .insert_header((header::CACHE_CONTROL, state.catalogue.max_age.clone()));
     if unchanged {
         return Ok(response.finish());
     }

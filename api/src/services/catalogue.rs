@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
+use actix_web::web::Bytes;
+
 use contract::dto::{Catalogue, CatalogueItem, CatalogueItemPatch, NewCatalogueItem};
 use contract::{ItemId, RegionId, Regional};
 use moka::future::Cache;
@@ -18,16 +21,18 @@ use crate::domain::required_text;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// A rendered catalogue: the JSON body and its entity tag.
+/// A rendered catalogue: the JSON body and its entity tag, in the forms a response takes
+/// them (a hit then copies nothing: both are reference-counted).
 pub struct CachedCatalogue {
-    pub body: Vec<u8>,
-    pub etag: String,
+    pub body: Bytes,
+    pub etag: HeaderValue,
 }
 
 pub struct CatalogueCache {
     entries: Cache<(RegionId, u64), Arc<CachedCatalogue>>,
     generation: AtomicU64,
-    pub ttl: Duration,
+    /// `Cache-Control` of every catalogue answer.
+    pub max_age: HeaderValue,
 }
 
 impl CatalogueCache {
@@ -35,7 +40,9 @@ impl CatalogueCache {
         CatalogueCache {
             entries: Cache::builder().max_capacity(64).time_to_live(ttl).build(),
             generation: AtomicU64::new(0),
-            ttl,
+            // Digits only: always a valid header value.
+            max_age: HeaderValue::try_from(format!("max-age={}", ttl.as_secs()))
+                .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
         }
     }
 
@@ -74,7 +81,8 @@ pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalo
                 "\"{}\"",
                 Sha256::digest(&body).iter().take(16).map(|b| format!("{b:02x}")).collect::<String>()
             );
-            Ok(Arc::new(CachedCatalogue { body, etag }))
+            let etag = HeaderValue::try_from(etag).map_err(ApiError::internal)?;
+            Ok(Arc::new(CachedCatalogue { body: Bytes::from(body), etag }))
         })
         .await
         .map_err(|err: Arc<ApiError>| (*err).clone())
