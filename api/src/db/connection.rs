@@ -1,7 +1,6 @@
 //! Opening database connections. With a password source (IAM database auth, `DB_AUTH=iam`),
 //! every new connection gets the current token as its password, and TLS is required.
 
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,20 +72,6 @@ impl Pooled {
     /// (a lost connection is marked broken by diesel and dropped by the pool instead).
     pub fn answered(&mut self) {
         self.answered = Instant::now();
-    }
-}
-
-impl Deref for Pooled {
-    type Target = PgConnection;
-
-    fn deref(&self) -> &PgConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for Pooled {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.conn
     }
 }
 

@@ -40,7 +40,8 @@ struct SessionSettings {
 
 impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout_ms))
+        conn.conn
+            .batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout_ms))
             .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -162,9 +163,9 @@ impl Db {
     /// under an advisory lock so instances starting together do not race.
     pub fn migrate(&self, wait: Duration) -> anyhow::Result<()> {
         let deadline = std::time::Instant::now() + wait;
-        let mut conn = loop {
+        let mut pooled = loop {
             match self.pool.get() {
-                Ok(conn) => break conn,
+                Ok(pooled) => break pooled,
                 Err(err) if std::time::Instant::now() < deadline => {
                     tracing::warn!(%err, "waiting for the database");
                     std::thread::sleep(Duration::from_millis(500));
@@ -172,6 +173,7 @@ impl Db {
                 Err(err) => anyhow::bail!("database not reachable: {err}"),
             }
         };
+        let conn = &mut pooled.conn;
         conn.batch_execute("SELECT pg_advisory_lock(7263001)")?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
