@@ -47,11 +47,16 @@ fn tree_seconds(pid: u32) -> f64 {
     own + children
 }
 
+impl Component {
+    /// CPU seconds so far of the component's processes and their descendants.
+    pub fn seconds(&self) -> f64 {
+        self.pids.iter().copied().map(tree_seconds).sum()
+    }
+}
+
 /// CPU seconds so far of the load generator itself, then of each component.
 pub fn snapshot(components: &[Component]) -> Vec<f64> {
-    std::iter::once(tree_seconds(std::process::id()))
-        .chain(components.iter().map(|c| c.pids.iter().copied().map(tree_seconds).sum()))
-        .collect()
+    std::iter::once(tree_seconds(std::process::id())).chain(components.iter().map(Component::seconds)).collect()
 }
 
 /// Column names matching `snapshot`'s order.

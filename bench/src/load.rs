@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::cpu::{self, Component};
 use crate::figures::Figures;
 
 /// How one request went: answered well, or failed; and how many extra attempts it took.
@@ -14,8 +15,14 @@ pub struct Attempt {
 }
 
 /// Runs `send(worker, n)` from `concurrency` workers for `seconds`, recording latencies
-/// of successful requests in µs into `figures`.
-pub async fn round<F, Fut>(concurrency: usize, seconds: u64, figures: &mut Figures, send: F) -> anyhow::Result<()>
+/// of successful requests in µs into `figures`, and the CPU time of `cpu` if any.
+pub async fn round<F, Fut>(
+    concurrency: usize,
+    seconds: u64,
+    cpu: &[Component],
+    figures: &mut Figures,
+    send: F,
+) -> anyhow::Result<()>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Attempt> + Send,
@@ -23,6 +30,7 @@ where
     let send = Arc::new(send);
     let stop = Arc::new(AtomicBool::new(false));
     let (errors, retries) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let cpu_before = cpu::snapshot(cpu);
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
@@ -58,6 +66,9 @@ where
     figures.errors += errors.load(Ordering::Relaxed);
     figures.requests += count + errors.load(Ordering::Relaxed);
     figures.retries += retries.load(Ordering::Relaxed);
+    if !cpu.is_empty() {
+        figures.add_cpu(cpu::names(cpu), &cpu_before, &cpu::snapshot(cpu));
+    }
     Ok(())
 }
 

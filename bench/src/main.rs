@@ -6,6 +6,7 @@
 //!   a set of groups for one round; prints its figures as JSON (`infra/local/bench.py`
 //!   alternates these rounds with pgbench running the same SQL).
 //! - `hop`: sets up a customer, then `compare`s one group GET direct and via the router.
+//! - `cpu`: the CPU seconds so far of some process trees, for rounds run by others.
 
 mod cpu;
 mod figures;
@@ -76,6 +77,12 @@ enum Command {
         #[arg(long = "cpu", value_parser = cpu::parse_component)]
         cpu: Vec<Component>,
     },
+    /// CPU seconds so far of each component, as JSON (`infra/local/bench.py` reads it
+    /// around pgbench's rounds).
+    Cpu {
+        #[arg(long = "cpu", value_parser = cpu::parse_component, required = true)]
+        cpu: Vec<Component>,
+    },
     /// Direct to a regional API versus through the router (and nginx, if given).
     Hop {
         #[command(flatten)]
@@ -118,17 +125,13 @@ async fn compare(
     };
     // Warm every target's connections and caches.
     for (_, url) in &targets {
-        round(shape.concurrency, 1, &mut Figures::new()?, send_to(url)).await?;
+        round(shape.concurrency, 1, &[], &mut Figures::new()?, send_to(url)).await?;
     }
     let mut figures: Vec<(String, Figures)> =
         targets.iter().map(|(name, _)| Ok((name.clone(), Figures::new()?))).collect::<anyhow::Result<_>>()?;
     for r in 0..shape.rounds {
         for (i, (name, url)) in targets.iter().enumerate() {
-            let before = cpu::snapshot(&shape.cpu);
-            round(shape.concurrency, shape.seconds, &mut figures[i].1, send_to(url)).await?;
-            if !shape.cpu.is_empty() {
-                figures[i].1.add_cpu(cpu::names(&shape.cpu), &before, &cpu::snapshot(&shape.cpu));
-            }
+            round(shape.concurrency, shape.seconds, &shape.cpu, &mut figures[i].1, send_to(url)).await?;
             eprintln!("round {} {name}: {:.0} req/s", r + 1, figures[i].1.throughputs.last().copied().unwrap_or(0.0));
         }
     }
@@ -179,11 +182,7 @@ async fn redeem(
         }
     };
     let mut figures = Figures::new()?;
-    let before = cpu::snapshot(&cpu);
-    round(concurrency, seconds, &mut figures, send).await?;
-    if !cpu.is_empty() {
-        figures.add_cpu(cpu::names(&cpu), &before, &cpu::snapshot(&cpu));
-    }
+    round(concurrency, seconds, &cpu, &mut figures, send).await?;
     println!("{}", serde_json::to_string(&figures.summary())?);
     Ok(())
 }
@@ -227,6 +226,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Compare { shape, token, title, targets } => compare(shape, token, &title, targets).await,
         Command::Redeem { url, token, groups, concurrency, seconds, cpu } => {
             redeem(url, token, groups, concurrency, seconds, cpu).await
+        }
+        Command::Cpu { cpu } => {
+            let seconds: serde_json::Map<String, Value> =
+                cpu.iter().map(|c| (c.name.clone(), json!(c.seconds()))).collect();
+            println!("{}", Value::Object(seconds));
+            Ok(())
         }
         Command::Hop { shape, router, direct, nginx } => hop(shape, router, direct, nginx).await,
     }

@@ -155,23 +155,6 @@ def bench(bin_dir, *args):
     return out
 
 
-def tree_cpu_seconds(pid):
-    """User + system CPU seconds of a process and all its descendants, live or ended (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # utime, stime, and cutime, cstime: ended children (backends of closed connections).
-        own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-    children = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += (task / "children").read_text().split()
-        except OSError:
-            pass
-    return own + sum(tree_cpu_seconds(int(c)) for c in children)
-
-
 def components():
     """The processes under test, by component: region APIs, router, nginx, Postgres clusters."""
     run_dir = STATE / "run"
@@ -185,6 +168,11 @@ def components():
 def cpu_args():
     """--cpu arguments: loyalty-bench reports each component's CPU time per request."""
     return [arg for name, pids in components().items() for arg in ("--cpu", f"{name}={','.join(map(str, pids))}")]
+
+
+def cpu_seconds(bin_dir):
+    """Each component's CPU seconds so far (processes with their children, from /proc)."""
+    return json.loads(run([str(bin_dir / "loyalty-bench"), "cpu", *cpu_args()], capture_output=True).stdout)
 
 
 def customer(region="001"):
@@ -265,11 +253,10 @@ def section_growth(bin_dir, shape):
                  "First page (20 entries) of a group's history through the router, by ledger size", *targets)
 
 
-def pgbench_round(prefix, groups, caller, clients, seconds, logdir):
+def pgbench_round(bin_dir, prefix, groups, caller, clients, seconds, logdir):
     for f in logdir.glob("pgbench_log*"):
         f.unlink()
-    procs = components()
-    cpu_before = {name: sum(tree_cpu_seconds(p) for p in pids) for name, pids in procs.items()}
+    cpu_before = cpu_seconds(bin_dir)
     client_before = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     out = run(["pgbench", "-h", "127.0.0.1", "-p", str(PG_001), "-U", "postgres", "-n", "-M", "prepared",
                "-c", str(clients), "-j", "2", "-T", str(seconds), "--max-tries=10", "-l",
@@ -285,13 +272,15 @@ def pgbench_round(prefix, groups, caller, clients, seconds, logdir):
             else:
                 latencies.append(int(fields[2]) / 1000.0)
     latencies.sort()
-    cpu_after = {name: sum(tree_cpu_seconds(p) for p in pids) for name, pids in procs.items()}
+    # pgbench's client is the only child that ended since client_before (cpu_seconds' own
+    # run comes after).
     client_cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - client_before
+    cpu_after = cpu_seconds(bin_dir)
     tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
     retried = re.search(r"total number of retries: (\d+)", out)
     failed_line = re.search(r"number of failed transactions: (\d+)", out)
     per_tx = 1e6 / max(len(latencies), 1)
-    cpu = [["load generator", client_cpu * per_tx]] + [[n, (cpu_after[n] - cpu_before[n]) * per_tx] for n in procs]
+    cpu = [["load generator", client_cpu * per_tx]] + [[n, (cpu_after[n] - cpu_before[n]) * per_tx] for n in cpu_after]
     return {"cpu_us_per_request": cpu, "throughput": tps, "p50_ms": statistics.median(latencies),
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "max_ms": latencies[-1],
             "errors": int(failed_line.group(1)) if failed_line else failed,
@@ -322,7 +311,7 @@ def section_redeem(bin_dir, rounds, seconds):
         ids = ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
         figures = {"pgbench": [], "router": []}
         for r in range(rounds):
-            figures["pgbench"].append(pgbench_round(prefix, groups, user["id"], clients, seconds, logdir))
+            figures["pgbench"].append(pgbench_round(bin_dir, prefix, groups, user["id"], clients, seconds, logdir))
             out = run([str(bin_dir / "loyalty-bench"), "redeem", "--url", ROUTER, "--token", token, "--groups", ids,
                        "--concurrency", str(clients), "--seconds", str(seconds), *cpu_args()],
                       stdout=subprocess.PIPE).stdout
