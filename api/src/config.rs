@@ -41,6 +41,17 @@ pub struct Config {
     pub service_token: Option<String>,
     pub relay: RelayConfig,
     pub directory: DirectoryConfig,
+    pub points: PointsConfig,
+}
+
+/// Group commit of points writes (`services::batches`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PointsConfig {
+    /// Batches in flight at once, each one transaction on one pooled connection.
+    pub batch_runners: usize,
+    pub max_batch: usize,
+    /// Writes waiting on one group before more are refused with 503.
+    pub max_waiting_per_group: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +205,7 @@ impl Default for Config {
             service_token: None,
             relay: RelayConfig { interval_ms: 250, batch_size: 200, request_timeout_ms: 3_000 },
             directory: DirectoryConfig { lease_secs: 60 },
+            points: PointsConfig { batch_runners: 4, max_batch: 64, max_waiting_per_group: 512 },
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::db::Db;
 use crate::domain::Regions;
 use crate::error::ApiError;
 use crate::routes;
-use crate::services::batches::GroupBatches;
+use crate::services::batches::{self, Batches};
 use crate::services::catalogue::CatalogueCache;
 use crate::services::peers::Peers;
 use crate::services::points::purge_expired_records;
@@ -36,7 +36,7 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub login_limiter: LoginLimiter,
     pub catalogue: CatalogueCache,
-    pub batches: Arc<GroupBatches>,
+    pub batches: Arc<Batches>,
     pub metrics: PrometheusHandle,
     pub peers: Peers,
     pub remote_catalogues: RemoteCatalogues,
@@ -103,7 +103,14 @@ impl Application {
                 Duration::from_secs(config.auth.login_lockout_secs),
             ),
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
-            batches: GroupBatches::new(64, 512),
+            batches: Batches::new(
+                config.region,
+                batches::Limits {
+                    runners: config.points.batch_runners,
+                    max_batch: config.points.max_batch,
+                    max_waiting_per_group: config.points.max_waiting_per_group,
+                },
+            ),
             metrics: telemetry::metrics_handle(),
             peers: Peers::new(&config)?,
             remote_catalogues: RemoteCatalogues::builder()

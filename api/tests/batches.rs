@@ -1,70 +1,177 @@
-//! Group commit on its own: jobs for one group that wait together run in one
-//! transaction, and one job's failure does not take its batchmates down with it.
+//! Group commit on its own: waiting writes of several groups run in one transaction, a
+//! group's writes wait for its running batch while other groups' go on, and one job's
+//! failure does not take its batchmates down with it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test setup and helpers
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use api::db::Db;
+use api::db::ledger::EntryRow;
 use api::error::ApiError;
-use api::services::batches::{GroupBatches, Job, Outcome, Work};
-use contract::GroupId;
+use api::services::batch_tx::Change;
+use api::services::batches::{Batches, Job, Limits, Outcome};
+use contract::RegionId;
+use contract::dto::EntryKind;
 use diesel::prelude::*;
+use futures_util::future::join_all;
 use serde_json::json;
-use support::postgres::TestDb;
+use support::postgres::{GroupLock, TestDb};
 use support::test_config;
 
-fn job(key: &str, work: Box<Work>) -> Job {
-    Job { caller_id: "001-tester".into(), key: key.into(), fingerprint: "f".into(), request_id: "r".into(), work }
+const REGION: &str = "001";
+
+fn answer(entry: &EntryRow) -> QueryResult<serde_json::Value> {
+    Ok(json!({ "points": entry.points, "balance_after": entry.balance_after }))
 }
 
-fn answering(answer: i64) -> Box<Work> {
-    Box::new(move |_conn: &mut PgConnection| Ok(Ok(json!({ "answer": answer }))))
+/// A job that adds `points` to `group` (a negative award breaks a ledger constraint).
+fn award(group: &str, key: &str, points: i64) -> Job {
+    Job {
+        caller_id: "001-tester".into(),
+        key: key.into(),
+        fingerprint: "f".into(),
+        request_id: "r".into(),
+        group_id: group.parse().unwrap(),
+        member: None,
+        items: Vec::new(),
+        decide: Box::new(move |_seen| {
+            Ok(Change {
+                user_id: "001-tester".into(),
+                kind: EntryKind::Award,
+                points,
+                amount_cents: None,
+                store_region: None,
+            })
+        }),
+        answer,
+    }
 }
 
-#[actix_web::test]
-async fn a_failing_job_fails_alone_and_its_batchmates_apply() {
+struct Setup {
+    test_db: TestDb,
+    db: Db,
+}
+
+fn setup(groups: &[&str]) -> Setup {
     let test_db = TestDb::create();
     let config = test_config(&test_db.url);
     let db = Db::new(&test_db.url, &config.db, None);
     db.migrate(Duration::from_secs(10)).unwrap();
-    let batches = GroupBatches::new(64, 512);
-    let group: GroupId = "001-batch1".parse().unwrap();
+    for id in groups {
+        diesel::sql_query("INSERT INTO groups (id, name, location) VALUES ($1, 'g', 'here')")
+            .bind::<diesel::sql_types::Text, _>(*id)
+            .execute(&mut test_db.connect())
+            .unwrap();
+    }
+    Setup { test_db, db }
+}
 
-    // The first job holds the group's runner for a moment, so the next three queue up
-    // and run together.
-    let slow: Box<Work> = Box::new(|conn: &mut PgConnection| {
-        diesel::sql_query("SELECT pg_sleep(0.3)").execute(conn)?;
-        Ok(Ok(json!({ "answer": 0 })))
-    });
-    let failing: Box<Work> = Box::new(|conn: &mut PgConnection| {
-        diesel::sql_query("SELECT 1 / 0").execute(conn)?;
-        Ok(Ok(json!({ "answer": -1 })))
-    });
-    let first = batches.run(&db, &group, job("k0", slow));
-    let rest = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        futures_util::future::join3(
-            batches.run(&db, &group, job("k1", answering(1))),
-            batches.run(&db, &group, job("k2", failing)),
-            batches.run(&db, &group, job("k3", answering(3))),
-        )
-        .await
-    };
-    let (first, (one, two, three)) = futures_util::future::join(first, rest).await;
-    let fresh = |outcome: Result<Outcome, ApiError>| match outcome {
+fn batches(runners: usize) -> Arc<Batches> {
+    Batches::new(REGION.parse::<RegionId>().unwrap(), Limits { runners, max_batch: 64, max_waiting_per_group: 512 })
+}
+
+fn fresh(outcome: Result<Outcome, ApiError>) -> (u16, serde_json::Value) {
+    match outcome {
         Ok(Outcome::Fresh { status, body }) => (status, body),
         Ok(Outcome::Existing(_)) => panic!("nothing was recorded before"),
         Err(err) => panic!("failed: {err}"),
-    };
-    assert_eq!(fresh(first).1["answer"], 0);
-    assert_eq!(fresh(one), (201, json!({ "answer": 1 })));
-    assert_eq!(fresh(three), (201, json!({ "answer": 3 })));
-    assert!(matches!(two, Err(ref e) if e.code == contract::ErrorCode::Internal), "the failing job fails");
+    }
+}
 
-    // Their records: k0, k1 and k3 are remembered, k2 is not (so its retry runs again).
+fn recorded_keys(test_db: &TestDb) -> Vec<String> {
     use api::db::schema::idempotency_records::dsl as r;
     let mut keys: Vec<String> = r::idempotency_records.select(r::key).load(&mut test_db.connect()).unwrap();
     keys.sort();
-    assert_eq!(keys, ["k0", "k1", "k3"]);
+    keys
+}
+
+#[actix_web::test]
+async fn a_failing_job_fails_alone_and_its_batchmates_apply() {
+    let Setup { test_db, db } = setup(&["001-batch1", "001-batch2"]);
+    let batches = batches(1);
+    // Submitted together, before the one runner starts: one batch of four, across two
+    // groups, where k2's entry breaks a ledger constraint.
+    let outcomes = join_all([
+        batches.run(&db, award("001-batch1", "k0", 5)),
+        batches.run(&db, award("001-batch2", "k1", 7)),
+        batches.run(&db, award("001-batch1", "k2", -1)),
+        batches.run(&db, award("001-batch1", "k3", 3)),
+    ])
+    .await;
+    let mut outcomes = outcomes.into_iter();
+    let mut next = || outcomes.next().unwrap();
+    assert_eq!(fresh(next()), (201, json!({ "points": 5, "balance_after": 5 })));
+    assert_eq!(fresh(next()), (201, json!({ "points": 7, "balance_after": 7 })));
+    assert!(matches!(next(), Err(ref e) if e.code == contract::ErrorCode::Internal), "the failing job fails");
+    assert_eq!(fresh(next()), (201, json!({ "points": 3, "balance_after": 8 })));
+
+    // Their records: k0, k1 and k3 are remembered, k2 is not (so its retry runs again).
+    assert_eq!(recorded_keys(&test_db), ["k0", "k1", "k3"]);
+    assert_eq!(test_db.assert_ledger_consistent("001-batch1"), 8);
+    assert_eq!(test_db.assert_ledger_consistent("001-batch2"), 7);
+}
+
+#[actix_web::test]
+async fn a_batch_answers_a_repeated_key_once_and_refuses_a_missing_group_alone() {
+    let Setup { test_db, db } = setup(&["001-batch1"]);
+    let batches = batches(1);
+    let outcomes = join_all([
+        batches.run(&db, award("001-batch1", "k0", 5)),
+        batches.run(&db, award("001-nosuch", "k1", 5)),
+        batches.run(&db, award("001-batch1", "k0", 5)),
+    ])
+    .await;
+    let mut outcomes = outcomes.into_iter();
+    assert_eq!(fresh(outcomes.next().unwrap()), (201, json!({ "points": 5, "balance_after": 5 })));
+    let (status, body) = fresh(outcomes.next().unwrap());
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+    match outcomes.next().unwrap() {
+        Ok(Outcome::Existing(record)) => {
+            assert_eq!(record.response_status, 201);
+            assert_eq!(record.response_body, json!({ "points": 5, "balance_after": 5 }));
+        }
+        _ => panic!("the repeated key replays the first answer"),
+    }
+    assert_eq!(recorded_keys(&test_db), ["k0", "k1"]);
+    assert_eq!(test_db.assert_ledger_consistent("001-batch1"), 5);
+
+    // Later, the same key twice in one batch: both replay its record.
+    let again =
+        join_all([batches.run(&db, award("001-batch1", "k0", 5)), batches.run(&db, award("001-batch1", "k0", 5))])
+            .await;
+    for outcome in again {
+        assert!(matches!(outcome, Ok(Outcome::Existing(ref r)) if r.response_status == 201));
+    }
+    assert_eq!(test_db.assert_ledger_consistent("001-batch1"), 5);
+}
+
+#[actix_web::test]
+async fn a_groups_writes_wait_for_its_batch_while_other_groups_go_on() {
+    let Setup { test_db, db } = setup(&["001-slow01", "001-quick1"]);
+    let batches = batches(2);
+    // The slow group's row is locked from outside: its first batch blocks on it.
+    let lock = GroupLock::hold(&test_db, "001-slow01");
+    let first = actix_web::rt::spawn({
+        let (batches, db) = (batches.clone(), db.clone());
+        async move { batches.run(&db, award("001-slow01", "s1", 1)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = actix_web::rt::spawn({
+        let (batches, db) = (batches.clone(), db.clone());
+        async move { batches.run(&db, award("001-slow01", "s2", 2)).await }
+    });
+    // The other group's write runs in the second runner and is answered meanwhile.
+    let quick = tokio::time::timeout(Duration::from_secs(5), batches.run(&db, award("001-quick1", "q1", 4))).await;
+    assert_eq!(fresh(quick.expect("not held up by the slow group")), (201, json!({ "points": 4, "balance_after": 4 })));
+    assert!(!first.is_finished() && !second.is_finished(), "the slow group's writes wait for its lock");
+
+    lock.release();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    // s2 waited for s1's batch rather than colliding with it: it builds on s1's balance.
+    assert_eq!(fresh(first), (201, json!({ "points": 1, "balance_after": 1 })));
+    assert_eq!(fresh(second), (201, json!({ "points": 2, "balance_after": 3 })));
+    assert_eq!(test_db.assert_ledger_consistent("001-slow01"), 3);
 }

@@ -172,7 +172,12 @@ pub struct EntryId(String);
 
 impl EntryId {
     pub fn generate(region: RegionId) -> Self {
-        EntryId(format!("{region}-{}", ulid::Ulid::new()))
+        EntryId::from_ulid(region, ulid::Ulid::new())
+    }
+
+    /// From a ULID drawn elsewhere, e.g. a `ulid::Generator`'s increasing ones.
+    pub fn from_ulid(region: RegionId, ulid: ulid::Ulid) -> Self {
+        EntryId(format!("{region}-{ulid}"))
     }
 
     pub fn as_str(&self) -> &str {

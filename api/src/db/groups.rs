@@ -1,10 +1,12 @@
 //! Groups, their balances and their authoritative membership.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, BigInt, Text};
 
 use super::schema::{group_members, groups};
 
@@ -54,40 +56,42 @@ pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> 
     groups::table.find(id).select(GroupRow::as_select()).first(conn).optional()
 }
 
-/// `SELECT ... FOR UPDATE`: the row lock every points change takes first.
-pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> {
-    groups::table.find(id).select(GroupRow::as_select()).for_update().first(conn).optional()
+/// `SELECT ... FOR UPDATE` of every group a batch of points changes touches, taken first
+/// and in id order, so two batches sharing groups queue on them instead of deadlocking.
+pub fn lock_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<GroupRow>> {
+    groups::table
+        .filter(groups::id.eq_any(ids))
+        .order(groups::id.asc())
+        .select(GroupRow::as_select())
+        .for_update()
+        .load(conn)
 }
 
-pub fn set_points(conn: &mut PgConnection, id: &str, points: i64) -> QueryResult<()> {
-    SetPoints { id, points }.execute(conn)?;
+/// Writes the balances of a batch of points changes: (group, new balance).
+pub fn set_points_many(conn: &mut PgConnection, balances: &[(&str, i64)]) -> QueryResult<()> {
+    let (ids, points): (Vec<&str>, Vec<i64>) = balances.iter().copied().unzip();
+    SetPoints { ids: &ids, points: &points }.execute(conn)?;
     Ok(())
 }
 
-/// The balance write of every points change, as a statement of its own type so diesel
-/// prepares it once per connection: its UPDATE builder never caches, and Postgres would
-/// parse and plan the statement on every bill and redemption.
+/// The balance write of every points batch: one statement for any number of groups.
 struct SetPoints<'a> {
-    id: &'a str,
-    points: i64,
+    ids: &'a [&'a str],
+    points: &'a [i64],
 }
 
 impl QueryFragment<Pg> for SetPoints<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("UPDATE groups SET points = ");
-        out.push_bind_param::<BigInt, _>(&self.points)?;
-        out.push_sql(", updated_on = now() WHERE id = ");
-        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql("UPDATE groups SET points = u.points, updated_on = now() FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(self.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.points)?;
+        out.push_sql(") AS u(id, points) WHERE groups.id = u.id");
         Ok(())
     }
 }
 
-impl QueryId for SetPoints<'_> {
-    type QueryId = SetPoints<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl RunQueryDsl<PgConnection> for SetPoints<'_> {}
+fixed_statement!(SetPoints);
 
 /// Active members, in the order they joined.
 pub fn members(conn: &mut PgConnection, group_id: &str) -> QueryResult<Vec<String>> {
@@ -108,6 +112,35 @@ pub fn members_of(conn: &mut PgConnection, group_ids: &[String]) -> QueryResult<
         .select((group_members::group_id, group_members::user_id))
         .load(conn)
 }
+
+/// Which of `pairs` (group, user) are active memberships.
+pub fn active_among(conn: &mut PgConnection, pairs: &[(&str, &str)]) -> QueryResult<HashSet<(String, String)>> {
+    let (group_ids, user_ids): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+    let found: Vec<(String, String)> = ActiveAmong { group_ids: &group_ids, user_ids: &user_ids }.load(conn)?;
+    Ok(found.into_iter().collect())
+}
+
+/// Each pair looked up by the primary key, whatever the list's length.
+struct ActiveAmong<'a> {
+    group_ids: &'a [&'a str],
+    user_ids: &'a [&'a str],
+}
+
+impl QueryFragment<Pg> for ActiveAmong<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT m.group_id, m.user_id FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(self.group_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(self.user_ids)?;
+        out.push_sql(
+            ") AS p(group_id, user_id) JOIN group_members m ON m.group_id = p.group_id AND m.user_id = p.user_id",
+        );
+        out.push_sql(" WHERE m.active");
+        Ok(())
+    }
+}
+
+fixed_statement!(ActiveAmong => (Text, Text));
 
 pub fn membership(conn: &mut PgConnection, group_id: &str, user_id: &str) -> QueryResult<Option<MemberRow>> {
     group_members::table.find((group_id, user_id)).select(MemberRow::as_select()).first(conn).optional()

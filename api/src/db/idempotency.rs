@@ -1,7 +1,12 @@
 //! Idempotency records: the remembered response of each (caller, key).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, Jsonb, SmallInt, Text, Timestamptz};
 
 use super::schema::idempotency_records;
 
@@ -14,30 +19,88 @@ pub struct RecordRow {
     pub created_on: DateTime<Utc>,
 }
 
-pub fn find(conn: &mut PgConnection, caller_id: &str, key: &str) -> QueryResult<Option<RecordRow>> {
-    idempotency_records::table.find((caller_id, key)).select(RecordRow::as_select()).first(conn).optional()
+#[derive(Debug)]
+pub struct NewRecordRow<'a> {
+    pub caller_id: &'a str,
+    pub key: &'a str,
+    pub fingerprint: &'a str,
+    pub response_status: i16,
+    pub response_body: &'a serde_json::Value,
 }
 
+/// The records of `keys` (caller, key) that exist, by (caller, key).
+pub fn find_many(conn: &mut PgConnection, keys: &[(&str, &str)]) -> QueryResult<HashMap<(String, String), RecordRow>> {
+    let (callers, names): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let found: Vec<(String, String, RecordRow)> = FindRecords { callers: &callers, keys: &names }.load(conn)?;
+    Ok(found.into_iter().map(|(caller, key, record)| ((caller, key), record)).collect())
+}
+
+/// Each (caller, key) looked up by the primary key, whatever the list's length.
+struct FindRecords<'a> {
+    callers: &'a [&'a str],
+    keys: &'a [&'a str],
+}
+
+impl QueryFragment<Pg> for FindRecords<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT r.caller_id, r.key, r.fingerprint, r.response_status, r.response_body, r.created_on");
+        out.push_sql(" FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(self.callers)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(self.keys)?;
+        out.push_sql(
+            ") AS k(caller_id, key) JOIN idempotency_records r ON r.caller_id = k.caller_id AND r.key = k.key",
+        );
+        Ok(())
+    }
+}
+
+fixed_statement!(FindRecords => (Text, Text, (Text, SmallInt, Jsonb, Timestamptz)));
+
 /// Fails with a unique violation when a concurrent duplicate committed first.
-pub fn insert(
-    conn: &mut PgConnection,
-    caller_id: &str,
-    key: &str,
-    fingerprint: &str,
-    status: i16,
-    body: &serde_json::Value,
-) -> QueryResult<()> {
-    diesel::insert_into(idempotency_records::table)
-        .values((
-            idempotency_records::caller_id.eq(caller_id),
-            idempotency_records::key.eq(key),
-            idempotency_records::fingerprint.eq(fingerprint),
-            idempotency_records::response_status.eq(status),
-            idempotency_records::response_body.eq(body),
-        ))
-        .execute(conn)?;
+pub fn insert_many(conn: &mut PgConnection, rows: &[NewRecordRow<'_>]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    InsertRecords {
+        caller_ids: rows.iter().map(|r| r.caller_id).collect(),
+        keys: rows.iter().map(|r| r.key).collect(),
+        fingerprints: rows.iter().map(|r| r.fingerprint).collect(),
+        statuses: rows.iter().map(|r| r.response_status).collect(),
+        bodies: rows.iter().map(|r| r.response_body).collect(),
+    }
+    .execute(conn)?;
     Ok(())
 }
+
+/// All of a batch's records in one statement of one prepared shape, a column per array.
+struct InsertRecords<'a> {
+    caller_ids: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    fingerprints: Vec<&'a str>,
+    statuses: Vec<i16>,
+    bodies: Vec<&'a serde_json::Value>,
+}
+
+impl QueryFragment<Pg> for InsertRecords<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO idempotency_records (caller_id, key, fingerprint, response_status, response_body)");
+        out.push_sql(" SELECT * FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.caller_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.keys)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.fingerprints)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<SmallInt>, _>(&self.statuses)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Jsonb>, _>(&self.bodies)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+fixed_statement!(InsertRecords);
 
 pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(idempotency_records::table.filter(idempotency_records::created_on.lt(cutoff))).execute(conn)

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use contract::cursor::LedgerPosition;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 
 use super::schema::{group_members, ledger_entries};
 
@@ -23,10 +24,8 @@ pub struct EntryRow {
     pub created_on: DateTime<Utc>,
 }
 
-// None binds NULL rather than writing DEFAULT: the SQL is then the same for every
-// entry, so diesel caches the prepared statement (else Postgres parses it every time).
-#[derive(Debug, Insertable)]
-#[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
+/// A ledger entry to write; its time is the database's, taken as it is inserted.
+#[derive(Debug)]
 pub struct NewEntryRow<'a> {
     pub id: &'a str,
     pub group_id: &'a str,
@@ -50,9 +49,71 @@ fn older_than(after: &LedgerPosition) -> Condition {
     )
 }
 
-pub fn insert(conn: &mut PgConnection, row: &NewEntryRow<'_>) -> QueryResult<EntryRow> {
-    diesel::insert_into(ledger_entries::table).values(row).returning(EntryRow::as_returning()).get_result(conn)
+/// Inserts `rows` in their order, so entries of one group get increasing times.
+pub fn insert_many(conn: &mut PgConnection, rows: &[NewEntryRow<'_>]) -> QueryResult<Vec<EntryRow>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    InsertEntries {
+        ids: rows.iter().map(|r| r.id).collect(),
+        group_ids: rows.iter().map(|r| r.group_id).collect(),
+        user_ids: rows.iter().map(|r| r.user_id).collect(),
+        kinds: rows.iter().map(|r| r.kind).collect(),
+        points: rows.iter().map(|r| r.points).collect(),
+        amounts_cents: rows.iter().map(|r| r.amount_cents).collect(),
+        store_regions: rows.iter().map(|r| r.store_region).collect(),
+        balances_after: rows.iter().map(|r| r.balance_after).collect(),
+        idempotency_keys: rows.iter().map(|r| r.idempotency_key).collect(),
+    }
+    .load(conn)
 }
+
+/// All of a batch's entries in one statement of one prepared shape, a column per array;
+/// `unnest` yields them in order, and each row's `created_on` default is taken as it is
+/// inserted.
+struct InsertEntries<'a> {
+    ids: Vec<&'a str>,
+    group_ids: Vec<&'a str>,
+    user_ids: Vec<&'a str>,
+    kinds: Vec<&'a str>,
+    points: Vec<i64>,
+    amounts_cents: Vec<Option<i64>>,
+    store_regions: Vec<Option<&'a str>>,
+    balances_after: Vec<i64>,
+    idempotency_keys: Vec<&'a str>,
+}
+
+impl QueryFragment<Pg> for InsertEntries<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, ");
+        out.push_sql("balance_after, idempotency_key) SELECT * FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.group_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.user_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.points)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.amounts_cents)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.store_regions)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.balances_after)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.idempotency_keys)?;
+        out.push_sql(") RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, ");
+        out.push_sql("idempotency_key, created_on");
+        Ok(())
+    }
+}
+
+fixed_statement!(
+    InsertEntries
+        => (Text, Text, Text, Text, BigInt, Nullable<BigInt>, Nullable<Text>, BigInt, Text, Timestamptz)
+);
 
 /// Up to `limit` entries matching `scope`, newest first, strictly after `after`.
 fn page(

@@ -3,6 +3,28 @@
 //! `gate_timeout` for its turn and `connection_timeout` for a connection, then gets 503.
 //! Query modules return `QueryResult`; they know nothing of HTTP.
 
+/// Makes a hand-written statement type (a `QueryFragment` whose SQL never changes) one
+/// that diesel prepares once per connection, and runnable; with `=> SqlType`, a query
+/// returning rows of that type. diesel's builders do not cache a statement whose SQL
+/// depends on a list's length, nor can they join a list of values as a table.
+macro_rules! fixed_statement {
+    ($name:ident) => {
+        impl diesel::query_builder::QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl diesel::RunQueryDsl<diesel::PgConnection> for $name<'_> {}
+    };
+    ($name:ident => $sql_type:ty) => {
+        fixed_statement!($name);
+
+        impl diesel::query_builder::Query for $name<'_> {
+            type SqlType = $sql_type;
+        }
+    };
+}
+
 pub mod catalogue;
 pub mod connection;
 pub mod directory;
@@ -130,10 +152,20 @@ impl Db {
         F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
         T: Send + 'static,
     {
+        self.retrying(move |conn| conn.build_transaction().serializable().run(&f)).await
+    }
+
+    /// Runs `f` again while it fails as `serializable` retries; `f` opens its own
+    /// transaction (and may read before it).
+    pub async fn retrying<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let attempts = self.max_tx_attempts;
         self.run(move |conn| {
             for attempt in 1..=attempts {
-                match conn.build_transaction().serializable().run(&f) {
+                match f(conn) {
                     Err(err) if is_retryable(&err) => {
                         metrics::counter!("db_tx_retries_total").increment(1);
                         tracing::debug!(attempt, %err, "transaction conflict, retrying");

@@ -2,6 +2,7 @@
 //! and call one function here; these functions hold the business rules and call `db`.
 
 pub mod accounts;
+pub mod batch_tx;
 pub mod batches;
 pub mod catalogue;
 pub mod directory;

@@ -12,16 +12,19 @@
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use contract::dto::{Bill, EntryKind, NewBill, NewRedemption, Redemption, Role};
-use contract::{EntryId, ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
-use diesel::prelude::*;
+use contract::{ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
+use diesel::QueryResult;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::{catalogue, groups, idempotency, ledger, stored_id, users};
+use crate::db::idempotency;
+use crate::db::ledger::EntryRow;
+use crate::db::{stored_id, users};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
-use crate::services::batches::{Job, Outcome};
+use crate::services::batch_tx::{Change, Seen};
+use crate::services::batches::{Decide, Job, Outcome};
 use crate::services::pricing::{self, PricedItem};
 use crate::startup::AppState;
 use observability::request_id;
@@ -65,23 +68,29 @@ impl Idempotent {
     }
 }
 
-/// Runs `work` exactly once per (caller, key), in the group's next batch (see
-/// `batches`): `work` reads and checks before it writes, and answers `Ok(Err(refusal))`
-/// without writing anything when it refuses.
-async fn run_once(
-    state: &AppState,
-    group: &GroupId,
-    request: Idempotent,
-    work: Box<crate::services::batches::Work>,
-) -> Result<Recorded, ApiError> {
+/// What a points request asks of its batch (see `batches`).
+struct Ask {
+    group_id: GroupId,
+    member: Option<String>,
+    items: Vec<String>,
+    decide: Box<Decide>,
+    answer: fn(&EntryRow) -> QueryResult<serde_json::Value>,
+}
+
+/// Runs a request exactly once per (caller, key), in a coming batch (see `batches`).
+async fn run_once(state: &AppState, request: Idempotent, ask: Ask) -> Result<Recorded, ApiError> {
     let job = Job {
         caller_id: request.caller_id.clone(),
         key: request.key.as_str().to_owned(),
         fingerprint: request.fingerprint.clone(),
         request_id: request_id::current(),
-        work,
+        group_id: ask.group_id,
+        member: ask.member,
+        items: ask.items,
+        decide: ask.decide,
+        answer: ask.answer,
     };
-    let outcome = state.batches.run(&state.db, group, job).await?;
+    let outcome = state.batches.run(&state.db, job).await?;
     match outcome {
         Outcome::Fresh { status, body } => {
             metrics::counter!("points_requests_total", "outcome" => status.to_string()).increment(1);
@@ -98,21 +107,47 @@ async fn run_once(
     }
 }
 
-/// The items named by `ids`: from `remote` (another region's catalogue) when given, else
-/// read from this region's catalogue inside the transaction.
-fn priced(conn: &mut PgConnection, remote: Option<&Vec<PricedItem>>, ids: &[&str]) -> QueryResult<Vec<PricedItem>> {
+/// The item `id`: from `remote` (another region's catalogue) when given, else from this
+/// region's catalogue as the batch read it.
+fn priced<'a>(seen: &'a Seen<'_>, remote: Option<&'a Vec<PricedItem>>, id: &str) -> Option<&'a PricedItem> {
     match remote {
-        Some(items) => Ok(items.iter().filter(|i| ids.contains(&i.id.as_str())).cloned().collect()),
-        None => Ok(catalogue::find_many(conn, ids)?.into_iter().map(PricedItem::from).collect()),
+        Some(items) => items.iter().find(|item| item.id == id),
+        None => seen.item(id),
     }
 }
 
-fn to_json(value: &impl Serialize) -> QueryResult<Result<serde_json::Value, ApiError>> {
-    Ok(Ok(serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?))
+/// The items of this region's catalogue a batch must read for `ids`: none when the
+/// prices came from another region.
+fn local_items<'a>(remote: Option<&Vec<PricedItem>>, ids: impl Iterator<Item = &'a ItemId>) -> Vec<String> {
+    if remote.is_some() { Vec::new() } else { ids.map(ToString::to_string).collect() }
 }
 
-fn refuse(error: ApiError) -> QueryResult<Result<serde_json::Value, ApiError>> {
-    Ok(Err(error))
+fn bill_answer(entry: &EntryRow) -> QueryResult<serde_json::Value> {
+    to_json(&Bill {
+        id: stored_id(&entry.id)?,
+        user_id: stored_id(&entry.user_id)?,
+        group_id: stored_id(&entry.group_id)?,
+        store_region: stored_id(entry.store_region.as_deref().unwrap_or_default())?,
+        amount_cents: entry.amount_cents.unwrap_or_default(),
+        points_awarded: entry.points,
+        balance_after: entry.balance_after,
+        created_on: entry.created_on,
+    })
+}
+
+fn redemption_answer(entry: &EntryRow) -> QueryResult<serde_json::Value> {
+    to_json(&Redemption {
+        id: stored_id(&entry.id)?,
+        group_id: stored_id(&entry.group_id)?,
+        user_id: stored_id(&entry.user_id)?,
+        points: -entry.points,
+        balance_after: entry.balance_after,
+        created_on: entry.created_on,
+    })
+}
+
+fn to_json(value: &impl Serialize) -> QueryResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
 }
 
 /// A bill, parsed.
@@ -170,63 +205,34 @@ pub async fn bill(
         }
     };
     let remote_prices = pricing::items_of(state, bill.store_region).await?;
-    let local = state.regions.local;
     let points_per_unit = state.config.points_per_unit;
-    let key = request.key.as_str().to_owned();
+    let items = local_items(remote_prices.as_deref(), bill.lines.iter().map(|(id, _)| id));
+    let member = Some(bill.user_id.to_string());
     let gid = group_id.clone();
-    let work = move |conn: &mut PgConnection| {
-        let Some(group) = groups::lock(conn, gid.as_str())? else {
-            return refuse(ApiError::not_found(format!("group {gid} not found")));
-        };
-        if !groups::is_member(conn, gid.as_str(), bill.user_id.as_str())? {
-            return refuse(ApiError::forbidden(format!("user {} is not a member of group {gid}", bill.user_id)));
+    let decide = move |seen: &Seen<'_>| {
+        if !seen.is_member {
+            return Err(ApiError::forbidden(format!("user {} is not a member of group {gid}", bill.user_id)));
         }
-        let ids: Vec<&str> = bill.lines.iter().map(|(id, _)| id.as_str()).collect();
-        let items = priced(conn, remote_prices.as_deref(), &ids)?;
         let mut amount_cents: i64 = 0;
         for (id, qty) in &bill.lines {
-            let Some(item) = items.iter().find(|i| i.id == id.as_str()) else {
-                return refuse(ApiError::not_found(format!("catalogue item {id} not found")));
+            let Some(item) = priced(seen, remote_prices.as_deref(), id.as_str()) else {
+                return Err(ApiError::not_found(format!("catalogue item {id} not found")));
             };
             if !item.available {
-                return refuse(ApiError::new(
-                    ErrorCode::ItemUnavailable,
-                    format!("catalogue item {id} is not available"),
-                ));
+                return Err(ApiError::new(ErrorCode::ItemUnavailable, format!("catalogue item {id} is not available")));
             }
             amount_cents = amount_cents.saturating_add(item.price_cents.saturating_mul(qty.get()));
         }
-        let points_awarded = (amount_cents / 100).saturating_mul(points_per_unit);
-        let Some(balance_after) = group.points.checked_add(points_awarded) else {
-            return refuse(ApiError::invalid_input("the group's balance would overflow"));
-        };
-        let entry = ledger::insert(
-            conn,
-            &ledger::NewEntryRow {
-                id: EntryId::generate(local).as_str(),
-                group_id: gid.as_str(),
-                user_id: bill.user_id.as_str(),
-                kind: EntryKind::Award.as_str(),
-                points: points_awarded,
-                amount_cents: Some(amount_cents),
-                store_region: Some(bill.store_region.as_str()),
-                balance_after,
-                idempotency_key: &key,
-            },
-        )?;
-        groups::set_points(conn, gid.as_str(), balance_after)?;
-        to_json(&Bill {
-            id: stored_id(&entry.id)?,
-            user_id: bill.user_id.clone(),
-            group_id: gid.clone(),
-            store_region: bill.store_region,
-            amount_cents,
-            points_awarded,
-            balance_after,
-            created_on: entry.created_on,
+        Ok(Change {
+            user_id: bill.user_id.to_string(),
+            kind: EntryKind::Award,
+            points: (amount_cents / 100).saturating_mul(points_per_unit),
+            amount_cents: Some(amount_cents),
+            store_region: Some(bill.store_region),
         })
     };
-    run_once(state, &group_id, request, Box::new(work)).await
+    let ask = Ask { group_id, member, items, decide: Box::new(decide), answer: bill_answer };
+    run_once(state, request, ask).await
 }
 
 /// A redemption, parsed: a number of points, or an item of this region's menu.
@@ -259,25 +265,26 @@ pub async fn redeem(
         RedemptionRequest::Item(item, _) => pricing::items_of(state, item.region()).await?,
         RedemptionRequest::Points(_) => None,
     };
-    let local = state.regions.local;
-    let key = request.key.as_str().to_owned();
-    let caller = caller.clone();
-    let gid = group_id.clone();
-    let work = move |conn: &mut PgConnection| {
-        let Some(group) = groups::lock(conn, gid.as_str())? else {
-            return refuse(ApiError::not_found(format!("group {gid} not found")));
-        };
-        if caller.role != Role::Admin && !groups::is_member(conn, gid.as_str(), caller.user_id.as_str())? {
-            return refuse(ApiError::forbidden("only members of the group redeem its points"));
+    let items = match &what {
+        RedemptionRequest::Item(id, _) => local_items(remote_prices.as_deref(), std::iter::once(id)),
+        RedemptionRequest::Points(_) => Vec::new(),
+    };
+    // Admins redeem for any group; the membership is asked only of others.
+    let is_admin = caller.role == Role::Admin;
+    let member = (!is_admin).then(|| caller.user_id.to_string());
+    let user_id = caller.user_id.to_string();
+    let decide = move |seen: &Seen<'_>| {
+        if !is_admin && !seen.is_member {
+            return Err(ApiError::forbidden("only members of the group redeem its points"));
         }
         let points = match &what {
             RedemptionRequest::Points(points) => points.get(),
             RedemptionRequest::Item(id, qty) => {
-                let Some(item) = priced(conn, remote_prices.as_deref(), &[id.as_str()])?.pop() else {
-                    return refuse(ApiError::not_found(format!("catalogue item {id} not found")));
+                let Some(item) = priced(seen, remote_prices.as_deref(), id.as_str()) else {
+                    return Err(ApiError::not_found(format!("catalogue item {id} not found")));
                 };
                 if !item.available {
-                    return refuse(ApiError::new(
+                    return Err(ApiError::new(
                         ErrorCode::ItemUnavailable,
                         format!("catalogue item {id} is not available"),
                     ));
@@ -285,38 +292,22 @@ pub async fn redeem(
                 item.points_price.saturating_mul(qty.get())
             }
         };
-        if group.points < points {
-            return refuse(ApiError::new(
+        if seen.balance < points {
+            return Err(ApiError::new(
                 ErrorCode::InsufficientPoints,
-                format!("the group has {} points; {points} were asked for", group.points),
+                format!("the group has {} points; {points} were asked for", seen.balance),
             ));
         }
-        let balance_after = group.points - points;
-        let entry = ledger::insert(
-            conn,
-            &ledger::NewEntryRow {
-                id: EntryId::generate(local).as_str(),
-                group_id: gid.as_str(),
-                user_id: caller.user_id.as_str(),
-                kind: EntryKind::Redeem.as_str(),
-                points: -points,
-                amount_cents: None,
-                store_region: None,
-                balance_after,
-                idempotency_key: &key,
-            },
-        )?;
-        groups::set_points(conn, gid.as_str(), balance_after)?;
-        to_json(&Redemption {
-            id: stored_id(&entry.id)?,
-            group_id: gid.clone(),
-            user_id: caller.user_id.clone(),
-            points,
-            balance_after,
-            created_on: entry.created_on,
+        Ok(Change {
+            user_id: user_id.clone(),
+            kind: EntryKind::Redeem,
+            points: -points,
+            amount_cents: None,
+            store_region: None,
         })
     };
-    run_once(state, &group_id, request, Box::new(work)).await
+    let ask = Ask { group_id, member, items, decide: Box::new(decide), answer: redemption_answer };
+    run_once(state, request, ask).await
 }
 
 /// Deletes idempotency records past the retention period, every hour.
