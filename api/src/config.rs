@@ -47,7 +47,9 @@ pub struct Config {
 /// Group commit of points writes (`services::batches`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PointsConfig {
-    /// Batches in flight at once, each one transaction on one pooled connection.
+    /// Batches in flight at once, each one transaction on one pooled connection. Fewer
+    /// runners make bigger batches (fewer statements per write); more than one keeps a
+    /// batch that waits on a row lock (another instance's) from stalling every write.
     pub batch_runners: usize,
     pub max_batch: usize,
     /// Writes waiting on one group before more are refused with 503.
@@ -205,7 +207,7 @@ impl Default for Config {
             service_token: None,
             relay: RelayConfig { interval_ms: 250, batch_size: 200, request_timeout_ms: 3_000 },
             directory: DirectoryConfig { lease_secs: 60 },
-            points: PointsConfig { batch_runners: 4, max_batch: 64, max_waiting_per_group: 512 },
+            points: PointsConfig { batch_runners: 2, max_batch: 64, max_waiting_per_group: 512 },
         }
     }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE groups RESET (fillfactor);
