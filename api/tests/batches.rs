@@ -12,7 +12,7 @@ use api::db::Db;
 use api::db::ledger::EntryRow;
 use api::error::ApiError;
 use api::services::batch_tx::Change;
-use api::services::batches::{Batches, Job, Limits, Outcome};
+use api::services::batches::{Batches, Job, Limits, Outcome, Write};
 use contract::RegionId;
 use contract::dto::EntryKind;
 use diesel::prelude::*;
@@ -34,19 +34,21 @@ fn award(group: &str, key: &str, points: i64) -> Job {
         key: key.into(),
         fingerprint: "f".into(),
         request_id: "r".into(),
-        group_id: group.parse().unwrap(),
-        member: None,
-        items: Vec::new(),
-        decide: Box::new(move |_seen| {
-            Ok(Change {
-                user_id: "001-tester".into(),
-                kind: EntryKind::Award,
-                points,
-                amount_cents: None,
-                store_region: None,
-            })
-        }),
-        answer,
+        write: Write {
+            group_id: group.parse().unwrap(),
+            member: None,
+            items: Vec::new(),
+            decide: Box::new(move |_seen| {
+                Ok(Change {
+                    user_id: "001-tester".into(),
+                    kind: EntryKind::Award,
+                    points,
+                    amount_cents: None,
+                    store_region: None,
+                })
+            }),
+            answer,
+        },
     }
 }
 

@@ -96,15 +96,15 @@ fn decide_and_write(
     }
 
     let group_ids: Vec<&str> =
-        deciding.iter().map(|job| job.group_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        deciding.iter().map(|job| job.write.group_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
     let mut balances: HashMap<String, i64> =
         groups::lock_many(conn, &group_ids)?.into_iter().map(|group| (group.id, group.points)).collect();
     let pairs: Vec<(&str, &str)> =
-        deciding.iter().filter_map(|job| Some((job.group_id.as_str(), job.member.as_deref()?))).collect();
+        deciding.iter().filter_map(|job| Some((job.write.group_id.as_str(), job.write.member.as_deref()?))).collect();
     let members = if pairs.is_empty() { HashSet::new() } else { groups::active_among(conn, &pairs)? };
     let item_ids: Vec<&str> = deciding
         .iter()
-        .flat_map(|job| job.items.iter().map(String::as_str))
+        .flat_map(|job| job.write.items.iter().map(String::as_str))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -123,13 +123,16 @@ fn decide_and_write(
         if step.is_some() {
             continue;
         }
-        let Some(balance) = balances.get_mut(job.group_id.as_str()) else {
-            *step = Some(Step::Refused(ApiError::not_found(format!("group {} not found", job.group_id))));
+        let Some(balance) = balances.get_mut(job.write.group_id.as_str()) else {
+            *step = Some(Step::Refused(ApiError::not_found(format!("group {} not found", job.write.group_id))));
             continue;
         };
-        let is_member =
-            job.member.as_deref().is_some_and(|m| members.contains(&(job.group_id.to_string(), m.to_owned())));
-        let decided = (job.decide)(&Seen { balance: *balance, is_member, items: &items }).and_then(|change| {
+        let is_member = job
+            .write
+            .member
+            .as_deref()
+            .is_some_and(|m| members.contains(&(job.write.group_id.to_string(), m.to_owned())));
+        let decided = (job.write.decide)(&Seen { balance: *balance, is_member, items: &items }).and_then(|change| {
             let after = balance
                 .checked_add(change.points)
                 .ok_or_else(|| ApiError::invalid_input("the group's balance would overflow"))?;
@@ -152,7 +155,7 @@ fn decide_and_write(
         .zip(&entry_ids)
         .map(|((job, change, after), id)| NewEntryRow {
             id: id.as_str(),
-            group_id: job.group_id.as_str(),
+            group_id: job.write.group_id.as_str(),
             user_id: &change.user_id,
             kind: change.kind.as_str(),
             points: change.points,
@@ -164,7 +167,7 @@ fn decide_and_write(
         .collect();
     let mut inserted: HashMap<String, EntryRow> =
         ledger::insert_many(conn, &rows)?.into_iter().map(|entry| (entry.id.clone(), entry)).collect();
-    let touched: HashSet<&str> = changes.iter().map(|(job, _, _)| job.group_id.as_str()).collect();
+    let touched: HashSet<&str> = changes.iter().map(|(job, _, _)| job.write.group_id.as_str()).collect();
     let new_balances: Vec<(&str, i64)> = touched.into_iter().map(|id| (id, balances[id])).collect();
     if !new_balances.is_empty() {
         groups::set_points_many(conn, &new_balances)?;
@@ -190,7 +193,7 @@ fn answer(
     let mut answers: Vec<Option<(u16, serde_json::Value)>> = Vec::with_capacity(jobs.len());
     for (job, step) in jobs.iter().zip(&steps) {
         answers.push(match step {
-            Some(Step::Applied(n)) => Some((201, (job.answer)(&entries[*n])?)),
+            Some(Step::Applied(n)) => Some((201, (job.write.answer)(&entries[*n])?)),
             Some(Step::Refused(refusal)) => Some((
                 refusal.code.http_status(),
                 serde_json::to_value(refusal.envelope(job.request_id.clone())).unwrap_or_default(),

@@ -29,6 +29,11 @@ pub struct Job {
     pub fingerprint: String,
     /// For the envelope of a refusal (the runner is not the request's task).
     pub request_id: String,
+    pub write: Write,
+}
+
+/// The points write a job asks for, and what its decision needs read.
+pub struct Write {
     pub group_id: GroupId,
     /// The user whose active membership the decision asks about (`Seen::is_member`).
     pub member: Option<String>,
@@ -86,7 +91,7 @@ impl Batches {
         let (reply, answer) = oneshot::channel();
         let start_runner = {
             let mut queue = self.queue();
-            let waiting = queue.waiting_per_group.entry(job.group_id.clone()).or_default();
+            let waiting = queue.waiting_per_group.entry(job.write.group_id.clone()).or_default();
             if *waiting >= self.limits.max_waiting_per_group {
                 return Err(ApiError::region_unavailable(
                     "too many writes are waiting on this group; nothing was applied, retry",
@@ -128,15 +133,15 @@ impl Batches {
         let mut mine = HashSet::new();
         let mut left = VecDeque::with_capacity(queue.waiting.len());
         for (job, reply) in queue.waiting.drain(..) {
-            let free = mine.contains(&job.group_id) || !queue.busy.contains(&job.group_id);
+            let free = mine.contains(&job.write.group_id) || !queue.busy.contains(&job.write.group_id);
             if batch.len() < self.limits.max_batch && free {
-                if let Some(count) = queue.waiting_per_group.get_mut(&job.group_id) {
+                if let Some(count) = queue.waiting_per_group.get_mut(&job.write.group_id) {
                     *count -= 1;
                     if *count == 0 {
-                        queue.waiting_per_group.remove(&job.group_id);
+                        queue.waiting_per_group.remove(&job.write.group_id);
                     }
                 }
-                mine.insert(job.group_id.clone());
+                mine.insert(job.write.group_id.clone());
                 batch.push((job, reply));
             } else {
                 left.push_back((job, reply));

@@ -24,7 +24,7 @@ use crate::db::{stored_id, users};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
 use crate::services::batch_tx::{Change, Seen};
-use crate::services::batches::{Decide, Job, Outcome};
+use crate::services::batches::{Job, Outcome, Write};
 use crate::services::pricing::{self, PricedItem};
 use crate::startup::AppState;
 use observability::request_id;
@@ -68,27 +68,15 @@ impl Idempotent {
     }
 }
 
-/// What a points request asks of its batch (see `batches`).
-struct Ask {
-    group_id: GroupId,
-    member: Option<String>,
-    items: Vec<String>,
-    decide: Box<Decide>,
-    answer: fn(&EntryRow) -> QueryResult<serde_json::Value>,
-}
-
-/// Runs a request exactly once per (caller, key), in a coming batch (see `batches`).
-async fn run_once(state: &AppState, request: Idempotent, ask: Ask) -> Result<Recorded, ApiError> {
+/// Runs a request's write exactly once per (caller, key), in a coming batch (see
+/// `batches`).
+async fn run_once(state: &AppState, request: Idempotent, write: Write) -> Result<Recorded, ApiError> {
     let job = Job {
         caller_id: request.caller_id.clone(),
         key: request.key.as_str().to_owned(),
         fingerprint: request.fingerprint.clone(),
         request_id: request_id::current(),
-        group_id: ask.group_id,
-        member: ask.member,
-        items: ask.items,
-        decide: ask.decide,
-        answer: ask.answer,
+        write,
     };
     let outcome = state.batches.run(&state.db, job).await?;
     match outcome {
@@ -231,8 +219,8 @@ pub async fn bill(
             store_region: Some(bill.store_region),
         })
     };
-    let ask = Ask { group_id, member, items, decide: Box::new(decide), answer: bill_answer };
-    run_once(state, request, ask).await
+    let write = Write { group_id, member, items, decide: Box::new(decide), answer: bill_answer };
+    run_once(state, request, write).await
 }
 
 /// A redemption, parsed: a number of points, or an item of this region's menu.
@@ -306,8 +294,8 @@ pub async fn redeem(
             store_region: None,
         })
     };
-    let ask = Ask { group_id, member, items, decide: Box::new(decide), answer: redemption_answer };
-    run_once(state, request, ask).await
+    let write = Write { group_id, member, items, decide: Box::new(decide), answer: redemption_answer };
+    run_once(state, request, write).await
 }
 
 /// Deletes idempotency records past the retention period, every hour.
