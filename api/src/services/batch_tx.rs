@@ -217,24 +217,35 @@ fn answer(
         .collect();
     idempotency::insert_many(conn, &records)?;
 
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for (i, step) in steps.into_iter().enumerate() {
-        outcomes.push(match step {
-            Some(Step::Recorded(record)) => Outcome::Existing(record),
+    // A repeated key replays its first job's answer: copy those few first, then move
+    // every other answer into its outcome.
+    let repeats: Vec<Option<Outcome>> = steps
+        .iter()
+        .map(|step| match step {
             Some(Step::SameAs(first)) => {
-                let (status, body) = answers[first].clone().unwrap_or_default();
-                Outcome::Existing(idempotency::RecordRow {
-                    fingerprint: jobs[first].fingerprint.clone(),
+                let (status, body) = answers[*first].clone().unwrap_or_default();
+                Some(Outcome::Existing(idempotency::RecordRow {
+                    fingerprint: jobs[*first].fingerprint.clone(),
                     response_status: status as i16,
                     response_body: body,
                     created_on: Utc::now(),
-                })
+                }))
             }
+            _ => None,
+        })
+        .collect();
+    let outcomes = steps
+        .into_iter()
+        .zip(answers)
+        .zip(repeats)
+        .map(|((step, answer), repeat)| match (step, repeat) {
+            (Some(Step::Recorded(record)), _) => Outcome::Existing(record),
+            (_, Some(repeat)) => repeat,
             _ => {
-                let (status, body) = answers[i].clone().unwrap_or_default();
+                let (status, body) = answer.unwrap_or_default();
                 Outcome::Fresh { status, body }
             }
-        });
-    }
+        })
+        .collect();
     Ok(outcomes)
 }

@@ -72,7 +72,7 @@ impl Idempotent {
 /// `batches`).
 async fn run_once(state: &AppState, request: Idempotent, write: Write) -> Result<Recorded, ApiError> {
     let job = Job {
-        caller_id: request.caller_id.clone(),
+        caller_id: request.caller_id,
         key: request.key.as_str().to_owned(),
         fingerprint: request.fingerprint.clone(),
         request_id: request_id::current(),
