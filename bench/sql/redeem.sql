@@ -22,7 +22,8 @@ INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, s
                        ARRAY[:balance::bigint - 1], ARRAY['pgb-' || :client_id::text || '-' || :rk::text])
   RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, idempotency_key, created_on;
 UPDATE groups SET points = u.points, updated_on = now()
-  FROM unnest(ARRAY[:prefix || lpad(:g::text, 5, '0')], ARRAY[:balance::bigint - 1]) AS u(id, points) WHERE groups.id = u.id;
+  FROM unnest(ARRAY[:prefix || lpad(:g::text, 5, '0')], ARRAY[:balance::bigint - 1]) AS u(id, points)
+  WHERE groups.id = ANY(ARRAY[:prefix || lpad(:g::text, 5, '0')]) AND groups.id = u.id;
 INSERT INTO idempotency_records (caller_id, key, fingerprint, response_status, response_body)
   SELECT * FROM unnest(ARRAY[:caller::text], ARRAY['pgb-' || :client_id::text || '-' || :rk::text],
                        ARRAY['f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0'], ARRAY[201::smallint],
