@@ -5,7 +5,8 @@
 //! - `redeem`: redemptions (`POST /v1/groups/{g}/redemptions`, a fresh key each) against
 //!   a set of groups for one round; prints its figures as JSON (`infra/local/bench.py`
 //!   alternates these rounds with pgbench running the same SQL).
-//! - `hop`: sets up a customer, then `compare`s one group GET direct and via the router.
+//! - `hop`: sets up a customer, then `compare`s one group GET direct and via the router
+//!   (and via nginx and `loyalty-bare-proxy`, if given).
 //! - `cpu`: the CPU seconds so far of some process trees, for rounds run by others.
 
 mod cpu;
@@ -95,6 +96,10 @@ enum Command {
         /// Base URL of an nginx routing by id prefix to the same APIs.
         #[arg(long)]
         nginx: Option<String>,
+        /// Base URL of `loyalty-bare-proxy` forwarding to the same API: the floor of any
+        /// proxy on hyper.
+        #[arg(long)]
+        bare: Option<String>,
     },
 }
 
@@ -197,7 +202,13 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> anyhow::Res
     Ok(body)
 }
 
-async fn hop(shape: Shape, router: String, direct: String, nginx: Option<String>) -> anyhow::Result<()> {
+async fn hop(
+    shape: Shape,
+    router: String,
+    direct: String,
+    nginx: Option<String>,
+    bare: Option<String>,
+) -> anyhow::Result<()> {
     let client = client(shape.concurrency)?;
     // A customer of region 001 and their personal group: the GET every path serves.
     let email = format!("bench-{}@bench.test", ulid::Ulid::new().to_string().to_lowercase());
@@ -217,6 +228,9 @@ async fn hop(shape: Shape, router: String, direct: String, nginx: Option<String>
     if let Some(nginx) = nginx {
         targets.push(("nginx".to_owned(), format!("{nginx}{path}")));
     }
+    if let Some(bare) = bare {
+        targets.push(("bare-proxy".to_owned(), format!("{bare}{path}")));
+    }
     compare(shape, Some(token), &format!("GET {path}"), targets).await
 }
 
@@ -233,6 +247,6 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", Value::Object(seconds));
             Ok(())
         }
-        Command::Hop { shape, router, direct, nginx } => hop(shape, router, direct, nginx).await,
+        Command::Hop { shape, router, direct, nginx, bare } => hop(shape, router, direct, nginx, bare).await,
     }
 }

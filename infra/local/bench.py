@@ -4,7 +4,8 @@
 Brings up a release build of the platform on ports of its own (beside `make up`), plus
 nginx (installed with apt-get if missing) routing by id prefix to the same APIs, then:
 
-  hop        one group GET: direct to the API, through the router, through nginx
+  hop        one group GET: direct to the API, through the router, through nginx, and
+             through a proxy on hyper that only forwards (the floor of any Rust proxy)
   catalogue  the catalogue GET (moka cache) versus a static JSON endpoint, same server
   fanout     a user's groups over 3 regions (router) versus each single-region call
   growth     the first page of a group's history at 10 k, 100 k and 1 M ledger entries
@@ -35,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local" / "bench"
-PG_BASE, API_BASE, ROUTER_PORT, NGINX_PORT = 56000, 9100, 9080, 9090
+PG_BASE, API_BASE, ROUTER_PORT, NGINX_PORT, BARE_PORT = 56000, 9100, 9080, 9090, 9070
 ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
 PG_001 = PG_BASE + 1
 STAFF_PASSWORD = os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")
@@ -90,6 +91,31 @@ class Platform:
                         API_PORT_BASE=str(API_BASE), ROUTER_PORT=str(ROUTER_PORT), PROFILE="release",
                         SKIP_BUILD="1", BIN_DIR=str(bin_dir))
         self.nginx_dir = STATE / "nginx"
+        self.bin_dir = bin_dir
+
+    def start_bare_proxy(self):
+        """The hop's floor: a proxy on hyper that only forwards, to region 001's API."""
+        log_file = open(STATE / "log" / "bare-proxy.log", "ab")
+        proxy = subprocess.Popen([str(self.bin_dir / "loyalty-bare-proxy"), "--listen", f"127.0.0.1:{BARE_PORT}",
+                                  "--upstream", api("001")], stdout=log_file, stderr=log_file,
+                                 start_new_session=True)
+        (STATE / "run" / "bare-proxy.pid").write_text(str(proxy.pid))
+        for _ in range(50):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{BARE_PORT}/readyz", timeout=1):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError("loyalty-bare-proxy did not come up")
+
+    def stop_bare_proxy(self):
+        pid_file = STATE / "run" / "bare-proxy.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), 15)
+            except (ProcessLookupError, ValueError):
+                pass
+            pid_file.unlink()
 
     def stop_nginx(self):
         if (self.nginx_dir / "nginx.pid").exists():
@@ -103,8 +129,10 @@ class Platform:
         log("bringing up a release deployment on its own ports")
         run(["bash", str(ROOT / "infra/local/up.sh")], env=self.env, capture_output=True)
         self.start_nginx()
+        self.start_bare_proxy()
 
     def down(self):
+        self.stop_bare_proxy()
         self.stop_nginx()
         run(["bash", str(ROOT / "infra/local/down.sh")], env=self.env, capture_output=True)
 
@@ -156,11 +184,12 @@ def bench(bin_dir, *args):
 
 
 def components():
-    """The processes under test, by component: region APIs, router, nginx, Postgres clusters."""
+    """The processes under test, by component: region APIs, router, nginx, the bare proxy, Postgres."""
     run_dir = STATE / "run"
     found = {"api": [int(p.read_text()) for p in sorted(run_dir.glob("api-*.pid"))],
              "router": [int((run_dir / "router.pid").read_text())],
              "nginx": [int((STATE / "nginx" / "nginx.pid").read_text())],
+             "bare-proxy": [int((run_dir / "bare-proxy.pid").read_text())],
              "postgres": [int((STATE / "pg" / r / "postmaster.pid").read_text().split()[0]) for r in ("001", "002", "003")]}
     return found
 
@@ -189,7 +218,7 @@ def new_group(token, region, name):
 
 def section_hop(bin_dir, shape):
     return bench(bin_dir, "hop", *shape, "--router", ROUTER, "--direct", api("001"),
-                 "--nginx", f"http://127.0.0.1:{NGINX_PORT}")
+                 "--nginx", f"http://127.0.0.1:{NGINX_PORT}", "--bare", f"http://127.0.0.1:{BARE_PORT}")
 
 
 def section_catalogue(bin_dir, shape):
@@ -359,7 +388,7 @@ def main():
 
     log("building release binaries")
     run(["cargo", "build", "--release", "--locked", "--bin", "loyalty-api", "--bin", "loyalty-router",
-         "--bin", "loyalty-bench"], cwd=ROOT)
+         "--bin", "loyalty-bench", "--bin", "loyalty-bare-proxy"], cwd=ROOT)
     meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
                           capture_output=True).stdout)
     bin_dir = Path(meta["target_directory"]) / "release"
