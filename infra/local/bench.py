@@ -94,7 +94,8 @@ class Platform:
         self.bin_dir = bin_dir
 
     def start_bare_proxy(self):
-        """The hop's floor: a proxy on hyper that only forwards, to region 001's API."""
+        """The hop's floor: a proxy on hyper that only forwards, to region 001's API. Its pid
+        file sits beside the platform's, so down.sh stops it with them."""
         log_file = open(STATE / "log" / "bare-proxy.log", "ab")
         proxy = subprocess.Popen([str(self.bin_dir / "loyalty-bare-proxy"), "--listen", f"127.0.0.1:{BARE_PORT}",
                                   "--upstream", api("001")], stdout=log_file, stderr=log_file,
@@ -107,15 +108,6 @@ class Platform:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         raise RuntimeError("loyalty-bare-proxy did not come up")
-
-    def stop_bare_proxy(self):
-        pid_file = STATE / "run" / "bare-proxy.pid"
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text()), 15)
-            except (ProcessLookupError, ValueError):
-                pass
-            pid_file.unlink()
 
     def stop_nginx(self):
         if (self.nginx_dir / "nginx.pid").exists():
@@ -132,7 +124,6 @@ class Platform:
         self.start_bare_proxy()
 
     def down(self):
-        self.stop_bare_proxy()
         self.stop_nginx()
         run(["bash", str(ROOT / "infra/local/down.sh")], env=self.env, capture_output=True)
 

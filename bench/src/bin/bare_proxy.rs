@@ -1,20 +1,20 @@
 //! `loyalty-bare-proxy`: the least any proxy written in Rust costs on this machine, as a
 //! baseline for the router hop. It forwards every request to one upstream with hyper on
-//! both sides (the router's outbound client, one per thread) and does nothing else: no
+//! both sides (the router's own outbound client, one per thread) and does nothing else: no
 //! routing, no request id, no log line, no metrics, no timeout, no retry. It reads each
 //! body whole, as the router does. A benchmark baseline, not a part of the platform.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
+use router::forward::{self, Client};
 
 // The router allocates with mimalloc; so does its baseline.
 #[global_allocator]
@@ -33,21 +33,13 @@ struct Args {
     threads: usize,
 }
 
-type Upstream = Client<HttpConnector, Full<Bytes>>;
-
-fn upstream_client() -> Upstream {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build(connector)
-}
-
 fn bad_gateway() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::BAD_GATEWAY;
     response
 }
 
-async fn forward(client: Upstream, base: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn forward(client: Client, base: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else { return bad_gateway() };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -68,7 +60,7 @@ async fn forward(client: Upstream, base: &str, request: Request<Incoming>) -> Re
 
 async fn serve(listener: std::net::TcpListener, base: &'static str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let client = upstream_client();
+    let client = forward::client(Duration::from_secs(1));
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         stream.set_nodelay(true)?;
