@@ -19,8 +19,11 @@ struct Args {
     print_openapi: bool,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    observability::telemetry::exit_code("the regional API", actix_web::rt::System::new().block_on(serve()))
+}
+
+async fn serve() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.print_openapi {
         use utoipa::OpenApi;

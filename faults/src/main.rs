@@ -34,8 +34,12 @@ fn parse_link(text: &str) -> Result<(String, SocketAddr, SocketAddr), String> {
     Ok((name.to_owned(), address(listen)?, address(upstream)?))
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     observability::telemetry::init_tracing(false);
+    observability::telemetry::exit_code("the fault proxy", serve())
+}
+
+fn serve() -> anyhow::Result<()> {
     let args = Args::parse();
     let links: Links =
         Arc::new(args.links.iter().map(|(name, listen, upstream)| Link::new(name, *listen, *upstream)).collect());

@@ -1,6 +1,8 @@
 //! Logs (tracing, JSON or plain) and Prometheus metrics per route and status.
 
+use std::fmt::Display;
 use std::io::{IsTerminal, stdout};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -17,6 +19,25 @@ pub fn init_tracing(json: bool) {
     let builder =
         tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(stdout().is_terminal());
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// How a service's `main` ends. A failed start is reported as one line that gives the
+/// error and its causes (`{:#}`), last in the log. A backtrace says nothing about a port
+/// in use or a database that does not answer, and it pushes that line out of the log
+/// tails that up.sh and the test harness show.
+pub fn exit_code<E: Display>(service: &str, result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Before the configuration is read there is no subscriber yet.
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!(error = format!("{err:#}"), "{service} stopped");
+            } else {
+                eprintln!("{service} stopped: {err:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The process-wide Prometheus recorder. Tests build several apps in one process, so the

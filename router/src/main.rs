@@ -16,8 +16,11 @@ struct Args {
     config: Option<PathBuf>,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    observability::telemetry::exit_code("the router", actix_web::rt::System::new().block_on(serve()))
+}
+
+async fn serve() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = router::Config::load(args.config.as_deref())?;
     observability::telemetry::init_tracing(config.log_json);

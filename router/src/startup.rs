@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use anyhow::Context;
 use contract::{ErrorCode, RegionId};
 use metrics_exporter_prometheus::PrometheusHandle;
 use observability::{request_id, telemetry};
@@ -71,7 +72,8 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             config,
         };
-        let listener = TcpListener::bind(&state.config.listen)?;
+        let listener =
+            TcpListener::bind(&state.config.listen).with_context(|| format!("listening on {}", state.config.listen))?;
         let port = listener.local_addr()?.port();
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
