@@ -11,6 +11,8 @@
 #   pg.sh replica DIR PORT      make DIR a streaming hot standby of the server on PORT
 #                               (pg_basebackup -R); no-op if DIR holds a cluster
 #   pg.sh sync PORT on|off      make the server on PORT wait for its standby at each commit
+#   pg.sh wait-sync PORT        wait (60 s at most) until the server on PORT has a
+#                               synchronous standby streaming to it
 #   pg.sh promote DIR PORT      promote the standby in DIR (on PORT) to primary; it stops
 #                               waiting for a standby, having none
 #
@@ -81,13 +83,24 @@ case "$cmd" in
     if [ "$mode" = on ]; then setting="SET synchronous_standby_names = '*'"; else setting="RESET synchronous_standby_names"; fi
     psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -c "ALTER SYSTEM $setting" -c "SELECT pg_reload_conf()" >/dev/null
     ;;
+  wait-sync)
+    port=$1
+    for _ in $(seq 1 120); do
+      streaming=$(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+        "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND sync_state = 'sync'")
+      [ "$streaming" -ge 1 ] && exit 0
+      sleep 0.5
+    done
+    echo "pg.sh: no synchronous standby streams to the server on port $port after 60 s" >&2
+    exit 1
+    ;;
   promote)
     dir=$1 port=$2
     as_pg "$(pg_bin)/pg_ctl" -D "$dir" -w -t 60 promote >/dev/null
     bash "$0" sync "$port" off
     ;;
   *)
-    sed -n '2,21p' "$0" >&2
+    sed -n '2,23p' "$0" >&2
     exit 2
     ;;
 esac

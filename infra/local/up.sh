@@ -90,13 +90,21 @@ topology="$STATE/topology.toml"
 # shellcheck source=infra/local/process.sh
 . "$ROOT/infra/local/process.sh"
 
+# Waits for $name to answer on $url. A process that exited fails at once, and either
+# way the end of its log goes to stderr: whoever ran this (a person, CI, a test) sees why.
 wait_ready() {
   local url=$1 name=$2
   for _ in $(seq 1 120); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if curl -fsS --max-time 2 -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if ! alive "$STATE/run/$name.pid"; then
+      echo "$name exited; the end of $STATE/log/$name.log:" >&2
+      tail -n 20 "$STATE/log/$name.log" >&2
+      return 1
+    fi
     sleep 0.5
   done
-  echo "$name did not become ready; see its log in $STATE/log" >&2
+  echo "$name did not become ready in 60 s; the end of $STATE/log/$name.log:" >&2
+  tail -n 20 "$STATE/log/$name.log" >&2
   return 1
 }
 
@@ -145,6 +153,9 @@ start_database() {
   bash "$PG" replica "${standby[0]}" "${primary[1]}"
   bash "$PG" start "${standby[0]}" "${standby[1]}"
   bash "$PG" sync "${primary[1]}" on
+  # Until the standby streams, every commit on the primary waits for it: the APIs would
+  # start against a database that does not commit.
+  bash "$PG" wait-sync "${primary[1]}"
   db_url="postgres://postgres@127.0.0.1:$(via "$a_port"),127.0.0.1:$(via "$b_port")/loyalty?target_session_attrs=read-write&connect_timeout=2"
 }
 
