@@ -18,7 +18,7 @@ use contract::dto::EntryKind;
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use serde_json::json;
-use support::postgres::{GroupLock, TestDb};
+use support::postgres::{DbLock, TestDb};
 use support::test_config;
 
 const REGION: &str = "001";
@@ -155,7 +155,7 @@ async fn a_groups_writes_wait_for_its_batch_while_other_groups_go_on() {
     let Setup { test_db, db } = setup(&["001-slow01", "001-quick1"]);
     let batches = batches(2);
     // The slow group's row is locked from outside: its first batch blocks on it.
-    let lock = GroupLock::hold(&test_db, "001-slow01");
+    let lock = DbLock::group(&test_db, "001-slow01");
     let first = actix_web::rt::spawn({
         let (batches, db) = (batches.clone(), db.clone());
         async move { batches.run(&db, award("001-slow01", "s1", 1)).await }

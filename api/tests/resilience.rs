@@ -4,10 +4,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::postgres::{Cluster, GroupLock, TestDb};
+use support::postgres::{Cluster, DbLock, TestDb};
 use support::{TestApp, expect_error, expect_json, test_config};
 
 #[tokio::test]
@@ -123,7 +125,7 @@ async fn an_exhausted_pool_and_a_stuck_query_answer_within_bounds() {
     .await;
     let (ann, ann_token) = app.customer().await;
     let (bob, bob_token) = app.customer().await;
-    let lock = GroupLock::hold(&app.db, ann.personal_group_id.as_str());
+    let lock = DbLock::group(&app.db, ann.personal_group_id.as_str());
 
     let ann_path = format!("/v1/groups/{}/redemptions", ann.personal_group_id);
     let one_point = json!({"points": 1});
@@ -187,7 +189,7 @@ async fn a_request_past_its_deadline_answers_504_and_its_retry_gets_the_result()
     let (ann, ann_token) = app.customer().await;
     let group = ann.personal_group_id.to_string();
     app.award(ann.id.as_str(), None, 10_000, 1).await; // 100 points
-    let lock = GroupLock::hold(&app.db, &group);
+    let lock = DbLock::group(&app.db, &group);
     let path = format!("/v1/groups/{group}/redemptions");
     let started = Instant::now();
     let res = app.post_once(&path, &ann_token, "late", &json!({"points": 30})).await;
@@ -206,4 +208,40 @@ async fn a_request_past_its_deadline_answers_504_and_its_retry_gets_the_result()
     let entry: serde_json::Value = expect_json(replay, StatusCode::CREATED).await;
     assert_eq!(entry["points"], 30);
     assert_eq!(app.assert_ledger_consistent(&group), 70);
+}
+
+/// A database slower than a request's deadline while the API starts delays the bootstrap
+/// accounts; it does not end the instance, which nobody would restart. Once the database
+/// catches up, the instance serves and each account exists once.
+#[tokio::test]
+async fn a_database_slow_at_startup_delays_the_bootstrap_accounts_without_ending_the_instance() {
+    let db = TestDb::create();
+    db.connect().run_pending_migrations(api::db::MIGRATIONS).expect("migrations apply");
+    let mut config = test_config(&db.url);
+    config.db.deadline_ms = 300;
+    let lock = DbLock::table(&db, "users");
+    // Several attempts time out meanwhile (their inserts wait on, then queue behind, the lock).
+    let release = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        lock.release();
+        Instant::now()
+    };
+    let start = async {
+        let app = TestApp::start(config, db).await;
+        (app, Instant::now())
+    };
+    let ((app, started), released) = tokio::join!(start, release);
+    assert!(started > released, "the start waited for the database");
+    app.staff_token().await;
+    app.admin_token().await;
+    let mut conn = app.db.connect();
+    let accounts: i64 =
+        diesel::sql_query("SELECT count(*) AS n FROM users").get_result::<Count>(&mut conn).expect("counted").n;
+    assert_eq!(accounts, 2, "the admin and the staff account, once each");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }

@@ -1,5 +1,7 @@
 //! Sign-up, login, profiles and the bootstrap accounts.
 
+use std::time::{Duration, Instant};
+
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
 use contract::{ErrorCode, RegionId, Regional, UserId};
 use diesel::prelude::*;
@@ -14,6 +16,7 @@ use crate::services::groups::{insert_group, record_membership};
 use crate::startup::AppState;
 
 /// A new account, checked.
+#[derive(Clone)]
 pub struct Account {
     pub email: Email,
     pub password: String,
@@ -256,6 +259,9 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     if let (Some(email), Some(password)) = (&config.bootstrap.staff_email, &config.bootstrap.staff_password) {
         wanted.push((email.clone(), password.clone(), Role::Staff));
     }
+    // Startup gives a slow database as long as migrations get, not one request's deadline:
+    // an instance that exits here stays down until someone restarts it.
+    let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
     for (email, password, role) in wanted {
         let account = Account {
             email: Email::parse(&email).ok_or_else(|| anyhow::anyhow!("bootstrap email {email:?} is not valid"))?,
@@ -267,14 +273,26 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
             age: None,
             role,
         };
-        match create(state, account).await {
-            Ok(user) => {
-                tracing::info!(email, user_id = %user.id, role = role.as_str(), "bootstrap account created")
+        loop {
+            match create(state, account.clone()).await {
+                Ok(user) => {
+                    tracing::info!(email, user_id = %user.id, role = role.as_str(), "bootstrap account created");
+                    break;
+                }
+                // Also what a retry finds when the attempt that timed out committed after all.
+                Err(err) if err.code == ErrorCode::EmailTaken => {
+                    tracing::info!(email, role = role.as_str(), "bootstrap account already exists");
+                    break;
+                }
+                Err(err)
+                    if matches!(err.code, ErrorCode::Timeout | ErrorCode::RegionUnavailable)
+                        && Instant::now() < deadline =>
+                {
+                    tracing::warn!(email, error = %err.message, "bootstrap account not created yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(err) => anyhow::bail!("creating bootstrap {} failed: {}", role.as_str(), err.message),
             }
-            Err(err) if err.code == ErrorCode::EmailTaken => {
-                tracing::info!(email, role = role.as_str(), "bootstrap account already exists")
-            }
-            Err(err) => anyhow::bail!("creating bootstrap {} failed: {}", role.as_str(), err.message),
         }
     }
     Ok(())

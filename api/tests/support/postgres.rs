@@ -118,24 +118,32 @@ impl Drop for Cluster {
     }
 }
 
-/// A group row locked (`FOR UPDATE`) by a transaction from outside the API, held until
-/// `release`: a stuck or slow database as the API sees it.
-pub struct GroupLock {
+/// A lock taken by a transaction from outside the API and held until `release`: a stuck
+/// or slow database as the API sees it.
+pub struct DbLock {
     release: std::sync::mpsc::Sender<()>,
     holder: std::thread::JoinHandle<()>,
 }
 
-impl GroupLock {
-    pub fn hold(db: &TestDb, group: &str) -> GroupLock {
+impl DbLock {
+    /// A group row, locked `FOR UPDATE`: the group's writes wait.
+    pub fn group(db: &TestDb, group: &str) -> DbLock {
+        Self::hold(db, format!("SELECT 1 FROM groups WHERE id = '{group}' FOR UPDATE"))
+    }
+
+    /// A whole table, locked against writes: every insert into it waits.
+    pub fn table(db: &TestDb, table: &str) -> DbLock {
+        Self::hold(db, format!("LOCK TABLE {table} IN SHARE MODE"))
+    }
+
+    fn hold(db: &TestDb, statement: String) -> DbLock {
         let (locked, is_locked) = std::sync::mpsc::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
-        let (url, group) = (db.url.clone(), group.to_owned());
+        let url = db.url.clone();
         let holder = std::thread::spawn(move || {
             let mut conn = PgConnection::establish(&url).expect("test database reachable");
             conn.transaction::<_, diesel::result::Error, _>(|conn| {
-                diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 FOR UPDATE")
-                    .bind::<diesel::sql_types::Text, _>(&group)
-                    .execute(conn)?;
+                diesel::sql_query(&statement).execute(conn)?;
                 locked.send(()).expect("the test waits for the lock");
                 let _ = released.recv();
                 Ok(())
@@ -143,7 +151,7 @@ impl GroupLock {
             .expect("lock transaction");
         });
         is_locked.recv().expect("the lock was taken");
-        GroupLock { release, holder }
+        DbLock { release, holder }
     }
 
     pub fn release(self) {
