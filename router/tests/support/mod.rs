@@ -54,12 +54,15 @@ fn free(port: u16) -> bool {
 }
 
 /// Port bases where every port the deployment needs is free: a block of 200 ports, the
-/// second hundred for fault links and the fault proxy's control API.
+/// second hundred for fault links and the fault proxy's control API. The blocks lie
+/// below Linux's ephemeral range (32768-60999): a port that is free when chosen there
+/// can be taken by any process's outgoing connection before the server binds it.
 fn free_ports(options: Options) -> (u16, u16, u16) {
+    const BLOCKS: u64 = (32_768 - 10_000) / 200;
     let mut seed = ulid::Ulid::new().random() as u64;
     loop {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let base = 20_000 + ((seed >> 33) % 200) as u16 * 200;
+        let base = 10_000 + ((seed >> 33) % BLOCKS) as u16 * 200;
         let (pg, api, router) = (base, base + 40, base + 99);
         let mut ports = vec![router];
         for n in 1..=3 {
