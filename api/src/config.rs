@@ -107,8 +107,8 @@ pub struct DbConfig {
     /// 504 (a slow or cut-off network is not bounded by `statement_timeout`). The work
     /// keeps its connection until it ends, so a slow database cannot pile work up.
     pub deadline_ms: u64,
-    /// How long start-up waits for the database (to answer, then to take the bootstrap
-    /// accounts) before giving up.
+    /// How long start-up, all told, waits for the database (to answer, then to take the
+    /// bootstrap accounts) before giving up.
     pub startup_wait_secs: u64,
     /// Attempts of a points transaction that keeps meeting serialization failures.
     pub max_tx_attempts: u32,

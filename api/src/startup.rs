@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -91,9 +91,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let tokens = TokenKeys::from_config(&config.auth)?;
         let db = Db::new(&config.database_url, &config.db, database_password(&config).await?);
-        let wait = Duration::from_secs(config.db.startup_wait_secs);
+        // One budget for everything start-up needs from the database.
+        let ready_by = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
         let migrating = db.clone();
-        tokio::task::spawn_blocking(move || migrating.migrate(wait)).await??;
+        tokio::task::spawn_blocking(move || migrating.migrate(ready_by)).await??;
 
         let state = web::Data::new(AppState {
             regions: Regions::new(config.region, config.regions.iter().map(|r| r.id).collect()),
@@ -120,7 +121,7 @@ impl Application {
                 .build(),
             config,
         });
-        accounts::bootstrap(&state).await?;
+        accounts::bootstrap(&state, ready_by).await?;
         tokio::spawn(purge_expired_records(state.clone()));
         tokio::spawn(relay::run(state.clone()));
 

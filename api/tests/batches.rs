@@ -6,7 +6,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use api::db::Db;
 use api::db::ledger::EntryRow;
@@ -61,7 +61,7 @@ fn setup(groups: &[&str]) -> Setup {
     let test_db = TestDb::create();
     let config = test_config(&test_db.url);
     let db = Db::new(&test_db.url, &config.db, None);
-    db.migrate(Duration::from_secs(10)).unwrap();
+    db.migrate(Instant::now() + Duration::from_secs(10)).unwrap();
     for id in groups {
         diesel::sql_query("INSERT INTO groups (id, name, location) VALUES ($1, 'g', 'here')")
             .bind::<diesel::sql_types::Text, _>(*id)

@@ -93,17 +93,13 @@ topology="$STATE/topology.toml"
 # Waits for $name to answer on $url. A process that exited fails at once, and either
 # way the end of its log goes to stderr: whoever ran this (a person, CI, a test) sees why.
 wait_ready() {
-  local url=$1 name=$2
+  local url=$1 name=$2 why="did not become ready in 60 s"
   for _ in $(seq 1 120); do
     if curl -fsS --max-time 2 -o /dev/null "$url" 2>/dev/null; then return 0; fi
-    if ! alive "$STATE/run/$name.pid"; then
-      echo "$name exited; the end of $STATE/log/$name.log:" >&2
-      tail -n 20 "$STATE/log/$name.log" >&2
-      return 1
-    fi
+    if ! alive "$STATE/run/$name.pid"; then why="exited"; break; fi
     sleep 0.5
   done
-  echo "$name did not become ready in 60 s; the end of $STATE/log/$name.log:" >&2
+  echo "$name $why; the end of $STATE/log/$name.log:" >&2
   tail -n 20 "$STATE/log/$name.log" >&2
   return 1
 }

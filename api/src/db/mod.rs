@@ -191,10 +191,10 @@ impl Db {
         (state.connections, state.idle_connections)
     }
 
-    /// Waits until the database answers, then applies pending migrations. Migrations run
-    /// under an advisory lock so instances starting together do not race.
-    pub fn migrate(&self, wait: Duration) -> anyhow::Result<()> {
-        let deadline = std::time::Instant::now() + wait;
+    /// Waits until the database answers (until `deadline` at most), then applies pending
+    /// migrations. Migrations run under an advisory lock so instances starting together
+    /// do not race.
+    pub fn migrate(&self, deadline: std::time::Instant) -> anyhow::Result<()> {
         let mut pooled = loop {
             match self.pool.get() {
                 Ok(pooled) => break pooled,

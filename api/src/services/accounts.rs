@@ -248,7 +248,7 @@ pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiEr
 
 /// Creates the configured bootstrap accounts that do not exist yet: the admin in its
 /// region, and this region's staff account.
-pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
+pub async fn bootstrap(state: &AppState, deadline: Instant) -> anyhow::Result<()> {
     let config = &state.config;
     let mut wanted = Vec::new();
     if config.region == config.bootstrap.admin_region
@@ -259,9 +259,8 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     if let (Some(email), Some(password)) = (&config.bootstrap.staff_email, &config.bootstrap.staff_password) {
         wanted.push((email.clone(), password.clone(), Role::Staff));
     }
-    // Startup gives a slow database as long as migrations get, not one request's deadline:
-    // an instance that exits here stays down until someone restarts it.
-    let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
+    // A slow database gets start-up's whole budget, not one request's deadline: an
+    // instance that exits here stays down until someone restarts it.
     for (email, password, role) in wanted {
         let account = Account {
             email: Email::parse(&email).ok_or_else(|| anyhow::anyhow!("bootstrap email {email:?} is not valid"))?,
