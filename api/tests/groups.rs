@@ -46,6 +46,15 @@ async fn create_join_leave_and_the_users_group_list() {
     expect_error(app.delete(&leave, Some(&bob_token)).await, StatusCode::NOT_FOUND, "not_found").await;
     let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert_eq!(me.groups, vec![bob.personal_group_id.clone()]);
+    // A left group is gone from the user's list, and the user from its members.
+    let mine: Value =
+        expect_json(app.get(&format!("/v1/users/{}/groups", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().map(|items| items.len()), Some(1));
+    assert_eq!(mine["memberships"], json!([bob.personal_group_id]));
+    let theirs: Value =
+        expect_json(app.get(&format!("/v1/users/{}/groups", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!(theirs["items"][1]["id"], json!(group.id));
+    assert_eq!(theirs["items"][1]["members"], json!([ann.id]));
     expect_error(
         app.get(&format!("/v1/groups/{}", group.id), Some(&bob_token)).await,
         StatusCode::FORBIDDEN,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 
 use super::schema::{group_members, groups};
 
@@ -100,25 +100,86 @@ impl QueryFragment<Pg> for SetPoints<'_> {
 
 fixed_statement!(SetPoints);
 
-/// Active members, in the order they joined.
-pub fn members(conn: &mut PgConnection, group_id: &str) -> QueryResult<Vec<String>> {
-    group_members::table
-        .filter(group_members::group_id.eq(group_id))
-        .filter(group_members::active.eq(true))
-        .order((group_members::joined_on.asc(), group_members::user_id.asc()))
-        .select(group_members::user_id)
-        .load(conn)
+/// A group's columns and its active members (oldest membership first), for statements
+/// that read a group as the API shows it in one round trip: each round trip costs the
+/// database about as much as the reading itself (a separate members query doubled a
+/// group read's database time).
+const GROUP_WITH_MEMBERS: &str = "g.id, g.name, g.location, g.points, g.personal_of, g.created_on, g.updated_on, \
+     ARRAY(SELECT o.user_id FROM group_members o WHERE o.group_id = g.id AND o.active \
+     ORDER BY o.joined_on, o.user_id)";
+
+type GroupColumns = (Text, Text, Text, BigInt, Nullable<Text>, Timestamptz, Timestamptz);
+
+/// A group and its active members, in the order they joined.
+pub fn with_members(conn: &mut PgConnection, id: &str) -> QueryResult<Option<(GroupRow, Vec<String>)>> {
+    GroupWithMembers { id }.get_result(conn).optional()
 }
 
-/// The active members of several groups: (group, user), each group's oldest first.
-pub fn members_of(conn: &mut PgConnection, group_ids: &[String]) -> QueryResult<Vec<(String, String)>> {
-    group_members::table
-        .filter(group_members::group_id.eq_any(group_ids))
-        .filter(group_members::active.eq(true))
-        .order((group_members::group_id.asc(), group_members::joined_on.asc(), group_members::user_id.asc()))
-        .select((group_members::group_id, group_members::user_id))
-        .load(conn)
+struct GroupWithMembers<'a> {
+    id: &'a str,
 }
+
+impl QueryFragment<Pg> for GroupWithMembers<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(GROUP_WITH_MEMBERS);
+        out.push_sql(" FROM groups g WHERE g.id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        Ok(())
+    }
+}
+
+fixed_statement!(GroupWithMembers => (GroupColumns, Array<Text>));
+
+/// What this region holds of a user's groups, read in one statement (one snapshot):
+/// whether the user lives here, the user's membership index (groups of every region),
+/// and the user's groups of this region with their members, oldest membership first.
+pub struct UserGroupsHere {
+    pub user_known: bool,
+    pub index: Vec<String>,
+    pub groups: Vec<(GroupRow, Vec<String>)>,
+}
+
+pub fn of_user_here(conn: &mut PgConnection, user_id: &str) -> QueryResult<UserGroupsHere> {
+    let rows: Vec<UserGroupsRow> = UserGroupsStatement { user_id }.load(conn)?;
+    let (user_known, index) = rows.first().map(|row| (row.user_known, row.index.clone())).unwrap_or_default();
+    let groups = rows.into_iter().filter_map(|row| Some((row.group?, row.members))).collect();
+    Ok(UserGroupsHere { user_known, index, groups })
+}
+
+#[derive(Queryable)]
+struct UserGroupsRow {
+    user_known: bool,
+    index: Vec<String>,
+    group: Option<GroupRow>,
+    members: Vec<String>,
+}
+
+/// One row per group (the user's facts repeated on each), or one row without a group
+/// when the user has none here: the groups are left-joined to a single row.
+struct UserGroupsStatement<'a> {
+    user_id: &'a str,
+}
+
+impl QueryFragment<Pg> for UserGroupsStatement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT EXISTS (SELECT 1 FROM users WHERE users.id = ");
+        out.push_bind_param::<Text, _>(self.user_id)?;
+        out.push_sql("), ARRAY(SELECT i.group_id FROM user_group_index i WHERE i.user_id = ");
+        out.push_bind_param::<Text, _>(self.user_id)?;
+        out.push_sql(" AND i.active ORDER BY i.updated_on, i.group_id), ");
+        out.push_sql(GROUP_WITH_MEMBERS);
+        out.push_sql(
+            " FROM (VALUES (1)) AS one \
+             LEFT JOIN (group_members m JOIN groups g ON g.id = m.group_id) ON m.active AND m.user_id = ",
+        );
+        out.push_bind_param::<Text, _>(self.user_id)?;
+        out.push_sql(" ORDER BY m.joined_on, g.id");
+        Ok(())
+    }
+}
+
+fixed_statement!(UserGroupsStatement => (Bool, Array<Text>, Nullable<GroupColumns>, Array<Text>));
 
 /// Which of `pairs` (group, user) are active memberships.
 pub fn active_among(conn: &mut PgConnection, pairs: &[(&str, &str)]) -> QueryResult<HashSet<(String, String)>> {
@@ -200,15 +261,4 @@ pub fn set_membership(
             }
         }
     }
-}
-
-/// Groups of this region the user is an active member of.
-pub fn of_member(conn: &mut PgConnection, user_id: &str) -> QueryResult<Vec<GroupRow>> {
-    groups::table
-        .inner_join(group_members::table)
-        .filter(group_members::user_id.eq(user_id))
-        .filter(group_members::active.eq(true))
-        .order((group_members::joined_on.asc(), groups::id.asc()))
-        .select(GroupRow::as_select())
-        .load(conn)
 }

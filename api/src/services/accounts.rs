@@ -148,7 +148,7 @@ pub async fn load(state: &AppState, user_id: UserId) -> Result<User, ApiError> {
 }
 
 /// `load` on a connection the caller holds.
-pub fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError> {
+fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError> {
     let row =
         users::find(conn, user_id.as_str())?.ok_or_else(|| ApiError::not_found(format!("user {user_id} not found")))?;
     let group_ids = users::group_ids(conn, user_id.as_str())?;

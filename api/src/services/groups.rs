@@ -1,7 +1,5 @@
 //! Groups: creation, membership, reading, and the ledger pages of groups and users.
 
-use std::collections::HashMap;
-
 use contract::cursor::LedgerPosition;
 use contract::dto::{Group, LedgerEntry, Membership, NewGroup, Page, UserGroups};
 use contract::internal::Event;
@@ -12,7 +10,6 @@ use crate::auth::Caller;
 use crate::db::{self, groups, ledger, outbox, stored_id, users};
 use crate::domain::{PageRequest, required_text};
 use crate::error::ApiError;
-use crate::services::accounts;
 use crate::startup::AppState;
 
 /// Queues `event` for `region` in the caller's transaction.
@@ -66,10 +63,7 @@ fn to_dto(row: groups::GroupRow, members: Vec<String>) -> QueryResult<Group> {
 }
 
 fn load(conn: &mut PgConnection, id: &str) -> QueryResult<Option<Group>> {
-    match groups::find(conn, id)? {
-        Some(row) => Ok(Some(to_dto(row, groups::members(conn, id)?)?)),
-        None => Ok(None),
-    }
+    groups::with_members(conn, id)?.map(|(row, members)| to_dto(row, members)).transpose()
 }
 
 pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result<Group, ApiError> {
@@ -219,20 +213,17 @@ pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiEr
     state
         .db
         .run(move |conn| {
-            let memberships = if home { Some(accounts::load_with(conn, &user)?.groups) } else { None };
-            let rows = groups::of_member(conn, user.as_str())?;
-            let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-            let mut members: HashMap<String, Vec<String>> = HashMap::new();
-            for (group, member) in groups::members_of(conn, &ids)? {
-                members.entry(group).or_default().push(member);
-            }
-            let items = rows
-                .into_iter()
-                .map(|row| {
-                    let members = members.remove(&row.id).unwrap_or_default();
-                    to_dto(row, members)
-                })
-                .collect::<QueryResult<Vec<Group>>>()?;
+            let here = groups::of_user_here(conn, user.as_str())?;
+            let memberships = if home {
+                if !here.user_known {
+                    return Err(ApiError::not_found(format!("user {user} not found")));
+                }
+                Some(here.index.iter().map(|g| stored_id(g)).collect::<QueryResult<_>>()?)
+            } else {
+                None
+            };
+            let items =
+                here.groups.into_iter().map(|(row, members)| to_dto(row, members)).collect::<QueryResult<_>>()?;
             Ok(UserGroups { items, unavailable: Vec::new(), memberships })
         })
         .await
