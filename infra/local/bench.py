@@ -8,6 +8,8 @@ nginx (installed with apt-get if missing) routing by id prefix to the same APIs,
              through a proxy on hyper that only forwards (the floor of any Rust proxy)
   catalogue  the catalogue GET (moka cache) versus a static JSON endpoint, same server
   fanout     a user's groups over 3 regions (router) versus each single-region call
+  fanout-wan the same with every region 5 ms away (each way) from the router and the
+             client, through loyalty-faults: the cloud's shape, a router far from regions
   growth     the first page of a group's history at 10 k, 100 k and 1 M ledger entries
   redeem     redemptions through the router versus pgbench running the same SQL
              (1000 groups / no contention, and 5 hot groups with 20 clients)
@@ -38,13 +40,23 @@ ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local" / "bench"
 PG_BASE, API_BASE, ROUTER_PORT, NGINX_PORT, BARE_PORT = 56000, 9100, 9080, 9090, 9070
 ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
+# fanout-wan: a second router whose regions sit behind loyalty-faults links, each adding
+# WAN_MS to every packet in each direction (a round trip takes 2 × WAN_MS longer).
+WAN_ROUTER_PORT, WAN_CONTROL_PORT, WAN_LINK_BASE, WAN_MS = 9060, 9061, 9200, 5
+WAN_ROUTER = f"http://127.0.0.1:{WAN_ROUTER_PORT}"
+REGIONS = ("001", "002", "003")
 PG_001 = PG_BASE + 1
 STAFF_PASSWORD = os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")
-ALL = ["hop", "catalogue", "fanout", "growth", "redeem"]
+ALL = ["hop", "catalogue", "fanout", "fanout-wan", "growth", "redeem"]
 
 
 def api(region, instance=0):
     return f"http://127.0.0.1:{API_BASE + int(region) + 10 * instance}"
+
+
+def wan(region):
+    """Region's API behind its simulated wide-area link."""
+    return f"http://127.0.0.1:{WAN_LINK_BASE + int(region)}"
 
 
 def log(*parts):
@@ -93,21 +105,44 @@ class Platform:
         self.nginx_dir = STATE / "nginx"
         self.bin_dir = bin_dir
 
-    def start_bare_proxy(self):
-        """The hop's floor: a proxy on hyper that only forwards, to region 001's API. Its pid
-        file sits beside the platform's, so down.sh stops it with them."""
-        log_file = open(STATE / "log" / "bare-proxy.log", "ab")
-        proxy = subprocess.Popen([str(self.bin_dir / "loyalty-bare-proxy"), "--listen", f"127.0.0.1:{BARE_PORT}",
-                                  "--upstream", api("001")], stdout=log_file, stderr=log_file,
-                                 start_new_session=True)
-        (STATE / "run" / "bare-proxy.pid").write_text(str(proxy.pid))
+    def spawn(self, name, cmd, ready_url, env=None):
+        """Starts a helper process; its pid file sits beside the platform's, so down.sh
+        stops it with them."""
+        log_file = open(STATE / "log" / f"{name}.log", "ab")
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=log_file, start_new_session=True, env=env)
+        (STATE / "run" / f"{name}.pid").write_text(str(proc.pid))
         for _ in range(50):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{BARE_PORT}/readyz", timeout=1):
+                with urllib.request.urlopen(ready_url, timeout=1):
                     return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
-        raise RuntimeError("loyalty-bare-proxy did not come up")
+        raise RuntimeError(f"{name} did not come up")
+
+    def start_bare_proxy(self):
+        """The hop's floor: a proxy on hyper that only forwards, to region 001's API."""
+        self.spawn("bare-proxy", [str(self.bin_dir / "loyalty-bare-proxy"), "--listen", f"127.0.0.1:{BARE_PORT}",
+                                  "--upstream", api("001")], f"http://127.0.0.1:{BARE_PORT}/readyz")
+
+    def start_wan(self):
+        """A second router, configured as the first but reaching every region through a
+        loyalty-faults link that delays each packet by WAN_MS: a router far from the
+        regions, as in the cloud deployment, where a call's time is mostly the network's."""
+        control = f"http://127.0.0.1:{WAN_CONTROL_PORT}"
+        links = [arg for r in REGIONS for arg in ("--link", f"wan-{r}={wan(r)[7:]}={api(r)[7:]}")]
+        self.spawn("wan-links", [str(self.bin_dir / "loyalty-faults"), "--control", control[7:], *links],
+                   f"{control}/links")
+        for r in REGIONS:
+            ok("PUT", f"{control}/links/wan-{r}", {"fault": "latency", "ms": WAN_MS})
+        topology = (STATE / "topology.toml").read_text()
+        for r in REGIONS:
+            topology = topology.replace(f'"{api(r)}"', f'"{wan(r)}"')
+        (STATE / "topology-wan.toml").write_text(topology)
+        secrets = dict(line.split("=", 1) for line in (STATE / "secrets.env").read_text().split())
+        env = dict(os.environ, LOYALTY_ROUTER_LISTEN=f"127.0.0.1:{WAN_ROUTER_PORT}",
+                   LOYALTY_ROUTER_SERVICE_TOKEN=secrets["LOYALTY_SERVICE_TOKEN"])
+        self.spawn("router-wan", [str(self.bin_dir / "loyalty-router"), "--config", str(STATE / "topology-wan.toml")],
+                   f"{WAN_ROUTER}/readyz", env)
 
     def stop_nginx(self):
         if (self.nginx_dir / "nginx.pid").exists():
@@ -122,6 +157,7 @@ class Platform:
         run(["bash", str(ROOT / "infra/local/up.sh")], env=self.env, capture_output=True)
         self.start_nginx()
         self.start_bare_proxy()
+        self.start_wan()
 
     def down(self):
         self.stop_nginx()
@@ -136,7 +172,7 @@ class Platform:
             subprocess.run(["service", "nginx", "stop"], capture_output=True)
         self.nginx_dir.mkdir(parents=True, exist_ok=True)
         upstreams = "\n".join(
-            f"  upstream r{r} {{ server 127.0.0.1:{API_BASE + int(r)}; keepalive 64; }}" for r in ("001", "002", "003"))
+            f"  upstream r{r} {{ server 127.0.0.1:{API_BASE + int(r)}; keepalive 64; }}" for r in REGIONS)
         # Like the router: the region from the id in the path, keep-alive to the APIs.
         (self.nginx_dir / "nginx.conf").write_text(f"""
 worker_processes 2;
@@ -178,10 +214,10 @@ def components():
     """The processes under test, by component: region APIs, router, nginx, the bare proxy, Postgres."""
     run_dir = STATE / "run"
     found = {"api": [int(p.read_text()) for p in sorted(run_dir.glob("api-*.pid"))],
-             "router": [int((run_dir / "router.pid").read_text())],
+             "router": [int((run_dir / f"{name}.pid").read_text()) for name in ("router", "router-wan")],
              "nginx": [int((STATE / "nginx" / "nginx.pid").read_text())],
              "bare-proxy": [int((run_dir / "bare-proxy.pid").read_text())],
-             "postgres": [int((STATE / "pg" / r / "postmaster.pid").read_text().split()[0]) for r in ("001", "002", "003")]}
+             "postgres": [int((STATE / "pg" / r / "postmaster.pid").read_text().split()[0]) for r in REGIONS]}
     return found
 
 
@@ -225,7 +261,8 @@ def section_catalogue(bin_dir, shape):
                  f"catalogue={api('001')}/v1/regions/001/catalogue", f"static={api('001')}/healthz")
 
 
-def section_fanout(bin_dir, shape):
+def fanout_user():
+    """A customer of region 001 with a group in each region; (user id, token, groups by region)."""
     user, token = customer("001")
     uid = user["id"]
     groups = {"001": user["personal_group_id"]}
@@ -235,6 +272,11 @@ def section_fanout(bin_dir, shape):
         if len(ok("GET", f"{ROUTER}/v1/users/{uid}", token=token)["groups"]) == 3:
             break
         time.sleep(0.1)
+    return uid, token, groups
+
+
+def section_fanout(bin_dir, shape):
+    uid, token, groups = fanout_user()
     # One client: this compares latencies. Under a saturating load a fan-out (3 calls)
     # would lose on throughput whatever its latency.
     return bench(bin_dir, "compare", *shape, "--concurrency", "1", "--token", token, "--title",
@@ -244,9 +286,22 @@ def section_fanout(bin_dir, shape):
                  f"fanout={ROUTER}/v1/users/{uid}/groups",
                  # The same three calls sent at once by the client: the floor for any
                  # fan-out on this machine, router or not.
-                 "parallel-direct=" + "|".join(f"{api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")),
-                 *[f"groups-{r}={api(r)}/v1/users/{uid}/groups" for r in ("001", "002", "003")],
+                 "parallel-direct=" + "|".join(f"{api(r)}/v1/users/{uid}/groups" for r in REGIONS),
+                 *[f"groups-{r}={api(r)}/v1/users/{uid}/groups" for r in REGIONS],
                  *[f"router-group-{r}={ROUTER}/v1/groups/{g}" for r, g in groups.items()])
+
+
+def section_fanout_wan(bin_dir, shape):
+    uid, token, _ = fanout_user()
+    # No CPU table: at some 75 requests a second, what the processes do while idle
+    # (health checks, the relay's polling) would outweigh what the requests cost.
+    cpu_free = [arg for i, arg in enumerate(shape) if arg != "--cpu" and (i == 0 or shape[i - 1] != "--cpu")]
+    return bench(bin_dir, "compare", *cpu_free, "--concurrency", "1", "--token", token, "--title",
+                 f"The fan-out again, every region {WAN_MS} ms away (each way, through loyalty-faults) from the router "
+                 f"and from the client: GET /v1/users/{uid}/groups through a router whose regions sit behind those "
+                 "links, versus each region's part sent directly over its link",
+                 f"fanout={WAN_ROUTER}/v1/users/{uid}/groups",
+                 *[f"groups-{r}={wan(r)}/v1/users/{uid}/groups" for r in REGIONS])
 
 
 def seed_entries(group, user, n, base):
@@ -379,7 +434,7 @@ def main():
 
     log("building release binaries")
     run(["cargo", "build", "--release", "--locked", "--bin", "loyalty-api", "--bin", "loyalty-router",
-         "--bin", "loyalty-bench", "--bin", "loyalty-bare-proxy"], cwd=ROOT)
+         "--bin", "loyalty-bench", "--bin", "loyalty-bare-proxy", "--bin", "loyalty-faults"], cwd=ROOT)
     meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
                           capture_output=True).stdout)
     bin_dir = Path(meta["target_directory"]) / "release"
@@ -393,7 +448,7 @@ def main():
             if name == "redeem":
                 sections[name] = section_redeem(bin_dir, rounds, seconds)
             else:
-                sections[name] = globals()[f"section_{name}"](bin_dir, shape)
+                sections[name] = globals()[f"section_{name.replace('-', '_')}"](bin_dir, shape)
     finally:
         if not args.keep:
             platform.down()
@@ -405,6 +460,7 @@ def main():
             f"{cores} cores, release build, `python3 infra/local/bench.py --only {','.join(only)}`"
             f"{' --quick' if args.quick else ''} (`make bench`).\n"]
     titles = {"hop": "Router hop", "catalogue": "Catalogue cache", "fanout": "Fan-out",
+              "fanout-wan": "Fan-out over wide-area links",
               "growth": "History growth", "redeem": "Redemptions versus pgbench"}
     for name in only:
         body.append(f"### {titles[name]}\n\n{sections[name].strip()}\n")
