@@ -27,6 +27,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,15 @@ class Platform:
                 time.sleep(0.1)
         raise RuntimeError(f"{name} did not come up")
 
+    def stop(self, name):
+        """Stops a helper process started by `spawn`."""
+        pid_file = STATE / "run" / f"{name}.pid"
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        pid_file.unlink(missing_ok=True)
+
     def start_bare_proxy(self):
         """The hop's floor: a proxy on hyper that only forwards, to region 001's API."""
         self.spawn("bare-proxy", [str(self.bin_dir / "loyalty-bare-proxy"), "--listen", f"127.0.0.1:{BARE_PORT}",
@@ -127,7 +137,8 @@ class Platform:
     def start_wan(self):
         """A second router, configured as the first but reaching every region through a
         loyalty-faults link that delays each packet by WAN_MS: a router far from the
-        regions, as in the cloud deployment, where a call's time is mostly the network's."""
+        regions, as in the cloud deployment, where a call's time is mostly the network's.
+        Only its own section runs them: idle, they would still cost the other sections CPU."""
         control = f"http://127.0.0.1:{WAN_CONTROL_PORT}"
         links = [arg for r in REGIONS for arg in ("--link", f"wan-{r}={wan(r)[7:]}={api(r)[7:]}")]
         self.spawn("wan-links", [str(self.bin_dir / "loyalty-faults"), "--control", control[7:], *links],
@@ -157,7 +168,6 @@ class Platform:
         run(["bash", str(ROOT / "infra/local/up.sh")], env=self.env, capture_output=True)
         self.start_nginx()
         self.start_bare_proxy()
-        self.start_wan()
 
     def down(self):
         self.stop_nginx()
@@ -214,7 +224,7 @@ def components():
     """The processes under test, by component: region APIs, router, nginx, the bare proxy, Postgres."""
     run_dir = STATE / "run"
     found = {"api": [int(p.read_text()) for p in sorted(run_dir.glob("api-*.pid"))],
-             "router": [int((run_dir / f"{name}.pid").read_text()) for name in ("router", "router-wan")],
+             "router": [int((run_dir / "router.pid").read_text())],
              "nginx": [int((STATE / "nginx" / "nginx.pid").read_text())],
              "bare-proxy": [int((run_dir / "bare-proxy.pid").read_text())],
              "postgres": [int((STATE / "pg" / r / "postmaster.pid").read_text().split()[0]) for r in REGIONS]}
@@ -296,12 +306,18 @@ def section_fanout_wan(bin_dir, shape):
     # No CPU table: at some 75 requests a second, what the processes do while idle
     # (health checks, the relay's polling) would outweigh what the requests cost.
     cpu_free = [arg for i, arg in enumerate(shape) if arg != "--cpu" and (i == 0 or shape[i - 1] != "--cpu")]
-    return bench(bin_dir, "compare", *cpu_free, "--concurrency", "1", "--token", token, "--title",
-                 f"The fan-out again, every region {WAN_MS} ms away (each way, through loyalty-faults) from the router "
-                 f"and from the client: GET /v1/users/{uid}/groups through a router whose regions sit behind those "
-                 "links, versus each region's part sent directly over its link",
-                 f"fanout={WAN_ROUTER}/v1/users/{uid}/groups",
-                 *[f"groups-{r}={wan(r)}/v1/users/{uid}/groups" for r in REGIONS])
+    platform = Platform(bin_dir)
+    platform.start_wan()
+    try:
+        return bench(bin_dir, "compare", *cpu_free, "--concurrency", "1", "--token", token, "--title",
+                     f"The fan-out again, every region {WAN_MS} ms away (each way, through loyalty-faults) from the "
+                     f"router and from the client: GET /v1/users/{uid}/groups through a router whose regions sit "
+                     "behind those links, versus each region's part sent directly over its link",
+                     f"fanout={WAN_ROUTER}/v1/users/{uid}/groups",
+                     *[f"groups-{r}={wan(r)}/v1/users/{uid}/groups" for r in REGIONS])
+    finally:
+        platform.stop("router-wan")
+        platform.stop("wan-links")
 
 
 def seed_entries(group, user, n, base):
