@@ -331,6 +331,14 @@ SELECT '001-' || upper(lpad(to_hex(i + {base}), 26, '0')), '{group}', '{user}', 
 UPDATE groups SET points = points + {n} WHERE id = '{group}';""")
 
 
+def settle(table):
+    """After a bulk seed: fresh statistics, and the seed's dirty pages written out now. A
+    seed of a million rows starts a checkpoint that spreads its writes over minutes and
+    ends in fsyncs; left alone, they land in whichever rounds run then."""
+    psql(f"VACUUM ANALYZE {table}")
+    psql("CHECKPOINT")
+
+
 def section_growth(bin_dir, shape):
     user, token = customer("001")
     targets = []
@@ -339,7 +347,7 @@ def section_growth(bin_dir, shape):
         log(f"seeding {n} ledger entries into {group}")
         seed_entries(group, user["id"], n, (k + 1) * 10**8)
         targets.append(f"{label}={ROUTER}/v1/groups/{group}/transactions?limit=20")
-    psql("VACUUM ANALYZE ledger_entries")
+    settle("ledger_entries")
     return bench(bin_dir, "compare", *shape, "--token", token, "--title",
                  "First page (20 entries) of a group's history through the router, by ledger size", *targets)
 
@@ -399,6 +407,7 @@ def section_redeem(bin_dir, rounds, seconds):
                                            ("5 hot groups", "001-h", 5, 20)]:
         log(f"redemptions: {shape}")
         seed_redemption_groups(prefix, groups, user["id"])
+        settle("groups")
         ids = ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
         figures = {"pgbench": [], "router": []}
         for r in range(rounds):
