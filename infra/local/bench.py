@@ -213,9 +213,10 @@ http {{
         run([nginx, "-p", str(self.nginx_dir), "-c", "nginx.conf"], capture_output=True)
 
 
-def bench(bin_dir, *args):
-    """Runs loyalty-bench; returns what it printed (its figures)."""
-    out = run([str(bin_dir / "loyalty-bench"), *args], stdout=subprocess.PIPE).stdout
+def bench(bin_dir, *args, cpu=True):
+    """Runs loyalty-bench, with each component's CPU time per request unless `cpu` is
+    false; returns what it printed (its figures)."""
+    out = run([str(bin_dir / "loyalty-bench"), *args, *(cpu_args() if cpu else [])], stdout=subprocess.PIPE).stdout
     print(out, flush=True)
     return out
 
@@ -303,18 +304,17 @@ def section_fanout(bin_dir, shape):
 
 def section_fanout_wan(bin_dir, shape):
     uid, token, _ = fanout_user()
-    # No CPU table: at some 75 requests a second, what the processes do while idle
-    # (health checks, the relay's polling) would outweigh what the requests cost.
-    cpu_free = [arg for i, arg in enumerate(shape) if arg != "--cpu" and (i == 0 or shape[i - 1] != "--cpu")]
     platform = Platform(bin_dir)
     platform.start_wan()
     try:
-        return bench(bin_dir, "compare", *cpu_free, "--concurrency", "1", "--token", token, "--title",
+        # No CPU table: at some 75 requests a second, what the processes do while idle
+        # (health checks, the relay's polling) would outweigh what the requests cost.
+        return bench(bin_dir, "compare", *shape, "--concurrency", "1", "--token", token, "--title",
                      f"The fan-out again, every region {WAN_MS} ms away (each way, through loyalty-faults) from the "
                      f"router and from the client: GET /v1/users/{uid}/groups through a router whose regions sit "
                      "behind those links, versus each region's part sent directly over its link",
                      f"fanout={WAN_ROUTER}/v1/users/{uid}/groups",
-                     *[f"groups-{r}={wan(r)}/v1/users/{uid}/groups" for r in REGIONS])
+                     *[f"groups-{r}={wan(r)}/v1/users/{uid}/groups" for r in REGIONS], cpu=False)
     finally:
         platform.stop("router-wan")
         platform.stop("wan-links")
@@ -467,7 +467,6 @@ def main():
     sections = {}
     try:
         platform.up()
-        shape += cpu_args()
         for name in only:
             log(f"benchmark: {name}")
             if name == "redeem":

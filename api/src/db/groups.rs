@@ -141,8 +141,9 @@ pub struct UserGroupsHere {
 }
 
 pub fn of_user_here(conn: &mut PgConnection, user_id: &str) -> QueryResult<UserGroupsHere> {
-    let rows: Vec<UserGroupsRow> = UserGroupsStatement { user_id }.load(conn)?;
-    let (user_known, index) = rows.first().map(|row| (row.user_known, row.index.clone())).unwrap_or_default();
+    let mut rows: Vec<UserGroupsRow> = UserGroupsStatement { user_id }.load(conn)?;
+    let (user_known, index) =
+        rows.first_mut().map(|row| (row.user_known, std::mem::take(&mut row.index))).unwrap_or_default();
     let groups = rows.into_iter().filter_map(|row| Some((row.group?, row.members))).collect();
     Ok(UserGroupsHere { user_known, index, groups })
 }
@@ -165,9 +166,9 @@ impl QueryFragment<Pg> for UserGroupsStatement<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("SELECT EXISTS (SELECT 1 FROM users WHERE users.id = ");
         out.push_bind_param::<Text, _>(self.user_id)?;
-        out.push_sql("), ARRAY(SELECT i.group_id FROM user_group_index i WHERE i.user_id = ");
-        out.push_bind_param::<Text, _>(self.user_id)?;
-        out.push_sql(" AND i.active ORDER BY i.updated_on, i.group_id), ");
+        out.push_sql("), ARRAY(");
+        super::users::push_group_ids(&mut out, self.user_id)?;
+        out.push_sql("), ");
         out.push_sql(GROUP_WITH_MEMBERS);
         out.push_sql(
             " FROM (VALUES (1)) AS one \

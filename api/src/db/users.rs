@@ -1,10 +1,12 @@
 //! Users and the derived index of the groups each user belongs to.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::schema::{user_group_index, users};
+use super::schema::users;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -70,13 +72,29 @@ pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange)
 
 /// Groups (of any region) the index says the user is in, oldest membership first.
 pub fn group_ids(conn: &mut PgConnection, user_id: &str) -> QueryResult<Vec<String>> {
-    user_group_index::table
-        .filter(user_group_index::user_id.eq(user_id))
-        .filter(user_group_index::active.eq(true))
-        .order((user_group_index::updated_on.asc(), user_group_index::group_id.asc()))
-        .select(user_group_index::group_id)
-        .load(conn)
+    GroupIds { user_id }.load(conn)
 }
+
+/// Writes the SELECT of `group_ids`: every statement that reads a user's memberships
+/// (here, and inside the read of a user's groups) lists them in this one order.
+pub(super) fn push_group_ids<'b>(out: &mut AstPass<'_, 'b, Pg>, user_id: &'b str) -> QueryResult<()> {
+    out.push_sql("SELECT i.group_id FROM user_group_index i WHERE i.user_id = ");
+    out.push_bind_param::<Text, _>(user_id)?;
+    out.push_sql(" AND i.active ORDER BY i.updated_on, i.group_id");
+    Ok(())
+}
+
+struct GroupIds<'a> {
+    user_id: &'a str,
+}
+
+impl QueryFragment<Pg> for GroupIds<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        push_group_ids(&mut out, self.user_id)
+    }
+}
+
+fixed_statement!(GroupIds => Text);
 
 /// Applies a membership change to the index if it is newer than what the index holds,
 /// so duplicated or reordered deliveries converge (last writer by version wins).
