@@ -42,6 +42,13 @@ pub struct Config {
     pub relay: RelayConfig,
     pub directory: DirectoryConfig,
     pub points: PointsConfig,
+    pub groups: GroupsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupsConfig {
+    /// Members a group may have, its owner included (`409 group_full` beyond).
+    pub max_members: i64,
 }
 
 /// Group commit of points writes (`services::batches`).
@@ -209,6 +216,7 @@ impl Default for Config {
             relay: RelayConfig { interval_ms: 250, batch_size: 200, request_timeout_ms: 3_000 },
             directory: DirectoryConfig { lease_secs: 60 },
             points: PointsConfig { batch_runners: 2, max_batch: 64, max_waiting_per_group: 512 },
+            groups: GroupsConfig { max_members: 10 },
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::services::catalogue::CatalogueCache;
 use crate::services::peers::Peers;
 use crate::services::points::purge_expired_records;
 use crate::services::pricing::RemoteCatalogues;
+use crate::services::redeem_rights::RedeemRights;
 use crate::services::{accounts, relay};
 use observability::{request_id, telemetry};
 
@@ -41,6 +42,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub peers: Peers,
     pub remote_catalogues: RemoteCatalogues,
+    pub redeem_rights: RedeemRights,
 }
 
 pub struct Application {
@@ -119,6 +121,7 @@ impl Application {
                 .max_capacity(64)
                 .time_to_live(Duration::from_secs(config.catalogue.ttl_secs))
                 .build(),
+            redeem_rights: RedeemRights::default(),
             config,
         });
         accounts::bootstrap(&state, ready_by).await?;

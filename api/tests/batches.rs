@@ -41,6 +41,7 @@ fn award(group: &str, key: &str, points: i64) -> Job {
             decide: Box::new(move |_seen| {
                 Ok(Change {
                     user_id: "001-tester".into(),
+                    actor_id: "001-staffer".into(),
                     kind: EntryKind::Award,
                     points,
                     amount_cents: None,
@@ -63,7 +64,7 @@ fn setup(groups: &[&str]) -> Setup {
     let db = Db::new(&test_db.url, &config.db, None);
     db.migrate(Instant::now() + Duration::from_secs(10)).unwrap();
     for id in groups {
-        diesel::sql_query("INSERT INTO groups (id, name, location) VALUES ($1, 'g', 'here')")
+        diesel::sql_query("INSERT INTO groups (id, name, location, owner_id) VALUES ($1, 'g', 'here', '001-tester')")
             .bind::<diesel::sql_types::Text, _>(*id)
             .execute(&mut test_db.connect())
             .unwrap();

@@ -2,7 +2,7 @@
 
 mod support;
 
-use contract::dto::{Group, User};
+use contract::dto::{Group, MemberRole, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{TestApp, expect_error, expect_json};
@@ -14,15 +14,29 @@ async fn create_join_leave_and_the_users_group_list() {
     let (bob, bob_token) = app.customer().await;
     let group = app.group(&ann_token).await;
     assert_eq!(group.members, vec![ann.id.clone()]);
+    assert_eq!(group.owner_id, ann.id);
+    assert!(!group.personal);
+    assert_eq!(group.max_members, 10);
+    assert_eq!(group.memberships[0].role, MemberRole::Owner);
+    assert!(group.memberships[0].can_redeem);
     assert_eq!(group.region.as_str(), "001");
     assert_eq!(group.points, 0);
 
-    let members = format!("/v1/groups/{}/members", group.id);
-    let joined: Value =
-        expect_json(app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await, StatusCode::CREATED).await;
+    let invitation = app.invite(&ann_token, group.id.as_str(), &json!({})).await;
+    assert!(invitation.code.starts_with(&format!("{}.", group.id)));
+    assert!(!invitation.can_redeem);
+    let joined: Value = expect_json(
+        app.join(&bob_token, group.id.as_str(), bob.id.as_str(), &invitation.code).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(joined["group_id"], json!(group.id));
+    assert_eq!(joined["role"], "member");
+    assert_eq!(joined["can_redeem"], false);
+    // Already in: the same answer whether the invitation is used or fresh.
+    let again = app.invite(&ann_token, group.id.as_str(), &json!({})).await;
     expect_error(
-        app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await,
+        app.join(&bob_token, group.id.as_str(), bob.id.as_str(), &again.code).await,
         StatusCode::CONFLICT,
         "already_member",
     )
@@ -31,6 +45,7 @@ async fn create_join_leave_and_the_users_group_list() {
     let read: Group =
         expect_json(app.get(&format!("/v1/groups/{}", group.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert_eq!(read.members, vec![ann.id.clone(), bob.id.clone()]);
+    assert_eq!(read.memberships[1].role, MemberRole::Member);
     let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert_eq!(me.groups, vec![bob.personal_group_id.clone(), group.id.clone()]);
     let mine: Value =
@@ -43,10 +58,10 @@ async fn create_join_leave_and_the_users_group_list() {
 
     let leave = format!("/v1/groups/{}/members/{}", group.id, bob.id);
     assert_eq!(app.delete(&leave, Some(&bob_token)).await.status(), StatusCode::NO_CONTENT);
+    // Gone: to Bob the group now does not exist.
     expect_error(app.delete(&leave, Some(&bob_token)).await, StatusCode::NOT_FOUND, "not_found").await;
     let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert_eq!(me.groups, vec![bob.personal_group_id.clone()]);
-    // A left group is gone from the user's list, and the user from its members.
     let mine: Value =
         expect_json(app.get(&format!("/v1/users/{}/groups", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert_eq!(mine["items"].as_array().map(|items| items.len()), Some(1));
@@ -55,21 +70,41 @@ async fn create_join_leave_and_the_users_group_list() {
         expect_json(app.get(&format!("/v1/users/{}/groups", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
     assert_eq!(theirs["items"][1]["id"], json!(group.id));
     assert_eq!(theirs["items"][1]["members"], json!([ann.id]));
-    expect_error(
+    let gone = expect_error(
         app.get(&format!("/v1/groups/{}", group.id), Some(&bob_token)).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
+        StatusCode::NOT_FOUND,
+        "not_found",
     )
     .await;
-    // Rejoining works and shows up again.
-    expect_json::<Value>(app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await, StatusCode::CREATED)
-        .await;
+    let missing =
+        expect_error(app.get("/v1/groups/001-zzzzzz", Some(&bob_token)).await, StatusCode::NOT_FOUND, "not_found")
+            .await;
+    assert_eq!(
+        gone["error"]["message"].as_str().unwrap().replace(group.id.as_str(), "X"),
+        missing["error"]["message"].as_str().unwrap().replace("001-zzzzzz", "X"),
+        "a group one may not see reads as a missing one"
+    );
+    // Rejoining takes a new invitation, which the used one is not.
+    expect_error(
+        app.join(&bob_token, group.id.as_str(), bob.id.as_str(), &invitation.code).await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
+    )
+    .await;
+    expect_json::<Value>(
+        app.join(&bob_token, group.id.as_str(), bob.id.as_str(), &again.code).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let me: User = expect_json(app.get(&format!("/v1/users/{}", bob.id), Some(&bob_token)).await, StatusCode::OK).await;
     assert!(me.groups.contains(&group.id));
 
-    // A personal group cannot be left.
+    // A personal group cannot be left, nor invited into.
     let own = format!("/v1/groups/{}/members/{}", ann.personal_group_id, ann.id);
     expect_error(app.delete(&own, Some(&ann_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let res =
+        app.post(&format!("/v1/groups/{}/invitations", ann.personal_group_id), Some(&ann_token), &json!({})).await;
+    expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 #[tokio::test]
@@ -77,45 +112,56 @@ async fn who_may_add_remove_and_read() {
     let app = TestApp::spawn().await;
     let (ann, ann_token) = app.customer().await;
     let (bob, bob_token) = app.customer().await;
-    let (carl, _) = app.customer().await;
+    let (carl, carl_token) = app.customer().await;
     let group = app.group(&ann_token).await;
-    let members = format!("/v1/groups/{}/members", group.id);
-    // Customers add only themselves, even to their own group.
+    let gid = group.id.as_str();
+    let members = format!("/v1/groups/{gid}/members");
+    // Customers add only themselves, even to their own group, and only with an invitation.
     expect_error(
         app.post(&members, Some(&ann_token), &json!({"user_id": carl.id})).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
     .await;
-    // Admins add and remove anyone.
+    expect_error(
+        app.post(&members, Some(&carl_token), &json!({"user_id": carl.id})).await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
+    )
+    .await;
+    // Admins add and remove anyone, no invitation needed.
     let admin = app.admin_token().await;
     expect_json::<Value>(app.post(&members, Some(&admin), &json!({"user_id": carl.id})).await, StatusCode::CREATED)
         .await;
-    expect_json::<Value>(app.post(&members, Some(&bob_token), &json!({"user_id": bob.id})).await, StatusCode::CREATED)
-        .await;
-    let carl_leaves = format!("/v1/groups/{}/members/{}", group.id, carl.id);
+    app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
+    let carl_leaves = format!("/v1/groups/{gid}/members/{}", carl.id);
     expect_error(app.delete(&carl_leaves, Some(&bob_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
     assert_eq!(app.delete(&carl_leaves, Some(&admin)).await.status(), StatusCode::NO_CONTENT);
-    // Members, staff and admins read a group and its ledger; others do not.
+    // The owner removes members too.
+    let bob_leaves = format!("/v1/groups/{gid}/members/{}", bob.id);
+    assert_eq!(app.delete(&bob_leaves, Some(&ann_token)).await.status(), StatusCode::NO_CONTENT);
+    app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
+    // Members, staff and admins read a group and its ledger; to others it does not exist.
     let (_, stranger) = app.customer().await;
     let staff = app.staff_token().await;
-    for path in [format!("/v1/groups/{}", group.id), format!("/v1/groups/{}/transactions", group.id)] {
+    for path in [format!("/v1/groups/{gid}"), format!("/v1/groups/{gid}/transactions")] {
         for token in [&ann_token, &bob_token, &staff, &admin] {
             assert_eq!(app.get(&path, Some(token)).await.status(), StatusCode::OK, "{path}");
         }
-        expect_error(app.get(&path, Some(&stranger)).await, StatusCode::FORBIDDEN, "forbidden").await;
+        expect_error(app.get(&path, Some(&stranger)).await, StatusCode::NOT_FOUND, "not_found").await;
         expect_error(app.get(&path, None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
-    // Activity and group lists: oneself, staff, admins.
+    // Activity and group lists: oneself, staff, admins; another customer's user is not there.
     let activity = format!("/v1/users/{}/activity", ann.id);
-    expect_error(app.get(&activity, Some(&bob_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.get(&activity, Some(&bob_token)).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.get(&activity, Some(&ann_token)).await.status(), StatusCode::OK);
     // Unknown things.
     expect_error(app.get("/v1/groups/001-zzzzzz", Some(&admin)).await, StatusCode::NOT_FOUND, "not_found").await;
+    // Joining a group that does not exist reads as a bad invitation: no oracle of ids.
     expect_error(
-        app.post("/v1/groups/001-zzzzzz/members", Some(&ann_token), &json!({"user_id": ann.id})).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
+        app.join(&carl_token, "001-zzzzzz", carl.id.as_str(), "001-zzzzzz.abc").await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
     )
     .await;
     expect_error(
@@ -132,6 +178,172 @@ async fn who_may_add_remove_and_read() {
     .await;
 }
 
+#[tokio::test]
+async fn owners_govern_invitations_rights_and_hand_over() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let (bob, bob_token) = app.customer().await;
+    let (carl, carl_token) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
+
+    // Invitations: owner only; members see they exist but may not make or read them.
+    let invitations = format!("/v1/groups/{gid}/invitations");
+    expect_error(app.post(&invitations, Some(&bob_token), &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.get(&invitations, Some(&bob_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.get(&invitations, Some(&carl_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    for bad in [
+        json!({"expires_in_secs": 59}),
+        json!({"expires_in_secs": 604_801}),
+        json!({"user_id": "x"}),
+        json!({"code": "mine"}),
+    ] {
+        let res = app.post(&invitations, Some(&ann_token), &bad).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // Addressed to Bob: Carl cannot use it.
+    let for_bob = app.invite(&ann_token, gid, &json!({"user_id": bob.id, "can_redeem": true})).await;
+    expect_error(
+        app.join(&carl_token, gid, carl.id.as_str(), &for_bob.code).await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
+    )
+    .await;
+    // Revoked: nobody can.
+    let revoked = app.invite(&ann_token, gid, &json!({})).await;
+    let revoke = format!("{invitations}/{}", revoked.id);
+    expect_error(app.delete(&revoke, Some(&bob_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.delete(&revoke, Some(&ann_token)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&revoke, Some(&ann_token)).await.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.delete(&format!("{invitations}/001-zzzzzz"), Some(&ann_token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.join(&carl_token, gid, carl.id.as_str(), &revoked.code).await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
+    )
+    .await;
+    // Another group's invitation, and a code altered by one character, open nothing.
+    let other = app.group(&carl_token).await;
+    let elsewhere = app.invite(&carl_token, other.id.as_str(), &json!({})).await;
+    expect_error(
+        app.join(&carl_token, gid, carl.id.as_str(), &elsewhere.code).await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
+    )
+    .await;
+    let good = app.invite(&ann_token, gid, &json!({})).await;
+    let mut altered = good.code.clone();
+    let last = if altered.ends_with('A') { 'B' } else { 'A' };
+    altered.pop();
+    altered.push(last);
+    expect_error(
+        app.join(&carl_token, gid, carl.id.as_str(), &altered).await,
+        StatusCode::FORBIDDEN,
+        "invitation_invalid",
+    )
+    .await;
+    expect_json::<Value>(app.join(&carl_token, gid, carl.id.as_str(), &good.code).await, StatusCode::CREATED).await;
+    // The list shows who used what, never a code.
+    let list: Value = expect_json(app.get(&invitations, Some(&ann_token)).await, StatusCode::OK).await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[0]["used_by"], json!(carl.id));
+    assert!(!list.to_string().contains(&good.code));
+    assert!(items.iter().any(|i| i["revoked_on"].is_string()));
+
+    // Redeem rights: the owner grants and withdraws; members cannot.
+    let bob_in = format!("/v1/groups/{gid}/members/{}", bob.id);
+    expect_error(
+        app.patch(&bob_in, Some(&carl_token), &json!({"can_redeem": true})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let granted: Value =
+        expect_json(app.patch(&bob_in, Some(&ann_token), &json!({"can_redeem": true})).await, StatusCode::OK).await;
+    assert_eq!(granted["can_redeem"], true);
+    let ann_in = format!("/v1/groups/{gid}/members/{}", ann.id);
+    expect_error(
+        app.patch(&ann_in, Some(&ann_token), &json!({"can_redeem": false})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_error(
+        app.patch(&format!("/v1/groups/{gid}/members/001-zzzzzz"), Some(&ann_token), &json!({"can_redeem": true}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    // The owner cannot leave while others remain; hands over first, then may.
+    let group_path = format!("/v1/groups/{gid}");
+    expect_error(app.delete(&ann_in, Some(&ann_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(
+        app.patch(&group_path, Some(&bob_token), &json!({"owner_id": bob.id})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let (dan, _) = app.customer().await;
+    expect_error(
+        app.patch(&group_path, Some(&ann_token), &json!({"owner_id": dan.id})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
+    let renamed: Group = expect_json(
+        app.patch(&group_path, Some(&ann_token), &json!({"owner_id": carl.id, "name": "Carl's team"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(renamed.owner_id, carl.id);
+    assert_eq!(renamed.name, "Carl's team");
+    let roles: Vec<(String, MemberRole, bool)> =
+        renamed.memberships.iter().map(|m| (m.user_id.to_string(), m.role, m.can_redeem)).collect();
+    assert!(roles.contains(&(carl.id.to_string(), MemberRole::Owner, true)));
+    assert!(roles.contains(&(ann.id.to_string(), MemberRole::Member, true)));
+    // Ann is no longer the owner: she manages nothing, but may leave.
+    expect_error(app.post(&invitations, Some(&ann_token), &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.delete(&ann_in, Some(&ann_token)).await.status(), StatusCode::NO_CONTENT);
+    // A personal group is never given away, nor joined by an admin.
+    let personal = format!("/v1/groups/{}", bob.personal_group_id);
+    expect_error(
+        app.patch(&personal, Some(&bob_token), &json!({"owner_id": carl.id})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let res = app.post(&format!("{personal}/members"), Some(&admin), &json!({"user_id": carl.id})).await;
+    expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // A group has at most max_members (10): the eleventh is refused, nothing half-done.
+    let full = app.group(&ann_token).await;
+    for _ in 1..10 {
+        let (user, _) = app.customer().await;
+        let res =
+            app.post(&format!("/v1/groups/{}/members", full.id), Some(&admin), &json!({"user_id": user.id})).await;
+        expect_json::<Value>(res, StatusCode::CREATED).await;
+    }
+    let last = app.invite(&ann_token, full.id.as_str(), &json!({})).await;
+    expect_error(
+        app.join(&carl_token, full.id.as_str(), carl.id.as_str(), &last.code).await,
+        StatusCode::CONFLICT,
+        "group_full",
+    )
+    .await;
+    let list: Value =
+        expect_json(app.get(&format!("/v1/groups/{}/invitations", full.id), Some(&ann_token)).await, StatusCode::OK)
+            .await;
+    assert!(list["items"][0]["used_by"].is_null(), "a refused join leaves its invitation open");
+}
 #[tokio::test]
 async fn members_of_other_regions_are_recorded_and_announced_through_the_outbox() {
     let app = TestApp::spawn().await;

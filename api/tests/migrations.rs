@@ -2,6 +2,7 @@
 
 mod support;
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
@@ -27,9 +28,101 @@ fn migrations_apply_revert_and_apply_again() {
     let mut conn = db.connect();
     let applied = conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
     assert!(!applied.is_empty());
-    assert_eq!(tables(&mut conn), 9);
+    assert_eq!(tables(&mut conn), 11);
     conn.revert_all_migrations(api::db::MIGRATIONS).unwrap();
     assert_eq!(tables(&mut conn), 0, "down.sql removes everything up.sql made");
     conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
+    assert_eq!(tables(&mut conn), 11);
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Facts {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    facts: String,
+}
+
+#[allow(clippy::unwrap_used)] // test helper
+fn facts(conn: &mut PgConnection, sql: &str) -> String {
+    diesel::sql_query(format!("SELECT coalesce(string_agg(f, ' ' ORDER BY f), '') AS facts FROM ({sql}) AS q(f)"))
+        .get_result::<Facts>(conn)
+        .unwrap()
+        .facts
+}
+
+/// v1 data through the v1.1 migration: owners from the earliest member, v1 members keep
+/// redeeming, members of other users' personal groups removed (logged, and their index
+/// told), actors learnt where they can be; and back down.
+#[test]
+fn group_governance_migrates_v1_data() {
+    let db = TestDb::create();
+    let mut conn = db.connect();
+    for _ in 0..4 {
+        conn.run_next_migration(api::db::MIGRATIONS).unwrap();
+    }
+    conn.batch_execute(
+        "INSERT INTO users (id, email, password_hash, role, full_name, personal_group_id) VALUES
+           ('001-ann001', 'ann@x', 'h', 'customer', 'Ann', '001-pers01'),
+           ('001-bob001', 'bob@x', 'h', 'customer', 'Bob', '001-pers02'),
+           ('001-staff1', 'st@x', 'h', 'staff', 'St', '001-pers03');
+         INSERT INTO groups (id, name, location, personal_of) VALUES
+           ('001-pers01', 'Ann', '', '001-ann001'), ('001-pers02', 'Bob', '', '001-bob001'),
+           ('001-team01', 'Team', '', NULL);
+         INSERT INTO group_members (group_id, user_id, active, version, joined_on) VALUES
+           ('001-pers01', '001-ann001', true, 1, '2026-01-01'),
+           ('001-pers01', '001-bob001', true, 1, '2026-01-02'),
+           ('001-pers01', '002-eve001', true, 3, '2026-01-03'),
+           ('001-pers02', '001-bob001', true, 1, '2026-01-01'),
+           ('001-team01', '001-ann001', false, 2, '2026-01-01'),
+           ('001-team01', '001-bob001', true, 1, '2026-01-05');
+         INSERT INTO user_group_index (user_id, group_id, active, version) VALUES
+           ('001-bob001', '001-pers01', true, 1);
+         INSERT INTO ledger_entries (id, group_id, user_id, kind, points, balance_after, idempotency_key) VALUES
+           ('001-01AAAAAAAAAAAAAAAAAAAAAAAA', '001-pers01', '001-ann001', 'award', 10, 10, 'bill-1'),
+           ('001-01AAAAAAAAAAAAAAAAAAAAAAAB', '001-pers01', '001-bob001', 'redeem', -5, 5, 'r-1'),
+           ('001-01AAAAAAAAAAAAAAAAAAAAAAAC', '001-pers01', '001-ann001', 'award', 1, 6, 'bill-old');
+         INSERT INTO idempotency_records (caller_id, key, fingerprint, response_status, response_body) VALUES
+           ('001-staff1', 'bill-1', 'f', 201, '{\"id\": \"001-01AAAAAAAAAAAAAAAAAAAAAAAA\"}');",
+    )
+    .unwrap();
+
+    conn.run_next_migration(api::db::MIGRATIONS).unwrap();
+    // Owners: a personal group's user; otherwise the earliest active member.
+    assert_eq!(
+        facts(&mut conn, "SELECT id || '=' || owner_id FROM groups"),
+        "001-pers01=001-ann001 001-pers02=001-bob001 001-team01=001-bob001"
+    );
+    // Members of someone else's personal group are gone (next version), the rest keep redeeming.
+    assert_eq!(
+        facts(
+            &mut conn,
+            "SELECT group_id || ':' || user_id || ':' || active || ':' || version || ':' || can_redeem FROM group_members"
+        ),
+        "001-pers01:001-ann001:true:1:true 001-pers01:001-bob001:false:2:true 001-pers01:002-eve001:false:4:true \
+         001-pers02:001-bob001:true:1:true 001-team01:001-ann001:false:2:true 001-team01:001-bob001:true:1:true"
+    );
+    assert_eq!(
+        facts(&mut conn, "SELECT group_id || ':' || user_id FROM membership_repairs"),
+        "001-pers01:001-bob001 001-pers01:002-eve001"
+    );
+    // Bob's index here follows at once; Eve's home region hears through the outbox.
+    assert_eq!(facts(&mut conn, "SELECT active || ':' || version FROM user_group_index"), "false:2");
+    assert_eq!(
+        facts(&mut conn, "SELECT destination_region || ' ' || payload::text FROM outbox"),
+        "002 {\"kind\": \"membership\", \"active\": false, \"user_id\": \"002-eve001\", \"version\": 4, \"group_id\": \"001-pers01\"}"
+    );
+    // Actors: from the idempotency record, or the redeeming member; else unknown.
+    assert_eq!(
+        facts(&mut conn, "SELECT idempotency_key || '=' || coalesce(actor_id, '?') FROM ledger_entries"),
+        "bill-1=001-staff1 bill-old=? r-1=001-bob001"
+    );
+
+    conn.revert_last_migration(api::db::MIGRATIONS).unwrap();
     assert_eq!(tables(&mut conn), 9);
+    assert_eq!(
+        facts(
+            &mut conn,
+            "SELECT column_name::text FROM information_schema.columns WHERE column_name IN ('owner_id', 'can_redeem', 'actor_id')"
+        ),
+        ""
+    );
 }

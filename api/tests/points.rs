@@ -209,13 +209,15 @@ async fn redemptions_by_item_and_who_may_redeem() {
     assert_eq!(ledger["items"][0]["kind"], "redeem");
     assert_eq!(ledger["items"][0]["points"], -50);
     assert_eq!(ledger["items"][0]["idempotency_key"], "coffee");
+    assert_eq!(ledger["items"][0]["actor_id"], json!(ann.id));
     assert_eq!(ledger["items"][1]["kind"], "award");
     assert_eq!(ledger["items"][1]["amount_cents"], 10_000);
 
+    // A stranger who learnt the id: the group is not there for them.
     expect_error(
         app.post_once(&path, &bob_token, "steal", &json!({"points": 1})).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
+        StatusCode::NOT_FOUND,
+        "not_found",
     )
     .await;
     let staff = app.staff_token().await;
@@ -292,4 +294,91 @@ async fn concurrent_writes_to_one_group_are_batched_and_each_stays_its_own() {
     };
     let (requests, batches) = (figure("points_batch_size_sum"), figure("points_batch_size_count"));
     assert!(requests > batches, "{requests} requests in {batches} transactions");
+}
+
+#[tokio::test]
+async fn only_members_allowed_to_redeem_do_and_every_entry_names_its_actor() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let (bob, bob_token) = app.customer().await;
+    let (carl, carl_token) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
+    app.invite_and_join(&ann_token, gid, carl.id.as_str(), &carl_token, true).await;
+    let bill = app.award(bob.id.as_str(), Some(gid), 10_000, 1).await; // 100 points
+    let path = format!("/v1/groups/{gid}/redemptions");
+
+    // Bob is a member without the right: refused, and nothing is spent.
+    expect_error(
+        app.post_once(&path, &bob_token, "b1", &json!({"points": 10})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_json::<Value>(app.post_once(&path, &carl_token, "c1", &json!({"points": 10})).await, StatusCode::CREATED)
+        .await;
+    expect_json::<Value>(app.post_once(&path, &ann_token, "a1", &json!({"points": 10})).await, StatusCode::CREATED)
+        .await;
+    // Granted, Bob redeems; withdrawn, he is refused again at once (on this instance).
+    let bob_in = format!("/v1/groups/{gid}/members/{}", bob.id);
+    expect_json::<Value>(app.patch(&bob_in, Some(&ann_token), &json!({"can_redeem": true})).await, StatusCode::OK)
+        .await;
+    expect_json::<Value>(app.post_once(&path, &bob_token, "b2", &json!({"points": 10})).await, StatusCode::CREATED)
+        .await;
+    expect_json::<Value>(app.patch(&bob_in, Some(&ann_token), &json!({"can_redeem": false})).await, StatusCode::OK)
+        .await;
+    expect_error(
+        app.post_once(&path, &bob_token, "b3", &json!({"points": 10})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // Removed by the owner, Carl no longer sees the group at all.
+    assert_eq!(
+        app.delete(&format!("/v1/groups/{gid}/members/{}", carl.id), Some(&ann_token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_error(
+        app.post_once(&path, &carl_token, "c2", &json!({"points": 10})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(app.assert_ledger_consistent(gid), 70);
+
+    // Every entry says who did it: the staff member who billed, the member who redeemed.
+    let ledger: Value =
+        expect_json(app.get(&format!("/v1/groups/{gid}/transactions"), Some(&ann_token)).await, StatusCode::OK).await;
+    let actors: Vec<(String, String)> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_owned(), e["actor_id"].as_str().unwrap().to_owned()))
+        .collect();
+    let staff_id = app.login(support::STAFF_EMAIL, support::PASSWORD).await.user_id.to_string();
+    assert_eq!(
+        actors,
+        vec![
+            ("redeem".to_owned(), bob.id.to_string()),
+            ("redeem".to_owned(), ann.id.to_string()),
+            ("redeem".to_owned(), carl.id.to_string()),
+            ("award".to_owned(), staff_id.clone()),
+        ]
+    );
+    assert_eq!(ledger["items"][3]["id"], bill["id"]);
+    assert_eq!(ledger["items"][3]["user_id"], json!(bob.id));
+}
+
+#[tokio::test]
+async fn staff_do_not_bill_themselves() {
+    let app = TestApp::spawn().await;
+    let staff = app.login(support::STAFF_EMAIL, support::PASSWORD).await;
+    let item = app.item(1_000, 10).await;
+    let body = json!({"user_id": staff.user_id, "store_region": "001", "items": [{"item_id": item, "qty": 1}]});
+    expect_error(app.post_once("/v1/bills", &staff.token, "self", &body).await, StatusCode::FORBIDDEN, "forbidden")
+        .await;
+    // An admin bills them (admins may do everything).
+    let admin = app.admin_token().await;
+    expect_json::<Value>(app.post_once("/v1/bills", &admin, "by-admin", &body).await, StatusCode::CREATED).await;
 }

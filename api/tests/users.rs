@@ -128,14 +128,21 @@ async fn users_are_visible_to_themselves_staff_and_admins_only() {
     let (ann, ann_token) = app.customer().await;
     let (bob, _) = app.customer().await;
     let path = format!("/v1/users/{}", bob.id);
-    expect_error(app.get(&path, Some(&ann_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    // Another customer's account does not exist for Ann: the same answer as a missing one.
+    let hidden = expect_error(app.get(&path, Some(&ann_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let missing =
+        expect_error(app.get("/v1/users/001-zzzzzz", Some(&ann_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        hidden["error"]["message"].as_str().unwrap().replace(bob.id.as_str(), "X"),
+        missing["error"]["message"].as_str().unwrap().replace("001-zzzzzz", "X")
+    );
     expect_error(app.get(&path, None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     expect_json::<User>(app.get(&path, Some(&app.staff_token().await)).await, StatusCode::OK).await;
     expect_json::<User>(app.get(&path, Some(&app.admin_token().await)).await, StatusCode::OK).await;
     expect_json::<User>(app.get(&format!("/v1/users/{}", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
     // Changing: only oneself or an admin (staff may look, not touch).
     let change = json!({"full_name": "Robert"});
-    expect_error(app.patch(&path, Some(&ann_token), &change).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(app.patch(&path, Some(&ann_token), &change).await, StatusCode::NOT_FOUND, "not_found").await;
     expect_error(app.patch(&path, Some(&app.staff_token().await), &change).await, StatusCode::FORBIDDEN, "forbidden")
         .await;
     let changed: User =

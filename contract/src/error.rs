@@ -12,6 +12,9 @@ pub enum ErrorCode {
     MissingIdempotencyKey,
     Unauthenticated,
     Forbidden,
+    /// An invitation that is unknown, used, expired, revoked, another group's or
+    /// addressed to another user (one answer for all, so none is an oracle).
+    InvitationInvalid,
     NotFound,
     UnknownRegion,
     /// Addition to the contract: the request reached a region that does not own the
@@ -19,6 +22,7 @@ pub enum ErrorCode {
     Misdirected,
     EmailTaken,
     AlreadyMember,
+    GroupFull,
     InsufficientPoints,
     /// Addition to the contract: a catalogue item on a bill or redemption is not available.
     ItemUnavailable,
@@ -37,9 +41,11 @@ impl ErrorCode {
         match self {
             InvalidInput | InvalidId | MissingIdempotencyKey => 400,
             Unauthenticated => 401,
-            Forbidden => 403,
+            Forbidden | InvitationInvalid => 403,
             NotFound | UnknownRegion => 404,
-            EmailTaken | AlreadyMember | InsufficientPoints | ItemUnavailable | IdempotencyInProgress => 409,
+            EmailTaken | AlreadyMember | GroupFull | InsufficientPoints | ItemUnavailable | IdempotencyInProgress => {
+                409
+            }
             Misdirected => 421,
             PayloadTooLarge => 413,
             IdempotencyKeyReused => 422,

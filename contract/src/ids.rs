@@ -163,6 +163,10 @@ short_id!(
     /// A catalogue item's id; the prefix is the region whose menu it is on.
     ItemId
 );
+short_id!(
+    /// An invitation's id (not its code); the prefix is its group's region.
+    InvitationId
+);
 
 /// A ledger entry's id: region, then a ULID, so ids sort by creation time.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, ToSchema)]

@@ -12,4 +12,4 @@ pub mod ids;
 pub mod internal;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
-pub use ids::{EntryId, GroupId, IdError, ItemId, RegionId, Regional, UserId};
+pub use ids::{EntryId, GroupId, IdError, InvitationId, ItemId, RegionId, Regional, UserId};

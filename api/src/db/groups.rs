@@ -1,6 +1,6 @@
 //! Groups, their balances and their authoritative membership.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -18,6 +18,7 @@ pub struct GroupRow {
     pub location: String,
     pub points: i64,
     pub personal_of: Option<String>,
+    pub owner_id: String,
     pub created_on: DateTime<Utc>,
     pub updated_on: DateTime<Utc>,
 }
@@ -29,6 +30,16 @@ pub struct NewGroupRow<'a> {
     pub name: &'a str,
     pub location: &'a str,
     pub personal_of: Option<&'a str>,
+    pub owner_id: &'a str,
+}
+
+/// A change to a group's own columns; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = groups)]
+pub struct GroupChange {
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub owner_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -39,6 +50,15 @@ pub struct MemberRow {
     pub active: bool,
     pub version: i64,
     pub joined_on: DateTime<Utc>,
+    pub can_redeem: bool,
+}
+
+/// An active member as a group read lists it.
+#[derive(Debug, Clone)]
+pub struct ActiveMember {
+    pub user_id: String,
+    pub can_redeem: bool,
+    pub joined_on: DateTime<Utc>,
 }
 
 /// Inserts unless the id is taken; `Ok(false)` means "pick another id".
@@ -47,13 +67,45 @@ pub fn insert(conn: &mut PgConnection, row: &NewGroupRow<'_>) -> QueryResult<boo
     Ok(inserted == 1)
 }
 
+/// Makes the group `user_id`'s personal group, and so theirs for good.
 pub fn set_personal_of(conn: &mut PgConnection, id: &str, user_id: &str) -> QueryResult<()> {
-    diesel::update(groups::table.find(id)).set(groups::personal_of.eq(user_id)).execute(conn)?;
+    diesel::update(groups::table.find(id))
+        .set((groups::personal_of.eq(user_id), groups::owner_id.eq(user_id)))
+        .execute(conn)?;
     Ok(())
 }
 
 pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> {
     groups::table.find(id).select(GroupRow::as_select()).first(conn).optional()
+}
+
+/// The group row, locked until the transaction ends: membership changes of one group
+/// (joins against `max_members`, hand-overs) queue on it.
+pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<GroupRow>> {
+    groups::table.find(id).select(GroupRow::as_select()).for_update().first(conn).optional()
+}
+
+pub fn update(conn: &mut PgConnection, id: &str, change: &GroupChange) -> QueryResult<()> {
+    if change.name.is_none() && change.location.is_none() && change.owner_id.is_none() {
+        return Ok(());
+    }
+    diesel::update(groups::table.find(id)).set((change, groups::updated_on.eq(diesel::dsl::now))).execute(conn)?;
+    Ok(())
+}
+
+pub fn count_active(conn: &mut PgConnection, group_id: &str) -> QueryResult<i64> {
+    group_members::table
+        .filter(group_members::group_id.eq(group_id))
+        .filter(group_members::active.eq(true))
+        .count()
+        .get_result(conn)
+}
+
+pub fn set_can_redeem(conn: &mut PgConnection, group_id: &str, user_id: &str, can: bool) -> QueryResult<MemberRow> {
+    diesel::update(group_members::table.find((group_id, user_id)))
+        .set((group_members::can_redeem.eq(can), group_members::updated_on.eq(diesel::dsl::now)))
+        .returning(MemberRow::as_returning())
+        .get_result(conn)
 }
 
 /// `SELECT ... FOR UPDATE` of every group a batch of points changes touches, taken first
@@ -104,15 +156,33 @@ fixed_statement!(SetPoints);
 /// that read a group as the API shows it in one round trip: each round trip costs the
 /// database about as much as the reading itself (a separate members query doubled a
 /// group read's database time).
-const GROUP_WITH_MEMBERS: &str = "g.id, g.name, g.location, g.points, g.personal_of, g.created_on, g.updated_on, \
+const GROUP_WITH_MEMBERS: &str = "g.id, g.name, g.location, g.points, g.personal_of, g.owner_id, g.created_on, \
+     g.updated_on, \
      ARRAY(SELECT o.user_id FROM group_members o WHERE o.group_id = g.id AND o.active \
+     ORDER BY o.joined_on, o.user_id), \
+     ARRAY(SELECT o.can_redeem FROM group_members o WHERE o.group_id = g.id AND o.active \
+     ORDER BY o.joined_on, o.user_id), \
+     ARRAY(SELECT o.joined_on FROM group_members o WHERE o.group_id = g.id AND o.active \
      ORDER BY o.joined_on, o.user_id)";
 
-type GroupColumns = (Text, Text, Text, BigInt, Nullable<Text>, Timestamptz, Timestamptz);
+type GroupColumns = (Text, Text, Text, BigInt, Nullable<Text>, Text, Timestamptz, Timestamptz);
+type MemberColumns = (Array<Text>, Array<Bool>, Array<Timestamptz>);
+
+/// The three member arrays of `GROUP_WITH_MEMBERS`, in one order.
+type MemberArrays = (Vec<String>, Vec<bool>, Vec<DateTime<Utc>>);
+
+fn active_members((ids, can_redeem, joined_on): MemberArrays) -> Vec<ActiveMember> {
+    ids.into_iter()
+        .zip(can_redeem)
+        .zip(joined_on)
+        .map(|((user_id, can_redeem), joined_on)| ActiveMember { user_id, can_redeem, joined_on })
+        .collect()
+}
 
 /// A group and its active members, in the order they joined.
-pub fn with_members(conn: &mut PgConnection, id: &str) -> QueryResult<Option<(GroupRow, Vec<String>)>> {
-    GroupWithMembers { id }.get_result(conn).optional()
+pub fn with_members(conn: &mut PgConnection, id: &str) -> QueryResult<Option<(GroupRow, Vec<ActiveMember>)>> {
+    let row: Option<(GroupRow, MemberArrays)> = GroupWithMembers { id }.get_result(conn).optional()?;
+    Ok(row.map(|(group, members)| (group, active_members(members))))
 }
 
 struct GroupWithMembers<'a> {
@@ -129,7 +199,7 @@ impl QueryFragment<Pg> for GroupWithMembers<'_> {
     }
 }
 
-fixed_statement!(GroupWithMembers => (GroupColumns, Array<Text>));
+fixed_statement!(GroupWithMembers => (GroupColumns, MemberColumns));
 
 /// What this region holds of a user's groups, read in one statement (one snapshot):
 /// whether the user lives here, the user's membership index (groups of every region),
@@ -137,14 +207,14 @@ fixed_statement!(GroupWithMembers => (GroupColumns, Array<Text>));
 pub struct UserGroupsHere {
     pub user_known: bool,
     pub index: Vec<String>,
-    pub groups: Vec<(GroupRow, Vec<String>)>,
+    pub groups: Vec<(GroupRow, Vec<ActiveMember>)>,
 }
 
 pub fn of_user_here(conn: &mut PgConnection, user_id: &str) -> QueryResult<UserGroupsHere> {
     let mut rows: Vec<UserGroupsRow> = UserGroupsStatement { user_id }.load(conn)?;
     let (user_known, index) =
         rows.first_mut().map(|row| (row.user_known, std::mem::take(&mut row.index))).unwrap_or_default();
-    let groups = rows.into_iter().filter_map(|row| Some((row.group?, row.members))).collect();
+    let groups = rows.into_iter().filter_map(|row| Some((row.group?, active_members(row.members)))).collect();
     Ok(UserGroupsHere { user_known, index, groups })
 }
 
@@ -153,7 +223,7 @@ struct UserGroupsRow {
     user_known: bool,
     index: Vec<String>,
     group: Option<GroupRow>,
-    members: Vec<String>,
+    members: MemberArrays,
 }
 
 /// One row per group (the user's facts repeated on each), or one row without a group
@@ -180,13 +250,13 @@ impl QueryFragment<Pg> for UserGroupsStatement<'_> {
     }
 }
 
-fixed_statement!(UserGroupsStatement => (Bool, Array<Text>, Nullable<GroupColumns>, Array<Text>));
+fixed_statement!(UserGroupsStatement => (Bool, Array<Text>, Nullable<GroupColumns>, MemberColumns));
 
-/// Which of `pairs` (group, user) are active memberships.
-pub fn active_among(conn: &mut PgConnection, pairs: &[(&str, &str)]) -> QueryResult<HashSet<(String, String)>> {
+/// Which of `pairs` (group, user) are active memberships, each with its `can_redeem`.
+pub fn active_among(conn: &mut PgConnection, pairs: &[(&str, &str)]) -> QueryResult<HashMap<(String, String), bool>> {
     let (group_ids, user_ids): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
-    let found: Vec<(String, String)> = ActiveAmong { group_ids: &group_ids, user_ids: &user_ids }.load(conn)?;
-    Ok(found.into_iter().collect())
+    let found: Vec<(String, String, bool)> = ActiveAmong { group_ids: &group_ids, user_ids: &user_ids }.load(conn)?;
+    Ok(found.into_iter().map(|(group, user, can_redeem)| ((group, user), can_redeem)).collect())
 }
 
 /// Each pair looked up by the primary key, whatever the list's length.
@@ -197,7 +267,7 @@ struct ActiveAmong<'a> {
 
 impl QueryFragment<Pg> for ActiveAmong<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT m.group_id, m.user_id FROM unnest(");
+        out.push_sql("SELECT m.group_id, m.user_id, m.can_redeem FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(self.group_ids)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(self.user_ids)?;
@@ -209,7 +279,7 @@ impl QueryFragment<Pg> for ActiveAmong<'_> {
     }
 }
 
-fixed_statement!(ActiveAmong => (Text, Text));
+fixed_statement!(ActiveAmong => (Text, Text, Bool));
 
 pub fn membership(conn: &mut PgConnection, group_id: &str, user_id: &str) -> QueryResult<Option<MemberRow>> {
     group_members::table.find((group_id, user_id)).select(MemberRow::as_select()).first(conn).optional()
@@ -219,12 +289,14 @@ pub fn is_member(conn: &mut PgConnection, group_id: &str, user_id: &str) -> Quer
     Ok(membership(conn, group_id, user_id)?.is_some_and(|m| m.active))
 }
 
-/// Writes a membership's new state with the next version; returns that version.
+/// Writes a membership's new state with the next version (the member's index in their
+/// home region applies changes by it).
 pub fn set_membership(
     conn: &mut PgConnection,
     group_id: &str,
     user_id: &str,
     active: bool,
+    can_redeem: bool,
     previous: Option<&MemberRow>,
 ) -> QueryResult<MemberRow> {
     match previous {
@@ -233,6 +305,7 @@ pub fn set_membership(
                 group_members::group_id.eq(group_id),
                 group_members::user_id.eq(user_id),
                 group_members::active.eq(active),
+                group_members::can_redeem.eq(can_redeem),
                 group_members::version.eq(1),
             ))
             .returning(MemberRow::as_returning())
@@ -240,25 +313,19 @@ pub fn set_membership(
         Some(prev) => {
             let rejoined = active && !prev.active;
             let query = diesel::update(group_members::table.find((group_id, user_id)));
+            let change = (
+                group_members::active.eq(active),
+                group_members::can_redeem.eq(can_redeem),
+                group_members::version.eq(prev.version + 1),
+                group_members::updated_on.eq(diesel::dsl::now),
+            );
             if rejoined {
                 query
-                    .set((
-                        group_members::active.eq(active),
-                        group_members::version.eq(prev.version + 1),
-                        group_members::joined_on.eq(diesel::dsl::now),
-                        group_members::updated_on.eq(diesel::dsl::now),
-                    ))
+                    .set((change, group_members::joined_on.eq(diesel::dsl::now)))
                     .returning(MemberRow::as_returning())
                     .get_result(conn)
             } else {
-                query
-                    .set((
-                        group_members::active.eq(active),
-                        group_members::version.eq(prev.version + 1),
-                        group_members::updated_on.eq(diesel::dsl::now),
-                    ))
-                    .returning(MemberRow::as_returning())
-                    .get_result(conn)
+                query.set(change).returning(MemberRow::as_returning()).get_result(conn)
             }
         }
     }

@@ -22,6 +22,8 @@ pub struct EntryRow {
     pub balance_after: i64,
     pub idempotency_key: String,
     pub created_on: DateTime<Utc>,
+    /// Who billed or redeemed; unknown (null) only for some entries older than v1.1.
+    pub actor_id: Option<String>,
 }
 
 /// A ledger entry to write; its time is the database's, taken as it is inserted.
@@ -36,6 +38,7 @@ pub struct NewEntryRow<'a> {
     pub store_region: Option<&'a str>,
     pub balance_after: i64,
     pub idempotency_key: &'a str,
+    pub actor_id: &'a str,
 }
 
 type Condition = Box<dyn BoxableExpression<ledger_entries::table, Pg, SqlType = Bool>>;
@@ -64,6 +67,7 @@ pub fn insert_many(conn: &mut PgConnection, rows: &[NewEntryRow<'_>]) -> QueryRe
         store_regions: rows.iter().map(|r| r.store_region).collect(),
         balances_after: rows.iter().map(|r| r.balance_after).collect(),
         idempotency_keys: rows.iter().map(|r| r.idempotency_key).collect(),
+        actor_ids: rows.iter().map(|r| r.actor_id).collect(),
     }
     .load(conn)
 }
@@ -81,12 +85,13 @@ struct InsertEntries<'a> {
     store_regions: Vec<Option<&'a str>>,
     balances_after: Vec<i64>,
     idempotency_keys: Vec<&'a str>,
+    actor_ids: Vec<&'a str>,
 }
 
 impl QueryFragment<Pg> for InsertEntries<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, ");
-        out.push_sql("balance_after, idempotency_key) SELECT * FROM unnest(");
+        out.push_sql("balance_after, idempotency_key, actor_id) SELECT * FROM unnest(");
         out.push_bind_param::<Array<Text>, _>(&self.ids)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.group_ids)?;
@@ -104,15 +109,17 @@ impl QueryFragment<Pg> for InsertEntries<'_> {
         out.push_bind_param::<Array<BigInt>, _>(&self.balances_after)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(&self.idempotency_keys)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.actor_ids)?;
         out.push_sql(") RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, ");
-        out.push_sql("idempotency_key, created_on");
+        out.push_sql("idempotency_key, created_on, actor_id");
         Ok(())
     }
 }
 
 fixed_statement!(
     InsertEntries
-        => (Text, Text, Text, Text, BigInt, Nullable<BigInt>, Nullable<Text>, BigInt, Text, Timestamptz)
+        => (Text, Text, Text, Text, BigInt, Nullable<BigInt>, Nullable<Text>, BigInt, Text, Timestamptz, Nullable<Text>)
 );
 
 /// Up to `limit` entries matching `scope`, newest first, strictly after `after`.

@@ -30,6 +30,7 @@ pub mod connection;
 pub mod directory;
 pub mod groups;
 pub mod idempotency;
+pub mod invitations;
 pub mod ledger;
 pub mod outbox;
 pub mod schema;

@@ -33,6 +33,7 @@ diesel::table! {
         version -> Int8,
         joined_on -> Timestamptz,
         updated_on -> Timestamptz,
+        can_redeem -> Bool,
     }
 }
 
@@ -45,6 +46,7 @@ diesel::table! {
         personal_of -> Nullable<Text>,
         created_on -> Timestamptz,
         updated_on -> Timestamptz,
+        owner_id -> Text,
     }
 }
 
@@ -55,6 +57,22 @@ diesel::table! {
         fingerprint -> Text,
         response_status -> Int2,
         response_body -> Jsonb,
+        created_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        group_id -> Text,
+        code_hash -> Text,
+        can_redeem -> Bool,
+        user_id -> Nullable<Text>,
+        created_by -> Text,
+        expires_at -> Timestamptz,
+        used_by -> Nullable<Text>,
+        used_on -> Nullable<Timestamptz>,
+        revoked_on -> Nullable<Timestamptz>,
         created_on -> Timestamptz,
     }
 }
@@ -71,6 +89,16 @@ diesel::table! {
         balance_after -> Int8,
         idempotency_key -> Text,
         created_on -> Timestamptz,
+        actor_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    membership_repairs (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+        reason -> Text,
+        repaired_on -> Timestamptz,
     }
 }
 
@@ -114,6 +142,7 @@ diesel::table! {
 }
 
 diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(invitations -> groups (group_id));
 diesel::joinable!(ledger_entries -> groups (group_id));
 diesel::joinable!(user_group_index -> users (user_id));
 
@@ -123,7 +152,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_members,
     groups,
     idempotency_records,
+    invitations,
     ledger_entries,
+    membership_repairs,
     outbox,
     user_group_index,
     users,

@@ -1,15 +1,21 @@
 use actix_web::{HttpResponse, web};
-use contract::dto::{Group, LedgerEntry, Membership, NewGroup, NewMember, Page};
-use contract::{ErrorEnvelope, GroupId, UserId};
+use contract::dto::{
+    Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewGroup, NewInvitation,
+    NewMember, Page,
+};
+use contract::{ErrorEnvelope, GroupId, InvitationId, UserId};
 
 use crate::auth::Caller;
 use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
-use crate::services::groups;
+use crate::services::groups::{self, GroupUpdate};
+use crate::services::invitations::{self, InvitationRequest};
+use crate::services::members;
 use crate::startup::AppState;
 
-#[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = NewGroup, responses(
-    (status = 201, body = Group), (status = 400, body = ErrorEnvelope), (status = 421, body = ErrorEnvelope)))]
+#[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = NewGroup,
+    description = "The caller becomes the group's owner.",
+    responses((status = 201, body = Group), (status = 400, body = ErrorEnvelope), (status = 421, body = ErrorEnvelope)))]
 pub async fn create_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -19,8 +25,9 @@ pub async fn create_group(
     Ok(HttpResponse::Created().json(group))
 }
 
-#[utoipa::path(get, path = "/v1/groups/{gid}", tag = "groups", security(("bearer" = [])), responses(
-    (status = 200, body = Group), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+#[utoipa::path(get, path = "/v1/groups/{gid}", tag = "groups", security(("bearer" = [])),
+    description = "Members, staff and admins; to anyone else the group does not exist (404, worded as for a missing group).",
+    responses((status = 200, body = Group), (status = 404, body = ErrorEnvelope)))]
 pub async fn read_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -30,9 +37,28 @@ pub async fn read_group(
     Ok(web::Json(groups::read(&state, &caller, gid).await?))
 }
 
-#[utoipa::path(post, path = "/v1/groups/{gid}/members", tag = "groups", security(("bearer" = [])), request_body = NewMember, responses(
-    (status = 201, body = Membership), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-    (status = 409, description = "already_member", body = ErrorEnvelope)))]
+#[utoipa::path(patch, path = "/v1/groups/{gid}", tag = "groups", security(("bearer" = [])), request_body = GroupPatch,
+    description = "Owner or admin. `owner_id` hands the group to one of its members (400 if they are not one; a \
+        personal group is never given away, 403); the former owner stays a member who may redeem.",
+    responses((status = 200, body = Group), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+    (status = 404, body = ErrorEnvelope)))]
+pub async fn update_group(
+    state: web::Data<AppState>,
+    caller: Caller,
+    gid: web::Path<String>,
+    body: web::Json<GroupPatch>,
+) -> Result<web::Json<Group>, ApiError> {
+    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
+    let update = GroupUpdate::parse(&state, &body)?;
+    Ok(web::Json(groups::update(&state, &caller, gid, update).await?))
+}
+
+#[utoipa::path(post, path = "/v1/groups/{gid}/members", tag = "groups", security(("bearer" = [])), request_body = NewMember,
+    description = "A customer joins only themselves and only with a valid invitation of the group; every invitation \
+        that does not open it (unknown, used, expired, revoked, another group's, addressed to another user, or a \
+        group that does not exist) is `403 invitation_invalid`. An admin adds anyone, with or without one.",
+    responses((status = 201, body = Membership), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+    (status = 409, description = "already_member, group_full", body = ErrorEnvelope)))]
 pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -41,12 +67,31 @@ pub async fn add_member(
 ) -> Result<HttpResponse, ApiError> {
     let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let uid: UserId = state.regions.parse_id("user_id", &body.user_id)?;
-    let membership = groups::join(&state, &caller, gid, uid).await?;
+    let body = body.into_inner();
+    let membership = members::join(&state, &caller, gid, uid, body.invitation).await?;
     Ok(HttpResponse::Created().json(membership))
 }
 
-#[utoipa::path(delete, path = "/v1/groups/{gid}/members/{uid}", tag = "groups", security(("bearer" = [])), responses(
-    (status = 204, description = "Left the group"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+#[utoipa::path(patch, path = "/v1/groups/{gid}/members/{uid}", tag = "groups", security(("bearer" = [])),
+    request_body = MemberPatch, description = "Owner or admin: grants or withdraws a member's right to redeem.",
+    responses((status = 200, body = Membership), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn change_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<MemberPatch>,
+) -> Result<web::Json<Membership>, ApiError> {
+    let (gid, uid) = path.into_inner();
+    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
+    let uid: UserId = state.regions.parse_id("user", &uid)?;
+    Ok(web::Json(members::set_can_redeem(&state, &caller, gid, uid, body.can_redeem).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/groups/{gid}/members/{uid}", tag = "groups", security(("bearer" = [])),
+    description = "A member leaving, or the owner (or an admin) removing a member. The owner leaves only once alone; \
+        a personal group is never left.",
+    responses((status = 204, description = "No longer a member"), (status = 403, body = ErrorEnvelope),
+    (status = 404, body = ErrorEnvelope)))]
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -55,13 +100,64 @@ pub async fn remove_member(
     let (gid, uid) = path.into_inner();
     let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let uid: UserId = state.regions.parse_id("user", &uid)?;
-    groups::leave(&state, &caller, gid, uid).await?;
+    members::remove(&state, &caller, gid, uid).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/v1/groups/{gid}/invitations", tag = "groups", security(("bearer" = [])),
+    request_body = NewInvitation,
+    description = "Owner or admin. The code is shown only in this answer (the server keeps its sha256) and opens \
+        the group once. A personal group has no invitations (403).",
+    responses((status = 201, body = Invitation), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+    (status = 404, body = ErrorEnvelope)))]
+pub async fn create_invitation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    gid: web::Path<String>,
+    body: web::Json<NewInvitation>,
+) -> Result<HttpResponse, ApiError> {
+    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
+    let request = InvitationRequest::parse(&state, &body)?;
+    let invitation = invitations::create(&state, &caller, gid, request).await?;
+    Ok(HttpResponse::Created().json(invitation))
+}
+
+#[utoipa::path(get, path = "/v1/groups/{gid}/invitations", tag = "groups", security(("bearer" = [])),
+    description = "Owner or admin: the group's invitations, newest first, revoked and used ones included \
+        (addition: paginated like every list, `?limit&cursor`).",
+    params(("limit" = Option<i64>, Query, description = "1..=200, default 50"), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = Page<InvitationSummary>), (status = 403, body = ErrorEnvelope),
+    (status = 404, body = ErrorEnvelope)))]
+pub async fn list_invitations(
+    state: web::Data<AppState>,
+    caller: Caller,
+    gid: web::Path<String>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<Page<InvitationSummary>>, ApiError> {
+    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
+    let page = PageRequest::parse(&params)?;
+    Ok(web::Json(invitations::list(&state, &caller, gid, page).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/groups/{gid}/invitations/{iid}", tag = "groups", security(("bearer" = [])),
+    description = "Owner or admin. Revoking again, or revoking a used invitation, changes nothing (204).",
+    responses((status = 204, description = "Revoked"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (gid, iid) = path.into_inner();
+    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
+    let iid: InvitationId = state.regions.parse_local_id("invitation", &iid)?;
+    invitations::revoke(&state, &caller, gid, iid).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/v1/groups/{gid}/transactions", tag = "groups", security(("bearer" = [])),
+    description = "Members, staff and admins; to anyone else the group does not exist (404).",
     params(("limit" = Option<i64>, Query, description = "1..=200, default 50"), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<LedgerEntry>), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Page<LedgerEntry>), (status = 404, body = ErrorEnvelope)))]
 pub async fn list_group_transactions(
     state: web::Data<AppState>,
     caller: Caller,

@@ -25,14 +25,21 @@ impl Modify for BearerAuth {
             `item_unavailable` (409); `GET /v1/regions/{rid}/catalogue` needs no token; on a regional instance \
             `/v1/regions` lists only its own region, and `/v1/users/{uid}/groups` and `/activity` cover only this \
             region's groups (the router merges all regions); a points request's definite refusal (4xx decided \
-            from the data) is remembered under its Idempotency-Key like a success."
+            from the data) is remembered under its Idempotency-Key like a success. Contract v1.1 (groups belong \
+            to their members): who may do what is in each operation's description; whatever a caller may not see \
+            (a group they are not in, another customer's account, a group's invitations) is `404 not_found`, \
+            worded as for a missing thing; staff may not bill themselves (admins may); staff who are not members \
+            are refused a redemption with 403 (they see every group); a ledger entry's `actor_id` is null only \
+            for entries older than v1.1 whose actor was no longer known."
     ),
     paths(
         health::liveness, health::readiness, health::render_metrics,
         regions::list_regions,
         users::create_user, users::read_user, users::update_user, users::list_user_groups, users::list_user_activity,
         sessions::create_session,
-        groups::create_group, groups::read_group, groups::add_member, groups::remove_member, groups::list_group_transactions,
+        groups::create_group, groups::read_group, groups::update_group, groups::add_member, groups::change_member,
+        groups::remove_member, groups::create_invitation, groups::list_invitations, groups::revoke_invitation,
+        groups::list_group_transactions,
         catalogue::list_catalogue, catalogue::add_catalogue_item, catalogue::change_catalogue_item, catalogue::remove_catalogue_item,
         bills::create_bill, redemptions::create_redemption,
     ),

@@ -106,11 +106,13 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
         .db
         .run(move |conn| {
             conn.transaction::<_, ApiError, _>(|conn| {
+                // The owner is set with `personal_of` below, once the user's id is drawn.
                 let group_id = insert_group(
                     conn,
                     region,
                     &format!("{} (personal)", account.full_name),
                     account.location.as_deref().unwrap_or(""),
+                    "",
                 )?;
                 let user_id = db::with_fresh_id(
                     || UserId::generate(region),
@@ -134,7 +136,7 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
                 .map_err(email_taken_or)?;
                 groups::set_personal_of(conn, group_id.as_str(), user_id.as_str())?;
                 announce_user(conn, &regions, account.email.as_str(), &user_id)?;
-                record_membership(conn, region, &group_id, &user_id, true, None)?;
+                record_membership(conn, region, &group_id, &user_id, true, true, None)?;
                 Ok(user_id)
             })
         })
@@ -149,8 +151,7 @@ pub async fn load(state: &AppState, user_id: UserId) -> Result<User, ApiError> {
 
 /// `load` on a connection the caller holds.
 fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError> {
-    let row =
-        users::find(conn, user_id.as_str())?.ok_or_else(|| ApiError::not_found(format!("user {user_id} not found")))?;
+    let row = users::find(conn, user_id.as_str())?.ok_or_else(|| user_not_found(user_id))?;
     let group_ids = users::group_ids(conn, user_id.as_str())?;
     to_dto(row, group_ids)
 }
@@ -174,12 +175,14 @@ fn to_dto(row: users::UserRow, group_ids: Vec<String>) -> Result<User, ApiError>
 }
 
 /// Customers see themselves; staff see customers (to bill them); admins see everyone.
+/// Anyone else is answered as if the user did not exist: no oracle of user ids.
 pub fn ensure_may_read(caller: &Caller, user: &UserId) -> Result<(), ApiError> {
-    if caller.is(user) || caller.is_staff_or_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("you may only see your own account"))
-    }
+    if caller.is(user) || caller.is_staff_or_admin() { Ok(()) } else { Err(user_not_found(user)) }
+}
+
+/// What a missing user, and a user the caller may not see, are both answered with.
+pub fn user_not_found(user: &UserId) -> ApiError {
+    ApiError::not_found(format!("user {user} not found"))
 }
 
 pub async fn update_profile(
@@ -189,7 +192,12 @@ pub async fn update_profile(
     patch: &UserPatch,
 ) -> Result<User, ApiError> {
     if !caller.is(&user_id) && !caller.is_admin() {
-        return Err(ApiError::forbidden("you may only change your own account"));
+        // Staff may see the user, so for them it is a refusal; for others the user is not there.
+        return Err(if caller.is_staff_or_admin() {
+            ApiError::forbidden("you may only change your own account")
+        } else {
+            user_not_found(&user_id)
+        });
     }
     let change = users::ProfileChange {
         full_name: patch.full_name.as_deref().map(|n| required_text("full_name", n, 1, 100)).transpose()?,
@@ -212,7 +220,7 @@ pub async fn update_profile(
         })
         .await?;
     if updated.is_none() {
-        return Err(ApiError::not_found(format!("user {user_id} not found")));
+        return Err(user_not_found(&user_id));
     }
     load(state, user_id).await
 }

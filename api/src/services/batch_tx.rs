@@ -25,6 +25,8 @@ pub struct Seen<'a> {
     pub balance: i64,
     /// Whether the job's `member` is an active member of the group.
     pub is_member: bool,
+    /// Whether that member may redeem: the owner always, others when allowed to.
+    pub can_redeem: bool,
     items: &'a HashMap<String, PricedItem>,
 }
 
@@ -38,6 +40,8 @@ impl Seen<'_> {
 /// The ledger entry a job's decision asks for; `points` is signed (a redemption spends).
 pub struct Change {
     pub user_id: String,
+    /// Who billed or redeemed.
+    pub actor_id: String,
     pub kind: EntryKind,
     pub points: i64,
     pub amount_cents: Option<i64>,
@@ -97,11 +101,13 @@ fn decide_and_write(
 
     let group_ids: Vec<&str> =
         deciding.iter().map(|job| job.write.group_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
-    let mut balances: HashMap<String, i64> =
-        groups::lock_many(conn, &group_ids)?.into_iter().map(|group| (group.id, group.points)).collect();
+    let locked = groups::lock_many(conn, &group_ids)?;
+    let owners: HashMap<String, String> =
+        locked.iter().map(|group| (group.id.clone(), group.owner_id.clone())).collect();
+    let mut balances: HashMap<String, i64> = locked.into_iter().map(|group| (group.id, group.points)).collect();
     let pairs: Vec<(&str, &str)> =
         deciding.iter().filter_map(|job| Some((job.write.group_id.as_str(), job.write.member.as_deref()?))).collect();
-    let members = if pairs.is_empty() { HashSet::new() } else { groups::active_among(conn, &pairs)? };
+    let members = if pairs.is_empty() { HashMap::new() } else { groups::active_among(conn, &pairs)? };
     let item_ids: Vec<&str> = deciding
         .iter()
         .flat_map(|job| job.write.items.iter().map(String::as_str))
@@ -127,12 +133,16 @@ fn decide_and_write(
             *step = Some(Step::Refused(ApiError::not_found(format!("group {} not found", job.write.group_id))));
             continue;
         };
-        let is_member = job
-            .write
-            .member
-            .as_deref()
-            .is_some_and(|m| members.contains(&(job.write.group_id.to_string(), m.to_owned())));
-        let decided = (job.write.decide)(&Seen { balance: *balance, is_member, items: &items }).and_then(|change| {
+        let member = job.write.member.as_deref();
+        let allowed = member.and_then(|m| members.get(&(job.write.group_id.to_string(), m.to_owned())));
+        let is_owner = member.is_some_and(|m| owners.get(job.write.group_id.as_str()).is_some_and(|o| o == m));
+        let seen = Seen {
+            balance: *balance,
+            is_member: allowed.is_some(),
+            can_redeem: allowed.is_some_and(|&can| can || is_owner),
+            items: &items,
+        };
+        let decided = (job.write.decide)(&seen).and_then(|change| {
             let after = balance
                 .checked_add(change.points)
                 .ok_or_else(|| ApiError::invalid_input("the group's balance would overflow"))?;
@@ -163,6 +173,7 @@ fn decide_and_write(
             store_region: change.store_region.as_ref().map(RegionId::as_str),
             balance_after: *after,
             idempotency_key: &job.key,
+            actor_id: &change.actor_id,
         })
         .collect();
     let mut inserted: HashMap<String, EntryRow> =

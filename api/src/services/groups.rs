@@ -1,9 +1,10 @@
-//! Groups: creation, membership, reading, and the ledger pages of groups and users.
+//! Groups: creation, reading, governance (names, owner), who may do what to a group
+//! (`Standing`), and the ledger pages of groups and users.
 
 use contract::cursor::LedgerPosition;
-use contract::dto::{Group, LedgerEntry, Membership, NewGroup, Page, UserGroups};
+use contract::dto::{Group, GroupPatch, LedgerEntry, Member, MemberRole, NewGroup, Page, UserGroups};
 use contract::internal::Event;
-use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
+use contract::{GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 
 use crate::auth::Caller;
@@ -28,9 +29,10 @@ pub fn record_membership(
     group: &GroupId,
     user: &UserId,
     active: bool,
+    can_redeem: bool,
     previous: Option<&groups::MemberRow>,
 ) -> QueryResult<groups::MemberRow> {
-    let row = groups::set_membership(conn, group.as_str(), user.as_str(), active, previous)?;
+    let row = groups::set_membership(conn, group.as_str(), user.as_str(), active, can_redeem, previous)?;
     if user.region() == local {
         users::apply_membership(conn, user.as_str(), group.as_str(), active, row.version)?;
     } else {
@@ -40,30 +42,128 @@ pub fn record_membership(
     Ok(row)
 }
 
-/// Inserts a group under a fresh id of `region`.
-pub fn insert_group(conn: &mut PgConnection, region: RegionId, name: &str, location: &str) -> QueryResult<GroupId> {
+/// Inserts a group owned by `owner` under a fresh id of `region`.
+pub fn insert_group(
+    conn: &mut PgConnection,
+    region: RegionId,
+    name: &str,
+    location: &str,
+    owner: &str,
+) -> QueryResult<GroupId> {
     db::with_fresh_id(
         || GroupId::generate(region),
-        |id| groups::insert(conn, &groups::NewGroupRow { id: id.as_str(), name, location, personal_of: None }),
+        |id| {
+            groups::insert(
+                conn,
+                &groups::NewGroupRow { id: id.as_str(), name, location, personal_of: None, owner_id: owner },
+            )
+        },
     )
 }
 
-fn to_dto(row: groups::GroupRow, members: Vec<String>) -> QueryResult<Group> {
+/// What a caller is to a group, as its own region (the authoritative side) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Neither a member, staff nor admin: the group does not exist for them.
+    Stranger,
+    /// Staff who are not members: they see every group (to bill its members).
+    Staff,
+    Member {
+        can_redeem: bool,
+    },
+    Owner,
+    Admin,
+}
+
+impl Standing {
+    pub fn of(caller: &Caller, owner_id: &str, member: Option<bool>) -> Standing {
+        match member {
+            _ if caller.is_admin() => Standing::Admin,
+            Some(_) if caller.user_id.as_str() == owner_id => Standing::Owner,
+            Some(can_redeem) => Standing::Member { can_redeem },
+            None if caller.is_staff_or_admin() => Standing::Staff,
+            None => Standing::Stranger,
+        }
+    }
+
+    /// Owners and admins manage a group: its names, owner, invitations and members.
+    pub fn manages(self) -> bool {
+        matches!(self, Standing::Owner | Standing::Admin)
+    }
+
+    /// The group as this caller may know it: missing for strangers, refused for those
+    /// who see it but may not do `what`.
+    pub fn require_manager(self, group: &GroupId, what: &str) -> Result<(), ApiError> {
+        match self {
+            Standing::Stranger => Err(group_not_found(group)),
+            _ if self.manages() => Ok(()),
+            _ => Err(ApiError::forbidden(format!("only the group's owner {what}"))),
+        }
+    }
+
+    pub fn require_sight(self, group: &GroupId) -> Result<(), ApiError> {
+        if self == Standing::Stranger { Err(group_not_found(group)) } else { Ok(()) }
+    }
+}
+
+/// A missing group, and one the caller may not see, are answered alike.
+pub fn group_not_found(group: &GroupId) -> ApiError {
+    ApiError::not_found(format!("group {group} not found"))
+}
+
+/// The group, locked, and the caller's standing in it: the start of every change of a
+/// group's membership or governance (they queue on the group's row). `Ok(Err)`: no
+/// such group.
+pub fn lock_with_standing(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    group: &GroupId,
+) -> QueryResult<Result<(groups::GroupRow, Standing), ApiError>> {
+    let Some(row) = groups::lock(conn, group.as_str())? else {
+        return Ok(Err(group_not_found(group)));
+    };
+    let membership = groups::membership(conn, group.as_str(), caller.user_id.as_str())?;
+    let member = membership.filter(|m| m.active).map(|m| m.can_redeem);
+    let standing = Standing::of(caller, &row.owner_id, member);
+    Ok(Ok((row, standing)))
+}
+
+pub fn member_role(owner_id: &str, user_id: &str) -> MemberRole {
+    if owner_id == user_id { MemberRole::Owner } else { MemberRole::Member }
+}
+
+fn to_dto(row: groups::GroupRow, members: Vec<groups::ActiveMember>, max_members: i64) -> QueryResult<Group> {
     let id: GroupId = stored_id(&row.id)?;
+    let memberships = members
+        .into_iter()
+        .map(|m| {
+            let role = member_role(&row.owner_id, &m.user_id);
+            Ok(Member {
+                user_id: stored_id(&m.user_id)?,
+                role,
+                can_redeem: m.can_redeem || role == MemberRole::Owner,
+                joined_on: m.joined_on,
+            })
+        })
+        .collect::<QueryResult<Vec<_>>>()?;
     Ok(Group {
         region: id.region(),
         id,
         name: row.name,
         location: row.location,
         points: row.points,
-        members: members.iter().map(|m| stored_id(m)).collect::<QueryResult<_>>()?,
+        personal: row.personal_of.is_some(),
+        owner_id: stored_id(&row.owner_id)?,
+        members: memberships.iter().map(|m| m.user_id.clone()).collect(),
+        memberships,
+        max_members,
         created_on: row.created_on,
         updated_on: row.updated_on,
     })
 }
 
-fn load(conn: &mut PgConnection, id: &str) -> QueryResult<Option<Group>> {
-    groups::with_members(conn, id)?.map(|(row, members)| to_dto(row, members)).transpose()
+fn load(conn: &mut PgConnection, id: &str, max_members: i64) -> QueryResult<Option<Group>> {
+    groups::with_members(conn, id)?.map(|(row, members)| to_dto(row, members, max_members)).transpose()
 }
 
 pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result<Group, ApiError> {
@@ -72,91 +172,86 @@ pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result
     let region = state.regions.parse_region("region", &new.region)?;
     state.regions.ensure_local("group", region)?;
     let creator = caller.user_id.clone();
+    let max_members = state.config.groups.max_members;
     state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                let id = insert_group(conn, region, &name, &location)?;
-                record_membership(conn, region, &id, &creator, true, None)?;
-                load(conn, id.as_str())?.ok_or(diesel::result::Error::NotFound)
+                let id = insert_group(conn, region, &name, &location, creator.as_str())?;
+                record_membership(conn, region, &id, &creator, true, true, None)?;
+                load(conn, id.as_str(), max_members)?.ok_or(diesel::result::Error::NotFound)
             })
             .map_err(ApiError::from)
         })
         .await
 }
 
-/// Members read their group; staff and admins read any (`is_member` is asked only for
-/// customers).
-fn ensure_may_read(caller: &Caller, is_member: impl FnOnce() -> QueryResult<bool>) -> Result<(), ApiError> {
-    if caller.is_staff_or_admin() || is_member()? {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only members of the group see it"))
-    }
-}
-
+/// Members, staff and admins read a group; to anyone else it does not exist.
 pub async fn read(state: &AppState, caller: &Caller, id: GroupId) -> Result<Group, ApiError> {
     let caller = caller.clone();
+    let max_members = state.config.groups.max_members;
     state
         .db
         .run(move |conn| {
-            let group = load(conn, id.as_str())?.ok_or_else(|| ApiError::not_found(format!("group {id} not found")))?;
+            let group = load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(&id))?;
             // The group as loaded lists its active members: no query of its own for that.
-            ensure_may_read(&caller, || Ok(group.members.contains(&caller.user_id)))?;
+            let member = group.memberships.iter().find(|m| m.user_id == caller.user_id).map(|m| m.can_redeem);
+            Standing::of(&caller, group.owner_id.as_str(), member).require_sight(&id)?;
             Ok(group)
         })
         .await
 }
 
-pub async fn join(state: &AppState, caller: &Caller, group: GroupId, user: UserId) -> Result<Membership, ApiError> {
-    if !caller.is(&user) && !caller.is_admin() {
-        return Err(ApiError::forbidden("you may only add yourself to a group"));
-    }
-    let local = state.regions.local;
-    state
-        .db
-        .serializable(move |conn| {
-            if groups::find(conn, group.as_str())?.is_none() {
-                return Ok(Err(ApiError::not_found(format!("group {group} not found"))));
-            }
-            if user.region() == local && users::find(conn, user.as_str())?.is_none() {
-                return Ok(Err(ApiError::not_found(format!("user {user} not found"))));
-            }
-            let previous = groups::membership(conn, group.as_str(), user.as_str())?;
-            if previous.as_ref().is_some_and(|m| m.active) {
-                return Ok(Err(ApiError::new(
-                    ErrorCode::AlreadyMember,
-                    format!("{user} is already a member of {group}"),
-                )));
-            }
-            let row = record_membership(conn, local, &group, &user, true, previous.as_ref())?;
-            Ok(Ok(Membership { group_id: group.clone(), user_id: user.clone(), joined_on: row.joined_on }))
-        })
-        .await?
+/// A patch of a group, parsed.
+pub struct GroupUpdate {
+    name: Option<String>,
+    location: Option<String>,
+    owner: Option<UserId>,
 }
 
-pub async fn leave(state: &AppState, caller: &Caller, group: GroupId, user: UserId) -> Result<(), ApiError> {
-    if !caller.is(&user) && !caller.is_admin() {
-        return Err(ApiError::forbidden("you may only remove yourself from a group"));
+impl GroupUpdate {
+    pub fn parse(state: &AppState, patch: &GroupPatch) -> Result<GroupUpdate, ApiError> {
+        Ok(GroupUpdate {
+            name: patch.name.as_deref().map(|n| required_text("name", n, 1, 100)).transpose()?,
+            location: patch.location.as_deref().map(|l| required_text("location", l, 0, 200)).transpose()?,
+            owner: patch.owner_id.as_deref().map(|o| state.regions.parse_id("owner_id", o)).transpose()?,
+        })
     }
-    let local = state.regions.local;
-    state
+}
+
+/// Renames a group or hands it to another member (owner, admin).
+pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: GroupUpdate) -> Result<Group, ApiError> {
+    let caller = caller.clone();
+    let max_members = state.config.groups.max_members;
+    let group = state
         .db
         .serializable(move |conn| {
-            let Some(row) = groups::find(conn, group.as_str())? else {
-                return Ok(Err(ApiError::not_found(format!("group {group} not found"))));
-            };
-            if row.personal_of.as_deref() == Some(user.as_str()) {
-                return Ok(Err(ApiError::forbidden("a personal group cannot be left")));
+            let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &id)?);
+            refuse_on_err!(standing.require_manager(&id, "changes the group"));
+            let mut change =
+                groups::GroupChange { name: update.name.clone(), location: update.location.clone(), owner_id: None };
+            if let Some(owner) = &update.owner
+                && owner.as_str() != row.owner_id
+            {
+                if row.personal_of.is_some() {
+                    return Ok(Err(ApiError::forbidden("a personal group cannot be given away")));
+                }
+                let membership = groups::membership(conn, id.as_str(), owner.as_str())?;
+                let Some(membership) = membership.filter(|m| m.active) else {
+                    return Ok(Err(ApiError::invalid_input(format!("{owner} is not a member of {id}"))));
+                };
+                // The new owner redeems as owner; should the group pass on again, they
+                // keep that right as a member, as the former owner does now.
+                if !membership.can_redeem {
+                    groups::set_can_redeem(conn, id.as_str(), owner.as_str(), true)?;
+                }
+                change.owner_id = Some(owner.to_string());
             }
-            let previous = groups::membership(conn, group.as_str(), user.as_str())?;
-            if !previous.as_ref().is_some_and(|m| m.active) {
-                return Ok(Err(ApiError::not_found(format!("{user} is not a member of {group}"))));
-            }
-            record_membership(conn, local, &group, &user, false, previous.as_ref())?;
-            Ok(Ok(()))
+            groups::update(conn, id.as_str(), &change)?;
+            Ok(load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(&id)))
         })
-        .await?
+        .await??;
+    Ok(group)
 }
 
 fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
@@ -164,6 +259,7 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
         id: stored_id(&row.id)?,
         group_id: stored_id(&row.group_id)?,
         user_id: stored_id(&row.user_id)?,
+        actor_id: row.actor_id.as_deref().map(stored_id).transpose()?,
         kind: if row.points < 0 { contract::dto::EntryKind::Redeem } else { contract::dto::EntryKind::Award },
         points: row.points,
         amount_cents: row.amount_cents,
@@ -195,10 +291,12 @@ pub async fn transactions(
     state
         .db
         .run(move |conn| {
-            if groups::find(conn, id.as_str())?.is_none() {
-                return Err(ApiError::not_found(format!("group {id} not found")));
-            }
-            ensure_may_read(&caller, || groups::is_member(conn, id.as_str(), caller.user_id.as_str()))?;
+            let Some(row) = groups::find(conn, id.as_str())? else {
+                return Err(group_not_found(&id));
+            };
+            let membership = groups::membership(conn, id.as_str(), caller.user_id.as_str())?;
+            let member = membership.filter(|m| m.active).map(|m| m.can_redeem);
+            Standing::of(&caller, &row.owner_id, member).require_sight(&id)?;
             let rows = ledger::page_of_group(conn, id.as_str(), page.after.as_ref(), page.limit + 1)?;
             Ok(to_page(rows, page.limit)?)
         })
@@ -210,6 +308,7 @@ pub async fn transactions(
 /// membership index, so the router's fan-out needs no separate call for it.
 pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiError> {
     let home = user.region() == state.regions.local;
+    let max_members = state.config.groups.max_members;
     state
         .db
         .run(move |conn| {
@@ -222,8 +321,11 @@ pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiEr
             } else {
                 None
             };
-            let items =
-                here.groups.into_iter().map(|(row, members)| to_dto(row, members)).collect::<QueryResult<_>>()?;
+            let items = here
+                .groups
+                .into_iter()
+                .map(|(row, members)| to_dto(row, members, max_members))
+                .collect::<QueryResult<_>>()?;
             Ok(UserGroups { items, unavailable: Vec::new(), memberships })
         })
         .await

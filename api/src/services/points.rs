@@ -25,6 +25,8 @@ use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
 use crate::services::batch_tx::{Change, Seen};
 use crate::services::batches::{Job, Outcome, Write};
+use crate::services::groups::Standing;
+use crate::services::members::may_redeem;
 use crate::services::pricing::{self, PricedItem};
 use crate::startup::AppState;
 use observability::request_id;
@@ -183,6 +185,10 @@ pub async fn bill(
     if !caller.is_staff_or_admin() {
         return Err(ApiError::forbidden("only staff and admins bill customers"));
     }
+    if caller.role == Role::Staff && caller.is(&bill.user_id) {
+        return Err(ApiError::forbidden("staff do not bill themselves: another member of staff bills you"));
+    }
+    let actor_id = caller.user_id.to_string();
     let group_id = match bill.group_id.clone() {
         Some(group) => group,
         None => {
@@ -213,6 +219,7 @@ pub async fn bill(
         }
         Ok(Change {
             user_id: bill.user_id.to_string(),
+            actor_id: actor_id.clone(),
             kind: EntryKind::Award,
             points: (amount_cents / 100).saturating_mul(points_per_unit),
             amount_cents: Some(amount_cents),
@@ -257,13 +264,22 @@ pub async fn redeem(
         RedemptionRequest::Item(id, _) => local_items(remote_prices.as_deref(), std::iter::once(id)),
         RedemptionRequest::Points(_) => Vec::new(),
     };
-    // Admins redeem for any group; the membership is asked only of others.
+    // Admins redeem for any group; the membership is asked only of others. Strangers are
+    // turned away before their write is queued, and the batch asks again as it spends.
+    state.redeem_rights.check(state, caller, &group_id).await?;
     let is_admin = caller.role == Role::Admin;
+    let is_staff = caller.role == Role::Staff;
     let member = (!is_admin).then(|| caller.user_id.to_string());
     let user_id = caller.user_id.to_string();
+    let gid = group_id.clone();
     let decide = move |seen: &Seen<'_>| {
-        if !is_admin && !seen.is_member {
-            return Err(ApiError::forbidden("only members of the group redeem its points"));
+        if !is_admin {
+            let member = match (seen.is_member, is_staff) {
+                (true, _) => Standing::Member { can_redeem: seen.can_redeem },
+                (false, true) => Standing::Staff,
+                (false, false) => Standing::Stranger,
+            };
+            may_redeem(member, &gid)?;
         }
         let points = match &what {
             RedemptionRequest::Points(points) => points.get(),
@@ -288,6 +304,7 @@ pub async fn redeem(
         }
         Ok(Change {
             user_id: user_id.clone(),
+            actor_id: user_id.clone(),
             kind: EntryKind::Redeem,
             points: -points,
             amount_cents: None,

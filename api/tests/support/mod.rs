@@ -11,7 +11,7 @@ pub mod postgres;
 use std::time::Duration;
 
 use api::{Application, Config};
-use contract::dto::{Group, Session, User};
+use contract::dto::{Group, Invitation, Session, User};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -156,6 +156,24 @@ impl TestApp {
     pub async fn group(&self, token: &str) -> Group {
         let body = json!({"name": "Team", "location": "Lyon", "region": "001"});
         expect_json(self.post("/v1/groups", Some(token), &body).await, StatusCode::CREATED).await
+    }
+
+    /// An invitation to `group` made by its owner (`token`), with `body`'s options.
+    pub async fn invite(&self, token: &str, group: &str, body: &Value) -> Invitation {
+        let res = self.post(&format!("/v1/groups/{group}/invitations"), Some(token), body).await;
+        expect_json(res, StatusCode::CREATED).await
+    }
+
+    /// `user` (holding `token`) joins `group` with an invitation code.
+    pub async fn join(&self, token: &str, group: &str, user: &str, code: &str) -> Response {
+        self.post(&format!("/v1/groups/{group}/members"), Some(token), &json!({"user_id": user, "invitation": code}))
+            .await
+    }
+
+    /// `user` joins `group` through a fresh invitation of its owner (`owner_token`).
+    pub async fn invite_and_join(&self, owner_token: &str, group: &str, user: &str, token: &str, can_redeem: bool) {
+        let invitation = self.invite(owner_token, group, &json!({"can_redeem": can_redeem})).await;
+        expect_json::<Value>(self.join(token, group, user, &invitation.code).await, StatusCode::CREATED).await;
     }
 
     /// Adds a catalogue item as the region's staff and returns its id.

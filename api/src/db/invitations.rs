@@ -1,0 +1,110 @@
+//! Invitations to join a group, kept in the group's region. Only a code's hash is
+//! stored; a code is found by its hash and used at most once.
+
+use chrono::{DateTime, Utc};
+use contract::cursor::LedgerPosition;
+use diesel::prelude::*;
+
+use super::schema::invitations;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
+pub struct InvitationRow {
+    pub id: String,
+    pub group_id: String,
+    pub can_redeem: bool,
+    pub user_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used_by: Option<String>,
+    pub used_on: Option<DateTime<Utc>>,
+    pub revoked_on: Option<DateTime<Utc>>,
+    pub created_on: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct NewInvitationRow<'a> {
+    pub id: &'a str,
+    pub group_id: &'a str,
+    pub code_hash: &'a str,
+    pub can_redeem: bool,
+    pub user_id: Option<&'a str>,
+    pub created_by: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Inserts unless the id is taken (`Ok(None)`: pick another id).
+pub fn insert(conn: &mut PgConnection, row: &NewInvitationRow<'_>) -> QueryResult<Option<InvitationRow>> {
+    diesel::insert_into(invitations::table)
+        .values(row)
+        .on_conflict(invitations::id)
+        .do_nothing()
+        .returning(InvitationRow::as_returning())
+        .get_result(conn)
+        .optional()
+}
+
+/// The invitation with this code's hash, locked until the transaction ends.
+pub fn lock_by_hash(conn: &mut PgConnection, code_hash: &str) -> QueryResult<Option<InvitationRow>> {
+    invitations::table
+        .filter(invitations::code_hash.eq(code_hash))
+        .select(InvitationRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+/// Marks it used by `user_id`, if it is still open; answers whether it was.
+pub fn mark_used(conn: &mut PgConnection, id: &str, user_id: &str) -> QueryResult<bool> {
+    let updated = diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::used_by.is_null())
+            .filter(invitations::revoked_on.is_null())
+            .filter(invitations::expires_at.gt(diesel::dsl::now)),
+    )
+    .set((invitations::used_by.eq(user_id), invitations::used_on.eq(diesel::dsl::now)))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Revokes an invitation of `group_id` that is not yet revoked (revoking twice, or a used
+/// one, changes nothing). `Ok(false)`: the group has no such invitation.
+pub fn revoke(conn: &mut PgConnection, group_id: &str, id: &str) -> QueryResult<bool> {
+    let exists = invitations::table
+        .find(id)
+        .filter(invitations::group_id.eq(group_id))
+        .select(invitations::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    if exists {
+        diesel::update(invitations::table.find(id).filter(invitations::revoked_on.is_null()))
+            .set(invitations::revoked_on.eq(diesel::dsl::now))
+            .execute(conn)?;
+    }
+    Ok(exists)
+}
+
+/// Up to `limit` invitations of a group, newest first, strictly after `after`.
+pub fn page_of_group(
+    conn: &mut PgConnection,
+    group_id: &str,
+    after: Option<&LedgerPosition>,
+    limit: i64,
+) -> QueryResult<Vec<InvitationRow>> {
+    let mut query = invitations::table
+        .filter(invitations::group_id.eq(group_id.to_owned()))
+        .select(InvitationRow::as_select())
+        .order((invitations::created_on.desc(), invitations::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(
+            invitations::created_on
+                .lt(after.created_on)
+                .or(invitations::created_on.eq(after.created_on).and(invitations::id.lt(after.id.clone()))),
+        );
+    }
+    query.load(conn)
+}

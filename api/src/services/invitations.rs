@@ -1,0 +1,187 @@
+//! Invitations: how anyone but an admin gets into a group. The owner (or an admin)
+//! makes one; its code is `<group id>.` and 256 random bits, shown once and kept only as
+//! a sha256 hash; it opens the group once, before it expires, to its addressee if it
+//! names one.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use contract::cursor::LedgerPosition;
+use contract::dto::{Invitation, InvitationSummary, NewInvitation, Page};
+use contract::{ErrorCode, GroupId, InvitationId, Regional, UserId};
+use diesel::prelude::*;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::db::{self, groups, invitations, stored_id};
+use crate::domain::PageRequest;
+use crate::error::ApiError;
+use crate::services::groups::{Standing, group_not_found};
+use crate::startup::AppState;
+
+const DEFAULT_LIFETIME_SECS: i64 = 86_400;
+const LIFETIMES_SECS: std::ops::RangeInclusive<i64> = 60..=604_800;
+
+/// One answer for every invitation that does not open the group.
+pub fn invitation_invalid() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvitationInvalid,
+        "this invitation does not open this group: it is unknown, used, expired, revoked or meant for someone else",
+    )
+}
+
+pub fn code_hash(code: &str) -> String {
+    Sha256::digest(code.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_code(group: &GroupId) -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{group}.{}", URL_SAFE_NO_PAD.encode(secret))
+}
+
+/// A new invitation, parsed.
+pub struct InvitationRequest {
+    can_redeem: bool,
+    user: Option<UserId>,
+    lifetime: Duration,
+}
+
+impl InvitationRequest {
+    pub fn parse(state: &AppState, new: &NewInvitation) -> Result<InvitationRequest, ApiError> {
+        let secs = new.expires_in_secs.unwrap_or(DEFAULT_LIFETIME_SECS);
+        if !LIFETIMES_SECS.contains(&secs) {
+            return Err(ApiError::invalid_input(format!(
+                "expires_in_secs must be between {} and {}",
+                LIFETIMES_SECS.start(),
+                LIFETIMES_SECS.end()
+            )));
+        }
+        Ok(InvitationRequest {
+            can_redeem: new.can_redeem.unwrap_or(false),
+            user: new.user_id.as_deref().map(|u| state.regions.parse_id("user_id", u)).transpose()?,
+            lifetime: Duration::seconds(secs),
+        })
+    }
+}
+
+/// The caller's standing in `group`, for reading or changing its invitations: owners and
+/// admins; a personal group has none.
+fn ensure_manager(conn: &mut PgConnection, caller: &Caller, group: &GroupId) -> QueryResult<Result<(), ApiError>> {
+    let Some(row) = groups::find(conn, group.as_str())? else {
+        return Ok(Err(group_not_found(group)));
+    };
+    let member = groups::membership(conn, group.as_str(), caller.user_id.as_str())?.filter(|m| m.active);
+    let standing = Standing::of(caller, &row.owner_id, member.map(|m| m.can_redeem));
+    refuse_on_err!(standing.require_manager(group, "invites"));
+    if row.personal_of.is_some() {
+        return Ok(Err(ApiError::forbidden("a personal group cannot be joined, so it has no invitations")));
+    }
+    Ok(Ok(()))
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    request: InvitationRequest,
+) -> Result<Invitation, ApiError> {
+    let caller = caller.clone();
+    let region = group.region();
+    state
+        .db
+        .run(move |conn| {
+            // A refusal (`Ok(Err)`) commits nothing: it comes before the insert.
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                refuse_on_err!(ensure_manager(conn, &caller, &group)?);
+                let code = new_code(&group);
+                let hash = code_hash(&code);
+                let expires_at = Utc::now() + request.lifetime;
+                let mut row = None;
+                let id = db::with_fresh_id(
+                    || InvitationId::generate(region),
+                    |id| {
+                        row = invitations::insert(
+                            conn,
+                            &invitations::NewInvitationRow {
+                                id: id.as_str(),
+                                group_id: group.as_str(),
+                                code_hash: &hash,
+                                can_redeem: request.can_redeem,
+                                user_id: request.user.as_ref().map(UserId::as_str),
+                                created_by: caller.user_id.as_str(),
+                                expires_at,
+                            },
+                        )?;
+                        Ok(row.is_some())
+                    },
+                )?;
+                let row = row.ok_or(diesel::result::Error::NotFound)?;
+                Ok(Ok(Invitation {
+                    id,
+                    code,
+                    group_id: group.clone(),
+                    can_redeem: row.can_redeem,
+                    user_id: request.user.clone(),
+                    expires_at: row.expires_at,
+                }))
+            })?
+        })
+        .await
+}
+
+fn to_summary(row: invitations::InvitationRow) -> QueryResult<InvitationSummary> {
+    Ok(InvitationSummary {
+        id: stored_id(&row.id)?,
+        can_redeem: row.can_redeem,
+        user_id: row.user_id.as_deref().map(stored_id).transpose()?,
+        expires_at: row.expires_at,
+        used_by: row.used_by.as_deref().map(stored_id).transpose()?,
+        used_on: row.used_on,
+        revoked_on: row.revoked_on,
+        created_on: row.created_on,
+    })
+}
+
+/// A group's invitations, newest first (owner, admin).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    page: PageRequest,
+) -> Result<Page<InvitationSummary>, ApiError> {
+    let caller = caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            ensure_manager(conn, &caller, &group)??;
+            let mut rows = invitations::page_of_group(conn, group.as_str(), page.after.as_ref(), page.limit + 1)?;
+            let more = rows.len() as i64 > page.limit;
+            rows.truncate(page.limit as usize);
+            let next_cursor = if more {
+                rows.last().map(|r| LedgerPosition { created_on: r.created_on, id: r.id.clone() }.encode())
+            } else {
+                None
+            };
+            let items = rows.into_iter().map(to_summary).collect::<QueryResult<_>>()?;
+            Ok(Page { items, next_cursor })
+        })
+        .await
+}
+
+/// Revokes one of a group's invitations (owner, admin); revoking again changes nothing.
+pub async fn revoke(state: &AppState, caller: &Caller, group: GroupId, id: InvitationId) -> Result<(), ApiError> {
+    let caller = caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            ensure_manager(conn, &caller, &group)??;
+            if invitations::revoke(conn, group.as_str(), id.as_str())? {
+                Ok(())
+            } else {
+                Err(ApiError::not_found(format!("invitation {id} not found")))
+            }
+        })
+        .await
+}

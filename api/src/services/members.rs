@@ -1,0 +1,195 @@
+//! Who is in a group: joining with an invitation, leaving, removal by the owner, and the
+//! right to redeem. Each change runs in a SERIALIZABLE transaction that first locks the
+//! group's row, so changes of one group (and `max_members`) are decided one at a time.
+
+use contract::dto::{MemberRole, Membership};
+use contract::{ErrorCode, GroupId, Regional, UserId};
+
+use crate::auth::Caller;
+use crate::db::{groups, invitations, users};
+use crate::error::ApiError;
+use crate::services::accounts::user_not_found;
+use crate::services::groups::{Standing, group_not_found, lock_with_standing, member_role, record_membership};
+use crate::services::invitations::{code_hash, invitation_invalid};
+use crate::startup::AppState;
+
+fn not_a_member(user: &UserId, group: &GroupId) -> ApiError {
+    ApiError::not_found(format!("{user} is not a member of {group}"))
+}
+
+fn membership_dto(group: &GroupId, user: &UserId, owner_id: &str, row: &groups::MemberRow) -> Membership {
+    let role = member_role(owner_id, user.as_str());
+    Membership {
+        group_id: group.clone(),
+        user_id: user.clone(),
+        role,
+        can_redeem: row.can_redeem || role == MemberRole::Owner,
+        joined_on: row.joined_on,
+    }
+}
+
+/// `user` joins `group`. A customer (or staff member) joins only themselves and only with
+/// a valid invitation; an admin adds anyone, with or without one. Every reason an
+/// invitation does not open the group, the group's absence included, is the same
+/// `invitation_invalid`, so a guessed code or id learns nothing.
+pub async fn join(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+    invitation: Option<String>,
+) -> Result<Membership, ApiError> {
+    if !caller.is(&user) && !caller.is_admin() {
+        return Err(ApiError::forbidden("you may only add yourself to a group"));
+    }
+    let hash = match invitation.as_deref() {
+        // The code names its group: one for another group is refused without a lookup.
+        Some(code) if code.strip_prefix(group.as_str()).is_some_and(|rest| rest.starts_with('.')) => {
+            Some(code_hash(code))
+        }
+        Some(_) => return Err(invitation_invalid()),
+        None if caller.is_admin() => None,
+        None => return Err(invitation_invalid()),
+    };
+    let local = state.regions.local;
+    let max_members = state.config.groups.max_members;
+    let caller = caller.clone();
+    state
+        .db
+        .serializable(move |conn| {
+            let row = match lock_with_standing(conn, &caller, &group)? {
+                Ok((row, _)) => row,
+                Err(_) if !caller.is_admin() => return Ok(Err(invitation_invalid())),
+                Err(missing) => return Ok(Err(missing)),
+            };
+            if row.personal_of.is_some() {
+                return Ok(Err(if caller.is_admin() {
+                    ApiError::forbidden("a personal group cannot be joined")
+                } else {
+                    invitation_invalid()
+                }));
+            }
+            let invitation = match &hash {
+                Some(hash) => {
+                    let found = invitations::lock_by_hash(conn, hash)?;
+                    let usable = found.filter(|i| {
+                        i.group_id == group.as_str()
+                            && i.used_by.is_none()
+                            && i.revoked_on.is_none()
+                            && i.expires_at > chrono::Utc::now()
+                            && i.user_id.as_deref().is_none_or(|u| u == user.as_str())
+                    });
+                    Some(refuse_on_err!(usable.ok_or_else(invitation_invalid)))
+                }
+                None => None,
+            };
+            if user.region() == local && users::find(conn, user.as_str())?.is_none() {
+                return Ok(Err(user_not_found(&user)));
+            }
+            let previous = groups::membership(conn, group.as_str(), user.as_str())?;
+            if previous.as_ref().is_some_and(|m| m.active) {
+                return Ok(Err(ApiError::new(
+                    ErrorCode::AlreadyMember,
+                    format!("{user} is already a member of {group}"),
+                )));
+            }
+            if groups::count_active(conn, group.as_str())? >= max_members {
+                return Ok(Err(ApiError::new(
+                    ErrorCode::GroupFull,
+                    format!("{group} already has the most members a group may have ({max_members})"),
+                )));
+            }
+            let can_redeem = match &invitation {
+                Some(invitation) => {
+                    // Locked and checked above: still, only an open invitation is taken.
+                    if !invitations::mark_used(conn, &invitation.id, user.as_str())? {
+                        return Ok(Err(invitation_invalid()));
+                    }
+                    invitation.can_redeem
+                }
+                None => false,
+            };
+            let member = record_membership(conn, local, &group, &user, true, can_redeem, previous.as_ref())?;
+            Ok(Ok(membership_dto(&group, &user, &row.owner_id, &member)))
+        })
+        .await?
+}
+
+/// `user` leaves `group`, or its owner (or an admin) removes them. The owner leaves only
+/// once alone (hand ownership over first); a personal group is never left.
+pub async fn remove(state: &AppState, caller: &Caller, group: GroupId, user: UserId) -> Result<(), ApiError> {
+    let local = state.regions.local;
+    let caller = caller.clone();
+    let (group_id, target) = (group.clone(), user.clone());
+    state
+        .db
+        .serializable(move |conn| {
+            let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &group)?);
+            refuse_on_err!(standing.require_sight(&group));
+            if !caller.is(&user) {
+                refuse_on_err!(standing.require_manager(&group, "removes other members"));
+            }
+            if row.personal_of.is_some() {
+                return Ok(Err(ApiError::forbidden("a personal group cannot be left")));
+            }
+            let previous = groups::membership(conn, group.as_str(), user.as_str())?;
+            if !previous.as_ref().is_some_and(|m| m.active) {
+                return Ok(Err(not_a_member(&user, &group)));
+            }
+            if row.owner_id == user.as_str() && groups::count_active(conn, group.as_str())? > 1 {
+                return Ok(Err(ApiError::forbidden(
+                    "the owner cannot leave while others remain: hand ownership over first",
+                )));
+            }
+            record_membership(conn, local, &group, &user, false, false, previous.as_ref())?;
+            Ok(Ok(()))
+        })
+        .await??;
+    state.redeem_rights.forget(&group_id, &target);
+    Ok(())
+}
+
+/// Grants or withdraws a member's right to redeem (owner, admin).
+pub async fn set_can_redeem(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+    can_redeem: bool,
+) -> Result<Membership, ApiError> {
+    let caller = caller.clone();
+    let (group_id, target) = (group.clone(), user.clone());
+    let membership = state
+        .db
+        .serializable(move |conn| {
+            let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &group)?);
+            refuse_on_err!(standing.require_manager(&group, "grants or withdraws the right to redeem"));
+            if !groups::membership(conn, group.as_str(), user.as_str())?.is_some_and(|m| m.active) {
+                return Ok(Err(not_a_member(&user, &group)));
+            }
+            if row.owner_id == user.as_str() {
+                return Ok(Err(ApiError::forbidden("the owner always may redeem; hand ownership over first")));
+            }
+            let member = groups::set_can_redeem(conn, group.as_str(), user.as_str(), can_redeem)?;
+            Ok(Ok(membership_dto(&group, &user, &row.owner_id, &member)))
+        })
+        .await??;
+    if !can_redeem {
+        state.redeem_rights.forget(&group_id, &target);
+    }
+    Ok(membership)
+}
+
+/// Whether `standing` may redeem from a group: `Ok` for the owner, members allowed to
+/// and admins; members without the right are refused, anyone else is told the group
+/// does not exist (staff see every group, so they are refused instead).
+pub fn may_redeem(standing: Standing, group: &GroupId) -> Result<(), ApiError> {
+    match standing {
+        Standing::Owner | Standing::Admin | Standing::Member { can_redeem: true } => Ok(()),
+        Standing::Member { can_redeem: false } => {
+            Err(ApiError::forbidden("your membership of this group does not include redeeming its points"))
+        }
+        Standing::Staff => Err(ApiError::forbidden("only members of the group redeem its points")),
+        Standing::Stranger => Err(group_not_found(group)),
+    }
+}

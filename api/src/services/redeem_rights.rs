@@ -1,0 +1,62 @@
+//! Who may redeem from a group, asked before a redemption joins its group's queue, so a
+//! stranger who learnt a group id cannot fill that queue and push its members' writes
+//! out (`max_waiting_per_group`). The authoritative check is the batch's own, in the
+//! transaction that spends; this one only turns strangers away early.
+//!
+//! Rights granted are remembered for a few seconds, so a member's redemptions cost no
+//! extra round trip; refusals are not remembered (someone who has just joined redeems at
+//! once). A right withdrawn on another instance may be remembered here until it lapses:
+//! such a redemption is still refused, by the batch.
+
+use std::time::Duration;
+
+use contract::{GroupId, UserId};
+use moka::sync::Cache;
+
+use crate::auth::Caller;
+use crate::db::groups;
+use crate::error::ApiError;
+use crate::services::groups::{Standing, group_not_found};
+use crate::services::members::may_redeem;
+use crate::startup::AppState;
+
+const REMEMBERED_FOR: Duration = Duration::from_secs(10);
+
+pub struct RedeemRights {
+    granted: Cache<(GroupId, UserId), ()>,
+}
+
+impl Default for RedeemRights {
+    fn default() -> Self {
+        RedeemRights { granted: Cache::builder().max_capacity(100_000).time_to_live(REMEMBERED_FOR).build() }
+    }
+}
+
+impl RedeemRights {
+    /// `Ok` when the caller may redeem from `group` as far as this region knows now.
+    pub async fn check(&self, state: &AppState, caller: &Caller, group: &GroupId) -> Result<(), ApiError> {
+        let key = (group.clone(), caller.user_id.clone());
+        if caller.is_admin() || self.granted.contains_key(&key) {
+            return Ok(());
+        }
+        let (id, asker) = (group.clone(), caller.clone());
+        let standing = state
+            .db
+            .run(move |conn| {
+                let Some(row) = groups::find(conn, id.as_str())? else {
+                    return Err(group_not_found(&id));
+                };
+                let member = groups::membership(conn, id.as_str(), asker.user_id.as_str())?.filter(|m| m.active);
+                Ok(Standing::of(&asker, &row.owner_id, member.map(|m| m.can_redeem)))
+            })
+            .await?;
+        may_redeem(standing, group)?;
+        self.granted.insert(key, ());
+        Ok(())
+    }
+
+    /// A right this instance withdrew or ended (removal, leaving): forget it at once.
+    pub fn forget(&self, group: &GroupId, user: &UserId) {
+        self.granted.invalidate(&(group.clone(), user.clone()));
+    }
+}
