@@ -11,16 +11,19 @@ SELECT r.caller_id, r.key, r.fingerprint, r.response_status, r.response_body, r.
   FROM unnest(ARRAY[:caller::text], ARRAY['pgb-' || :client_id::text || '-' || :rk::text]) AS k(caller_id, key)
   JOIN idempotency_records r ON r.caller_id = k.caller_id AND r.key = k.key;
 BEGIN ISOLATION LEVEL SERIALIZABLE;
-SELECT id, name, location, points AS balance, personal_of, created_on, updated_on
+SELECT id, name, location, points AS balance, personal_of, owner_id, created_on, updated_on
   FROM groups WHERE id = ANY(ARRAY[:prefix || lpad(:g::text, 5, '0')]) ORDER BY id FOR UPDATE \gset
-SELECT m.group_id, m.user_id
+SELECT m.group_id, m.user_id, m.can_redeem
   FROM unnest(ARRAY[:prefix || lpad(:g::text, 5, '0')], ARRAY[:caller::text]) AS p(group_id, user_id)
   JOIN group_members m ON m.group_id = p.group_id AND m.user_id = p.user_id WHERE m.active;
-INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, idempotency_key)
+INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, idempotency_key,
+                            actor_id)
   SELECT * FROM unnest(ARRAY['pgb-' || :client_id::text || '-' || :rk::text], ARRAY[:prefix || lpad(:g::text, 5, '0')],
                        ARRAY[:caller::text], ARRAY['redeem'], ARRAY[-1::bigint], ARRAY[NULL::bigint], ARRAY[NULL::text],
-                       ARRAY[:balance::bigint - 1], ARRAY['pgb-' || :client_id::text || '-' || :rk::text])
-  RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, idempotency_key, created_on;
+                       ARRAY[:balance::bigint - 1], ARRAY['pgb-' || :client_id::text || '-' || :rk::text],
+                       ARRAY[:caller::text])
+  RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, idempotency_key, created_on,
+            actor_id;
 UPDATE groups SET points = u.points, updated_on = now()
   FROM unnest(ARRAY[:prefix || lpad(:g::text, 5, '0')], ARRAY[:balance::bigint - 1]) AS u(id, points)
   WHERE groups.id = ANY(ARRAY[:prefix || lpad(:g::text, 5, '0')]) AND groups.id = u.id;

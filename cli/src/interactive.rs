@@ -103,6 +103,8 @@ async fn customer_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool>
         "View a region's menu",
         "My activity",
         "My profile",
+        "Create a group",
+        "Manage a group I own",
         "Log out",
         "Quit",
     ]
@@ -111,9 +113,9 @@ async fn customer_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool>
         0 => println!("{}", show::groups(&actions::groups(api, &session.user_id).await?)),
         1 => redeem(api, session).await?,
         2 => {
-            let group = ask("Group id to join")?;
-            actions::join(api, group.trim(), &session.user_id).await?;
-            println!("You joined {}.", group.trim());
+            let code = ask("Invitation code (from the group's owner)")?;
+            let joined = actions::join(api, code.trim(), &session.user_id).await?;
+            println!("You joined {}.", joined.group_id);
         }
         3 => {
             let groups = actions::groups(api, &session.user_id).await?;
@@ -148,6 +150,14 @@ async fn customer_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool>
         }
         6 => println!("{}", show::user(&actions::profile(api, &session.user_id).await?)),
         7 => {
+            let name = ask("Name of the group")?;
+            let location = ask("Where (a city, a team)")?;
+            let region = ask_region(api).await?;
+            let group = actions::new_group(api, name.trim(), location.trim(), &region).await?;
+            println!("Group {} created; you own it. Invite people from \"Manage a group I own\".", group.id);
+        }
+        8 => manage_group(api, session).await?,
+        9 => {
             app.store.forget()?;
             println!("Logged out.");
             return Ok(true);
@@ -155,6 +165,80 @@ async fn customer_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool>
         _ => return Ok(true),
     }
     Ok(false)
+}
+
+/// The owner's menu for one of their groups: members, invitations, rights, hand-over.
+async fn manage_group(api: &Api, session: &Session) -> Outcome<()> {
+    let groups = actions::groups(api, &session.user_id).await?;
+    let owned: Vec<_> = groups.items.iter().filter(|g| !g.personal && g.owner_id.as_str() == session.user_id).collect();
+    if owned.is_empty() {
+        println!("You own no shared group: create one first.");
+        return Ok(());
+    }
+    let labels: Vec<String> = owned.iter().map(|g| format!("{} {}", g.id, g.name)).collect();
+    let gid = owned[choose("Which group?", &labels)?].id.to_string();
+    let actions_list = [
+        "Members",
+        "Invite someone",
+        "Invitations",
+        "Revoke an invitation",
+        "Let a member redeem",
+        "Stop a member redeeming",
+        "Remove a member",
+        "Hand the group over",
+        "Back",
+    ]
+    .map(String::from);
+    match choose("What would you like to do with it?", &actions_list)? {
+        0 => println!("{}", show::members(&actions::group(api, &gid).await?)),
+        1 => {
+            let can_redeem = Confirm::new()
+                .with_prompt("May they redeem the group's points?")
+                .default(false)
+                .interact()
+                .map_err(prompt_failed)?;
+            println!("{}", show::invitation(&actions::invite(api, &gid, can_redeem, None, None).await?));
+        }
+        2 => println!("{}", show::invitations(&actions::invitations(api, &gid).await?)),
+        3 => {
+            let page = actions::invitations(api, &gid).await?;
+            let open: Vec<_> = page.items.iter().filter(|i| i.used_by.is_none() && i.revoked_on.is_none()).collect();
+            if open.is_empty() {
+                println!("No open invitation.");
+                return Ok(());
+            }
+            let labels: Vec<String> = open.iter().map(|i| format!("{} until {}", i.id, i.expires_at)).collect();
+            let id = open[choose("Revoke which?", &labels)?].id.to_string();
+            actions::revoke(api, &gid, &id).await?;
+            println!("Invitation {id} revoked.");
+        }
+        pick @ 4..=7 => {
+            let group = actions::group(api, &gid).await?;
+            let others: Vec<_> = group.memberships.iter().filter(|m| m.user_id.as_str() != session.user_id).collect();
+            if others.is_empty() {
+                println!("You are the group's only member.");
+                return Ok(());
+            }
+            let labels: Vec<String> = others
+                .iter()
+                .map(|m| format!("{} ({})", m.user_id, if m.can_redeem { "may redeem" } else { "may not redeem" }))
+                .collect();
+            let user = others[choose("Which member?", &labels)?].user_id.to_string();
+            match pick {
+                4 | 5 => println!("{}", show::membership(&actions::set_can_redeem(api, &gid, &user, pick == 4).await?)),
+                6 => {
+                    actions::leave(api, &gid, &user).await?;
+                    println!("{user} removed.");
+                }
+                _ => {
+                    let group = actions::hand_over(api, &gid, &user).await?;
+                    println!("{} now owns {}.", group.owner_id, group.id);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn redeem(api: &Api, session: &Session) -> Outcome<()> {

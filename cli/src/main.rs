@@ -57,11 +57,65 @@ enum Command {
     Me,
     /// Your groups, with their points, from every region.
     Groups,
-    Join {
+    /// Create a group; you are its owner.
+    NewGroup {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        location: String,
+        /// The region that keeps its points (your home region when not given).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// A group's members: who owns it, who may redeem.
+    Members {
         group: String,
+    },
+    /// (owner) Invite someone to your group; prints the code to give them.
+    Invite {
+        group: String,
+        /// Whoever joins with it may redeem the group's points.
+        #[arg(long)]
+        can_redeem: bool,
+        /// Only this user may use it.
+        #[arg(long = "for")]
+        for_user: Option<String>,
+        /// 60 to 604800 seconds (default: a day).
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
+    /// (owner) Your group's invitations, used and revoked ones included.
+    Invitations {
+        group: String,
+    },
+    /// (owner) Revoke an invitation by its id.
+    Revoke {
+        group: String,
+        invitation: String,
+    },
+    /// Join a group with the invitation code its owner gave you.
+    Join {
+        code: String,
     },
     Leave {
         group: String,
+    },
+    /// (owner) Let a member redeem the group's points, or with `--withdraw` no longer.
+    Grant {
+        group: String,
+        user: String,
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// (owner) Remove a member from your group.
+    Remove {
+        group: String,
+        user: String,
+    },
+    /// (owner) Hand your group over to one of its members.
+    HandOver {
+        group: String,
+        user: String,
     },
     /// Redeem points from a group: `--points N`, or `--item ID [--qty N]`.
     Redeem {
@@ -213,10 +267,50 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
             let s = app.session()?;
             app.print(&actions::groups(&app.api(Some(&s))?, &s.user_id).await?, show::groups);
         }
-        Command::Join { group } => {
+        Command::NewGroup { name, location, region } => {
             let s = app.session()?;
-            let joined = actions::join(&app.api(Some(&s))?, &group, &s.user_id).await?;
-            app.print(&joined, |_| format!("you joined {group}"));
+            let region = region.unwrap_or_else(|| s.user_id[..3].to_owned());
+            let group = actions::new_group(&app.api(Some(&s))?, &name, &location, &region).await?;
+            app.print(&group, |g| format!("group {} ({}) created; you own it", g.id, g.name));
+        }
+        Command::Members { group } => {
+            let s = app.session()?;
+            app.print(&actions::group(&app.api(Some(&s))?, &group).await?, show::members);
+        }
+        Command::Invite { group, can_redeem, for_user, expires_in } => {
+            let s = app.session()?;
+            let api = app.api(Some(&s))?;
+            let invitation = actions::invite(&api, &group, can_redeem, for_user.as_deref(), expires_in).await?;
+            app.print(&invitation, show::invitation);
+        }
+        Command::Invitations { group } => {
+            let s = app.session()?;
+            app.print(&actions::invitations(&app.api(Some(&s))?, &group).await?, show::invitations);
+        }
+        Command::Revoke { group, invitation } => {
+            let s = app.session()?;
+            let revoked = actions::revoke(&app.api(Some(&s))?, &group, &invitation).await?;
+            app.print(&revoked, |_| format!("invitation {invitation} revoked"));
+        }
+        Command::Join { code } => {
+            let s = app.session()?;
+            let joined = actions::join(&app.api(Some(&s))?, &code, &s.user_id).await?;
+            app.print(&joined, show::membership);
+        }
+        Command::Grant { group, user, withdraw } => {
+            let s = app.session()?;
+            let membership = actions::set_can_redeem(&app.api(Some(&s))?, &group, &user, !withdraw).await?;
+            app.print(&membership, show::membership);
+        }
+        Command::Remove { group, user } => {
+            let s = app.session()?;
+            let removed = actions::leave(&app.api(Some(&s))?, &group, &user).await?;
+            app.print(&removed, |_| format!("{user} removed from {group}"));
+        }
+        Command::HandOver { group, user } => {
+            let s = app.session()?;
+            let group = actions::hand_over(&app.api(Some(&s))?, &group, &user).await?;
+            app.print(&group, |g| format!("{} now owns {} ({})", g.owner_id, g.id, g.name));
         }
         Command::Leave { group } => {
             let s = app.session()?;

@@ -1,6 +1,9 @@
 //! Human-readable output (`--json` prints the API's JSON instead).
 
-use contract::dto::{Bill, Catalogue, Redemption, Regions, User, UserGroups};
+use contract::dto::{
+    Bill, Catalogue, Group, Invitation, InvitationSummary, MemberRole, Membership, Page, Redemption, Regions, User,
+    UserGroups,
+};
 use serde_json::Value;
 
 pub fn money(cents: i64) -> String {
@@ -36,7 +39,10 @@ pub fn groups(groups: &UserGroups) -> String {
     let mut lines: Vec<String> = groups
         .items
         .iter()
-        .map(|g| format!("{}  {:<24} {:>8} points  ({} members)", g.id, g.name, g.points, g.members.len()))
+        .map(|g| {
+            let owner = if g.personal { "personal".to_owned() } else { format!("owner {}", g.owner_id) };
+            format!("{}  {:<24} {:>8} points  ({} members, {owner})", g.id, g.name, g.points, g.members.len())
+        })
         .collect();
     lines.extend(groups.unavailable.iter().map(|g| format!("{g}  (its region is unavailable right now)")));
     if lines.is_empty() { "no groups".into() } else { lines.join("\n") }
@@ -106,4 +112,59 @@ pub fn activity(page: &Value) -> String {
         lines.push(format!("more: --cursor {cursor}"));
     }
     lines.join("\n")
+}
+
+pub fn members(group: &Group) -> String {
+    let mut lines = vec![format!(
+        "{}  {}  {} points  {}/{} members{}",
+        group.id,
+        group.name,
+        group.points,
+        group.memberships.len(),
+        group.max_members,
+        if group.personal { "  (personal)" } else { "" }
+    )];
+    lines.extend(group.memberships.iter().map(|m| {
+        let role = if m.role == MemberRole::Owner { "owner " } else { "member" };
+        let rights = if m.can_redeem { "may redeem" } else { "may not redeem" };
+        format!("  {}  {role}  {rights}  since {}", m.user_id, m.joined_on.format("%Y-%m-%d"))
+    }));
+    lines.join("\n")
+}
+
+pub fn membership(m: &Membership) -> String {
+    let rights = if m.can_redeem { "may redeem" } else { "may not redeem" };
+    format!("{} is a member of {} ({rights})", m.user_id, m.group_id)
+}
+
+pub fn invitation(i: &Invitation) -> String {
+    format!(
+        "invitation {} to {}: give this code to the one who joins (it is shown once)\n  {}\n  {}, {}until {}",
+        i.id,
+        i.group_id,
+        i.code,
+        if i.can_redeem { "may redeem" } else { "may not redeem" },
+        i.user_id.as_ref().map_or(String::new(), |u| format!("only for {u}, ")),
+        i.expires_at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+pub fn invitations(page: &Page<InvitationSummary>) -> String {
+    if page.items.is_empty() {
+        return "no invitations".into();
+    }
+    page.items
+        .iter()
+        .map(|i| {
+            let state = match (&i.used_by, i.revoked_on) {
+                (Some(user), _) => format!("used by {user}"),
+                (None, Some(_)) => "revoked".to_owned(),
+                (None, None) if i.expires_at < chrono::Utc::now() => "expired".to_owned(),
+                (None, None) => format!("open until {}", i.expires_at.format("%Y-%m-%d %H:%M UTC")),
+            };
+            let rights = if i.can_redeem { "may redeem" } else { "may not redeem" };
+            format!("{}  {state}  {rights}{}", i.id, i.user_id.as_ref().map_or(String::new(), |u| format!("  for {u}")))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -388,14 +388,15 @@ def pgbench_round(bin_dir, prefix, groups, caller, clients, seconds, logdir):
 
 def seed_redemption_groups(prefix, n, user):
     psql(f"""
-INSERT INTO groups (id, name, location, points)
-SELECT '{prefix}' || lpad(i::text, 5, '0'), 'Bench ' || i, 'Benchville', 1000000000 FROM generate_series(1, {n}) AS i;
-INSERT INTO group_members (group_id, user_id, active, version)
-SELECT '{prefix}' || lpad(i::text, 5, '0'), '{user}', true, 1 FROM generate_series(1, {n}) AS i;
+INSERT INTO groups (id, name, location, points, owner_id)
+SELECT '{prefix}' || lpad(i::text, 5, '0'), 'Bench ' || i, 'Benchville', 1000000000, '{user}'
+  FROM generate_series(1, {n}) AS i;
+INSERT INTO group_members (group_id, user_id, active, version, can_redeem)
+SELECT '{prefix}' || lpad(i::text, 5, '0'), '{user}', true, 1, true FROM generate_series(1, {n}) AS i;
 INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, balance_after,
-                            idempotency_key)
+                            idempotency_key, actor_id)
 SELECT '001-' || upper(lpad(to_hex(i), 20, '0')) || '{prefix[-1].upper()}SEED0', '{prefix}' || lpad(i::text, 5, '0'),
-       '{user}', 'award', 1000000000, 100000000000, '001', 1000000000, 'seed-' || i
+       '{user}', 'award', 1000000000, 100000000000, '001', 1000000000, 'seed-' || i, '{user}'
   FROM generate_series(1, {n}) AS i;""")
 
 

@@ -27,6 +27,7 @@ pub enum Violation {
     LostWrite { key: String, entry: String },
     DuplicatedWrite { key: String, entries: usize },
     WrongAmount { key: String, told: i64, ledger: i64 },
+    WrongActor { key: String, caller: String, actor: Option<String> },
     RefusedButApplied { key: String, code: String },
     InventedEntry { group: String, entry: String, key: String },
     ReplayDiffered { key: String },
@@ -55,6 +56,11 @@ impl fmt::Display for Violation {
             WrongAmount { key, told, ledger } => {
                 write!(f, "write {key}: the client was told {told} points, the ledger has {ledger}")
             }
+            WrongActor { key, caller, actor } => write!(
+                f,
+                "write {key} was made by {caller}, its ledger entry names {} as its actor",
+                actor.as_deref().unwrap_or("nobody")
+            ),
             RefusedButApplied { key, code } => write!(f, "write {key} was refused ({code}) yet is in the ledger"),
             InventedEntry { group, entry, key } => {
                 write!(f, "group {group}: entry {entry} (key {key}) matches no write of the client (invented)")
@@ -157,6 +163,13 @@ pub fn check(history: &History, groups: &BTreeMap<String, GroupView>) -> Verdict
                     [entry] if entry.id.as_str() != entry_id => {
                         violations.push(Violation::LostWrite { key: write.key.clone(), entry: entry_id.clone() })
                     }
+                    [entry] if entry.actor_id.as_ref().is_none_or(|a| a.as_str() != write.caller) => {
+                        violations.push(Violation::WrongActor {
+                            key: write.key.clone(),
+                            caller: write.caller.clone(),
+                            actor: entry.actor_id.as_ref().map(ToString::to_string),
+                        })
+                    }
                     [_] => {}
                     many => violations.push(Violation::DuplicatedWrite { key: write.key.clone(), entries: many.len() }),
                 }
@@ -210,6 +223,7 @@ mod tests {
             id: format!("001-01JD3Q6M2V8X4Y5Z6A7B8C9D{n:02}").parse().unwrap(),
             group_id: GROUP.parse().unwrap(),
             user_id: "001-user01".parse().unwrap(),
+            actor_id: Some("001-user01".parse().unwrap()),
             kind: if points < 0 { EntryKind::Redeem } else { EntryKind::Award },
             points,
             amount_cents: None,
@@ -277,6 +291,22 @@ mod tests {
         let history = History { writes: vec![] };
         let verdict = check(&history, &groups(7, vec![entry(10, "x", 7, 7)]));
         assert!(verdict.violations.iter().any(|v| matches!(v, Violation::InventedEntry { key, .. } if key == "x")));
+    }
+
+    #[test]
+    fn an_entry_that_names_another_actor_is_reported() {
+        let history = History { writes: vec![applied(10, "a", 50)] };
+        let mut forged = entry(10, "a", 50, 50);
+        forged.actor_id = Some("002-intrud".parse().unwrap());
+        let verdict = check(&history, &groups(50, vec![forged]));
+        assert_eq!(
+            verdict.violations,
+            vec![Violation::WrongActor {
+                key: "a".into(),
+                caller: "001-user01".into(),
+                actor: Some("002-intrud".into())
+            }]
+        );
     }
 
     #[test]

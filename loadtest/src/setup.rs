@@ -28,7 +28,8 @@ pub struct Customer {
 pub struct World {
     pub run_id: String,
     pub admin: String,
-    pub staff: Vec<String>,
+    /// Staff of each region: (user id, token).
+    pub staff: Vec<(String, String)>,
     /// Region → ids of its catalogue items.
     pub menus: BTreeMap<String, Vec<String>>,
     pub customers: Vec<Customer>,
@@ -88,7 +89,7 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
     for region in regions {
         let email = format!("lt-{run_id}-staff-{region}@loadtest.local");
         let body = json!({"email": email, "password": PASSWORD, "full_name": format!("Staff {region}"), "home_region": region, "role": "staff"});
-        expect(api.post("/v1/users", Some(&admin), &body).await?, 201, "create staff")?;
+        let created = expect(api.post("/v1/users", Some(&admin), &body).await?, 201, "create staff")?;
         let token = log_in(api, &email, PASSWORD).await?;
         let mut items = Vec::new();
         for (n, name) in ["Soup", "Main", "Dessert"].iter().enumerate() {
@@ -97,7 +98,7 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
             items.push(field(&expect(reply, 201, "add a catalogue item")?, "id")?);
         }
         menus.insert(region.clone(), items);
-        staff.push(token);
+        staff.push((field(&created, "id")?, token));
     }
 
     let mut customers = Vec::new();
@@ -125,20 +126,33 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
             (0..customers.len()).filter(|i| i % scenario.groups == g || (i + 2) % scenario.groups == g).collect();
         let Some(&creator) = members.first() else { bail!("group {g} would have no members: use more users") };
         let body = json!({"name": format!("Load group {g}"), "location": "Loadville", "region": region});
-        let group = field(
-            &expect(api.post("/v1/groups", Some(&customers[creator].token), &body).await?, 201, "create a group")?,
-            "id",
-        )?;
+        let created =
+            expect(api.post("/v1/groups", Some(&customers[creator].token), &body).await?, 201, "create a group")?;
+        let group = field(&created, "id")?;
+        let max_members = created["max_members"].as_u64().unwrap_or(u64::MAX);
+        if members.len() as u64 > max_members {
+            bail!(
+                "group {g} would have {} members, over the deployment's max_members ({max_members}): use more groups",
+                members.len()
+            );
+        }
+        // Every member joins as a customer would: with an invitation from the group's
+        // owner (the creator), addressed to them, that lets them redeem.
         for &m in &members {
             if m != creator {
+                let invitation = json!({"user_id": customers[m].id, "can_redeem": true});
+                let reply = api
+                    .post(&format!("/v1/groups/{group}/invitations"), Some(&customers[creator].token), &invitation)
+                    .await?;
+                let code = field(&expect(reply, 201, "invite to a group")?, "code")?;
                 let reply = api
                     .post(
                         &format!("/v1/groups/{group}/members"),
                         Some(&customers[m].token),
-                        &json!({"user_id": customers[m].id}),
+                        &json!({"user_id": customers[m].id, "invitation": code}),
                     )
                     .await?;
-                expect(reply, 201, "join a group")?;
+                expect(reply, 201, "join a group with an invitation")?;
             }
             customers[m].groups.push(group.clone());
         }

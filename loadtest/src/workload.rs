@@ -195,12 +195,12 @@ impl Load {
                     .map(|_| json!({"item_id": Self::pick(rng, &menu), "qty": rng.random_range(1..=3)}))
                     .collect();
                 let body = json!({"user_id": customer.id, "group_id": group, "store_region": store, "items": lines});
-                let staff = Self::pick(rng, &world.staff).clone();
+                let (staff_id, staff_token) = Self::pick(rng, &world.staff).clone();
                 let write = Write {
                     kind: WriteKind::Bill,
                     path: "/v1/bills".into(),
-                    caller: "staff".into(),
-                    token: staff,
+                    caller: staff_id,
+                    token: staff_token,
                     key,
                     group,
                     body,

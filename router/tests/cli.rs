@@ -122,7 +122,18 @@ async fn subcommands_script_the_platform() {
     // A group of 003 to join and leave.
     let staff3 = stack.staff("003").await;
     let group = stack.new_group(&staff3, "Cli club", "Kyoto", "003").await;
-    loyalty_json(&url, &customer, &["join", group.id.as_str()]).await;
+    let invitation: Value = expect_json(
+        stack.post(&format!("/v1/groups/{}/invitations", group.id), Some(&staff3), &json!({})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let code = invitation["code"].as_str().unwrap().to_owned();
+    let joined = loyalty_json(&url, &customer, &["join", &code]).await;
+    assert_eq!(joined["group_id"], group.id.as_str());
+    // A used code opens nothing: exit 1 with the platform's reason.
+    let (code_status, _, err) = loyalty(&url, &customer, &["join", &code]).await;
+    assert_eq!(code_status, 1, "{err}");
+    assert!(err.contains("invitation_invalid"), "{err}");
     // The home region's index learns of the join through the outbox: within seconds.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -134,6 +145,38 @@ async fn subcommands_script_the_platform() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     loyalty_json(&url, &customer, &["leave", group.id.as_str()]).await;
+
+    // The customer owns a group of their own and governs it from the command line.
+    let team = loyalty_json(&url, &customer, &["new-group", "--name", "Cli team"]).await;
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    assert!(team_id.starts_with("002-") && team["owner_id"] == uid.as_str(), "{team}");
+    let (friend, friend_token) = stack.customer("001").await;
+    let invitation = loyalty_json(&url, &customer, &["invite", &team_id, "--for", friend.id.as_str()]).await;
+    let code = invitation["code"].as_str().unwrap();
+    let join = json!({"user_id": friend.id, "invitation": code});
+    expect_json::<Value>(
+        stack.post(&format!("/v1/groups/{team_id}/members"), Some(&friend_token), &join).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (status, out, _) = loyalty(&url, &customer, &["members", &team_id]).await;
+    assert_eq!(status, 0);
+    assert!(out.contains(&format!("{}  member  may not redeem", friend.id)) && out.contains("2/10 members"), "{out}");
+    let granted = loyalty_json(&url, &customer, &["grant", &team_id, friend.id.as_str()]).await;
+    assert_eq!(granted["can_redeem"], true);
+    let withdrawn = loyalty_json(&url, &customer, &["grant", &team_id, friend.id.as_str(), "--withdraw"]).await;
+    assert_eq!(withdrawn["can_redeem"], false);
+    let spare = loyalty_json(&url, &customer, &["invite", &team_id, "--can-redeem", "--expires-in", "600"]).await;
+    let spare_id = spare["id"].as_str().unwrap();
+    loyalty_json(&url, &customer, &["revoke", &team_id, spare_id]).await;
+    let (_, listed, _) = loyalty(&url, &customer, &["invitations", &team_id]).await;
+    assert!(listed.contains(&format!("used by {}", friend.id)) && listed.contains("revoked"), "{listed}");
+    let handed = loyalty_json(&url, &customer, &["hand-over", &team_id, friend.id.as_str()]).await;
+    assert_eq!(handed["owner_id"], friend.id.as_str());
+    // No longer the owner: removing the new owner is refused.
+    let (status, _, err) = loyalty(&url, &customer, &["remove", &team_id, friend.id.as_str()]).await;
+    assert_eq!(status, 1, "{err}");
+    loyalty_json(&url, &customer, &["leave", &team_id]).await;
 
     // Redemptions: by points and by item; a refusal exits 1 and explains itself.
     let personal = user["personal_group_id"].as_str().unwrap().to_owned();
@@ -232,6 +275,12 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
     )
     .await;
     let group = stack.new_group(&staff, "Menu club", "Rennes", "001").await;
+    let invitation: Value = expect_json(
+        stack.post(&format!("/v1/groups/{}/invitations", group.id), Some(&staff), &json!({})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let code = invitation["code"].as_str().unwrap().to_owned();
     let (staff_dir, customer_dir) = (stack.state.join("pty-staff"), stack.state.join("pty-customer"));
     let (ann_id, ann_email, group_id) = (ann.id.to_string(), ann.email.clone(), group.id.to_string());
 
@@ -267,16 +316,15 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
     .unwrap();
 
     let url_for_customer = url.clone();
-    let group_for_customer = group_id.clone();
     tokio::task::spawn_blocking(move || {
         use expectrl::Expect;
         let mut s = menus(&url_for_customer, &customer_dir);
         log_in(&mut s, &ann_email, PASSWORD);
         s.expect("What would you like to do?").unwrap();
         choose_nth(&mut s, 2); // Join a group
-        s.expect("Group id to join").unwrap();
+        s.expect("Invitation code").unwrap();
         settle();
-        s.send_line(&group_for_customer).unwrap();
+        s.send_line(&code).unwrap();
         s.expect("You joined").unwrap();
         s.expect("What would you like to do?").unwrap();
         choose_nth(&mut s, 1); // Redeem points
@@ -289,7 +337,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         s.send_line("5").unwrap();
         s.expect("redeemed 5 points").unwrap();
         s.expect("What would you like to do?").unwrap();
-        choose_nth(&mut s, 8); // Quit
+        choose_nth(&mut s, 10); // Quit
         s.expect(expectrl::Eof).unwrap();
     })
     .await

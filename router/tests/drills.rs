@@ -181,8 +181,7 @@ async fn drill_6_joins_during_a_home_region_outage_arrive_after_it_returns() {
     stack.kill_api("002", 0);
     stack.kill_api("002", 1);
     // Joining needs only the group's region: it works while Ann's home region is down.
-    let res =
-        stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await;
+    let res = stack.invite_and_join(&staff3, group.id.as_str(), ann.id.as_str(), &ann_token, true).await;
     expect_json::<Value>(res, StatusCode::CREATED).await;
     assert_eq!(
         stack.get(&format!("/v1/users/{}", ann.id), Some(&ann_token)).await.status(),
@@ -245,8 +244,7 @@ async fn drill_3_a_region_cut_off_from_the_router_fails_fast_and_the_others_keep
     let (ann, ann_token) = stack.customer_avoiding("001", Some("003")).await;
     let staff3 = stack.staff("003").await;
     let group = stack.new_group(&staff3, "Cut club", "Kyoto", "003").await;
-    let join =
-        stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await;
+    let join = stack.invite_and_join(&staff3, group.id.as_str(), ann.id.as_str(), &ann_token, true).await;
     expect_json::<Value>(join, StatusCode::CREATED).await;
     let pids: Vec<u32> = (0..2).map(|k| stack.api_pid("003", k)).collect();
     // A customer of 001 with no group in 003.

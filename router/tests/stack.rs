@@ -91,8 +91,7 @@ async fn groups_span_regions_and_bills_price_from_any_region() {
     let group = stack.new_group(&staff3, "Tokyo team", "Tokyo", "003").await;
     assert_eq!(group.region.as_str(), "003");
     for (user, token) in [(&ann, &ann_token), (&bob, &bob_token)] {
-        let res =
-            stack.post(&format!("/v1/groups/{}/members", group.id), Some(token), &json!({"user_id": user.id})).await;
+        let res = stack.invite_and_join(&staff3, group.id.as_str(), user.id.as_str(), token, true).await;
         expect_json::<Value>(res, StatusCode::CREATED).await;
     }
     // The membership index in each member's home region converges.
@@ -220,7 +219,7 @@ async fn a_region_that_is_down_fails_fast_and_the_others_keep_working() {
     let staff2 = stack.staff("002").await;
     let group = stack.new_group(&staff2, "Americas", "Lima", "002").await;
     expect_json::<Value>(
-        stack.post(&format!("/v1/groups/{}/members", group.id), Some(&ann_token), &json!({"user_id": ann.id})).await,
+        stack.invite_and_join(&staff2, group.id.as_str(), ann.id.as_str(), &ann_token, true).await,
         StatusCode::CREATED,
     )
     .await;

@@ -207,6 +207,17 @@ impl Stack {
         assert!(status.success(), "pg.sh {args:?} failed");
     }
 
+    /// Runs `sql` on a region's database (as its Postgres superuser); what it printed.
+    pub fn sql(&self, region: &str, sql: &str) -> String {
+        let port = self.pg_port_base + region.parse::<u16>().unwrap();
+        let output = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "loyalty", "-Atc", sql])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
     /// Stops a region's primary Postgres abruptly, as a crash would.
     pub fn kill_primary(&self, region: &str) {
         self.pg(&["kill", self.state.join("pg").join(region).to_str().unwrap()]);
@@ -329,6 +340,26 @@ impl Stack {
     pub async fn new_group(&self, token: &str, name: &str, location: &str, region: &str) -> Group {
         let body = json!({"name": name, "location": location, "region": region});
         expect_json(self.post("/v1/groups", Some(token), &body).await, StatusCode::CREATED).await
+    }
+
+    /// `user` (holding `token`) joins `group` with a fresh invitation from its owner
+    /// (`owner_token`); the join's answer.
+    pub async fn invite_and_join(
+        &self,
+        owner_token: &str,
+        group: &str,
+        user: &str,
+        token: &str,
+        can_redeem: bool,
+    ) -> Response {
+        let invitations = format!("/v1/groups/{group}/invitations");
+        let invitation: Value = expect_json(
+            self.post(&invitations, Some(owner_token), &json!({"can_redeem": can_redeem})).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let body = json!({"user_id": user, "invitation": invitation["code"]});
+        self.post(&format!("/v1/groups/{group}/members"), Some(token), &body).await
     }
 
     /// Polls `check` until it holds (cross-region changes converge within seconds).
