@@ -213,13 +213,22 @@ async fn redemptions_by_item_and_who_may_redeem() {
     assert_eq!(ledger["items"][1]["kind"], "award");
     assert_eq!(ledger["items"][1]["amount_cents"], 10_000);
 
-    // A stranger who learnt the id: the group is not there for them.
+    // A stranger who learnt the id: the group is not there for them, and the refusal came
+    // before the write was queued (a refusal the batch decides is recorded with its key;
+    // this one left no record).
     expect_error(
         app.post_once(&path, &bob_token, "steal", &json!({"points": 1})).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
+    {
+        use api::db::schema::idempotency_records::dsl as r;
+        use diesel::prelude::*;
+        let records: i64 =
+            r::idempotency_records.filter(r::key.eq("steal")).count().get_result(&mut app.db.connect()).unwrap();
+        assert_eq!(records, 0, "the stranger's redemption never reached the group's batch");
+    }
     let staff = app.staff_token().await;
     expect_error(
         app.post_once(&path, &staff, "staff", &json!({"points": 1})).await,
