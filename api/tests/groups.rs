@@ -454,3 +454,26 @@ async fn the_home_region_vouches_for_the_user_whose_groups_are_asked() {
     let theirs: Value = expect_json(app.get("/v1/users/002-zzzzzz/groups", Some(&staff)).await, StatusCode::OK).await;
     assert_eq!(theirs, json!({"items": [], "unavailable": []}));
 }
+
+#[tokio::test]
+async fn guessed_codes_are_refused_without_waiting_on_the_group() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn().await;
+    let (_, ann_token) = app.customer().await;
+    let (eve, eve_token) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    let real = app.invite(&ann_token, gid, &json!({})).await;
+    // Another transaction holds the group's row, as a points batch does.
+    let mut holder = app.db.connect();
+    holder.begin_test_transaction().unwrap();
+    holder.batch_execute(&format!("SELECT 1 FROM groups WHERE id = '{gid}' FOR UPDATE")).unwrap();
+    // Had the guess waited for the row, it would have run into the statement timeout
+    // (5 s) and answered 504 instead.
+    let guess = format!("{gid}.{}", "A".repeat(43));
+    expect_error(app.join(&eve_token, gid, eve.id.as_str(), &guess).await, StatusCode::FORBIDDEN, "invitation_invalid")
+        .await;
+    drop(holder);
+    expect_json::<Value>(app.join(&eve_token, gid, eve.id.as_str(), &real.code).await, StatusCode::CREATED).await;
+}

@@ -44,6 +44,14 @@ pub fn insert(conn: &mut PgConnection, row: &NewInvitationRow<'_>) -> QueryResul
         .optional()
 }
 
+pub fn find_by_hash(conn: &mut PgConnection, code_hash: &str) -> QueryResult<Option<InvitationRow>> {
+    invitations::table
+        .filter(invitations::code_hash.eq(code_hash))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The invitation with this code's hash, locked until the transaction ends.
 pub fn lock_by_hash(conn: &mut PgConnection, code_hash: &str) -> QueryResult<Option<InvitationRow>> {
     invitations::table

@@ -28,6 +28,15 @@ fn membership_dto(group: &GroupId, user: &UserId, owner_id: &str, row: &groups::
     }
 }
 
+/// Whether `invitation` lets `user` into `group` now.
+fn opens(invitation: &invitations::InvitationRow, group: &GroupId, user: &UserId) -> bool {
+    invitation.group_id == group.as_str()
+        && invitation.used_by.is_none()
+        && invitation.revoked_on.is_none()
+        && invitation.expires_at > chrono::Utc::now()
+        && invitation.user_id.as_deref().is_none_or(|u| u == user.as_str())
+}
+
 /// `user` joins `group`. A customer (or staff member) joins only themselves and only with
 /// a valid invitation; an admin adds anyone, with or without one. Every reason an
 /// invitation does not open the group, the group's absence included, is the same
@@ -57,6 +66,13 @@ pub async fn join(
     state
         .db
         .serializable(move |conn| {
+            // A code that opens nothing is refused before the group's row is locked, so
+            // guessing codes cannot slow the group's points writes (they lock that row).
+            if let Some(hash) = &hash
+                && !invitations::find_by_hash(conn, hash)?.is_some_and(|i| opens(&i, &group, &user))
+            {
+                return Ok(Err(invitation_invalid()));
+            }
             let row = match lock_with_standing(conn, &caller, &group)? {
                 Ok((row, _)) => row,
                 Err(_) if !caller.is_admin() => return Ok(Err(invitation_invalid())),
@@ -71,14 +87,7 @@ pub async fn join(
             }
             let invitation = match &hash {
                 Some(hash) => {
-                    let found = invitations::lock_by_hash(conn, hash)?;
-                    let usable = found.filter(|i| {
-                        i.group_id == group.as_str()
-                            && i.used_by.is_none()
-                            && i.revoked_on.is_none()
-                            && i.expires_at > chrono::Utc::now()
-                            && i.user_id.as_deref().is_none_or(|u| u == user.as_str())
-                    });
+                    let usable = invitations::lock_by_hash(conn, hash)?.filter(|i| opens(i, &group, &user));
                     Some(refuse_on_err!(usable.ok_or_else(invitation_invalid)))
                 }
                 None => None,
