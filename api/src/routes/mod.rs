@@ -18,8 +18,19 @@ pub use openapi::ApiDoc;
 
 use crate::error::ApiError;
 
+/// Routes are tried in this order, and each one with a `{...}` segment is a regex match
+/// (actix-router's `regex_lite`): the points writes and the reads that carry the load
+/// come first, so a redemption does not first try every group-governance route
+/// (measured in docs/BENCHMARKS.md, "Changes").
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::liveness))
+    cfg.route("/v1/groups/{gid}/redemptions", web::post().to(redemptions::create_redemption))
+        .route("/v1/bills", web::post().to(bills::create_bill))
+        .route("/v1/groups/{gid}", web::get().to(groups::read_group))
+        .route("/v1/regions/{rid}/catalogue", web::get().to(catalogue::list_catalogue))
+        .route("/v1/groups/{gid}/transactions", web::get().to(groups::list_group_transactions))
+        .route("/v1/users/{uid}/groups", web::get().to(users::list_user_groups))
+        .route("/v1/users/{uid}/activity", web::get().to(users::list_user_activity))
+        .route("/healthz", web::get().to(health::liveness))
         .route("/readyz", web::get().to(health::readiness))
         .route("/metrics", web::get().to(health::render_metrics))
         .route("/openapi.json", web::get().to(openapi::serve_openapi))
@@ -27,11 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/users", web::post().to(users::create_user))
         .route("/v1/users/{uid}", web::get().to(users::read_user))
         .route("/v1/users/{uid}", web::patch().to(users::update_user))
-        .route("/v1/users/{uid}/groups", web::get().to(users::list_user_groups))
-        .route("/v1/users/{uid}/activity", web::get().to(users::list_user_activity))
         .route("/v1/sessions", web::post().to(sessions::create_session))
         .route("/v1/groups", web::post().to(groups::create_group))
-        .route("/v1/groups/{gid}", web::get().to(groups::read_group))
         .route("/v1/groups/{gid}", web::patch().to(groups::update_group))
         .route("/v1/groups/{gid}/members", web::post().to(groups::add_member))
         .route("/v1/groups/{gid}/members/{uid}", web::patch().to(groups::change_member))
@@ -39,13 +47,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/groups/{gid}/invitations", web::post().to(groups::create_invitation))
         .route("/v1/groups/{gid}/invitations", web::get().to(groups::list_invitations))
         .route("/v1/groups/{gid}/invitations/{iid}", web::delete().to(groups::revoke_invitation))
-        .route("/v1/groups/{gid}/transactions", web::get().to(groups::list_group_transactions))
-        .route("/v1/groups/{gid}/redemptions", web::post().to(redemptions::create_redemption))
-        .route("/v1/regions/{rid}/catalogue", web::get().to(catalogue::list_catalogue))
         .route("/v1/regions/{rid}/catalogue", web::post().to(catalogue::add_catalogue_item))
         .route("/v1/catalogue/{item_id}", web::patch().to(catalogue::change_catalogue_item))
         .route("/v1/catalogue/{item_id}", web::delete().to(catalogue::remove_catalogue_item))
-        .route("/v1/bills", web::post().to(bills::create_bill))
         .route("/internal/events", web::post().to(internal::receive_events))
         .route("/internal/directory", web::get().to(internal::look_up_email))
         .route("/internal/directory/reservations", web::post().to(internal::reserve_email))

@@ -3,7 +3,7 @@
 //! out (`max_waiting_per_group`). The authoritative check is the batch's own, in the
 //! transaction that spends; this one only turns strangers away early.
 //!
-//! Rights granted are remembered for a few seconds, so a member's redemptions cost no
+//! Rights granted are remembered for 30 s, so a member's redemptions cost no
 //! extra round trip; refusals are not remembered (someone who has just joined redeems at
 //! once). A right withdrawn on another instance may be remembered here until it lapses:
 //! such a redemption is still refused, by the batch.
@@ -20,7 +20,7 @@ use crate::services::groups::{Standing, group_not_found};
 use crate::services::members::may_redeem;
 use crate::startup::AppState;
 
-const REMEMBERED_FOR: Duration = Duration::from_secs(10);
+const REMEMBERED_FOR: Duration = Duration::from_secs(30);
 
 pub struct RedeemRights {
     granted: Cache<(GroupId, UserId), ()>,
@@ -43,11 +43,10 @@ impl RedeemRights {
         let standing = state
             .db
             .run(move |conn| {
-                let Some(row) = groups::find(conn, id.as_str())? else {
+                let Some((owner, member)) = groups::owner_and_member(conn, id.as_str(), asker.user_id.as_str())? else {
                     return Err(group_not_found(&id));
                 };
-                let member = groups::membership(conn, id.as_str(), asker.user_id.as_str())?.filter(|m| m.active);
-                Ok(Standing::of(&asker, &row.owner_id, member.map(|m| m.can_redeem)))
+                Ok(Standing::of(&asker, &owner, member))
             })
             .await?;
         may_redeem(standing, group)?;

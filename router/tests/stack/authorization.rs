@@ -5,14 +5,12 @@
 // Test-only code: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::{PASSWORD, Stack, expect_json};
 use contract::dto::User;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{PASSWORD, Stack, expect_json};
 
 const KINDS: [&str; 9] =
     ["anonymous", "self", "other_customer", "member", "redeemer", "owner", "staff", "staff_other", "admin"];
@@ -27,7 +25,7 @@ struct Row {
 }
 
 fn table() -> Vec<Row> {
-    let text = include_str!("data/authorization.txt");
+    let text = include_str!("../data/authorization.txt");
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
@@ -97,7 +95,7 @@ impl World {
             let res = stack.invite_and_join(&owner.token, &group, who.user.id.as_str(), &who.token, can_redeem).await;
             expect_json::<Value>(res, StatusCode::CREATED).await;
         }
-        let staff_002 = staff(stack, "staff@002.loyalty.local".into(), support::STAFF_PASSWORD).await;
+        let staff_002 = staff(stack, "staff@002.loyalty.local".into(), crate::support::STAFF_PASSWORD).await;
         let item = new_item(stack, &staff_002.token).await;
         // Points to redeem: a bill of 100.00 into G.
         let bill = json!({"user_id": redeemer.user.id, "group_id": group, "store_region": "002",
@@ -114,8 +112,8 @@ impl World {
             subject: person(stack, "001").await,
             bystander: person(stack, "002").await,
             staff: staff_002,
-            staff_other: staff(stack, "staff@003.loyalty.local".into(), support::STAFF_PASSWORD).await,
-            admin: staff(stack, support::ADMIN_EMAIL.into(), PASSWORD).await,
+            staff_other: staff(stack, "staff@003.loyalty.local".into(), crate::support::STAFF_PASSWORD).await,
+            admin: staff(stack, crate::support::ADMIN_EMAIL.into(), PASSWORD).await,
             group,
             item,
         }

@@ -6,13 +6,11 @@
 // Test-only code: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::{Stack, expect_error, expect_json};
 use contract::dto::{Group, LedgerEntry, MemberRole, Page, User};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Stack, expect_error, expect_json};
 
 async fn in_index(stack: &Stack, user: &User, token: &str, group: &str) -> bool {
     let me: User = expect_json(stack.get(&format!("/v1/users/{}", user.id), Some(token)).await, StatusCode::OK).await;
@@ -148,7 +146,7 @@ async fn pools_belong_to_their_members() {
     let ledger: Page<LedgerEntry> =
         expect_json(stack.get(&format!("/v1/groups/{gid}/transactions"), Some(&olga_token)).await, StatusCode::OK)
             .await;
-    let staff_id = stack.login_eventually("staff@001.loyalty.local", support::STAFF_PASSWORD).await.user_id;
+    let staff_id = stack.login_eventually("staff@001.loyalty.local", crate::support::STAFF_PASSWORD).await.user_id;
     let actors: Vec<_> = ledger.items.iter().map(|e| e.actor_id.clone()).collect();
     assert_eq!(actors, vec![Some(ben.id.clone()), Some(staff_id.clone())]);
     // Staff do not bill themselves.

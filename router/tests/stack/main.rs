@@ -1,7 +1,11 @@
 //! The whole platform as a client sees it: three regions and the router, brought up by
 //! the local deployment's scripts, driven only through the router's public API.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod authorization;
+mod governance;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
