@@ -285,26 +285,22 @@ pub fn membership(conn: &mut PgConnection, group_id: &str, user_id: &str) -> Que
     group_members::table.find((group_id, user_id)).select(MemberRow::as_select()).first(conn).optional()
 }
 
-/// A group's owner and `user_id`'s active membership in it (its `can_redeem`), in one
+/// The group and `user_id`'s active membership in it (its `can_redeem`), in one
 /// statement; `None` when there is no such group.
-pub fn owner_and_member(
+pub fn find_with_member(
     conn: &mut PgConnection,
     group_id: &str,
     user_id: &str,
-) -> QueryResult<Option<(String, Option<bool>)>> {
-    let row: Option<(String, Option<bool>, Option<bool>)> = groups::table
+) -> QueryResult<Option<(GroupRow, Option<bool>)>> {
+    let row: Option<(GroupRow, Option<bool>, Option<bool>)> = groups::table
         .left_join(
             group_members::table.on(group_members::group_id.eq(groups::id).and(group_members::user_id.eq(user_id))),
         )
         .filter(groups::id.eq(group_id))
-        .select((groups::owner_id, group_members::active.nullable(), group_members::can_redeem.nullable()))
+        .select((GroupRow::as_select(), group_members::active.nullable(), group_members::can_redeem.nullable()))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(owner, active, can_redeem)| (owner, can_redeem.filter(|_| active == Some(true)))))
-}
-
-pub fn is_member(conn: &mut PgConnection, group_id: &str, user_id: &str) -> QueryResult<bool> {
-    Ok(membership(conn, group_id, user_id)?.is_some_and(|m| m.active))
+    Ok(row.map(|(group, active, can_redeem)| (group, can_redeem.filter(|_| active == Some(true)))))
 }
 
 /// Writes a membership's new state with the next version (the member's index in their

@@ -76,22 +76,16 @@ pub fn mark_used(conn: &mut PgConnection, id: &str, user_id: &str) -> QueryResul
     Ok(updated == 1)
 }
 
-/// Revokes an invitation of `group_id` that is not yet revoked (revoking twice, or a used
-/// one, changes nothing). `Ok(false)`: the group has no such invitation.
+/// Revokes an invitation of `group_id` (revoking twice, or a used one, changes nothing
+/// but the first revocation stays). `Ok(false)`: the group has no such invitation.
 pub fn revoke(conn: &mut PgConnection, group_id: &str, id: &str) -> QueryResult<bool> {
-    let exists = invitations::table
-        .find(id)
-        .filter(invitations::group_id.eq(group_id))
-        .select(invitations::id)
-        .first::<String>(conn)
-        .optional()?
-        .is_some();
-    if exists {
-        diesel::update(invitations::table.find(id).filter(invitations::revoked_on.is_null()))
-            .set(invitations::revoked_on.eq(diesel::dsl::now))
+    let found =
+        diesel::update(invitations::table.find(id).filter(invitations::group_id.eq(group_id)))
+            .set(invitations::revoked_on.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("coalesce(revoked_on, now())")))
             .execute(conn)?;
-    }
-    Ok(exists)
+    Ok(found == 1)
 }
 
 /// Up to `limit` invitations of a group, newest first, strictly after `after`.

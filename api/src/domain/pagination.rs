@@ -1,4 +1,5 @@
 use contract::cursor::LedgerPosition;
+use contract::dto::Page;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -32,6 +33,20 @@ impl PageRequest {
             })
             .transpose()?;
         Ok(PageRequest { limit, after })
+    }
+
+    /// The page from `rows`, loaded newest first with `limit + 1` so that one more row
+    /// says whether another page follows; `position` is where the next page starts.
+    pub fn page<R, T, E>(
+        &self,
+        mut rows: Vec<R>,
+        position: impl Fn(&R) -> LedgerPosition,
+        item: impl FnMut(R) -> Result<T, E>,
+    ) -> Result<Page<T>, E> {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if more { rows.last().map(|row| position(row).encode()) } else { None };
+        Ok(Page { items: rows.into_iter().map(item).collect::<Result<_, E>>()?, next_cursor })
     }
 }
 

@@ -128,8 +128,23 @@ pub fn lock_with_standing(
     Ok(Ok((row, standing)))
 }
 
-pub fn member_role(owner_id: &str, user_id: &str) -> MemberRole {
-    if owner_id == user_id { MemberRole::Owner } else { MemberRole::Member }
+/// The group and the caller's standing in it, read in one statement, for reads and
+/// changes that need not queue on the group's row. `Ok(Err)`: no such group.
+pub fn with_standing(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    group: &GroupId,
+) -> QueryResult<Result<(groups::GroupRow, Standing), ApiError>> {
+    let Some((row, member)) = groups::find_with_member(conn, group.as_str(), caller.user_id.as_str())? else {
+        return Ok(Err(group_not_found(group)));
+    };
+    let standing = Standing::of(caller, &row.owner_id, member);
+    Ok(Ok((row, standing)))
+}
+
+/// A member's role and right to redeem as the API shows them: the owner always may.
+pub fn member_rights(owner_id: &str, user_id: &str, can_redeem: bool) -> (MemberRole, bool) {
+    if owner_id == user_id { (MemberRole::Owner, true) } else { (MemberRole::Member, can_redeem) }
 }
 
 fn to_dto(row: groups::GroupRow, members: Vec<groups::ActiveMember>, max_members: i64) -> QueryResult<Group> {
@@ -137,13 +152,8 @@ fn to_dto(row: groups::GroupRow, members: Vec<groups::ActiveMember>, max_members
     let memberships = members
         .into_iter()
         .map(|m| {
-            let role = member_role(&row.owner_id, &m.user_id);
-            Ok(Member {
-                user_id: stored_id(&m.user_id)?,
-                role,
-                can_redeem: m.can_redeem || role == MemberRole::Owner,
-                joined_on: m.joined_on,
-            })
+            let (role, can_redeem) = member_rights(&row.owner_id, &m.user_id, m.can_redeem);
+            Ok(Member { user_id: stored_id(&m.user_id)?, role, can_redeem, joined_on: m.joined_on })
         })
         .collect::<QueryResult<Vec<_>>>()?;
     Ok(Group {
@@ -223,7 +233,7 @@ impl GroupUpdate {
 pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: GroupUpdate) -> Result<Group, ApiError> {
     let caller = caller.clone();
     let max_members = state.config.groups.max_members;
-    let group = state
+    state
         .db
         .serializable(move |conn| {
             let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &id)?);
@@ -250,8 +260,7 @@ pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: Grou
             groups::update(conn, id.as_str(), &change)?;
             Ok(load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(&id)))
         })
-        .await??;
-    Ok(group)
+        .await?
 }
 
 fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
@@ -269,16 +278,8 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
     })
 }
 
-/// Loads `limit + 1` rows to learn whether another page follows.
-fn to_page(mut rows: Vec<ledger::EntryRow>, limit: i64) -> QueryResult<Page<LedgerEntry>> {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| LedgerPosition { created_on: r.created_on, id: r.id.clone() }.encode())
-    } else {
-        None
-    };
-    Ok(Page { items: rows.into_iter().map(to_entry).collect::<QueryResult<_>>()?, next_cursor })
+fn entry_position(row: &ledger::EntryRow) -> LedgerPosition {
+    LedgerPosition { created_on: row.created_on, id: row.id.clone() }
 }
 
 pub async fn transactions(
@@ -291,14 +292,10 @@ pub async fn transactions(
     state
         .db
         .run(move |conn| {
-            let Some(row) = groups::find(conn, id.as_str())? else {
-                return Err(group_not_found(&id));
-            };
-            let membership = groups::membership(conn, id.as_str(), caller.user_id.as_str())?;
-            let member = membership.filter(|m| m.active).map(|m| m.can_redeem);
-            Standing::of(&caller, &row.owner_id, member).require_sight(&id)?;
+            let (_, standing) = with_standing(conn, &caller, &id)??;
+            standing.require_sight(&id)?;
             let rows = ledger::page_of_group(conn, id.as_str(), page.after.as_ref(), page.limit + 1)?;
-            Ok(to_page(rows, page.limit)?)
+            Ok(page.page(rows, entry_position, to_entry)?)
         })
         .await
 }
@@ -337,7 +334,7 @@ pub async fn activity(state: &AppState, user: UserId, page: PageRequest) -> Resu
         .db
         .run(move |conn| {
             let rows = ledger::page_of_member(conn, user.as_str(), page.after.as_ref(), page.limit + 1)?;
-            Ok(to_page(rows, page.limit)?)
+            Ok(page.page(rows, entry_position, to_entry)?)
         })
         .await
 }

@@ -14,10 +14,10 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::{self, groups, invitations, stored_id};
+use crate::db::{self, invitations, stored_id};
 use crate::domain::PageRequest;
 use crate::error::ApiError;
-use crate::services::groups::{Standing, group_not_found};
+use crate::services::groups::with_standing;
 use crate::startup::AppState;
 
 const DEFAULT_LIFETIME_SECS: i64 = 86_400;
@@ -69,11 +69,7 @@ impl InvitationRequest {
 /// The caller's standing in `group`, for reading or changing its invitations: owners and
 /// admins; a personal group has none.
 fn ensure_manager(conn: &mut PgConnection, caller: &Caller, group: &GroupId) -> QueryResult<Result<(), ApiError>> {
-    let Some(row) = groups::find(conn, group.as_str())? else {
-        return Ok(Err(group_not_found(group)));
-    };
-    let member = groups::membership(conn, group.as_str(), caller.user_id.as_str())?.filter(|m| m.active);
-    let standing = Standing::of(caller, &row.owner_id, member.map(|m| m.can_redeem));
+    let (row, standing) = refuse_on_err!(with_standing(conn, caller, group)?);
     refuse_on_err!(standing.require_manager(group, "invites"));
     if row.personal_of.is_some() {
         return Ok(Err(ApiError::forbidden("a personal group cannot be joined, so it has no invitations")));
@@ -156,16 +152,10 @@ pub async fn list(
         .db
         .run(move |conn| {
             ensure_manager(conn, &caller, &group)??;
-            let mut rows = invitations::page_of_group(conn, group.as_str(), page.after.as_ref(), page.limit + 1)?;
-            let more = rows.len() as i64 > page.limit;
-            rows.truncate(page.limit as usize);
-            let next_cursor = if more {
-                rows.last().map(|r| LedgerPosition { created_on: r.created_on, id: r.id.clone() }.encode())
-            } else {
-                None
-            };
-            let items = rows.into_iter().map(to_summary).collect::<QueryResult<_>>()?;
-            Ok(Page { items, next_cursor })
+            let rows = invitations::page_of_group(conn, group.as_str(), page.after.as_ref(), page.limit + 1)?;
+            let position =
+                |r: &invitations::InvitationRow| LedgerPosition { created_on: r.created_on, id: r.id.clone() };
+            Ok(page.page(rows, position, to_summary)?)
         })
         .await
 }

@@ -2,14 +2,14 @@
 //! right to redeem. Each change runs in a SERIALIZABLE transaction that first locks the
 //! group's row, so changes of one group (and `max_members`) are decided one at a time.
 
-use contract::dto::{MemberRole, Membership};
+use contract::dto::Membership;
 use contract::{ErrorCode, GroupId, Regional, UserId};
 
 use crate::auth::Caller;
 use crate::db::{groups, invitations, users};
 use crate::error::ApiError;
 use crate::services::accounts::user_not_found;
-use crate::services::groups::{Standing, group_not_found, lock_with_standing, member_role, record_membership};
+use crate::services::groups::{Standing, group_not_found, lock_with_standing, member_rights, record_membership};
 use crate::services::invitations::{code_hash, invitation_invalid};
 use crate::startup::AppState;
 
@@ -18,14 +18,8 @@ fn not_a_member(user: &UserId, group: &GroupId) -> ApiError {
 }
 
 fn membership_dto(group: &GroupId, user: &UserId, owner_id: &str, row: &groups::MemberRow) -> Membership {
-    let role = member_role(owner_id, user.as_str());
-    Membership {
-        group_id: group.clone(),
-        user_id: user.clone(),
-        role,
-        can_redeem: row.can_redeem || role == MemberRole::Owner,
-        joined_on: row.joined_on,
-    }
+    let (role, can_redeem) = member_rights(owner_id, user.as_str(), row.can_redeem);
+    Membership { group_id: group.clone(), user_id: user.clone(), role, can_redeem, joined_on: row.joined_on }
 }
 
 /// Whether `invitation` lets `user` into `group` now.

@@ -14,9 +14,8 @@ use contract::{GroupId, UserId};
 use moka::sync::Cache;
 
 use crate::auth::Caller;
-use crate::db::groups;
 use crate::error::ApiError;
-use crate::services::groups::{Standing, group_not_found};
+use crate::services::groups::with_standing;
 use crate::services::members::may_redeem;
 use crate::startup::AppState;
 
@@ -40,15 +39,7 @@ impl RedeemRights {
             return Ok(());
         }
         let (id, asker) = (group.clone(), caller.clone());
-        let standing = state
-            .db
-            .run(move |conn| {
-                let Some((owner, member)) = groups::owner_and_member(conn, id.as_str(), asker.user_id.as_str())? else {
-                    return Err(group_not_found(&id));
-                };
-                Ok(Standing::of(&asker, &owner, member))
-            })
-            .await?;
+        let standing = state.db.run(move |conn| Ok(with_standing(conn, &asker, &id)??.1)).await?;
         may_redeem(standing, group)?;
         self.granted.insert(key, ());
         Ok(())
