@@ -175,6 +175,28 @@ async fn pools_belong_to_their_members() {
     )
     .await;
     assert_eq!(handed.owner_id, ben.id);
+    // Crafted input: cursors this server never issued, a malformed invitation id, a long
+    // guessed code. Each is the client's error, and the platform answers on.
+    let invitations = format!("/v1/groups/{gid}/invitations");
+    for cursor in ["eyJhZnRlciI6eyIwMDEiOiIgeCJ9fQ", "%00", "!!"] {
+        let res = stack.get(&format!("{invitations}?cursor={cursor}"), Some(&ben_token)).await;
+        expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    // A well-formed cursor made up by the client only moves within this group's own list,
+    // and to a stranger the list is still not there.
+    let forged = format!("{invitations}?cursor=OTk5OTk5OTk5OTk5OTk5OTk5fHp6eg");
+    let page: Value = expect_json(stack.get(&forged, Some(&ben_token)).await, StatusCode::OK).await;
+    assert!(!page["items"].as_array().unwrap().is_empty(), "{page}");
+    expect_error(stack.get(&forged, Some(&eve_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(
+        stack.request(Method::DELETE, &format!("{invitations}/nonsense"), Some(&ben_token), None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_id",
+    )
+    .await;
+    let guess = json!(format!("{gid}.{}", "x".repeat(60_000)));
+    expect_error(join(&stack, &eve_token, gid, &eve, &guess).await, StatusCode::FORBIDDEN, "invitation_invalid").await;
+    expect_json::<Value>(stack.get("/v1/regions", None).await, StatusCode::OK).await;
     assert!(handed.memberships.iter().any(|m| m.user_id == olga.id && m.role == MemberRole::Member && m.can_redeem));
     // Ben, now the owner, removes Olga: her home region (003) forgets the group.
     assert_eq!(stack.request(Method::DELETE, &olga_in, Some(&ben_token), None).await.status(), StatusCode::NO_CONTENT);
