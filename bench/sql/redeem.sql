@@ -9,13 +9,14 @@
 \set rk random(1, 9000000000000000)
 SELECT r.caller_id, r.key, r.fingerprint, r.response_status, r.response_body, r.created_on
   FROM unnest(ARRAY[:caller::text], ARRAY['pgb-' || :client_id::text || '-' || :rk::text]) AS k(caller_id, key)
-  JOIN idempotency_records r ON r.caller_id = k.caller_id AND r.key = k.key;
+  CROSS JOIN LATERAL (SELECT * FROM idempotency_records r WHERE r.caller_id = k.caller_id AND r.key = k.key LIMIT 1) r;
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT id, name, location, points AS balance, personal_of, owner_id, created_on, updated_on
   FROM groups WHERE id = ANY(ARRAY[:prefix || lpad(:g::text, 5, '0')]) ORDER BY id FOR UPDATE \gset
 SELECT m.group_id, m.user_id, m.can_redeem
   FROM unnest(ARRAY[:prefix || lpad(:g::text, 5, '0')], ARRAY[:caller::text]) AS p(group_id, user_id)
-  JOIN group_members m ON m.group_id = p.group_id AND m.user_id = p.user_id WHERE m.active;
+  CROSS JOIN LATERAL (SELECT m.group_id, m.user_id, m.can_redeem FROM group_members m
+                      WHERE m.group_id = p.group_id AND m.user_id = p.user_id AND m.active LIMIT 1) m;
 INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, idempotency_key,
                             actor_id)
   SELECT * FROM unnest(ARRAY['pgb-' || :client_id::text || '-' || :rk::text], ARRAY[:prefix || lpad(:g::text, 5, '0')],

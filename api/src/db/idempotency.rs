@@ -35,7 +35,9 @@ pub fn find_many(conn: &mut PgConnection, keys: &[(&str, &str)]) -> QueryResult<
     Ok(found.into_iter().map(|(caller, key, record)| ((caller, key), record)).collect())
 }
 
-/// Each (caller, key) looked up by the primary key, whatever the list's length.
+/// Each (caller, key) looked up by the primary key, whatever the list's length (the
+/// `LATERAL ... LIMIT 1`: as a join, the plan made while the table was small, a
+/// sequential scan, was kept while the table grew).
 struct FindRecords<'a> {
     callers: &'a [&'a str],
     keys: &'a [&'a str],
@@ -48,9 +50,8 @@ impl QueryFragment<Pg> for FindRecords<'_> {
         out.push_bind_param::<Array<Text>, _>(self.callers)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(self.keys)?;
-        out.push_sql(
-            ") AS k(caller_id, key) JOIN idempotency_records r ON r.caller_id = k.caller_id AND r.key = k.key",
-        );
+        out.push_sql(") AS k(caller_id, key) CROSS JOIN LATERAL (SELECT * FROM idempotency_records r ");
+        out.push_sql("WHERE r.caller_id = k.caller_id AND r.key = k.key LIMIT 1) r");
         Ok(())
     }
 }
