@@ -43,6 +43,12 @@ pub struct HealthConfig {
     pub timeout_ms: u64,
     /// Consecutive failed checks (or forwards) before an instance is taken out.
     pub failures_to_mark_down: u32,
+    /// Panic threshold: when no instance of a region is healthy, those that answered a
+    /// forward within this window still get requests. They are overloaded (their checks
+    /// time out while they keep answering), and shedding them would turn load into an
+    /// outage. Shorter than the time the checks take to mark a silent instance down
+    /// (here 1.3 s), so a region cut off still fails fast.
+    pub panic_window_ms: u64,
 }
 
 impl Default for Config {
@@ -61,7 +67,7 @@ impl Default for Config {
             workers: None,
             log_json: false,
             timeouts: Timeouts { connect_ms: 300, request_ms: 10_000, fanout_ms: 2_000 },
-            health: HealthConfig { interval_ms: 500, timeout_ms: 400, failures_to_mark_down: 2 },
+            health: HealthConfig { interval_ms: 500, timeout_ms: 400, failures_to_mark_down: 2, panic_window_ms: 750 },
         }
     }
 }

@@ -59,6 +59,8 @@ enum Failure {
     Refused,
     /// Sent, but the answer was lost (it may have been applied).
     Lost(String),
+    /// The request could not be built: nothing was sent.
+    Unsendable(String),
 }
 
 impl Failure {
@@ -80,7 +82,7 @@ async fn exchange(client: &Client, base: &str, outgoing: &Outgoing, timeout: Dur
         .method(outgoing.method.as_str())
         .uri(format!("{base}{}", outgoing.path_and_query))
         .body(Full::new(outgoing.body.clone()))
-        .map_err(|e| Failure::Lost(e.to_string()))?;
+        .map_err(|e| Failure::Unsendable(e.to_string()))?;
     // actix-web speaks `http` 0.2, hyper `http` 1: convert at this boundary.
     let headers = request.headers_mut();
     for (name, value) in &outgoing.headers {
@@ -172,7 +174,12 @@ pub async fn send(
     let upstream = state.upstreams.region(region).ok_or_else(|| {
         RouterError::new(contract::ErrorCode::UnknownRegion, format!("region {region} is not part of this deployment"))
     })?;
-    let candidates = upstream.candidates();
+    // A request the router cannot build is the client's fault: refuse it before any
+    // instance is involved, so crafted input never counts against an instance's health.
+    if http::uri::PathAndQuery::try_from(outgoing.path_and_query.as_str()).is_err() {
+        return Err(RouterError::invalid_input("the request's path or query string cannot be forwarded"));
+    }
+    let candidates = state.upstreams.candidates(upstream);
     if candidates.is_empty() {
         metrics::counter!("router_fast_failures_total", "region" => region.to_string()).increment(1);
         return Err(RouterError::region_unavailable(region));
@@ -191,8 +198,14 @@ pub async fn send(
             .record(started.elapsed().as_secs_f64());
         match result {
             Ok(answer) => {
-                state.upstreams.record_success(instance);
+                state.upstreams.record_answer(instance);
                 return Ok(answer);
+            }
+            Err(Failure::Unsendable(err)) => {
+                // Not the instance's doing (the path was checked above; this is a header
+                // or body hyper will not send): no strike, and no other instance tried.
+                tracing::info!(%region, %err, "request cannot be forwarded");
+                return Err(RouterError::invalid_input("the request cannot be forwarded"));
             }
             Err(Failure::Timeout) => {
                 tracing::warn!(%region, url = %instance.url, "forward timed out");
@@ -211,7 +224,7 @@ pub async fn send(
             Err(Failure::Lost(err)) => {
                 tracing::warn!(%region, url = %instance.url, %err, "forward failed");
                 // Sent, but the answer was lost (it may have been applied): one strike.
-                state.upstreams.record_failure(instance);
+                state.upstreams.record_failure(instance, "lost");
                 last_error = RouterError::new(
                     contract::ErrorCode::RegionUnavailable,
                     format!("region {region} dropped the connection; retry with the same Idempotency-Key"),

@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::cursor::LedgerPosition;
 use contract::dto::{LedgerEntry, Page, User, UserGroups};
-use contract::{GroupId, RegionId, Regional, UserId};
+use contract::{EntryId, GroupId, RegionId, Regional, UserId};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde::de::DeserializeOwned;
@@ -132,9 +132,10 @@ pub async fn user_groups(state: &AppState, user_id: UserId, outgoing: &Outgoing)
     Ok(HttpResponse::Ok().json(UserGroups { items, unavailable, memberships: None }))
 }
 
-/// The router's activity cursor: where each region's part of the merge stands.
+/// The router's activity cursor as it travels: where each region's part of the merge
+/// stands, each region's position in that region's own cursor format.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct MergeCursor {
+struct WireCursor {
     /// Region → that region's own cursor (the last entry taken from it).
     #[serde(default)]
     after: BTreeMap<RegionId, String>,
@@ -143,13 +144,34 @@ struct MergeCursor {
     done: BTreeSet<RegionId>,
 }
 
+/// The activity cursor decoded: every region's position parsed. A cursor comes from
+/// the client, so nothing of it reaches an upstream URL as it came: each position is
+/// encoded again by `LedgerPosition::encode` (URL-safe by construction).
+#[derive(Debug, Default)]
+struct MergeCursor {
+    after: BTreeMap<RegionId, LedgerPosition>,
+    done: BTreeSet<RegionId>,
+}
+
 impl MergeCursor {
     fn decode(value: &str) -> Option<MergeCursor> {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).ok()?).ok()
+        let wire: WireCursor = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
+        let mut after = BTreeMap::new();
+        for (region, position) in wire.after {
+            let position = LedgerPosition::decode(&position)?;
+            // An entry of that region, as the region itself would have issued.
+            if position.id.parse::<EntryId>().ok()?.region() != region {
+                return None;
+            }
+            after.insert(region, position);
+        }
+        Some(MergeCursor { after, done: wire.done })
     }
 
     fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        let after = self.after.iter().map(|(&region, position)| (region, position.encode())).collect();
+        let wire = WireCursor { after, done: self.done.clone() };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
     }
 }
 
@@ -189,7 +211,7 @@ pub async fn user_activity(
         state.upstreams.regions().map(|r| r.id).filter(|r| !cursor.done.contains(r)).collect();
     let call = |region| {
         let path = match cursor.after.get(&region) {
-            Some(after) => format!("/v1/users/{user_id}/activity?limit={limit}&cursor={after}"),
+            Some(after) => format!("/v1/users/{user_id}/activity?limit={limit}&cursor={}", after.encode()),
             None => format!("/v1/users/{user_id}/activity?limit={limit}"),
         };
         ask_region::<Page<LedgerEntry>>(state, region, outgoing, path)
@@ -221,9 +243,7 @@ pub async fn user_activity(
     for (&region, page) in &pages {
         let taken: Vec<&LedgerEntry> = merged.iter().filter(|(r, _)| *r == region).map(|(_, e)| e).collect();
         if let Some(last) = taken.last() {
-            cursor
-                .after
-                .insert(region, LedgerPosition { created_on: last.created_on, id: last.id.to_string() }.encode());
+            cursor.after.insert(region, LedgerPosition { created_on: last.created_on, id: last.id.to_string() });
         }
         if page.next_cursor.is_none() && taken.len() == page.items.len() {
             cursor.done.insert(region);
@@ -239,4 +259,39 @@ pub async fn user_activity(
         next_cursor,
         unavailable,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(after: &[(&str, &str)]) -> String {
+        let after: BTreeMap<String, String> = after.iter().map(|(r, p)| (r.to_string(), p.to_string())).collect();
+        URL_SAFE_NO_PAD.encode(serde_json::json!({"after": after, "done": ["003"]}).to_string())
+    }
+
+    #[test]
+    fn a_cursor_the_router_issued_comes_back_the_same() {
+        let position = LedgerPosition {
+            created_on: chrono::DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: "002-01JBZ3F8Q2W4Y6A8C0E2G4J6K8".into(),
+        };
+        let cursor = MergeCursor::decode(&wire(&[("002", &position.encode())])).unwrap();
+        assert_eq!(cursor.after.get(&"002".parse().unwrap()), Some(&position));
+        assert!(cursor.done.contains(&"003".parse().unwrap()));
+        assert_eq!(MergeCursor::decode(&cursor.encode()).unwrap().after, cursor.after);
+    }
+
+    #[test]
+    fn crafted_positions_are_refused() {
+        let other_region = LedgerPosition {
+            created_on: chrono::DateTime::from_timestamp_micros(1).unwrap(),
+            id: "001-01JBZ3F8Q2W4Y6A8C0E2G4J6K8".into(),
+        };
+        let not_an_entry = LedgerPosition { created_on: other_region.created_on, id: "x y/../?a=b".into() };
+        for after in [" x", "a b", "%zz", "x&limit=100000", &other_region.encode(), &not_an_entry.encode()] {
+            assert!(MergeCursor::decode(&wire(&[("002", after)])).is_none(), "{after:?} was taken");
+        }
+        assert!(MergeCursor::decode("not base64 at all!").is_none());
+    }
 }

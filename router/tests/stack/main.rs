@@ -6,6 +6,7 @@ mod support;
 
 mod authorization;
 mod governance;
+mod hostile_input;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
