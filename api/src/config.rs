@@ -131,6 +131,10 @@ pub struct AuthConfig {
     /// Failed logins per email before further attempts are refused for `lockout_secs`.
     pub login_max_failures: u32,
     pub login_lockout_secs: u64,
+    /// Password hashes (sign-up, login) running at once; 0: one per core.
+    pub hashing_concurrency: usize,
+    /// How long a sign-up or login waits for its turn before `429 rate_limited`.
+    pub hashing_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,6 +210,8 @@ impl Default for Config {
                 signing_keys: BTreeMap::new(),
                 login_max_failures: 5,
                 login_lockout_secs: 300,
+                hashing_concurrency: 0,
+                hashing_wait_ms: 1_000,
             },
             catalogue: CatalogueConfig { ttl_secs: 30 },
             idempotency: IdempotencyConfig { retention_hours: 48 },

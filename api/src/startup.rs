@@ -13,7 +13,7 @@ use anyhow::Context;
 use contract::ErrorCode;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth::{LoginLimiter, TokenKeys};
+use crate::auth::{Hashing, LoginLimiter, TokenKeys};
 use crate::config::{Config, DbAuth};
 use crate::db::Db;
 use crate::domain::Regions;
@@ -37,6 +37,7 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenKeys,
     pub login_limiter: LoginLimiter,
+    pub hashing: Hashing,
     pub catalogue: CatalogueCache,
     pub batches: Arc<Batches>,
     pub metrics: PrometheusHandle,
@@ -106,6 +107,7 @@ impl Application {
                 config.auth.login_max_failures,
                 Duration::from_secs(config.auth.login_lockout_secs),
             ),
+            hashing: Hashing::new(config.auth.hashing_concurrency, Duration::from_millis(config.auth.hashing_wait_ms)),
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
             batches: Batches::new(
                 config.region,

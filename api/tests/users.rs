@@ -123,6 +123,42 @@ async fn login_failures_do_not_reveal_the_email_and_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn password_hashing_is_bounded_and_a_flood_is_told_to_wait() {
+    // One hash at a time, and no waiting: a flood of logins for unknown emails gets
+    // 429 + Retry-After for what cannot start at once, never a 5xx.
+    let app = TestApp::spawn_with(|config| {
+        config.auth.hashing_concurrency = 1;
+        config.auth.hashing_wait_ms = 1;
+    })
+    .await;
+    let (user, _) = app.customer().await;
+    let answers = futures_util::future::join_all((0..24).map(|n| {
+        let app = &app;
+        async move {
+            let body = json!({"email": format!("flood-{n}@example.com"), "password": "wrong password"});
+            let res = app.post("/v1/sessions", None, &body).await;
+            let waited = res.headers().contains_key("retry-after");
+            let status = res.status();
+            let body: Value = res.json().await.unwrap();
+            (status, waited, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+        }
+    }))
+    .await;
+    let refused = answers.iter().filter(|(status, _, _)| *status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(refused > 0, "{answers:?}");
+    assert!(answers.iter().any(|(status, _, _)| *status == StatusCode::UNAUTHORIZED), "{answers:?}");
+    for (status, waited, code) in &answers {
+        match *status {
+            StatusCode::TOO_MANY_REQUESTS => assert!(*waited && code == "rate_limited", "{answers:?}"),
+            StatusCode::UNAUTHORIZED => assert_eq!(code, "unauthenticated"),
+            other => panic!("a login answered {other}: {answers:?}"),
+        }
+    }
+    // The flood over, logins work again.
+    app.login(&user.email, PASSWORD).await;
+}
+
+#[tokio::test]
 async fn users_are_visible_to_themselves_staff_and_admins_only() {
     let app = TestApp::spawn().await;
     let (ann, ann_token) = app.customer().await;

@@ -90,6 +90,8 @@ mod tests {
             signing_keys: keys.iter().map(|(k, s)| (k.to_string(), s.to_string())).collect::<BTreeMap<_, _>>(),
             login_max_failures: 5,
             login_lockout_secs: 60,
+            hashing_concurrency: 0,
+            hashing_wait_ms: 1_000,
         }
     }
 

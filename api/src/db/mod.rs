@@ -37,7 +37,8 @@ pub mod schema;
 pub mod users;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -76,6 +77,10 @@ pub struct Db {
     gate_timeout: Duration,
     deadline: Duration,
     max_tx_attempts: u32,
+    /// When a query last succeeded, in ms since `clock` (0: never): readiness checks
+    /// take that as their answer instead of queueing behind the requests.
+    succeeded_at: Arc<AtomicU64>,
+    clock: Instant,
 }
 
 impl Db {
@@ -95,7 +100,19 @@ impl Db {
             gate_timeout: Duration::from_millis(config.gate_timeout_ms),
             deadline: Duration::from_millis(config.deadline_ms),
             max_tx_attempts: config.max_tx_attempts.max(1),
+            succeeded_at: Arc::new(AtomicU64::new(0)),
+            clock: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Whether a query succeeded within `window`.
+    pub fn succeeded_within(&self, window: Duration) -> bool {
+        let at = self.succeeded_at.load(Ordering::Relaxed);
+        at != 0 && self.now_ms().saturating_sub(at) <= u64::try_from(window.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Runs `f` with a pooled connection on a blocking thread, answering 504 if that takes
@@ -133,7 +150,7 @@ impl Db {
         };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
-        actix_web::web::block(move || {
+        let result = actix_web::web::block(move || {
             let _span = span.enter();
             let _permit = permit;
             let mut conn = pool.get()?;
@@ -141,7 +158,11 @@ impl Db {
             conn.answered();
             result
         })
-        .await?
+        .await?;
+        if result.is_ok() {
+            self.succeeded_at.store(self.now_ms(), Ordering::Relaxed);
+        }
+        result
     }
 
     /// Runs `f` in a SERIALIZABLE transaction, retrying serialization failures, deadlocks

@@ -1,6 +1,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use std::time::Duration;
+
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -9,11 +11,19 @@ pub async fn liveness() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// Half the router's check interval: a check never relies on an answer from before the
+/// previous check.
+const READY_IF_ANSWERED_WITHIN: Duration = Duration::from_millis(250);
+
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "The region's database answers"),
     (status = 503, description = "It does not", body = contract::ErrorEnvelope)))]
 pub async fn readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.db.run(|conn| Ok(crate::db::ping(conn)?)).await?;
+    // Under load, queries succeed all the time, and a ping would queue behind them for
+    // the database gate: the router's check would time out on a region that serves.
+    if !state.db.succeeded_within(READY_IF_ANSWERED_WITHIN) {
+        state.db.run(|conn| Ok(crate::db::ping(conn)?)).await?;
+    }
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "region": state.regions.local})))
 }
 

@@ -99,7 +99,7 @@ fn email_taken_or(err: DieselError) -> ApiError {
 /// Creates the user, their personal group and the membership in one transaction.
 async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
     let password = account.password.clone();
-    let password_hash = actix_web::web::block(move || hash_password(&password)).await??;
+    let password_hash = state.hashing.run(move || hash_password(&password)).await??;
     let region = account.home_region;
     let regions = state.regions.clone();
     let user_id = state
@@ -240,7 +240,7 @@ pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiEr
     let row = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await?;
     let password = new.password.clone();
     let hash = row.as_ref().map(|r| r.password_hash.clone());
-    let valid = actix_web::web::block(move || verify_password(&password, hash.as_deref())).await?;
+    let valid = state.hashing.run(move || verify_password(&password, hash.as_deref())).await?;
     let row = match row {
         Some(row) if valid => row,
         _ => {
