@@ -125,6 +125,7 @@ impl Db {
         match tokio::time::timeout(self.deadline, self.run_now(f)).await {
             Ok(result) => result,
             Err(_) => {
+                self.succeeded_at.store(0, Ordering::Relaxed);
                 metrics::counter!("db_deadline_exceeded_total").increment(1);
                 Err(ApiError::new(
                     contract::ErrorCode::Timeout,
@@ -159,8 +160,14 @@ impl Db {
             result
         })
         .await?;
-        if result.is_ok() {
-            self.succeeded_at.store(self.now_ms(), Ordering::Relaxed);
+        match &result {
+            Ok(_) => self.succeeded_at.store(self.now_ms(), Ordering::Relaxed),
+            // The database did not answer: readiness asks it again rather than trust an
+            // answer from before.
+            Err(err) if matches!(err.code, contract::ErrorCode::RegionUnavailable | contract::ErrorCode::Timeout) => {
+                self.succeeded_at.store(0, Ordering::Relaxed)
+            }
+            Err(_) => {}
         }
         result
     }
