@@ -128,8 +128,10 @@ pub struct AuthConfig {
     pub active_key_id: String,
     /// kid → secret. Keep old keys here while their tokens may still be in use.
     pub signing_keys: BTreeMap<String, String>,
-    /// Failed logins per email before further attempts are refused for `lockout_secs`.
+    /// Failed logins of one email from one client address before that pair is locked
+    /// out, 1 s after the first failure beyond, doubling with each further one.
     pub login_max_failures: u32,
+    /// The longest such lockout.
     pub login_lockout_secs: u64,
     /// Password hashes (sign-up, login) running at once; 0: one per core.
     pub hashing_concurrency: usize,

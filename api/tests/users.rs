@@ -114,12 +114,28 @@ async fn login_failures_do_not_reveal_the_email_and_are_rate_limited() {
         let res = app.post("/v1/sessions", None, &json!({"email": user.email, "password": "wrong password"})).await;
         expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
-    // Five failures: even the right password is refused for a while.
+    // Five failures: even the right password is refused for a while, from this address.
     let res = app.post("/v1/sessions", None, &json!({"email": user.email, "password": PASSWORD})).await;
     assert!(res.headers().contains_key("retry-after"));
     expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-    // Other accounts are unaffected.
+    // Other accounts are unaffected, and so is this one from another address (the one
+    // the router writes into X-Forwarded-For): a stranger cannot lock the owner out.
     app.login(ADMIN_EMAIL, PASSWORD).await;
+    let elsewhere = app
+        .client
+        .post(format!("{}/v1/sessions", app.base))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({"email": user.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::CREATED);
+    // The lockout grows with each failure beyond the fifth: 1 s, then 2 s.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let res = app.post("/v1/sessions", None, &json!({"email": user.email, "password": "wrong password"})).await;
+    expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let res = app.post("/v1/sessions", None, &json!({"email": user.email, "password": PASSWORD})).await;
+    assert_eq!(res.headers()["retry-after"], "2");
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-use actix_web::{HttpResponse, web};
+use std::net::IpAddr;
+
+use actix_web::{HttpRequest, HttpResponse, web};
 use contract::ErrorEnvelope;
 use contract::dto::{NewSession, Session};
 
@@ -9,8 +11,23 @@ use crate::startup::AppState;
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = NewSession, responses(
     (status = 201, body = Session),
     (status = 401, description = "Wrong email or password (never says which)", body = ErrorEnvelope),
-    (status = 429, description = "Too many failures for this email", body = ErrorEnvelope)))]
-pub async fn create_session(state: web::Data<AppState>, body: web::Json<NewSession>) -> Result<HttpResponse, ApiError> {
-    let session = accounts::log_in(&state, &body).await?;
+    (status = 429, description = "Too many failed logins for this email from this client address (backoff; \
+        `Retry-After` says how long), or too many logins at once", body = ErrorEnvelope)))]
+pub async fn create_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<NewSession>,
+) -> Result<HttpResponse, ApiError> {
+    let session = accounts::log_in(&state, &body, client_address(&req)).await?;
     Ok(HttpResponse::Created().json(session))
+}
+
+/// The client's address: the last `X-Forwarded-For` entry (the router writes the address
+/// it saw there, and only the router reaches the API), else the connection's peer.
+fn client_address(req: &HttpRequest) -> Option<IpAddr> {
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).last();
+    forwarded
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|last| last.trim().parse().ok())
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
 }

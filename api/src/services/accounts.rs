@@ -1,5 +1,6 @@
 //! Sign-up, login, profiles and the bootstrap accounts.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
@@ -225,15 +226,15 @@ pub async fn update_profile(
     load(state, user_id).await
 }
 
-pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiError> {
+pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) -> Result<Session, ApiError> {
     let wrong = || ApiError::unauthenticated("the email or the password is wrong");
     let Some(email) = Email::parse(&new.email) else {
         return Err(wrong());
     };
-    if let Some(retry_after) = state.login_limiter.check(email.as_str()) {
+    if let Some(retry_after) = state.login_limiter.check(email.as_str(), client) {
         return Err(ApiError {
             retry_after: Some(retry_after),
-            ..ApiError::new(ErrorCode::RateLimited, "too many failed logins; try again later")
+            ..ApiError::new(ErrorCode::RateLimited, "too many failed logins from this address; try again later")
         });
     }
     let lookup = email.as_str().to_owned();
@@ -244,11 +245,11 @@ pub async fn log_in(state: &AppState, new: &NewSession) -> Result<Session, ApiEr
     let row = match row {
         Some(row) if valid => row,
         _ => {
-            state.login_limiter.record_failure(email.as_str());
+            state.login_limiter.record_failure(email.as_str(), client);
             return Err(wrong());
         }
     };
-    state.login_limiter.record_success(email.as_str());
+    state.login_limiter.record_success(email.as_str(), client);
     let role: Role = row.role.parse().map_err(|_| ApiError::internal("bad role in database"))?;
     let (token, expires_at) = state.tokens.issue(&row.id, role)?;
     Ok(Session { token, user_id: stored_id(&row.id)?, role, expires_at })
