@@ -152,6 +152,10 @@ class Platform:
         secrets = dict(line.split("=", 1) for line in (STATE / "secrets.env").read_text().split())
         env = dict(os.environ, LOYALTY_ROUTER_LISTEN=f"127.0.0.1:{WAN_ROUTER_PORT}",
                    LOYALTY_ROUTER_SERVICE_TOKEN=secrets["LOYALTY_SERVICE_TOKEN"])
+        # As up.sh does locally: every client here is 127.0.0.1, one address.
+        for limit in ("PER_ADDRESS", "SIGN_UP_PER_ADDRESS", "LOGIN_PER_ADDRESS", "JOIN_PER_ADDRESS"):
+            env[f"LOYALTY_ROUTER_LIMITS__{limit}__PER_MINUTE"] = "60000000"
+            env[f"LOYALTY_ROUTER_LIMITS__{limit}__BURST"] = "1000000"
         self.spawn("router-wan", [str(self.bin_dir / "loyalty-router"), "--config", str(STATE / "topology-wan.toml")],
                    f"{WAN_ROUTER}/readyz", env)
 

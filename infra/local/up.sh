@@ -18,6 +18,12 @@
 #                                through loyalty-faults: port P becomes P + FAULT_PORT_OFFSET
 #                                [1000]; faults are set on FAULTS_CONTROL_PORT [8090]
 #   PROFILE [dev]                cargo profile to build; SKIP_BUILD=1 uses BIN_DIR as is
+#   EDGE_LIMITS [local]          local: the router's limits per client address are raised,
+#                                because every client here is 127.0.0.1 (tests, load test,
+#                                bench); per-account limits keep their defaults.
+#                                default: every limit as a real deployment runs it, and the
+#                                client address taken from X-Forwarded-For (one trusted
+#                                hop), so a test can speak as several addresses
 #
 # After a failover the promoted standby stays primary; the next up.sh rebuilds the old
 # primary as its standby.
@@ -36,6 +42,7 @@ STANDBY_PORT_OFFSET=${STANDBY_PORT_OFFSET:-100}
 FAULTS=${FAULTS:-0}
 FAULT_PORT_OFFSET=${FAULT_PORT_OFFSET:-1000}
 FAULTS_CONTROL_PORT=${FAULTS_CONTROL_PORT:-8090}
+EDGE_LIMITS=${EDGE_LIMITS:-local}
 PG=$ROOT/infra/local/pg.sh
 
 mkdir -p "$STATE/pg" "$STATE/run" "$STATE/log"
@@ -186,6 +193,13 @@ if alive "$STATE/run/router.pid"; then
   echo "==> router already running (pid $(cat "$STATE/run/router.pid"))"
 else
   echo "==> router: starting on 127.0.0.1:$ROUTER_PORT"
+  if [ "$EDGE_LIMITS" = local ]; then
+    for limit in PER_ADDRESS SIGN_UP_PER_ADDRESS LOGIN_PER_ADDRESS JOIN_PER_ADDRESS; do
+      export "LOYALTY_ROUTER_LIMITS__${limit}__PER_MINUTE=60000000" "LOYALTY_ROUTER_LIMITS__${limit}__BURST=1000000"
+    done
+  else
+    export LOYALTY_ROUTER_LIMITS__TRUSTED_PROXY_HOPS=1
+  fi
   LOYALTY_ROUTER_LISTEN=127.0.0.1:$ROUTER_PORT \
     nohup "$BIN_DIR/loyalty-router" --config "$topology" >>"$STATE/log/router.log" 2>&1 &
   echo $! >"$STATE/run/router.pid"

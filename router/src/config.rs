@@ -8,6 +8,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::limits::LimitsConfig;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     pub listen: String,
@@ -18,6 +20,7 @@ pub struct Config {
     pub log_json: bool,
     pub timeouts: Timeouts,
     pub health: HealthConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +38,9 @@ pub struct Timeouts {
     pub request_ms: u64,
     /// Each region's share of a fan-out call.
     pub fanout_ms: u64,
+    /// A request body must have arrived within this (a slow sender holds a worker's
+    /// buffers and a connection).
+    pub body_read_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,8 +72,9 @@ impl Default for Config {
             service_token: None,
             workers: None,
             log_json: false,
-            timeouts: Timeouts { connect_ms: 300, request_ms: 10_000, fanout_ms: 2_000 },
+            timeouts: Timeouts { connect_ms: 300, request_ms: 10_000, fanout_ms: 2_000, body_read_ms: 10_000 },
             health: HealthConfig { interval_ms: 500, timeout_ms: 400, failures_to_mark_down: 2, panic_window_ms: 750 },
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! The pipeline every public request goes through: parse the route, pick the region(s),
 //! forward (or run a flow that fans out and merges), shape the response.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
@@ -9,6 +13,7 @@ use futures_util::StreamExt;
 use crate::error::RouterError;
 use crate::flows::{accounts, fanout, json_object, region_field};
 use crate::forward::{Outgoing, forward};
+use crate::limits::Action;
 use crate::routing::{Route, route};
 use crate::startup::AppState;
 use crate::status;
@@ -16,7 +21,13 @@ use crate::status;
 /// Request bodies are at most 64 KiB (contract).
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-async fn read_body(mut payload: web::Payload) -> Result<Bytes, RouterError> {
+async fn read_body(payload: web::Payload, within: Duration) -> Result<Bytes, RouterError> {
+    tokio::time::timeout(within, read_all(payload))
+        .await
+        .unwrap_or_else(|_| Err(RouterError::invalid_input("the request body did not arrive in time")))
+}
+
+async fn read_all(mut payload: web::Payload) -> Result<Bytes, RouterError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| RouterError::invalid_input("the request body could not be read"))?;
@@ -53,6 +64,7 @@ fn labels(route: &Route) -> (&'static str, String) {
         Route::LogIn => ("log_in", "-".into()),
         Route::Bill => ("bill", "-".into()),
         Route::NewGroup => ("new_group", "-".into()),
+        Route::Join(region) => ("join", region.to_string()),
         Route::UserGroups(user) => ("user_groups", user.region().to_string()),
         Route::UserActivity(user) => ("user_activity", user.region().to_string()),
         Route::Region(region) => ("entity", region.to_string()),
@@ -65,9 +77,11 @@ pub async fn dispatch(
     payload: web::Payload,
 ) -> Result<HttpResponse, RouterError> {
     let started = std::time::Instant::now();
+    let address = state.limits.client_address(&req);
+    state.limits.check_request(address)?;
     let route = route(req.method(), req.path())?;
     let (kind, region) = labels(&route);
-    let result = run(&state, route, &req, payload).await;
+    let result = run(&state, route, &req, payload, address).await;
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(err) => err.code.http_status(),
@@ -84,9 +98,17 @@ async fn run(
     route: Route,
     req: &HttpRequest,
     payload: web::Payload,
+    address: Option<IpAddr>,
 ) -> Result<HttpResponse, RouterError> {
-    let body = read_body(payload).await?;
-    let outgoing = Outgoing::from_request(req, body);
+    let body = read_body(payload, state.body_read_timeout).await?;
+    let mut outgoing = Outgoing::from_request(req, body);
+    check_action(state, &route, &outgoing.body, address)?;
+    // The API's login lockout is per (email, client address): the address is the one the
+    // router found, never a client's own X-Forwarded-For.
+    outgoing.headers.remove("x-forwarded-for");
+    if let Some(value) = address.and_then(|a| HeaderValue::from_str(&a.to_string()).ok()) {
+        outgoing.headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    }
     let response = match route {
         Route::Regions => status::list_regions(state),
         Route::SignUp => accounts::sign_up(state, &outgoing).await?,
@@ -98,7 +120,29 @@ async fn run(
             let region = region_field(state, &json_object(&outgoing.body)?, "region")?;
             forward(state, region, &outgoing).await?.into_response()
         }
-        Route::Region(region) => forward(state, state.known_region(region)?, &outgoing).await?.into_response(),
+        Route::Region(region) | Route::Join(region) => {
+            forward(state, state.known_region(region)?, &outgoing).await?.into_response()
+        }
     };
     Ok(response)
+}
+
+/// The limits of a sign-up, login or join, by the account its body names.
+fn check_action(state: &AppState, route: &Route, body: &Bytes, address: Option<IpAddr>) -> Result<(), RouterError> {
+    let field = |name: &str| -> Option<String> {
+        let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+        body.get(name)?.as_str().map(str::to_owned)
+    };
+    let account = match route {
+        Route::SignUp | Route::LogIn => field("email"),
+        Route::Join(_) => field("user_id"),
+        _ => return Ok(()),
+    };
+    let account = account.as_deref();
+    let action = match route {
+        Route::SignUp => Action::SignUp { email: account },
+        Route::LogIn => Action::LogIn { email: account },
+        _ => Action::Join { account },
+    };
+    state.limits.check_action(address, &action)
 }

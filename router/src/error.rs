@@ -35,6 +35,14 @@ impl RouterError {
         }
     }
 
+    /// A rate limit: retry after `secs`.
+    pub fn rate_limited(secs: u64) -> Self {
+        RouterError {
+            retry_after: Some(secs),
+            ..Self::new(ErrorCode::RateLimited, "too many requests; retry after the time in Retry-After")
+        }
+    }
+
     /// The region did not answer in time: the request may or may not have been applied;
     /// retry with the same Idempotency-Key.
     pub fn timeout(region: RegionId) -> Self {

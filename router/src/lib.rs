@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod error;
 pub mod flows;
 pub mod forward;
+pub mod limits;
 pub mod routing;
 pub mod startup;
 pub mod status;

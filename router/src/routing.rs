@@ -18,6 +18,8 @@ pub enum Route {
     Bill,
     /// Routed by the body's `region`.
     NewGroup,
+    /// Joining a group with an invitation code: the group's region.
+    Join(RegionId),
     /// Every region of the user's groups, merged.
     UserGroups(UserId),
     UserActivity(UserId),
@@ -50,6 +52,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         ("GET", ["v1", "users", uid, "activity"]) => {
             uid.parse().map(Route::UserActivity).map_err(|e| id_error("user", uid, e))
         }
+        ("POST", ["v1", "groups", gid, "members"]) => Ok(Route::Join(region_of::<GroupId>("group", gid)?)),
         (_, ["v1", "users", uid, ..]) => Ok(Route::Region(region_of::<UserId>("user", uid)?)),
         (_, ["v1", "groups", gid, ..]) => Ok(Route::Region(region_of::<GroupId>("group", gid)?)),
         (_, ["v1", "catalogue", item, ..]) => Ok(Route::Region(region_of::<ItemId>("catalogue item", item)?)),

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::dispatch::dispatch;
 use crate::error::RouterError;
 use crate::forward::{self, Client};
+use crate::limits::{Limits, forget_idle_keys};
 use crate::status;
 use crate::upstreams::{Upstreams, check_health};
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     pub fanout_timeout: Duration,
     pub metrics: PrometheusHandle,
+    pub limits: Arc<Limits>,
+    pub body_read_timeout: Duration,
 }
 
 impl AppState {
@@ -64,11 +67,15 @@ impl Application {
             Duration::from_millis(config.health.interval_ms),
             Duration::from_millis(config.health.timeout_ms),
         ));
+        let limits = Arc::new(Limits::new(&config.limits));
+        tokio::spawn(forget_idle_keys(limits.clone()));
         let state = AppState {
+            limits,
             upstreams,
             client,
             request_timeout: Duration::from_millis(config.timeouts.request_ms),
             fanout_timeout: Duration::from_millis(config.timeouts.fanout_ms),
+            body_read_timeout: Duration::from_millis(config.timeouts.body_read_ms),
             metrics: telemetry::metrics_handle(),
             config,
         };
@@ -78,6 +85,7 @@ impl Application {
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         tracing::info!(port, regions = ?state.upstreams.ids(), "router listening");
+        let max_connections = state.config.limits.max_connections_per_worker;
         let server = HttpServer::new(move || {
             // A client per worker: a pooled connection lives on the runtime (thread) that
             // opened it, so with one shared pool a request on one worker would be written
@@ -95,6 +103,9 @@ impl Application {
         })
         .workers(workers)
         .keep_alive(Duration::from_secs(75))
+        // A client gets 5 s to send a request's head; connections per worker are capped.
+        .client_request_timeout(Duration::from_secs(5))
+        .max_connections(max_connections)
         .shutdown_timeout(10)
         .listen(listener)?
         .run();

@@ -53,6 +53,14 @@ async fn internal<B: Serialize>(
     forward(state, region, &Outgoing { method, path_and_query: path, headers, body }).await
 }
 
+/// A region that answered an `/internal` call with an error of its own (busy, its
+/// database down, a timeout): the client's request could not be served there now, which
+/// is a 503 with `Retry-After`, not a fault of the router.
+fn region_busy(region: RegionId, what: &str, status: StatusCode) -> RouterError {
+    tracing::warn!(%region, %status, what, "a region could not answer an internal call");
+    RouterError::region_unavailable(region)
+}
+
 fn parse<T: DeserializeOwned>(answer: &Answer) -> Result<T, RouterError> {
     serde_json::from_slice(&answer.body).map_err(RouterError::internal)
 }
@@ -72,7 +80,7 @@ async fn reserve(
     let answer =
         internal(state, directory, Method::POST, "/internal/directory/reservations".into(), Some(&body)).await?;
     if answer.status != StatusCode::OK {
-        return Err(RouterError::internal(format!("directory answered {}", answer.status)));
+        return Err(region_busy(directory, "reservation", answer.status));
     }
     parse(&answer)
 }
@@ -128,7 +136,7 @@ async fn hold_email(
                     Reservation::Reserved { reservation_id, .. } => Ok(reservation_id),
                     _ => Err(email_taken()),
                 },
-                other => Err(RouterError::internal(format!("home region answered {other}"))),
+                other => Err(region_busy(home_region, "user look-up", other)),
             }
         }
     }
@@ -175,7 +183,7 @@ pub async fn log_in(state: &AppState, outgoing: &Outgoing) -> Result<HttpRespons
         // Unknown email: the directory region checks the password against a dummy hash
         // and says 401, taking as long as a real check would.
         StatusCode::NOT_FOUND => directory,
-        other => return Err(RouterError::internal(format!("directory answered {other}"))),
+        other => return Err(region_busy(directory, "directory look-up", other)),
     };
     Ok(forward(state, home, outgoing).await?.into_response())
 }

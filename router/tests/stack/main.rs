@@ -7,6 +7,7 @@ mod support;
 mod authorization;
 mod governance;
 mod hostile_input;
+mod limits;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

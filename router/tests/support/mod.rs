@@ -43,6 +43,9 @@ pub struct Options {
     /// A synchronous hot standby per region and a fault link in front of every API and
     /// Postgres server.
     pub drill: bool,
+    /// The router's limits as a real deployment runs them (`EDGE_LIMITS=default`), the
+    /// client's address taken from X-Forwarded-For.
+    pub real_limits: bool,
 }
 
 fn root() -> PathBuf {
@@ -87,12 +90,12 @@ fn free_ports(options: Options) -> (u16, u16, u16) {
 
 impl Stack {
     pub fn start(instances: u16) -> Stack {
-        Self::start_with(Options { instances, drill: false })
+        Self::start_with(Options { instances, drill: false, real_limits: false })
     }
 
     /// Two API instances per region, a hot standby per region, fault links everywhere.
     pub fn drill() -> Stack {
-        Self::start_with(Options { instances: 2, drill: true })
+        Self::start_with(Options { instances: 2, drill: true, real_limits: false })
     }
 
     pub fn start_with(options: Options) -> Stack {
@@ -123,6 +126,9 @@ impl Stack {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let mut env = env;
+        if options.real_limits {
+            env.push(("EDGE_LIMITS".to_owned(), "default".to_owned()));
+        }
         let faults = options.drill.then(|| format!("http://127.0.0.1:{}", pg + 199));
         if options.drill {
             env.extend(

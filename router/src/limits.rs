@@ -1,0 +1,245 @@
+//! Rate limits at the edge, so one client cannot take service from everyone else: a
+//! general budget per client address, and tighter ones for what costs the platform
+//! most or guesses at secrets (sign-up, login, joining with an invitation code), per
+//! client address and per target account. GCRA buckets (governor), one per key, kept in
+//! memory per router instance; idle keys are dropped every minute, so a flood of
+//! addresses or emails does not grow memory for ever.
+//!
+//! Per-account limits are set well above what a person does, because a stranger can
+//! spend them: they bound a distributed guessing attack on one account, not a person.
+//! The lockout after failed logins is per (email, client address), in the API.
+
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use crate::error::RouterError;
+
+/// One bucket: `per_minute` sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Rate {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    const fn new(per_minute: u32, burst: u32) -> Rate {
+        Rate { per_minute, burst }
+    }
+
+    fn quota(self) -> Quota {
+        let per_minute = NonZeroU32::new(self.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        Quota::per_minute(per_minute).allow_burst(burst)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitsConfig {
+    /// Every request of one client address.
+    pub per_address: Rate,
+    pub sign_up_per_address: Rate,
+    /// Sign-ups for one email (each reserves it in the email directory).
+    pub sign_up_per_email: Rate,
+    pub login_per_address: Rate,
+    pub login_per_email: Rate,
+    /// Joins with an invitation code, from one address and by one account.
+    pub join_per_address: Rate,
+    pub join_per_account: Rate,
+    /// Proxies in front of the router that append the client's address to
+    /// `X-Forwarded-For` (1 behind an AWS load balancer, 0 when clients connect directly).
+    /// The client's address is the entry that many places from the right; entries
+    /// further left were written by the client and are not trusted.
+    pub trusted_proxy_hops: usize,
+    /// Open client connections per worker thread; more wait in the listen backlog.
+    pub max_connections_per_worker: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            // A store's tills behind one NAT address stay well inside this.
+            per_address: Rate::new(6_000, 200),
+            sign_up_per_address: Rate::new(30, 10),
+            sign_up_per_email: Rate::new(20, 10),
+            login_per_address: Rate::new(60, 20),
+            login_per_email: Rate::new(60, 20),
+            join_per_address: Rate::new(60, 20),
+            join_per_account: Rate::new(30, 10),
+            trusted_proxy_hops: 0,
+            max_connections_per_worker: 10_000,
+        }
+    }
+}
+
+/// What a request is, for the limits that apply to it.
+pub enum Action<'a> {
+    SignUp { email: Option<&'a str> },
+    LogIn { email: Option<&'a str> },
+    Join { account: Option<&'a str> },
+}
+
+pub struct Limits {
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    sign_up_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    sign_up_per_email: DefaultKeyedRateLimiter<String>,
+    login_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    login_per_email: DefaultKeyedRateLimiter<String>,
+    join_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    join_per_account: DefaultKeyedRateLimiter<String>,
+    trusted_proxy_hops: usize,
+    clock: DefaultClock,
+}
+
+impl Limits {
+    pub fn new(config: &LimitsConfig) -> Limits {
+        Limits {
+            per_address: RateLimiter::keyed(config.per_address.quota()),
+            sign_up_per_address: RateLimiter::keyed(config.sign_up_per_address.quota()),
+            sign_up_per_email: RateLimiter::keyed(config.sign_up_per_email.quota()),
+            login_per_address: RateLimiter::keyed(config.login_per_address.quota()),
+            login_per_email: RateLimiter::keyed(config.login_per_email.quota()),
+            join_per_address: RateLimiter::keyed(config.join_per_address.quota()),
+            join_per_account: RateLimiter::keyed(config.join_per_account.quota()),
+            trusted_proxy_hops: config.trusted_proxy_hops,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// The client's address: the connection's peer, or the `X-Forwarded-For` entry the
+    /// trusted proxies wrote.
+    pub fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr().map(|a| a.ip());
+        if self.trusted_proxy_hops == 0 {
+            return peer;
+        }
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        forwarded
+            .len()
+            .checked_sub(self.trusted_proxy_hops)
+            .and_then(|i| forwarded.get(i))
+            .and_then(|entry| entry.parse().ok())
+            .or(peer)
+    }
+
+    /// The general budget of `address`.
+    pub fn check_request(&self, address: Option<IpAddr>) -> Result<(), RouterError> {
+        match address {
+            Some(address) => self.take(&self.per_address, &address, "address"),
+            None => Ok(()),
+        }
+    }
+
+    /// The budgets of a sign-up, login or join.
+    pub fn check_action(&self, address: Option<IpAddr>, action: &Action<'_>) -> Result<(), RouterError> {
+        let (by_address, by_account, account, what) = match action {
+            Action::SignUp { email } => (&self.sign_up_per_address, &self.sign_up_per_email, email, "sign_up"),
+            Action::LogIn { email } => (&self.login_per_address, &self.login_per_email, email, "log_in"),
+            Action::Join { account } => (&self.join_per_address, &self.join_per_account, account, "join"),
+        };
+        if let Some(address) = address {
+            self.take(by_address, &address, what)?;
+        }
+        if let Some(account) = account {
+            self.take(by_account, &account.to_lowercase(), what)?;
+        }
+        Ok(())
+    }
+
+    fn take<K: Hash + Eq + Clone>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+        what: &'static str,
+    ) -> Result<(), RouterError> {
+        limiter.check_key(key).map_err(|not_until| {
+            metrics::counter!("router_rate_limited_total", "limit" => what).increment(1);
+            let wait = not_until.wait_time_from(self.clock.now());
+            RouterError::rate_limited(wait.as_secs().max(1))
+        })
+    }
+
+    /// Forgets keys whose buckets are full again (they would allow a full burst).
+    pub fn forget_idle(&self) {
+        self.per_address.retain_recent();
+        self.sign_up_per_address.retain_recent();
+        self.sign_up_per_email.retain_recent();
+        self.login_per_address.retain_recent();
+        self.login_per_email.retain_recent();
+        self.join_per_address.retain_recent();
+        self.join_per_account.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+}
+
+/// Runs `forget_idle` every minute, forever.
+pub async fn forget_idle_keys(limits: std::sync::Arc<Limits>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        limits.forget_idle();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_429_with_a_wait_per_key() {
+        let config = LimitsConfig { login_per_address: Rate::new(60, 3), ..LimitsConfig::default() };
+        let limits = Limits::new(&config);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        for n in 0..3 {
+            let email = format!("u{n}@x.io");
+            assert!(limits.check_action(Some(a), &Action::LogIn { email: Some(&email) }).is_ok());
+        }
+        let login = |email| Action::LogIn { email: Some(email) };
+        let refused = limits.check_action(Some(a), &login("u9@x.io")).unwrap_err();
+        assert_eq!(refused.code, contract::ErrorCode::RateLimited);
+        assert_eq!(refused.retry_after, Some(1));
+        // Another address has its own bucket.
+        assert!(limits.check_action(Some(b), &login("u9@x.io")).is_ok());
+    }
+
+    #[test]
+    fn the_client_address_is_the_one_the_trusted_proxies_wrote() {
+        let request = |forwarded: &str| {
+            actix_web::test::TestRequest::default()
+                .peer_addr("10.1.1.1:5000".parse().unwrap())
+                .insert_header(("x-forwarded-for", forwarded))
+                .to_http_request()
+        };
+        let direct = Limits::new(&LimitsConfig::default());
+        // Clients connecting directly: whatever they claim, their own address counts.
+        assert_eq!(direct.client_address(&request("1.2.3.4")), Some("10.1.1.1".parse().unwrap()));
+        let behind_lb = Limits::new(&LimitsConfig { trusted_proxy_hops: 1, ..LimitsConfig::default() });
+        // Behind one load balancer: its entry (the last), not the one the client wrote.
+        let spoofed = request("6.6.6.6, 203.0.113.9");
+        assert_eq!(behind_lb.client_address(&spoofed), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(behind_lb.client_address(&request("garbage")), Some("10.1.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn one_email_is_limited_across_addresses_whatever_its_case() {
+        let config = LimitsConfig { login_per_email: Rate::new(1, 2), ..LimitsConfig::default() };
+        let limits = Limits::new(&config);
+        let address = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
+        assert!(limits.check_action(address(1), &Action::LogIn { email: Some("Ann@x.io") }).is_ok());
+        assert!(limits.check_action(address(2), &Action::LogIn { email: Some("ann@x.io") }).is_ok());
+        let refused = limits.check_action(address(3), &Action::LogIn { email: Some("ANN@x.io") }).unwrap_err();
+        assert!(refused.retry_after.unwrap() >= 59, "{refused:?}");
+    }
+}
