@@ -9,6 +9,22 @@ use crate::ids::{GroupId, RegionId, UserId};
 /// Header that carries the shared service token on `/internal` calls.
 pub const SERVICE_TOKEN_HEADER: &str = "X-Service-Token";
 
+/// The shortest service token a service starts with: an empty or short token would let
+/// anyone who guesses it call `/internal` (an empty one matched an empty header).
+pub const MIN_SERVICE_TOKEN_BYTES: usize = 32;
+
+/// Refuses a configured service token shorter than `MIN_SERVICE_TOKEN_BYTES`; none at all
+/// is allowed (`/internal` then refuses everyone).
+pub fn check_service_token(token: Option<&str>) -> Result<(), String> {
+    match token {
+        Some(token) if token.len() < MIN_SERVICE_TOKEN_BYTES => Err(format!(
+            "the service token is {} bytes; it must be at least {MIN_SERVICE_TOKEN_BYTES} (e.g. 32 random bytes, hex)",
+            token.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// An event from another region's outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -75,4 +91,17 @@ pub struct DirectoryEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRef {
     pub user_id: UserId,
+}
+
+#[cfg(test)]
+mod service_token_tests {
+    use super::*;
+
+    #[test]
+    fn short_and_empty_tokens_are_refused() {
+        assert!(check_service_token(Some("")).is_err());
+        assert!(check_service_token(Some(&"x".repeat(31))).is_err());
+        assert!(check_service_token(Some(&"x".repeat(32))).is_ok());
+        assert!(check_service_token(None).is_ok());
+    }
 }

@@ -59,6 +59,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        contract::internal::check_service_token(config.service_token.as_deref()).map_err(anyhow::Error::msg)?;
         let upstreams = Arc::new(Upstreams::new(&config)?);
         let client = new_client(&config);
         tokio::spawn(check_health(
