@@ -68,6 +68,8 @@ pub struct RelayConfig {
     /// Pause between outbox drains when there is nothing (more) to send.
     pub interval_ms: u64,
     pub batch_size: i64,
+    /// Delivered events are deleted this long after delivery.
+    pub keep_delivered_hours: u32,
     /// Per call to another region.
     pub request_timeout_ms: u64,
 }
@@ -221,7 +223,12 @@ impl Default for Config {
             admin_email: None,
             admin_password: None,
             service_token: None,
-            relay: RelayConfig { interval_ms: 250, batch_size: 200, request_timeout_ms: 3_000 },
+            relay: RelayConfig {
+                interval_ms: 250,
+                batch_size: 200,
+                keep_delivered_hours: 24,
+                request_timeout_ms: 3_000,
+            },
             directory: DirectoryConfig { lease_secs: 60 },
             points: PointsConfig { batch_runners: 2, max_batch: 64, max_waiting_per_group: 512 },
             groups: GroupsConfig { max_members: 10 },

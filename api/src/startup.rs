@@ -22,10 +22,9 @@ use crate::routes;
 use crate::services::batches::{self, Batches};
 use crate::services::catalogue::CatalogueCache;
 use crate::services::peers::Peers;
-use crate::services::points::purge_expired_records;
 use crate::services::pricing::RemoteCatalogues;
 use crate::services::redeem_rights::RedeemRights;
-use crate::services::{accounts, relay};
+use crate::services::{accounts, housekeeping, relay};
 use observability::{request_id, telemetry};
 
 /// Request bodies are at most 64 KiB (contract).
@@ -128,7 +127,7 @@ impl Application {
             config,
         });
         accounts::bootstrap(&state, ready_by).await?;
-        tokio::spawn(purge_expired_records(state.clone()));
+        tokio::spawn(housekeeping::run(state.clone()));
         tokio::spawn(relay::run(state.clone()));
 
         let listener =

@@ -103,6 +103,13 @@ impl QueryFragment<Pg> for InsertRecords<'_> {
 
 fixed_statement!(InsertRecords);
 
-pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::delete(idempotency_records::table.filter(idempotency_records::created_on.lt(cutoff))).execute(conn)
+/// Deletes up to `limit` records older than `cutoff` (by the age index); how many.
+pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM idempotency_records WHERE (caller_id, key) IN \
+         (SELECT caller_id, key FROM idempotency_records WHERE created_on < $1 LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
 }

@@ -21,6 +21,7 @@ pub mod catalogue;
 pub mod directory;
 pub mod events;
 pub mod groups;
+pub mod housekeeping;
 pub mod invitations;
 pub mod members;
 pub mod peers;

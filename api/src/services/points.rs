@@ -10,7 +10,6 @@
 //! failures that may be transient (5xx) are not, so their retry runs again.
 
 use actix_web::HttpResponse;
-use chrono::{DateTime, Utc};
 use contract::dto::{Bill, EntryKind, NewBill, NewRedemption, Redemption, Role};
 use contract::{ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
 use diesel::QueryResult;
@@ -18,7 +17,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::idempotency;
 use crate::db::ledger::EntryRow;
 use crate::db::{stored_id, users};
 use crate::domain::{IdempotencyKey, Points, Qty};
@@ -313,18 +311,4 @@ pub async fn redeem(
     };
     let write = Write { group_id, member, items, decide: Box::new(decide), answer: redemption_answer };
     run_once(state, request, write).await
-}
-
-/// Deletes idempotency records past the retention period, every hour.
-pub async fn purge_expired_records(state: actix_web::web::Data<AppState>) {
-    let retention = chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24)));
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let cutoff: DateTime<Utc> = Utc::now() - retention;
-        match state.db.run(move |conn| Ok(idempotency::purge_older_than(conn, cutoff)?)).await {
-            Ok(purged) => tracing::info!(purged, "expired idempotency records purged"),
-            Err(err) => tracing::warn!(%err, "purging idempotency records failed"),
-        }
-    }
 }

@@ -2,13 +2,13 @@
 //! the receiving region acknowledges. Receivers apply events idempotently and in any
 //! order, so a duplicate delivery (a lost acknowledgement) does no harm.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use actix_web::web;
 use contract::RegionId;
 use contract::internal::{EventBatch, EventEnvelope};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 
 use crate::db::outbox;
 use crate::error::ApiError;
@@ -16,6 +16,11 @@ use crate::startup::AppState;
 
 /// A claimed batch stays ours this long; past it, another relay may send it again.
 const CLAIM_SECS: i32 = 30;
+
+/// Events per call to another region, in bytes of JSON: well under the receiver's 64 KiB
+/// body limit, which 200 events with long emails used to pass, failing for ever on the
+/// same ids.
+const MAX_CALL_BYTES: usize = 48 * 1024;
 
 pub async fn run(state: web::Data<AppState>) {
     let pause = Duration::from_millis(state.config.relay.interval_ms);
@@ -39,24 +44,28 @@ pub async fn drain_once(state: &AppState) -> Result<usize, ApiError> {
         by_region.entry(row.destination_region.clone()).or_default().push(row);
     }
     for (region, rows) in by_region {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(1);
-        let delivered = match region.parse::<RegionId>() {
+        let (delivered, undelivered) = match region.parse::<RegionId>() {
             Ok(destination) => deliver(state, destination, &rows).await,
-            Err(_) => Err(ApiError::internal(format!("outbox row for malformed region {region}"))),
+            Err(_) => (
+                Vec::new(),
+                Some((
+                    rows.iter().map(|r| r.id).collect(),
+                    ApiError::internal(format!("outbox row for malformed region {region}")),
+                )),
+            ),
         };
-        match delivered {
-            Ok(()) => {
-                state.db.run(move |conn| Ok(outbox::mark_delivered(conn, &ids)?)).await?;
-                metrics::counter!("outbox_delivered_total", "destination" => region).increment(rows.len() as u64);
-            }
-            Err(err) => {
-                // 250 ms, 500 ms, 1 s, ... capped at 30 s.
-                let delay_ms = (250i64 << attempts.clamp(0, 7)).min(30_000) as i32;
-                tracing::warn!(destination = %region, attempts, error = %err.message, "outbox delivery failed; will retry");
-                metrics::counter!("outbox_delivery_failures_total", "destination" => region).increment(1);
-                state.db.run(move |conn| Ok(outbox::retry_later(conn, &ids, delay_ms)?)).await?;
-            }
+        if !delivered.is_empty() {
+            let count = delivered.len() as u64;
+            state.db.run(move |conn| Ok(outbox::mark_delivered(conn, &delivered)?)).await?;
+            metrics::counter!("outbox_delivered_total", "destination" => region.clone()).increment(count);
+        }
+        if let Some((ids, err)) = undelivered {
+            // 250 ms, 500 ms, 1 s, ... capped at 30 s.
+            let delay_ms = (250i64 << attempts.clamp(0, 7)).min(30_000) as i32;
+            tracing::warn!(destination = %region, attempts, error = %err.message, "outbox delivery failed; will retry");
+            metrics::counter!("outbox_delivery_failures_total", "destination" => region).increment(1);
+            state.db.run(move |conn| Ok(outbox::retry_later(conn, &ids, delay_ms)?)).await?;
         }
     }
     if let Ok((pending, oldest)) = state.db.run(|conn| Ok(outbox::backlog(conn)?)).await {
@@ -66,23 +75,99 @@ pub async fn drain_once(state: &AppState) -> Result<usize, ApiError> {
     Ok(count)
 }
 
-async fn deliver(state: &AppState, destination: RegionId, rows: &[outbox::PendingRow]) -> Result<(), ApiError> {
-    let events = rows
-        .iter()
-        .map(|row| {
-            Ok(EventEnvelope {
+/// Sends `rows` in calls of at most `MAX_CALL_BYTES` of events each, halving a call the
+/// receiver refuses as too large. Returns the ids delivered, and those not delivered
+/// with why (the first failure stops the rest, which keep their order for the retry).
+async fn deliver(
+    state: &AppState,
+    destination: RegionId,
+    rows: &[outbox::PendingRow],
+) -> (Vec<i64>, Option<(Vec<i64>, ApiError)>) {
+    let mut envelopes = Vec::with_capacity(rows.len());
+    for row in rows {
+        match serde_json::from_value(row.payload.clone()) {
+            Ok(event) => envelopes.push(EventEnvelope {
                 id: row.id,
                 origin: state.regions.local,
                 created_on: row.created_on,
-                event: serde_json::from_value(row.payload.clone()).map_err(ApiError::internal)?,
+                event,
+            }),
+            Err(err) => return (Vec::new(), Some((rows.iter().map(|r| r.id).collect(), ApiError::internal(err)))),
+        }
+    }
+    let mut pending: VecDeque<Vec<EventEnvelope>> = by_size(envelopes, MAX_CALL_BYTES).into();
+    let mut delivered = Vec::new();
+    while let Some(events) = pending.pop_front() {
+        let batch = EventBatch { events };
+        let answer = state.peers.call(destination, Method::POST, "/internal/events", Some(&batch)).await;
+        let mut events = batch.events;
+        let failure = match answer {
+            Ok(response) if response.status.is_success() => {
+                delivered.extend(events.iter().map(|e| e.id));
+                continue;
+            }
+            Ok(response) if response.status == StatusCode::PAYLOAD_TOO_LARGE && events.len() > 1 => {
+                let second = events.split_off(events.len() / 2);
+                pending.push_front(second);
+                pending.push_front(events);
+                continue;
+            }
+            Ok(response) => {
+                ApiError::region_unavailable(format!("region {destination} refused the events: {}", response.status))
+            }
+            Err(err) => err,
+        };
+        let undelivered = events.iter().chain(pending.iter().flatten()).map(|e| e.id).collect();
+        return (delivered, Some((undelivered, failure)));
+    }
+    (delivered, None)
+}
+
+/// Splits `events` in order into runs whose JSON stays within `max_bytes` (an event
+/// larger than that alone goes alone).
+fn by_size(events: Vec<EventEnvelope>, max_bytes: usize) -> Vec<Vec<EventEnvelope>> {
+    let mut runs: Vec<Vec<EventEnvelope>> = Vec::new();
+    let mut size = 0;
+    for event in events {
+        let bytes = serde_json::to_vec(&event).map_or(max_bytes, |json| json.len() + 1);
+        match runs.last_mut() {
+            Some(run) if size + bytes <= max_bytes => {
+                size += bytes;
+                run.push(event);
+            }
+            _ => {
+                size = bytes;
+                runs.push(vec![event]);
+            }
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use contract::internal::Event;
+
+    use super::*;
+
+    #[test]
+    fn long_events_are_sent_in_calls_under_the_body_limit_in_order() {
+        let user: contract::UserId = "002-abcdef".parse().unwrap();
+        let events: Vec<EventEnvelope> = (0..200)
+            .map(|n| EventEnvelope {
+                id: n,
+                origin: "001".parse().unwrap(),
+                created_on: chrono::Utc::now(),
+                event: Event::Directory { email: format!("{}{n}@example.com", "x".repeat(240)), user_id: user.clone() },
             })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let response =
-        state.peers.call(destination, Method::POST, "/internal/events", Some(&EventBatch { events })).await?;
-    if response.status.is_success() {
-        Ok(())
-    } else {
-        Err(ApiError::region_unavailable(format!("region {destination} refused the events: {}", response.status)))
+            .collect();
+        let runs = by_size(events, MAX_CALL_BYTES);
+        assert!(runs.len() > 1);
+        for run in &runs {
+            let body = serde_json::to_vec(&EventBatch { events: run.clone() }).unwrap();
+            assert!(body.len() <= 64 * 1024, "a call of {} bytes", body.len());
+        }
+        let ids: Vec<i64> = runs.iter().flatten().map(|e| e.id).collect();
+        assert_eq!(ids, (0..200).collect::<Vec<_>>());
     }
 }

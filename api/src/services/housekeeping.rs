@@ -1,0 +1,65 @@
+//! What would otherwise grow for ever, deleted every hour: idempotency records past
+//! their retention (the contract promises at least 24 hours) and outbox events delivered
+//! more than `relay.keep_delivered_hours` ago. In chunks of `CHUNK` rows, each its own
+//! short statement with a pause after it: one DELETE of a day's records ran into the 5 s
+//! statement timeout and held its locks meanwhile.
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::Utc;
+
+use crate::db::{Db, idempotency, outbox};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+const CHUNK: i64 = 5_000;
+const PAUSE: Duration = Duration::from_millis(50);
+
+/// What one pass deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub idempotency_records: usize,
+    pub outbox_events: usize,
+}
+
+pub async fn run(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let retention = chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24)));
+        let keep_delivered = chrono::Duration::hours(i64::from(state.config.relay.keep_delivered_hours));
+        match purge(&state.db, retention, keep_delivered).await {
+            Ok(purged) => tracing::info!(?purged, "housekeeping done"),
+            Err(err) => tracing::warn!(error = %err.message, "housekeeping stopped; the next hour goes on"),
+        }
+    }
+}
+
+/// Deletes idempotency records older than `retention` and outbox events delivered more
+/// than `keep_delivered` ago.
+pub async fn purge(db: &Db, retention: chrono::Duration, keep_delivered: chrono::Duration) -> Result<Purged, ApiError> {
+    let records_cutoff = Utc::now() - retention;
+    let events_cutoff = Utc::now() - keep_delivered;
+    Ok(Purged {
+        idempotency_records: in_chunks(db, move |conn| idempotency::purge_older_than(conn, records_cutoff, CHUNK))
+            .await?,
+        outbox_events: in_chunks(db, move |conn| outbox::purge_delivered_before(conn, events_cutoff, CHUNK)).await?,
+    })
+}
+
+async fn in_chunks<F>(db: &Db, delete: F) -> Result<usize, ApiError>
+where
+    F: Fn(&mut diesel::PgConnection) -> diesel::QueryResult<usize> + Clone + Send + 'static,
+{
+    let mut total = 0;
+    loop {
+        let delete = delete.clone();
+        let deleted = db.run(move |conn| Ok(delete(conn)?)).await?;
+        total += deleted;
+        if (deleted as i64) < CHUNK {
+            return Ok(total);
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+}
