@@ -44,6 +44,7 @@ ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
 # fanout-wan: a second router whose regions sit behind loyalty-faults links, each adding
 # WAN_MS to every packet in each direction (a round trip takes 2 × WAN_MS longer).
 WAN_ROUTER_PORT, WAN_CONTROL_PORT, WAN_LINK_BASE, WAN_MS = 9060, 9061, 9200, 5
+WAN_ROUTER_ADMIN_PORT = 9062
 WAN_ROUTER = f"http://127.0.0.1:{WAN_ROUTER_PORT}"
 REGIONS = ("001", "002", "003")
 PG_001 = PG_BASE + 1
@@ -151,6 +152,7 @@ class Platform:
         (STATE / "topology-wan.toml").write_text(topology)
         secrets = dict(line.split("=", 1) for line in (STATE / "secrets.env").read_text().split())
         env = dict(os.environ, LOYALTY_ROUTER_LISTEN=f"127.0.0.1:{WAN_ROUTER_PORT}",
+                   LOYALTY_ROUTER_ADMIN_LISTEN=f"127.0.0.1:{WAN_ROUTER_ADMIN_PORT}",
                    LOYALTY_ROUTER_SERVICE_TOKEN=secrets["LOYALTY_SERVICE_TOKEN"])
         # As up.sh does locally: every client here is 127.0.0.1, one address.
         for limit in ("PER_ADDRESS", "SIGN_UP_PER_ADDRESS", "LOGIN_PER_ADDRESS", "JOIN_PER_ADDRESS"):

@@ -9,6 +9,7 @@
 #   PG_PORT_BASE [55000]         region NNN's Postgres listens on base + NNN
 #   API_PORT_BASE [8100]         instance k (0, 1, ...) of region NNN on base + NNN + 10*k
 #   ROUTER_PORT [8080]
+#   ROUTER_ADMIN_PORT [ROUTER_PORT + 1]   the router's /metrics (never on ROUTER_PORT)
 #   API_INSTANCES [1]            API instances per region
 #   STANDBY [0]                  1: each region's Postgres gets a synchronous streaming
 #                                hot standby on its port + STANDBY_PORT_OFFSET [100]; the
@@ -35,6 +36,7 @@ REGIONS=${LOYALTY_LOCAL_REGIONS:-"001 002 003"}
 PG_PORT_BASE=${PG_PORT_BASE:-55000}
 API_PORT_BASE=${API_PORT_BASE:-8100}
 ROUTER_PORT=${ROUTER_PORT:-8080}
+ROUTER_ADMIN_PORT=${ROUTER_ADMIN_PORT:-$((ROUTER_PORT + 1))}
 API_INSTANCES=${API_INSTANCES:-1}
 PROFILE=${PROFILE:-dev}
 STANDBY=${STANDBY:-0}
@@ -200,7 +202,7 @@ else
   else
     export LOYALTY_ROUTER_LIMITS__TRUSTED_PROXY_HOPS=1
   fi
-  LOYALTY_ROUTER_LISTEN=127.0.0.1:$ROUTER_PORT \
+  LOYALTY_ROUTER_LISTEN=127.0.0.1:$ROUTER_PORT LOYALTY_ROUTER_ADMIN_LISTEN=127.0.0.1:$ROUTER_ADMIN_PORT \
     nohup "$BIN_DIR/loyalty-router" --config "$topology" >>"$STATE/log/router.log" 2>&1 &
   echo $! >"$STATE/run/router.pid"
 fi

@@ -13,6 +13,9 @@ use crate::limits::LimitsConfig;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
     pub listen: String,
+    /// Where `/metrics` is served (with `/healthz` and `/readyz`); never the public
+    /// address. Keep it on loopback or a private network.
+    pub admin_listen: String,
     pub regions: Vec<RegionConfig>,
     /// Shared secret for the regions' `/internal` API (email directory look-ups).
     pub service_token: Option<String>,
@@ -61,6 +64,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:8080".to_owned(),
+            admin_listen: "127.0.0.1:8081".to_owned(),
             regions: [("001", "Europe", 8101), ("002", "Americas", 8102), ("003", "Asia-Pacific", 8103)]
                 .into_iter()
                 .map(|(id, name, port)| RegionConfig {

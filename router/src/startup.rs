@@ -55,6 +55,10 @@ fn new_client(config: &Config) -> Client {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` (and the health checks) on the admin address only: the public listener
+    /// is the internet's, and the router's metrics name regions, instances and rates.
+    admin_port: u16,
+    admin: Server,
 }
 
 impl Application {
@@ -87,6 +91,7 @@ impl Application {
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         tracing::info!(port, regions = ?state.upstreams.ids(), "router listening");
         let max_connections = state.config.limits.max_connections_per_worker;
+        let admin_state = state.clone();
         let server = HttpServer::new(move || {
             // A client per worker: a pooled connection lives on the runtime (thread) that
             // opened it, so with one shared pool a request on one worker would be written
@@ -98,7 +103,6 @@ impl Application {
                 .wrap(from_fn(request_id::propagate))
                 .route("/healthz", web::get().to(status::liveness))
                 .route("/readyz", web::get().to(status::readiness))
-                .route("/metrics", web::get().to(status::render_metrics))
                 .route("/openapi.json", web::get().to(status::openapi))
                 .default_service(web::to(dispatch))
         })
@@ -110,11 +114,30 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        let admin_listener = TcpListener::bind(&admin_state.config.admin_listen)
+            .with_context(|| format!("listening on {} (admin)", admin_state.config.admin_listen))?;
+        let admin_port = admin_listener.local_addr()?.port();
+        tracing::info!(port = admin_port, "router admin address listening (/metrics)");
+        let admin = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(admin_state.clone()))
+                .route("/healthz", web::get().to(status::liveness))
+                .route("/readyz", web::get().to(status::readiness))
+                .route("/metrics", web::get().to(status::render_metrics))
+        })
+        .workers(1)
+        .shutdown_timeout(1)
+        .listen(admin_listener)?
+        .run();
+        Ok(Application { port, server, admin_port, admin })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -122,6 +145,11 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let admin = self.admin.handle();
+        // An actix server serves only while its future is polled.
+        actix_web::rt::spawn(self.admin);
+        let served = self.server.await;
+        admin.stop(true).await;
+        served
     }
 }

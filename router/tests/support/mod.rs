@@ -22,6 +22,8 @@ pub const REGIONS: [&str; 3] = ["001", "002", "003"];
 
 pub struct Stack {
     pub router: String,
+    /// The router's admin address (`/metrics`).
+    pub router_admin: String,
     pub state: PathBuf,
     pub client: reqwest::Client,
     env: Vec<(String, String)>,
@@ -67,7 +69,7 @@ fn free_ports(options: Options) -> (u16, u16, u16) {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let base = 10_000 + ((seed >> 33) % BLOCKS) as u16 * 200;
         let (pg, api, router) = (base, base + 40, base + 99);
-        let mut ports = vec![router];
+        let mut ports = vec![router, router - 1];
         for n in 1..=3 {
             ports.push(pg + n);
             if options.drill {
@@ -113,6 +115,7 @@ impl Stack {
             ("PG_PORT_BASE", pg.to_string()),
             ("API_PORT_BASE", api.to_string()),
             ("ROUTER_PORT", router.to_string()),
+            ("ROUTER_ADMIN_PORT", (router - 1).to_string()),
             ("API_INSTANCES", instances.to_string()),
             ("SKIP_BUILD", "1".to_owned()),
             ("BIN_DIR", bin_dir.to_str().unwrap().to_owned()),
@@ -149,6 +152,7 @@ impl Stack {
         }
         let stack = Stack {
             router: format!("http://127.0.0.1:{router}"),
+            router_admin: format!("http://127.0.0.1:{}", router - 1),
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
             state,
             env,
