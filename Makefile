@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release infra-check
+.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release infra-check deny
 
 PROFILE ?= dev
 
@@ -18,6 +18,10 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Supply-chain checks (cargo-deny against the offline RustSec snapshot; also in `make test`).
+deny:
+	bash infra/local/deny.sh
 
 openapi:
 	cargo run -q --bin loyalty-api -- --print-openapi

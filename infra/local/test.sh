@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The API's IAM database auth is an optional feature: keep it compiling and clean.
 cargo clippy -p api --features iam --all-targets --locked -- -D warnings
 
+echo "==> cargo deny (advisories from the offline snapshot, licences, bans, sources)"
+bash "$ROOT/infra/local/deny.sh"
+
 # The AWS operations tool is tested against moto (a mock AWS API) on loopback.
 if ! command -v moto_server >/dev/null 2>&1; then
   venv=${LOYALTY_STATE_DIR:-$ROOT/.local}/moto-venv
