@@ -24,7 +24,7 @@ use crate::services::catalogue::CatalogueCache;
 use crate::services::peers::Peers;
 use crate::services::pricing::RemoteCatalogues;
 use crate::services::redeem_rights::RedeemRights;
-use crate::services::{accounts, housekeeping, relay};
+use crate::services::{accounts, directory, housekeeping, relay};
 use observability::{request_id, telemetry};
 
 /// Request bodies are at most 64 KiB (contract).
@@ -129,6 +129,16 @@ impl Application {
         accounts::bootstrap(&state, ready_by).await?;
         tokio::spawn(housekeeping::run(state.clone()));
         tokio::spawn(relay::run(state.clone()));
+        let replicating = state.clone();
+        tokio::spawn(async move {
+            match directory::replicate_existing(&replicating).await {
+                Ok(0) => {}
+                Ok(users) => tracing::info!(users, "directory entries of existing users sent to every replica"),
+                Err(err) => {
+                    tracing::warn!(error = %err.message, "replicating existing directory entries failed; the next start goes on")
+                }
+            }
+        });
 
         let listener =
             TcpListener::bind(&state.config.listen).with_context(|| format!("listening on {}", state.config.listen))?;

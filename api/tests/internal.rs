@@ -150,3 +150,46 @@ async fn events_from_other_regions_are_applied_idempotently() {
     )
     .await;
 }
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)] // test set-up
+async fn users_from_before_replication_reach_every_directory_region_once() {
+    use diesel::connection::SimpleConnection;
+
+    let test_db = support::postgres::TestDb::create();
+    let config = support::test_config(&test_db.url);
+    let db = api::db::Db::new(&test_db.url, &config.db, None);
+    db.migrate(std::time::Instant::now() + std::time::Duration::from_secs(10)).unwrap();
+    let mut conn = test_db.connect();
+    // A user announced to one directory region only, as before entries were replicated.
+    conn.batch_execute(
+        "INSERT INTO groups (id, name, location, personal_of, owner_id) VALUES ('001-oldp01', 'Old', '', NULL, '001-old001');
+         INSERT INTO users (id, email, password_hash, role, full_name, personal_group_id, directory_replicated)
+           VALUES ('001-old001', 'old@example.com', 'h', 'customer', 'Old', '001-oldp01', false);",
+    )
+    .unwrap();
+    let app = TestApp::start(config, test_db).await;
+    let facts = |sql: &str| -> Vec<String> {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Fact {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            fact: String,
+        }
+        diesel::sql_query(sql).load::<Fact>(&mut app.db.connect()).unwrap().into_iter().map(|f| f.fact).collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while facts("SELECT id AS fact FROM users WHERE NOT directory_replicated") != Vec::<String>::new() {
+        assert!(std::time::Instant::now() < deadline, "the user was never replicated");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // This region (one of the three) holds it confirmed; the two others get it by the outbox.
+    assert_eq!(
+        facts("SELECT user_id || ':' || confirmed AS fact FROM email_directory WHERE email = 'old@example.com'"),
+        ["001-old001:true"]
+    );
+    assert_eq!(
+        facts("SELECT destination_region AS fact FROM outbox WHERE payload->>'email' = 'old@example.com' ORDER BY 1"),
+        ["002", "003"]
+    );
+}

@@ -1,7 +1,12 @@
-//! Which region keeps an email's directory entry (email → user id, home region):
+//! Which regions keep an email's directory entry (email → user id, home region):
 //! rendezvous (highest random weight) hashing over the configured regions. Every
 //! service computes the same answer from the configuration alone, and adding a region
 //! moves only the entries that the new region wins (about 1/N of them).
+//!
+//! Each entry is kept by `REPLICAS` regions (the highest weights), so that any one region
+//! down leaves every entry readable and writable: a sign-up holds the email in a
+//! majority of them (two majorities always share a region, so two sign-ups of one email
+//! cannot both hold it), and a login asks them all.
 
 use sha2::{Digest, Sha256};
 
@@ -16,9 +21,27 @@ fn weight(region: RegionId, email: &Email) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// How many regions keep each entry (fewer when the deployment has fewer regions).
+pub const REPLICAS: usize = 3;
+
 /// The region that owns `email`'s directory entry; `None` only when `regions` is empty.
 pub fn directory_region(email: &Email, regions: &[RegionId]) -> Option<RegionId> {
     regions.iter().copied().max_by_key(|r| (weight(*r, email), *r))
+}
+
+/// The regions that keep `email`'s entry, highest weight first (the first is
+/// `directory_region`).
+pub fn directory_regions(email: &Email, regions: &[RegionId]) -> Vec<RegionId> {
+    let mut ranked: Vec<RegionId> = regions.to_vec();
+    ranked.sort_by_key(|r| std::cmp::Reverse((weight(*r, email), *r)));
+    ranked.dedup();
+    ranked.truncate(REPLICAS);
+    ranked
+}
+
+/// How many of `replicas` regions must hold a reservation for it to count: a majority.
+pub fn quorum(replicas: usize) -> usize {
+    replicas / 2 + 1
 }
 
 #[cfg(test)]
@@ -41,6 +64,19 @@ mod tests {
         }
         assert_eq!(counts.len(), 3);
         assert!(counts.values().all(|&n| n > 800), "{counts:?}");
+    }
+
+    #[test]
+    fn replicas_start_with_the_owner_and_majorities_overlap() {
+        let five = regions(&["001", "002", "003", "004", "005"]);
+        for i in 0..500 {
+            let email = Email::parse(&format!("user{i}@example.com")).unwrap();
+            let replicas = directory_regions(&email, &five);
+            assert_eq!(replicas.len(), 3);
+            assert_eq!(replicas[0], directory_region(&email, &five).unwrap());
+            assert_eq!(directory_regions(&email, &five[..2]).len(), 2);
+        }
+        assert_eq!((quorum(1), quorum(2), quorum(3)), (1, 2, 2));
     }
 
     #[test]

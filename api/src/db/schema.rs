@@ -138,6 +138,7 @@ diesel::table! {
         personal_group_id -> Text,
         created_on -> Timestamptz,
         updated_on -> Timestamptz,
+        directory_replicated -> Bool,
     }
 }
 

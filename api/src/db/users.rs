@@ -58,6 +58,21 @@ pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
     users::table.find(id).select(UserRow::as_select()).first(conn).optional()
 }
 
+/// Up to `limit` users whose directory entry has not been announced to every replica
+/// yet: (id, email).
+pub fn not_yet_replicated(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<(String, String)>> {
+    users::table
+        .filter(users::directory_replicated.eq(false))
+        .select((users::id, users::email))
+        .order(users::id)
+        .limit(limit)
+        .load(conn)
+}
+
+pub fn mark_replicated(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<usize> {
+    diesel::update(users::table.filter(users::id.eq_any(ids))).set(users::directory_replicated.eq(true)).execute(conn)
+}
+
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<UserRow>> {
     users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
 }

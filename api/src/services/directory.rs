@@ -85,9 +85,10 @@ pub async fn look_up(state: &AppState, email: &str) -> Result<Option<DirectoryEn
     .transpose()
 }
 
-/// Records where a new user's email lives: directly when this region owns the entry,
-/// else through the outbox to the region that does. Runs in the user's creating
-/// transaction, so a user never exists without its directory entry on the way.
+/// Records where a new user's email lives in every region that keeps its entry: here
+/// directly when this region is one of them, through the outbox to the others. Runs in
+/// the user's creating transaction, so a user never exists without its directory
+/// entries on the way.
 pub fn announce_user(
     conn: &mut PgConnection,
     state_regions: &crate::domain::Regions,
@@ -97,14 +98,42 @@ pub fn announce_user(
     let Some(email) = contract::email::Email::parse(email) else {
         return Ok(());
     };
-    let Some(owner) = contract::directory::directory_region(&email, state_regions.all()) else {
-        return Ok(());
-    };
-    if owner == state_regions.local {
-        directory::confirm(conn, email.as_str(), user.as_str(), user.region().as_str())?;
-        Ok(())
-    } else {
-        let event = contract::internal::Event::Directory { email: email.as_str().to_owned(), user_id: user.clone() };
-        crate::services::groups::enqueue_event(conn, owner, &event)
+    for replica in contract::directory::directory_regions(&email, state_regions.all()) {
+        if replica == state_regions.local {
+            directory::confirm(conn, email.as_str(), user.as_str(), user.region().as_str())?;
+        } else {
+            let event =
+                contract::internal::Event::Directory { email: email.as_str().to_owned(), user_id: user.clone() };
+            crate::services::groups::enqueue_event(conn, replica, &event)?;
+        }
+    }
+    Ok(())
+}
+
+/// Announces, once, every user of this region created before entries were replicated
+/// (their entry was kept by one region only), a few hundred at a time.
+pub async fn replicate_existing(state: &AppState) -> Result<usize, ApiError> {
+    let mut total = 0;
+    loop {
+        let regions = state.regions.clone();
+        let done = state
+            .db
+            .run(move |conn| {
+                Ok(conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                    let users = crate::db::users::not_yet_replicated(conn, 500)?;
+                    for (id, email) in &users {
+                        let user: UserId = stored_id(id)?;
+                        announce_user(conn, &regions, email, &user)?;
+                    }
+                    let ids: Vec<&str> = users.iter().map(|(id, _)| id.as_str()).collect();
+                    crate::db::users::mark_replicated(conn, &ids)?;
+                    Ok(users.len())
+                })?)
+            })
+            .await?;
+        total += done;
+        if done < 500 {
+            return Ok(total);
+        }
     }
 }

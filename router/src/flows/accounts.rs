@@ -1,26 +1,34 @@
-//! Sign-up and login, which need the email directory: the region that owns an email's
-//! entry is chosen by rendezvous hashing, so any router finds it from the email alone.
+//! Sign-up and login, which need the email directory: the regions that keep an email's
+//! entry (three, by rendezvous hashing; `contract::directory`) are computed from the
+//! email alone, so any router finds them, and any one of them may be down.
 //!
-//! Sign-up: reserve the email (a lease) in its directory region, create the user in the
-//! home region, confirm. A refused sign-up releases the reservation; a crash or timeout
-//! leaves it to lapse, and the next sign-up with that email asks the home region whether
-//! the user exists before taking it over, so no email is blocked for ever and no user is
-//! created twice. The home region also announces every new user to the directory
-//! through its outbox, so a lost confirmation is repaired by itself.
+//! Sign-up: reserve the email (a lease) in a majority of its directory regions
+//! (`quorum`), create the user in the home region, confirm in every directory region. A
+//! refused sign-up releases the reservations; a crash or timeout leaves them to lapse,
+//! and the next sign-up with that email asks the home region whether the user exists
+//! before taking a lapsed one over, so no email is blocked for ever and no user is
+//! created twice. The home region also announces every new user to every directory
+//! region through its outbox, so a lost confirmation is repaired by itself.
+//!
+//! Login asks every directory region at once and goes to the home region the entries
+//! name; a region found without the confirmed entry is sent it (read repair).
 
 use actix_web::HttpResponse;
 use actix_web::http::{Method, StatusCode};
-use contract::directory::directory_region;
+use contract::directory::directory_regions;
 use contract::dto::User;
 use contract::email::Email;
 use contract::internal::{Confirmation, DirectoryEntry, NewReservation, Reservation, SERVICE_TOKEN_HEADER, UserRef};
-use contract::{ErrorCode, RegionId};
+use contract::{ErrorCode, RegionId, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use futures_util::future::join_all;
+
+use super::quorum::{self, Held, Replicas, Vote};
 use super::{json_object, region_field};
 use crate::error::RouterError;
-use crate::forward::{Answer, Outgoing, forward};
+use crate::forward::{Answer, Outgoing, forward, send};
 use crate::startup::AppState;
 
 fn email_taken() -> RouterError {
@@ -50,7 +58,10 @@ async fn internal<B: Serialize>(
         Some(b) => serde_json::to_vec(b).map_err(RouterError::internal)?.into(),
         None => bytes::Bytes::new(),
     };
-    forward(state, region, &Outgoing { method, path_and_query: path, headers, body }).await
+    // Each directory call is small; the fan-out's deadline, not a whole request's, keeps a
+    // region that stopped answering from holding up sign-ups and logins it is one of
+    // three for.
+    send(state, region, &Outgoing { method, path_and_query: path, headers, body }, state.fanout_timeout).await
 }
 
 /// A region that answered an `/internal` call with an error of its own (busy, its
@@ -86,8 +97,8 @@ async fn reserve(
 }
 
 /// Best effort: the home region's outbox confirms too.
-async fn confirm(state: &AppState, directory: RegionId, email: &Email, user: &User) {
-    let body = Confirmation { email: email.as_str().to_owned(), user_id: user.id.clone() };
+async fn confirm(state: &AppState, directory: RegionId, email: &Email, user_id: &UserId) {
+    let body = Confirmation { email: email.as_str().to_owned(), user_id: user_id.clone() };
     if let Err(err) =
         internal(state, directory, Method::POST, "/internal/directory/confirmations".into(), Some(&body)).await
     {
@@ -142,6 +153,30 @@ async fn hold_email(
     }
 }
 
+/// The directory regions of one sign-up, over HTTP.
+struct DirectoryRegions<'a> {
+    state: &'a AppState,
+    email: &'a Email,
+    home: RegionId,
+}
+
+impl Replicas for DirectoryRegions<'_> {
+    async fn hold(&self, region: RegionId) -> Vote {
+        match hold_email(self.state, region, self.email, self.home).await {
+            Ok(reservation_id) => Vote::Granted(reservation_id),
+            Err(err) if err.code == ErrorCode::EmailTaken => Vote::Taken,
+            Err(err) => {
+                tracing::warn!(%region, error = %err.message, "a directory region did not answer a reservation");
+                Vote::Unreachable
+            }
+        }
+    }
+
+    async fn release(&self, region: RegionId, reservation_id: String) {
+        release(self.state, region, self.email, reservation_id).await;
+    }
+}
+
 pub async fn sign_up(state: &AppState, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
     let body = json_object(&outgoing.body)?;
     let home = region_field(state, &body, "home_region")?;
@@ -150,19 +185,40 @@ pub async fn sign_up(state: &AppState, outgoing: &Outgoing) -> Result<HttpRespon
         // Let the home region explain what is wrong with the input.
         return Ok(forward(state, home, outgoing).await?.into_response());
     };
-    let directory =
-        directory_region(&email, &state.upstreams.ids()).ok_or_else(|| RouterError::internal("no regions"))?;
-    let reservation_id = hold_email(state, directory, &email, home).await?;
+    let directory = directory_regions(&email, &state.upstreams.ids());
+    let held = match quorum::hold(&directory, &DirectoryRegions { state, email: &email, home }).await {
+        Held::Yes(held) => held,
+        Held::Taken => return Err(email_taken()),
+        Held::Unavailable => {
+            return Err(RouterError {
+                retry_after: Some(1),
+                ..RouterError::new(ErrorCode::RegionUnavailable, "too few of the email's directory regions answered")
+            });
+        }
+    };
     let answer = forward(state, home, outgoing).await?;
     if answer.status == StatusCode::CREATED {
         match parse::<User>(&answer) {
-            Ok(user) => confirm(state, directory, &email, &user).await,
+            Ok(user) => {
+                join_all(directory.iter().map(|&region| confirm(state, region, &email, &user.id))).await;
+            }
             Err(err) => tracing::warn!(error = %err.message, "sign-up answer unreadable; the outbox will confirm"),
         }
     } else if answer.status.is_client_error() {
-        release(state, directory, &email, reservation_id).await;
+        join_all(held.into_iter().map(|(region, id)| release(state, region, &email, id))).await;
     }
     Ok(answer.into_response())
+}
+
+/// What one directory region knows of an email: `Ok(None)` for nothing.
+async fn look_up(state: &AppState, region: RegionId, email: &Email) -> Result<Option<DirectoryEntry>, RouterError> {
+    let path = format!("/internal/directory?{}", email_query(email));
+    let answer = internal::<()>(state, region, Method::GET, path, None).await?;
+    match answer.status {
+        StatusCode::OK => Ok(Some(parse::<DirectoryEntry>(&answer)?)),
+        StatusCode::NOT_FOUND => Ok(None),
+        other => Err(region_busy(region, "directory look-up", other)),
+    }
 }
 
 pub async fn log_in(state: &AppState, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
@@ -175,15 +231,53 @@ pub async fn log_in(state: &AppState, outgoing: &Outgoing) -> Result<HttpRespons
         let any = any.ok_or_else(|| RouterError::internal("no regions"))?;
         return Ok(forward(state, any, outgoing).await?.into_response());
     };
-    let directory = directory_region(&email, &regions).ok_or_else(|| RouterError::internal("no regions"))?;
-    let path = format!("/internal/directory?{}", email_query(&email));
-    let answer = internal::<()>(state, directory, Method::GET, path, None).await?;
-    let home = match answer.status {
-        StatusCode::OK => parse::<DirectoryEntry>(&answer)?.home_region,
-        // Unknown email: the directory region checks the password against a dummy hash
-        // and says 401, taking as long as a real check would.
-        StatusCode::NOT_FOUND => directory,
-        other => return Err(region_busy(directory, "directory look-up", other)),
+    let directory = directory_regions(&email, &regions);
+    let answers: Vec<(RegionId, Result<Option<DirectoryEntry>, RouterError>)> =
+        join_all(directory.iter().map(|&region| {
+            let email = &email;
+            async move { (region, look_up(state, region, email).await) }
+        }))
+        .await;
+    let entries = || answers.iter().filter_map(|(region, answer)| Some((*region, answer.as_ref().ok()?.as_ref()?)));
+    let confirmed = entries().find(|(_, entry)| entry.confirmed).map(|(_, entry)| entry.clone());
+    let home = match (&confirmed, entries().next()) {
+        (Some(entry), _) => {
+            repair(state, &email, entry, &answers).await;
+            entry.home_region
+        }
+        // A sign-up under way, or one whose confirmations have not arrived yet.
+        (None, Some((_, entry))) => entry.home_region,
+        // Unknown email: a directory region that answered checks the password against a
+        // dummy hash and says 401, taking as long as a real check would.
+        (None, None) => match answers.iter().find(|(_, answer)| answer.is_ok()) {
+            Some((region, _)) => *region,
+            None => {
+                return Err(RouterError {
+                    retry_after: Some(1),
+                    ..RouterError::new(ErrorCode::RegionUnavailable, "none of the email's directory regions answered")
+                });
+            }
+        },
     };
     Ok(forward(state, home, outgoing).await?.into_response())
+}
+
+/// Sends the confirmed `entry` to the directory regions that answered without it.
+async fn repair(
+    state: &AppState,
+    email: &Email,
+    entry: &DirectoryEntry,
+    answers: &[(RegionId, Result<Option<DirectoryEntry>, RouterError>)],
+) {
+    let Some(user_id) = &entry.user_id else { return };
+    let behind = answers.iter().filter_map(|(region, answer)| match answer {
+        Ok(None) => Some(*region),
+        Ok(Some(other)) if !other.confirmed => Some(*region),
+        _ => None,
+    });
+    join_all(behind.map(|region| {
+        metrics::counter!("router_directory_repairs_total").increment(1);
+        confirm(state, region, email, user_id)
+    }))
+    .await;
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod fanout;
+mod quorum;
 
 use bytes::Bytes;
 use contract::RegionId;

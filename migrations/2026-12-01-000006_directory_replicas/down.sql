@@ -1,0 +1,2 @@
+DROP INDEX users_not_replicated;
+ALTER TABLE users DROP COLUMN directory_replicated;
