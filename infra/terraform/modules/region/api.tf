@@ -131,12 +131,17 @@ resource "aws_lb_listener" "internal_https" {
 }
 
 resource "aws_autoscaling_group" "api" {
-  name                      = "${local.name}-api"
-  min_size                  = var.api_min_size
-  max_size                  = var.api_max_size
-  vpc_zone_identifier       = module.network.private_subnet_ids
-  target_group_arns         = [aws_lb_target_group.api.arn]
-  health_check_type         = "ELB"
+  name                = "${local.name}-api"
+  min_size            = var.api_min_size
+  max_size            = var.api_max_size
+  vpc_zone_identifier = module.network.private_subnet_ids
+  target_group_arns   = [aws_lb_target_group.api.arn]
+  # EC2 health, not the load balancer's: the target group routes on /readyz, which
+  # fails while the region's database fails over (60-120 s in Multi-AZ). Replacing
+  # instances for that would terminate the whole fleet for a database event. A dead or
+  # hung process is the instance's own business: systemd restarts it (Restart=always,
+  # and loyalty-api-liveness.timer restarts it when /healthz stops answering).
+  health_check_type         = "EC2"
   health_check_grace_period = 60
   launch_template {
     id      = aws_launch_template.api.id

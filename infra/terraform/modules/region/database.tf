@@ -16,6 +16,16 @@ resource "aws_db_parameter_group" "this" {
     name  = "log_min_duration_statement"
     value = "500"
   }
+  # Slow statements are logged (and exported to CloudWatch) without their bind
+  # parameters: those hold emails, password hashes and tokens' subjects.
+  parameter {
+    name  = "log_parameter_max_length"
+    value = "0"
+  }
+  parameter {
+    name  = "log_parameter_max_length_on_error"
+    value = "0"
+  }
   tags = local.tags
 }
 

@@ -55,6 +55,11 @@ run "database_is_multi_az_encrypted_iam_and_tls_only" {
     error_message = "The parameter group must force TLS."
   }
   assert {
+    condition = alltrue([for name in ["log_parameter_max_length", "log_parameter_max_length_on_error"] :
+    one([for p in aws_db_parameter_group.this.parameter : p.value if p.name == name]) == "0"])
+    error_message = "Logged statements (exported to CloudWatch) never carry their bind parameters."
+  }
+  assert {
     condition     = aws_db_instance.this.tags["loyalty:region"] == "002" && aws_db_instance.this.tags["loyalty:role"] == "database"
     error_message = "The database carries the tags loyalty-ops discovers it by."
   }
@@ -90,7 +95,11 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
   }
   assert {
     condition     = aws_lb_target_group.api.health_check[0].path == "/readyz"
-    error_message = "Health checks use /readyz."
+    error_message = "The load balancer routes on /readyz."
+  }
+  assert {
+    condition     = aws_autoscaling_group.api.health_check_type == "EC2"
+    error_message = "The fleet is replaced on EC2 health, not on /readyz (a database failover fails /readyz everywhere)."
   }
   assert {
     condition     = aws_autoscaling_group.api.instance_refresh[0].strategy == "Rolling"
