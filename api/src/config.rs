@@ -126,10 +126,15 @@ pub struct DbConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthConfig {
     pub token_ttl_secs: i64,
-    /// Key id (`kid`) used to sign new tokens; must be in `signing_keys`.
-    pub active_key_id: String,
-    /// kid → secret. Keep old keys here while their tokens may still be in use.
-    pub signing_keys: BTreeMap<String, String>,
+    /// This region's Ed25519 signing key: its 32-byte seed, base64url
+    /// (`loyalty-api --new-signing-key` makes one). Secret: from SSM, never a file in git.
+    pub signing_key: Option<String>,
+    /// The signing key's id, `<region>k<version>`; default `<region>k1`. A new version
+    /// rotates the key.
+    pub active_key_id: Option<String>,
+    /// Key id → public key (base64url, 32 bytes) of every region's keys, retired ones
+    /// too while their tokens may live (`token_ttl_secs`). Not secret.
+    pub verifying_keys: BTreeMap<String, String>,
     /// Failed logins of one email from one client address before that pair is locked
     /// out, 1 s after the first failure beyond, doubling with each further one.
     pub login_max_failures: u32,
@@ -210,8 +215,9 @@ impl Default for Config {
             },
             auth: AuthConfig {
                 token_ttl_secs: 3_600,
-                active_key_id: "k1".to_owned(),
-                signing_keys: BTreeMap::new(),
+                signing_key: None,
+                active_key_id: None,
+                verifying_keys: BTreeMap::new(),
                 login_max_failures: 5,
                 login_lockout_secs: 300,
                 hashing_concurrency: 0,
@@ -267,12 +273,12 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LOYALTY_REGION", "002");
             jail.set_env("LOYALTY_DB__POOL_SIZE", "20");
-            jail.set_env("LOYALTY_AUTH__SIGNING_KEYS__K1", "0123456789abcdef0123456789abcdef");
+            jail.set_env("LOYALTY_AUTH__VERIFYING_KEYS__003K1", "public-key-of-003");
             jail.set_env("LOYALTY_ADMIN_EMAIL", "root@example.com");
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config.region.as_str(), "002");
             assert_eq!(config.db.pool_size, 20);
-            assert_eq!(config.auth.signing_keys["k1"], "0123456789abcdef0123456789abcdef");
+            assert_eq!(config.auth.verifying_keys["003k1"], "public-key-of-003");
             assert_eq!(config.admin_email.as_deref(), Some("root@example.com"));
             assert_eq!(config.regions.len(), 3);
             Ok(())

@@ -17,6 +17,10 @@ struct Args {
     /// Print the OpenAPI document and exit.
     #[arg(long)]
     print_openapi: bool,
+    /// Print a new token signing key and exit: the seed (secret: auth.signing_key), then
+    /// the public key (every region's auth.verifying_keys), base64url, one per line.
+    #[arg(long)]
+    new_signing_key: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -25,6 +29,11 @@ fn main() -> std::process::ExitCode {
 
 async fn serve() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.new_signing_key {
+        let (seed, public) = api::auth::new_signing_key();
+        println!("{seed}\n{public}");
+        return Ok(());
+    }
     if args.print_openapi {
         use utoipa::OpenApi;
         println!("{}", api::routes::ApiDoc::openapi().to_pretty_json()?);

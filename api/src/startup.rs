@@ -92,7 +92,7 @@ async fn database_password(config: &Config) -> anyhow::Result<Option<crate::db::
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         contract::internal::check_service_token(config.service_token.as_deref()).map_err(anyhow::Error::msg)?;
-        let tokens = TokenKeys::from_config(&config.auth)?;
+        let tokens = TokenKeys::from_config(&config.auth, config.region)?;
         let db = Db::new(&config.database_url, &config.db, database_password(&config).await?);
         // One budget for everything start-up needs from the database.
         let ready_by = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);

@@ -12,7 +12,12 @@ fn dish(name: &str) -> Value {
 
 #[tokio::test]
 async fn staff_of_the_region_and_admins_manage_it_and_everyone_reads_it() {
-    let app = TestApp::spawn().await;
+    // Region 002's signing key: this region verifies the tokens 002 signs.
+    let (seed_002, public_002) = api::auth::new_signing_key();
+    let app = TestApp::spawn_with(|config| {
+        config.auth.verifying_keys.insert("002k1".into(), public_002);
+    })
+    .await;
     let staff = app.staff_token().await;
     let admin = app.admin_token().await;
     let (_, customer) = app.customer().await;
@@ -37,10 +42,22 @@ async fn staff_of_the_region_and_admins_manage_it_and_everyone_reads_it() {
     )
     .await;
 
-    // Staff of another region may not touch this one's menu (their token verifies here:
-    // every region shares the signing keys).
-    let keys = api::auth::TokenKeys::from_config(&app.config.auth).unwrap();
+    // Staff of another region may not touch this one's menu (their token, signed by their
+    // region, verifies here).
+    let mut config_002 = app.config.auth.clone();
+    config_002.signing_key = Some(seed_002);
+    let keys = api::auth::TokenKeys::from_config(&config_002, "002".parse().unwrap()).unwrap();
     let (foreign_staff, _) = keys.issue("002-abc123", contract::dto::Role::Staff).unwrap();
+    // The same claim signed by this region's own key is no token at all: 001's key does
+    // not speak for 002's users.
+    let own = api::auth::TokenKeys::from_config(&app.config.auth, app.config.region).unwrap();
+    let (misissued, _) = own.issue("002-abc123", contract::dto::Role::Staff).unwrap();
+    expect_error(
+        app.post("/v1/regions/001/catalogue", Some(&misissued), &dish("x")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
     expect_error(
         app.post("/v1/regions/001/catalogue", Some(&foreign_staff), &dish("x")).await,
         StatusCode::FORBIDDEN,

@@ -65,7 +65,6 @@ secrets="$STATE/secrets.env"
 if [ ! -f "$secrets" ]; then
   umask 077
   {
-    echo "LOYALTY_AUTH__SIGNING_KEYS__K1=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     echo "LOYALTY_SERVICE_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   } >"$secrets"
   umask 022
@@ -74,6 +73,17 @@ set -a
 # shellcheck disable=SC1090
 . "$secrets"
 set +a
+# Each region signs tokens with its own Ed25519 key (its seed stays in its own file, for
+# its own instances); every region verifies with all the public keys, in the topology.
+keys="$STATE/keys"
+mkdir -p "$keys"
+for region in $REGIONS; do
+  if [ ! -s "$keys/$region.seed" ]; then
+    pair=$("$BIN_DIR/loyalty-api" --new-signing-key)
+    (umask 077 && echo "$pair" | sed -n 1p >"$keys/$region.seed")
+    echo "$pair" | sed -n 2p >"$keys/$region.public"
+  fi
+done
 export LOYALTY_ROUTER_SERVICE_TOKEN=$LOYALTY_SERVICE_TOKEN
 export LOYALTY_ADMIN_EMAIL=${LOYALTY_ADMIN_EMAIL:-admin@loyalty.local}
 export LOYALTY_ADMIN_PASSWORD=${LOYALTY_ADMIN_PASSWORD:-change-me-admin}
@@ -94,6 +104,8 @@ topology="$STATE/topology.toml"
     for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls\"http://127.0.0.1:$(via "$(api_port "$region" "$k")")\", "; done
     printf '[[regions]]\nid = "%s"\nname = "%s"\nurls = [%s]\n\n' "$region" "$(region_name "$region")" "${urls%, }"
   done
+  printf '[auth.verifying_keys]\n'
+  for region in $REGIONS; do printf '%sk1 = "%s"\n' "$region" "$(cat "$keys/$region.public")"; done
 } >"$topology"
 
 # shellcheck source=infra/local/process.sh
@@ -176,6 +188,7 @@ for region in $REGIONS; do
     fi
     echo "==> $name: starting on 127.0.0.1:$port"
     LOYALTY_REGION=$region \
+    LOYALTY_AUTH__SIGNING_KEY=$(cat "$keys/$region.seed") \
     LOYALTY_LISTEN=127.0.0.1:$port \
     LOYALTY_DATABASE_URL=$db_url \
     LOYALTY_BOOTSTRAP__STAFF_EMAIL=staff@$region.loyalty.local \

@@ -13,4 +13,4 @@ pub use hashing::Hashing;
 pub use login_limiter::LoginLimiter;
 pub use password::{hash_password, verify_password};
 pub use service::ServiceCaller;
-pub use token::{Claims, TokenKeys};
+pub use token::{Claims, TokenKeys, new_signing_key};

@@ -55,7 +55,7 @@ pub fn test_config(database_url: &str) -> Config {
     for region in &mut config.regions {
         region.urls.clear();
     }
-    config.auth.signing_keys.insert("k1".into(), format!("test-key-{}", ulid::Ulid::new()));
+    config.auth.signing_key = Some(api::auth::new_signing_key().0);
     config.bootstrap.staff_email = Some(STAFF_EMAIL.into());
     config.bootstrap.staff_password = Some(PASSWORD.into());
     config

@@ -31,6 +31,8 @@ pub struct Stack {
     pg_port_base: u16,
     /// The fault proxy's control API (drill stacks).
     faults: Option<String>,
+    /// This stack's claim on its block of ports, released when it is dropped.
+    port_claim: PathBuf,
 }
 
 /// In drill stacks, region NNN's standby listens on its primary's port + this, and every
@@ -62,7 +64,34 @@ fn free(port: u16) -> bool {
 /// second hundred for fault links and the fault proxy's control API. The blocks lie
 /// below Linux's ephemeral range (32768-60999): a port that is free when chosen there
 /// can be taken by any process's outgoing connection before the server binds it.
-fn free_ports(options: Options) -> (u16, u16, u16) {
+/// Claims a block of ports for this process: a file per block, created exclusively, so
+/// two stacks starting at once (in one test binary or several) never pick the same
+/// block between choosing it and binding it. A claim whose process is gone is taken over.
+fn claim_block(base: u16) -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join("loyalty-stack-blocks");
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join(base.to_string());
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                use std::io::Write;
+                writeln!(file, "{}", std::process::id()).ok()?;
+                return Some(path);
+            }
+            Err(_) => {
+                let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                let alive = owner.trim().parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                if alive {
+                    return None;
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    None
+}
+
+fn free_ports(options: Options) -> (u16, u16, u16, PathBuf) {
     const BLOCKS: u64 = (32_768 - 10_000) / 200;
     let mut seed = ulid::Ulid::new().random() as u64;
     loop {
@@ -84,9 +113,11 @@ fn free_ports(options: Options) -> (u16, u16, u16) {
             ports.extend(proxied);
             ports.push(base + 199);
         }
+        let Some(claim) = claim_block(base) else { continue };
         if ports.iter().all(|&p| free(p)) {
-            return (pg, api, router);
+            return (pg, api, router, claim);
         }
+        let _ = std::fs::remove_file(claim);
     }
 }
 
@@ -108,7 +139,7 @@ impl Stack {
             "{} has no loyalty-api: build the binaries first (`cargo build --bins`; make test does)",
             bin_dir.display()
         );
-        let (pg, api, router) = free_ports(options);
+        let (pg, api, router, port_claim) = free_ports(options);
         let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("stack-{}", ulid::Ulid::new()));
         let env: Vec<(String, String)> = [
             ("LOYALTY_STATE_DIR", state.to_str().unwrap().to_owned()),
@@ -159,6 +190,7 @@ impl Stack {
             api_port_base: api,
             pg_port_base: pg,
             faults,
+            port_claim,
         };
         stack.up();
         stack
@@ -389,6 +421,7 @@ impl Drop for Stack {
             .arg(root().join("infra/local/down.sh"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output();
+        let _ = std::fs::remove_file(&self.port_claim);
         let _ = std::fs::remove_dir_all(&self.state);
     }
 }

@@ -49,7 +49,8 @@ module "region_001" {
   api_release_url         = var.api_release_url
   kms_key_arn             = var.kms_key_arns["001"]
   access_logs_bucket      = var.access_logs_buckets["001"]
-  signing_keys_parameter  = var.signing_keys_parameter
+  signing_key_parameter   = "${var.signing_key_parameter_prefix}/001"
+  verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
   tags                    = local.tags
@@ -67,7 +68,8 @@ module "region_002" {
   api_release_url         = var.api_release_url
   kms_key_arn             = var.kms_key_arns["002"]
   access_logs_bucket      = var.access_logs_buckets["002"]
-  signing_keys_parameter  = var.signing_keys_parameter
+  signing_key_parameter   = "${var.signing_key_parameter_prefix}/002"
+  verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
   tags                    = local.tags
@@ -85,7 +87,8 @@ module "region_003" {
   api_release_url         = var.api_release_url
   kms_key_arn             = var.kms_key_arns["003"]
   access_logs_bucket      = var.access_logs_buckets["003"]
-  signing_keys_parameter  = var.signing_keys_parameter
+  signing_key_parameter   = "${var.signing_key_parameter_prefix}/003"
+  verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
   tags                    = local.tags

@@ -44,9 +44,15 @@ variable "kms_key_arns" {
   type        = map(string)
 }
 
-variable "signing_keys_parameter" {
-  type    = string
-  default = "/loyalty/prod/signing-key"
+variable "signing_key_parameter_prefix" {
+  description = "Each region's token signing key is the SSM SecureString <prefix>/<region code>."
+  type        = string
+  default     = "/loyalty/prod/signing-key"
+}
+
+variable "token_verifying_keys" {
+  description = "Every region's token public keys by key id (001k1, 002k1, 003k1; keep a retired one while its tokens live)."
+  type        = map(string)
 }
 
 variable "service_token_parameter" {

@@ -22,7 +22,7 @@ resource "aws_iam_role_policy" "api" {
         Sid      = "ReadTheSecretsAtBoot"
         Effect   = "Allow"
         Action   = ["ssm:GetParameter"]
-        Resource = ["arn:aws:ssm:*:*:parameter${var.signing_keys_parameter}", "arn:aws:ssm:*:*:parameter${var.service_token_parameter}"]
+        Resource = ["arn:aws:ssm:*:*:parameter${var.signing_key_parameter}", "arn:aws:ssm:*:*:parameter${var.service_token_parameter}"]
       },
       {
         Sid      = "DecryptTheSecrets"
@@ -41,7 +41,11 @@ resource "aws_iam_instance_profile" "api" {
 
 locals {
   # The deployment's regions as the API's configuration file describes them.
-  topology = join("\n", [for id, peer in var.peers : "[[regions]]\nid = \"${id}\"\nname = \"${peer.name}\"\nurls = [\"${peer.url}\"]\n"])
+  topology = join("\n", concat(
+    [for id, peer in var.peers : "[[regions]]\nid = \"${id}\"\nname = \"${peer.name}\"\nurls = [\"${peer.url}\"]\n"],
+    ["[auth.verifying_keys]"],
+    [for kid, key in var.verifying_keys : "${kid} = \"${key}\""],
+  ))
 }
 
 resource "aws_launch_template" "api" {
@@ -74,7 +78,7 @@ resource "aws_launch_template" "api" {
     region_id               = var.region_id
     release_url             = var.api_release_url
     db_host                 = aws_db_instance.this.address
-    signing_keys_parameter  = var.signing_keys_parameter
+    signing_key_parameter   = var.signing_key_parameter
     service_token_parameter = var.service_token_parameter
     topology                = local.topology
   }))

@@ -57,9 +57,14 @@ variable "db_allocated_storage" {
   default = 100
 }
 
-variable "signing_keys_parameter" {
-  description = "SSM Parameter Store name (SecureString) holding the token signing keys; read at boot, never in state."
+variable "signing_key_parameter" {
+  description = "SSM Parameter Store name (SecureString) holding this region's Ed25519 token signing key (`loyalty-api --new-signing-key`, first line); read at boot, never in state."
   type        = string
+}
+
+variable "verifying_keys" {
+  description = "Every region's token public keys by key id (`001k1` = second line of `loyalty-api --new-signing-key`); public, so plain configuration."
+  type        = map(string)
 }
 
 variable "service_token_parameter" {

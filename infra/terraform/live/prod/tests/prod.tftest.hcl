@@ -28,7 +28,8 @@ variables {
     "002" = "arn:aws:kms:us-east-1:123456789012:key/mock"
     "003" = "arn:aws:kms:ap-southeast-1:123456789012:key/mock"
   }
-  access_logs_buckets = { "001" = "logs-001", "002" = "logs-002", "003" = "logs-003" }
+  access_logs_buckets  = { "001" = "logs-001", "002" = "logs-002", "003" = "logs-003" }
+  token_verifying_keys = { "001k1" = "pub-001", "002k1" = "pub-002", "003k1" = "pub-003" }
 }
 
 run "three_regions_and_the_router" {

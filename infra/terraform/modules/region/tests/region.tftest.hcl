@@ -11,7 +11,8 @@ variables {
   api_release_url         = "s3://releases/loyalty-api/1.0.0"
   access_logs_bucket      = "loyalty-test-alb-logs"
   kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/mock"
-  signing_keys_parameter  = "/loyalty/test/signing-key"
+  signing_key_parameter   = "/loyalty/test/signing-key"
+  verifying_keys          = { "002k1" = "public-key-of-002" }
   service_token_parameter = "/loyalty/test/service-token"
   peers = {
     "001" = { name = "Europe", url = "https://api-001.loyalty.internal" }
@@ -96,6 +97,11 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
   assert {
     condition     = aws_lb_target_group.api.health_check[0].path == "/readyz"
     error_message = "The load balancer routes on /readyz."
+  }
+  assert {
+    condition = (strcontains(base64decode(aws_launch_template.api.user_data), "--name '/loyalty/test/signing-key'")
+    && strcontains(base64decode(aws_launch_template.api.user_data), "002k1 = \"public-key-of-002\""))
+    error_message = "The region reads its own signing key from SSM at boot and knows every region's public keys."
   }
   assert {
     condition     = aws_autoscaling_group.api.health_check_type == "EC2"
