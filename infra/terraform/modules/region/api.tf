@@ -81,6 +81,7 @@ resource "aws_launch_template" "api" {
     signing_key_parameter   = var.signing_key_parameter
     service_token_parameter = var.service_token_parameter
     topology                = local.topology
+    liveness                = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-api", port = 8080 })
   }))
   tag_specifications {
     resource_type = "instance"

@@ -182,6 +182,7 @@ resource "aws_launch_template" "router" {
     release_url             = var.router_release_url
     service_token_parameter = var.service_token_parameter
     topology                = local.topology
+    liveness                = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-router", port = 8080 })
   }))
   tag_specifications {
     resource_type = "instance"
@@ -191,12 +192,15 @@ resource "aws_launch_template" "router" {
 }
 
 resource "aws_autoscaling_group" "router" {
-  name                      = local.name
-  min_size                  = var.router_min_size
-  max_size                  = var.router_max_size
-  vpc_zone_identifier       = module.network.private_subnet_ids
-  target_group_arns         = [aws_lb_target_group.router.arn]
-  health_check_type         = "ELB"
+  name                = local.name
+  min_size            = var.router_min_size
+  max_size            = var.router_max_size
+  vpc_zone_identifier = module.network.private_subnet_ids
+  target_group_arns   = [aws_lb_target_group.router.arn]
+  # EC2 health, as the regions' groups: the target group routes on /readyz (false only
+  # while no region answers, when new routers would not help), and a dead or hung router
+  # is restarted on the instance (Restart=always, and loyalty-router-liveness.timer).
+  health_check_type         = "EC2"
   health_check_grace_period = 30
   launch_template {
     id      = aws_launch_template.router.id

@@ -104,7 +104,8 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
     error_message = "The region reads its own signing key from SSM at boot and knows every region's public keys."
   }
   assert {
-    condition     = aws_autoscaling_group.api.health_check_type == "EC2"
+    condition = (aws_autoscaling_group.api.health_check_type == "EC2"
+    && strcontains(base64decode(aws_launch_template.api.user_data), "systemctl restart loyalty-api"))
     error_message = "The fleet is replaced on EC2 health, not on /readyz (a database failover fails /readyz everywhere)."
   }
   assert {

@@ -47,7 +47,12 @@ run "routers_use_imdsv2_readyz_and_know_every_region" {
   }
   assert {
     condition     = aws_lb_target_group.router.health_check[0].path == "/readyz"
-    error_message = "Health checks use /readyz."
+    error_message = "The load balancer routes on /readyz."
+  }
+  assert {
+    condition = (aws_autoscaling_group.router.health_check_type == "EC2"
+    && strcontains(base64decode(aws_launch_template.router.user_data), "http://127.0.0.1:8080/healthz"))
+    error_message = "Routers are replaced on EC2 health; a hung router is restarted by its /healthz watchdog."
   }
   assert {
     condition     = length(regexall("\\[\\[regions\\]\\]", base64decode(aws_launch_template.router.user_data))) == 3
