@@ -29,10 +29,12 @@ impl RouterError {
 
     /// Nothing was sent to the region: safe to retry after `Retry-After`.
     pub fn region_unavailable(region: RegionId) -> Self {
-        RouterError {
-            retry_after: Some(1),
-            ..Self::new(ErrorCode::RegionUnavailable, format!("region {region} is unavailable; retry later"))
-        }
+        Self::unavailable(format!("region {region} is unavailable; retry later"))
+    }
+
+    /// Not enough of the platform answered to serve this now: retry after `Retry-After`.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        RouterError { retry_after: Some(1), ..Self::new(ErrorCode::RegionUnavailable, message) }
     }
 
     /// A rate limit: retry after `secs`.

@@ -189,12 +189,7 @@ pub async fn sign_up(state: &AppState, outgoing: &Outgoing) -> Result<HttpRespon
     let held = match quorum::hold(&directory, &DirectoryRegions { state, email: &email, home }).await {
         Held::Yes(held) => held,
         Held::Taken => return Err(email_taken()),
-        Held::Unavailable => {
-            return Err(RouterError {
-                retry_after: Some(1),
-                ..RouterError::new(ErrorCode::RegionUnavailable, "too few of the email's directory regions answered")
-            });
-        }
+        Held::Unavailable => return Err(RouterError::unavailable("too few of the email's directory regions answered")),
     };
     let answer = forward(state, home, outgoing).await?;
     if answer.status == StatusCode::CREATED {
@@ -251,12 +246,7 @@ pub async fn log_in(state: &AppState, outgoing: &Outgoing) -> Result<HttpRespons
         // dummy hash and says 401, taking as long as a real check would.
         (None, None) => match answers.iter().find(|(_, answer)| answer.is_ok()) {
             Some((region, _)) => *region,
-            None => {
-                return Err(RouterError {
-                    retry_after: Some(1),
-                    ..RouterError::new(ErrorCode::RegionUnavailable, "none of the email's directory regions answered")
-                });
-            }
+            None => return Err(RouterError::unavailable("none of the email's directory regions answered")),
         },
     };
     Ok(forward(state, home, outgoing).await?.into_response())

@@ -46,24 +46,25 @@ pub(crate) enum Held {
 pub(crate) async fn hold(regions: &[RegionId], replicas: &impl Replicas) -> Held {
     let needed = quorum(regions.len());
     let mut granted: Vec<(RegionId, String)> = Vec::new();
+    let mut outcome = Held::Unavailable;
     for (asked, &region) in regions.iter().enumerate() {
-        let outcome = match replicas.hold(region).await {
+        match replicas.hold(region).await {
             Vote::Granted(id) => {
                 granted.push((region, id));
                 if granted.len() >= needed {
                     return Held::Yes(granted);
                 }
-                continue;
             }
-            Vote::Taken => Held::Taken,
-            Vote::Unreachable if granted.len() + (regions.len() - asked - 1) < needed => Held::Unavailable,
-            Vote::Unreachable => continue,
-        };
-        join_all(granted.into_iter().map(|(region, id)| replicas.release(region, id))).await;
-        return outcome;
+            Vote::Taken => {
+                outcome = Held::Taken;
+                break;
+            }
+            Vote::Unreachable if granted.len() + (regions.len() - asked - 1) < needed => break,
+            Vote::Unreachable => {}
+        }
     }
     join_all(granted.into_iter().map(|(region, id)| replicas.release(region, id))).await;
-    Held::Unavailable
+    outcome
 }
 
 #[cfg(test)]
