@@ -62,3 +62,65 @@ async fn one_address_flooding_logins_waits_and_cannot_lock_an_owner_out() {
     let res = log_in_from(&stack, "192.0.2.2", &owner.email, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+async fn post_from(
+    stack: &Stack,
+    address: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> Response {
+    let mut req = stack.client.post(format!("{}{path}", stack.router)).header("x-forwarded-for", address).json(body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_account() {
+    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true });
+    // Sign-ups from one address: a burst of 10, then one every 2 s.
+    let started = std::time::Instant::now();
+    let mut statuses = Vec::new();
+    for n in 0..14 {
+        let body = json!({"email": format!("burst-{n}-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase()),
+                          "password": PASSWORD, "full_name": "Burst", "home_region": "001"});
+        let res = post_from(&stack, "198.51.100.20", "/v1/users", None, &body).await;
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        statuses.push(res.status());
+    }
+    let refilled = started.elapsed().as_secs() as usize / 2 + 1;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert!(created >= 10 && created <= 10 + refilled && created < 14, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS));
+
+    // Guessing invitation codes: one account gets 10 answers, then waits; an account
+    // elsewhere is not held up by it.
+    let (_, owner_token) = stack.customer("002").await;
+    let group = stack.new_group(&owner_token, "Guarded", "Here", "002").await;
+    let (guesser, guesser_token) = stack.customer("001").await;
+    let mut answers = Vec::new();
+    for n in 0..12 {
+        let body = json!({"user_id": guesser.id, "invitation": format!("{}.guess{n}", group.id)});
+        let res = post_from(
+            &stack,
+            "198.51.100.30",
+            &format!("/v1/groups/{}/members", group.id),
+            Some(&guesser_token),
+            &body,
+        )
+        .await;
+        answers.push((res.status(), res.headers().contains_key("retry-after")));
+    }
+    assert!(answers[..10].iter().all(|(s, _)| *s == StatusCode::FORBIDDEN), "{answers:?}");
+    assert!(answers[10..].iter().all(|(s, wait)| *s == StatusCode::TOO_MANY_REQUESTS && *wait), "{answers:?}");
+    let (other, other_token) = stack.customer("003").await;
+    let body = json!({"user_id": other.id, "invitation": format!("{}.guess", group.id)});
+    let res =
+        post_from(&stack, "198.51.100.31", &format!("/v1/groups/{}/members", group.id), Some(&other_token), &body)
+            .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
