@@ -43,6 +43,9 @@ pub struct Config {
     pub directory: DirectoryConfig,
     pub points: PointsConfig,
     pub groups: GroupsConfig,
+    /// HTTPS on the listener (`cert_file`, `key_file`) and the CAs trusted when calling
+    /// other regions at `https://` URLs (`ca_file`, on top of the system's roots).
+    pub tls: tls::TlsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +138,9 @@ pub struct AuthConfig {
     /// Key id → public key (base64url, 32 bytes) of every region's keys, retired ones
     /// too while their tokens may live (`token_ttl_secs`). Not secret.
     pub verifying_keys: BTreeMap<String, String>,
+    /// How often each instance reads every region's token denylist: a logout or role
+    /// change is refused everywhere within this (at once where it was made).
+    pub revocation_poll_ms: u64,
     /// Failed logins of one email from one client address before that pair is locked
     /// out, 1 s after the first failure beyond, doubling with each further one.
     pub login_max_failures: u32,
@@ -218,6 +224,7 @@ impl Default for Config {
                 signing_key: None,
                 active_key_id: None,
                 verifying_keys: BTreeMap::new(),
+                revocation_poll_ms: 1_000,
                 login_max_failures: 5,
                 login_lockout_secs: 300,
                 hashing_concurrency: 0,
@@ -238,6 +245,7 @@ impl Default for Config {
             directory: DirectoryConfig { lease_secs: 60 },
             points: PointsConfig { batch_runners: 2, max_batch: 64, max_waiting_per_group: 512 },
             groups: GroupsConfig { max_members: 10 },
+            tls: tls::TlsConfig::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve() -> anyhow::Result<()> {
+    tls::install_default_provider();
     let args = Args::parse();
     if args.new_signing_key {
         let (seed, public) = api::auth::new_signing_key();

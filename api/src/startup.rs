@@ -24,6 +24,7 @@ use crate::services::catalogue::CatalogueCache;
 use crate::services::peers::Peers;
 use crate::services::pricing::RemoteCatalogues;
 use crate::services::redeem_rights::RedeemRights;
+use crate::services::revocations::{self, Revocations};
 use crate::services::{accounts, directory, housekeeping, relay};
 use observability::{request_id, telemetry};
 
@@ -43,6 +44,7 @@ pub struct AppState {
     pub peers: Peers,
     pub remote_catalogues: RemoteCatalogues,
     pub redeem_rights: RedeemRights,
+    pub revocations: Revocations,
 }
 
 pub struct Application {
@@ -124,9 +126,13 @@ impl Application {
                 .time_to_live(Duration::from_secs(config.catalogue.ttl_secs))
                 .build(),
             redeem_rights: RedeemRights::default(),
+            revocations: Revocations::default(),
             config,
         });
         accounts::bootstrap(&state, ready_by).await?;
+        // A restarted instance knows the denylists before it serves.
+        revocations::sync(&state).await;
+        tokio::spawn(revocations::run(state.clone()));
         tokio::spawn(housekeeping::run(state.clone()));
         tokio::spawn(relay::run(state.clone()));
         let replicating = state.clone();
@@ -140,12 +146,13 @@ impl Application {
             }
         });
 
+        let server_tls = state.config.tls.server()?;
         let listener =
             TcpListener::bind(&state.config.listen).with_context(|| format!("listening on {}", state.config.listen))?;
         let port = listener.local_addr()?.port();
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        tracing::info!(region = %state.regions.local, port, "regional API listening");
+        tracing::info!(region = %state.regions.local, port, https = server_tls.is_some(), "regional API listening");
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -160,8 +167,11 @@ impl Application {
         // Longer than the router's pool keeps idle connections, so the router never
         // reuses one that this side has just closed.
         .keep_alive(Duration::from_secs(75))
-        .shutdown_timeout(10)
-        .listen(listener)?
+        .shutdown_timeout(10);
+        let server = match server_tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Application { port, server })
     }

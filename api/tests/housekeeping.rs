@@ -42,12 +42,17 @@ async fn old_records_and_delivered_events_go_in_chunks_and_nothing_else() {
          INSERT INTO outbox (destination_region, kind, payload, delivered_on)
          SELECT '002', 'membership', '{}', now() - interval '1 hour' FROM generate_series(1, 5);
          INSERT INTO outbox (destination_region, kind, payload, created_on)
-         SELECT '002', 'membership', '{}', now() - interval '3 days' FROM generate_series(1, 5);",
+         SELECT '002', 'membership', '{}', now() - interval '3 days' FROM generate_series(1, 5);
+         INSERT INTO token_revocations (user_id, jti, expires_at)
+         SELECT '001-aaaaaa', 'old-' || i, now() - interval '1 minute' FROM generate_series(1, 6000) i;
+         INSERT INTO token_revocations (user_id, jti, expires_at)
+         SELECT '001-aaaaaa', 'live-' || i, now() + interval '1 hour' FROM generate_series(1, 3) i;",
     )
     .unwrap();
 
     let purged = purge(&db, chrono::Duration::hours(48), chrono::Duration::hours(24)).await.unwrap();
-    assert_eq!(purged, Purged { idempotency_records: 12_000, outbox_events: 11_000 });
+    assert_eq!(purged, Purged { idempotency_records: 12_000, outbox_events: 11_000, token_revocations: 6_000 });
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM token_revocations"), 3, "unexpired revocations stay");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM idempotency_records WHERE key LIKE 'new-%'"), 10);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM idempotency_records WHERE key LIKE 'old-%'"), 0);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM outbox WHERE delivered_on IS NULL"), 5, "undelivered stay");

@@ -236,6 +236,7 @@ async fn hop(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tls::install_default_provider();
     match Args::parse().command {
         Command::Compare { shape, token, title, targets } => compare(shape, token, &title, targets).await,
         Command::Redeem { url, token, groups, concurrency, seconds, cpu } => {

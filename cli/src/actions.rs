@@ -54,6 +54,12 @@ pub async fn join(api: &Api, code: &str, user: &str) -> Outcome<Membership> {
 }
 
 /// Leaves a group, or (the owner) removes a member from it.
+/// Revokes the session's token on the platform (it stops working everywhere within a
+/// second or so).
+pub async fn log_out(api: &Api, user: &str) -> Outcome<Value> {
+    api.call(Method::DELETE, &format!("/v1/users/{user}/sessions"), None).await
+}
+
 pub async fn leave(api: &Api, group: &str, user: &str) -> Outcome<Value> {
     api.call(Method::DELETE, &format!("/v1/groups/{group}/members/{user}"), None).await
 }

@@ -63,8 +63,9 @@ pub struct Api {
 const WRITE_ATTEMPTS: u32 = 5;
 
 impl Api {
-    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Api> {
+    pub fn new(base: &str, token: Option<String>, ca_file: Option<&std::path::Path>) -> anyhow::Result<Api> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls::client_config(ca_file)?)
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(15))
             .build()?;

@@ -326,8 +326,8 @@ async fn staff_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool> {
             println!("Staff account {} created in region {}.", user.id, user.home_region);
         }
         "Log out" => {
-            app.store.forget()?;
-            println!("Logged out.");
+            let (_, revoked) = app.log_out().await?;
+            println!("{}", if revoked { "Logged out." } else { "Logged out here (the token lapses at its expiry)." });
             return Ok(true);
         }
         _ => return Ok(true),

@@ -22,6 +22,10 @@ pub struct Args {
     /// The platform's URL (the router); else `LOYALTY_URL`, the config file, the session's.
     #[arg(long, env = "LOYALTY_URL", global = true)]
     url: Option<String>,
+    /// A PEM bundle of CAs to trust for `https://` URLs, on top of the system's roots (the
+    /// local deployment's `make up TLS=1` prints its own).
+    #[arg(long, env = "LOYALTY_CA_FILE", global = true)]
+    ca_file: Option<std::path::PathBuf>,
     /// Print the API's JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -194,6 +198,7 @@ enum ItemCommand {
 pub struct App {
     pub store: Store,
     pub url: String,
+    pub ca_file: Option<std::path::PathBuf>,
     pub json: bool,
 }
 
@@ -203,7 +208,7 @@ impl App {
     }
 
     pub fn api(&self, session: Option<&Session>) -> Outcome<Api> {
-        Ok(Api::new(&self.url, session.map(|s| s.token.clone()))?)
+        Ok(Api::new(&self.url, session.map(|s| s.token.clone()), self.ca_file.as_deref())?)
     }
 
     pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
@@ -212,6 +217,20 @@ impl App {
         } else {
             println!("{}", text(value));
         }
+    }
+
+    /// Revokes the session's token on the platform, then forgets it here (even when the
+    /// platform cannot be told): (was logged in, token revoked).
+    pub async fn log_out(&self) -> Outcome<(bool, bool)> {
+        let Some(session) = self.store.load() else { return Ok((false, false)) };
+        let revoked = match actions::log_out(&self.api(Some(&session))?, &session.user_id).await {
+            Ok(_) => true,
+            Err(err) => {
+                eprintln!("warning: the token was not revoked: {}", err.explain());
+                false
+            }
+        };
+        Ok((self.store.forget()?, revoked))
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> Outcome<Session> {
@@ -254,9 +273,13 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
             app.print(&session, |s| format!("logged in as {} ({})", s.user_id, s.role.as_str()));
         }
         Command::Logout => {
-            let had = app.store.forget()?;
-            app.print(&json!({"logged_out": had}), |_| {
-                if had { "logged out".into() } else { "you were not logged in".into() }
+            let (had, revoked) = app.log_out().await?;
+            app.print(&json!({"logged_out": had, "token_revoked": revoked}), |_| match (had, revoked) {
+                (false, _) => "you were not logged in".into(),
+                (true, true) => "logged out (the token is revoked)".into(),
+                (true, false) => {
+                    "logged out here; the platform could not be told (the token lapses at its expiry)".into()
+                }
             });
         }
         Command::Me => {
@@ -380,6 +403,7 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
 
 #[tokio::main]
 async fn main() {
+    tls::install_default_provider();
     let args = Args::parse();
     let store = match Store::locate() {
         Ok(store) => store,
@@ -394,7 +418,7 @@ async fn main() {
         .or_else(|| store.configured_url())
         .or_else(|| store.load().map(|s| s.url))
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let app = App { store, url, json: args.json };
+    let app = App { store, url, ca_file: args.ca_file.clone(), json: args.json };
     let result = match args.command {
         Some(command) => run(&app, command).await,
         None => interactive::run(&app).await,

@@ -123,6 +123,10 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>)]
     pub age: Option<Option<i64>>,
+    /// (admin, v1.2 addition) A new role for the user. Every token the user holds is
+    /// revoked with it: the role is written into tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

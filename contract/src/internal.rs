@@ -105,3 +105,23 @@ mod service_token_tests {
         assert!(check_service_token(None).is_ok());
     }
 }
+
+/// One row of a region's token denylist (`GET /internal/revocations?after=SEQ`): a single
+/// token (`jti`) or every token of the user issued before `not_before`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub seq: i64,
+    pub user_id: UserId,
+    pub jti: Option<String>,
+    pub not_before: Option<DateTime<Utc>>,
+    /// When the tokens it names have all expired, and the row can be forgotten.
+    pub expires_at: DateTime<Utc>,
+    /// Old enough that no row with a lower `seq` can still commit: a reader may move its
+    /// cursor past it.
+    pub settled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revocations {
+    pub items: Vec<Revocation>,
+}

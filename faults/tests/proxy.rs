@@ -48,6 +48,7 @@ async fn echo_server() -> SocketAddr {
 }
 
 async fn start(upstream: SocketAddr) -> Proxy {
+    tls::install_default_provider();
     let (control, listen) = (free_port(), free_port());
     let listen: SocketAddr = format!("127.0.0.1:{listen}").parse().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_loyalty-faults"))

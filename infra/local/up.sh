@@ -25,6 +25,9 @@
 #                                default: every limit as a real deployment runs it, and the
 #                                client address taken from X-Forwarded-For (one trusted
 #                                hop), so a test can speak as several addresses
+#   TLS [0]                      1: every service serves HTTPS and calls the others over
+#                                HTTPS, with a throwaway CA made in $STATE/tls (tls.sh);
+#                                clients trust it with LOYALTY_CA_FILE=$STATE/tls/ca.pem
 #
 # After a failover the promoted standby stays primary; the next up.sh rebuilds the old
 # primary as its standby.
@@ -45,6 +48,7 @@ FAULTS=${FAULTS:-0}
 FAULT_PORT_OFFSET=${FAULT_PORT_OFFSET:-1000}
 FAULTS_CONTROL_PORT=${FAULTS_CONTROL_PORT:-8090}
 EDGE_LIMITS=${EDGE_LIMITS:-local}
+TLS=${TLS:-0}
 PG=$ROOT/infra/local/pg.sh
 
 mkdir -p "$STATE/pg" "$STATE/run" "$STATE/log"
@@ -96,12 +100,24 @@ standby_port() { echo $((PG_PORT_BASE + STANDBY_PORT_OFFSET + 10#$1)); }
 # Where the others reach a port: through its fault link when FAULTS=1.
 via() { if [ "$FAULTS" = 1 ]; then echo $(($1 + FAULT_PORT_OFFSET)); else echo "$1"; fi; }
 
+scheme=http
+curl_tls=()
+if [ "$TLS" = 1 ]; then
+  bash "$ROOT/infra/local/tls.sh" "$STATE/tls"
+  scheme=https
+  curl_tls=(--cacert "$STATE/tls/ca.pem")
+fi
+
 # One description of the deployment, read by every API instance and the router.
 topology="$STATE/topology.toml"
 {
+  if [ "$TLS" = 1 ]; then
+    printf '[tls]\ncert_file = "%s"\nkey_file = "%s"\nca_file = "%s"\n\n' \
+      "$STATE/tls/server.pem" "$STATE/tls/server.key" "$STATE/tls/ca.pem"
+  fi
   for region in $REGIONS; do
     urls=""
-    for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls\"http://127.0.0.1:$(via "$(api_port "$region" "$k")")\", "; done
+    for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls\"$scheme://127.0.0.1:$(via "$(api_port "$region" "$k")")\", "; done
     printf '[[regions]]\nid = "%s"\nname = "%s"\nurls = [%s]\n\n' "$region" "$(region_name "$region")" "${urls%, }"
   done
   printf '[auth.verifying_keys]\n'
@@ -116,7 +132,7 @@ topology="$STATE/topology.toml"
 wait_ready() {
   local url=$1 name=$2 why="did not become ready in 60 s"
   for _ in $(seq 1 120); do
-    if curl -fsS --max-time 2 -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if curl -fsS "${curl_tls[@]}" --max-time 2 -o /dev/null "$url" 2>/dev/null; then return 0; fi
     if ! alive "$STATE/run/$name.pid"; then why="exited"; break; fi
     sleep 0.5
   done
@@ -200,7 +216,7 @@ done
 
 for region in $REGIONS; do
   for k in $(seq 0 $((API_INSTANCES - 1))); do
-    wait_ready "http://127.0.0.1:$(api_port "$region" "$k")/readyz" "api-$region-$k"
+    wait_ready "$scheme://127.0.0.1:$(api_port "$region" "$k")/readyz" "api-$region-$k"
   done
 done
 
@@ -219,14 +235,14 @@ else
     nohup "$BIN_DIR/loyalty-router" --config "$topology" >>"$STATE/log/router.log" 2>&1 &
   echo $! >"$STATE/run/router.pid"
 fi
-wait_ready "http://127.0.0.1:$ROUTER_PORT/readyz" "router"
+wait_ready "$scheme://127.0.0.1:$ROUTER_PORT/readyz" "router"
 
 cat <<MSG
 
-Local deployment is up: the platform at http://127.0.0.1:$ROUTER_PORT
+Local deployment is up: the platform at $scheme://127.0.0.1:$ROUTER_PORT
   region  API instance(s)                           Postgres
 $(for region in $REGIONS; do
-  urls=""; for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls http://127.0.0.1:$(api_port "$region" "$k")"; done
+  urls=""; for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls $scheme://127.0.0.1:$(api_port "$region" "$k")"; done
   printf '  %s    %-40s  postgres://postgres@127.0.0.1:%s/loyalty%s\n' "$region" "$urls" "$(pg_port "$region")" \
     "$( [ "$STANDBY" = 1 ] && echo " (standby :$(standby_port "$region"))")"
 done)
@@ -235,4 +251,5 @@ $( [ "$FAULTS" = 1 ] && echo "  faults: every port P above is reached through th
   admin:  $LOYALTY_ADMIN_EMAIL / $( [ "$LOYALTY_ADMIN_PASSWORD" = change-me-admin ] && echo "change-me-admin (default)" || echo "(from LOYALTY_ADMIN_PASSWORD)" ), lives in region 001
   staff:  staff@<region>.loyalty.local / $( [ "$staff_password" = change-me-staff ] && echo "change-me-staff (default)" || echo "(from LOYALTY_STAFF_PASSWORD)" ), one per region
   logs:   $STATE/log/     stop with: make down
+$( [ "$TLS" = 1 ] && echo "  TLS:    clients trust the local CA: export LOYALTY_CA_FILE=$STATE/tls/ca.pem (curl --cacert)")
 MSG

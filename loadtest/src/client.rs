@@ -48,8 +48,12 @@ pub struct Api {
 const MAX_WRITE_ATTEMPTS: u32 = 6;
 
 impl Api {
-    pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Api> {
-        let http = reqwest::Client::builder().timeout(timeout).pool_max_idle_per_host(256).build()?;
+    pub fn new(base: &str, ca_file: Option<&std::path::Path>, timeout: Duration) -> anyhow::Result<Api> {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls::client_config(ca_file)?)
+            .timeout(timeout)
+            .pool_max_idle_per_host(256)
+            .build()?;
         Ok(Api { http, base: base.trim_end_matches('/').to_owned() })
     }
 

@@ -65,7 +65,7 @@ async fn observe_all(load: &Load) -> anyhow::Result<BTreeMap<String, GroupView>>
 
 /// Runs a scenario end to end and returns its report (the verdict inside).
 pub async fn run(scenario: Scenario) -> anyhow::Result<Report> {
-    let api = Api::new(&scenario.url, scenario.timeout())?;
+    let api = Api::new(&scenario.url, scenario.ca_file.as_deref(), scenario.timeout())?;
     let mut rng = StdRng::seed_from_u64(scenario.seed);
     if !scenario.quiet {
         eprintln!(

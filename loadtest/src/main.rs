@@ -12,6 +12,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tls::install_default_provider();
     let scenario = Args::parse().scenario;
     let out = scenario.out.clone();
     let report = loadtest::run(scenario).await?;

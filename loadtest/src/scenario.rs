@@ -10,6 +10,9 @@ pub struct Scenario {
     /// The platform (the router).
     #[arg(long, env = "LOYALTY_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// A PEM bundle of CAs to trust for an `https://` URL, on top of the system's roots.
+    #[arg(long, env = "LOYALTY_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     #[arg(long, env = "LOYALTY_ADMIN_EMAIL", default_value = "admin@loyalty.local")]
     pub admin_email: String,
     #[arg(long, env = "LOYALTY_ADMIN_PASSWORD", default_value = "change-me-admin")]

@@ -24,6 +24,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub health: HealthConfig,
     pub limits: LimitsConfig,
+    /// HTTPS on the public listener (`cert_file`, `key_file`) and the CAs trusted for
+    /// `https://` instance URLs (`ca_file`, on top of the system's roots).
+    pub tls: tls::TlsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +82,7 @@ impl Default for Config {
             timeouts: Timeouts { connect_ms: 300, request_ms: 10_000, fanout_ms: 2_000, body_read_ms: 10_000 },
             health: HealthConfig { interval_ms: 500, timeout_ms: 400, failures_to_mark_down: 2, panic_window_ms: 750 },
             limits: LimitsConfig::default(),
+            tls: tls::TlsConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use contract::RegionId;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use observability::request_id;
@@ -37,12 +38,18 @@ pub struct Answer {
 /// The client a worker forwards with: hyper's pooled HTTP/1.1 client, used directly. A
 /// forward builds its `http::Request` from the parts it already has; reqwest's URL parse
 /// (IDNA included) and request builder were a few % of the router's CPU per request.
-pub type Client = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+/// `https://` instances get TLS (rustls), `http://` ones plain TCP; a pooled connection
+/// keeps its session, so the handshake is paid once per connection, not per request.
+pub type Client = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-pub fn client(connect_timeout: Duration) -> Client {
+pub fn client(connect_timeout: Duration, tls: rustls::ClientConfig) -> Client {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(connect_timeout));
+    // The TLS wrapper needs the TCP connector to accept https URIs too.
+    connector.enforce_http(false);
+    let connector =
+        HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(connector);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         // Shorter than the APIs' keep-alive (75 s): never reuse a connection they closed.

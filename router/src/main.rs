@@ -21,6 +21,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve() -> anyhow::Result<()> {
+    tls::install_default_provider();
     let args = Args::parse();
     let config = router::Config::load(args.config.as_deref())?;
     observability::telemetry::init_tracing(config.log_json);

@@ -48,8 +48,8 @@ impl AppState {
     }
 }
 
-fn new_client(config: &Config) -> Client {
-    forward::client(Duration::from_millis(config.timeouts.connect_ms))
+fn new_client(config: &Config, tls: &rustls::ClientConfig) -> Client {
+    forward::client(Duration::from_millis(config.timeouts.connect_ms), tls.clone())
 }
 
 pub struct Application {
@@ -65,7 +65,9 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         contract::internal::check_service_token(config.service_token.as_deref()).map_err(anyhow::Error::msg)?;
         let upstreams = Arc::new(Upstreams::new(&config)?);
-        let client = new_client(&config);
+        let client_tls = config.tls.client()?;
+        let server_tls = config.tls.server()?;
+        let client = new_client(&config, &client_tls);
         tokio::spawn(check_health(
             upstreams.clone(),
             client.clone(),
@@ -89,14 +91,14 @@ impl Application {
         let port = listener.local_addr()?.port();
         let workers =
             state.config.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        tracing::info!(port, regions = ?state.upstreams.ids(), "router listening");
+        tracing::info!(port, regions = ?state.upstreams.ids(), https = server_tls.is_some(), "router listening");
         let max_connections = state.config.limits.max_connections_per_worker;
         let admin_state = state.clone();
         let server = HttpServer::new(move || {
             // A client per worker: a pooled connection lives on the runtime (thread) that
             // opened it, so with one shared pool a request on one worker would be written
             // and read by another, two thread wake-ups per forward.
-            let client = new_client(&state.config);
+            let client = new_client(&state.config, &client_tls);
             App::new()
                 .app_data(web::Data::new(AppState { client, ..state.clone() }))
                 .wrap(from_fn(telemetry::record_metrics))
@@ -111,8 +113,11 @@ impl Application {
         // A client gets 5 s to send a request's head; connections per worker are capped.
         .client_request_timeout(Duration::from_secs(5))
         .max_connections(max_connections)
-        .shutdown_timeout(10)
-        .listen(listener)?
+        .shutdown_timeout(10);
+        let server = match server_tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
         let admin_listener = TcpListener::bind(&admin_state.config.admin_listen)
             .with_context(|| format!("listening on {} (admin)", admin_state.config.admin_listen))?;

@@ -24,14 +24,18 @@ fn loyalty_bin() -> PathBuf {
 
 /// Runs `loyalty` with its own config directory; returns (exit code, stdout, stderr).
 async fn loyalty(url: &str, config: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = tokio::process::Command::new(loyalty_bin())
-        .args(args)
-        .env("LOYALTY_URL", url)
-        .env("LOYALTY_CONFIG_DIR", config)
-        .env_remove("LOYALTY_PASSWORD")
-        .output()
-        .await
-        .unwrap();
+    loyalty_trusting(url, config, None, args).await
+}
+
+/// `loyalty` trusting the CA in `ca_file` (`LOYALTY_CA_FILE`) besides the system's roots.
+async fn loyalty_trusting(url: &str, config: &Path, ca_file: Option<&Path>, args: &[&str]) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(loyalty_bin());
+    command.args(args).env("LOYALTY_URL", url).env("LOYALTY_CONFIG_DIR", config).env_remove("LOYALTY_PASSWORD");
+    match ca_file {
+        Some(ca) => command.env("LOYALTY_CA_FILE", ca),
+        None => command.env_remove("LOYALTY_CA_FILE"),
+    };
+    let output = command.output().await.unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -40,9 +44,13 @@ async fn loyalty(url: &str, config: &Path, args: &[&str]) -> (i32, String, Strin
 }
 
 async fn loyalty_json(url: &str, config: &Path, args: &[&str]) -> Value {
+    loyalty_json_trusting(url, config, None, args).await
+}
+
+async fn loyalty_json_trusting(url: &str, config: &Path, ca_file: Option<&Path>, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let (code, out, err) = loyalty(url, config, &all).await;
+    let (code, out, err) = loyalty_trusting(url, config, ca_file, &all).await;
     assert_eq!(code, 0, "loyalty {args:?} failed: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("loyalty {args:?}: bad JSON ({e}): {out}"))
 }
@@ -206,15 +214,82 @@ async fn subcommands_script_the_platform() {
     let sevens = ledger["items"].as_array().unwrap().iter().filter(|e| e["points"] == -7).count();
     assert_eq!(sevens, 1, "applied exactly once: {ledger}");
 
-    // Logging out removes the token; then commands say so with exit code 4.
-    loyalty_json(&url, &customer, &["logout"]).await;
+    // Logging out revokes the token on the platform and removes it here; then commands
+    // say so with exit code 4.
+    let session: Value =
+        serde_json::from_str(&std::fs::read_to_string(customer.join("session.json")).unwrap()).unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    let out = loyalty_json(&url, &customer, &["logout"]).await;
+    assert_eq!(out, json!({"logged_out": true, "token_revoked": true}));
     assert!(!customer.join("session.json").exists());
+    let res = stack.get(&format!("/v1/users/{uid}"), Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the old token is refused");
     let (code, _, err) = loyalty(&url, &customer, &["me"]).await;
     assert_eq!(code, 4, "{err}");
     // The platform unreachable: exit code 3.
     let (code, _, _) = loyalty("http://127.0.0.1:9", &customer, &["regions"]).await;
     assert_eq!(code, 3);
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The platform with TLS on every hop (`make up TLS=1`): the CLI to the router, the router
+/// to the regions, and region to region (the outbox relay carrying a membership to the
+/// member's home region; a bill priced from another region's menu).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hop_speaks_tls() {
+    use support::Options;
+    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: false, tls: true });
+    let url = stack.router.clone();
+    assert!(url.starts_with("https://"));
+    let ca = stack.ca_file.clone().unwrap();
+    let dir = stack.state.join("cli");
+    let (customer, staff) = (dir.join("customer"), dir.join("staff"));
+
+    // Plain HTTP is not served, and a client that does not trust the CA gets nowhere.
+    let plain = url.replacen("https://", "http://", 1);
+    let refused = stack.client.get(format!("{plain}/readyz")).send().await;
+    assert!(refused.is_err(), "plain HTTP answered: {refused:?}");
+    let api_plain = stack.api_url("001", 0).replacen("https://", "http://", 1);
+    assert!(stack.client.get(format!("{api_plain}/readyz")).send().await.is_err());
+    let (code, _, err) = loyalty_trusting(&url, &customer, None, &["regions"]).await;
+    assert_eq!(code, 3, "an untrusted certificate is unreachable: {err}");
+
+    let regions = loyalty_json_trusting(&url, &customer, Some(&ca), &["regions"]).await;
+    assert!(regions["items"].as_array().unwrap().iter().all(|r| r["status"] == "up"), "{regions}");
+    let email = format!("tls-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
+    let signup = ["signup", "--email", &email, "--password", PASSWORD, "--name", "Tls User", "--region", "001"];
+    let user = loyalty_json_trusting(&url, &customer, Some(&ca), &signup).await;
+    let uid = user["id"].as_str().unwrap().to_owned();
+    loyalty_json_trusting(&url, &customer, Some(&ca), &["login", "--email", &email, "--password", PASSWORD]).await;
+
+    // A group kept in 002: the member's index in 001 follows over the relay (002 → 001).
+    let group =
+        loyalty_json_trusting(&url, &customer, Some(&ca), &["new-group", "--name", "Tls", "--region", "002"]).await;
+    let gid = group["id"].as_str().unwrap().to_owned();
+    assert!(gid.starts_with("002-"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let groups = loyalty_json_trusting(&url, &customer, Some(&ca), &["groups"]).await;
+        let listed = groups["items"].as_array().unwrap().iter().any(|g| g["id"] == gid.as_str());
+        if listed {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the membership never reached 001: {groups}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Staff of 001 bill the 002 group from 001's menu: 002 prices it by asking 001.
+    stack.staff("001").await;
+    let staff_login = ["login", "--email", "staff@001.loyalty.local", "--password", STAFF_PASSWORD];
+    loyalty_json_trusting(&url, &staff, Some(&ca), &staff_login).await;
+    let add = ["item", "add", "--region", "001", "--name", "Crepe", "--price-cents", "1500", "--points", "10"];
+    let item = loyalty_json_trusting(&url, &staff, Some(&ca), &add).await;
+    let line = format!("{}:2", item["id"].as_str().unwrap());
+    let bill = ["bill", "--user", &uid, "--group", &gid, "--store", "001", "--item", &line];
+    let bill = loyalty_json_trusting(&url, &staff, Some(&ca), &bill).await;
+    assert_eq!(bill["points_awarded"], 30);
+    let activity = loyalty_json_trusting(&url, &customer, Some(&ca), &["activity"]).await;
+    assert!(activity["items"].as_array().unwrap().iter().any(|e| e["group_id"] == gid.as_str()), "{activity}");
 }
 
 /// The interactive mode in a pseudo-terminal, as a person would use it.

@@ -8,6 +8,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use contract::dto::Role;
 use contract::{Regional, UserId};
 
+use crate::auth::Claims;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -15,6 +16,8 @@ use crate::startup::AppState;
 pub struct Caller {
     pub user_id: UserId,
     pub role: Role,
+    /// The token it came with (a logout revokes exactly that one).
+    pub claims: Claims,
 }
 
 impl Caller {
@@ -48,7 +51,10 @@ fn from_header(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
     let claims = state.tokens.verify(token.trim())?;
     let user_id = claims.sub.parse().map_err(|_| ApiError::unauthenticated("the token is invalid or has expired"))?;
-    Ok(Some(Caller { user_id, role: claims.role }))
+    if state.revocations.is_revoked(&user_id, &claims) {
+        return Err(ApiError::unauthenticated("the token has been revoked; log in again"));
+    }
+    Ok(Some(Caller { user_id, role: claims.role, claims }))
 }
 
 impl FromRequest for Caller {

@@ -33,6 +33,9 @@ pub struct Claims {
     /// `loyalty/<region>`: the region that signed.
     pub iss: String,
     pub aud: String,
+    /// The token's own id (a ULID), which a logout puts on the denylist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 /// A new signing key: (seed, public key), both base64url. The seed is the secret
@@ -102,6 +105,7 @@ impl TokenKeys {
             exp: expires_at.timestamp(),
             iss: format!("loyalty/{}", self.region),
             aud: AUDIENCE.to_owned(),
+            jti: Some(ulid::Ulid::new().to_string()),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.active.clone());
@@ -149,6 +153,7 @@ mod tests {
             login_lockout_secs: 60,
             hashing_concurrency: 0,
             hashing_wait_ms: 1_000,
+            revocation_poll_ms: 1_000,
         }
     }
 
@@ -186,6 +191,7 @@ mod tests {
             exp: Utc::now().timestamp() + 60,
             iss: "loyalty/001".into(),
             aud: AUDIENCE.into(),
+            jti: None,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some("001k1".into());

@@ -116,6 +116,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    token_revocations (seq) {
+        seq -> Int8,
+        user_id -> Text,
+        jti -> Nullable<Text>,
+        not_before -> Nullable<Timestamptz>,
+        expires_at -> Timestamptz,
+        created_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_group_index (user_id, group_id) {
         user_id -> Text,
         group_id -> Text,
@@ -157,6 +168,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     membership_repairs,
     outbox,
+    token_revocations,
     user_group_index,
     users,
 );

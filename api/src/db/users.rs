@@ -77,6 +77,15 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option
     users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
 }
 
+/// Sets a user's role; `Ok(None)` when there is no such user.
+pub fn set_role(conn: &mut PgConnection, id: &str, role: &str) -> QueryResult<Option<UserRow>> {
+    diesel::update(users::table.find(id))
+        .set((users::role.eq(role), users::updated_on.eq(diesel::dsl::now)))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .optional()
+}
+
 pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange) -> QueryResult<Option<UserRow>> {
     diesel::update(users::table.find(id))
         .set((change, users::updated_on.eq(diesel::dsl::now)))

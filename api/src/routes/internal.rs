@@ -8,7 +8,7 @@ use crate::auth::ServiceCaller;
 use crate::db::{stored_id, users};
 use crate::domain::parse_email;
 use crate::error::ApiError;
-use crate::services::{catalogue, directory, events};
+use crate::services::{catalogue, directory, events, revocations};
 use crate::startup::AppState;
 
 #[derive(Deserialize)]
@@ -21,6 +21,21 @@ pub struct EmailQuery {
 pub struct Release {
     email: String,
     reservation_id: String,
+}
+
+#[derive(Deserialize)]
+pub struct RevocationsQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+/// This region's token denylist after a sequence number (services::revocations).
+pub async fn revocations(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    query: web::Query<RevocationsQuery>,
+) -> Result<web::Json<contract::internal::Revocations>, ApiError> {
+    Ok(web::Json(revocations::page(&state.db, query.after).await?))
 }
 
 pub async fn receive_events(

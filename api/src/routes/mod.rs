@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/users/{uid}", web::get().to(users::read_user))
         .route("/v1/users/{uid}", web::patch().to(users::update_user))
         .route("/v1/sessions", web::post().to(sessions::create_session))
+        .route("/v1/users/{uid}/sessions", web::delete().to(users::log_out))
         .route("/v1/groups", web::post().to(groups::create_group))
         .route("/v1/groups/{gid}", web::patch().to(groups::update_group))
         .route("/v1/groups/{gid}/members", web::post().to(groups::add_member))
@@ -56,7 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/internal/directory/confirmations", web::post().to(internal::confirm_email))
         .route("/internal/directory/releases", web::post().to(internal::release_email))
         .route("/internal/users", web::get().to(internal::find_user_by_email))
-        .route("/internal/catalogue", web::get().to(internal::full_catalogue));
+        .route("/internal/catalogue", web::get().to(internal::full_catalogue))
+        .route("/internal/revocations", web::get().to(internal::revocations));
 }
 
 /// Answers paths and methods that match no route, in the contract's envelope.

@@ -5,7 +5,7 @@ use contract::{ErrorEnvelope, UserId};
 use crate::auth::{Caller, MaybeCaller};
 use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
-use crate::services::{accounts, groups};
+use crate::services::{accounts, groups, revocations};
 use crate::startup::AppState;
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
@@ -45,6 +45,41 @@ pub async fn update_user(
 ) -> Result<web::Json<User>, ApiError> {
     let uid: UserId = state.regions.parse_local_id("user", &uid)?;
     Ok(web::Json(accounts::update_profile(&state, &caller, uid, &body).await?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct LogoutQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+/// Logout (v1.2 addition): revokes the token presented, or with `?all=true` every token
+/// of the user (an admin's call for someone else always revokes them all). Refused at
+/// once by this instance, within `auth.revocation_poll_ms` everywhere.
+#[utoipa::path(delete, path = "/v1/users/{uid}/sessions", tag = "sessions", security(("bearer" = [])),
+    params(("all" = Option<bool>, Query, description = "Revoke every token of the user, not only this one")),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn log_out(
+    state: web::Data<AppState>,
+    caller: Caller,
+    uid: web::Path<String>,
+    query: web::Query<LogoutQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let uid: UserId = state.regions.parse_local_id("user", &uid)?;
+    if caller.is(&uid) && !query.all {
+        revocations::revoke_token(&state, &uid, &caller.claims).await?;
+    } else if caller.is(&uid) || caller.is_admin() {
+        if !caller.is(&uid) {
+            accounts::load(&state, uid.clone()).await?;
+        }
+        revocations::revoke_user(&state, &uid).await?;
+    } else if caller.is_staff_or_admin() {
+        return Err(ApiError::forbidden("you may only log yourself out"));
+    } else {
+        return Err(accounts::user_not_found(&uid));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// On a regional instance: the user's groups that live in this region (the router asks

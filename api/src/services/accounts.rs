@@ -3,17 +3,21 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
+use contract::internal::Revocation;
 use contract::{ErrorCode, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::{Caller, hash_password, verify_password};
+use crate::db::revocations::NewRevocation;
 use crate::db::{self, groups, stored_id, users};
 use crate::domain::{Email, optional_text, parse_email, required_text};
 use crate::error::ApiError;
 use crate::services::directory::announce_user;
 use crate::services::groups::{insert_group, record_membership};
+use crate::services::revocations;
 use crate::startup::AppState;
 
 /// A new account, checked.
@@ -206,6 +210,9 @@ pub async fn update_profile(
         location: patch.location.as_ref().map(|l| optional_text("location", l.as_deref(), 200)).transpose()?,
         age: patch.age.map(parse_age).transpose()?,
     };
+    if let Some(role) = patch.role {
+        change_role(state, caller, &user_id, role).await?;
+    }
     let id = user_id.to_string();
     let updated = state
         .db
@@ -224,6 +231,49 @@ pub async fn update_profile(
         return Err(user_not_found(&user_id));
     }
     load(state, user_id).await
+}
+
+/// An admin changes another user's role; the user's tokens, which carry the old role,
+/// are revoked in the same transaction.
+async fn change_role(state: &AppState, caller: &Caller, user_id: &UserId, role: Role) -> Result<(), ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::forbidden("only an admin may change a role"));
+    }
+    if caller.is(user_id) {
+        return Err(ApiError::forbidden("an admin may not change their own role"));
+    }
+    let id = user_id.to_string();
+    let (not_before, expires_at) = (Utc::now(), Utc::now() + revocations::user_tokens_outlive(state));
+    let changed = state
+        .db
+        .run(move |conn| {
+            Ok(conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                let Some(before) = users::find(conn, &id)? else { return Ok(None) };
+                if before.role == role.as_str() {
+                    return Ok(Some(None));
+                }
+                users::set_role(conn, &id, role.as_str())?;
+                let revocation = NewRevocation { user_id: &id, jti: None, not_before: Some(not_before), expires_at };
+                Ok(Some(Some(db::revocations::insert(conn, &revocation)?)))
+            })?)
+        })
+        .await?;
+    match changed {
+        None => Err(user_not_found(user_id)),
+        Some(None) => Ok(()),
+        Some(Some(seq)) => {
+            state.revocations.learn(&Revocation {
+                seq,
+                user_id: user_id.clone(),
+                jti: None,
+                not_before: Some(not_before),
+                expires_at,
+                settled: false,
+            });
+            tracing::info!(user_id = %user_id, role = role.as_str(), by = %caller.user_id, "role changed; tokens revoked");
+            Ok(())
+        }
+    }
 }
 
 pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) -> Result<Session, ApiError> {

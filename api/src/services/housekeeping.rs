@@ -1,4 +1,5 @@
-//! What would otherwise grow for ever, deleted every hour: idempotency records past
+//! What would otherwise grow for ever, deleted every hour: token revocations whose tokens
+//! have expired, idempotency records past
 //! their retention (the contract promises at least 24 hours) and outbox events delivered
 //! more than `relay.keep_delivered_hours` ago. In chunks of `CHUNK` rows, each its own
 //! short statement with a pause after it: one DELETE of a day's records ran into the 5 s
@@ -9,7 +10,7 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Utc;
 
-use crate::db::{Db, idempotency, outbox};
+use crate::db::{Db, idempotency, outbox, revocations};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -21,6 +22,7 @@ const PAUSE: Duration = Duration::from_millis(50);
 pub struct Purged {
     pub idempotency_records: usize,
     pub outbox_events: usize,
+    pub token_revocations: usize,
 }
 
 pub async fn run(state: web::Data<AppState>) {
@@ -45,6 +47,7 @@ pub async fn purge(db: &Db, retention: chrono::Duration, keep_delivered: chrono:
         idempotency_records: in_chunks(db, move |conn| idempotency::purge_older_than(conn, records_cutoff, CHUNK))
             .await?,
         outbox_events: in_chunks(db, move |conn| outbox::purge_delivered_before(conn, events_cutoff, CHUNK)).await?,
+        token_revocations: in_chunks(db, |conn| revocations::purge_expired(conn, CHUNK)).await?,
     })
 }
 

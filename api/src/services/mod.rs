@@ -29,3 +29,4 @@ pub mod points;
 pub mod pricing;
 pub mod redeem_rights;
 pub mod relay;
+pub mod revocations;

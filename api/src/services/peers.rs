@@ -31,6 +31,7 @@ pub struct PeerResponse {
 impl Peers {
     pub fn new(config: &Config) -> anyhow::Result<Peers> {
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(config.tls.client()?)
             .connect_timeout(Duration::from_millis(500))
             .pool_idle_timeout(Duration::from_secs(30))
             .timeout(Duration::from_millis(config.relay.request_timeout_ms))

@@ -79,6 +79,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
+        tls::install_default_provider();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         TestApp { base, client, config, db, handle }
     }

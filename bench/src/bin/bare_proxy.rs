@@ -60,7 +60,7 @@ async fn forward(client: Client, base: &str, request: Request<Incoming>) -> Resp
 
 async fn serve(listener: std::net::TcpListener, base: &'static str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let client = forward::client(Duration::from_secs(1));
+    let client = forward::client(Duration::from_secs(1), tls::client_config(None)?);
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         stream.set_nodelay(true)?;

@@ -23,7 +23,7 @@ async fn log_in_from(stack: &Stack, address: &str, email: &str, password: &str) 
 
 #[tokio::test]
 async fn one_address_flooding_logins_waits_and_cannot_lock_an_owner_out() {
-    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true });
+    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true, tls: false });
     let (owner, _) = stack.customer("002").await;
 
     // A stranger guesses the owner's password from one address: five failures, then that
@@ -79,7 +79,7 @@ async fn post_from(
 
 #[tokio::test]
 async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_account() {
-    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true });
+    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true, tls: false });
     // Sign-ups from one address: a burst of 10, then one every 2 s.
     let started = std::time::Instant::now();
     let mut statuses = Vec::new();

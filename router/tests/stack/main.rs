@@ -343,3 +343,51 @@ async fn a_sign_up_that_died_half_way_blocks_its_email_only_until_its_lease_laps
     assert_eq!(user.home_region.as_str(), "003");
     assert_eq!(stack.login(&email, PASSWORD).await.user_id, user.id);
 }
+
+/// Polls `path` with `token` through the router until it is refused; how long that took.
+#[allow(clippy::unwrap_used)] // test helper
+async fn refused_after(stack: &Stack, path: &str, token: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let res = stack.get(path, Some(token)).await;
+        if res.status() == StatusCode::UNAUTHORIZED {
+            return started.elapsed();
+        }
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        assert!(started.elapsed() < Duration::from_secs(5), "{path} still served to a revoked token");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_in_every_region_within_a_poll() {
+    let stack = Stack::start(1);
+    // A customer of 001 with a group kept in 002: the token is checked by 002 too.
+    let (user, token) = stack.customer("001").await;
+    let group = stack.new_group(&token, "Far", "Lima", "002").await;
+    let group_path = format!("/v1/groups/{}", group.id);
+    expect_json::<Value>(stack.get(&group_path, Some(&token)).await, StatusCode::OK).await;
+    let res =
+        stack.request(reqwest::Method::DELETE, &format!("/v1/users/{}/sessions", user.id), Some(&token), None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // The home region refuses at once; the group's region within its poll (1 s).
+    let home = stack.get(&format!("/v1/users/{}", user.id), Some(&token)).await;
+    expect_error(home, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let took = refused_after(&stack, &group_path, &token).await;
+    eprintln!("a logout in 001 was refused by 002 after {took:?}");
+
+    // A role change in 003 reaches 001 the same way: the old token carried the old role.
+    let (promoted, old) = stack.customer("003").await;
+    let group = stack.new_group(&old, "Near", "Paris", "001").await;
+    let group_path = format!("/v1/groups/{}", group.id);
+    let admin = stack.admin().await;
+    let (path, body) = (format!("/v1/users/{}", promoted.id), json!({"role": "staff"}));
+    let res = stack.request(reqwest::Method::PATCH, &path, Some(&admin), Some(&body)).await;
+    let changed: User = expect_json(res, StatusCode::OK).await;
+    assert_eq!(changed.role, contract::dto::Role::Staff);
+    let took = refused_after(&stack, &group_path, &old).await;
+    eprintln!("a role change in 003 was refused by 001 after {took:?}");
+    let fresh = stack.login(&promoted.email, PASSWORD).await;
+    assert_eq!(fresh.role, contract::dto::Role::Staff);
+    expect_json::<Value>(stack.get(&group_path, Some(&fresh.token)).await, StatusCode::OK).await;
+}

@@ -33,6 +33,10 @@ pub struct Stack {
     faults: Option<String>,
     /// This stack's claim on its block of ports, released when it is dropped.
     port_claim: PathBuf,
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// The stack's CA (TLS stacks), to be trusted by clients.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// In drill stacks, region NNN's standby listens on its primary's port + this, and every
@@ -50,6 +54,9 @@ pub struct Options {
     /// The router's limits as a real deployment runs them (`EDGE_LIMITS=default`), the
     /// client's address taken from X-Forwarded-For.
     pub real_limits: bool,
+    /// Every service serves HTTPS and calls the others over HTTPS (`TLS=1`), with a
+    /// throwaway CA in the stack's state folder.
+    pub tls: bool,
 }
 
 fn root() -> PathBuf {
@@ -123,12 +130,12 @@ fn free_ports(options: Options) -> (u16, u16, u16, PathBuf) {
 
 impl Stack {
     pub fn start(instances: u16) -> Stack {
-        Self::start_with(Options { instances, drill: false, real_limits: false })
+        Self::start_with(Options { instances, drill: false, real_limits: false, tls: false })
     }
 
     /// Two API instances per region, a hot standby per region, fault links everywhere.
     pub fn drill() -> Stack {
-        Self::start_with(Options { instances: 2, drill: true, real_limits: false })
+        Self::start_with(Options { instances: 2, drill: true, real_limits: false, tls: false })
     }
 
     pub fn start_with(options: Options) -> Stack {
@@ -163,6 +170,14 @@ impl Stack {
         if options.real_limits {
             env.push(("EDGE_LIMITS".to_owned(), "default".to_owned()));
         }
+        let ca_file = options.tls.then(|| {
+            let dir = state.join("tls");
+            let made = Command::new("bash").arg(root().join("infra/local/tls.sh")).arg(&dir).status().unwrap();
+            assert!(made.success(), "tls.sh failed");
+            env.push(("TLS".to_owned(), "1".to_owned()));
+            dir.join("ca.pem")
+        });
+        let scheme = if options.tls { "https" } else { "http" };
         let faults = options.drill.then(|| format!("http://127.0.0.1:{}", pg + 199));
         if options.drill {
             env.extend(
@@ -182,15 +197,21 @@ impl Stack {
             );
         }
         let stack = Stack {
-            router: format!("http://127.0.0.1:{router}"),
+            router: format!("{scheme}://127.0.0.1:{router}"),
             router_admin: format!("http://127.0.0.1:{}", router - 1),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .tls_backend_preconfigured(tls::client_config(ca_file.as_deref()).unwrap())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             state,
             env,
             api_port_base: api,
             pg_port_base: pg,
             faults,
             port_claim,
+            scheme,
+            ca_file,
         };
         stack.up();
         stack
@@ -218,7 +239,7 @@ impl Stack {
     }
 
     pub fn api_url(&self, region: &str, instance: u16) -> String {
-        format!("http://127.0.0.1:{}", self.api_port_base + region.parse::<u16>().unwrap() + 10 * instance)
+        format!("{}://127.0.0.1:{}", self.scheme, self.api_port_base + region.parse::<u16>().unwrap() + 10 * instance)
     }
 
     /// Kills one API instance outright (`kill -9`).

@@ -1,0 +1,242 @@
+//! Logout and role changes revoke tokens before they expire. The denylist of a user's
+//! tokens lives in the user's home region (`token_revocations`), which alone issues and
+//! revokes them. Every instance of every region follows every region's list by sequence
+//! number (its own region's from the database, the others' over `/internal/revocations`)
+//! every `auth.revocation_poll_ms`, and checks a token against what it has learnt in
+//! memory: no call on the request path. So a revoked token is refused everywhere within
+//! one poll (at once by the instance that revoked it), and a region that cannot be
+//! reached only delays its own users' revocations; its tokens still expire.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use contract::internal::{Revocation, Revocations as RevocationPage};
+use contract::{RegionId, UserId};
+use reqwest::{Method, StatusCode};
+
+use crate::auth::Claims;
+use crate::db::{Db, revocations, stored_id};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Rows read per query; a poll goes on reading while pages come back full.
+const PAGE: i64 = 1_000;
+
+#[derive(Default)]
+pub struct Revocations {
+    inner: RwLock<Denylist>,
+}
+
+#[derive(Default)]
+struct Denylist {
+    /// Revoked token ids → when the token expires (seconds).
+    tokens: HashMap<String, i64>,
+    /// User → (tokens issued before this are revoked, ms; when that stops mattering, s).
+    users: HashMap<UserId, (i64, i64)>,
+    /// Per region, the last sequence number read with nothing unsettled before it.
+    cursors: HashMap<RegionId, i64>,
+}
+
+/// When a token was issued, in milliseconds: its id is a ULID, whose first 48 bits are
+/// that instant (a role change and a new login in the same second are told apart);
+/// tokens without one count from their `iat`.
+fn issued_ms(claims: &Claims) -> i64 {
+    claims
+        .jti
+        .as_deref()
+        .and_then(|jti| ulid::Ulid::from_string(jti).ok())
+        .map_or(claims.iat.saturating_mul(1_000), |id| id.timestamp_ms() as i64)
+}
+
+impl Revocations {
+    pub fn is_revoked(&self, user: &UserId, claims: &Claims) -> bool {
+        let Ok(list) = self.inner.read() else { return false };
+        if claims.jti.as_ref().is_some_and(|jti| list.tokens.contains_key(jti)) {
+            return true;
+        }
+        list.users.get(user).is_some_and(|(not_before_ms, _)| issued_ms(claims) < *not_before_ms)
+    }
+
+    pub fn learn(&self, revocation: &Revocation) {
+        let Ok(mut list) = self.inner.write() else { return };
+        let expires = revocation.expires_at.timestamp();
+        if let Some(jti) = &revocation.jti {
+            list.tokens.insert(jti.clone(), expires);
+        }
+        if let Some(not_before) = revocation.not_before {
+            let entry = list.users.entry(revocation.user_id.clone()).or_insert((i64::MIN, expires));
+            if not_before.timestamp_millis() >= entry.0 {
+                *entry = (not_before.timestamp_millis(), expires.max(entry.1));
+            }
+        }
+    }
+
+    fn cursor(&self, region: RegionId) -> i64 {
+        self.inner.read().map_or(0, |list| list.cursors.get(&region).copied().unwrap_or(0))
+    }
+
+    fn set_cursor(&self, region: RegionId, seq: i64) {
+        if let Ok(mut list) = self.inner.write() {
+            list.cursors.insert(region, seq);
+        }
+    }
+
+    /// Forgets entries whose tokens have all expired.
+    fn forget_expired(&self, now: DateTime<Utc>) {
+        let now = now.timestamp();
+        if let Ok(mut list) = self.inner.write() {
+            list.tokens.retain(|_, expires| *expires >= now);
+            list.users.retain(|_, (_, expires)| *expires >= now);
+        }
+    }
+
+    /// How many entries are held (tokens, users).
+    pub fn len(&self) -> (usize, usize) {
+        self.inner.read().map_or((0, 0), |list| (list.tokens.len(), list.users.len()))
+    }
+}
+
+/// Revokes one token of `user` (a logout).
+pub async fn revoke_token(state: &AppState, user: &UserId, claims: &Claims) -> Result<(), ApiError> {
+    let Some(jti) = claims.jti.clone() else {
+        // A token from before token ids: only all of the user's tokens can be revoked.
+        return revoke_user(state, user).await;
+    };
+    let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    store(state, user, Some(jti), None, expires_at).await
+}
+
+/// Revokes every token of `user` issued until now (a role change, "log out everywhere").
+pub async fn revoke_user(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    let now = Utc::now();
+    store(state, user, None, Some(now), now + user_tokens_outlive(state)).await
+}
+
+/// How long after a revocation of all a user's tokens one of them can still be unexpired.
+pub fn user_tokens_outlive(state: &AppState) -> chrono::Duration {
+    chrono::Duration::seconds(state.config.auth.token_ttl_secs + 60)
+}
+
+async fn store(
+    state: &AppState,
+    user: &UserId,
+    jti: Option<String>,
+    not_before: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let user_id = user.to_string();
+    let row_jti = jti.clone();
+    let seq = state
+        .db
+        .run(move |conn| {
+            let row = revocations::NewRevocation { user_id: &user_id, jti: row_jti.as_deref(), not_before, expires_at };
+            Ok(revocations::insert(conn, &row)?)
+        })
+        .await?;
+    // This instance refuses the token from now on; the others within a poll.
+    state.revocations.learn(&Revocation { seq, user_id: user.clone(), jti, not_before, expires_at, settled: false });
+    Ok(())
+}
+
+/// This region's rows after `seq` (for `/internal/revocations`).
+pub async fn page(db: &Db, after: i64) -> Result<RevocationPage, ApiError> {
+    let rows = db.run(move |conn| Ok(revocations::after(conn, after, PAGE)?)).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            Ok(Revocation {
+                seq: row.seq,
+                user_id: stored_id(&row.user_id)?,
+                jti: row.jti,
+                not_before: row.not_before,
+                expires_at: row.expires_at,
+                settled: row.settled,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(RevocationPage { items })
+}
+
+/// Follows every region's denylist until the process ends. A region that does not
+/// answer is asked again after 1, 2, 4 ... 30 s, not at every poll.
+pub async fn run(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(state.config.auth.revocation_poll_ms.max(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing: HashMap<RegionId, (u32, Instant)> = HashMap::new();
+    loop {
+        tick.tick().await;
+        for &region in state.regions.all() {
+            if failing.get(&region).is_some_and(|(_, retry_at)| Instant::now() < *retry_at) {
+                continue;
+            }
+            match sync_region(&state, region).await {
+                Ok(()) => {
+                    if failing.remove(&region).is_some() {
+                        tracing::info!(%region, "revocations read again");
+                    }
+                }
+                Err(err) => {
+                    let failures = failing.get(&region).map_or(1, |(n, _)| n + 1);
+                    if failures == 1 {
+                        tracing::warn!(%region, error = %err.message, "revocations not read; retrying with backoff");
+                    }
+                    let wait = Duration::from_secs(1 << failures.min(5)).min(Duration::from_secs(30));
+                    failing.insert(region, (failures, Instant::now() + wait));
+                }
+            }
+        }
+        state.revocations.forget_expired(Utc::now());
+    }
+}
+
+/// Reads every region's list once (at start, before serving); a region that does not
+/// answer is left to the polls.
+pub async fn sync(state: &AppState) {
+    for &region in state.regions.all() {
+        if let Err(err) = sync_region(state, region).await {
+            tracing::warn!(%region, error = %err.message, "revocations not read at start; the polls go on");
+        }
+    }
+}
+
+async fn sync_region(state: &AppState, region: RegionId) -> Result<(), ApiError> {
+    let mut read_from = state.revocations.cursor(region);
+    let mut cursor = read_from;
+    let mut unsettled = false;
+    loop {
+        let page = if region == state.regions.local {
+            page(&state.db, read_from).await?
+        } else {
+            remote_page(state, region, read_from).await?
+        };
+        for revocation in &page.items {
+            state.revocations.learn(revocation);
+            // The cursor stops before the first row a lower one could still precede.
+            unsettled |= !revocation.settled;
+            if !unsettled {
+                cursor = revocation.seq;
+            }
+            read_from = revocation.seq;
+        }
+        if (page.items.len() as i64) < PAGE {
+            break;
+        }
+    }
+    state.revocations.set_cursor(region, cursor);
+    Ok(())
+}
+
+async fn remote_page(state: &AppState, region: RegionId, after: i64) -> Result<RevocationPage, ApiError> {
+    let path = format!("/internal/revocations?after={after}");
+    let answer = state.peers.call::<()>(region, Method::GET, &path, None).await?;
+    if answer.status != StatusCode::OK {
+        return Err(ApiError::region_unavailable(format!(
+            "region {region} answered {} for revocations",
+            answer.status
+        )));
+    }
+    serde_json::from_slice(&answer.body).map_err(ApiError::internal)
+}
