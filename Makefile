@@ -1,9 +1,9 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release infra-check deny
+.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release infra-check infra-sim deny
 
 PROFILE ?= dev
 
-# Options: API_INSTANCES=2 STANDBY=1 FAULTS=1 (see infra/local/up.sh).
+# Options: API_INSTANCES=2 STANDBY=1 FAULTS=1 TLS=1 (see infra/local/up.sh).
 up:
 	PROFILE=$(PROFILE) bash infra/local/up.sh
 
@@ -51,3 +51,8 @@ loadtest-release:
 # Offline checks of the AWS deployment: terraform fmt/validate/test and checkov.
 infra-check:
 	bash infra/check.sh
+
+# The whole production stack applied to a simulated AWS (moto, installed from PyPI if
+# missing), checked with boto3 (paths and rules), destroyed (also part of `make test`).
+infra-sim:
+	bash infra/sim/sim.sh

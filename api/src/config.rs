@@ -124,6 +124,11 @@ pub struct DbConfig {
     pub startup_wait_secs: u64,
     /// Attempts of a points transaction that keeps meeting serialization failures.
     pub max_tx_attempts: u32,
+    /// Apply pending migrations at start (the local deployment, whose role owns the
+    /// schema). Off where the service's role cannot change the schema (the cloud): then
+    /// start-up only checks that none is pending, and `loyalty-api --migrate`, run by the
+    /// deploy as the migration role, applies them.
+    pub migrate: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +223,7 @@ impl Default for Config {
                 deadline_ms: 8_000,
                 startup_wait_secs: 30,
                 max_tx_attempts: 30,
+                migrate: true,
             },
             auth: AuthConfig {
                 token_ttl_secs: 3_600,

@@ -21,6 +21,10 @@ struct Args {
     /// the public key (every region's auth.verifying_keys), base64url, one per line.
     #[arg(long)]
     new_signing_key: bool,
+    /// Apply pending migrations and exit (the deploy runs this as the migration role;
+    /// instances with `db.migrate = false` only check the schema).
+    #[arg(long)]
+    migrate: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +46,11 @@ async fn serve() -> anyhow::Result<()> {
     }
     let config = api::Config::load(args.config.as_deref())?;
     observability::telemetry::init_tracing(config.log_json);
+    if args.migrate {
+        let applied = api::startup::migrate_only(&config).await?;
+        println!("{} migration(s) applied", applied.len());
+        return Ok(());
+    }
     let app = api::Application::build(config).await?;
     app.run_until_stopped().await?;
     Ok(())

@@ -91,6 +91,14 @@ async fn database_password(config: &Config) -> anyhow::Result<Option<crate::db::
     }
 }
 
+/// `loyalty-api --migrate`: applies pending migrations with the configured database
+/// (connected as the migration role) and returns their versions.
+pub async fn migrate_only(config: &Config) -> anyhow::Result<Vec<String>> {
+    let db = Db::new(&config.database_url, &config.db, database_password(config).await?);
+    let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
+    tokio::task::spawn_blocking(move || db.migrate(deadline)).await?
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         contract::internal::check_service_token(config.service_token.as_deref()).map_err(anyhow::Error::msg)?;
@@ -99,7 +107,11 @@ impl Application {
         // One budget for everything start-up needs from the database.
         let ready_by = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
         let migrating = db.clone();
-        tokio::task::spawn_blocking(move || migrating.migrate(ready_by)).await??;
+        let migrate = config.db.migrate;
+        tokio::task::spawn_blocking(move || {
+            if migrate { migrating.migrate(ready_by).map(drop) } else { migrating.check_schema(ready_by) }
+        })
+        .await??;
 
         let state = web::Data::new(AppState {
             regions: Regions::new(config.region, config.regions.iter().map(|r| r.id).collect()),

@@ -126,3 +126,70 @@ fn group_governance_migrates_v1_data() {
         ""
     );
 }
+
+/// The cloud's split (infra/sql/roles.sql): a migration role owns and changes the schema,
+/// the service's role reads and writes rows and can change nothing else.
+#[tokio::test]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // test setup
+async fn the_service_role_uses_rows_and_cannot_change_the_schema() {
+    let suffix = ulid::Ulid::new().to_string().to_lowercase();
+    let (migrator, service) = (format!("m_{suffix}"), format!("s_{suffix}"));
+    // Dropped last, after the database (declared first), even when the test fails.
+    let _roles = DropRoles(vec![service.clone(), migrator.clone()]);
+    let db = TestDb::create();
+    let roles = include_str!("../../infra/sql/roles.sql")
+        .replace(":\"migrator\"", &format!("\"{migrator}\""))
+        .replace(":\"service\"", &format!("\"{service}\""));
+    db.connect().batch_execute(&roles).unwrap();
+    let url = db.url.clone();
+    let as_role = |role: &str| url.replacen("postgres@", &format!("{role}@"), 1);
+
+    let mut config = support::test_config(&as_role(&service));
+    config.db.migrate = false;
+    config.db.startup_wait_secs = 3;
+    let refused = api::Application::build(config.clone()).await.err().expect("refused before migrating");
+    assert!(refused.to_string().contains("pending"), "{refused}");
+    let mut service_migrating = config.clone();
+    service_migrating.db.migrate = true;
+    assert!(api::startup::migrate_only(&service_migrating).await.is_err(), "the service role cannot create tables");
+    let mut as_migrator = config.clone();
+    as_migrator.database_url = as_role(&migrator);
+    let applied = api::startup::migrate_only(&as_migrator).await.unwrap();
+    assert!(applied.len() >= 7, "{applied:?}");
+
+    // The service starts (its schema check passes) and serves writes.
+    let app = support::TestApp::start(config, db).await;
+    let (user, token) = app.customer().await;
+    let funded = app.award(user.id.as_str(), None, 5_000, 1).await;
+    assert_eq!(funded["points_awarded"], 50);
+    let me = app.get(&format!("/v1/users/{}", user.id), Some(&token)).await;
+    assert_eq!(me.status(), reqwest::StatusCode::OK);
+
+    let mut as_service = PgConnection::establish(&as_role(&service)).unwrap();
+    for ddl in [
+        "CREATE TABLE sneaky (id int)",
+        "ALTER TABLE users ADD COLUMN sneaky int",
+        "DROP TABLE ledger_entries",
+        "TRUNCATE ledger_entries",
+    ] {
+        let err = as_service.batch_execute(ddl).expect_err(ddl);
+        assert!(
+            err.to_string().contains("permission denied") || err.to_string().contains("must be owner"),
+            "{ddl}: {err}"
+        );
+    }
+}
+
+/// Cluster-wide roles a test made; they can go once their database has.
+struct DropRoles(Vec<String>);
+
+impl Drop for DropRoles {
+    fn drop(&mut self) {
+        let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", support::postgres::cluster_url())) else {
+            return;
+        };
+        for role in &self.0 {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{role}\""));
+        }
+    }
+}

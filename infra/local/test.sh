@@ -52,6 +52,8 @@ cargo build --workspace --bins --locked
 
 echo "==> infrastructure checks"
 bash "$ROOT/infra/check.sh"
+echo "==> the whole AWS stack applied to a simulated AWS (moto), checked, destroyed"
+bash "$ROOT/infra/sim/sim.sh"
 
 echo "==> tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then

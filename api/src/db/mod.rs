@@ -224,17 +224,10 @@ impl Db {
     /// Waits until the database answers (until `deadline` at most), then applies pending
     /// migrations. Migrations run under an advisory lock so instances starting together
     /// do not race.
-    pub fn migrate(&self, deadline: std::time::Instant) -> anyhow::Result<()> {
-        let mut pooled = loop {
-            match self.pool.get() {
-                Ok(pooled) => break pooled,
-                Err(err) if std::time::Instant::now() < deadline => {
-                    tracing::warn!(%err, "waiting for the database");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-                Err(err) => anyhow::bail!("database not reachable: {err}"),
-            }
-        };
+    /// Applies pending migrations (one instance at a time, under an advisory lock);
+    /// returns their versions.
+    pub fn migrate(&self, deadline: std::time::Instant) -> anyhow::Result<Vec<String>> {
+        let mut pooled = self.first_connection(deadline)?;
         let conn = &mut pooled.conn;
         conn.batch_execute("SELECT pg_advisory_lock(7263001)")?;
         let applied = conn
@@ -242,10 +235,70 @@ impl Db {
             .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"));
         conn.batch_execute("SELECT pg_advisory_unlock(7263001)")?;
-        for version in applied? {
+        let applied = applied?;
+        for version in &applied {
             tracing::info!(%version, "migration applied");
         }
+        Ok(applied)
+    }
+
+    /// Refuses to serve a schema older than this release's (when this instance does not
+    /// migrate it itself).
+    pub fn check_schema(&self, deadline: std::time::Instant) -> anyhow::Result<()> {
+        use diesel::migration::MigrationSource;
+        #[derive(QueryableByName)]
+        struct Applied {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            version: String,
+        }
+        let mut pooled = self.first_connection(deadline)?;
+        #[derive(QueryableByName)]
+        struct Present {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            present: bool,
+        }
+        let read = |conn: &mut PgConnection| -> QueryResult<std::collections::HashSet<String>> {
+            // Read directly: diesel's own check first creates its table, which this role may not.
+            let table = "SELECT to_regclass('public.__diesel_schema_migrations') IS NOT NULL AS present";
+            if !diesel::sql_query(table).get_result::<Present>(conn)?.present {
+                return Ok(Default::default());
+            }
+            let rows = diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(conn)?;
+            Ok(rows.into_iter().map(|row| row.version).collect())
+        };
+        let applied =
+            read(&mut pooled.conn).map_err(|e| anyhow::anyhow!("reading the applied migrations failed: {e}"))?;
+        let known = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("this release's migrations: {e}"))?;
+        let pending: Vec<String> = known
+            .iter()
+            .filter(|m| !applied.contains(&m.name().version().to_string()))
+            .map(|m| m.name().to_string())
+            .collect();
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "the database schema is behind this release ({} pending: {}); run `loyalty-api --migrate` as the migration role",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
         Ok(())
+    }
+
+    fn first_connection(
+        &self,
+        deadline: std::time::Instant,
+    ) -> anyhow::Result<diesel::r2d2::PooledConnection<PgManager>> {
+        loop {
+            match self.pool.get() {
+                Ok(pooled) => return Ok(pooled),
+                Err(err) if std::time::Instant::now() < deadline => {
+                    tracing::warn!(%err, "waiting for the database");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(err) => anyhow::bail!("database not reachable: {err}"),
+            }
+        }
     }
 }
 

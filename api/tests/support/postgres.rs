@@ -16,7 +16,7 @@ fn run_script(args: &[&str]) {
     assert!(status.success(), "pg.sh {args:?} failed");
 }
 
-fn cluster_url() -> String {
+pub fn cluster_url() -> String {
     std::env::var("LOYALTY_TEST_PG_URL").unwrap_or_else(|_| {
         panic!("LOYALTY_TEST_PG_URL is not set: run the tests with `make test`, which starts a throwaway Postgres")
     })

@@ -1,4 +1,9 @@
-# Production: regions 001/002/003 in three AWS regions, the routers in front of them.
+# Production: regions 001/002/003 in three AWS regions, the routers in front of them
+# (in region 001's AWS region). The network (docs/DEPLOY.md): every VPC is private; the
+# router VPC peers with each region's VPC, and the regions peer with each other (the
+# outbox relay, cross-region pricing); a private hosted zone, associated with all four
+# VPCs, names each region's internal load balancer api-<code>.<internal_domain>. Security
+# groups allow HTTPS to those load balancers only; AWS APIs through VPC endpoints.
 terraform {
   required_version = ">= 1.7"
   required_providers {
@@ -46,7 +51,12 @@ module "region_001" {
   internal_allowed_cidrs  = local.internal_allowed
   certificate_arn         = var.certificate_arns["001"]
   api_ami_id              = var.api_ami_ids["001"]
-  api_release_url         = var.api_release_url
+  api_release             = merge(var.api_release, { bucket = var.release_buckets["001"] })
+  rds_ca_bundle           = merge(var.rds_ca_bundle, { bucket = var.release_buckets["001"] })
+  internal_ca_bundle      = merge(var.internal_ca_bundle, { bucket = var.release_buckets["001"] })
+  peer_region_cidrs       = [for id, cidr in local.cidrs : cidr if id != "001"]
+  deletion_protection     = var.deletion_protection
+  migration_principals    = var.migration_principals
   kms_key_arn             = var.kms_key_arns["001"]
   access_logs_bucket      = var.access_logs_buckets["001"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/001"
@@ -65,7 +75,12 @@ module "region_002" {
   internal_allowed_cidrs  = local.internal_allowed
   certificate_arn         = var.certificate_arns["002"]
   api_ami_id              = var.api_ami_ids["002"]
-  api_release_url         = var.api_release_url
+  api_release             = merge(var.api_release, { bucket = var.release_buckets["002"] })
+  rds_ca_bundle           = merge(var.rds_ca_bundle, { bucket = var.release_buckets["002"] })
+  internal_ca_bundle      = merge(var.internal_ca_bundle, { bucket = var.release_buckets["002"] })
+  peer_region_cidrs       = [for id, cidr in local.cidrs : cidr if id != "002"]
+  deletion_protection     = var.deletion_protection
+  migration_principals    = var.migration_principals
   kms_key_arn             = var.kms_key_arns["002"]
   access_logs_bucket      = var.access_logs_buckets["002"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/002"
@@ -84,7 +99,12 @@ module "region_003" {
   internal_allowed_cidrs  = local.internal_allowed
   certificate_arn         = var.certificate_arns["003"]
   api_ami_id              = var.api_ami_ids["003"]
-  api_release_url         = var.api_release_url
+  api_release             = merge(var.api_release, { bucket = var.release_buckets["003"] })
+  rds_ca_bundle           = merge(var.rds_ca_bundle, { bucket = var.release_buckets["003"] })
+  internal_ca_bundle      = merge(var.internal_ca_bundle, { bucket = var.release_buckets["003"] })
+  peer_region_cidrs       = [for id, cidr in local.cidrs : cidr if id != "003"]
+  deletion_protection     = var.deletion_protection
+  migration_principals    = var.migration_principals
   kms_key_arn             = var.kms_key_arns["003"]
   access_logs_bucket      = var.access_logs_buckets["003"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/003"
@@ -101,10 +121,112 @@ module "router" {
   vpc_cidr                = var.router_vpc_cidr
   certificate_arn         = var.public_certificate_arn
   router_ami_id           = var.api_ami_ids["001"]
-  router_release_url      = var.router_release_url
+  router_release          = merge(var.router_release, { bucket = var.release_buckets["001"] })
+  internal_ca_bundle      = merge(var.internal_ca_bundle, { bucket = var.release_buckets["001"] })
+  region_cidrs            = values(local.cidrs)
+  deletion_protection     = var.deletion_protection
   service_token_parameter = var.service_token_parameter
   regions                 = local.peers
   kms_key_arn             = var.kms_key_arns["001"]
   access_logs_bucket      = var.access_logs_buckets["001"]
   tags                    = local.tags
+}
+
+# Who reaches whom: router -> every region, and every region -> every other region.
+locals {
+  vpcs = {
+    router = { vpc_id = module.router.vpc_id, cidr = var.router_vpc_cidr, route_table_id = module.router.private_route_table_id }
+    "001"  = { vpc_id = module.region_001.vpc_id, cidr = local.cidrs["001"], route_table_id = module.region_001.private_route_table_id }
+    "002"  = { vpc_id = module.region_002.vpc_id, cidr = local.cidrs["002"], route_table_id = module.region_002.private_route_table_id }
+    "003"  = { vpc_id = module.region_003.vpc_id, cidr = local.cidrs["003"], route_table_id = module.region_003.private_route_table_id }
+  }
+}
+
+module "peering_router_001" {
+  source    = "../../modules/peering"
+  providers = { aws.requester = aws.r001, aws.accepter = aws.r001 }
+  name      = "loyalty-router-001"
+  requester = local.vpcs.router
+  accepter  = merge(local.vpcs["001"], { aws_region = var.aws_regions["001"] })
+  tags      = local.tags
+}
+
+module "peering_router_002" {
+  source    = "../../modules/peering"
+  providers = { aws.requester = aws.r001, aws.accepter = aws.r002 }
+  name      = "loyalty-router-002"
+  requester = local.vpcs.router
+  accepter  = merge(local.vpcs["002"], { aws_region = var.aws_regions["002"] })
+  tags      = local.tags
+}
+
+module "peering_router_003" {
+  source    = "../../modules/peering"
+  providers = { aws.requester = aws.r001, aws.accepter = aws.r003 }
+  name      = "loyalty-router-003"
+  requester = local.vpcs.router
+  accepter  = merge(local.vpcs["003"], { aws_region = var.aws_regions["003"] })
+  tags      = local.tags
+}
+
+module "peering_001_002" {
+  source    = "../../modules/peering"
+  providers = { aws.requester = aws.r001, aws.accepter = aws.r002 }
+  name      = "loyalty-001-002"
+  requester = local.vpcs["001"]
+  accepter  = merge(local.vpcs["002"], { aws_region = var.aws_regions["002"] })
+  tags      = local.tags
+}
+
+module "peering_001_003" {
+  source    = "../../modules/peering"
+  providers = { aws.requester = aws.r001, aws.accepter = aws.r003 }
+  name      = "loyalty-001-003"
+  requester = local.vpcs["001"]
+  accepter  = merge(local.vpcs["003"], { aws_region = var.aws_regions["003"] })
+  tags      = local.tags
+}
+
+module "peering_002_003" {
+  source    = "../../modules/peering"
+  providers = { aws.requester = aws.r002, aws.accepter = aws.r003 }
+  name      = "loyalty-002-003"
+  requester = local.vpcs["002"]
+  accepter  = merge(local.vpcs["003"], { aws_region = var.aws_regions["003"] })
+  tags      = local.tags
+}
+
+# The internal names, resolvable from all four VPCs (Route 53 is global; a private zone
+# can be associated with VPCs of other AWS regions).
+resource "aws_route53_zone" "internal" {
+  #checkov:skip=CKV2_AWS_38:DNSSEC signing is not available for private hosted zones
+  #checkov:skip=CKV2_AWS_39:query logging of the private zone is the resolver's (VPC flow logs cover the traffic)
+  provider = aws.r001
+  name     = var.internal_domain
+  comment  = "Internal names of the loyalty regions"
+  dynamic "vpc" {
+    for_each = { router = "001", "001" = "001", "002" = "002", "003" = "003" }
+    content {
+      vpc_id     = local.vpcs[vpc.key].vpc_id
+      vpc_region = var.aws_regions[vpc.value]
+    }
+  }
+  tags = local.tags
+}
+
+resource "aws_route53_record" "api" {
+  for_each = {
+    "001" = module.region_001.internal_alb
+    "002" = module.region_002.internal_alb
+    "003" = module.region_003.internal_alb
+  }
+  provider = aws.r001
+  zone_id  = aws_route53_zone.internal.zone_id
+  name     = "api-${each.key}.${var.internal_domain}"
+  type     = "A"
+  alias {
+    name                   = each.value.dns_name
+    zone_id                = each.value.zone_id
+    evaluate_target_health = true
+  }
 }

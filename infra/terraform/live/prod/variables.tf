@@ -16,7 +16,7 @@ variable "router_vpc_cidr" {
 }
 
 variable "certificate_arns" {
-  description = "ACM certificate per region for the internal ALBs (certificates are regional)."
+  description = "ACM certificate per region for the internal ALBs, for api-<code>.<internal_domain>, issued by the private CA of internal_ca_bundle (certificates are regional)."
   type        = map(string)
 }
 
@@ -30,13 +30,40 @@ variable "api_ami_ids" {
   type        = map(string)
 }
 
-variable "api_release_url" {
-  description = "S3 URL of the loyalty-api release binary; a new URL rolls the fleets."
-  type        = string
+variable "release_buckets" {
+  description = "Per region, the S3 bucket in its AWS region holding the release artefacts (instances reach S3 only through their VPC's gateway endpoint, which serves same-region buckets). The same objects are copied to each."
+  type        = map(string)
 }
 
-variable "router_release_url" {
-  type = string
+variable "api_release" {
+  description = "The loyalty-api binary's object key and sha256 (in every release bucket); a new one rolls the fleets."
+  type        = object({ key = string, sha256 = string })
+}
+
+variable "router_release" {
+  description = "The loyalty-router binary's object key and sha256 (in region 001's release bucket)."
+  type        = object({ key = string, sha256 = string })
+}
+
+variable "rds_ca_bundle" {
+  description = "AWS's RDS CA bundle (global-bundle.pem): object key and sha256 in every release bucket."
+  type        = object({ key = string, sha256 = string })
+}
+
+variable "internal_ca_bundle" {
+  description = "The private CA (e.g. AWS Private CA) that issued the internal load balancers' certificates (api-NNN.<internal_domain>): object key and sha256 in every release bucket."
+  type        = object({ key = string, sha256 = string })
+}
+
+variable "migration_principals" {
+  description = "IAM principals (the deploy pipeline's role) that may assume each region's migration role."
+  type        = list(string)
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection on the databases and load balancers; false only for throwaway stacks (`make infra-sim`)."
+  type        = bool
+  default     = true
 }
 
 variable "kms_key_arns" {

@@ -1,6 +1,9 @@
 # A VPC as every part of the platform gets it: DNS on, flow logs to an encrypted log
-# group, the default security group closed, and private subnets in the first two zones
-# (plus public ones when asked).
+# group, the default security group closed, private subnets in the first two zones (plus
+# public ones, with an internet gateway, when asked), and no way out to the internet from
+# the private ones: AWS APIs through VPC endpoints (interface endpoints for SSM, logs,
+# KMS, STS; a gateway endpoint for S3), other VPCs through peering routes added to the
+# private route table by the caller.
 
 variable "name" {
   type = string
@@ -23,6 +26,14 @@ variable "kms_key_arn" {
 variable "tags" {
   type = map(string)
 }
+
+variable "interface_endpoints" {
+  description = "AWS services the private subnets reach through interface endpoints (instead of the internet)."
+  type        = list(string)
+  default     = ["ssm", "ssmmessages", "ec2messages", "logs", "kms", "sts"]
+}
+
+data "aws_region" "current" {}
 
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:only the first two zone names are used (slice), so a zone AWS adds later does not move anything
@@ -99,6 +110,77 @@ resource "aws_subnet" "public" {
   tags              = merge(var.tags, { Name = "${var.name}-public-${count.index}" })
 }
 
+# Private subnets route only inside the VPC, to S3 (gateway endpoint) and to peered
+# VPCs (routes added by the peering module).
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.this.id
+  tags   = merge(var.tags, { Name = "${var.name}-private" })
+}
+
+resource "aws_route_table_association" "private" {
+  count          = length(aws_subnet.private)
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private.id
+}
+
+# Public subnets (the public load balancer's) reach the internet.
+resource "aws_internet_gateway" "this" {
+  count  = var.public_subnets ? 1 : 0
+  vpc_id = aws_vpc.this.id
+  tags   = var.tags
+}
+
+resource "aws_route_table" "public" {
+  count  = var.public_subnets ? 1 : 0
+  vpc_id = aws_vpc.this.id
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.this[0].id
+  }
+  tags = merge(var.tags, { Name = "${var.name}-public" })
+}
+
+resource "aws_route_table_association" "public" {
+  count          = length(aws_subnet.public)
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public[0].id
+}
+
+resource "aws_security_group" "endpoints" {
+  name        = "${var.name}-endpoints"
+  description = "Interface endpoints of ${var.name}: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.this.id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
+  security_group_id = aws_security_group.endpoints.id
+  description       = "HTTPS from the VPC"
+  cidr_ipv4         = var.cidr
+  from_port         = 443
+  to_port           = 443
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_endpoint" "interface" {
+  for_each            = toset(var.interface_endpoints)
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = aws_subnet.private[*].id
+  security_group_ids  = [aws_security_group.endpoints.id]
+  private_dns_enabled = true
+  tags                = merge(var.tags, { Name = "${var.name}-${each.key}" })
+}
+
+resource "aws_vpc_endpoint" "s3" {
+  vpc_id            = aws_vpc.this.id
+  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [aws_route_table.private.id]
+  tags              = merge(var.tags, { Name = "${var.name}-s3" })
+}
+
 output "vpc_id" {
   value = aws_vpc.this.id
 }
@@ -113,4 +195,13 @@ output "private_subnet_ids" {
 
 output "public_subnet_ids" {
   value = aws_subnet.public[*].id
+}
+
+output "private_route_table_id" {
+  value = aws_route_table.private.id
+}
+
+output "s3_prefix_list_id" {
+  description = "For security group rules that allow HTTPS to S3 (through the gateway endpoint)."
+  value       = aws_vpc_endpoint.s3.prefix_list_id
 }

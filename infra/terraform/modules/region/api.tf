@@ -29,6 +29,12 @@ resource "aws_iam_role_policy" "api" {
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = var.kms_key_arn
+      },
+      {
+        Sid      = "ReadExactlyTheDeployedArtefacts"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = [for f in local.artefacts : "arn:aws:s3:::${f.bucket}/${f.key}"]
       }
     ]
   })
@@ -40,8 +46,15 @@ resource "aws_iam_instance_profile" "api" {
 }
 
 locals {
+  # What an instance fetches at boot, each checked against its sha256.
+  artefacts = [
+    merge(var.api_release, { path = "/opt/loyalty/loyalty-api", mode = "0755" }),
+    merge(var.rds_ca_bundle, { path = "/etc/loyalty/rds-ca.pem", mode = "0644" }),
+    merge(var.internal_ca_bundle, { path = "/etc/loyalty/internal-ca.pem", mode = "0644" }),
+  ]
   # The deployment's regions as the API's configuration file describes them.
   topology = join("\n", concat(
+    ["[tls]\nca_file = \"/etc/loyalty/internal-ca.pem\"\n"],
     [for id, peer in var.peers : "[[regions]]\nid = \"${id}\"\nname = \"${peer.name}\"\nurls = [\"${peer.url}\"]\n"],
     ["[auth.verifying_keys]"],
     [for kid, key in var.verifying_keys : "${kid} = \"${key}\""],
@@ -76,7 +89,7 @@ resource "aws_launch_template" "api" {
   }
   user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
     region_id               = var.region_id
-    release_url             = var.api_release_url
+    fetch                   = templatefile("${path.module}/../fetch.sh.tftpl", { files = local.artefacts })
     db_host                 = aws_db_instance.this.address
     signing_key_parameter   = var.signing_key_parameter
     service_token_parameter = var.service_token_parameter
@@ -97,7 +110,7 @@ resource "aws_lb" "internal" {
   security_groups            = [aws_security_group.alb.id]
   subnets                    = module.network.private_subnet_ids
   drop_invalid_header_fields = true
-  enable_deletion_protection = true
+  enable_deletion_protection = var.deletion_protection
   access_logs {
     bucket  = var.access_logs_bucket
     prefix  = "internal-alb-${var.region_id}"

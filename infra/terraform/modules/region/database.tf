@@ -65,10 +65,10 @@ resource "aws_db_instance" "this" {
   vpc_security_group_ids     = [aws_security_group.db.id]
   parameter_group_name       = aws_db_parameter_group.this.name
   publicly_accessible        = false
-  deletion_protection        = true
+  deletion_protection        = var.deletion_protection
   backup_retention_period    = 14
   copy_tags_to_snapshot      = true
-  skip_final_snapshot        = false
+  skip_final_snapshot        = !var.deletion_protection
   final_snapshot_identifier  = "${local.name}-final"
   auto_minor_version_upgrade = true
 
@@ -81,4 +81,30 @@ resource "aws_db_instance" "this" {
 
   # Operations tooling (loyalty-ops) finds each region's database by these tags.
   tags = merge(local.tags, { "loyalty:role" = "database" })
+}
+
+# Migrations run apart from the service: the deploy assumes this role and runs
+# `loyalty-api --migrate` as loyalty_migrator from a host in the migrations security
+# group (docs/DEPLOY.md). The API instances connect as loyalty_api, which cannot change
+# the schema (infra/sql/roles.sql), and their role cannot connect as the migrator.
+resource "aws_iam_role" "migrator" {
+  name = "${local.name}-migrator"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = var.migration_principals } }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "migrator" {
+  role = aws_iam_role.migrator.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ConnectAsTheSchemaOwner"
+      Effect   = "Allow"
+      Action   = "rds-db:connect"
+      Resource = "arn:aws:rds-db:*:*:dbuser:${aws_db_instance.this.resource_id}/loyalty_migrator"
+    }]
+  })
 }

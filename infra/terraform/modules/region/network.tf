@@ -3,8 +3,9 @@ locals {
   tags = merge(var.tags, { "loyalty:region" = var.region_id })
 }
 
-# Private subnets only: instances reach S3/SSM through endpoints, and clients reach the
-# region through the routers' public ALB and this region's internal ALB.
+# Private subnets only: instances reach S3/SSM/logs/KMS/STS through VPC endpoints, the
+# other regions through peering; clients reach the region through the routers' public
+# ALB and this region's internal ALB.
 module "network" {
   source      = "../network"
   name        = local.name
@@ -55,10 +56,23 @@ resource "aws_vpc_security_group_ingress_rule" "api_from_alb" {
   ip_protocol                  = "tcp"
 }
 
-resource "aws_vpc_security_group_egress_rule" "api_out" {
+# HTTPS out to exactly three kinds of place: this VPC (the interface endpoints of SSM,
+# logs, KMS, STS), S3 (the gateway endpoint's prefix list), and the other regions'
+# internal load balancers (peered CIDRs).
+resource "aws_vpc_security_group_egress_rule" "api_https" {
+  for_each          = toset(concat([var.vpc_cidr], var.peer_region_cidrs))
   security_group_id = aws_security_group.api.id
-  description       = "HTTPS to AWS APIs and peer regions; Postgres to the database"
-  cidr_ipv4         = "0.0.0.0/0"
+  description       = "HTTPS to ${each.value}"
+  cidr_ipv4         = each.value
+  from_port         = 443
+  to_port           = 443
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_s3" {
+  security_group_id = aws_security_group.api.id
+  description       = "HTTPS to S3 through the gateway endpoint"
+  prefix_list_id    = module.network.s3_prefix_list_id
   from_port         = 443
   to_port           = 443
   ip_protocol       = "tcp"
@@ -78,6 +92,52 @@ resource "aws_security_group" "db" {
   description = "Postgres of region ${var.region_id}: only the region's API instances"
   vpc_id      = module.network.vpc_id
   tags        = local.tags
+}
+
+# Where the deploy runs migrations from (a one-off task or instance): Postgres to the
+# database and HTTPS to the VPC's endpoints and S3, nothing else.
+resource "aws_security_group" "migrations" {
+  #checkov:skip=CKV2_AWS_5:attached by the deploy to its one-off migration run, outside this stack (docs/DEPLOY.md)
+  name        = "${local.name}-migrations"
+  description = "One-off migration runs of region ${var.region_id}: to the database only"
+  vpc_id      = module.network.vpc_id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "migrations_to_db" {
+  security_group_id            = aws_security_group.migrations.id
+  description                  = "To the region's database"
+  referenced_security_group_id = aws_security_group.db.id
+  from_port                    = 5432
+  to_port                      = 5432
+  ip_protocol                  = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "migrations_https" {
+  security_group_id = aws_security_group.migrations.id
+  description       = "HTTPS to the VPC's endpoints"
+  cidr_ipv4         = var.vpc_cidr
+  from_port         = 443
+  to_port           = 443
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "migrations_s3" {
+  security_group_id = aws_security_group.migrations.id
+  description       = "HTTPS to S3 (the release) through the gateway endpoint"
+  prefix_list_id    = module.network.s3_prefix_list_id
+  from_port         = 443
+  to_port           = 443
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_migrations" {
+  security_group_id            = aws_security_group.db.id
+  description                  = "Postgres from migration runs"
+  referenced_security_group_id = aws_security_group.migrations.id
+  from_port                    = 5432
+  to_port                      = 5432
+  ip_protocol                  = "tcp"
 }
 
 resource "aws_vpc_security_group_ingress_rule" "db_from_api" {

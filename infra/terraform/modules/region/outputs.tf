@@ -18,3 +18,22 @@ output "api_security_group_id" {
 output "vpc_id" {
   value = module.network.vpc_id
 }
+
+output "vpc_cidr" {
+  value = var.vpc_cidr
+}
+
+output "private_route_table_id" {
+  description = "Where peering adds its routes."
+  value       = module.network.private_route_table_id
+}
+
+output "internal_alb" {
+  description = "The internal load balancer's DNS name and hosted zone, for the private zone's alias record."
+  value       = { dns_name = aws_lb.internal.dns_name, zone_id = aws_lb.internal.zone_id }
+}
+
+output "migrations" {
+  description = "What the deploy runs migrations with: the role to assume and the security group to run in."
+  value       = { role_arn = aws_iam_role.migrator.arn, security_group_id = aws_security_group.migrations.id }
+}

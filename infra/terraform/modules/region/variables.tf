@@ -42,9 +42,51 @@ variable "api_max_size" {
   default = 6
 }
 
-variable "api_release_url" {
-  description = "Where instances download the loyalty-api release (an S3 object URL)."
-  type        = string
+variable "api_release" {
+  description = "The loyalty-api release binary: its S3 object (in this AWS region) and sha256. A new one rolls the fleet."
+  type = object({
+    bucket = string
+    key    = string
+    sha256 = string
+  })
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.api_release.sha256))
+    error_message = "api_release.sha256 is 64 lowercase hex digits."
+  }
+}
+
+variable "rds_ca_bundle" {
+  description = "The RDS CA bundle (global-bundle.pem from AWS) as an S3 object with its sha256: the API verifies the database's certificate and name against it (sslmode=verify-full)."
+  type = object({
+    bucket = string
+    key    = string
+    sha256 = string
+  })
+}
+
+variable "internal_ca_bundle" {
+  description = "The private CA that signs the internal load balancers' certificates (api-NNN.<internal domain>), as an S3 object with its sha256: APIs trust it when calling other regions."
+  type = object({
+    bucket = string
+    key    = string
+    sha256 = string
+  })
+}
+
+variable "peer_region_cidrs" {
+  description = "CIDRs of the other regions' VPCs (peered): API instances may call their internal load balancers over HTTPS, nothing else."
+  type        = list(string)
+}
+
+variable "migration_principals" {
+  description = "IAM principals (the deploy pipeline's role) that may assume this region's migration role, which alone may connect as the schema's owner (loyalty_migrator)."
+  type        = list(string)
+}
+
+variable "deletion_protection" {
+  description = "Protect the database and the load balancer from deletion (off only for throwaway stacks, such as `make infra-sim`)."
+  type        = bool
+  default     = true
 }
 
 variable "db_instance_class" {

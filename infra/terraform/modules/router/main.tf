@@ -2,7 +2,14 @@ locals {
   name = "loyalty-router"
   tags = merge(var.tags, { "loyalty:role" = "router" })
   # The router's configuration file: one [[regions]] table per region.
-  topology = join("\n", [for id, region in var.regions : "[[regions]]\nid = \"${id}\"\nname = \"${region.name}\"\nurls = [\"${region.url}\"]\n"])
+  topology = join("\n", concat(
+    ["[tls]\nca_file = \"/etc/loyalty/internal-ca.pem\"\n"],
+    [for id, region in var.regions : "[[regions]]\nid = \"${id}\"\nname = \"${region.name}\"\nurls = [\"${region.url}\"]\n"],
+  ))
+  artefacts = [
+    merge(var.router_release, { path = "/opt/loyalty/loyalty-router", mode = "0755" }),
+    merge(var.internal_ca_bundle, { path = "/etc/loyalty/internal-ca.pem", mode = "0644" }),
+  ]
 }
 
 # Public subnets hold only the ALB; router instances live in the private ones.
@@ -58,10 +65,22 @@ resource "aws_vpc_security_group_ingress_rule" "router_from_alb" {
   ip_protocol                  = "tcp"
 }
 
-resource "aws_vpc_security_group_egress_rule" "router_out" {
+# HTTPS out to this VPC (interface endpoints), S3 (gateway endpoint) and the regions'
+# internal load balancers (peered CIDRs); nothing else.
+resource "aws_vpc_security_group_egress_rule" "router_https" {
+  for_each          = toset(concat([var.vpc_cidr], var.region_cidrs))
   security_group_id = aws_security_group.router.id
-  description       = "HTTPS to the regions and AWS APIs"
-  cidr_ipv4         = "0.0.0.0/0"
+  description       = "HTTPS to ${each.value}"
+  cidr_ipv4         = each.value
+  from_port         = 443
+  to_port           = 443
+  ip_protocol       = "tcp"
+}
+
+resource "aws_vpc_security_group_egress_rule" "router_s3" {
+  security_group_id = aws_security_group.router.id
+  description       = "HTTPS to S3 through the gateway endpoint"
+  prefix_list_id    = module.network.s3_prefix_list_id
   from_port         = 443
   to_port           = 443
   ip_protocol       = "tcp"
@@ -75,7 +94,7 @@ resource "aws_lb" "public" {
   security_groups            = [aws_security_group.alb.id]
   subnets                    = module.network.public_subnet_ids
   drop_invalid_header_fields = true
-  enable_deletion_protection = true
+  enable_deletion_protection = var.deletion_protection
   access_logs {
     bucket  = var.access_logs_bucket
     prefix  = "public-alb"
@@ -143,7 +162,8 @@ resource "aws_iam_role_policy" "router" {
     Version = "2012-10-17"
     Statement = [
       { Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "arn:aws:ssm:*:*:parameter${var.service_token_parameter}" },
-      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = [for f in local.artefacts : "arn:aws:s3:::${f.bucket}/${f.key}"] }
     ]
   })
 }
@@ -179,7 +199,7 @@ resource "aws_launch_template" "router" {
     enabled = true
   }
   user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
-    release_url             = var.router_release_url
+    fetch                   = templatefile("${path.module}/../fetch.sh.tftpl", { files = local.artefacts })
     service_token_parameter = var.service_token_parameter
     topology                = local.topology
     liveness                = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-router", port = 8080 })

@@ -26,8 +26,37 @@ variable "router_max_size" {
   default = 6
 }
 
-variable "router_release_url" {
-  type = string
+variable "router_release" {
+  description = "The loyalty-router release binary: its S3 object (in this AWS region) and sha256."
+  type = object({
+    bucket = string
+    key    = string
+    sha256 = string
+  })
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.router_release.sha256))
+    error_message = "router_release.sha256 is 64 lowercase hex digits."
+  }
+}
+
+variable "internal_ca_bundle" {
+  description = "The private CA of the regions' internal load balancer certificates, as an S3 object with its sha256."
+  type = object({
+    bucket = string
+    key    = string
+    sha256 = string
+  })
+}
+
+variable "region_cidrs" {
+  description = "CIDRs of the regions' VPCs (peered): routers call their internal load balancers over HTTPS, nothing else."
+  type        = list(string)
+}
+
+variable "deletion_protection" {
+  description = "Protect the public load balancer from deletion (off only for throwaway stacks)."
+  type        = bool
+  default     = true
 }
 
 variable "service_token_parameter" {

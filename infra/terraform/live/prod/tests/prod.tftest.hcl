@@ -21,8 +21,12 @@ variables {
   }
   public_certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/public"
   api_ami_ids            = { "001" = "ami-01", "002" = "ami-02", "003" = "ami-03" }
-  api_release_url        = "s3://releases/loyalty-api/1.0.0"
-  router_release_url     = "s3://releases/loyalty-router/1.0.0"
+  migration_principals   = ["arn:aws:iam::123456789012:role/deploy"]
+  release_buckets        = { "001" = "rel-001", "002" = "rel-002", "003" = "rel-003" }
+  api_release            = { key = "loyalty-api/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+  router_release         = { key = "loyalty-router/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+  rds_ca_bundle          = { key = "rds/global-bundle.pem", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+  internal_ca_bundle     = { key = "ca/internal.pem", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
   kms_key_arns = {
     "001" = "arn:aws:kms:eu-west-1:123456789012:key/mock"
     "002" = "arn:aws:kms:us-east-1:123456789012:key/mock"
@@ -55,5 +59,30 @@ run "each_region_lives_in_its_aws_region" {
   assert {
     condition     = var.aws_regions["001"] != var.aws_regions["002"] && var.aws_regions["002"] != var.aws_regions["003"]
     error_message = "The three regions map to three different AWS regions."
+  }
+}
+
+run "every_vpc_reaches_the_ones_it_calls_by_name" {
+  command = apply
+
+  assert {
+    condition     = (module.peering_router_001.id != "" && module.peering_router_002.id != "" && module.peering_router_003.id != "" && module.peering_001_002.id != "" && module.peering_001_003.id != "" && module.peering_002_003.id != "")
+    error_message = "The router peers with every region, and every region with every other."
+  }
+  assert {
+    condition     = (module.peering_router_002.routes.requester.cidr == "10.2.0.0/16" && module.peering_router_002.routes.accepter.cidr == "10.0.0.0/16" && module.peering_002_003.routes.requester.cidr == "10.3.0.0/16" && module.peering_002_003.routes.accepter.cidr == "10.2.0.0/16")
+    error_message = "Each side of a peering routes the other side's CIDR through it."
+  }
+  assert {
+    condition     = module.peering_router_003.peer_region == "ap-southeast-1" && module.peering_001_002.peer_region == "us-east-1"
+    error_message = "Peerings are requested towards the accepter's AWS region."
+  }
+  assert {
+    condition     = length(aws_route53_zone.internal.vpc) == 4
+    error_message = "The internal zone answers in all four VPCs."
+  }
+  assert {
+    condition     = toset([for r in aws_route53_record.api : r.name]) == toset(["api-001.loyalty.internal", "api-002.loyalty.internal", "api-003.loyalty.internal"])
+    error_message = "Each region's internal load balancer has its api-<code> name, the one in every topology."
   }
 }

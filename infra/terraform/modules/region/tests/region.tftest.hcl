@@ -8,7 +8,11 @@ variables {
   internal_allowed_cidrs  = ["10.0.0.0/16", "10.1.0.0/16"]
   certificate_arn         = "arn:aws:acm:us-east-1:123456789012:certificate/mock"
   api_ami_id              = "ami-0123456789abcdef0"
-  api_release_url         = "s3://releases/loyalty-api/1.0.0"
+  api_release             = { bucket = "releases-us", key = "loyalty-api/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+  rds_ca_bundle           = { bucket = "releases-us", key = "rds/global-bundle.pem", sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }
+  internal_ca_bundle      = { bucket = "releases-us", key = "ca/internal.pem", sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" }
+  peer_region_cidrs       = ["10.1.0.0/16", "10.3.0.0/16"]
+  migration_principals    = ["arn:aws:iam::123456789012:role/deploy"]
   access_logs_bucket      = "loyalty-test-alb-logs"
   kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/mock"
   signing_key_parameter   = "/loyalty/test/signing-key"
@@ -78,8 +82,16 @@ run "only_the_api_reaches_the_database" {
     error_message = "Only the Postgres port."
   }
   assert {
-    condition     = length([for r in [aws_vpc_security_group_ingress_rule.db_from_api] : r if r.security_group_id == aws_security_group.db.id]) == 1
-    error_message = "The database security group has exactly one ingress rule."
+    condition     = aws_vpc_security_group_ingress_rule.db_from_migrations.referenced_security_group_id == aws_security_group.migrations.id
+    error_message = "The only other way in is from migration runs."
+  }
+  assert {
+    condition     = strcontains(aws_iam_role_policy.migrator.policy, "/loyalty_migrator") && !strcontains(aws_iam_role_policy.api.policy, "loyalty_migrator")
+    error_message = "Only the migration role connects as the schema's owner; the instances connect as loyalty_api."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.api.user_data), "LOYALTY_DB__MIGRATE=false")
+    error_message = "Instances never migrate; they check the schema."
   }
   assert {
     condition     = aws_vpc_security_group_ingress_rule.api_from_alb.referenced_security_group_id == aws_security_group.alb.id
@@ -99,13 +111,11 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
     error_message = "The load balancer routes on /readyz."
   }
   assert {
-    condition = (strcontains(base64decode(aws_launch_template.api.user_data), "--name '/loyalty/test/signing-key'")
-    && strcontains(base64decode(aws_launch_template.api.user_data), "002k1 = \"public-key-of-002\""))
+    condition     = (strcontains(base64decode(aws_launch_template.api.user_data), "--name '/loyalty/test/signing-key'") && strcontains(base64decode(aws_launch_template.api.user_data), "002k1 = \"public-key-of-002\""))
     error_message = "The region reads its own signing key from SSM at boot and knows every region's public keys."
   }
   assert {
-    condition = (aws_autoscaling_group.api.health_check_type == "EC2"
-    && strcontains(base64decode(aws_launch_template.api.user_data), "systemctl restart loyalty-api"))
+    condition     = (aws_autoscaling_group.api.health_check_type == "EC2" && strcontains(base64decode(aws_launch_template.api.user_data), "systemctl restart loyalty-api"))
     error_message = "The fleet is replaced on EC2 health, not on /readyz (a database failover fails /readyz everywhere)."
   }
   assert {
@@ -124,6 +134,40 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
     condition     = !strcontains(base64decode(aws_launch_template.api.user_data), "SIGNING_KEYS__K1=s")
     error_message = "No secret value is templated into user data."
   }
+}
+
+run "instances_boot_from_checked_artefacts_and_reach_only_what_they_use" {
+  command = apply
+
+  assert {
+    condition     = (!strcontains(base64decode(aws_launch_template.api.user_data), "apt-get") && strcontains(base64decode(aws_launch_template.api.user_data), "s3://releases-us/loyalty-api/1.0.0") && strcontains(base64decode(aws_launch_template.api.user_data), "sha256sum --check"))
+    error_message = "Boot installs nothing from the internet; the binary comes from S3 and its sha256 is checked."
+  }
+  assert {
+    condition     = (strcontains(base64decode(aws_launch_template.api.user_data), "sslmode=verify-full&sslrootcert=/etc/loyalty/rds-ca.pem") && strcontains(base64decode(aws_launch_template.api.user_data), "ca_file = "))
+    error_message = "The database's certificate is verified (name included); calls to other regions trust the internal CA."
+  }
+  assert {
+    condition = (one([for s in jsondecode(aws_iam_role_policy.api.policy).Statement : s.Resource if s.Sid == "ReadExactlyTheDeployedArtefacts"])
+    == ["arn:aws:s3:::releases-us/loyalty-api/1.0.0", "arn:aws:s3:::releases-us/rds/global-bundle.pem", "arn:aws:s3:::releases-us/ca/internal.pem"])
+    error_message = "The instance role reads exactly the deployed objects."
+  }
+  assert {
+    condition     = toset([for r in aws_vpc_security_group_egress_rule.api_https : r.cidr_ipv4]) == toset(["10.2.0.0/16", "10.1.0.0/16", "10.3.0.0/16"])
+    error_message = "HTTPS out only to this VPC (endpoints) and the peer regions, no 0.0.0.0/0."
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.api_s3.prefix_list_id == module.network.s3_prefix_list_id
+    error_message = "S3 through the gateway endpoint's prefix list."
+  }
+}
+
+run "artefact_checksums_are_checked" {
+  command = plan
+  variables {
+    api_release = { bucket = "releases-us", key = "loyalty-api/1.0.0", sha256 = "not-a-checksum" }
+  }
+  expect_failures = [var.api_release]
 }
 
 run "region_code_is_checked" {

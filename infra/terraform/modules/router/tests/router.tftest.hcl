@@ -6,7 +6,9 @@ variables {
   vpc_cidr                = "10.0.0.0/16"
   certificate_arn         = "arn:aws:acm:eu-west-1:123456789012:certificate/mock"
   router_ami_id           = "ami-0123456789abcdef0"
-  router_release_url      = "s3://releases/loyalty-router/1.0.0"
+  router_release          = { bucket = "releases-eu", key = "loyalty-router/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+  internal_ca_bundle      = { bucket = "releases-eu", key = "ca/internal.pem", sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" }
+  region_cidrs            = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]
   service_token_parameter = "/loyalty/test/service-token"
   kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/mock"
   access_logs_bucket      = "loyalty-test-alb-logs"
@@ -50,8 +52,7 @@ run "routers_use_imdsv2_readyz_and_know_every_region" {
     error_message = "The load balancer routes on /readyz."
   }
   assert {
-    condition = (aws_autoscaling_group.router.health_check_type == "EC2"
-    && strcontains(base64decode(aws_launch_template.router.user_data), "http://127.0.0.1:8080/healthz"))
+    condition     = (aws_autoscaling_group.router.health_check_type == "EC2" && strcontains(base64decode(aws_launch_template.router.user_data), "http://127.0.0.1:8080/healthz"))
     error_message = "Routers are replaced on EC2 health; a hung router is restarted by its /healthz watchdog."
   }
   assert {
@@ -61,5 +62,22 @@ run "routers_use_imdsv2_readyz_and_know_every_region" {
   assert {
     condition     = aws_autoscaling_group.router.instance_refresh[0].strategy == "Rolling"
     error_message = "Rolling instance refresh."
+  }
+}
+
+run "routers_fetch_checked_artefacts_and_reach_only_the_regions" {
+  command = apply
+
+  assert {
+    condition     = (!strcontains(base64decode(aws_launch_template.router.user_data), "apt-get") && strcontains(base64decode(aws_launch_template.router.user_data), "sha256sum --check"))
+    error_message = "Boot installs nothing from the internet; the binary's sha256 is checked."
+  }
+  assert {
+    condition     = toset([for r in aws_vpc_security_group_egress_rule.router_https : r.cidr_ipv4]) == toset(["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"])
+    error_message = "HTTPS out only to this VPC (endpoints) and the regions."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.router.user_data), "ca_file = ")
+    error_message = "Routers trust the internal CA for the regions' https URLs."
   }
 }
