@@ -6,6 +6,8 @@ nginx (installed with apt-get if missing) routing by id prefix to the same APIs,
 
   hop        one group GET: direct to the API, through the router, through nginx, and
              through a proxy on hyper that only forwards (the floor of any Rust proxy)
+  hop-tls    the same GET through a router whose upstream is an HTTPS instance of the
+             API (rustls), beside the plain router, and how many TLS connections served it
   catalogue  the catalogue GET (moka cache) versus a static JSON endpoint, same server
   fanout     a user's groups over 3 regions (router) versus each single-region call
   fanout-wan the same with every region 5 ms away (each way) from the router and the
@@ -28,6 +30,7 @@ import re
 import resource
 import shutil
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -46,10 +49,14 @@ ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
 WAN_ROUTER_PORT, WAN_CONTROL_PORT, WAN_LINK_BASE, WAN_MS = 9060, 9061, 9200, 5
 WAN_ROUTER_ADMIN_PORT = 9062
 WAN_ROUTER = f"http://127.0.0.1:{WAN_ROUTER_PORT}"
+# hop-tls: a second API instance of region 001 serving HTTPS, and a second router that
+# reaches 001 through it (https://, the local CA), beside the plain ones.
+TLS_API_PORT, TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT = 9065, 9066, 9067
+TLS_ROUTER = f"http://127.0.0.1:{TLS_ROUTER_PORT}"
 REGIONS = ("001", "002", "003")
 PG_001 = PG_BASE + 1
 STAFF_PASSWORD = os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")
-ALL = ["hop", "catalogue", "fanout", "fanout-wan", "growth", "redeem"]
+ALL = ["hop", "hop-tls", "catalogue", "fanout", "fanout-wan", "growth", "redeem"]
 
 
 def api(region, instance=0):
@@ -99,6 +106,23 @@ def psql(sql, db="loyalty"):
                 "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True).stdout.strip()
 
 
+def service_token():
+    """The deployment's service token, which up.sh generated into the state folder."""
+    secrets = dict(line.split("=", 1) for line in (STATE / "secrets.env").read_text().split())
+    return secrets["LOYALTY_SERVICE_TOKEN"]
+
+
+def router_env(port, admin_port):
+    """The environment of an extra router on `port`, limited as up.sh limits the local one."""
+    env = dict(os.environ, LOYALTY_ROUTER_LISTEN=f"127.0.0.1:{port}", LOYALTY_ROUTER_ADMIN_LISTEN=f"127.0.0.1:{admin_port}",
+               LOYALTY_ROUTER_SERVICE_TOKEN=service_token())
+    # As up.sh does locally: every client here is 127.0.0.1, one address.
+    for limit in ("PER_ADDRESS", "SIGN_UP_PER_ADDRESS", "LOGIN_PER_ADDRESS", "JOIN_PER_ADDRESS"):
+        env[f"LOYALTY_ROUTER_LIMITS__{limit}__PER_MINUTE"] = "60000000"
+        env[f"LOYALTY_ROUTER_LIMITS__{limit}__BURST"] = "1000000"
+    return env
+
+
 class Platform:
     def __init__(self, bin_dir):
         self.env = dict(os.environ, LOYALTY_STATE_DIR=str(STATE), PG_PORT_BASE=str(PG_BASE),
@@ -107,15 +131,16 @@ class Platform:
         self.nginx_dir = STATE / "nginx"
         self.bin_dir = bin_dir
 
-    def spawn(self, name, cmd, ready_url, env=None):
+    def spawn(self, name, cmd, ready_url, env=None, ca=None):
         """Starts a helper process; its pid file sits beside the platform's, so down.sh
-        stops it with them."""
+        stops it with them. `ca`: the CA file an https `ready_url` is checked with."""
         log_file = open(STATE / "log" / f"{name}.log", "ab")
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=log_file, start_new_session=True, env=env)
         (STATE / "run" / f"{name}.pid").write_text(str(proc.pid))
-        for _ in range(50):
+        context = ssl.create_default_context(cafile=str(ca)) if ca else None
+        for _ in range(100):
             try:
-                with urllib.request.urlopen(ready_url, timeout=1):
+                with urllib.request.urlopen(ready_url, timeout=1, context=context):
                     return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
@@ -150,16 +175,26 @@ class Platform:
         for r in REGIONS:
             topology = topology.replace(f'"{api(r)}"', f'"{wan(r)}"')
         (STATE / "topology-wan.toml").write_text(topology)
-        secrets = dict(line.split("=", 1) for line in (STATE / "secrets.env").read_text().split())
-        env = dict(os.environ, LOYALTY_ROUTER_LISTEN=f"127.0.0.1:{WAN_ROUTER_PORT}",
-                   LOYALTY_ROUTER_ADMIN_LISTEN=f"127.0.0.1:{WAN_ROUTER_ADMIN_PORT}",
-                   LOYALTY_ROUTER_SERVICE_TOKEN=secrets["LOYALTY_SERVICE_TOKEN"])
-        # As up.sh does locally: every client here is 127.0.0.1, one address.
-        for limit in ("PER_ADDRESS", "SIGN_UP_PER_ADDRESS", "LOGIN_PER_ADDRESS", "JOIN_PER_ADDRESS"):
-            env[f"LOYALTY_ROUTER_LIMITS__{limit}__PER_MINUTE"] = "60000000"
-            env[f"LOYALTY_ROUTER_LIMITS__{limit}__BURST"] = "1000000"
         self.spawn("router-wan", [str(self.bin_dir / "loyalty-router"), "--config", str(STATE / "topology-wan.toml")],
-                   f"{WAN_ROUTER}/readyz", env)
+                   f"{WAN_ROUTER}/readyz", router_env(WAN_ROUTER_PORT, WAN_ROUTER_ADMIN_PORT))
+
+    def start_tls(self):
+        """A second API instance of region 001 serving HTTPS (same database), and a
+        second router reaching 001 through it with the local CA: the router's upstream
+        hop with TLS, beside the plain one."""
+        tls_dir = STATE / "tls"
+        run(["bash", str(ROOT / "infra/local/tls.sh"), str(tls_dir)], capture_output=True)
+        env = dict(os.environ, LOYALTY_REGION="001", LOYALTY_LISTEN=f"127.0.0.1:{TLS_API_PORT}",
+                   LOYALTY_DATABASE_URL=f"postgres://postgres@127.0.0.1:{PG_001}/loyalty",
+                   LOYALTY_AUTH__SIGNING_KEY=(STATE / "keys" / "001.seed").read_text().strip(),
+                   LOYALTY_SERVICE_TOKEN=service_token(),
+                   LOYALTY_TLS__CERT_FILE=str(tls_dir / "server.pem"), LOYALTY_TLS__KEY_FILE=str(tls_dir / "server.key"))
+        self.spawn("tls-api-001", [str(self.bin_dir / "loyalty-api"), "--config", str(STATE / "topology.toml")],
+                   f"https://127.0.0.1:{TLS_API_PORT}/readyz", env, ca=tls_dir / "ca.pem")
+        topology = (STATE / "topology.toml").read_text().replace(f'"{api("001")}"', f'"https://127.0.0.1:{TLS_API_PORT}"')
+        (STATE / "topology-tls.toml").write_text(f'[tls]\nca_file = "{tls_dir / "ca.pem"}"\n\n' + topology)
+        self.spawn("router-tls", [str(self.bin_dir / "loyalty-router"), "--config", str(STATE / "topology-tls.toml")],
+                   f"{TLS_ROUTER}/readyz", router_env(TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT))
 
     def stop_nginx(self):
         if (self.nginx_dir / "nginx.pid").exists():
@@ -235,6 +270,9 @@ def components():
              "nginx": [int((STATE / "nginx" / "nginx.pid").read_text())],
              "bare-proxy": [int((run_dir / "bare-proxy.pid").read_text())],
              "postgres": [int((STATE / "pg" / r / "postmaster.pid").read_text().split()[0]) for r in REGIONS]}
+    for extra in ("router-tls", "tls-api-001"):
+        if (run_dir / f"{extra}.pid").exists():
+            found[extra] = [int((run_dir / f"{extra}.pid").read_text())]
     return found
 
 
@@ -263,6 +301,35 @@ def new_group(token, region, name):
 def section_hop(bin_dir, shape):
     return bench(bin_dir, "hop", *shape, "--router", ROUTER, "--direct", api("001"),
                  "--nginx", f"http://127.0.0.1:{NGINX_PORT}", "--bare", f"http://127.0.0.1:{BARE_PORT}")
+
+
+def tls_connections():
+    """Established TCP connections to the HTTPS API instance: each began with one TLS
+    handshake."""
+    out = run(["ss", "-Htn", "state", "established", f"( dport = :{TLS_API_PORT} )"], capture_output=True).stdout
+    return len([line for line in out.splitlines() if line.strip()])
+
+
+def section_hop_tls(bin_dir, shape):
+    platform = Platform(bin_dir)
+    platform.start_tls()
+    try:
+        user, token = customer("001")
+        path = f"/v1/groups/{user['personal_group_id']}"
+        out = bench(bin_dir, "compare", *shape, "--token", token, "--title",
+                    "GET group of region 001: direct to the plain API instance, through the router to it, and through "
+                    "a second router whose upstream is a second instance of the same API serving HTTPS (rustls; the "
+                    "client side stays plain HTTP in all three)",
+                    f"direct={api('001')}{path}", f"router={ROUTER}{path}", f"router-tls-upstream={TLS_ROUTER}{path}")
+        conns = tls_connections()
+        note = (f"\nTLS connections from the router to the HTTPS instance when the rounds ended: {conns}, "
+                "each opened with one handshake and then kept alive in the router's pool (one pool per worker), "
+                "so every request above rode one of them.\n")
+        print(note, flush=True)
+        return out + note
+    finally:
+        platform.stop("router-tls")
+        platform.stop("tls-api-001")
 
 
 def section_catalogue(bin_dir, shape):
@@ -490,7 +557,8 @@ def main():
     body = [f"Run of {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {commit}, "
             f"{cores} cores, release build, `python3 infra/local/bench.py --only {','.join(only)}`"
             f"{' --quick' if args.quick else ''} (`make bench`).\n"]
-    titles = {"hop": "Router hop", "catalogue": "Catalogue cache", "fanout": "Fan-out",
+    titles = {"hop": "Router hop", "hop-tls": "Router hop with TLS to the upstream", "catalogue": "Catalogue cache",
+              "fanout": "Fan-out",
               "fanout-wan": "Fan-out over wide-area links",
               "growth": "History growth", "redeem": "Redemptions versus pgbench"}
     for name in only:

@@ -1,12 +1,14 @@
 //! A short, small run of the load test against a throwaway deployment: the platform
 //! under concurrent bills, redemptions (on contended groups), reads, deliberate
-//! duplicates and same-key retries must pass the consistency verdict.
+//! duplicates and same-key retries must pass the consistency verdict. The deployment
+//! runs with TLS on every hop (`TLS=1`), so the load test's client speaks HTTPS too (the
+//! drills run it over plain HTTP).
 
 mod support;
 
 use clap::Parser;
 use loadtest::scenario::Scenario;
-use support::{ADMIN_EMAIL, PASSWORD, Stack};
+use support::{ADMIN_EMAIL, Options, PASSWORD, Stack};
 
 #[derive(Parser)]
 struct Args {
@@ -16,10 +18,12 @@ struct Args {
 
 #[tokio::test]
 async fn a_short_load_run_loses_and_invents_nothing() {
-    let stack = Stack::start(1);
+    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: false, tls: true });
     let out = stack.state.join("loadtest-out");
     let mut scenario = Args::parse_from(["loadtest"]).scenario;
+    assert!(stack.router.starts_with("https://"));
     scenario.url = stack.router.clone();
+    scenario.ca_file = stack.ca_file.clone();
     scenario.admin_email = ADMIN_EMAIL.into();
     scenario.admin_password = PASSWORD.into();
     scenario.duration = 6;

@@ -60,6 +60,10 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn from_config(config: &AuthConfig, region: RegionId) -> anyhow::Result<TokenKeys> {
+        // A stolen token is good until it expires or is revoked: at most a day.
+        if !(60..=86_400).contains(&config.token_ttl_secs) {
+            anyhow::bail!("auth.token_ttl_secs must be 60 to 86400 seconds, not {}", config.token_ttl_secs);
+        }
         let active = config.active_key_id.clone().unwrap_or_else(|| format!("{region}k1"));
         if key_region(&active) != Some(region) {
             anyhow::bail!("auth.active_key_id {active:?} must name this region ({region}), e.g. {region}k1");
@@ -172,6 +176,19 @@ mod tests {
             );
         }
         assert!(r002.verify(&format!("{token}x")).is_err());
+    }
+
+    #[test]
+    fn token_lifetimes_are_bounded() {
+        let (seed, _) = new_signing_key();
+        for ttl in [0, 59, 86_401, i64::MAX] {
+            let mut c = config(&seed, None, &[]);
+            c.token_ttl_secs = ttl;
+            assert!(TokenKeys::from_config(&c, region("001")).is_err(), "ttl {ttl}");
+        }
+        let mut c = config(&seed, None, &[]);
+        c.token_ttl_secs = 86_400;
+        assert!(TokenKeys::from_config(&c, region("001")).is_ok());
     }
 
     #[test]
