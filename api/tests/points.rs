@@ -391,3 +391,48 @@ async fn staff_do_not_bill_themselves() {
     let admin = app.admin_token().await;
     expect_json::<Value>(app.post_once("/v1/bills", &admin, "by-admin", &body).await, StatusCode::CREATED).await;
 }
+
+/// A right the spending transaction finds withdrawn (as another instance of the region
+/// would withdraw it) is forgotten at once: the next redemption is turned away before the
+/// queue, where the one before was refused by the batch.
+#[tokio::test]
+async fn a_right_the_batch_finds_withdrawn_is_forgotten_by_the_admission_check() {
+    use api::db::schema::group_members::dsl as m;
+    use api::db::schema::idempotency_records::dsl as r;
+    use diesel::prelude::*;
+
+    let app = TestApp::spawn().await;
+    let (ann, ann_token) = app.customer().await;
+    let (carl, carl_token) = app.customer().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    app.invite_and_join(&ann_token, gid, carl.id.as_str(), &carl_token, true).await;
+    app.award(ann.id.as_str(), Some(gid), 10_000, 1).await;
+    let path = format!("/v1/groups/{gid}/redemptions");
+    expect_json::<Value>(app.post_once(&path, &carl_token, "first", &json!({"points": 1})).await, StatusCode::CREATED)
+        .await;
+
+    // Withdrawn behind this instance's back.
+    diesel::update(m::group_members.filter(m::group_id.eq(gid)).filter(m::user_id.eq(carl.id.as_str())))
+        .set(m::can_redeem.eq(false))
+        .execute(&mut app.db.connect())
+        .unwrap();
+    let recorded = |key: &str| -> i64 {
+        r::idempotency_records.filter(r::key.eq(key)).count().get_result(&mut app.db.connect()).unwrap()
+    };
+    expect_error(
+        app.post_once(&path, &carl_token, "second", &json!({"points": 1})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(recorded("second"), 1, "the remembered right let it reach the batch, which refused it");
+    expect_error(
+        app.post_once(&path, &carl_token, "third", &json!({"points": 1})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(recorded("third"), 0, "forgotten: turned away before the queue");
+    assert_eq!(app.assert_ledger_consistent(gid), 99);
+}

@@ -309,6 +309,25 @@ pub async fn redeem(
             store_region: None,
         })
     };
+    let rights = (group_id.clone(), caller.user_id.clone());
     let write = Write { group_id, member, items, decide: Box::new(decide), answer: redemption_answer };
-    run_once(state, request, write).await
+    let recorded = run_once(state, request, write);
+    // What the spending transaction found about the caller's right, kept for the next
+    // admission check: a redemption applied renews it, a refusal for want of it drops it.
+    match recorded.await {
+        Ok(recorded) => {
+            match (recorded.replayed, recorded.status) {
+                (false, 201) => state.redeem_rights.remember(&rights.0, &rights.1),
+                (false, 403 | 404) => state.redeem_rights.forget(&rights.0, &rights.1),
+                _ => {}
+            }
+            Ok(recorded)
+        }
+        Err(err) => {
+            if matches!(err.code, ErrorCode::Forbidden | ErrorCode::NotFound) {
+                state.redeem_rights.forget(&rights.0, &rights.1);
+            }
+            Err(err)
+        }
+    }
 }

@@ -3,10 +3,13 @@
 //! out (`max_waiting_per_group`). The authoritative check is the batch's own, in the
 //! transaction that spends; this one only turns strangers away early.
 //!
-//! Rights granted are remembered for 30 s, so a member's redemptions cost no
-//! extra round trip; refusals are not remembered (someone who has just joined redeems at
-//! once). A right withdrawn on another instance may be remembered here until it lapses:
-//! such a redemption is still refused, by the batch.
+//! Rights granted are remembered for 30 s, and every redemption the batch applies renews
+//! them (the batch has just read the membership in the spending transaction), so a member
+//! who keeps redeeming pays no extra round trip after the first. Refusals are not
+//! remembered (someone who has just joined redeems at once); a batch that refuses for
+//! want of the right forgets it at once. A right withdrawn on another instance may be
+//! remembered here until the next redemption or 30 s: such a redemption is still refused,
+//! by the batch.
 
 use std::time::Duration;
 
@@ -45,7 +48,13 @@ impl RedeemRights {
         Ok(())
     }
 
-    /// A right this instance withdrew or ended (removal, leaving): forget it at once.
+    /// A right the spending transaction has just confirmed.
+    pub fn remember(&self, group: &GroupId, user: &UserId) {
+        self.granted.insert((group.clone(), user.clone()), ());
+    }
+
+    /// A right this instance withdrew or ended (removal, leaving), or a batch refused:
+    /// forget it at once.
     pub fn forget(&self, group: &GroupId, user: &UserId) {
         self.granted.invalidate(&(group.clone(), user.clone()));
     }
