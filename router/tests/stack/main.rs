@@ -362,21 +362,7 @@ async fn refused_after(stack: &Stack, path: &str, token: &str) -> Duration {
 #[tokio::test]
 async fn a_revoked_token_is_refused_in_every_region_within_a_poll() {
     let stack = Stack::start(1);
-    // A customer of 001 with a group kept in 002: the token is checked by 002 too.
-    let (user, token) = stack.customer("001").await;
-    let group = stack.new_group(&token, "Far", "Lima", "002").await;
-    let group_path = format!("/v1/groups/{}", group.id);
-    expect_json::<Value>(stack.get(&group_path, Some(&token)).await, StatusCode::OK).await;
-    let res =
-        stack.request(reqwest::Method::DELETE, &format!("/v1/users/{}/sessions", user.id), Some(&token), None).await;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    // The home region refuses at once; the group's region within its poll (1 s).
-    let home = stack.get(&format!("/v1/users/{}", user.id), Some(&token)).await;
-    expect_error(home, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let took = refused_after(&stack, &group_path, &token).await;
-    eprintln!("a logout in 001 was refused by 002 after {took:?}");
-
-    // A role change in 003 reaches 001 the same way: the old token carried the old role.
+    // A role change in 003 reaches 001: the old token carried the old role.
     let (promoted, old) = stack.customer("003").await;
     let group = stack.new_group(&old, "Near", "Paris", "001").await;
     let group_path = format!("/v1/groups/{}", group.id);
@@ -390,4 +376,20 @@ async fn a_revoked_token_is_refused_in_every_region_within_a_poll() {
     let fresh = stack.login(&promoted.email, PASSWORD).await;
     assert_eq!(fresh.role, contract::dto::Role::Staff);
     expect_json::<Value>(stack.get(&group_path, Some(&fresh.token)).await, StatusCode::OK).await;
+
+    // Region 003 goes down: the other regions' revocations still travel.
+    stack.kill_api("003", 0);
+    // A customer of 001 with a group kept in 002: the token is checked by 002 too.
+    let (user, token) = stack.customer("001").await;
+    let group = stack.new_group(&token, "Far", "Lima", "002").await;
+    let group_path = format!("/v1/groups/{}", group.id);
+    expect_json::<Value>(stack.get(&group_path, Some(&token)).await, StatusCode::OK).await;
+    let res =
+        stack.request(reqwest::Method::DELETE, &format!("/v1/users/{}/sessions", user.id), Some(&token), None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // The home region refuses at once; the group's region within its poll (1 s).
+    let home = stack.get(&format!("/v1/users/{}", user.id), Some(&token)).await;
+    expect_error(home, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let took = refused_after(&stack, &group_path, &token).await;
+    eprintln!("with 003 down, a logout in 001 was refused by 002 after {took:?}");
 }
