@@ -3,15 +3,12 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
-use contract::internal::Revocation;
 use contract::{ErrorCode, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::{Caller, hash_password, verify_password};
-use crate::db::revocations::NewRevocation;
 use crate::db::{self, groups, stored_id, users};
 use crate::domain::{Email, optional_text, parse_email, required_text};
 use crate::error::ApiError;
@@ -243,7 +240,8 @@ async fn change_role(state: &AppState, caller: &Caller, user_id: &UserId, role: 
         return Err(ApiError::forbidden("an admin may not change their own role"));
     }
     let id = user_id.to_string();
-    let (not_before, expires_at) = (Utc::now(), Utc::now() + revocations::user_tokens_outlive(state));
+    let revocation = revocations::all_of(state, user_id);
+    let row = revocation.clone();
     let changed = state
         .db
         .run(move |conn| {
@@ -253,8 +251,7 @@ async fn change_role(state: &AppState, caller: &Caller, user_id: &UserId, role: 
                     return Ok(Some(None));
                 }
                 users::set_role(conn, &id, role.as_str())?;
-                let revocation = NewRevocation { user_id: &id, jti: None, not_before: Some(not_before), expires_at };
-                Ok(Some(Some(db::revocations::insert(conn, &revocation)?)))
+                Ok(Some(Some(revocations::write(conn, &row)?)))
             })?)
         })
         .await?;
@@ -262,14 +259,7 @@ async fn change_role(state: &AppState, caller: &Caller, user_id: &UserId, role: 
         None => Err(user_not_found(user_id)),
         Some(None) => Ok(()),
         Some(Some(seq)) => {
-            state.revocations.learn(&Revocation {
-                seq,
-                user_id: user_id.clone(),
-                jti: None,
-                not_before: Some(not_before),
-                expires_at,
-                settled: false,
-            });
+            revocations::written(state, revocation, seq);
             tracing::info!(user_id = %user_id, role = role.as_str(), by = %caller.user_id, "role changed; tokens revoked");
             Ok(())
         }

@@ -60,7 +60,7 @@ impl Revocations {
         list.users.get(user).is_some_and(|(not_before_ms, _)| issued_ms(claims) < *not_before_ms)
     }
 
-    pub fn learn(&self, revocation: &Revocation) {
+    fn learn(&self, revocation: &Revocation) {
         let Ok(mut list) = self.inner.write() else { return };
         let expires = revocation.expires_at.timestamp();
         if let Some(jti) = &revocation.jti {
@@ -106,38 +106,48 @@ pub async fn revoke_token(state: &AppState, user: &UserId, claims: &Claims) -> R
         return revoke_user(state, user).await;
     };
     let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
-    store(state, user, Some(jti), None, expires_at).await
+    store(
+        state,
+        Revocation { seq: 0, user_id: user.clone(), jti: Some(jti), not_before: None, expires_at, settled: false },
+    )
+    .await
 }
 
-/// Revokes every token of `user` issued until now (a role change, "log out everywhere").
+/// Revokes every token of `user` issued until now ("log out everywhere").
 pub async fn revoke_user(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    store(state, all_of(state, user)).await
+}
+
+/// A revocation of every token of `user` issued until now, not written yet: kept until
+/// the last of them can have expired.
+pub fn all_of(state: &AppState, user: &UserId) -> Revocation {
     let now = Utc::now();
-    store(state, user, None, Some(now), now + user_tokens_outlive(state)).await
+    let expires_at = now + chrono::Duration::seconds(state.config.auth.token_ttl_secs + 60);
+    Revocation { seq: 0, user_id: user.clone(), jti: None, not_before: Some(now), expires_at, settled: false }
 }
 
-/// How long after a revocation of all a user's tokens one of them can still be unexpired.
-pub fn user_tokens_outlive(state: &AppState) -> chrono::Duration {
-    chrono::Duration::seconds(state.config.auth.token_ttl_secs + 60)
+/// Writes `revocation` (in the caller's transaction, if any); its sequence number.
+pub fn write(conn: &mut diesel::PgConnection, revocation: &Revocation) -> diesel::QueryResult<i64> {
+    let user_id = revocation.user_id.to_string();
+    let row = revocations::NewRevocation {
+        user_id: &user_id,
+        jti: revocation.jti.as_deref(),
+        not_before: revocation.not_before,
+        expires_at: revocation.expires_at,
+    };
+    revocations::insert(conn, &row)
 }
 
-async fn store(
-    state: &AppState,
-    user: &UserId,
-    jti: Option<String>,
-    not_before: Option<DateTime<Utc>>,
-    expires_at: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let user_id = user.to_string();
-    let row_jti = jti.clone();
-    let seq = state
-        .db
-        .run(move |conn| {
-            let row = revocations::NewRevocation { user_id: &user_id, jti: row_jti.as_deref(), not_before, expires_at };
-            Ok(revocations::insert(conn, &row)?)
-        })
-        .await?;
-    // This instance refuses the token from now on; the others within a poll.
-    state.revocations.learn(&Revocation { seq, user_id: user.clone(), jti, not_before, expires_at, settled: false });
+/// Once the write of `revocation` committed as `seq`: this instance refuses from now on,
+/// the others within a poll.
+pub fn written(state: &AppState, revocation: Revocation, seq: i64) {
+    state.revocations.learn(&Revocation { seq, ..revocation });
+}
+
+async fn store(state: &AppState, revocation: Revocation) -> Result<(), ApiError> {
+    let row = revocation.clone();
+    let seq = state.db.run(move |conn| Ok(write(conn, &row)?)).await?;
+    written(state, revocation, seq);
     Ok(())
 }
 
@@ -195,8 +205,10 @@ pub async fn run(state: web::Data<AppState>) {
 /// Reads every region's list once (at start, before serving); a region that does not
 /// answer is left to the polls.
 pub async fn sync(state: &AppState) {
-    for &region in state.regions.all() {
-        if let Err(err) = sync_region(state, region).await {
+    // All regions at once: one that does not answer costs start-up one timeout, not one each.
+    let reads = state.regions.all().iter().map(|&region| async move { (region, sync_region(state, region).await) });
+    for (region, read) in futures_util::future::join_all(reads).await {
+        if let Err(err) = read {
             tracing::warn!(%region, error = %err.message, "revocations not read at start; the polls go on");
         }
     }
