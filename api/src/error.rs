@@ -79,7 +79,8 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Postgres reports deadlocks as SQLSTATE 40P01, which diesel does not classify.
+/// Postgres reports deadlocks as SQLSTATE 40P01, which diesel does not expose; the text
+/// is untranslated on every connection (`db::pin_messages`).
 pub fn is_deadlock(err: &DieselError) -> bool {
     matches!(err, DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message().contains("deadlock detected"))
 }

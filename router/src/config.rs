@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use contract::RegionId;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -94,9 +93,5 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment.merge(Env::prefixed("LOYALTY_ROUTER_").split("__")).extract().map_err(Box::new)
-    }
-
-    pub fn region_ids(&self) -> anyhow::Result<Vec<RegionId>> {
-        self.regions.iter().map(|r| r.id.parse().map_err(|e| anyhow::anyhow!("region id {:?}: {e}", r.id))).collect()
     }
 }

@@ -1,5 +1,6 @@
-//! The router's one error type. Like Pingora's, it records whether retrying is safe, so
-//! the forwarder and the client know whether a request may have been applied.
+//! The router's one error type, answered in the contract's envelope. Errors that ask the
+//! client to come back (a region down, a rate limit) carry `Retry-After`; whether the
+//! router itself may retry a request is the forwarder's decision (`forward.rs`).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};

@@ -12,6 +12,12 @@ resource "aws_db_parameter_group" "this" {
     name  = "rds.force_ssl"
     value = "1"
   }
+  # The API recognises deadlocks and statement timeouts by their untranslated text (diesel
+  # hides the SQLSTATE), and its IAM role may not set lc_messages per session.
+  parameter {
+    name  = "lc_messages"
+    value = "C"
+  }
   parameter {
     name  = "log_min_duration_statement"
     value = "500"
