@@ -141,8 +141,8 @@ async fn cached_reads_carry_etags_and_writes_show_at_once() {
     assert!(etag.starts_with('"') && etag.ends_with('"'));
 
     let conditional = app
-        .client
-        .get(format!("{}/v1/regions/001/catalogue", app.base))
+        .http
+        .raw(client::Method::GET, &format!("{}/v1/regions/001/catalogue", app.base))
         .header("If-None-Match", &etag)
         .send()
         .await
@@ -158,8 +158,8 @@ async fn cached_reads_carry_etags_and_writes_show_at_once() {
     )
     .await;
     let res = app
-        .client
-        .get(format!("{}/v1/regions/001/catalogue", app.base))
+        .http
+        .raw(client::Method::GET, &format!("{}/v1/regions/001/catalogue", app.base))
         .header("If-None-Match", &etag)
         .send()
         .await

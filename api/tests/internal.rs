@@ -10,8 +10,8 @@ use support::{TestApp, expect_error, expect_json};
 #[allow(clippy::unwrap_used)] // test helper
 async fn internal(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
     let mut req = app
-        .client
-        .request(method, format!("{}{path}", app.base))
+        .http
+        .raw(method, &format!("{}{path}", app.base))
         .header("X-Service-Token", app.config.service_token.clone().unwrap());
     if let Some(body) = body {
         req = req.json(body);
@@ -34,12 +34,11 @@ async fn internal_endpoints_need_the_service_token() {
     for (method, path) in
         [("GET", "/internal/catalogue"), ("GET", "/internal/directory?email=a@b.cd"), ("POST", "/internal/events")]
     {
-        let req =
-            app.client.request(method.parse().unwrap(), format!("{}{path}", app.base)).json(&json!({"events": []}));
+        let req = app.http.raw(method.parse().unwrap(), &format!("{}{path}", app.base)).json(&json!({"events": []}));
         expect_error(req.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
         let wrong = app
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .http
+            .raw(method.parse().unwrap(), &format!("{}{path}", app.base))
             .header("X-Service-Token", "guess")
             .json(&json!({"events": []}));
         expect_error(wrong.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;

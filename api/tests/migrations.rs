@@ -161,7 +161,7 @@ async fn the_service_role_uses_rows_and_cannot_change_the_schema() {
     let app = support::TestApp::start(config, db).await;
     let (user, token) = app.customer().await;
     let funded = app.award(user.id.as_str(), None, 5_000, 1).await;
-    assert_eq!(funded["points_awarded"], 50);
+    assert_eq!(funded.points_awarded, 50);
     let me = app.get(&format!("/v1/users/{}", user.id), Some(&token)).await;
     assert_eq!(me.status(), reqwest::StatusCode::OK);
 

@@ -83,10 +83,10 @@ async fn two_instances_on_one_database_still_never_overdraw() {
     app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
     let responses = join_all((0..40).map(|i| {
         let base = if i % 2 == 0 { app.base.clone() } else { second_base.clone() };
-        let (client, token, gid) = (app.client.clone(), token.clone(), gid.clone());
+        let (client, token, gid) = (app.http.clone(), token.clone(), gid.clone());
         async move {
             client
-                .post(format!("{base}/v1/groups/{gid}/redemptions"))
+                .raw(client::Method::POST, &format!("{base}/v1/groups/{gid}/redemptions"))
                 .bearer_auth(token)
                 .header("Idempotency-Key", format!("r-{i}"))
                 .json(&json!({"points": 7}))

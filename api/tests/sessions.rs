@@ -15,7 +15,7 @@ use support::{ADMIN_EMAIL, PASSWORD, TestApp, expect_error, expect_json};
 async fn refused_within(app: &TestApp, base: &str, path: &str, token: &str, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let res = app.client.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
+        let res = app.http.raw(client::Method::GET, &format!("{base}{path}")).bearer_auth(token).send().await.unwrap();
         if res.status() == StatusCode::UNAUTHORIZED {
             return started.elapsed();
         }
@@ -65,7 +65,8 @@ async fn a_logout_revokes_that_token_only_and_all_revokes_every_one() {
     // A new login works at once, on both instances (issued after the revocation).
     let fresh = app.login(&user.email, PASSWORD).await.token;
     expect_json::<User>(app.get(&me, Some(&fresh)).await, StatusCode::OK).await;
-    let res = app.client.get(format!("{second_base}{me}")).bearer_auth(&fresh).send().await.unwrap();
+    let res =
+        app.http.raw(client::Method::GET, &format!("{second_base}{me}")).bearer_auth(&fresh).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     second_handle.stop(true).await;
 }

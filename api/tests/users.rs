@@ -122,8 +122,8 @@ async fn login_failures_do_not_reveal_the_email_and_are_rate_limited() {
     // the router writes into X-Forwarded-For): a stranger cannot lock the owner out.
     app.login(ADMIN_EMAIL, PASSWORD).await;
     let elsewhere = app
-        .client
-        .post(format!("{}/v1/sessions", app.base))
+        .http
+        .raw(client::Method::POST, &format!("{}/v1/sessions", app.base))
         .header("x-forwarded-for", "203.0.113.9")
         .json(&json!({"email": user.email, "password": PASSWORD}))
         .send()
@@ -238,11 +238,21 @@ async fn ids_are_checked_before_anything_else() {
 async fn conventions_request_ids_bodies_and_unknown_routes() {
     let app = TestApp::spawn().await;
     // A given request id comes back, on success and in error envelopes.
-    let res =
-        app.client.get(format!("{}/healthz", app.base)).header("X-Request-Id", "trace-me-42").send().await.unwrap();
+    let res = app
+        .http
+        .raw(client::Method::GET, &format!("{}/healthz", app.base))
+        .header("X-Request-Id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-me-42");
-    let res =
-        app.client.get(format!("{}/v1/nowhere", app.base)).header("X-Request-Id", "trace-me-43").send().await.unwrap();
+    let res = app
+        .http
+        .raw(client::Method::GET, &format!("{}/v1/nowhere", app.base))
+        .header("X-Request-Id", "trace-me-43")
+        .send()
+        .await
+        .unwrap();
     let body = expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(body["error"]["request_id"], "trace-me-43");
     // Otherwise one is generated.
@@ -252,15 +262,16 @@ async fn conventions_request_ids_bodies_and_unknown_routes() {
     let huge = json!({"email": "a@b.cd", "password": "p".repeat(70 * 1024)});
     expect_error(app.post("/v1/sessions", None, &huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     let res = app
-        .client
-        .post(format!("{}/v1/sessions", app.base))
+        .http
+        .raw(client::Method::POST, &format!("{}/v1/sessions", app.base))
         .body("{\"email\":")
         .header("content-type", "application/json")
         .send()
         .await
         .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
-    let res = app.client.post(format!("{}/v1/sessions", app.base)).body("email=a").send().await.unwrap();
+    let res =
+        app.http.raw(client::Method::POST, &format!("{}/v1/sessions", app.base)).body("email=a").send().await.unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
 }
 

@@ -72,22 +72,14 @@ where
     Ok(())
 }
 
-/// A GET that counts as answered well on a 2xx with its whole body read.
-pub async fn get(client: &reqwest::Client, url: &str, token: Option<&str>) -> Attempt {
-    let mut req = client.get(url);
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    let ok = match req.send().await {
-        Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
-        Err(_) => false,
-    };
-    Attempt { ok, retries: 0 }
+/// A GET of a whole URL that counts as answered well on a 2xx with its whole body read.
+pub async fn get(client: &client::Client, url: &str) -> Attempt {
+    Attempt { ok: client.get_bytes(url).await.is_ok(), retries: 0 }
 }
 
 /// GETs of every URL at once, answered well when all are: what a fan-out costs at the
 /// least on this machine, done by the client itself.
-pub async fn get_all(client: &reqwest::Client, urls: &[String], token: Option<&str>) -> Attempt {
-    let attempts = futures_util::future::join_all(urls.iter().map(|url| get(client, url, token))).await;
+pub async fn get_all(client: &client::Client, urls: &[String]) -> Attempt {
+    let attempts = futures_util::future::join_all(urls.iter().map(|url| get(client, url))).await;
     Attempt { ok: attempts.iter().all(|a| a.ok), retries: 0 }
 }

@@ -16,8 +16,10 @@ mod load;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use client::{Client, Retry};
+use contract::dto::{NewRedemption, NewUser};
 use serde_json::{Value, json};
 
 use crate::cpu::Component;
@@ -107,8 +109,14 @@ fn parse_target(text: &str) -> Result<(String, String), String> {
     text.split_once('=').map(|(n, u)| (n.to_owned(), u.to_owned())).ok_or_else(|| format!("expected NAME=URL: {text}"))
 }
 
-fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).timeout(Duration::from_secs(10)).build()?)
+/// A client of whole URLs (its base is empty) with a pool for `concurrency` workers; a
+/// request is sent once unless `retry` says more.
+fn client(concurrency: usize, retry: Retry) -> anyhow::Result<Client> {
+    Ok(Client::builder("")
+        .pool_max_idle_per_host(concurrency * 2)
+        .timeout(Duration::from_secs(10))
+        .retry(retry)
+        .build()?)
 }
 
 async fn compare(
@@ -117,15 +125,18 @@ async fn compare(
     title: &str,
     targets: Vec<(String, String)>,
 ) -> anyhow::Result<()> {
-    let client = client(shape.concurrency)?;
-    let token: Arc<Option<String>> = Arc::new(token);
+    let client = client(shape.concurrency, Retry::never())?;
+    let client = match token {
+        Some(token) => client.with_token(token),
+        None => client,
+    };
     // A target of several URLs (`A|B|C`) GETs them all at once.
     let send_to = |url: &str| {
         let urls: Arc<Vec<String>> = Arc::new(url.split('|').map(str::to_owned).collect());
-        let (client, token) = (client.clone(), token.clone());
+        let client = client.clone();
         move |_, _| {
-            let (client, urls, token) = (client.clone(), urls.clone(), token.clone());
-            async move { get_all(&client, &urls, token.as_deref()).await }
+            let (client, urls) = (client.clone(), urls.clone());
+            async move { get_all(&client, &urls).await }
         }
     };
     // Warm every target's connections and caches.
@@ -156,50 +167,27 @@ async fn redeem(
     seconds: u64,
     cpu: Vec<Component>,
 ) -> anyhow::Result<()> {
-    let client = client(concurrency)?;
+    // Sent again with the same key while the platform asks to wait (503, in progress).
+    let retry = Retry { attempts: 8, base: Duration::from_millis(5), max: Duration::from_millis(640) };
+    let client = client(concurrency, retry)?.with_base(&url).with_token(token);
     let run = ulid::Ulid::new().to_string();
-    let (url, token, groups, run) = (Arc::new(url), Arc::new(token), Arc::new(groups), Arc::new(run));
+    let (groups, run) = (Arc::new(groups), Arc::new(run));
+    let points = NewRedemption { points: Some(1), item_id: None, qty: None };
     let send = move |worker: usize, n: u64| {
-        let (client, url, token, groups, run) =
-            (client.clone(), url.clone(), token.clone(), groups.clone(), run.clone());
+        let (client, groups, run, points) = (client.clone(), groups.clone(), run.clone(), points.clone());
         async move {
             let group = &groups[(n as usize * 7919 + worker * 104_729) % groups.len()];
-            let path = format!("{url}/v1/groups/{group}/redemptions");
             let key = format!("bench-{run}-{worker}-{n}");
-            // Retried with the same key while the platform asks to wait (503, in progress).
-            for attempt in 0..8u64 {
-                let res = client
-                    .post(&path)
-                    .bearer_auth(token.as_str())
-                    .header("Idempotency-Key", &key)
-                    .json(&json!({"points": 1}))
-                    .send()
-                    .await;
-                match res {
-                    Ok(res) if res.status().as_u16() == 201 => return Attempt { ok: true, retries: attempt },
-                    Ok(res) if res.status().as_u16() == 503 || res.status().as_u16() == 409 => {}
-                    Ok(_) => return Attempt { ok: false, retries: attempt },
-                    Err(_) => {}
-                }
-                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+            match client.redeem(group, &points, &key).await {
+                Ok(reply) => Attempt { ok: true, retries: u64::from(reply.retries) },
+                Err(err) => Attempt { ok: false, retries: u64::from(err.retries()) },
             }
-            Attempt { ok: false, retries: 7 }
         }
     };
     let mut figures = Figures::new()?;
     round(concurrency, seconds, &cpu, &mut figures, send).await?;
     println!("{}", serde_json::to_string(&figures.summary())?);
     Ok(())
-}
-
-async fn post(client: &reqwest::Client, url: String, body: Value) -> anyhow::Result<Value> {
-    let res = client.post(&url).json(&body).send().await?;
-    let status = res.status();
-    let body: Value = res.json().await?;
-    if !status.is_success() {
-        bail!("{url}: {status} {body}");
-    }
-    Ok(body)
 }
 
 async fn hop(
@@ -209,19 +197,14 @@ async fn hop(
     nginx: Option<String>,
     bare: Option<String>,
 ) -> anyhow::Result<()> {
-    let client = client(shape.concurrency)?;
+    let client = client(1, Retry::default())?.with_base(&router);
     // A customer of region 001 and their personal group: the GET every path serves.
     let email = format!("bench-{}@bench.test", ulid::Ulid::new().to_string().to_lowercase());
     let password = "bench password 1";
-    let user = post(
-        &client,
-        format!("{router}/v1/users"),
-        json!({"email": email, "password": password, "full_name": "Bench", "home_region": "001"}),
-    )
-    .await?;
-    let session = post(&client, format!("{router}/v1/sessions"), json!({"email": email, "password": password})).await?;
-    let token = session["token"].as_str().context("no token")?.to_owned();
-    let group = user["personal_group_id"].as_str().context("no group")?;
+    let new_user = NewUser::new(&email, password, "Bench", "001");
+    let user = client.sign_up(&new_user).await.context("sign up")?.value;
+    let token = client.log_in(&email, password).await.context("log in")?.value.token;
+    let group = user.personal_group_id;
     let path = format!("/v1/groups/{group}");
     let mut targets =
         vec![("direct".to_owned(), format!("{direct}{path}")), ("router".to_owned(), format!("{router}{path}"))];

@@ -1,41 +1,51 @@
 //! What a user can do, one function each; the subcommands and the menus both call these.
 
 use contract::dto::{
-    Bill, Catalogue, CatalogueItem, Group, Invitation, InvitationSummary, Membership, Page, Redemption, Regions,
-    Session, User, UserGroups,
+    ActivityPage, Bill, BillLine, Catalogue, CatalogueItem, CatalogueItemPatch, Group, GroupPatch, Invitation,
+    InvitationSummary, MemberPatch, Membership, NewBill, NewCatalogueItem, NewGroup, NewInvitation, NewMember,
+    NewRedemption, NewUser, Page, Redemption, Regions, Role, Session, User, UserGroups,
 };
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{Api, Failure, Outcome};
+use crate::api::{Api, Failure, Outcome, value};
+
+/// What a call answering `204 No Content` prints.
+fn done(reply: client::Result<client::Reply<()>>) -> Outcome<Value> {
+    reply?;
+    Ok(json!({}))
+}
+
+fn new_user(email: &str, password: &str, full_name: &str, region: &str, role: Option<Role>) -> NewUser {
+    NewUser { role, ..NewUser::new(email, password, full_name, region) }
+}
 
 pub async fn regions(api: &Api) -> Outcome<Regions> {
-    api.get("/v1/regions").await
+    value(api.regions().await)
 }
 
 pub async fn sign_up(api: &Api, email: &str, password: &str, full_name: &str, region: &str) -> Outcome<User> {
-    let body = json!({"email": email, "password": password, "full_name": full_name, "home_region": region});
-    api.call(Method::POST, "/v1/users", Some(&body)).await
+    value(api.sign_up(&new_user(email, password, full_name, region, None)).await)
 }
 
 pub async fn log_in(api: &Api, email: &str, password: &str) -> Outcome<Session> {
-    api.call(Method::POST, "/v1/sessions", Some(&json!({"email": email, "password": password}))).await
+    value(api.log_in(email, password).await)
 }
 
 pub async fn profile(api: &Api, user: &str) -> Outcome<User> {
-    api.get(&format!("/v1/users/{user}")).await
+    value(api.user(user).await)
 }
 
 pub async fn groups(api: &Api, user: &str) -> Outcome<UserGroups> {
-    api.get(&format!("/v1/users/{user}/groups")).await
+    value(api.user_groups(user).await)
 }
 
 pub async fn new_group(api: &Api, name: &str, location: &str, region: &str) -> Outcome<Group> {
-    api.call(Method::POST, "/v1/groups", Some(&json!({"name": name, "location": location, "region": region}))).await
+    let new = NewGroup { name: name.to_owned(), location: location.to_owned(), region: region.to_owned() };
+    value(api.create_group(&new).await)
 }
 
 pub async fn group(api: &Api, group: &str) -> Outcome<Group> {
-    api.get(&format!("/v1/groups/{group}")).await
+    value(api.group(group).await)
 }
 
 /// The group an invitation code opens: the code starts with its id.
@@ -49,19 +59,19 @@ pub fn group_of_code(code: &str) -> Outcome<&str> {
 /// Joins the group `code` opens.
 pub async fn join(api: &Api, code: &str, user: &str) -> Outcome<Membership> {
     let group = group_of_code(code)?;
-    let body = json!({"user_id": user, "invitation": code});
-    api.call(Method::POST, &format!("/v1/groups/{group}/members"), Some(&body)).await
+    let new = NewMember { user_id: user.to_owned(), invitation: Some(code.to_owned()) };
+    value(api.join(group, &new).await)
 }
 
-/// Leaves a group, or (the owner) removes a member from it.
 /// Revokes the session's token on the platform (it stops working everywhere within a
 /// second or so).
 pub async fn log_out(api: &Api, user: &str) -> Outcome<Value> {
-    api.call(Method::DELETE, &format!("/v1/users/{user}/sessions"), None).await
+    done(api.log_out(user, false).await)
 }
 
+/// Leaves a group, or (the owner) removes a member from it.
 pub async fn leave(api: &Api, group: &str, user: &str) -> Outcome<Value> {
-    api.call(Method::DELETE, &format!("/v1/groups/{group}/members/{user}"), None).await
+    done(api.remove_member(group, user).await)
 }
 
 pub async fn invite(
@@ -71,57 +81,60 @@ pub async fn invite(
     for_user: Option<&str>,
     expires_in_secs: Option<i64>,
 ) -> Outcome<Invitation> {
-    let mut body = json!({"can_redeem": can_redeem});
-    if let Some(user) = for_user {
-        body["user_id"] = json!(user);
-    }
-    if let Some(secs) = expires_in_secs {
-        body["expires_in_secs"] = json!(secs);
-    }
-    api.call(Method::POST, &format!("/v1/groups/{group}/invitations"), Some(&body)).await
+    let new = NewInvitation { can_redeem: Some(can_redeem), user_id: for_user.map(str::to_owned), expires_in_secs };
+    value(api.invite(group, &new).await)
 }
 
 pub async fn invitations(api: &Api, group: &str) -> Outcome<Page<InvitationSummary>> {
-    api.get(&format!("/v1/groups/{group}/invitations?limit=200")).await
+    value(api.invitations(group, &client::PageQuery { limit: Some(200), cursor: None }).await)
 }
 
 pub async fn revoke(api: &Api, group: &str, invitation: &str) -> Outcome<Value> {
-    api.call(Method::DELETE, &format!("/v1/groups/{group}/invitations/{invitation}"), None).await
+    done(api.revoke_invitation(group, invitation).await)
 }
 
 pub async fn set_can_redeem(api: &Api, group: &str, user: &str, can_redeem: bool) -> Outcome<Membership> {
-    let body = json!({"can_redeem": can_redeem});
-    api.call(Method::PATCH, &format!("/v1/groups/{group}/members/{user}"), Some(&body)).await
+    value(api.change_member(group, user, &MemberPatch { can_redeem }).await)
 }
 
 pub async fn hand_over(api: &Api, group: &str, user: &str) -> Outcome<Group> {
-    api.call(Method::PATCH, &format!("/v1/groups/{group}"), Some(&json!({"owner_id": user}))).await
+    let patch = GroupPatch { owner_id: Some(user.to_owned()), ..GroupPatch::default() };
+    value(api.update_group(group, &patch).await)
 }
 
-/// `{points}` or `{item_id, qty}`.
-pub async fn redeem(api: &Api, group: &str, what: Value) -> Outcome<Redemption> {
-    api.write_once(&format!("/v1/groups/{group}/redemptions"), &what).await
+/// Points, or a number of one menu item.
+pub enum Spend {
+    Points(i64),
+    Item(String, i64),
 }
 
-pub async fn activity(api: &Api, user: &str, limit: u32, cursor: Option<&str>) -> Outcome<Value> {
-    let path = match cursor {
-        Some(c) => format!("/v1/users/{user}/activity?limit={limit}&cursor={c}"),
-        None => format!("/v1/users/{user}/activity?limit={limit}"),
+/// Redeems with one fresh Idempotency-Key, retried with it until a definite answer.
+pub async fn redeem(api: &Api, group: &str, what: Spend) -> Outcome<Redemption> {
+    let new = match what {
+        Spend::Points(points) => NewRedemption { points: Some(points), item_id: None, qty: None },
+        Spend::Item(item, qty) => NewRedemption { points: None, item_id: Some(item), qty: Some(qty) },
     };
-    api.get(&path).await
+    value(api.redeem(group, &new, &client::new_key()).await)
+}
+
+pub async fn activity(api: &Api, user: &str, limit: u32, cursor: Option<&str>) -> Outcome<ActivityPage> {
+    let page = client::PageQuery { limit: Some(i64::from(limit)), cursor: cursor.map(str::to_owned) };
+    value(api.activity(user, &page).await)
 }
 
 pub async fn catalogue(api: &Api, region: &str) -> Outcome<Catalogue> {
-    api.get(&format!("/v1/regions/{region}/catalogue")).await
+    value(api.catalogue(region).await)
 }
 
+/// Bills with one fresh Idempotency-Key, retried with it until a definite answer.
 pub async fn bill(api: &Api, user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)]) -> Outcome<Bill> {
-    let items: Vec<Value> = lines.iter().map(|(item, qty)| json!({"item_id": item, "qty": qty})).collect();
-    let mut body = json!({"user_id": user, "store_region": store, "items": items});
-    if let Some(group) = group {
-        body["group_id"] = json!(group);
-    }
-    api.write_once("/v1/bills", &body).await
+    let new = NewBill {
+        user_id: user.to_owned(),
+        group_id: group.map(str::to_owned),
+        store_region: store.to_owned(),
+        items: lines.iter().map(|(item, qty)| BillLine { item_id: item.clone(), qty: i64::from(*qty) }).collect(),
+    };
+    value(api.bill(&new, &client::new_key()).await)
 }
 
 pub async fn add_item(
@@ -132,16 +145,20 @@ pub async fn add_item(
     price_cents: i64,
     points_price: i64,
 ) -> Outcome<CatalogueItem> {
-    let body = json!({"name": name, "category": category, "price_cents": price_cents, "points_price": points_price});
-    api.call(Method::POST, &format!("/v1/regions/{region}/catalogue"), Some(&body)).await
+    let new = NewCatalogueItem {
+        name: name.to_owned(),
+        category: category.to_owned(),
+        price_cents,
+        points_price,
+        available: None,
+    };
+    value(api.add_item(region, &new).await)
 }
 
-pub async fn change_item(api: &Api, item: &str, change: Value) -> Outcome<CatalogueItem> {
-    api.call(Method::PATCH, &format!("/v1/catalogue/{item}"), Some(&change)).await
+pub async fn change_item(api: &Api, item: &str, change: CatalogueItemPatch) -> Outcome<CatalogueItem> {
+    value(api.change_item(item, &change).await)
 }
 
 pub async fn create_staff(api: &Api, email: &str, password: &str, full_name: &str, region: &str) -> Outcome<User> {
-    let body =
-        json!({"email": email, "password": password, "full_name": full_name, "home_region": region, "role": "staff"});
-    api.call(Method::POST, "/v1/users", Some(&body)).await
+    value(api.sign_up(&new_user(email, password, full_name, region, Some(Role::Staff))).await)
 }

@@ -1,9 +1,8 @@
 //! `loyalty` with no subcommand: log in (or sign up) if needed, then a menu that fits the
 //! role. Errors are shown and the menu comes back; nothing here exits on a refusal.
 
-use contract::dto::Role;
+use contract::dto::{CatalogueItemPatch, Role};
 use dialoguer::{Confirm, Input, Password, Select};
-use serde_json::json;
 
 use crate::api::{Api, Failure, Outcome};
 use crate::session::Session;
@@ -140,7 +139,7 @@ async fn customer_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool>
                     "{}",
                     show::activity(&page).lines().filter(|l| !l.starts_with("more:")).collect::<Vec<_>>().join("\n")
                 );
-                cursor = page["next_cursor"].as_str().map(str::to_owned);
+                cursor = page.next_cursor.clone();
                 let more = cursor.is_some()
                     && Confirm::new().with_prompt("Next page?").default(true).interact().map_err(prompt_failed)?;
                 if !more {
@@ -251,7 +250,7 @@ async fn redeem(api: &Api, session: &Session) -> Outcome<()> {
         groups.items.iter().map(|g| format!("{} {} ({} points)", g.id, g.name, g.points)).collect();
     let group = &groups.items[choose("Redeem from which group?", &labels)?];
     let what = match choose("Redeem", &["A number of points".into(), "A menu item".into()])? {
-        0 => json!({"points": ask_number("Points")?}),
+        0 => actions::Spend::Points(ask_number("Points")?),
         _ => {
             let menu = actions::catalogue(api, group.region.as_str()).await?;
             let available: Vec<_> = menu.items.iter().filter(|i| i.available).collect();
@@ -262,7 +261,7 @@ async fn redeem(api: &Api, session: &Session) -> Outcome<()> {
             let labels: Vec<String> =
                 available.iter().map(|i| format!("{} ({} points)", i.name, i.points_price)).collect();
             let item = available[choose("Which item?", &labels)?];
-            json!({"item_id": item.id, "qty": ask_number("How many")?})
+            actions::Spend::Item(item.id.to_string(), ask_number("How many")?)
         }
     };
     println!("{}", show::redemption(&actions::redeem(api, group.id.as_str(), what).await?));
@@ -299,14 +298,16 @@ async fn staff_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool> {
         }
         "Change an item's price" => {
             if let Some(item) = pick_item(api, region).await? {
-                let item =
-                    actions::change_item(api, &item, json!({"price_cents": ask_number("New price in cents")?})).await?;
+                let patch =
+                    CatalogueItemPatch { price_cents: Some(ask_number("New price in cents")?), ..Default::default() };
+                let item = actions::change_item(api, &item, patch).await?;
                 println!("{} now costs {}.", item.name, show::money(item.price_cents));
             }
         }
         "Mark an item unavailable" => {
             if let Some(item) = pick_item(api, region).await? {
-                let item = actions::change_item(api, &item, json!({"available": false})).await?;
+                let patch = CatalogueItemPatch { available: Some(false), ..Default::default() };
+                let item = actions::change_item(api, &item, patch).await?;
                 println!("{} is now unavailable.", item.name);
             }
         }

@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use serde_json::json;
 
+use contract::dto::CatalogueItemPatch;
+
 use crate::api::{Api, Failure, Outcome};
 use crate::session::{Session, Store};
 
@@ -208,7 +210,7 @@ impl App {
     }
 
     pub fn api(&self, session: Option<&Session>) -> Outcome<Api> {
-        Ok(Api::new(&self.url, session.map(|s| s.token.clone()), self.ca_file.as_deref())?)
+        api::connect(&self.url, session.map(|s| s.token.clone()), self.ca_file.as_deref())
     }
 
     pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) {
@@ -343,8 +345,8 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
         Command::Redeem { group, points, item, qty } => {
             let s = app.session()?;
             let what = match (points, item) {
-                (Some(points), None) => json!({"points": points}),
-                (None, Some(item)) => json!({"item_id": item, "qty": qty}),
+                (Some(points), None) => actions::Spend::Points(points),
+                (None, Some(item)) => actions::Spend::Item(item, qty),
                 _ => return Err(Failure::Usage("give --points N or --item ID".into())),
             };
             app.print(&actions::redeem(&app.api(Some(&s))?, &group, what).await?, show::redemption);
@@ -372,13 +374,16 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
                     actions::add_item(&api, &region, &name, &category, price_cents, points).await?
                 }
                 ItemCommand::Price { item, price_cents } => {
-                    actions::change_item(&api, &item, json!({"price_cents": price_cents})).await?
+                    let patch = CatalogueItemPatch { price_cents: Some(price_cents), ..Default::default() };
+                    actions::change_item(&api, &item, patch).await?
                 }
                 ItemCommand::Unavailable { item } => {
-                    actions::change_item(&api, &item, json!({"available": false})).await?
+                    let patch = CatalogueItemPatch { available: Some(false), ..Default::default() };
+                    actions::change_item(&api, &item, patch).await?
                 }
                 ItemCommand::Available { item } => {
-                    actions::change_item(&api, &item, json!({"available": true})).await?
+                    let patch = CatalogueItemPatch { available: Some(true), ..Default::default() };
+                    actions::change_item(&api, &item, patch).await?
                 }
             };
             app.print(&changed, |i| {

@@ -1,10 +1,9 @@
 //! Human-readable output (`--json` prints the API's JSON instead).
 
 use contract::dto::{
-    Bill, Catalogue, Group, Invitation, InvitationSummary, MemberRole, Membership, Page, Redemption, Regions, User,
-    UserGroups,
+    ActivityPage, Bill, Catalogue, Group, Invitation, InvitationSummary, MemberRole, Membership, Page, Redemption,
+    Regions, User, UserGroups,
 };
-use serde_json::Value;
 
 pub fn money(cents: i64) -> String {
     format!("{}.{:02}", cents / 100, cents.rem_euclid(100))
@@ -86,29 +85,29 @@ pub fn redemption(r: &Redemption) -> String {
     format!("redeemed {} points from {}: balance {} (entry {})", r.points, r.group_id, r.balance_after, r.id)
 }
 
-pub fn activity(page: &Value) -> String {
-    let mut lines: Vec<String> = page["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}  {:<6} {:>+7}  balance {:>7}  group {}",
-                        e["created_on"].as_str().unwrap_or("-"),
-                        e["kind"].as_str().unwrap_or("-"),
-                        e["points"].as_i64().unwrap_or(0),
-                        e["balance_after"].as_i64().unwrap_or(0),
-                        e["group_id"].as_str().unwrap_or("-")
-                    )
-                })
-                .collect()
+pub fn activity(page: &ActivityPage) -> String {
+    let mut lines: Vec<String> = page
+        .items
+        .iter()
+        .map(|e| {
+            format!(
+                "{}  {:<6} {:>+7}  balance {:>7}  group {}",
+                e.created_on.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                e.kind.as_str(),
+                e.points,
+                e.balance_after,
+                e.group_id
+            )
         })
-        .unwrap_or_default();
+        .collect();
     if lines.is_empty() {
         lines.push("no activity".into());
     }
-    if let Some(cursor) = page["next_cursor"].as_str() {
+    if !page.unavailable.is_empty() {
+        let regions: Vec<String> = page.unavailable.iter().map(ToString::to_string).collect();
+        lines.push(format!("(regions {} did not answer: their entries are missing)", regions.join(", ")));
+    }
+    if let Some(cursor) = &page.next_cursor {
         lines.push(format!("more: --cursor {cursor}"));
     }
     lines.join("\n")

@@ -92,6 +92,23 @@ pub struct NewUser {
     pub role: Option<Role>,
 }
 
+impl NewUser {
+    /// A sign-up with only the fields the contract requires (a customer; set `role` for
+    /// staff or an admin).
+    pub fn new(email: &str, password: &str, full_name: &str, home_region: &str) -> NewUser {
+        NewUser {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            full_name: full_name.to_owned(),
+            home_region: home_region.to_owned(),
+            phone: None,
+            location: None,
+            age: None,
+            role: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct User {
     pub id: UserId,
@@ -316,6 +333,16 @@ pub struct LedgerEntry {
     pub balance_after: i64,
     pub idempotency_key: String,
     pub created_on: DateTime<Utc>,
+}
+
+/// A page of a user's activity merged across regions by the router, with the regions
+/// that could not answer (an addition to the contract; empty from a single region).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActivityPage {
+    pub items: Vec<LedgerEntry>,
+    pub next_cursor: Option<String>,
+    #[serde(default)]
+    pub unavailable: Vec<RegionId>,
 }
 
 // ---- catalogue ---------------------------------------------------------------------

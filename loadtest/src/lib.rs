@@ -3,8 +3,8 @@
 //! and same-key retries, then checks that no point was lost or invented.
 
 pub mod checker;
-pub mod client;
 pub mod history;
+pub mod platform;
 pub mod report;
 pub mod scenario;
 pub mod setup;
@@ -14,14 +14,13 @@ pub mod workload;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use contract::dto::{LedgerEntry, Page};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::checker::{GroupView, Violation, check, check_ledger};
-use crate::client::Api;
+use crate::platform::Api;
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::stats::Stats;
@@ -29,26 +28,16 @@ use crate::workload::Load;
 
 /// A group's balance and whole ledger, as the platform reports them.
 pub async fn observe(api: &Api, token: &str, group: &str) -> anyhow::Result<GroupView> {
-    let reply = api.get(&format!("/v1/groups/{group}"), Some(token)).await?;
-    if reply.status != 200 {
-        bail!("reading group {group}: {} {}", reply.status, reply.body);
-    }
-    let balance = reply.body["points"].as_i64().context("group without points")?;
+    let client = api.as_user(token);
+    let balance = client.group(group).await.with_context(|| format!("reading group {group}"))?.value.points;
     let mut entries = Vec::new();
-    let mut cursor: Option<String> = None;
+    let mut page = client::PageQuery { limit: Some(200), cursor: None };
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/groups/{group}/transactions?limit=200&cursor={c}"),
-            None => format!("/v1/groups/{group}/transactions?limit=200"),
-        };
-        let reply = api.get(&path, Some(token)).await?;
-        if reply.status != 200 {
-            bail!("reading group {group}'s ledger: {} {}", reply.status, reply.body);
-        }
-        let page: Page<LedgerEntry> = serde_json::from_value(reply.body)?;
-        entries.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
+        let reply =
+            client.transactions(group, &page).await.with_context(|| format!("reading group {group}'s ledger"))?;
+        entries.extend(reply.value.items);
+        match reply.value.next_cursor {
+            Some(next) => page.cursor = Some(next),
             None => break,
         }
     }

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use contract::dto::{NewCatalogueItem, NewGroup, NewInvitation, NewMember, NewUser, Role};
 use rand::Rng;
 use rand::rngs::StdRng;
-use serde_json::{Value, json};
 
-use crate::client::{Api, Reply};
+use crate::platform::Api;
 use crate::scenario::Scenario;
 
 pub const PASSWORD: &str = "load test password";
@@ -43,20 +43,13 @@ impl World {
     }
 }
 
-fn expect(reply: Reply, status: u16, what: &str) -> anyhow::Result<Value> {
-    if reply.status != status {
-        bail!("{what}: expected {status}, got {} {}", reply.status, reply.body);
-    }
-    Ok(reply.body)
-}
-
-fn field(body: &Value, name: &str) -> anyhow::Result<String> {
-    body[name].as_str().map(str::to_owned).with_context(|| format!("no {name} in {body}"))
-}
-
 async fn log_in(api: &Api, email: &str, password: &str) -> anyhow::Result<String> {
-    let reply = api.post("/v1/sessions", None, &json!({"email": email, "password": password})).await?;
-    field(&expect(reply, 201, &format!("log in {email}"))?, "token")
+    let session = api.anonymous().log_in(email, password).await.with_context(|| format!("log in {email}"))?;
+    Ok(session.value.token)
+}
+
+fn new_user(email: &str, full_name: String, region: &str, role: Option<Role>) -> NewUser {
+    NewUser { role, ..NewUser::new(email, PASSWORD, &full_name, region) }
 }
 
 /// The bootstrap admin is announced to the directory through an outbox: wait for it.
@@ -88,29 +81,34 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
     let mut menus = BTreeMap::new();
     for region in regions {
         let email = format!("lt-{run_id}-staff-{region}@loadtest.local");
-        let body = json!({"email": email, "password": PASSWORD, "full_name": format!("Staff {region}"), "home_region": region, "role": "staff"});
-        let created = expect(api.post("/v1/users", Some(&admin), &body).await?, 201, "create staff")?;
+        let staff_user = new_user(&email, format!("Staff {region}"), region, Some(Role::Staff));
+        let created = api.as_user(&admin).sign_up(&staff_user).await.context("create staff")?.value;
         let token = log_in(api, &email, PASSWORD).await?;
         let mut items = Vec::new();
         for (n, name) in ["Soup", "Main", "Dessert"].iter().enumerate() {
-            let body = json!({"name": format!("{name} {region}-{n}"), "category": "load", "price_cents": rng.random_range(250..2_500), "points_price": rng.random_range(20..200)});
-            let reply = api.post(&format!("/v1/regions/{region}/catalogue"), Some(&token), &body).await?;
-            items.push(field(&expect(reply, 201, "add a catalogue item")?, "id")?);
+            let item = NewCatalogueItem {
+                name: format!("{name} {region}-{n}"),
+                category: "load".into(),
+                price_cents: rng.random_range(250..2_500),
+                points_price: rng.random_range(20..200),
+                available: None,
+            };
+            let added = api.as_user(&token).add_item(region, &item).await.context("add a catalogue item")?;
+            items.push(added.value.id.to_string());
         }
         menus.insert(region.clone(), items);
-        staff.push((field(&created, "id")?, token));
+        staff.push((created.id.to_string(), token));
     }
 
     let mut customers = Vec::new();
     for i in 0..scenario.users {
         let region = &regions[i % regions.len()];
         let email = format!("lt-{run_id}-c{i}@loadtest.local");
-        let body =
-            json!({"email": email, "password": PASSWORD, "full_name": format!("Customer {i}"), "home_region": region});
-        let user = expect(api.post("/v1/users", None, &body).await?, 201, "sign up")?;
-        let personal_group = field(&user, "personal_group_id")?;
+        let user = api.anonymous().sign_up(&new_user(&email, format!("Customer {i}"), region, None)).await;
+        let user = user.context("sign up")?.value;
+        let personal_group = user.personal_group_id.to_string();
         customers.push(Customer {
-            id: field(&user, "id")?,
+            id: user.id.to_string(),
             token: log_in(api, &email, PASSWORD).await?,
             groups: vec![personal_group.clone()],
             personal_group,
@@ -125,11 +123,12 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
         let members: Vec<usize> =
             (0..customers.len()).filter(|i| i % scenario.groups == g || (i + 2) % scenario.groups == g).collect();
         let Some(&creator) = members.first() else { bail!("group {g} would have no members: use more users") };
-        let body = json!({"name": format!("Load group {g}"), "location": "Loadville", "region": region});
-        let created =
-            expect(api.post("/v1/groups", Some(&customers[creator].token), &body).await?, 201, "create a group")?;
-        let group = field(&created, "id")?;
-        let max_members = created["max_members"].as_u64().unwrap_or(u64::MAX);
+        let new_group =
+            NewGroup { name: format!("Load group {g}"), location: "Loadville".into(), region: region.clone() };
+        let owner = api.as_user(&customers[creator].token);
+        let created = owner.create_group(&new_group).await.context("create a group")?.value;
+        let group = created.id.to_string();
+        let max_members = u64::try_from(created.max_members).unwrap_or(u64::MAX);
         if members.len() as u64 > max_members {
             bail!(
                 "group {g} would have {} members, over the deployment's max_members ({max_members}): use more groups",
@@ -140,19 +139,17 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
         // owner (the creator), addressed to them, that lets them redeem.
         for &m in &members {
             if m != creator {
-                let invitation = json!({"user_id": customers[m].id, "can_redeem": true});
-                let reply = api
-                    .post(&format!("/v1/groups/{group}/invitations"), Some(&customers[creator].token), &invitation)
-                    .await?;
-                let code = field(&expect(reply, 201, "invite to a group")?, "code")?;
-                let reply = api
-                    .post(
-                        &format!("/v1/groups/{group}/members"),
-                        Some(&customers[m].token),
-                        &json!({"user_id": customers[m].id, "invitation": code}),
-                    )
-                    .await?;
-                expect(reply, 201, "join a group with an invitation")?;
+                let invitation = NewInvitation {
+                    user_id: Some(customers[m].id.clone()),
+                    can_redeem: Some(true),
+                    expires_in_secs: None,
+                };
+                let code = owner.invite(&group, &invitation).await.context("invite to a group")?.value.code;
+                let join = NewMember { user_id: customers[m].id.clone(), invitation: Some(code) };
+                api.as_user(&customers[m].token)
+                    .join(&group, &join)
+                    .await
+                    .context("join a group with an invitation")?;
             }
             customers[m].groups.push(group.clone());
         }

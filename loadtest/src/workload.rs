@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use contract::dto::{BillLine, NewBill, NewRedemption};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::client::{Api, Reply, Sent};
 use crate::history::{History, Outcome, WriteKind, WriteRecord};
+use crate::platform::{Api, Reply, Request, Sent};
 use crate::scenario::Scenario;
 use crate::setup::World;
 use crate::stats::Stats;
@@ -34,12 +34,11 @@ pub struct Load {
 #[derive(Clone)]
 pub struct Write {
     pub kind: WriteKind,
-    pub path: String,
     pub token: String,
     pub caller: String,
     pub key: String,
     pub group: String,
-    pub body: Value,
+    pub request: Request,
 }
 
 /// What the answer means for the verdict. Server errors (5xx) and lost answers leave
@@ -107,15 +106,14 @@ impl Load {
 
     async fn send_write(&self, op: &'static str, write: Write, duplicate: bool) {
         let started = Instant::now();
-        let sent = self.api.write(&write.path, &write.token, &write.key, &write.body).await;
+        let sent = self.api.write(&write.token, &write.key, &write.request).await;
         self.stats.record(op, started.elapsed(), &Self::label(&sent));
         let (Sent::Answered { retries, .. } | Sent::Lost { retries, .. }) = &sent;
         self.stats.retries.fetch_add(u64::from(*retries), Ordering::Relaxed);
         let mut replay_matched = None;
         if duplicate && let Sent::Answered { reply: first, .. } = &sent {
             self.stats.duplicates_sent.fetch_add(1, Ordering::Relaxed);
-            if let Sent::Answered { reply: second, .. } =
-                self.api.write(&write.path, &write.token, &write.key, &write.body).await
+            if let Sent::Answered { reply: second, .. } = self.api.write(&write.token, &write.key, &write.request).await
             {
                 if second.replayed {
                     self.stats.replays_seen.fetch_add(1, Ordering::Relaxed);
@@ -147,7 +145,7 @@ impl Load {
         let pending = std::mem::take(&mut *self.unresolved.lock().await);
         let mut resolved = 0;
         for (index, write) in pending {
-            let sent = self.api.write(&write.path, &write.token, &write.key, &write.body).await;
+            let sent = self.api.write(&write.token, &write.key, &write.request).await;
             let outcome = outcome_of(write.kind, &sent);
             if outcome != Outcome::Unknown {
                 resolved += 1;
@@ -159,13 +157,13 @@ impl Load {
         resolved
     }
 
-    async fn read(&self, op: &'static str, path: String, token: &str) {
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = client::Result<client::Reply<T>>>,
+    ) {
         let started = Instant::now();
-        let label = match self.api.get(&path, Some(token)).await {
-            Ok(reply) if reply.ok() => "ok".to_owned(),
-            Ok(reply) => reply.code(),
-            Err(_) => "lost".to_owned(),
-        };
+        let label = self.api.read(call).await;
         self.stats.record(op, started.elapsed(), &label);
     }
 
@@ -191,46 +189,43 @@ impl Load {
             0 => {
                 let store = Self::pick(rng, &self.scenario.regions).clone();
                 let menu = world.menus.get(&store).cloned().unwrap_or_default();
-                let lines: Vec<Value> = (0..rng.random_range(1..=3))
-                    .map(|_| json!({"item_id": Self::pick(rng, &menu), "qty": rng.random_range(1..=3)}))
+                let items: Vec<BillLine> = (0..rng.random_range(1..=3))
+                    .map(|_| BillLine { item_id: Self::pick(rng, &menu).clone(), qty: rng.random_range(1..=3) })
                     .collect();
-                let body = json!({"user_id": customer.id, "group_id": group, "store_region": store, "items": lines});
+                let bill =
+                    NewBill { user_id: customer.id.clone(), group_id: Some(group.clone()), store_region: store, items };
                 let (staff_id, staff_token) = Self::pick(rng, &world.staff).clone();
                 let write = Write {
                     kind: WriteKind::Bill,
-                    path: "/v1/bills".into(),
                     caller: staff_id,
                     token: staff_token,
                     key,
                     group,
-                    body,
+                    request: Request::Bill(bill),
                 };
                 self.send_write("bill", write, duplicate).await;
             }
             1 => {
-                let body = json!({"points": rng.random_range(1..=40)});
-                let path = format!("/v1/groups/{group}/redemptions");
+                let redemption = NewRedemption { points: Some(rng.random_range(1..=40)), item_id: None, qty: None };
                 let write = Write {
                     kind: WriteKind::Redeem,
-                    path,
                     caller: customer.id.clone(),
                     token: customer.token.clone(),
                     key,
+                    request: Request::Redeem { group: group.clone(), redemption },
                     group,
-                    body,
                 };
                 self.send_write("redeem", write, duplicate).await;
             }
             2 => {
-                self.read(
-                    "catalogue",
-                    format!("/v1/regions/{}/catalogue", Self::pick(rng, &self.scenario.regions)),
-                    &customer.token,
-                )
-                .await
+                let region = Self::pick(rng, &self.scenario.regions);
+                self.read("catalogue", self.api.as_user(&customer.token).catalogue(region)).await
             }
-            3 => self.read("balance", format!("/v1/groups/{group}"), &customer.token).await,
-            _ => self.read("activity", format!("/v1/users/{}/activity?limit=20", customer.id), &customer.token).await,
+            3 => self.read("balance", self.api.as_user(&customer.token).group(&group)).await,
+            _ => {
+                let page = client::PageQuery { limit: Some(20), cursor: None };
+                self.read("activity", self.api.as_user(&customer.token).activity(&customer.id, &page)).await
+            }
         }
     }
 
@@ -258,7 +253,7 @@ impl Load {
 mod tests {
     use std::time::Duration;
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

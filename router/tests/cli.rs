@@ -247,10 +247,10 @@ async fn every_hop_speaks_tls() {
 
     // Plain HTTP is not served, and a client that does not trust the CA gets nowhere.
     let plain = url.replacen("https://", "http://", 1);
-    let refused = stack.client.get(format!("{plain}/readyz")).send().await;
+    let refused = stack.http.raw(client::Method::GET, &format!("{plain}/readyz")).send().await;
     assert!(refused.is_err(), "plain HTTP answered: {refused:?}");
     let api_plain = stack.api_url("001", 0).replacen("https://", "http://", 1);
-    assert!(stack.client.get(format!("{api_plain}/readyz")).send().await.is_err());
+    assert!(stack.http.raw(client::Method::GET, &format!("{api_plain}/readyz")).send().await.is_err());
     let (code, _, err) = loyalty_trusting(&url, &customer, None, &["regions"]).await;
     assert_eq!(code, 3, "an untrusted certificate is unreachable: {err}");
 

@@ -414,7 +414,7 @@ async fn drill_5_a_slow_database_gives_bounded_answers_and_bounded_queues() {
     let (mut rss_peak, mut waiting_peak) = (rss_before.clone(), 0.0f64);
     // Midway, a burst of 30 reads at once: more than the region's 8 connections.
     let burst = {
-        let (client, url, token) = (stack.client.clone(), stack.router.clone(), cleo_token.clone());
+        let (client, url, token) = (stack.http.clone(), stack.router.clone(), cleo_token.clone());
         let path = format!("/v1/groups/{}", cleo.personal_group_id);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(3)).await;
@@ -422,7 +422,8 @@ async fn drill_5_a_slow_database_gives_bounded_answers_and_bounded_queues() {
                 let (client, url, token) = (client.clone(), format!("{url}{path}"), token.clone());
                 async move {
                     let asked = Instant::now();
-                    let status = client.get(url).bearer_auth(token).send().await.unwrap().status();
+                    let status =
+                        client.raw(client::Method::GET, &url).bearer_auth(token).send().await.unwrap().status();
                     (status.as_u16(), asked.elapsed())
                 }
             };

@@ -50,3 +50,31 @@ pub struct ApiDoc;
 pub async fn serve_openapi() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The typed client builds its paths from `client::ENDPOINTS`: the document and the
+    /// client describe the same public operations, or this fails.
+    #[test]
+    fn the_typed_client_speaks_every_documented_operation_and_no_other() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for method in item.as_object().into_iter().flatten().map(|(method, _)| method) {
+                if path.starts_with("/v1/") && ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    documented.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        let spoken: BTreeSet<(String, String)> = client::ENDPOINTS
+            .iter()
+            .filter(|endpoint| !endpoint.internal)
+            .map(|endpoint| (endpoint.method.to_owned(), endpoint.path.to_owned()))
+            .collect();
+        assert_eq!(documented, spoken, "documented (left) and spoken by the client (right) differ");
+    }
+}

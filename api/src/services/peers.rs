@@ -1,93 +1,77 @@
-//! Calls to other regions' `/internal` API: one shared reqwest client with connect and
-//! request timeouts, the service token on every call, and the next instance of a region
-//! tried when one does not answer.
+//! Calls to other regions' `/internal` API through the typed client: one connection pool,
+//! connect and request timeouts, the service token on every call, and the next instance
+//! of a region tried when one does not answer.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use client::{Client, Reply, Retry};
 use contract::RegionId;
-use contract::internal::SERVICE_TOKEN_HEADER;
-use reqwest::{Method, StatusCode};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::error::ApiError;
 
 pub struct Peers {
-    client: reqwest::Client,
-    urls: HashMap<RegionId, Vec<String>>,
-    token: Option<String>,
+    instances: HashMap<RegionId, Vec<Client>>,
+    configured: bool,
     next: AtomicUsize,
-}
-
-/// What came back from a region, when something did.
-pub struct PeerResponse {
-    pub status: StatusCode,
-    pub body: Vec<u8>,
 }
 
 impl Peers {
     pub fn new(config: &Config) -> anyhow::Result<Peers> {
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(config.tls.client()?)
+        // Failing over to the region's next instance is this type's retry: one attempt each.
+        let pool = Client::builder("")
+            .ca_file(config.tls.ca_file.as_deref())
             .connect_timeout(Duration::from_millis(500))
-            .pool_idle_timeout(Duration::from_secs(30))
             .timeout(Duration::from_millis(config.relay.request_timeout_ms))
+            .retry(Retry::never())
             .build()?;
-        Ok(Peers {
-            client,
-            urls: config.regions.iter().map(|r| (r.id, r.urls.clone())).collect(),
-            token: config.service_token.clone(),
-            next: AtomicUsize::new(0),
-        })
+        let pool = match &config.service_token {
+            Some(token) => pool.with_service_token(token.clone()),
+            None => pool,
+        };
+        let instances =
+            config.regions.iter().map(|r| (r.id, r.urls.iter().map(|url| pool.with_base(url)).collect())).collect();
+        Ok(Peers { instances, configured: config.service_token.is_some(), next: AtomicUsize::new(0) })
     }
 
-    /// Sends one request to `region`, trying its instances in turn until one answers.
-    /// Any HTTP answer counts as an answer; only transport failures move on.
-    pub async fn call<B: Serialize>(
-        &self,
-        region: RegionId,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<PeerResponse, ApiError> {
+    /// Asks `region` with `call`, trying its instances in turn until one answers. Any
+    /// HTTP answer counts as an answer (an error status comes back as `client::Error::Status`);
+    /// only an instance that did not answer moves on to the next.
+    pub async fn ask<T, F, Fut>(&self, region: RegionId, call: F) -> Result<client::Result<Reply<T>>, ApiError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = client::Result<Reply<T>>>,
+    {
         let unavailable = || ApiError::region_unavailable(format!("region {region} is unavailable"));
-        let token = self.token.as_deref().ok_or_else(|| ApiError::internal("service_token is not configured"))?;
-        let urls = self.urls.get(&region).filter(|u| !u.is_empty()).ok_or_else(unavailable)?;
+        if !self.configured {
+            return Err(ApiError::internal("service_token is not configured"));
+        }
+        let instances = self.instances.get(&region).filter(|i| !i.is_empty()).ok_or_else(unavailable)?;
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..urls.len() {
-            let url = format!("{}{path}", urls[(start + i) % urls.len()]);
-            let mut request = self
-                .client
-                .request(method.clone(), &url)
-                .header(SERVICE_TOKEN_HEADER, token)
-                .header("X-Request-Id", observability::request_id::current());
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    match response.bytes().await {
-                        Ok(bytes) => return Ok(PeerResponse { status, body: bytes.to_vec() }),
-                        Err(err) => tracing::warn!(%url, %err, "reading a peer's answer failed"),
-                    }
+        for i in 0..instances.len() {
+            let instance = &instances[(start + i) % instances.len()];
+            match call(instance.clone()).await {
+                Err(client::Error::NoAnswer { message, .. }) => {
+                    tracing::warn!(url = instance.base(), %message, "peer did not answer");
                 }
-                Err(err) => tracing::warn!(%url, %err, "peer did not answer"),
+                answered => return Ok(answered),
             }
         }
         Err(unavailable())
     }
 
-    /// A GET whose 200 body is `T`; 404 is `Ok(None)`.
-    pub async fn get<T: DeserializeOwned>(&self, region: RegionId, path: &str) -> Result<Option<T>, ApiError> {
-        let response = self.call::<()>(region, Method::GET, path, None).await?;
-        match response.status {
-            StatusCode::OK => serde_json::from_slice(&response.body).map(Some).map_err(ApiError::internal),
-            StatusCode::NOT_FOUND => Ok(None),
-            other => Err(ApiError::region_unavailable(format!("region {region} answered {other}"))),
+    /// [`Peers::ask`] where every error status means the region cannot serve this now.
+    pub async fn get<T, F, Fut>(&self, region: RegionId, call: F) -> Result<T, ApiError>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = client::Result<Reply<T>>>,
+    {
+        match self.ask(region, call).await? {
+            Ok(reply) => Ok(reply.value),
+            Err(err) => Err(ApiError::region_unavailable(format!("region {region} answered: {err}"))),
         }
     }
 }

@@ -45,9 +45,7 @@ pub async fn items_of(state: &AppState, region: RegionId) -> Result<Option<Arc<V
         .try_get_with(region, async {
             metrics::counter!("remote_catalogue_fetches_total", "region" => region.to_string()).increment(1);
             let catalogue: Catalogue =
-                state.peers.get(region, "/internal/catalogue").await?.ok_or_else(|| {
-                    ApiError::region_unavailable(format!("region {region}'s catalogue is unavailable"))
-                })?;
+                state.peers.get(region, |peer| async move { peer.full_catalogue().await }).await?;
             Ok(Arc::new(
                 catalogue
                     .items

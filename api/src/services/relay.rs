@@ -8,7 +8,6 @@ use std::time::Duration;
 use actix_web::web;
 use contract::RegionId;
 use contract::internal::{EventBatch, EventEnvelope};
-use reqwest::{Method, StatusCode};
 
 use crate::db::outbox;
 use crate::error::ApiError;
@@ -99,21 +98,27 @@ async fn deliver(
     let mut delivered = Vec::new();
     while let Some(events) = pending.pop_front() {
         let batch = EventBatch { events };
-        let answer = state.peers.call(destination, Method::POST, "/internal/events", Some(&batch)).await;
+        let answer = state
+            .peers
+            .ask(destination, |peer| {
+                let batch = &batch;
+                async move { peer.deliver_events(batch).await }
+            })
+            .await;
         let mut events = batch.events;
         let failure = match answer {
-            Ok(response) if response.status.is_success() => {
+            Ok(Ok(_)) => {
                 delivered.extend(events.iter().map(|e| e.id));
                 continue;
             }
-            Ok(response) if response.status == StatusCode::PAYLOAD_TOO_LARGE && events.len() > 1 => {
+            Ok(Err(refused)) if refused.status() == Some(413) && events.len() > 1 => {
                 let second = events.split_off(events.len() / 2);
                 pending.push_front(second);
                 pending.push_front(events);
                 continue;
             }
-            Ok(response) => {
-                ApiError::region_unavailable(format!("region {destination} refused the events: {}", response.status))
+            Ok(Err(refused)) => {
+                ApiError::region_unavailable(format!("region {destination} refused the events: {refused}"))
             }
             Err(err) => err,
         };

@@ -15,7 +15,6 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use contract::internal::{Revocation, Revocations as RevocationPage};
 use contract::{RegionId, UserId};
-use reqwest::{Method, StatusCode};
 
 use crate::auth::Claims;
 use crate::db::{Db, revocations, stored_id};
@@ -242,13 +241,5 @@ async fn sync_region(state: &AppState, region: RegionId) -> Result<(), ApiError>
 }
 
 async fn remote_page(state: &AppState, region: RegionId, after: i64) -> Result<RevocationPage, ApiError> {
-    let path = format!("/internal/revocations?after={after}");
-    let answer = state.peers.call::<()>(region, Method::GET, &path, None).await?;
-    if answer.status != StatusCode::OK {
-        return Err(ApiError::region_unavailable(format!(
-            "region {region} answered {} for revocations",
-            answer.status
-        )));
-    }
-    serde_json::from_slice(&answer.body).map_err(ApiError::internal)
+    state.peers.get(region, |peer| async move { peer.revocations(after).await }).await
 }

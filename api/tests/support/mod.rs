@@ -11,7 +11,9 @@ pub mod postgres;
 use std::time::Duration;
 
 use api::{Application, Config};
-use contract::dto::{Group, Invitation, Session, User};
+use contract::dto::{
+    Bill, BillLine, Group, Invitation, NewBill, NewCatalogueItem, NewGroup, NewInvitation, NewUser, Session, User,
+};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -32,7 +34,11 @@ pub struct Funded {
 
 pub struct TestApp {
     pub base: String,
-    pub client: reqwest::Client,
+    /// The typed client of this instance, without a token.
+    pub api: client::Client,
+    /// The same pool for whole URLs (`http.raw(method, url)`): requests the contract does
+    /// not describe, or to another instance.
+    pub http: client::Client,
     pub config: Config,
     pub db: TestDb,
     handle: actix_web::dev::ServerHandle,
@@ -80,12 +86,13 @@ impl TestApp {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         tls::install_default_provider();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestApp { base, client, config, db, handle }
+        let http = client::Client::builder("").timeout(Duration::from_secs(30)).build().unwrap();
+        let api = http.with_base(&base);
+        TestApp { base, api, http, config, db, handle }
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        let mut req = self.api.raw(method, path);
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -113,8 +120,8 @@ impl TestApp {
 
     /// A points request (bill or redemption) with an Idempotency-Key.
     pub async fn post_once(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
-        self.client
-            .post(format!("{}{path}", self.base))
+        self.api
+            .raw(Method::POST, path)
             .bearer_auth(token)
             .header("Idempotency-Key", key)
             .json(body)
@@ -124,8 +131,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        let res = self.post("/v1/sessions", None, &json!({"email": email, "password": password})).await;
-        expect_json(res, StatusCode::CREATED).await
+        self.api.log_in(email, password).await.unwrap().value
     }
 
     pub async fn admin_token(&self) -> String {
@@ -139,8 +145,7 @@ impl TestApp {
     /// Signs up a fresh customer in region 001 and logs them in.
     pub async fn customer(&self) -> (User, String) {
         let email = format!("c-{}@test.loyalty", ulid::Ulid::new().to_string().to_lowercase());
-        let body = json!({"email": email, "password": PASSWORD, "full_name": "Test Customer", "home_region": "001"});
-        let user: User = expect_json(self.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
+        let user = self.api.sign_up(&new_user(&email, "Test Customer", "001")).await.unwrap().value;
         let token = self.login(&email, PASSWORD).await.token;
         (user, token)
     }
@@ -155,14 +160,14 @@ impl TestApp {
     }
 
     pub async fn group(&self, token: &str) -> Group {
-        let body = json!({"name": "Team", "location": "Lyon", "region": "001"});
-        expect_json(self.post("/v1/groups", Some(token), &body).await, StatusCode::CREATED).await
+        let new = NewGroup { name: "Team".into(), location: "Lyon".into(), region: "001".into() };
+        self.api.with_token(token).create_group(&new).await.unwrap().value
     }
 
     /// An invitation to `group` made by its owner (`token`), with `body`'s options.
     pub async fn invite(&self, token: &str, group: &str, body: &Value) -> Invitation {
-        let res = self.post(&format!("/v1/groups/{group}/invitations"), Some(token), body).await;
-        expect_json(res, StatusCode::CREATED).await
+        let new: NewInvitation = serde_json::from_value(body.clone()).unwrap();
+        self.api.with_token(token).invite(group, &new).await.unwrap().value
     }
 
     /// `user` (holding `token`) joins `group` with an invitation code.
@@ -180,29 +185,38 @@ impl TestApp {
     /// Adds a catalogue item as the region's staff and returns its id.
     pub async fn item(&self, price_cents: i64, points_price: i64) -> String {
         let staff = self.staff_token().await;
-        let body = json!({"name": format!("Dish {}", ulid::Ulid::new()), "category": "mains",
-                          "price_cents": price_cents, "points_price": points_price});
-        let item: Value =
-            expect_json(self.post("/v1/regions/001/catalogue", Some(&staff), &body).await, StatusCode::CREATED).await;
-        item["id"].as_str().unwrap().to_owned()
+        let new = NewCatalogueItem {
+            name: format!("Dish {}", ulid::Ulid::new()),
+            category: "mains".into(),
+            price_cents,
+            points_price,
+            available: None,
+        };
+        self.api.with_token(staff).add_item("001", &new).await.unwrap().value.id.to_string()
     }
 
     /// Bills `user` for `qty` × an item of `price_cents` into `group` (default: personal).
-    pub async fn award(&self, user: &str, group: Option<&str>, price_cents: i64, qty: i64) -> Value {
+    pub async fn award(&self, user: &str, group: Option<&str>, price_cents: i64, qty: i64) -> Bill {
         let staff = self.staff_token().await;
         let item = self.item(price_cents, 10).await;
-        let mut body = json!({"user_id": user, "store_region": "001", "items": [{"item_id": item, "qty": qty}]});
-        if let Some(group) = group {
-            body["group_id"] = json!(group);
-        }
-        let key = ulid::Ulid::new().to_string();
-        expect_json(self.post_once("/v1/bills", &staff, &key, &body).await, StatusCode::CREATED).await
+        let bill = NewBill {
+            user_id: user.into(),
+            group_id: group.map(str::to_owned),
+            store_region: "001".into(),
+            items: vec![BillLine { item_id: item, qty }],
+        };
+        self.api.with_token(staff).bill(&bill, &client::new_key()).await.unwrap().value
     }
 
     /// Checks the invariants for one group: balance == sum(ledger), balance >= 0.
     pub fn assert_ledger_consistent(&self, group_id: &str) -> i64 {
         self.db.assert_ledger_consistent(group_id)
     }
+}
+
+/// A customer's sign-up.
+pub fn new_user(email: &str, full_name: &str, region: &str) -> NewUser {
+    NewUser::new(email, PASSWORD, full_name, region)
 }
 
 impl Drop for TestApp {

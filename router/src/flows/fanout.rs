@@ -14,7 +14,7 @@ use actix_web::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::cursor::LedgerPosition;
-use contract::dto::{LedgerEntry, Page, User, UserGroups};
+use contract::dto::{ActivityPage, LedgerEntry, Page, User, UserGroups};
 use contract::{EntryId, GroupId, RegionId, Regional, UserId};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -181,14 +181,6 @@ struct ActivityQuery {
     cursor: Option<String>,
 }
 
-/// A merged page, plus the regions that could not answer (an addition to the contract).
-#[derive(Debug, Serialize)]
-struct MergedPage {
-    items: Vec<LedgerEntry>,
-    next_cursor: Option<String>,
-    unavailable: Vec<RegionId>,
-}
-
 pub async fn user_activity(
     state: &AppState,
     user_id: UserId,
@@ -254,7 +246,7 @@ pub async fn user_activity(
     if !unavailable.is_empty() {
         tracing::warn!(?unavailable, "activity merged without some regions");
     }
-    Ok(HttpResponse::Ok().json(MergedPage {
+    Ok(HttpResponse::Ok().json(ActivityPage {
         items: merged.into_iter().map(|(_, e)| e).collect(),
         next_cursor,
         unavailable,

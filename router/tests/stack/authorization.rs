@@ -320,7 +320,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
                 Some(victim) => revoking_request(row, victim),
                 None => request(&stack, &world, row, caller).await,
             };
-            let mut req = stack.client.request(row.method.clone(), format!("{}{path}", stack.router));
+            let mut req = stack.http.raw(row.method.clone(), &format!("{}{path}", stack.router));
             if let Some(caller) = caller {
                 req = req.bearer_auth(&caller.token);
             }

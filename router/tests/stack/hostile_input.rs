@@ -161,7 +161,15 @@ fn request(user: String, group: String) -> impl Strategy<Value = Raw> {
 }
 
 async fn strikes(stack: &Stack) -> f64 {
-    let text = stack.client.get(format!("{}/metrics", stack.router_admin)).send().await.unwrap().text().await.unwrap();
+    let text = stack
+        .http
+        .raw(client::Method::GET, &format!("{}/metrics", stack.router_admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .filter(|l| l.starts_with("router_upstream_strikes_total"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -12,8 +12,8 @@ use crate::support::{Options, PASSWORD, Stack};
 
 async fn log_in_from(stack: &Stack, address: &str, email: &str, password: &str) -> Response {
     stack
-        .client
-        .post(format!("{}/v1/sessions", stack.router))
+        .http
+        .raw(client::Method::POST, &format!("{}/v1/sessions", stack.router))
         .header("x-forwarded-for", address)
         .json(&json!({"email": email, "password": password}))
         .send()
@@ -70,7 +70,11 @@ async fn post_from(
     token: Option<&str>,
     body: &serde_json::Value,
 ) -> Response {
-    let mut req = stack.client.post(format!("{}{path}", stack.router)).header("x-forwarded-for", address).json(body);
+    let mut req = stack
+        .http
+        .raw(client::Method::POST, &format!("{}{path}", stack.router))
+        .header("x-forwarded-for", address)
+        .json(body);
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }

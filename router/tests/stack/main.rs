@@ -78,8 +78,8 @@ async fn accounts_are_global_and_found_by_email() {
     );
     // Request ids pass through every hop.
     let res = stack
-        .client
-        .get(format!("{}/v1/users/{}", stack.router, ann.id))
+        .http
+        .raw(client::Method::GET, &format!("{}/v1/users/{}", stack.router, ann.id))
         .bearer_auth(&admin)
         .header("X-Request-Id", "stack-trace-1")
         .send()
@@ -326,8 +326,11 @@ async fn a_sign_up_that_died_half_way_blocks_its_email_only_until_its_lease_laps
     // majority is enough to hold it) and died before creating the user.
     for region in &directory {
         let orphan = stack
-            .client
-            .post(format!("{}/internal/directory/reservations", stack.api_url(region.as_str(), 0)))
+            .http
+            .raw(
+                client::Method::POST,
+                &format!("{}/internal/directory/reservations", stack.api_url(region.as_str(), 0)),
+            )
             .header("X-Service-Token", stack.service_token())
             .json(&json!({"email": email, "home_region": "001"}))
             .send()

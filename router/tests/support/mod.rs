@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use contract::dto::{Group, Session, User};
+use contract::dto::{Group, NewGroup, NewInvitation, NewUser, Session, User};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -25,7 +25,11 @@ pub struct Stack {
     /// The router's admin address (`/metrics`).
     pub router_admin: String,
     pub state: PathBuf,
-    pub client: reqwest::Client,
+    /// The typed client of the router, without a token.
+    pub api: client::Client,
+    /// The same pool for whole URLs (`http.raw(method, url)`): requests the contract does
+    /// not describe, or to an API instance, the fault proxy, the admin port.
+    pub http: client::Client,
     env: Vec<(String, String)>,
     api_port_base: u16,
     pg_port_base: u16,
@@ -196,14 +200,14 @@ impl Stack {
                 .map(|(k, v)| (k.to_owned(), v)),
             );
         }
+        let router_url = format!("{scheme}://127.0.0.1:{router}");
+        let http =
+            client::Client::builder("").ca_file(ca_file.as_deref()).timeout(Duration::from_secs(30)).build().unwrap();
         let stack = Stack {
-            router: format!("{scheme}://127.0.0.1:{router}"),
+            router: router_url.clone(),
             router_admin: format!("http://127.0.0.1:{}", router - 1),
-            client: reqwest::Client::builder()
-                .tls_backend_preconfigured(tls::client_config(ca_file.as_deref()).unwrap())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            api: http.with_base(&router_url),
+            http,
             state,
             env,
             api_port_base: api,
@@ -254,14 +258,14 @@ impl Stack {
     /// Sets a fault on a link of the fault proxy (`api-001-0`, `pg-003`, `pg-003-standby`).
     pub async fn fault(&self, link: &str, fault: Value) {
         let control = self.faults.as_ref().expect("a drill stack");
-        let res = self.client.put(format!("{control}/links/{link}")).json(&fault).send().await.unwrap();
+        let res = self.http.raw(Method::PUT, &format!("{control}/links/{link}")).json(&fault).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
     }
 
     /// Clears every fault.
     pub async fn heal(&self) {
         let control = self.faults.as_ref().expect("a drill stack");
-        let res = self.client.post(format!("{control}/heal")).send().await.unwrap();
+        let res = self.http.raw(Method::POST, &format!("{control}/heal")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
 
@@ -308,7 +312,8 @@ impl Stack {
 
     /// A gauge or counter from an API instance's /metrics (summed over its label sets).
     pub async fn api_metric(&self, region: &str, instance: u16, name: &str) -> f64 {
-        let text = self.client.get(format!("{}/metrics", self.api_url(region, instance))).send().await.unwrap();
+        let text =
+            self.http.raw(Method::GET, &format!("{}/metrics", self.api_url(region, instance))).send().await.unwrap();
         let text = text.text().await.unwrap();
         text.lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
@@ -317,7 +322,7 @@ impl Stack {
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
-        let mut req = self.client.request(method, format!("{}{path}", self.router));
+        let mut req = self.http.raw(method, &format!("{}{path}", self.router));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -336,8 +341,8 @@ impl Stack {
     }
 
     pub async fn post_once(&self, base: &str, path: &str, token: &str, key: &str, body: &Value) -> Response {
-        self.client
-            .post(format!("{base}{path}"))
+        self.http
+            .raw(Method::POST, &format!("{base}{path}"))
             .bearer_auth(token)
             .header("Idempotency-Key", key)
             .json(body)
@@ -347,11 +352,7 @@ impl Stack {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Session {
-        expect_json(
-            self.post("/v1/sessions", None, &json!({"email": email, "password": password})).await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.api.log_in(email, password).await.unwrap().value
     }
 
     /// Logs in, waiting for the account's directory entry to arrive (bootstrap accounts
@@ -379,16 +380,16 @@ impl Stack {
     /// A new customer homed in `region`, logged in.
     pub async fn customer(&self, region: &str) -> (User, String) {
         let email = format!("c-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
-        let body = json!({"email": email, "password": PASSWORD, "full_name": "Stack Customer", "home_region": region});
-        let user: User = expect_json(self.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
+        let new = NewUser::new(&email, PASSWORD, "Stack Customer", region);
+        let user = self.api.sign_up(&new).await.unwrap().value;
         let token = self.login(&email, PASSWORD).await.token;
         (user, token)
     }
 
     /// A group created through the router by `token`'s holder (its first member).
     pub async fn new_group(&self, token: &str, name: &str, location: &str, region: &str) -> Group {
-        let body = json!({"name": name, "location": location, "region": region});
-        expect_json(self.post("/v1/groups", Some(token), &body).await, StatusCode::CREATED).await
+        let new = NewGroup { name: name.into(), location: location.into(), region: region.into() };
+        self.api.with_token(token).create_group(&new).await.unwrap().value
     }
 
     /// `user` (holding `token`) joins `group` with a fresh invitation from its owner
@@ -401,13 +402,9 @@ impl Stack {
         token: &str,
         can_redeem: bool,
     ) -> Response {
-        let invitations = format!("/v1/groups/{group}/invitations");
-        let invitation: Value = expect_json(
-            self.post(&invitations, Some(owner_token), &json!({"can_redeem": can_redeem})).await,
-            StatusCode::CREATED,
-        )
-        .await;
-        let body = json!({"user_id": user, "invitation": invitation["code"]});
+        let new = NewInvitation { can_redeem: Some(can_redeem), ..NewInvitation::default() };
+        let invitation = self.api.with_token(owner_token).invite(group, &new).await.unwrap().value;
+        let body = json!({"user_id": user, "invitation": invitation.code});
         self.post(&format!("/v1/groups/{group}/members"), Some(token), &body).await
     }
 

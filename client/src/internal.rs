@@ -1,0 +1,35 @@
+//! The regions' API to each other (`/internal`, with the service token): what one
+//! region's services ask of another's.
+
+use contract::dto::Catalogue;
+use contract::internal::{EventBatch, Revocations};
+use reqwest::Method;
+use serde::Serialize;
+
+use crate::endpoints;
+use crate::{Client, Reply, Result};
+
+#[derive(Serialize)]
+struct After {
+    after: i64,
+}
+
+impl Client {
+    /// Delivers outbox events; the receiver applies each at most once.
+    pub async fn deliver_events(&self, batch: &EventBatch) -> Result<Reply<()>> {
+        let path = endpoints::EVENTS.path(&[]);
+        self.call(Method::POST, &path, None, Some(batch)).await
+    }
+
+    /// The region's whole catalogue, unavailable items included.
+    pub async fn full_catalogue(&self) -> Result<Reply<Catalogue>> {
+        let path = endpoints::FULL_CATALOGUE.path(&[]);
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// The region's token revocations after sequence number `after`.
+    pub async fn revocations(&self, after: i64) -> Result<Reply<Revocations>> {
+        let path = endpoints::REVOCATIONS.path_with_query(&[], &After { after });
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+}
