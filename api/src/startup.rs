@@ -3,7 +3,6 @@
 //! server on port 0, `main` only wires.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle};
@@ -11,7 +10,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use contract::ErrorCode;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::{Hashing, LoginLimiter, TokenKeys};
 use crate::config::{Config, DbAuth};
@@ -19,33 +17,18 @@ use crate::db::Db;
 use crate::domain::Regions;
 use crate::error::ApiError;
 use crate::routes;
-use crate::services::batches::{self, Batches};
 use crate::services::catalogue::CatalogueCache;
+use crate::services::group_commit;
 use crate::services::peers::Peers;
+use crate::services::points::PointsBatch;
 use crate::services::pricing::RemoteCatalogues;
 use crate::services::redeem_rights::RedeemRights;
 use crate::services::revocations::{self, Revocations};
-use crate::services::{accounts, directory, housekeeping, relay};
+use crate::services::{AppState, accounts, directory, housekeeping, relay};
 use observability::{request_id, telemetry};
 
 /// Request bodies are at most 64 KiB (contract).
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-pub struct AppState {
-    pub config: Config,
-    pub regions: Regions,
-    pub db: Db,
-    pub tokens: TokenKeys,
-    pub login_limiter: LoginLimiter,
-    pub hashing: Hashing,
-    pub catalogue: CatalogueCache,
-    pub batches: Arc<Batches>,
-    pub metrics: PrometheusHandle,
-    pub peers: Peers,
-    pub remote_catalogues: RemoteCatalogues,
-    pub redeem_rights: RedeemRights,
-    pub revocations: Revocations,
-}
 
 pub struct Application {
     port: u16,
@@ -115,7 +98,7 @@ impl Application {
 
         let state = web::Data::new(AppState {
             regions: Regions::new(config.region, config.regions.iter().map(|r| r.id).collect()),
-            db,
+            db: db.clone(),
             tokens,
             login_limiter: LoginLimiter::new(
                 config.auth.login_max_failures,
@@ -123,12 +106,15 @@ impl Application {
             ),
             hashing: Hashing::new(config.auth.hashing_concurrency, Duration::from_millis(config.auth.hashing_wait_ms)),
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
-            batches: Batches::new(
+            batches: PointsBatch::queue(
+                db.clone(),
                 config.region,
-                batches::Limits {
+                routes::answers::render,
+                group_commit::Limits {
                     runners: config.points.batch_runners,
                     max_batch: config.points.max_batch,
-                    max_waiting_per_group: config.points.max_waiting_per_group,
+                    max_waiting_per_lane: config.points.max_waiting_per_group,
+                    deadline: db.deadline(),
                 },
             ),
             metrics: telemetry::metrics_handle(),

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use api::db::Db;
 use api::db::ledger::EntryRow;
-use api::error::ApiError;
-use api::services::batch_tx::Change;
-use api::services::batches::{Batches, Job, Limits, Outcome, Write};
-use contract::RegionId;
-use contract::dto::EntryKind;
+use api::db::points::{Answer, PointsWrite, Stored};
+use api::domain::Qty;
+use api::domain::points::{PricedItem, Prices, Refusal, Rule};
+use api::services::group_commit::{Limits, Unqueued};
+use api::services::points::{PointsBatch, PointsQueue};
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -23,33 +23,35 @@ use support::test_config;
 
 const REGION: &str = "001";
 
-fn answer(entry: &EntryRow) -> QueryResult<serde_json::Value> {
-    Ok(json!({ "points": entry.points, "balance_after": entry.balance_after }))
+/// Answers an applied write with its points and balance, a refusal with its envelope.
+fn render(write: &PointsWrite, decision: Result<&EntryRow, &Refusal>) -> QueryResult<Answer> {
+    Ok(match decision {
+        Ok(entry) => (201, json!({ "points": entry.points, "balance_after": entry.balance_after })),
+        Err(refusal) => {
+            let error = api::routes::answers::refusal_error(refusal, &write.group_id);
+            (error.code.http_status(), serde_json::to_value(error.envelope("r".into())).unwrap())
+        }
+    })
 }
 
-/// A job that adds `points` to `group` (a negative award breaks a ledger constraint).
-fn award(group: &str, key: &str, points: i64) -> Job {
-    Job {
-        caller_id: "001-tester".into(),
+/// A bill of one dish priced `points` × 100 cents (from another region's prices, so a
+/// negative price reaches the ledger and breaks its constraint) into `group`.
+fn award(group: &str, key: &str, points: i64) -> PointsWrite {
+    let dish = PricedItem { id: "001-dish01".into(), price_cents: points * 100, points_price: 1, available: true };
+    PointsWrite {
+        caller_id: "001-staffer".into(),
         key: key.into(),
         fingerprint: "f".into(),
-        request_id: "r".into(),
-        write: Write {
-            group_id: group.parse().unwrap(),
-            member: None,
-            items: Vec::new(),
-            decide: Box::new(move |_seen| {
-                Ok(Change {
-                    user_id: "001-tester".into(),
-                    actor_id: "001-staffer".into(),
-                    kind: EntryKind::Award,
-                    points,
-                    amount_cents: None,
-                    store_region: None,
-                })
-            }),
-            answer,
+        group_id: group.parse().unwrap(),
+        rule: Rule::Bill {
+            user_id: "001-tester".into(),
+            actor_id: "001-staffer".into(),
+            store_region: REGION.parse().unwrap(),
+            lines: vec![("001-dish01".parse().unwrap(), Qty::parse(1).unwrap())],
+            prices: Prices::From(Arc::new(vec![dish])),
+            points_per_unit: 1,
         },
+        request_id: "r".into(),
     }
 }
 
@@ -64,23 +66,31 @@ fn setup(groups: &[&str]) -> Setup {
     let db = Db::new(&test_db.url, &config.db, None);
     db.migrate(Instant::now() + Duration::from_secs(10)).unwrap();
     for id in groups {
+        let mut conn = test_db.connect();
         diesel::sql_query("INSERT INTO groups (id, name, location, owner_id) VALUES ($1, 'g', 'here', '001-tester')")
             .bind::<diesel::sql_types::Text, _>(*id)
-            .execute(&mut test_db.connect())
+            .execute(&mut conn)
             .unwrap();
+        diesel::sql_query(
+            "INSERT INTO group_members (group_id, user_id, active, version, can_redeem) VALUES ($1, '001-tester', true, 1, true)",
+        )
+        .bind::<diesel::sql_types::Text, _>(*id)
+        .execute(&mut conn)
+        .unwrap();
     }
     Setup { test_db, db }
 }
 
-fn batches(runners: usize) -> Arc<Batches> {
-    Batches::new(REGION.parse::<RegionId>().unwrap(), Limits { runners, max_batch: 64, max_waiting_per_group: 512 })
+fn batches(db: &Db, runners: usize) -> Arc<PointsQueue> {
+    let limits = Limits { runners, max_batch: 64, max_waiting_per_lane: 512, deadline: db.deadline() };
+    PointsBatch::queue(db.clone(), REGION.parse().unwrap(), render, limits)
 }
 
-fn fresh(outcome: Result<Outcome, ApiError>) -> (u16, serde_json::Value) {
+fn fresh(outcome: Result<Stored, Unqueued<api::error::ApiError>>) -> Answer {
     match outcome {
-        Ok(Outcome::Fresh { status, body }) => (status, body),
-        Ok(Outcome::Existing(_)) => panic!("nothing was recorded before"),
-        Err(err) => panic!("failed: {err}"),
+        Ok(Stored::Decided { answer, .. }) => answer,
+        Ok(Stored::Replayed(_)) => panic!("nothing was recorded before"),
+        Err(err) => panic!("failed: {err:?}"),
     }
 }
 
@@ -94,21 +104,24 @@ fn recorded_keys(test_db: &TestDb) -> Vec<String> {
 #[actix_web::test]
 async fn a_failing_job_fails_alone_and_its_batchmates_apply() {
     let Setup { test_db, db } = setup(&["001-batch1", "001-batch2"]);
-    let batches = batches(1);
+    let batches = batches(&db, 1);
     // Submitted together, before the one runner starts: one batch of four, across two
     // groups, where k2's entry breaks a ledger constraint.
     let outcomes = join_all([
-        batches.run(&db, award("001-batch1", "k0", 5)),
-        batches.run(&db, award("001-batch2", "k1", 7)),
-        batches.run(&db, award("001-batch1", "k2", -1)),
-        batches.run(&db, award("001-batch1", "k3", 3)),
+        batches.run(award("001-batch1", "k0", 5)),
+        batches.run(award("001-batch2", "k1", 7)),
+        batches.run(award("001-batch1", "k2", -1)),
+        batches.run(award("001-batch1", "k3", 3)),
     ])
     .await;
     let mut outcomes = outcomes.into_iter();
     let mut next = || outcomes.next().unwrap();
     assert_eq!(fresh(next()), (201, json!({ "points": 5, "balance_after": 5 })));
     assert_eq!(fresh(next()), (201, json!({ "points": 7, "balance_after": 7 })));
-    assert!(matches!(next(), Err(ref e) if e.code == contract::ErrorCode::Internal), "the failing job fails");
+    assert!(
+        matches!(next(), Err(Unqueued::Failed(ref e)) if e.code == contract::ErrorCode::Internal),
+        "the failing job fails"
+    );
     assert_eq!(fresh(next()), (201, json!({ "points": 3, "balance_after": 8 })));
 
     // Their records: k0, k1 and k3 are remembered, k2 is not (so its retry runs again).
@@ -120,11 +133,11 @@ async fn a_failing_job_fails_alone_and_its_batchmates_apply() {
 #[actix_web::test]
 async fn a_batch_answers_a_repeated_key_once_and_refuses_a_missing_group_alone() {
     let Setup { test_db, db } = setup(&["001-batch1"]);
-    let batches = batches(1);
+    let batches = batches(&db, 1);
     let outcomes = join_all([
-        batches.run(&db, award("001-batch1", "k0", 5)),
-        batches.run(&db, award("001-nosuch", "k1", 5)),
-        batches.run(&db, award("001-batch1", "k0", 5)),
+        batches.run(award("001-batch1", "k0", 5)),
+        batches.run(award("001-nosuch", "k1", 5)),
+        batches.run(award("001-batch1", "k0", 5)),
     ])
     .await;
     let mut outcomes = outcomes.into_iter();
@@ -132,7 +145,7 @@ async fn a_batch_answers_a_repeated_key_once_and_refuses_a_missing_group_alone()
     let (status, body) = fresh(outcomes.next().unwrap());
     assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
     match outcomes.next().unwrap() {
-        Ok(Outcome::Existing(record)) => {
+        Ok(Stored::Replayed(record)) => {
             assert_eq!(record.response_status, 201);
             assert_eq!(record.response_body, json!({ "points": 5, "balance_after": 5 }));
         }
@@ -142,11 +155,9 @@ async fn a_batch_answers_a_repeated_key_once_and_refuses_a_missing_group_alone()
     assert_eq!(test_db.assert_ledger_consistent("001-batch1"), 5);
 
     // Later, the same key twice in one batch: both replay its record.
-    let again =
-        join_all([batches.run(&db, award("001-batch1", "k0", 5)), batches.run(&db, award("001-batch1", "k0", 5))])
-            .await;
+    let again = join_all([batches.run(award("001-batch1", "k0", 5)), batches.run(award("001-batch1", "k0", 5))]).await;
     for outcome in again {
-        assert!(matches!(outcome, Ok(Outcome::Existing(ref r)) if r.response_status == 201));
+        assert!(matches!(outcome, Ok(Stored::Replayed(ref r)) if r.response_status == 201));
     }
     assert_eq!(test_db.assert_ledger_consistent("001-batch1"), 5);
 }
@@ -154,20 +165,20 @@ async fn a_batch_answers_a_repeated_key_once_and_refuses_a_missing_group_alone()
 #[actix_web::test]
 async fn a_groups_writes_wait_for_its_batch_while_other_groups_go_on() {
     let Setup { test_db, db } = setup(&["001-slow01", "001-quick1"]);
-    let batches = batches(2);
+    let batches = batches(&db, 2);
     // The slow group's row is locked from outside: its first batch blocks on it.
     let lock = DbLock::group(&test_db, "001-slow01");
     let first = actix_web::rt::spawn({
-        let (batches, db) = (batches.clone(), db.clone());
-        async move { batches.run(&db, award("001-slow01", "s1", 1)).await }
+        let batches = batches.clone();
+        async move { batches.run(award("001-slow01", "s1", 1)).await }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = actix_web::rt::spawn({
-        let (batches, db) = (batches.clone(), db.clone());
-        async move { batches.run(&db, award("001-slow01", "s2", 2)).await }
+        let batches = batches.clone();
+        async move { batches.run(award("001-slow01", "s2", 2)).await }
     });
     // The other group's write runs in the second runner and is answered meanwhile.
-    let quick = tokio::time::timeout(Duration::from_secs(5), batches.run(&db, award("001-quick1", "q1", 4))).await;
+    let quick = tokio::time::timeout(Duration::from_secs(5), batches.run(award("001-quick1", "q1", 4))).await;
     assert_eq!(fresh(quick.expect("not held up by the slow group")), (201, json!({ "points": 4, "balance_after": 4 })));
     assert!(!first.is_finished() && !second.is_finished(), "the slow group's writes wait for its lock");
 

@@ -1,5 +1,5 @@
 -- pgbench: exactly the statements one redemption of 1 point runs in the API (see
--- api/src/services/batch_tx.rs `apply`, for a batch of one): the idempotency lookup
+-- api/src/db/points.rs `apply`, for a batch of one): the idempotency lookup
 -- before the transaction, then the SERIALIZABLE transaction with the same row lock, as
 -- prepared statements (run with -M prepared, like diesel). The API binds each list as one
 -- array parameter; pgbench has no array variables, so each list here is an ARRAY[...]

@@ -33,6 +33,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod ledger;
 pub mod outbox;
+pub mod points;
 pub mod revocations;
 pub mod schema;
 pub mod users;

@@ -6,6 +6,7 @@ mod amounts;
 mod email;
 mod idempotency_key;
 mod pagination;
+pub mod points;
 mod regions;
 mod text;
 

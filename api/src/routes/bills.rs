@@ -5,8 +5,9 @@ use contract::dto::{Bill, NewBill};
 use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
+use crate::routes::answers;
+use crate::services::AppState;
 use crate::services::points::{self, BillRequest, Idempotent};
-use crate::startup::AppState;
 
 #[utoipa::path(post, path = "/v1/bills", tag = "points", security(("bearer" = [])), request_body = NewBill,
     params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
@@ -24,5 +25,5 @@ pub async fn create_bill(
     let key = IdempotencyKey::from_request(&req)?;
     let bill = BillRequest::parse(&state, &body)?;
     let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(points::bill(&state, &caller, request, bill).await?.into_response())
+    Ok(answers::respond(points::bill(&state, &caller, request, bill).await?))
 }

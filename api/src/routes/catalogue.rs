@@ -5,8 +5,8 @@ use contract::{ErrorEnvelope, ItemId};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::catalogue;
-use crate::startup::AppState;
 
 /// Open to everyone (it is the menu). Served from the cache with `ETag` and
 /// `Cache-Control: max-age`; a matching `If-None-Match` gets 304.

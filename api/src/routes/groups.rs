@@ -8,10 +8,10 @@ use contract::{ErrorEnvelope, GroupId, InvitationId, UserId};
 use crate::auth::Caller;
 use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::groups::{self, GroupUpdate};
 use crate::services::invitations::{self, InvitationRequest};
 use crate::services::members;
-use crate::startup::AppState;
 
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = NewGroup,
     description = "The caller becomes the group's owner.",

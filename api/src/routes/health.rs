@@ -4,7 +4,7 @@ use serde_json::json;
 use std::time::Duration;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is alive")))]
 pub async fn liveness() -> HttpResponse {

@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, web};
 use contract::internal::{Confirmation, EventBatch, NewReservation, Reservation, UserRef};
 use serde::Deserialize;
 
-use crate::auth::ServiceCaller;
 use crate::db::{stored_id, users};
 use crate::domain::parse_email;
 use crate::error::ApiError;
+use crate::routes::extract::ServiceCaller;
+use crate::services::AppState;
 use crate::services::{catalogue, directory, events, revocations};
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 pub struct EmailQuery {

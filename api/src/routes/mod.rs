@@ -1,8 +1,10 @@
 //! Every route of the regional API, wired in one place. Handlers extract, parse into
 //! domain types, call one service function and map the result to a DTO.
 
+pub mod answers;
 mod bills;
 mod catalogue;
+pub mod extract;
 mod groups;
 mod health;
 mod internal;

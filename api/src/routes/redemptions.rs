@@ -5,8 +5,9 @@ use contract::{ErrorEnvelope, GroupId};
 use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
+use crate::routes::answers;
+use crate::services::AppState;
 use crate::services::points::{self, Idempotent, RedemptionRequest};
-use crate::startup::AppState;
 
 #[utoipa::path(post, path = "/v1/groups/{gid}/redemptions", tag = "points", security(("bearer" = [])), request_body = NewRedemption,
     params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
@@ -26,5 +27,5 @@ pub async fn create_redemption(
     let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let what = RedemptionRequest::parse(&state, &body)?;
     let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(points::redeem(&state, &caller, request, gid, what).await?.into_response())
+    Ok(answers::respond(points::redeem(&state, &caller, request, gid, what).await?))
 }

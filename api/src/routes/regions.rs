@@ -1,7 +1,7 @@
 use actix_web::web;
 use contract::dto::{Region, RegionStatus, Regions};
 
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// A regional instance knows only its own region's state; the router merges them all.
 #[utoipa::path(get, path = "/v1/regions", tag = "regions", responses((status = 200, body = Regions)))]

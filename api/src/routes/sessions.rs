@@ -5,8 +5,8 @@ use contract::ErrorEnvelope;
 use contract::dto::{NewSession, Session};
 
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::accounts;
-use crate::startup::AppState;
 
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = NewSession, responses(
     (status = 201, body = Session),

@@ -2,11 +2,12 @@ use actix_web::{HttpResponse, web};
 use contract::dto::{LedgerEntry, NewUser, Page, User, UserGroups, UserPatch};
 use contract::{ErrorEnvelope, UserId};
 
-use crate::auth::{Caller, MaybeCaller};
+use crate::auth::Caller;
 use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
+use crate::routes::extract::MaybeCaller;
+use crate::services::AppState;
 use crate::services::{accounts, groups, revocations};
-use crate::startup::AppState;
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
     (status = 201, body = User),

@@ -12,10 +12,10 @@ use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{self, groups, stored_id, users};
 use crate::domain::{Email, optional_text, parse_email, required_text};
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::directory::announce_user;
 use crate::services::groups::{insert_group, record_membership};
 use crate::services::revocations;
-use crate::startup::AppState;
 
 /// A new account, checked.
 #[derive(Clone)]

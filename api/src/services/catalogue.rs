@@ -19,7 +19,7 @@ use crate::auth::Caller;
 use crate::db::{self, catalogue, stored_id};
 use crate::domain::required_text;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// A rendered catalogue: the JSON body and its entity tag, in the forms a response takes
 /// them (a hit then copies nothing: both are reference-counted).

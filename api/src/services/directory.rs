@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::db::{directory, stored_id};
 use crate::domain::parse_email;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 pub async fn reserve(state: &AppState, new: NewReservation) -> Result<Reservation, ApiError> {
     let email = parse_email(&new.email)?;

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::db::{directory, users};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 pub async fn apply(state: &AppState, batch: EventBatch) -> Result<(), ApiError> {
     let local = state.regions.local;

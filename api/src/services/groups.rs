@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::db::{self, groups, ledger, outbox, stored_id, users};
 use crate::domain::{PageRequest, required_text};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// Queues `event` for `region` in the caller's transaction.
 pub fn enqueue_event(conn: &mut PgConnection, region: RegionId, event: &Event) -> QueryResult<()> {

@@ -12,7 +12,7 @@ use chrono::Utc;
 
 use crate::db::{Db, idempotency, outbox, revocations};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 const CHUNK: i64 = 5_000;
 const PAUSE: Duration = Duration::from_millis(50);

@@ -17,8 +17,8 @@ use crate::auth::Caller;
 use crate::db::{self, invitations, stored_id};
 use crate::domain::PageRequest;
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::groups::with_standing;
-use crate::startup::AppState;
 
 const DEFAULT_LIFETIME_SECS: i64 = 86_400;
 const LIFETIMES_SECS: std::ops::RangeInclusive<i64> = 60..=604_800;

@@ -8,10 +8,10 @@ use contract::{ErrorCode, GroupId, Regional, UserId};
 use crate::auth::Caller;
 use crate::db::{groups, invitations, users};
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::accounts::user_not_found;
 use crate::services::groups::{Standing, group_not_found, lock_with_standing, member_rights, record_membership};
 use crate::services::invitations::{code_hash, invitation_invalid};
-use crate::startup::AppState;
 
 fn not_a_member(user: &UserId, group: &GroupId) -> ApiError {
     ApiError::not_found(format!("{user} is not a member of {group}"))

@@ -15,11 +15,10 @@ macro_rules! refuse_on_err {
 }
 
 pub mod accounts;
-pub mod batch_tx;
-pub mod batches;
 pub mod catalogue;
 pub mod directory;
 pub mod events;
+pub mod group_commit;
 pub mod groups;
 pub mod housekeeping;
 pub mod invitations;
@@ -30,3 +29,30 @@ pub mod pricing;
 pub mod redeem_rights;
 pub mod relay;
 pub mod revocations;
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::{Hashing, LoginLimiter, TokenKeys};
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::Regions;
+
+/// Everything a region's services share, built once at start-up (`startup.rs`) and given
+/// to every handler.
+pub struct AppState {
+    pub config: Config,
+    pub regions: Regions,
+    pub db: Db,
+    pub tokens: TokenKeys,
+    pub login_limiter: LoginLimiter,
+    pub hashing: Hashing,
+    pub catalogue: catalogue::CatalogueCache,
+    pub batches: Arc<points::PointsQueue>,
+    pub metrics: PrometheusHandle,
+    pub peers: peers::Peers,
+    pub remote_catalogues: pricing::RemoteCatalogues,
+    pub redeem_rights: redeem_rights::RedeemRights,
+    pub revocations: revocations::Revocations,
+}

@@ -1,50 +1,78 @@
-//! Points move only here: bills award them, redemptions spend them. Each runs inside a
-//! SERIALIZABLE transaction in the group's region that locks the group row, checks, writes
-//! the ledger entry, the new balance and the idempotency record, and commits; requests
-//! for the same group arriving together share one transaction (group commit, `batches`).
+//! Points move only here: bills award them, redemptions spend them. A request becomes a
+//! typed write (`db::points::PointsWrite`, its rule from `domain::points`) and joins its
+//! group's queue (`group_commit`); the batch it lands in runs in one SERIALIZABLE
+//! transaction in the group's region that locks the group row, decides, writes the ledger
+//! entry, the new balance and the idempotency record, and commits.
 //!
-//! Idempotency: the record of (caller, key) is looked up first inside the same
-//! transaction. A concurrent duplicate blocks on the record's primary key until the first
-//! commits, then fails with a unique violation, is retried, and replays the stored answer.
-//! Definite refusals (not found, insufficient points, ...) are remembered like successes;
-//! failures that may be transient (5xx) are not, so their retry runs again.
+//! Idempotency: a (caller, key) answered before replays its answer and changes nothing;
+//! a concurrent duplicate fails on the record's primary key, its batch runs again and
+//! finds the record. Definite refusals (not found, insufficient points, ...) are
+//! remembered like successes; failures that may be transient (5xx) are not, so their
+//! retry runs again.
 
-use actix_web::HttpResponse;
-use contract::dto::{Bill, EntryKind, NewBill, NewRedemption, Redemption, Role};
+use std::ops::Range;
+use std::sync::Arc;
+
+use contract::dto::{NewBill, NewRedemption, Role};
 use contract::{ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
-use diesel::QueryResult;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::ledger::EntryRow;
-use crate::db::{stored_id, users};
+use crate::db::points::{PointsWrite, Render, Stored};
+use crate::db::{Db, users};
+use crate::domain::points::{Prices, Refusal, Rule, Spend};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
-use crate::services::batch_tx::{Change, Seen};
-use crate::services::batches::{Job, Outcome, Write};
-use crate::services::groups::Standing;
-use crate::services::members::may_redeem;
-use crate::services::pricing::{self, PricedItem};
-use crate::startup::AppState;
+use crate::services::AppState;
+use crate::services::group_commit::{self, Batch, GroupCommit, Unqueued};
+use crate::services::pricing;
 use observability::request_id;
 
-/// The response of an idempotent request, fresh or replayed.
-pub struct Recorded {
-    status: u16,
-    body: serde_json::Value,
-    replayed: bool,
+/// The points writes of this instance, batched per group.
+pub type PointsQueue = GroupCommit<PointsBatch>;
+
+/// How the queue applies a batch: one transaction of the points store, again while it
+/// meets a conflict.
+pub struct PointsBatch {
+    db: Db,
+    region: RegionId,
+    render: Render,
 }
 
-impl Recorded {
-    pub fn into_response(self) -> HttpResponse {
-        let status = actix_web::http::StatusCode::from_u16(self.status).unwrap_or(actix_web::http::StatusCode::OK);
-        let mut response = HttpResponse::build(status);
-        if self.replayed {
-            response.insert_header(("Idempotent-Replayed", "true"));
-        }
-        response.json(self.body)
+impl PointsBatch {
+    pub fn queue(db: Db, region: RegionId, render: Render, limits: group_commit::Limits) -> Arc<PointsQueue> {
+        GroupCommit::new(PointsBatch { db, region, render }, limits)
     }
+}
+
+impl Batch for PointsBatch {
+    type Job = PointsWrite;
+    type Lane = GroupId;
+    type Outcome = Stored;
+    type Error = ApiError;
+
+    fn lane(write: &PointsWrite) -> &GroupId {
+        &write.group_id
+    }
+
+    async fn apply(&self, writes: Arc<Vec<PointsWrite>>, range: Range<usize>) -> Result<Vec<Stored>, ApiError> {
+        let (region, render) = (self.region, self.render);
+        self.db.retrying(move |conn| crate::db::points::apply(conn, region, &writes[range.clone()], render)).await
+    }
+
+    /// The database slow or away fails every write alike; anything else may be one
+    /// write's own.
+    fn may_be_one_jobs(error: &ApiError) -> bool {
+        error.code == ErrorCode::Internal
+    }
+}
+
+/// The answer of an idempotent request, fresh or replayed.
+pub struct Answered {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub replayed: bool,
 }
 
 /// Who asked, with which key, for exactly what.
@@ -68,74 +96,57 @@ impl Idempotent {
     }
 }
 
-/// Runs a request's write exactly once per (caller, key), in a coming batch (see
-/// `batches`).
-async fn run_once(state: &AppState, request: Idempotent, write: Write) -> Result<Recorded, ApiError> {
-    let job = Job {
+/// Runs `rule` on `group_id` exactly once per (caller, key), in a coming batch; what became
+/// of it (`None` when its key was answered before), and its answer.
+async fn run_once(
+    state: &AppState,
+    request: Idempotent,
+    group_id: GroupId,
+    rule: Rule,
+) -> Result<(Option<Result<(), Refusal>>, Answered), ApiError> {
+    let write = PointsWrite {
         caller_id: request.caller_id,
         key: request.key.as_str().to_owned(),
         fingerprint: request.fingerprint.clone(),
+        group_id,
+        rule,
         request_id: request_id::current(),
-        write,
     };
-    let outcome = state.batches.run(&state.db, job).await?;
-    match outcome {
-        Outcome::Fresh { status, body } => {
+    let stored = state.batches.run(write).await.map_err(|unqueued| match unqueued {
+        Unqueued::LaneFull => {
+            ApiError::region_unavailable("too many writes are waiting on this group; nothing was applied, retry")
+        }
+        Unqueued::TimedOut => ApiError::new(
+            ErrorCode::Timeout,
+            "the group's writes did not finish in time; this one may still apply: retry it with the same Idempotency-Key",
+        ),
+        Unqueued::Stopped => ApiError::internal("the batch runner stopped"),
+        Unqueued::Failed(err) => err,
+    })?;
+    match stored {
+        Stored::Decided { decision, answer: (status, body) } => {
             metrics::counter!("points_requests_total", "outcome" => status.to_string()).increment(1);
-            Ok(Recorded { status, body, replayed: false })
+            Ok((Some(decision.map(drop)), Answered { status, body, replayed: false }))
         }
-        Outcome::Existing(record) if record.fingerprint == request.fingerprint => {
+        Stored::Replayed(record) if record.fingerprint == request.fingerprint => {
             metrics::counter!("idempotent_replays_total").increment(1);
-            Ok(Recorded { status: record.response_status as u16, body: record.response_body, replayed: true })
+            let answered =
+                Answered { status: record.response_status as u16, body: record.response_body, replayed: true };
+            Ok((None, answered))
         }
-        Outcome::Existing(_) => Err(ApiError::new(
+        Stored::Replayed(_) => Err(ApiError::new(
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was already used with a different request",
         )),
     }
 }
 
-/// The item `id`: from `remote` (another region's catalogue) when given, else from this
-/// region's catalogue as the batch read it.
-fn priced<'a>(seen: &'a Seen<'_>, remote: Option<&'a Vec<PricedItem>>, id: &str) -> Option<&'a PricedItem> {
-    match remote {
-        Some(items) => items.iter().find(|item| item.id == id),
-        None => seen.item(id),
-    }
-}
-
-/// The items of this region's catalogue a batch must read for `ids`: none when the
-/// prices came from another region.
-fn local_items<'a>(remote: Option<&Vec<PricedItem>>, ids: impl Iterator<Item = &'a ItemId>) -> Vec<String> {
-    if remote.is_some() { Vec::new() } else { ids.map(ToString::to_string).collect() }
-}
-
-fn bill_answer(entry: &EntryRow) -> QueryResult<serde_json::Value> {
-    to_json(&Bill {
-        id: stored_id(&entry.id)?,
-        user_id: stored_id(&entry.user_id)?,
-        group_id: stored_id(&entry.group_id)?,
-        store_region: stored_id(entry.store_region.as_deref().unwrap_or_default())?,
-        amount_cents: entry.amount_cents.unwrap_or_default(),
-        points_awarded: entry.points,
-        balance_after: entry.balance_after,
-        created_on: entry.created_on,
+/// Prices from another region's catalogue when `region` is not this one.
+async fn prices_of(state: &AppState, region: RegionId) -> Result<Prices, ApiError> {
+    Ok(match pricing::items_of(state, region).await? {
+        Some(items) => Prices::From(items),
+        None => Prices::Here,
     })
-}
-
-fn redemption_answer(entry: &EntryRow) -> QueryResult<serde_json::Value> {
-    to_json(&Redemption {
-        id: stored_id(&entry.id)?,
-        group_id: stored_id(&entry.group_id)?,
-        user_id: stored_id(&entry.user_id)?,
-        points: -entry.points,
-        balance_after: entry.balance_after,
-        created_on: entry.created_on,
-    })
-}
-
-fn to_json(value: &impl Serialize) -> QueryResult<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
 }
 
 /// A bill, parsed.
@@ -179,14 +190,13 @@ pub async fn bill(
     caller: &Caller,
     request: Idempotent,
     bill: BillRequest,
-) -> Result<Recorded, ApiError> {
+) -> Result<Answered, ApiError> {
     if !caller.is_staff_or_admin() {
         return Err(ApiError::forbidden("only staff and admins bill customers"));
     }
     if caller.role == Role::Staff && caller.is(&bill.user_id) {
         return Err(ApiError::forbidden("staff do not bill themselves: another member of staff bills you"));
     }
-    let actor_id = caller.user_id.to_string();
     let group_id = match bill.group_id.clone() {
         Some(group) => group,
         None => {
@@ -196,36 +206,15 @@ pub async fn bill(
             row.personal_group_id.parse().map_err(ApiError::internal)?
         }
     };
-    let remote_prices = pricing::items_of(state, bill.store_region).await?;
-    let points_per_unit = state.config.points_per_unit;
-    let items = local_items(remote_prices.as_deref(), bill.lines.iter().map(|(id, _)| id));
-    let member = Some(bill.user_id.to_string());
-    let gid = group_id.clone();
-    let decide = move |seen: &Seen<'_>| {
-        if !seen.is_member {
-            return Err(ApiError::forbidden(format!("user {} is not a member of group {gid}", bill.user_id)));
-        }
-        let mut amount_cents: i64 = 0;
-        for (id, qty) in &bill.lines {
-            let Some(item) = priced(seen, remote_prices.as_deref(), id.as_str()) else {
-                return Err(ApiError::not_found(format!("catalogue item {id} not found")));
-            };
-            if !item.available {
-                return Err(ApiError::new(ErrorCode::ItemUnavailable, format!("catalogue item {id} is not available")));
-            }
-            amount_cents = amount_cents.saturating_add(item.price_cents.saturating_mul(qty.get()));
-        }
-        Ok(Change {
-            user_id: bill.user_id.to_string(),
-            actor_id: actor_id.clone(),
-            kind: EntryKind::Award,
-            points: (amount_cents / 100).saturating_mul(points_per_unit),
-            amount_cents: Some(amount_cents),
-            store_region: Some(bill.store_region),
-        })
+    let rule = Rule::Bill {
+        user_id: bill.user_id.to_string(),
+        actor_id: caller.user_id.to_string(),
+        store_region: bill.store_region,
+        prices: prices_of(state, bill.store_region).await?,
+        lines: bill.lines,
+        points_per_unit: state.config.points_per_unit,
     };
-    let write = Write { group_id, member, items, decide: Box::new(decide), answer: bill_answer };
-    run_once(state, request, write).await
+    Ok(run_once(state, request, group_id, rule).await?.1)
 }
 
 /// A redemption, parsed: a number of points, or an item of this region's menu.
@@ -253,81 +242,33 @@ pub async fn redeem(
     request: Idempotent,
     group_id: GroupId,
     what: RedemptionRequest,
-) -> Result<Recorded, ApiError> {
-    let remote_prices = match &what {
-        RedemptionRequest::Item(item, _) => pricing::items_of(state, item.region()).await?,
-        RedemptionRequest::Points(_) => None,
-    };
-    let items = match &what {
-        RedemptionRequest::Item(id, _) => local_items(remote_prices.as_deref(), std::iter::once(id)),
-        RedemptionRequest::Points(_) => Vec::new(),
+) -> Result<Answered, ApiError> {
+    let (spend, prices) = match what {
+        RedemptionRequest::Item(item, qty) => {
+            let prices = prices_of(state, item.region()).await?;
+            (Spend::Item(item, qty), prices)
+        }
+        RedemptionRequest::Points(points) => (Spend::Points(points), Prices::Here),
     };
     // Admins redeem for any group; the membership is asked only of others. Strangers are
     // turned away before their write is queued, and the batch asks again as it spends.
     state.redeem_rights.check(state, caller, &group_id).await?;
-    let is_admin = caller.role == Role::Admin;
-    let is_staff = caller.role == Role::Staff;
-    let member = (!is_admin).then(|| caller.user_id.to_string());
-    let user_id = caller.user_id.to_string();
-    let gid = group_id.clone();
-    let decide = move |seen: &Seen<'_>| {
-        if !is_admin {
-            let member = match (seen.is_member, is_staff) {
-                (true, _) => Standing::Member { can_redeem: seen.can_redeem },
-                (false, true) => Standing::Staff,
-                (false, false) => Standing::Stranger,
-            };
-            may_redeem(member, &gid)?;
-        }
-        let points = match &what {
-            RedemptionRequest::Points(points) => points.get(),
-            RedemptionRequest::Item(id, qty) => {
-                let Some(item) = priced(seen, remote_prices.as_deref(), id.as_str()) else {
-                    return Err(ApiError::not_found(format!("catalogue item {id} not found")));
-                };
-                if !item.available {
-                    return Err(ApiError::new(
-                        ErrorCode::ItemUnavailable,
-                        format!("catalogue item {id} is not available"),
-                    ));
-                }
-                item.points_price.saturating_mul(qty.get())
-            }
-        };
-        if seen.balance < points {
-            return Err(ApiError::new(
-                ErrorCode::InsufficientPoints,
-                format!("the group has {} points; {points} were asked for", seen.balance),
-            ));
-        }
-        Ok(Change {
-            user_id: user_id.clone(),
-            actor_id: user_id.clone(),
-            kind: EntryKind::Redeem,
-            points: -points,
-            amount_cents: None,
-            store_region: None,
-        })
+    let rule = Rule::Redeem {
+        user_id: caller.user_id.to_string(),
+        admin: caller.role == Role::Admin,
+        staff: caller.role == Role::Staff,
+        spend,
+        prices,
     };
-    let rights = (group_id.clone(), caller.user_id.clone());
-    let write = Write { group_id, member, items, decide: Box::new(decide), answer: redemption_answer };
-    let recorded = run_once(state, request, write);
+    let (decision, answered) = run_once(state, request, group_id.clone(), rule).await?;
     // What the spending transaction found about the caller's right, kept for the next
     // admission check: a redemption applied renews it, a refusal for want of it drops it.
-    match recorded.await {
-        Ok(recorded) => {
-            match (recorded.replayed, recorded.status) {
-                (false, 201) => state.redeem_rights.remember(&rights.0, &rights.1),
-                (false, 403 | 404) => state.redeem_rights.forget(&rights.0, &rights.1),
-                _ => {}
-            }
-            Ok(recorded)
+    match decision {
+        Some(Ok(())) => state.redeem_rights.remember(&group_id, &caller.user_id),
+        Some(Err(Refusal::NoRightToRedeem | Refusal::StaffNotMember | Refusal::GroupNotFound)) => {
+            state.redeem_rights.forget(&group_id, &caller.user_id)
         }
-        Err(err) => {
-            if matches!(err.code, ErrorCode::Forbidden | ErrorCode::NotFound) {
-                state.redeem_rights.forget(&rights.0, &rights.1);
-            }
-            Err(err)
-        }
+        _ => {}
     }
+    Ok(answered)
 }

@@ -8,29 +8,9 @@ use contract::RegionId;
 use contract::dto::Catalogue;
 use moka::future::Cache;
 
-use crate::db::catalogue;
+use crate::domain::points::PricedItem;
 use crate::error::ApiError;
-use crate::startup::AppState;
-
-/// What pricing needs of an item.
-#[derive(Debug, Clone)]
-pub struct PricedItem {
-    pub id: String,
-    pub price_cents: i64,
-    pub points_price: i64,
-    pub available: bool,
-}
-
-impl From<catalogue::ItemRow> for PricedItem {
-    fn from(row: catalogue::ItemRow) -> Self {
-        PricedItem {
-            id: row.id,
-            price_cents: row.price_cents,
-            points_price: row.points_price,
-            available: row.available,
-        }
-    }
-}
+use crate::services::AppState;
 
 pub type RemoteCatalogues = Cache<RegionId, Arc<Vec<PricedItem>>>;
 

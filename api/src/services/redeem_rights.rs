@@ -18,9 +18,9 @@ use moka::sync::Cache;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::services::AppState;
 use crate::services::groups::with_standing;
 use crate::services::members::may_redeem;
-use crate::startup::AppState;
 
 const REMEMBERED_FOR: Duration = Duration::from_secs(30);
 

@@ -11,7 +11,7 @@ use contract::internal::{EventBatch, EventEnvelope};
 
 use crate::db::outbox;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// A claimed batch stays ours this long; past it, another relay may send it again.
 const CLAIM_SECS: i32 = 30;

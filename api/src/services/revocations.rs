@@ -19,7 +19,7 @@ use contract::{RegionId, UserId};
 use crate::auth::Claims;
 use crate::db::{Db, revocations, stored_id};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// Rows read per query; a poll goes on reading while pages come back full.
 const PAGE: i64 = 1_000;

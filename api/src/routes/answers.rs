@@ -1,0 +1,91 @@
+//! How a points write is answered over HTTP: the status and body of a decision (kept
+//! with its Idempotency-Key, so a replay repeats them exactly) and the
+//! `Idempotent-Replayed` header of a replay.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use contract::dto::{Bill, Redemption};
+use contract::{ErrorCode, GroupId};
+use diesel::QueryResult;
+use serde::Serialize;
+
+use crate::db::ledger::EntryRow;
+use crate::db::points::{Answer, PointsWrite};
+use crate::db::stored_id;
+use crate::domain::points::{Refusal, Rule};
+use crate::error::ApiError;
+use crate::services::groups::group_not_found;
+use crate::services::points::Answered;
+
+/// The answer of a decision (`db::points::Render`).
+pub fn render(write: &PointsWrite, decision: Result<&EntryRow, &Refusal>) -> QueryResult<Answer> {
+    match (decision, &write.rule) {
+        (Ok(entry), Rule::Bill { .. }) => Ok((201, to_json(&bill(entry)?)?)),
+        (Ok(entry), Rule::Redeem { .. }) => Ok((201, to_json(&redemption(entry)?)?)),
+        (Err(refusal), _) => {
+            let error = refusal_error(refusal, &write.group_id);
+            Ok((error.code.http_status(), to_json(&error.envelope(write.request_id.clone()))?))
+        }
+    }
+}
+
+/// A refusal in the contract's words.
+pub fn refusal_error(refusal: &Refusal, group: &GroupId) -> ApiError {
+    match refusal {
+        Refusal::GroupNotFound => group_not_found(group),
+        Refusal::NotAMember { user_id } => {
+            ApiError::forbidden(format!("user {user_id} is not a member of group {group}"))
+        }
+        Refusal::NoRightToRedeem => {
+            ApiError::forbidden("your membership of this group does not include redeeming its points")
+        }
+        Refusal::StaffNotMember => ApiError::forbidden("only members of the group redeem its points"),
+        Refusal::ItemNotFound(id) => ApiError::not_found(format!("catalogue item {id} not found")),
+        Refusal::ItemUnavailable(id) => {
+            ApiError::new(ErrorCode::ItemUnavailable, format!("catalogue item {id} is not available"))
+        }
+        Refusal::InsufficientPoints { balance, asked } => ApiError::new(
+            ErrorCode::InsufficientPoints,
+            format!("the group has {balance} points; {asked} were asked for"),
+        ),
+        Refusal::BalanceOverflow => ApiError::invalid_input("the group's balance would overflow"),
+    }
+}
+
+/// The response of an idempotent request, fresh or replayed.
+pub fn respond(answered: Answered) -> HttpResponse {
+    let status = StatusCode::from_u16(answered.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    if answered.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(answered.body)
+}
+
+fn bill(entry: &EntryRow) -> QueryResult<Bill> {
+    Ok(Bill {
+        id: stored_id(&entry.id)?,
+        user_id: stored_id(&entry.user_id)?,
+        group_id: stored_id(&entry.group_id)?,
+        store_region: stored_id(entry.store_region.as_deref().unwrap_or_default())?,
+        amount_cents: entry.amount_cents.unwrap_or_default(),
+        points_awarded: entry.points,
+        balance_after: entry.balance_after,
+        created_on: entry.created_on,
+    })
+}
+
+fn redemption(entry: &EntryRow) -> QueryResult<Redemption> {
+    Ok(Redemption {
+        id: stored_id(&entry.id)?,
+        group_id: stored_id(&entry.group_id)?,
+        user_id: stored_id(&entry.user_id)?,
+        points: -entry.points,
+        balance_after: entry.balance_after,
+        created_on: entry.created_on,
+    })
+}
+
+fn to_json(value: &impl Serialize) -> QueryResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
+}

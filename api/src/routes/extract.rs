@@ -1,0 +1,79 @@
+//! What handlers extract from a request besides its body: the caller named by its bearer
+//! token (checked against this region's keys and every region's revocations), or the
+//! proof that an `/internal` call carries the service token (compared in constant time).
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use contract::internal::SERVICE_TOKEN_HEADER;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::services::AppState;
+
+fn from_header(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthenticated("expected Authorization: Bearer <token>"))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
+    let claims = state.tokens.verify(token.trim())?;
+    let user_id = claims.sub.parse().map_err(|_| ApiError::unauthenticated("the token is invalid or has expired"))?;
+    if state.revocations.is_revoked(&user_id, &claims) {
+        return Err(ApiError::unauthenticated("the token has been revoked; log in again"));
+    }
+    Ok(Some(Caller { user_id, role: claims.role, claims }))
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(from_header(req).and_then(|c| c.ok_or_else(|| ApiError::unauthenticated("this needs a bearer token"))))
+    }
+}
+
+/// For endpoints open to anyone that do more for an authenticated caller (sign-up).
+/// A present but bad token is still an error, never silently anonymous.
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<MaybeCaller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(from_header(req).map(MaybeCaller))
+    }
+}
+
+/// Proof that the request carries the service token.
+pub struct ServiceCaller;
+
+fn same_secret(a: &str, b: &str) -> bool {
+    // Comparing digests keeps the time independent of where the strings differ.
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequest for ServiceCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<ServiceCaller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let expected = req.app_data::<web::Data<AppState>>().and_then(|s| s.config.service_token.clone());
+        let given = req.headers().get(SERVICE_TOKEN_HEADER).and_then(|v| v.to_str().ok());
+        ready(match (expected, given) {
+            (Some(expected), Some(given)) if same_secret(&expected, given) => Ok(ServiceCaller),
+            _ => Err(ApiError::unauthenticated("internal endpoints need the service token")),
+        })
+    }
+}
