@@ -103,35 +103,6 @@ resource "aws_lb" "public" {
   tags = local.tags
 }
 
-resource "aws_lb_target_group" "router" {
-  name                 = local.name
-  port                 = 8080
-  protocol             = "HTTP"
-  vpc_id               = module.network.vpc_id
-  deregistration_delay = 15
-  health_check {
-    path                = "/readyz"
-    interval            = 10
-    healthy_threshold   = 2
-    unhealthy_threshold = 2
-    matcher             = "200"
-  }
-  tags = local.tags
-}
-
-resource "aws_lb_listener" "https" {
-  load_balancer_arn = aws_lb.public.arn
-  port              = 443
-  protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.certificate_arn
-  default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.router.arn
-  }
-  tags = local.tags
-}
-
 resource "aws_lb_listener" "http_redirect" {
   load_balancer_arn = aws_lb.public.arn
   port              = 80
@@ -147,97 +118,62 @@ resource "aws_lb_listener" "http_redirect" {
   tags = local.tags
 }
 
-resource "aws_iam_role" "router" {
-  name = local.name
-  assume_role_policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "ec2.amazonaws.com" } }]
-  })
-  tags = local.tags
-}
-
-resource "aws_iam_role_policy" "router" {
-  role = aws_iam_role.router.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      { Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "arn:aws:ssm:*:*:parameter${var.service_token_parameter}" },
-      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
-      { Effect = "Allow", Action = ["s3:GetObject"], Resource = [for f in local.artefacts : "arn:aws:s3:::${f.bucket}/${f.key}"] }
-    ]
-  })
-}
-
-resource "aws_iam_instance_profile" "router" {
-  name = local.name
-  role = aws_iam_role.router.name
-}
-
-resource "aws_launch_template" "router" {
-  name_prefix   = "${local.name}-"
-  image_id      = var.router_ami_id
-  instance_type = var.router_instance_type
-  iam_instance_profile {
-    arn = aws_iam_instance_profile.router.arn
-  }
-  vpc_security_group_ids = [aws_security_group.router.id]
-  metadata_options {
-    http_endpoint               = "enabled"
-    http_tokens                 = "required"
-    http_put_response_hop_limit = 1
-  }
-  block_device_mappings {
-    device_name = "/dev/xvda"
-    ebs {
-      volume_size = 10
-      volume_type = "gp3"
-      encrypted   = true
-      kms_key_id  = var.kms_key_arn
-    }
-  }
-  monitoring {
-    enabled = true
-  }
-  user_data = base64encode(templatefile("${path.module}/user_data.sh.tftpl", {
+module "router" {
+  source             = "../service"
+  name               = local.name
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = [aws_security_group.router.id]
+  ami_id             = var.router_ami_id
+  instance_type      = var.router_instance_type
+  min_size           = var.router_min_size
+  max_size           = var.router_max_size
+  volume_size        = 10
+  kms_key_arn        = var.kms_key_arn
+  load_balancer_arn  = aws_lb.public.arn
+  certificate_arn    = var.certificate_arn
+  # /readyz is false only while no region answers, when new routers would not help.
+  health_check_grace_period = 30
+  policy_statements = [
+    { Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "arn:aws:ssm:*:*:parameter${var.service_token_parameter}" },
+    { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
+    { Effect = "Allow", Action = ["s3:GetObject"], Resource = [for f in local.artefacts : "arn:aws:s3:::${f.bucket}/${f.key}"] }
+  ]
+  user_data = templatefile("${path.module}/user_data.sh.tftpl", {
     fetch                   = templatefile("${path.module}/../fetch.sh.tftpl", { files = local.artefacts })
     service_token_parameter = var.service_token_parameter
     topology                = local.topology
     liveness                = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-router", port = 8080 })
-  }))
-  tag_specifications {
-    resource_type = "instance"
-    tags          = merge(local.tags, { Name = local.name })
-  }
+  })
   tags = local.tags
 }
 
-resource "aws_autoscaling_group" "router" {
-  name                = local.name
-  min_size            = var.router_min_size
-  max_size            = var.router_max_size
-  vpc_zone_identifier = module.network.private_subnet_ids
-  target_group_arns   = [aws_lb_target_group.router.arn]
-  # EC2 health, as the regions' groups: the target group routes on /readyz (false only
-  # while no region answers, when new routers would not help), and a dead or hung router
-  # is restarted on the instance (Restart=always, and loyalty-router-liveness.timer).
-  health_check_type         = "EC2"
-  health_check_grace_period = 30
-  launch_template {
-    id      = aws_launch_template.router.id
-    version = aws_launch_template.router.latest_version
-  }
-  instance_refresh {
-    strategy = "Rolling"
-    preferences {
-      min_healthy_percentage = 50
-    }
-  }
-  dynamic "tag" {
-    for_each = merge(local.tags, { Name = local.name })
-    content {
-      key                 = tag.key
-      value               = tag.value
-      propagate_at_launch = true
-    }
-  }
+# Where these lived before the service module: moved, not replaced, in a running deployment.
+moved {
+  from = aws_iam_role.router
+  to   = module.router.aws_iam_role.this
+}
+moved {
+  from = aws_iam_role_policy.router
+  to   = module.router.aws_iam_role_policy.this
+}
+moved {
+  from = aws_iam_instance_profile.router
+  to   = module.router.aws_iam_instance_profile.this
+}
+moved {
+  from = aws_launch_template.router
+  to   = module.router.aws_launch_template.this
+}
+moved {
+  from = aws_lb_target_group.router
+  to   = module.router.aws_lb_target_group.this
+}
+moved {
+  from = aws_lb_listener.https
+  to   = module.router.aws_lb_listener.https
+}
+moved {
+  from = aws_autoscaling_group.router
+  to   = module.router.aws_autoscaling_group.this
 }

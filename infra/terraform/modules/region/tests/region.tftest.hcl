@@ -86,11 +86,11 @@ run "only_the_api_reaches_the_database" {
     error_message = "The only other way in is from migration runs."
   }
   assert {
-    condition     = strcontains(aws_iam_role_policy.migrator.policy, "/loyalty_migrator") && !strcontains(aws_iam_role_policy.api.policy, "loyalty_migrator")
+    condition     = strcontains(aws_iam_role_policy.migrator.policy, "/loyalty_migrator") && !strcontains(module.api.policy, "loyalty_migrator")
     error_message = "Only the migration role connects as the schema's owner; the instances connect as loyalty_api."
   }
   assert {
-    condition     = strcontains(base64decode(aws_launch_template.api.user_data), "LOYALTY_DB__MIGRATE=false")
+    condition     = strcontains(module.api.user_data, "LOYALTY_DB__MIGRATE=false")
     error_message = "Instances never migrate; they check the schema."
   }
   assert {
@@ -103,23 +103,23 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
   command = apply
 
   assert {
-    condition     = aws_launch_template.api.metadata_options[0].http_tokens == "required"
+    condition     = module.api.metadata_http_tokens == "required"
     error_message = "IMDSv2 must be required."
   }
   assert {
-    condition     = aws_lb_target_group.api.health_check[0].path == "/readyz"
+    condition     = module.api.health_check_path == "/readyz"
     error_message = "The load balancer routes on /readyz."
   }
   assert {
-    condition     = (strcontains(base64decode(aws_launch_template.api.user_data), "--name '/loyalty/test/signing-key'") && strcontains(base64decode(aws_launch_template.api.user_data), "002k1 = \"public-key-of-002\""))
+    condition     = (strcontains(module.api.user_data, "--name '/loyalty/test/signing-key'") && strcontains(module.api.user_data, "002k1 = \"public-key-of-002\""))
     error_message = "The region reads its own signing key from SSM at boot and knows every region's public keys."
   }
   assert {
-    condition     = (aws_autoscaling_group.api.health_check_type == "EC2" && strcontains(base64decode(aws_launch_template.api.user_data), "systemctl restart loyalty-api"))
+    condition     = (module.api.autoscaling_health_check_type == "EC2" && strcontains(module.api.user_data, "systemctl restart loyalty-api"))
     error_message = "The fleet is replaced on EC2 health, not on /readyz (a database failover fails /readyz everywhere)."
   }
   assert {
-    condition     = aws_autoscaling_group.api.instance_refresh[0].strategy == "Rolling"
+    condition     = module.api.instance_refresh_strategy == "Rolling"
     error_message = "A new release rolls through the instances."
   }
   assert {
@@ -127,11 +127,11 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
     error_message = "The region's ALB is internal and drops invalid headers."
   }
   assert {
-    condition     = strcontains(base64decode(aws_launch_template.api.user_data), "DB_AUTH=iam") && strcontains(base64decode(aws_launch_template.api.user_data), "get-parameter --with-decryption")
+    condition     = strcontains(module.api.user_data, "DB_AUTH=iam") && strcontains(module.api.user_data, "get-parameter --with-decryption")
     error_message = "User data uses IAM database auth and reads secrets from SSM at boot."
   }
   assert {
-    condition     = !strcontains(base64decode(aws_launch_template.api.user_data), "SIGNING_KEYS__K1=s")
+    condition     = !strcontains(module.api.user_data, "SIGNING_KEYS__K1=s")
     error_message = "No secret value is templated into user data."
   }
 }
@@ -140,15 +140,15 @@ run "instances_boot_from_checked_artefacts_and_reach_only_what_they_use" {
   command = apply
 
   assert {
-    condition     = (!strcontains(base64decode(aws_launch_template.api.user_data), "apt-get") && strcontains(base64decode(aws_launch_template.api.user_data), "s3://releases-us/loyalty-api/1.0.0") && strcontains(base64decode(aws_launch_template.api.user_data), "sha256sum --check"))
+    condition     = (!strcontains(module.api.user_data, "apt-get") && strcontains(module.api.user_data, "s3://releases-us/loyalty-api/1.0.0") && strcontains(module.api.user_data, "sha256sum --check"))
     error_message = "Boot installs nothing from the internet; the binary comes from S3 and its sha256 is checked."
   }
   assert {
-    condition     = (strcontains(base64decode(aws_launch_template.api.user_data), "sslmode=verify-full&sslrootcert=/etc/loyalty/rds-ca.pem") && strcontains(base64decode(aws_launch_template.api.user_data), "ca_file = "))
+    condition     = (strcontains(module.api.user_data, "sslmode=verify-full&sslrootcert=/etc/loyalty/rds-ca.pem") && strcontains(module.api.user_data, "ca_file = "))
     error_message = "The database's certificate is verified (name included); calls to other regions trust the internal CA."
   }
   assert {
-    condition = (one([for s in jsondecode(aws_iam_role_policy.api.policy).Statement : s.Resource if s.Sid == "ReadExactlyTheDeployedArtefacts"])
+    condition = (one([for s in jsondecode(module.api.policy).Statement : s.Resource if s.Sid == "ReadExactlyTheDeployedArtefacts"])
     == ["arn:aws:s3:::releases-us/loyalty-api/1.0.0", "arn:aws:s3:::releases-us/rds/global-bundle.pem", "arn:aws:s3:::releases-us/ca/internal.pem"])
     error_message = "The instance role reads exactly the deployed objects."
   }

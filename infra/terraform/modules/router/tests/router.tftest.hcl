@@ -23,7 +23,7 @@ run "public_alb_is_https_with_redirect_and_hardened" {
   command = apply
 
   assert {
-    condition     = aws_lb_listener.https.protocol == "HTTPS" && aws_lb_listener.https.port == 443
+    condition     = module.router.listener.protocol == "HTTPS" && module.router.listener.port == 443
     error_message = "An HTTPS listener on 443."
   }
   assert {
@@ -44,23 +44,23 @@ run "routers_use_imdsv2_readyz_and_know_every_region" {
   command = apply
 
   assert {
-    condition     = aws_launch_template.router.metadata_options[0].http_tokens == "required"
+    condition     = module.router.metadata_http_tokens == "required"
     error_message = "IMDSv2 must be required."
   }
   assert {
-    condition     = aws_lb_target_group.router.health_check[0].path == "/readyz"
+    condition     = module.router.health_check_path == "/readyz"
     error_message = "The load balancer routes on /readyz."
   }
   assert {
-    condition     = (aws_autoscaling_group.router.health_check_type == "EC2" && strcontains(base64decode(aws_launch_template.router.user_data), "http://127.0.0.1:8080/healthz"))
+    condition     = (module.router.autoscaling_health_check_type == "EC2" && strcontains(module.router.user_data, "http://127.0.0.1:8080/healthz"))
     error_message = "Routers are replaced on EC2 health; a hung router is restarted by its /healthz watchdog."
   }
   assert {
-    condition     = length(regexall("\\[\\[regions\\]\\]", base64decode(aws_launch_template.router.user_data))) == 3
+    condition     = length(regexall("\\[\\[regions\\]\\]", module.router.user_data)) == 3
     error_message = "The router's configuration lists the three regions."
   }
   assert {
-    condition     = aws_autoscaling_group.router.instance_refresh[0].strategy == "Rolling"
+    condition     = module.router.instance_refresh_strategy == "Rolling"
     error_message = "Rolling instance refresh."
   }
 }
@@ -69,7 +69,7 @@ run "routers_fetch_checked_artefacts_and_reach_only_the_regions" {
   command = apply
 
   assert {
-    condition     = (!strcontains(base64decode(aws_launch_template.router.user_data), "apt-get") && strcontains(base64decode(aws_launch_template.router.user_data), "sha256sum --check"))
+    condition     = (!strcontains(module.router.user_data, "apt-get") && strcontains(module.router.user_data, "sha256sum --check"))
     error_message = "Boot installs nothing from the internet; the binary's sha256 is checked."
   }
   assert {
@@ -77,7 +77,7 @@ run "routers_fetch_checked_artefacts_and_reach_only_the_regions" {
     error_message = "HTTPS out only to this VPC (endpoints) and the regions."
   }
   assert {
-    condition     = strcontains(base64decode(aws_launch_template.router.user_data), "ca_file = ")
+    condition     = strcontains(module.router.user_data, "ca_file = ")
     error_message = "Routers trust the internal CA for the regions' https URLs."
   }
 }

@@ -1,0 +1,33 @@
+output "role_name" {
+  value = aws_iam_role.this.name
+}
+
+output "policy" {
+  description = "The instance role's policy document (JSON)"
+  value       = aws_iam_role_policy.this.policy
+}
+
+output "user_data" {
+  description = "The boot script as the instances get it (decoded)"
+  value       = base64decode(aws_launch_template.this.user_data)
+}
+
+output "metadata_http_tokens" {
+  value = aws_launch_template.this.metadata_options[0].http_tokens
+}
+
+output "health_check_path" {
+  value = aws_lb_target_group.this.health_check[0].path
+}
+
+output "autoscaling_health_check_type" {
+  value = aws_autoscaling_group.this.health_check_type
+}
+
+output "instance_refresh_strategy" {
+  value = aws_autoscaling_group.this.instance_refresh[0].strategy
+}
+
+output "listener" {
+  value = { protocol = aws_lb_listener.https.protocol, port = aws_lb_listener.https.port }
+}

@@ -1,0 +1,76 @@
+variable "name" {
+  description = "Names the role, instance profile, target group, autoscaling group and instances, e.g. loyalty-001-api"
+  type        = string
+}
+
+variable "vpc_id" {
+  type = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets the instances run in"
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  type = list(string)
+}
+
+variable "ami_id" {
+  type = string
+}
+
+variable "instance_type" {
+  type = string
+}
+
+variable "min_size" {
+  type = number
+}
+
+variable "max_size" {
+  type = number
+}
+
+variable "volume_size" {
+  description = "Root volume, GiB (encrypted with kms_key_arn)"
+  type        = number
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "user_data" {
+  description = "The boot script, rendered (fetches the release, writes the configuration, starts the service)"
+  type        = string
+}
+
+variable "policy_statements" {
+  description = "The instance role's IAM policy statements: exactly what the service needs"
+  type        = any
+}
+
+variable "load_balancer_arn" {
+  description = "The ALB whose HTTPS listener forwards to the service"
+  type        = string
+}
+
+variable "certificate_arn" {
+  type = string
+}
+
+variable "port" {
+  description = "The service's HTTP port on the instances"
+  type        = number
+  default     = 8080
+}
+
+variable "health_check_grace_period" {
+  type = number
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
