@@ -40,8 +40,7 @@ async fn serve() -> anyhow::Result<()> {
         return Ok(());
     }
     if args.print_openapi {
-        use utoipa::OpenApi;
-        println!("{}", api::routes::ApiDoc::openapi().to_pretty_json()?);
+        println!("{}", serde_json::to_string_pretty(&api::routes::openapi_document())?);
         return Ok(());
     }
     let config = api::Config::load(args.config.as_deref())?;

@@ -16,7 +16,7 @@ mod users;
 
 use actix_web::web;
 
-pub use openapi::ApiDoc;
+pub use openapi::{ApiDoc, document as openapi_document};
 
 use crate::error::ApiError;
 

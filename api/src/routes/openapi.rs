@@ -1,4 +1,5 @@
 use actix_web::HttpResponse;
+use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -48,7 +49,84 @@ impl Modify for BearerAuth {
 pub struct ApiDoc;
 
 pub async fn serve_openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
+}
+
+/// The document as served: the handlers' annotations, completed with what every
+/// operation shares, so a client generator sees every parameter and every status.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    complete(&mut doc);
+    doc
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// What a path parameter holds.
+fn path_parameter(name: &str) -> Value {
+    let description = match name {
+        "gid" => "A group's id: its home region, a dash, six characters (`001-abc123`)",
+        "uid" => "A user's id: their home region, a dash, six characters (`002-k3x9qa`)",
+        "rid" => "A region's id: three digits (`001`)",
+        "item_id" => "A catalogue item's id: its region, a dash, six characters",
+        "iid" => "An invitation's id (not its code)",
+        _ => "An id",
+    };
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } }
+    })
+}
+
+/// Declares every `{name}` of each path as a path parameter, and adds the answers any
+/// operation may give besides its own: bad input, a missing or bad token, a body too
+/// large, a rate limit (the router's), and the platform being slow or away.
+fn complete(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let names: Vec<&str> =
+            path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect();
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, operation) in item.iter_mut() {
+            if !METHODS.contains(&method.as_str()) || !operation.is_object() {
+                continue;
+            }
+            let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            let mut added = parameters.clone();
+            for name in &names {
+                if !parameters.iter().any(|p| p["name"] == *name && p["in"] == "path") {
+                    added.push(path_parameter(name));
+                }
+            }
+            let takes_input = !added.is_empty() || operation.get("requestBody").is_some();
+            if !added.is_empty() {
+                operation["parameters"] = Value::Array(added);
+            }
+            let secured = operation.get("security").is_some();
+            let has_body = operation.get("requestBody").is_some();
+            let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+            let mut add = |status: &str, description: &str| {
+                responses.entry(status).or_insert_with(|| error_response(description));
+            };
+            if takes_input {
+                add("400", "invalid_input, invalid_id or missing_idempotency_key: nothing was done");
+            }
+            if secured {
+                add("401", "unauthenticated: no token, or one that is invalid, expired or revoked");
+            }
+            if has_body {
+                add("413", "payload_too_large: bodies are limited to 64 KiB");
+            }
+            add("429", "rate_limited (the router's limits): retry after Retry-After");
+            add("500", "internal: nothing internal is said; the request id finds the logs");
+            add("503", "region_unavailable: retry after Retry-After (a keyed write with the same key)");
+            add("504", "timeout: a write may still apply; retry it with the same Idempotency-Key");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -61,7 +139,7 @@ mod tests {
     /// client describe the same public operations, or this fails.
     #[test]
     fn the_typed_client_speaks_every_documented_operation_and_no_other() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        let doc = document();
         let mut documented = BTreeSet::new();
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             for method in item.as_object().into_iter().flatten().map(|(method, _)| method) {
@@ -76,5 +154,31 @@ mod tests {
             .map(|endpoint| (endpoint.method.to_owned(), endpoint.path.to_owned()))
             .collect();
         assert_eq!(documented, spoken, "documented (left) and spoken by the client (right) differ");
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared_and_every_operation_names_its_failures() {
+        let doc = document();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                    let name = segment.trim_matches(|c| c == '{' || c == '}');
+                    assert!(declared.contains(&name), "{method} {path}: {name} is not declared");
+                }
+                for status in ["429", "500", "503", "504"] {
+                    assert!(operation["responses"].get(status).is_some(), "{method} {path}: no {status}");
+                }
+                if operation.get("security").is_some() {
+                    assert!(operation["responses"].get("401").is_some(), "{method} {path}: no 401");
+                }
+            }
+        }
     }
 }
