@@ -50,6 +50,9 @@ export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
 echo "==> building the binaries"
 cargo build --workspace --bins --locked
 
+echo "==> api/src/db/schema.rs against the migrations (diesel print-schema)"
+bash "$ROOT/infra/local/schema.sh"
+
 echo "==> infrastructure checks"
 bash "$ROOT/infra/check.sh"
 echo "==> the whole AWS stack applied to a simulated AWS (moto), checked, destroyed"
