@@ -203,14 +203,13 @@ impl Default for Config {
             region: region("001"),
             listen: "127.0.0.1:8101".to_owned(),
             database_url: "postgres://postgres@127.0.0.1:55001/loyalty".to_owned(),
-            regions: [("001", "Europe", 8101), ("002", "Americas", 8102), ("003", "Asia-Pacific", 8103)]
-                .into_iter()
-                .map(|(id, name, port)| RegionConfig {
-                    id: region(id),
-                    name: name.to_owned(),
-                    urls: vec![format!("http://127.0.0.1:{port}")],
-                })
-                .collect(),
+            // Region 001 alone; a deployment's regions come from its configuration file
+            // (`make up` writes it from infra/local/topology.toml).
+            regions: vec![RegionConfig {
+                id: region("001"),
+                name: "Europe".to_owned(),
+                urls: vec!["http://127.0.0.1:8101".to_owned()],
+            }],
             points_per_unit: 1,
             workers: None,
             log_json: false,
@@ -294,7 +293,7 @@ mod tests {
             assert_eq!(config.db.pool_size, 20);
             assert_eq!(config.auth.verifying_keys["003k1"], "public-key-of-003");
             assert_eq!(config.admin_email.as_deref(), Some("root@example.com"));
-            assert_eq!(config.regions.len(), 3);
+            assert_eq!(config.regions.len(), 1, "the built-in default names region 001 alone");
             Ok(())
         });
     }

@@ -42,25 +42,52 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local" / "bench"
-PG_BASE, API_BASE, ROUTER_PORT, NGINX_PORT, BARE_PORT = 56000, 9100, 9080, 9090, 9070
-ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
+# Every port and region comes from infra/local/topology.toml's `bench` deployment,
+# through `loyalty-topology json` (load_layout, once the binaries are built).
+LAYOUT = {}
+REGIONS = ()
+ROUTER_PORT = NGINX_PORT = BARE_PORT = PG_001 = 0
+ROUTER = ""
 # fanout-wan: a second router whose regions sit behind loyalty-faults links, each adding
 # WAN_MS to every packet in each direction (a round trip takes 2 × WAN_MS longer).
-WAN_ROUTER_PORT, WAN_CONTROL_PORT, WAN_LINK_BASE, WAN_MS = 9060, 9061, 9200, 5
-WAN_ROUTER_ADMIN_PORT = 9062
-WAN_ROUTER = f"http://127.0.0.1:{WAN_ROUTER_PORT}"
+WAN_ROUTER_PORT = WAN_CONTROL_PORT = WAN_ROUTER_ADMIN_PORT = WAN_LINK_BASE = 0
+WAN_MS = 5
+WAN_ROUTER = ""
 # hop-tls: a second API instance of region 001 serving HTTPS, and a second router that
 # reaches 001 through it (https://, the local CA), beside the plain ones.
-TLS_API_PORT, TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT = 9065, 9066, 9067
-TLS_ROUTER = f"http://127.0.0.1:{TLS_ROUTER_PORT}"
-REGIONS = ("001", "002", "003")
-PG_001 = PG_BASE + 1
+TLS_API_PORT = TLS_ROUTER_PORT = TLS_ROUTER_ADMIN_PORT = 0
+TLS_ROUTER = ""
+
+
+def load_layout(bin_dir):
+    """The bench deployment's ports, from the topology."""
+    global LAYOUT, REGIONS, ROUTER_PORT, NGINX_PORT, BARE_PORT, PG_001, ROUTER, WAN_ROUTER_PORT, WAN_CONTROL_PORT
+    global WAN_ROUTER_ADMIN_PORT, WAN_LINK_BASE, WAN_ROUTER, TLS_API_PORT, TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT
+    global TLS_ROUTER
+    LAYOUT = json.loads(run([str(bin_dir / "loyalty-topology"), "json", "--deployment", "bench"],
+                            capture_output=True).stdout)
+    extra = LAYOUT["extra"]
+    REGIONS = tuple(r["id"] for r in LAYOUT["regions"])
+    ROUTER_PORT, NGINX_PORT, BARE_PORT = LAYOUT["router"], extra["nginx"], extra["bare_proxy"]
+    PG_001 = region("001")["postgres"]["port"]
+    ROUTER = f"http://127.0.0.1:{ROUTER_PORT}"
+    WAN_ROUTER_PORT, WAN_CONTROL_PORT = extra["wan_router"], extra["wan_control"]
+    WAN_ROUTER_ADMIN_PORT, WAN_LINK_BASE = extra["wan_router_admin"], extra["wan_links"]
+    WAN_ROUTER = f"http://127.0.0.1:{WAN_ROUTER_PORT}"
+    TLS_API_PORT, TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT = extra["tls_api"], extra["tls_router"], extra["tls_router_admin"]
+    TLS_ROUTER = f"http://127.0.0.1:{TLS_ROUTER_PORT}"
+
+
+def region(rid):
+    return next(r for r in LAYOUT["regions"] if r["id"] == rid)
+
+
 STAFF_PASSWORD = os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")
 ALL = ["hop", "hop-tls", "catalogue", "fanout", "fanout-wan", "growth", "redeem"]
 
 
-def api(region, instance=0):
-    return f"http://127.0.0.1:{API_BASE + int(region) + 10 * instance}"
+def api(rid, instance=0):
+    return f"http://127.0.0.1:{region(rid)['api'][instance]['port']}"
 
 
 def wan(region):
@@ -125,8 +152,7 @@ def router_env(port, admin_port):
 
 class Platform:
     def __init__(self, bin_dir):
-        self.env = dict(os.environ, LOYALTY_STATE_DIR=str(STATE), PG_PORT_BASE=str(PG_BASE),
-                        API_PORT_BASE=str(API_BASE), ROUTER_PORT=str(ROUTER_PORT), PROFILE="release",
+        self.env = dict(os.environ, LOYALTY_STATE_DIR=str(STATE), LOYALTY_DEPLOYMENT="bench", PROFILE="release",
                         SKIP_BUILD="1", BIN_DIR=str(bin_dir))
         self.nginx_dir = STATE / "nginx"
         self.bin_dir = bin_dir
@@ -223,7 +249,7 @@ class Platform:
             subprocess.run(["service", "nginx", "stop"], capture_output=True)
         self.nginx_dir.mkdir(parents=True, exist_ok=True)
         upstreams = "\n".join(
-            f"  upstream r{r} {{ server 127.0.0.1:{API_BASE + int(r)}; keepalive 64; }}" for r in REGIONS)
+            f"  upstream r{r} {{ server {api(r)[7:]}; keepalive 64; }}" for r in REGIONS)
         # Like the router: the region from the id in the path, keep-alive to the APIs.
         (self.nginx_dir / "nginx.conf").write_text(f"""
 worker_processes 2;
@@ -533,10 +559,12 @@ def main():
 
     log("building release binaries")
     run(["cargo", "build", "--release", "--locked", "--bin", "loyalty-api", "--bin", "loyalty-router",
-         "--bin", "loyalty-bench", "--bin", "loyalty-bare-proxy", "--bin", "loyalty-faults"], cwd=ROOT)
+         "--bin", "loyalty-bench", "--bin", "loyalty-bare-proxy", "--bin", "loyalty-faults",
+         "--bin", "loyalty-topology"], cwd=ROOT)
     meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT,
                           capture_output=True).stdout)
     bin_dir = Path(meta["target_directory"]) / "release"
+    load_layout(bin_dir)
     platform = Platform(bin_dir)
     sections = {}
     try:

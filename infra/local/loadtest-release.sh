@@ -5,12 +5,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export LOYALTY_STATE_DIR=$ROOT/.local/loadtest
-export PG_PORT_BASE=56100 API_PORT_BASE=9200 ROUTER_PORT=9180 PROFILE=release
+# Its ports: the topology's `loadtest` deployment (infra/local/topology.toml).
+export LOYALTY_DEPLOYMENT=loadtest PROFILE=release
 export LOYALTY_ADMIN_EMAIL=admin@loyalty.local LOYALTY_ADMIN_PASSWORD=change-me-admin
 
 cd "$ROOT"
-cargo build --release -q -p loadtest
+cargo build --release -q -p loadtest -p topology
 trap 'bash infra/local/down.sh >/dev/null' EXIT
 bash infra/local/up.sh >/dev/null
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+eval "$("$target_dir/release/loyalty-topology" env --deployment loadtest)"
 "$target_dir/release/loyalty-loadtest" --url "http://127.0.0.1:$ROUTER_PORT" --out docs/loadtest "$@"

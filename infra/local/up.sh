@@ -3,21 +3,23 @@
 # then the router on :8080. Safe to run twice: whatever already runs is left alone (so
 # it also restarts what has died). `down.sh` stops exactly what this started.
 #
+# The regions, their names and every port come from infra/local/topology.toml, through
+# `loyalty-topology env` (the one place that computes them).
+#
 # Environment (defaults in brackets):
 #   LOYALTY_STATE_DIR [.local]   data, logs, pid files, generated secrets
-#   LOYALTY_LOCAL_REGIONS ["001 002 003"]
-#   PG_PORT_BASE [55000]         region NNN's Postgres listens on base + NNN
-#   API_PORT_BASE [8100]         instance k (0, 1, ...) of region NNN on base + NNN + 10*k
-#   ROUTER_PORT [8080]
-#   ROUTER_ADMIN_PORT [ROUTER_PORT + 1]   the router's /metrics (never on ROUTER_PORT)
-#   API_INSTANCES [1]            API instances per region
+#   LOYALTY_DEPLOYMENT [local]   which deployment of the topology (its ports)
+#   LOYALTY_LOCAL_REGIONS [all]  only these regions of the topology ("001 002")
+#   PG_PORT_BASE, API_PORT_BASE, ROUTER_PORT, FAULTS_CONTROL_PORT, STANDBY_PORT_OFFSET,
+#   FAULT_PORT_OFFSET            replace the deployment's bases (a stack test's free ports)
+#   API_INSTANCES [topology's]   API instances per region
 #   STANDBY [0]                  1: each region's Postgres gets a synchronous streaming
-#                                hot standby on its port + STANDBY_PORT_OFFSET [100]; the
-#                                APIs' URL lists both (libpq target_session_attrs=read-write),
-#                                so they follow a promotion (`pg.sh promote`) by themselves
+#                                hot standby; the APIs' URL lists both (libpq
+#                                target_session_attrs=read-write), so they follow a
+#                                promotion (`pg.sh promote`) by themselves
 #   FAULTS [0]                   1: the router reaches each API, and each API its Postgres,
-#                                through loyalty-faults: port P becomes P + FAULT_PORT_OFFSET
-#                                [1000]; faults are set on FAULTS_CONTROL_PORT [8090]
+#                                through loyalty-faults links; faults are set on its
+#                                control API
 #   PROFILE [dev]                cargo profile to build; SKIP_BUILD=1 uses BIN_DIR as is
 #   EDGE_LIMITS [local]          local: the router's limits per client address are raised,
 #                                because every client here is 127.0.0.1 (tests, load test,
@@ -35,18 +37,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STATE=${LOYALTY_STATE_DIR:-$ROOT/.local}
-REGIONS=${LOYALTY_LOCAL_REGIONS:-"001 002 003"}
-PG_PORT_BASE=${PG_PORT_BASE:-55000}
-API_PORT_BASE=${API_PORT_BASE:-8100}
-ROUTER_PORT=${ROUTER_PORT:-8080}
-ROUTER_ADMIN_PORT=${ROUTER_ADMIN_PORT:-$((ROUTER_PORT + 1))}
-API_INSTANCES=${API_INSTANCES:-1}
+API_INSTANCES=${API_INSTANCES:-}
 PROFILE=${PROFILE:-dev}
 STANDBY=${STANDBY:-0}
-STANDBY_PORT_OFFSET=${STANDBY_PORT_OFFSET:-100}
 FAULTS=${FAULTS:-0}
-FAULT_PORT_OFFSET=${FAULT_PORT_OFFSET:-1000}
-FAULTS_CONTROL_PORT=${FAULTS_CONTROL_PORT:-8090}
 EDGE_LIMITS=${EDGE_LIMITS:-local}
 TLS=${TLS:-0}
 PG=$ROOT/infra/local/pg.sh
@@ -58,11 +52,26 @@ bash "$PG" ensure
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "==> building the API and the router ($PROFILE profile)"
-  (cd "$ROOT" && cargo build --profile "$PROFILE" --bin loyalty-api --bin loyalty-router --bin loyalty-faults)
+  (cd "$ROOT" && cargo build --profile "$PROFILE" --bin loyalty-api --bin loyalty-router --bin loyalty-faults --bin loyalty-topology)
   target_dir=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   case "$PROFILE" in dev) BIN_DIR="$target_dir/debug" ;; *) BIN_DIR="$target_dir/$PROFILE" ;; esac
 fi
 : "${BIN_DIR:?set BIN_DIR when SKIP_BUILD=1}"
+
+topology_args=(env --deployment "${LOYALTY_DEPLOYMENT:-local}" --regions "${LOYALTY_LOCAL_REGIONS:-}")
+[ -n "$API_INSTANCES" ] && topology_args+=(--instances "$API_INSTANCES")
+[ "$STANDBY" = 1 ] && topology_args+=(--standby)
+[ "$FAULTS" = 1 ] && topology_args+=(--faults)
+[ -n "${PG_PORT_BASE:-}" ] && topology_args+=(--postgres "$PG_PORT_BASE")
+[ -n "${API_PORT_BASE:-}" ] && topology_args+=(--api "$API_PORT_BASE")
+[ -n "${ROUTER_PORT:-}" ] && topology_args+=(--router "$ROUTER_PORT")
+[ -n "${FAULTS_CONTROL_PORT:-}" ] && topology_args+=(--faults-control "$FAULTS_CONTROL_PORT")
+[ -n "${STANDBY_PORT_OFFSET:-}" ] && topology_args+=(--standby-offset "$STANDBY_PORT_OFFSET")
+[ -n "${FAULT_PORT_OFFSET:-}" ] && topology_args+=(--fault-offset "$FAULT_PORT_OFFSET")
+layout=$("$BIN_DIR/loyalty-topology" "${topology_args[@]}")
+eval "$layout"
+# The instances of a region, by number: 0 1 ...
+instances() { local k=0 v; while v="API_PORT_${1}_$k" && [ -n "${!v:-}" ]; do echo "$k"; k=$((k + 1)); done; }
 
 # Secrets live in the git-ignored state folder, generated once.
 secrets="$STATE/secrets.env"
@@ -93,12 +102,13 @@ export LOYALTY_ADMIN_EMAIL=${LOYALTY_ADMIN_EMAIL:-admin@loyalty.local}
 export LOYALTY_ADMIN_PASSWORD=${LOYALTY_ADMIN_PASSWORD:-change-me-admin}
 staff_password=${LOYALTY_STAFF_PASSWORD:-change-me-staff}
 
-region_name() { case $1 in 001) echo Europe ;; 002) echo Americas ;; 003) echo Asia-Pacific ;; *) echo "Region $1" ;; esac; }
-api_port() { echo $((API_PORT_BASE + 10#$1 + 10 * $2)); }
-pg_port() { echo $((PG_PORT_BASE + 10#$1)); }
-standby_port() { echo $((PG_PORT_BASE + STANDBY_PORT_OFFSET + 10#$1)); }
-# Where the others reach a port: through its fault link when FAULTS=1.
-via() { if [ "$FAULTS" = 1 ]; then echo $(($1 + FAULT_PORT_OFFSET)); else echo "$1"; fi; }
+region_name() { local v="REGION_NAME_$1"; echo "${!v}"; }
+api_port() { local v="API_PORT_$1_$2"; echo "${!v}"; }
+api_via() { local v="API_VIA_$1_$2"; echo "${!v}"; }
+pg_port() { local v="PG_PORT_$1"; echo "${!v}"; }
+pg_via() { local v="PG_VIA_$1"; echo "${!v}"; }
+standby_port() { local v="STANDBY_PORT_$1"; echo "${!v}"; }
+standby_via() { local v="STANDBY_VIA_$1"; echo "${!v}"; }
 
 scheme=http
 curl_tls=()
@@ -117,7 +127,7 @@ topology="$STATE/topology.toml"
   fi
   for region in $REGIONS; do
     urls=""
-    for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls\"$scheme://127.0.0.1:$(via "$(api_port "$region" "$k")")\", "; done
+    for k in $(instances "$region"); do urls="$urls\"$scheme://127.0.0.1:$(api_via "$region" "$k")\", "; done
     printf '[[regions]]\nid = "%s"\nname = "%s"\nurls = [%s]\n\n' "$region" "$(region_name "$region")" "${urls%, }"
   done
   printf '[auth.verifying_keys]\n'
@@ -146,11 +156,11 @@ if [ "$FAULTS" = 1 ]; then
     echo "==> fault proxy already running (pid $(cat "$STATE/run/faults.pid"))"
   else
     links=()
-    link() { links+=(--link "$1=127.0.0.1:$(via "$2")=127.0.0.1:$2"); }
+    link() { links+=(--link "$1=127.0.0.1:$2=127.0.0.1:$3"); }
     for region in $REGIONS; do
-      for k in $(seq 0 $((API_INSTANCES - 1))); do link "api-$region-$k" "$(api_port "$region" "$k")"; done
-      link "pg-$region" "$(pg_port "$region")"
-      if [ "$STANDBY" = 1 ]; then link "pg-$region-standby" "$(standby_port "$region")"; fi
+      for k in $(instances "$region"); do link "api-$region-$k" "$(api_via "$region" "$k")" "$(api_port "$region" "$k")"; done
+      link "pg-$region" "$(pg_via "$region")" "$(pg_port "$region")"
+      if [ "$STANDBY" = 1 ]; then link "pg-$region-standby" "$(standby_via "$region")" "$(standby_port "$region")"; fi
     done
     echo "==> fault proxy: control API on 127.0.0.1:$FAULTS_CONTROL_PORT"
     nohup "$BIN_DIR/loyalty-faults" --control "127.0.0.1:$FAULTS_CONTROL_PORT" "${links[@]}" >>"$STATE/log/faults.log" 2>&1 &
@@ -166,7 +176,7 @@ start_database() {
     bash "$PG" init "$a_dir"
     bash "$PG" start "$a_dir" "$a_port"
     bash "$PG" createdb "$a_port" loyalty
-    db_url="postgres://postgres@127.0.0.1:$(via "$a_port")/loyalty"
+    db_url="postgres://postgres@127.0.0.1:$(pg_via "$region")/loyalty"
     return
   fi
   b_port=$(standby_port "$region")
@@ -189,13 +199,13 @@ start_database() {
   # Until the standby streams, every commit on the primary waits for it: the APIs would
   # start against a database that does not commit.
   bash "$PG" wait-sync "${primary[1]}"
-  db_url="postgres://postgres@127.0.0.1:$(via "$a_port"),127.0.0.1:$(via "$b_port")/loyalty?target_session_attrs=read-write&connect_timeout=2"
+  db_url="postgres://postgres@127.0.0.1:$(pg_via "$region"),127.0.0.1:$(standby_via "$region")/loyalty?target_session_attrs=read-write&connect_timeout=2"
 }
 
 for region in $REGIONS; do
   start_database "$region"
 
-  for k in $(seq 0 $((API_INSTANCES - 1))); do
+  for k in $(instances "$region"); do
     name="api-$region-$k"
     port=$(api_port "$region" "$k")
     if alive "$STATE/run/$name.pid"; then
@@ -215,7 +225,7 @@ for region in $REGIONS; do
 done
 
 for region in $REGIONS; do
-  for k in $(seq 0 $((API_INSTANCES - 1))); do
+  for k in $(instances "$region"); do
     wait_ready "$scheme://127.0.0.1:$(api_port "$region" "$k")/readyz" "api-$region-$k"
   done
 done
@@ -242,11 +252,11 @@ cat <<MSG
 Local deployment is up: the platform at $scheme://127.0.0.1:$ROUTER_PORT
   region  API instance(s)                           Postgres
 $(for region in $REGIONS; do
-  urls=""; for k in $(seq 0 $((API_INSTANCES - 1))); do urls="$urls $scheme://127.0.0.1:$(api_port "$region" "$k")"; done
+  urls=""; for k in $(instances "$region"); do urls="$urls $scheme://127.0.0.1:$(api_port "$region" "$k")"; done
   printf '  %s    %-40s  postgres://postgres@127.0.0.1:%s/loyalty%s\n' "$region" "$urls" "$(pg_port "$region")" \
     "$( [ "$STANDBY" = 1 ] && echo " (standby :$(standby_port "$region"))")"
 done)
-$( [ "$FAULTS" = 1 ] && echo "  faults: every port P above is reached through the fault proxy at P + $FAULT_PORT_OFFSET; control http://127.0.0.1:$FAULTS_CONTROL_PORT/links")
+$( [ "$FAULTS" = 1 ] && echo "  faults: the others reach every port above through a fault proxy link; control http://127.0.0.1:$FAULTS_CONTROL_PORT/links")
 
   admin:  $LOYALTY_ADMIN_EMAIL / $( [ "$LOYALTY_ADMIN_PASSWORD" = change-me-admin ] && echo "change-me-admin (default)" || echo "(from LOYALTY_ADMIN_PASSWORD)" ), lives in region 001
   staff:  staff@<region>.loyalty.local / $( [ "$staff_password" = change-me-staff ] && echo "change-me-staff (default)" || echo "(from LOYALTY_STAFF_PASSWORD)" ), one per region

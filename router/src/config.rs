@@ -67,14 +67,13 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".to_owned(),
             admin_listen: "127.0.0.1:8081".to_owned(),
-            regions: [("001", "Europe", 8101), ("002", "Americas", 8102), ("003", "Asia-Pacific", 8103)]
-                .into_iter()
-                .map(|(id, name, port)| RegionConfig {
-                    id: id.to_owned(),
-                    name: name.to_owned(),
-                    urls: vec![format!("http://127.0.0.1:{port}")],
-                })
-                .collect(),
+            // Region 001 alone; a deployment's regions come from its configuration file
+            // (`make up` writes it from infra/local/topology.toml).
+            regions: vec![RegionConfig {
+                id: "001".to_owned(),
+                name: "Europe".to_owned(),
+                urls: vec!["http://127.0.0.1:8101".to_owned()],
+            }],
             service_token: None,
             workers: None,
             log_json: false,

@@ -57,10 +57,14 @@ pub fn test_config(database_url: &str) -> Config {
     };
     config.db.startup_wait_secs = 10;
     config.service_token = Some(format!("service-{}", ulid::Ulid::new()));
-    // No peers: a test must never deliver to a local deployment on the default ports.
-    for region in &mut config.regions {
-        region.urls.clear();
-    }
+    // The topology's regions, without peers: a test must never deliver to a local
+    // deployment on the default ports.
+    config.regions = topology::Topology::local()
+        .unwrap()
+        .regions
+        .into_iter()
+        .map(|r| api::config::RegionConfig { id: r.id.parse().unwrap(), name: r.name, urls: Vec::new() })
+        .collect();
     config.auth.signing_key = Some(api::auth::new_signing_key().0);
     config.bootstrap.staff_email = Some(STAFF_EMAIL.into());
     config.bootstrap.staff_password = Some(PASSWORD.into());

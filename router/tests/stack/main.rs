@@ -16,12 +16,12 @@ use contract::dto::{Group, User, UserGroups};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{PASSWORD, REGIONS, Stack, expect_error, expect_json};
+use support::{PASSWORD, Stack, expect_error, expect_json, regions};
 
 #[tokio::test]
 async fn accounts_are_global_and_found_by_email() {
     let stack = Stack::start(1);
-    for region in REGIONS {
+    for region in &regions() {
         let (user, _) = stack.customer(region).await;
         assert_eq!(user.home_region.as_str(), region);
         assert!(user.id.as_str().starts_with(region));
@@ -34,7 +34,7 @@ async fn accounts_are_global_and_found_by_email() {
     expect_error(stack.post("/v1/users", None, &again).await, StatusCode::CONFLICT, "email_taken").await;
     // Concurrent sign-ups with one email in three regions: exactly one wins.
     let email = format!("race-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
-    let attempts = join_all(REGIONS.iter().cycle().take(6).map(|region| {
+    let attempts = join_all(regions().iter().cycle().take(6).map(|region| {
         let body = json!({"email": email, "password": PASSWORD, "full_name": "Racer", "home_region": region});
         let stack = &stack;
         async move { stack.post("/v1/users", None, &body).await.status() }
@@ -51,7 +51,7 @@ async fn accounts_are_global_and_found_by_email() {
 
     // Bootstrap accounts reach the directory through the outbox.
     let admin = stack.admin().await;
-    for region in REGIONS {
+    for region in &regions() {
         stack.staff(region).await;
     }
     // Login failures look the same whether or not the email exists.
@@ -319,7 +319,7 @@ async fn a_retry_on_another_instance_applies_once() {
 #[tokio::test]
 async fn a_sign_up_that_died_half_way_blocks_its_email_only_until_its_lease_lapses() {
     let stack = Stack::start(1);
-    let regions: Vec<contract::RegionId> = REGIONS.iter().map(|r| r.parse().unwrap()).collect();
+    let regions: Vec<contract::RegionId> = regions().iter().map(|r| r.parse().unwrap()).collect();
     let email = format!("orphan-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
     let directory = contract::directory::directory_regions(&contract::email::Email::parse(&email).unwrap(), &regions);
     // A router reserved the email for a sign-up in 001 in every directory region (a

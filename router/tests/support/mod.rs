@@ -18,7 +18,11 @@ use serde_json::{Value, json};
 pub const ADMIN_EMAIL: &str = "admin@stack.test";
 pub const PASSWORD: &str = "correct horse battery";
 pub const STAFF_PASSWORD: &str = "staff horse battery";
-pub const REGIONS: [&str; 3] = ["001", "002", "003"];
+
+/// The topology's regions (infra/local/topology.toml), in its order.
+pub fn regions() -> Vec<String> {
+    topology::Topology::local().unwrap().regions.into_iter().map(|r| r.id).collect()
+}
 
 pub struct Stack {
     pub router: String,
@@ -31,8 +35,9 @@ pub struct Stack {
     /// not describe, or to an API instance, the fault proxy, the admin port.
     pub http: client::Client,
     env: Vec<(String, String)>,
-    api_port_base: u16,
-    pg_port_base: u16,
+    /// Where everything of this stack listens: the topology's `stack` deployment, in its
+    /// block of free ports.
+    layout: topology::Layout,
     /// The fault proxy's control API (drill stacks).
     faults: Option<String>,
     /// This stack's claim on its block of ports, released when it is dropped.
@@ -42,11 +47,6 @@ pub struct Stack {
     /// The stack's CA (TLS stacks), to be trusted by clients.
     pub ca_file: Option<PathBuf>,
 }
-
-/// In drill stacks, region NNN's standby listens on its primary's port + this, and every
-/// port P is reached through its fault link at P + `FAULT_OFFSET`.
-const STANDBY_OFFSET: u16 = 10;
-const FAULT_OFFSET: u16 = 100;
 
 /// What a stack runs besides one Postgres and `instances` APIs per region.
 #[derive(Clone, Copy)]
@@ -102,31 +102,23 @@ fn claim_block(base: u16) -> Option<PathBuf> {
     None
 }
 
-fn free_ports(options: Options) -> (u16, u16, u16, PathBuf) {
-    const BLOCKS: u64 = (32_768 - 10_000) / 200;
+/// A block of free ports for a stack shaped by `options`, claimed against other test
+/// processes; the stack's layout in it.
+fn free_ports(options: Options) -> (topology::Layout, topology::Ports, PathBuf) {
+    let topology = topology::Topology::local().unwrap();
+    let stack = topology.deployment("stack").unwrap();
+    let block = stack.block.unwrap();
+    let shape = topology::Shape { instances: options.instances, standby: options.drill, faults: options.drill };
+    let blocks = u64::from((32_768 - 10_000) / block);
     let mut seed = ulid::Ulid::new().random() as u64;
     loop {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let base = 10_000 + ((seed >> 33) % BLOCKS) as u16 * 200;
-        let (pg, api, router) = (base, base + 40, base + 99);
-        let mut ports = vec![router, router - 1];
-        for n in 1..=3 {
-            ports.push(pg + n);
-            if options.drill {
-                ports.push(pg + STANDBY_OFFSET + n);
-            }
-            for k in 0..options.instances {
-                ports.push(api + n + 10 * k);
-            }
-        }
-        if options.drill {
-            let proxied: Vec<u16> = ports.iter().filter(|&&p| p != router).map(|p| p + FAULT_OFFSET).collect();
-            ports.extend(proxied);
-            ports.push(base + 199);
-        }
+        let base = 10_000 + ((seed >> 33) % blocks) as u16 * block;
+        let ports = stack.ports.shifted(base);
+        let layout = topology.layout(ports, &stack.extra, shape, &[]).unwrap();
         let Some(claim) = claim_block(base) else { continue };
-        if ports.iter().all(|&p| free(p)) {
-            return (pg, api, router, claim);
+        if layout.ports().iter().all(|&(p, _)| free(p)) {
+            return (layout, ports, claim);
         }
         let _ = std::fs::remove_file(claim);
     }
@@ -150,14 +142,15 @@ impl Stack {
             "{} has no loyalty-api: build the binaries first (`cargo build --bins`; make test does)",
             bin_dir.display()
         );
-        let (pg, api, router, port_claim) = free_ports(options);
+        let (layout, ports, port_claim) = free_ports(options);
         let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("stack-{}", ulid::Ulid::new()));
         let env: Vec<(String, String)> = [
             ("LOYALTY_STATE_DIR", state.to_str().unwrap().to_owned()),
-            ("PG_PORT_BASE", pg.to_string()),
-            ("API_PORT_BASE", api.to_string()),
-            ("ROUTER_PORT", router.to_string()),
-            ("ROUTER_ADMIN_PORT", (router - 1).to_string()),
+            ("LOYALTY_DEPLOYMENT", "stack".to_owned()),
+            ("PG_PORT_BASE", ports.postgres.to_string()),
+            ("API_PORT_BASE", ports.api.to_string()),
+            ("ROUTER_PORT", ports.router.to_string()),
+            ("FAULTS_CONTROL_PORT", ports.faults_control.to_string()),
             ("API_INSTANCES", instances.to_string()),
             ("SKIP_BUILD", "1".to_owned()),
             ("BIN_DIR", bin_dir.to_str().unwrap().to_owned()),
@@ -182,15 +175,12 @@ impl Stack {
             dir.join("ca.pem")
         });
         let scheme = if options.tls { "https" } else { "http" };
-        let faults = options.drill.then(|| format!("http://127.0.0.1:{}", pg + 199));
+        let faults = layout.faults_control.map(|port| format!("http://127.0.0.1:{port}"));
         if options.drill {
             env.extend(
                 [
                     ("STANDBY", "1".to_owned()),
-                    ("STANDBY_PORT_OFFSET", STANDBY_OFFSET.to_string()),
                     ("FAULTS", "1".to_owned()),
-                    ("FAULT_PORT_OFFSET", FAULT_OFFSET.to_string()),
-                    ("FAULTS_CONTROL_PORT", (pg + 199).to_string()),
                     // Small pools and a short deadline, so a slow database shows its bounds
                     // within a short drill.
                     ("LOYALTY_DB__POOL_SIZE", "4".to_owned()),
@@ -200,18 +190,17 @@ impl Stack {
                 .map(|(k, v)| (k.to_owned(), v)),
             );
         }
-        let router_url = format!("{scheme}://127.0.0.1:{router}");
+        let router_url = format!("{scheme}://127.0.0.1:{}", layout.router);
         let http =
             client::Client::builder("").ca_file(ca_file.as_deref()).timeout(Duration::from_secs(30)).build().unwrap();
         let stack = Stack {
             router: router_url.clone(),
-            router_admin: format!("http://127.0.0.1:{}", router - 1),
+            router_admin: format!("http://127.0.0.1:{}", layout.router_admin),
             api: http.with_base(&router_url),
             http,
             state,
             env,
-            api_port_base: api,
-            pg_port_base: pg,
+            layout,
             faults,
             port_claim,
             scheme,
@@ -242,8 +231,12 @@ impl Stack {
         secrets.lines().find_map(|l| l.strip_prefix("LOYALTY_SERVICE_TOKEN=")).unwrap().to_owned()
     }
 
+    fn region(&self, id: &str) -> &topology::RegionPorts {
+        self.layout.region(id).unwrap_or_else(|| panic!("no region {id} in the topology"))
+    }
+
     pub fn api_url(&self, region: &str, instance: u16) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme, self.api_port_base + region.parse::<u16>().unwrap() + 10 * instance)
+        format!("{}://127.0.0.1:{}", self.scheme, self.region(region).api[usize::from(instance)].port)
     }
 
     /// Kills one API instance outright (`kill -9`).
@@ -276,7 +269,7 @@ impl Stack {
 
     /// Runs `sql` on a region's database (as its Postgres superuser); what it printed.
     pub fn sql(&self, region: &str, sql: &str) -> String {
-        let port = self.pg_port_base + region.parse::<u16>().unwrap();
+        let port = self.region(region).postgres.port;
         let output = Command::new("psql")
             .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "loyalty", "-Atc", sql])
             .output()
@@ -292,7 +285,7 @@ impl Stack {
 
     /// Promotes a region's standby to primary (what RDS does in a Multi-AZ failover).
     pub fn promote_standby(&self, region: &str) {
-        let port = self.pg_port_base + STANDBY_OFFSET + region.parse::<u16>().unwrap();
+        let port = self.region(region).standby.expect("a drill stack").port;
         let dir = self.state.join("pg").join(format!("{region}-standby"));
         self.pg(&["promote", dir.to_str().unwrap(), &port.to_string()]);
     }
