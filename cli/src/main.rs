@@ -3,199 +3,20 @@
 
 mod actions;
 mod api;
+mod commands;
 mod interactive;
 mod session;
 mod show;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use serde::Serialize;
 use serde_json::json;
 
 use contract::dto::CatalogueItemPatch;
 
 use crate::api::{Api, Failure, Outcome};
+use crate::commands::{Args, Command, ItemCommand};
 use crate::session::{Session, Store};
-
-/// Exit codes: 0 done, 1 refused by the platform, 2 usage, 3 platform unreachable,
-/// 4 not logged in.
-#[derive(Parser)]
-#[command(name = "loyalty", version, about)]
-pub struct Args {
-    /// The platform's URL (the router); else `LOYALTY_URL`, the config file, the session's.
-    #[arg(long, env = "LOYALTY_URL", global = true)]
-    url: Option<String>,
-    /// A PEM bundle of CAs to trust for `https://` URLs, on top of the system's roots (the
-    /// local deployment's `make up TLS=1` prints its own).
-    #[arg(long, env = "LOYALTY_CA_FILE", global = true)]
-    ca_file: Option<std::path::PathBuf>,
-    /// Print the API's JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// The platform's regions and whether they are up.
-    Regions,
-    /// Create a customer account (asks for the home region when not given).
-    Signup {
-        #[arg(long)]
-        email: String,
-        #[arg(long, env = "LOYALTY_PASSWORD")]
-        password: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        region: Option<String>,
-    },
-    /// Log in; the session is kept in your config directory (owner-only).
-    Login {
-        #[arg(long)]
-        email: String,
-        #[arg(long, env = "LOYALTY_PASSWORD")]
-        password: String,
-    },
-    /// Forget the session.
-    Logout,
-    /// Your profile.
-    Me,
-    /// Your groups, with their points, from every region.
-    Groups,
-    /// Create a group; you are its owner.
-    NewGroup {
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "")]
-        location: String,
-        /// The region that keeps its points (your home region when not given).
-        #[arg(long)]
-        region: Option<String>,
-    },
-    /// A group's members: who owns it, who may redeem.
-    Members {
-        group: String,
-    },
-    /// (owner) Invite someone to your group; prints the code to give them.
-    Invite {
-        group: String,
-        /// Whoever joins with it may redeem the group's points.
-        #[arg(long)]
-        can_redeem: bool,
-        /// Only this user may use it.
-        #[arg(long = "for")]
-        for_user: Option<String>,
-        /// 60 to 604800 seconds (default: a day).
-        #[arg(long)]
-        expires_in: Option<i64>,
-    },
-    /// (owner) Your group's invitations, used and revoked ones included.
-    Invitations {
-        group: String,
-    },
-    /// (owner) Revoke an invitation by its id.
-    Revoke {
-        group: String,
-        invitation: String,
-    },
-    /// Join a group with the invitation code its owner gave you.
-    Join {
-        code: String,
-    },
-    Leave {
-        group: String,
-    },
-    /// (owner) Let a member redeem the group's points, or with `--withdraw` no longer.
-    Grant {
-        group: String,
-        user: String,
-        #[arg(long)]
-        withdraw: bool,
-    },
-    /// (owner) Remove a member from your group.
-    Remove {
-        group: String,
-        user: String,
-    },
-    /// (owner) Hand your group over to one of its members.
-    HandOver {
-        group: String,
-        user: String,
-    },
-    /// Redeem points from a group: `--points N`, or `--item ID [--qty N]`.
-    Redeem {
-        group: String,
-        #[arg(long, conflicts_with = "item")]
-        points: Option<i64>,
-        #[arg(long)]
-        item: Option<String>,
-        #[arg(long, default_value_t = 1)]
-        qty: i64,
-    },
-    /// Your activity, newest first.
-    Activity {
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-        #[arg(long)]
-        cursor: Option<String>,
-    },
-    /// A region's menu.
-    Catalogue {
-        region: String,
-    },
-    /// (staff) Bill a customer: `--item ID:QTY` once per line.
-    Bill {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        group: Option<String>,
-        #[arg(long)]
-        store: String,
-        #[arg(long = "item", required = true)]
-        items: Vec<String>,
-    },
-    /// (staff) Manage your region's menu.
-    #[command(subcommand)]
-    Item(ItemCommand),
-    /// (admin) Create a staff account.
-    CreateStaff {
-        #[arg(long)]
-        email: String,
-        #[arg(long, env = "LOYALTY_PASSWORD")]
-        password: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        region: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum ItemCommand {
-    Add {
-        #[arg(long)]
-        region: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "mains")]
-        category: String,
-        #[arg(long)]
-        price_cents: i64,
-        #[arg(long)]
-        points: i64,
-    },
-    Price {
-        item: String,
-        price_cents: i64,
-    },
-    Unavailable {
-        item: String,
-    },
-    Available {
-        item: String,
-    },
-}
 
 pub struct App {
     pub store: Store,

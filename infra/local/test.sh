@@ -63,10 +63,10 @@ if cargo nextest --version >/dev/null 2>&1; then
   # The failure drills compare throughput before, during and after a fault: they run
   # afterwards, one at a time, with nothing else loading the machine.
   status=0
-  cargo nextest run --workspace --locked --no-fail-fast -E 'not binary_id(router::drills)' || status=$?
+  cargo nextest run --workspace --locked --no-fail-fast -E 'not test(/^drills::/)' || status=$?
   echo "==> failure drills, one at a time"
   # --workspace, not -p router: the same feature set as above, so nothing is rebuilt.
-  cargo nextest run --workspace --locked --no-fail-fast -E 'binary_id(router::drills)' \
+  cargo nextest run --workspace --locked --no-fail-fast -E 'binary_id(system::system) & test(/^drills::/)' \
     --test-threads 1 || status=$?
   exit $status
 else

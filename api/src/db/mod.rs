@@ -44,66 +44,19 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{CustomizeConnection, Pool};
+use diesel::r2d2::Pool;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use self::connection::{PasswordSource, PgManager, Pooled};
+use self::connection::{PasswordSource, PgManager, SessionSettings};
 use crate::config::DbConfig;
 use crate::error::{ApiError, is_deadlock};
 
 pub type PgPool = Pool<PgManager>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
-
-/// Settings every pooled connection gets when it is opened.
-#[derive(Debug)]
-struct SessionSettings {
-    statement_timeout_ms: u64,
-}
-
-impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, conn: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
-        conn.conn
-            .batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout_ms))
-            .map_err(diesel::r2d2::Error::QueryError)?;
-        pin_messages(&mut conn.conn)
-    }
-}
-
-/// Diesel names only some SQLSTATEs (serialization failure, unique violation, lost
-/// connection) and hides the rest, so deadlocks (40P01) and statement timeouts (57014) are
-/// told apart by their text (`error.rs`). That text is in the server's `lc_messages`:
-/// every connection makes sure it is untranslated, or refuses to be used.
-fn pin_messages(conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-    #[derive(QueryableByName)]
-    struct Setting {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        lc_messages: String,
-    }
-    let current = diesel::sql_query("SELECT current_setting('lc_messages') AS lc_messages")
-        .get_result::<Setting>(conn)
-        .map_err(diesel::r2d2::Error::QueryError)?;
-    if untranslated(&current.lc_messages) {
-        return Ok(());
-    }
-    // Only a superuser may change it per session; elsewhere the database's parameters must.
-    conn.batch_execute("SET lc_messages = 'C'").map_err(|_| {
-        diesel::r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!(
-            "the database's lc_messages is '{}' and this role may not set it: set lc_messages = 'C' \
-             in the database's parameters (errors are recognised by their untranslated text)",
-            current.lc_messages
-        )))
-    })
-}
-
-/// Postgres's messages are untranslated under the C/POSIX locales and any English one.
-fn untranslated(lc_messages: &str) -> bool {
-    let language = lc_messages.split(['.', '_', '@']).next().unwrap_or_default();
-    matches!(language, "" | "C" | "POSIX" | "en")
-}
 
 #[derive(Clone)]
 pub struct Db {
@@ -383,19 +336,4 @@ fn is_retryable(err: &DieselError) -> bool {
 /// The cheapest round trip that proves the database answers.
 pub fn ping(conn: &mut PgConnection) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::untranslated;
-
-    #[test]
-    fn only_untranslated_locales_are_accepted_as_they_are() {
-        for english in ["", "C", "C.UTF-8", "C.utf8", "POSIX", "en_US.UTF-8", "en_GB", "en"] {
-            assert!(untranslated(english), "{english}");
-        }
-        for other in ["de_DE.UTF-8", "fr_FR", "ja_JP.eucJP", "es", "Cz"] {
-            assert!(!untranslated(other), "{other}");
-        }
-    }
 }

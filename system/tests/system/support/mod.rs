@@ -1,11 +1,11 @@
 //! The local deployment (3 regions + router) started by the same scripts as `make up`,
 //! on free ports and in a state folder of its own, so stack tests run beside a `make up`
 //! and beside each other. Dropped, it runs `down.sh` and removes its folder.
-#![allow(dead_code)]
 // Test-only code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+mod ports;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -63,65 +63,14 @@ pub struct Options {
     pub tls: bool,
 }
 
+/// Where the workspace's binaries are: beside `deps/`, where this test binary runs from.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// Port bases where every port the deployment needs is free: a block of 200 ports, the
-/// second hundred for fault links and the fault proxy's control API. The blocks lie
-/// below Linux's ephemeral range (32768-60999): a port that is free when chosen there
-/// can be taken by any process's outgoing connection before the server binds it.
-/// Claims a block of ports for this process: a file per block, created exclusively, so
-/// two stacks starting at once (in one test binary or several) never pick the same
-/// block between choosing it and binding it. A claim whose process is gone is taken over.
-fn claim_block(base: u16) -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join("loyalty-stack-blocks");
-    std::fs::create_dir_all(&dir).ok()?;
-    let path = dir.join(base.to_string());
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                use std::io::Write;
-                writeln!(file, "{}", std::process::id()).ok()?;
-                return Some(path);
-            }
-            Err(_) => {
-                let owner = std::fs::read_to_string(&path).unwrap_or_default();
-                let alive = owner.trim().parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-                if alive {
-                    return None;
-                }
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-    }
-    None
-}
-
-/// A block of free ports for a stack shaped by `options`, claimed against other test
-/// processes; the stack's layout in it.
-fn free_ports(options: Options) -> (topology::Layout, topology::Ports, PathBuf) {
-    let topology = topology::Topology::local().unwrap();
-    let stack = topology.deployment("stack").unwrap();
-    let block = stack.block.unwrap();
-    let shape = topology::Shape { instances: options.instances, standby: options.drill, faults: options.drill };
-    let blocks = u64::from((32_768 - 10_000) / block);
-    let mut seed = ulid::Ulid::new().random() as u64;
-    loop {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let base = 10_000 + ((seed >> 33) % blocks) as u16 * block;
-        let ports = stack.ports.shifted(base);
-        let layout = topology.layout(ports, &stack.extra, shape, &[]).unwrap();
-        let Some(claim) = claim_block(base) else { continue };
-        if layout.ports().iter().all(|&(p, _)| free(p)) {
-            return (layout, ports, claim);
-        }
-        let _ = std::fs::remove_file(claim);
-    }
 }
 
 impl Stack {
@@ -136,13 +85,13 @@ impl Stack {
 
     pub fn start_with(options: Options) -> Stack {
         let instances = options.instances;
-        let bin_dir = Path::new(env!("CARGO_BIN_EXE_loyalty-router")).parent().unwrap().to_path_buf();
+        let bin_dir = bin_dir();
         assert!(
             bin_dir.join("loyalty-api").exists(),
             "{} has no loyalty-api: build the binaries first (`cargo build --bins`; make test does)",
             bin_dir.display()
         );
-        let (layout, ports, port_claim) = free_ports(options);
+        let (layout, ports, port_claim) = ports::free_ports(options);
         let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("stack-{}", ulid::Ulid::new()));
         let env: Vec<(String, String)> = [
             ("LOYALTY_STATE_DIR", state.to_str().unwrap().to_owned()),

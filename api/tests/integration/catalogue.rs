@@ -1,10 +1,8 @@
 //! The catalogue: who may change it, the TTL cache, ETags and conditional requests.
 
-mod support;
-
+use crate::support::{TestApp, expect_error, expect_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestApp, expect_error, expect_json};
 
 fn dish(name: &str) -> Value {
     json!({"name": name, "category": "mains", "price_cents": 1290, "points_price": 130})

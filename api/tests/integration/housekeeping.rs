@@ -2,17 +2,15 @@
 //! retention and outbox events delivered long ago; nothing younger, nothing undelivered.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test setup and helpers
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::postgres::TestDb;
+use crate::support::test_config;
 use api::db::Db;
 use api::services::housekeeping::{Purged, purge};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use support::postgres::TestDb;
-use support::test_config;
 
 #[derive(QueryableByName)]
 struct Count {

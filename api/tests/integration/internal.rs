@@ -1,11 +1,9 @@
 //! The region-to-region API: service token, the email directory's reservation protocol,
 //! and applying events from other regions.
 
-mod support;
-
+use crate::support::{TestApp, expect_error, expect_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestApp, expect_error, expect_json};
 
 #[allow(clippy::unwrap_used)] // test helper
 async fn internal(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
@@ -155,8 +153,8 @@ async fn events_from_other_regions_are_applied_idempotently() {
 async fn users_from_before_replication_reach_every_directory_region_once() {
     use diesel::connection::SimpleConnection;
 
-    let test_db = support::postgres::TestDb::create();
-    let config = support::test_config(&test_db.url);
+    let test_db = crate::support::postgres::TestDb::create();
+    let config = crate::support::test_config(&test_db.url);
     let db = api::db::Db::new(&test_db.url, &config.db, None);
     db.migrate(std::time::Instant::now() + std::time::Duration::from_secs(10)).unwrap();
     let mut conn = test_db.connect();

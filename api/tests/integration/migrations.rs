@@ -1,12 +1,10 @@
 //! Migrations apply, revert completely, and apply again (what `diesel migration redo` needs).
 
-mod support;
-
+use crate::support::postgres::TestDb;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
-use support::postgres::TestDb;
 
 #[derive(QueryableByName)]
 struct Count {
@@ -137,14 +135,14 @@ async fn the_service_role_uses_rows_and_cannot_change_the_schema() {
     // Dropped last, after the database (declared first), even when the test fails.
     let _roles = DropRoles(vec![service.clone(), migrator.clone()]);
     let db = TestDb::create();
-    let roles = include_str!("../../infra/sql/roles.sql")
+    let roles = include_str!("../../../infra/sql/roles.sql")
         .replace(":\"migrator\"", &format!("\"{migrator}\""))
         .replace(":\"service\"", &format!("\"{service}\""));
     db.connect().batch_execute(&roles).unwrap();
     let url = db.url.clone();
     let as_role = |role: &str| url.replacen("postgres@", &format!("{role}@"), 1);
 
-    let mut config = support::test_config(&as_role(&service));
+    let mut config = crate::support::test_config(&as_role(&service));
     config.db.migrate = false;
     config.db.startup_wait_secs = 3;
     let refused = api::Application::build(config.clone()).await.err().expect("refused before migrating");
@@ -158,7 +156,7 @@ async fn the_service_role_uses_rows_and_cannot_change_the_schema() {
     assert!(applied.len() >= 7, "{applied:?}");
 
     // The service starts (its schema check passes) and serves writes.
-    let app = support::TestApp::start(config, db).await;
+    let app = crate::support::TestApp::start(config, db).await;
     let (user, token) = app.customer().await;
     let funded = app.award(user.id.as_str(), None, 5_000, 1).await;
     assert_eq!(funded.points_awarded, 50);
@@ -185,7 +183,8 @@ struct DropRoles(Vec<String>);
 
 impl Drop for DropRoles {
     fn drop(&mut self) {
-        let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", support::postgres::cluster_url())) else {
+        let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", crate::support::postgres::cluster_url()))
+        else {
             return;
         };
         for role in &self.0 {

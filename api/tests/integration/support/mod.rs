@@ -2,7 +2,6 @@
 //! `make test` starts (LOYALTY_TEST_PG_URL), and its own API server on a free port,
 //! spoken to over real HTTP. Databases are dropped when the test ends, so tests run in
 //! parallel and leave nothing behind.
-#![allow(dead_code)]
 // Test-only code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,12 +1,10 @@
 //! Sign-up, login, profiles, and the contract's conventions (envelope, request ids,
 //! body limits, unknown fields, id shapes), against a real server and database.
 
-mod support;
-
+use crate::support::{ADMIN_EMAIL, PASSWORD, TestApp, expect_error, expect_json};
 use contract::dto::{Role, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{ADMIN_EMAIL, PASSWORD, TestApp, expect_error, expect_json};
 
 fn signup(email: &str) -> Value {
     json!({"email": email, "password": PASSWORD, "full_name": "Ann Smith", "home_region": "001",

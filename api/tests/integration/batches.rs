@@ -3,11 +3,11 @@
 //! failure does not take its batchmates down with it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test setup and helpers
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::postgres::{DbLock, TestDb};
+use crate::support::test_config;
 use api::db::Db;
 use api::db::ledger::EntryRow;
 use api::db::points::{Answer, PointsWrite, Stored};
@@ -18,8 +18,6 @@ use api::services::points::{PointsBatch, PointsQueue};
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use serde_json::json;
-use support::postgres::{DbLock, TestDb};
-use support::test_config;
 
 const REGION: &str = "001";
 

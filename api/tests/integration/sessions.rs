@@ -1,14 +1,12 @@
 //! Logout and role changes revoke tokens before they expire: at once on the instance
 //! that revoked, within a poll (`auth.revocation_poll_ms`) on every other instance.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{ADMIN_EMAIL, PASSWORD, TestApp, expect_error, expect_json};
 use contract::dto::{Role, User};
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{ADMIN_EMAIL, PASSWORD, TestApp, expect_error, expect_json};
 
 /// Polls `path` with `token` at `base` until it is refused, returning how long that took.
 #[allow(clippy::unwrap_used)] // test helper

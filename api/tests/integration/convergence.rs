@@ -2,13 +2,11 @@
 //! duplicated or late, leave the same state as applying them in order once. Checked by
 //! proptest against the real `apply` on a real database.
 
-mod support;
-
+use crate::support::postgres::TestDb;
 use contract::internal::Event;
 use contract::{GroupId, RegionId, UserId};
 use diesel::prelude::*;
 use proptest::prelude::*;
-use support::postgres::TestDb;
 
 /// The history of one membership in the group's region: join, leave, join, ...
 /// Version n is the n-th change; odd versions are joins.

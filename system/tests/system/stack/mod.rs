@@ -1,9 +1,6 @@
 //! The whole platform as a client sees it: three regions and the router, brought up by
 //! the local deployment's scripts, driven only through the router's public API.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod authorization;
 mod governance;
 mod hostile_input;
@@ -12,11 +9,11 @@ mod limits;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support::{PASSWORD, Stack, expect_error, expect_json, regions};
 use contract::dto::{Group, User, UserGroups};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{PASSWORD, Stack, expect_error, expect_json, regions};
 
 #[tokio::test]
 async fn accounts_are_global_and_found_by_email() {

@@ -1,16 +1,14 @@
 //! The database goes away while the API runs, and several instances share one database.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::postgres::{Cluster, DbLock, TestDb};
+use crate::support::{TestApp, expect_error, expect_json, test_config};
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::postgres::{Cluster, DbLock, TestDb};
-use support::{TestApp, expect_error, expect_json, test_config};
 
 #[tokio::test]
 async fn a_dead_database_gives_fast_503s_and_the_api_recovers_by_itself() {

@@ -4,11 +4,9 @@
 //! runs with TLS on every hop (`TLS=1`), so the load test's client speaks HTTPS too (the
 //! drills run it over plain HTTP).
 
-mod support;
-
+use crate::support::{ADMIN_EMAIL, Options, PASSWORD, Stack};
 use clap::Parser;
 use loadtest::scenario::Scenario;
-use support::{ADMIN_EMAIL, Options, PASSWORD, Stack};
 
 #[derive(Parser)]
 struct Args {

@@ -1,0 +1,21 @@
+//! The API's integration tests, one binary (as zero2prod's `tests/api` and crates.io's
+//! `integration` target): every test gets its own database on the throwaway cluster that
+//! `make test` starts (LOYALTY_TEST_PG_URL) and its own server on a free port, spoken to
+//! over real HTTP, so they run in parallel and leave nothing behind.
+
+mod support;
+
+mod batches;
+mod catalogue;
+mod convergence;
+mod governance;
+mod groups;
+mod housekeeping;
+mod internal;
+mod layers;
+mod migrations;
+mod points;
+mod points_races;
+mod resilience;
+mod sessions;
+mod users;

@@ -1,0 +1,147 @@
+//! The ledger, the catalogue, bills and redemptions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Award,
+    Redeem,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Award => "award",
+            EntryKind::Redeem => "redeem",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntry {
+    pub id: EntryId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    /// Who billed or redeemed; null only for entries older than v1.1 whose actor was
+    /// no longer known when it was introduced.
+    pub actor_id: Option<UserId>,
+    pub kind: EntryKind,
+    /// Signed: positive for awards, negative for redemptions.
+    pub points: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_cents: Option<i64>,
+    pub balance_after: i64,
+    pub idempotency_key: String,
+    pub created_on: DateTime<Utc>,
+}
+
+/// A page of a user's activity merged across regions by the router, with the regions
+/// that could not answer (an addition to the contract; empty from a single region).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActivityPage {
+    pub items: Vec<LedgerEntry>,
+    pub next_cursor: Option<String>,
+    #[serde(default)]
+    pub unavailable: Vec<RegionId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CatalogueItem {
+    pub id: ItemId,
+    pub name: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub points_price: i64,
+    pub available: bool,
+    pub updated_on: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Catalogue {
+    pub items: Vec<CatalogueItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCatalogueItem {
+    pub name: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub points_price: i64,
+    /// Defaults to true.
+    #[serde(default)]
+    pub available: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueItemPatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub price_cents: Option<i64>,
+    #[serde(default)]
+    pub points_price: Option<i64>,
+    #[serde(default)]
+    pub available: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillLine {
+    pub item_id: String,
+    pub qty: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBill {
+    pub user_id: String,
+    /// Defaults to the user's personal group.
+    #[serde(default)]
+    pub group_id: Option<String>,
+    pub store_region: String,
+    pub items: Vec<BillLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Bill {
+    pub id: EntryId,
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub store_region: RegionId,
+    pub amount_cents: i64,
+    pub points_awarded: i64,
+    pub balance_after: i64,
+    pub created_on: DateTime<Utc>,
+}
+
+/// Either `{points}` or `{item_id, qty}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRedemption {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qty: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Redemption {
+    pub id: EntryId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    /// The positive amount redeemed.
+    pub points: i64,
+    pub balance_after: i64,
+    pub created_on: DateTime<Utc>,
+}

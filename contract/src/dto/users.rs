@@ -1,0 +1,112 @@
+//! Users and sessions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Role, nullable};
+use crate::ids::{GroupId, RegionId, UserId};
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    pub home_region: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub age: Option<i64>,
+    /// `staff` or `admin` need an admin token; absent means `customer`.
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+impl NewUser {
+    /// A sign-up with only the fields the contract requires (a customer; set `role` for
+    /// staff or an admin).
+    pub fn new(email: &str, password: &str, full_name: &str, home_region: &str) -> NewUser {
+        NewUser {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            full_name: full_name.to_owned(),
+            home_region: home_region.to_owned(),
+            phone: None,
+            location: None,
+            age: None,
+            role: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub full_name: String,
+    pub home_region: RegionId,
+    pub role: Role,
+    pub phone: Option<String>,
+    pub location: Option<String>,
+    pub age: Option<i32>,
+    pub groups: Vec<GroupId>,
+    pub personal_group_id: GroupId,
+    pub created_on: DateTime<Utc>,
+    pub updated_on: DateTime<Utc>,
+}
+
+/// Absent fields stay as they are; `null` clears an optional field.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub location: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub age: Option<Option<i64>>,
+    /// (admin, v1.2 addition) A new role for the user. Every token the user holds is
+    /// revoked with it: the role is written into tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub token: String,
+    pub user_id: UserId,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_tells_absent_from_null() {
+        let p: UserPatch = serde_json::from_str(r#"{"phone": null}"#).unwrap();
+        assert_eq!(p.phone, Some(None));
+        assert_eq!(p.location, None);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        assert!(serde_json::from_str::<NewSession>(r#"{"email":"a","password":"b","x":1}"#).is_err());
+    }
+}
