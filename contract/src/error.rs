@@ -28,6 +28,9 @@ pub enum ErrorCode {
     ItemUnavailable,
     IdempotencyInProgress,
     PayloadTooLarge,
+    /// Addition to the contract: a known path asked with a method it does not answer
+    /// (the `Allow` header lists those it does).
+    MethodNotAllowed,
     IdempotencyKeyReused,
     RateLimited,
     Internal,
@@ -48,6 +51,7 @@ impl ErrorCode {
             }
             Misdirected => 421,
             PayloadTooLarge => 413,
+            MethodNotAllowed => 405,
             IdempotencyKeyReused => 422,
             RateLimited => 429,
             Internal => 500,

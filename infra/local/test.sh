@@ -34,6 +34,15 @@ if ! command -v moto_server >/dev/null 2>&1; then
   export MOTO_SERVER=$venv/bin/moto_server
 fi
 
+# schemathesis checks the OpenAPI document against the running platform (a system test).
+st_venv=${LOYALTY_STATE_DIR:-$ROOT/.local}/schemathesis-venv
+if [ ! -x "$st_venv/bin/st" ]; then
+  echo "==> installing schemathesis (PyPI) into $st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install -q "schemathesis==4.32.5"
+fi
+export LOYALTY_SCHEMATHESIS=$st_venv/bin/st
+
 scratch=$(mktemp -d /tmp/loyalty-test.XXXXXX)
 chmod 755 "$scratch"
 cleanup() {

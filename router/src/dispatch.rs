@@ -71,6 +71,15 @@ fn labels(route: &Route) -> (&'static str, String) {
     }
 }
 
+/// Every route but sign-up, login, the region list and a region's menu needs a token.
+fn needs_token(route: &Route, method: &actix_web::http::Method, path: &str) -> bool {
+    match route {
+        Route::SignUp | Route::LogIn | Route::Regions => false,
+        Route::Region(_) => !(method == actix_web::http::Method::GET && path.starts_with("/v1/regions/")),
+        _ => true,
+    }
+}
+
 pub async fn dispatch(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -100,7 +109,19 @@ async fn run(
     payload: web::Payload,
     address: Option<IpAddr>,
 ) -> Result<HttpResponse, RouterError> {
+    if needs_token(&route, req.method(), req.path())
+        && !req.headers().contains_key(actix_web::http::header::AUTHORIZATION)
+    {
+        // Said before anything about the request's regions or body: a caller without a
+        // token learns nothing but that one is needed (the region checks the token itself).
+        return Err(RouterError::new(contract::ErrorCode::Unauthenticated, "this needs a bearer token"));
+    }
     let body = read_body(payload, state.body_read_timeout).await?;
+    // Every body of the public API is a JSON object: anything else (serde would take an
+    // array for a struct) is refused here, before a region spends work on it.
+    if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&first| first != b'{') {
+        return Err(RouterError::invalid_input("the body must be a JSON object"));
+    }
     let mut outgoing = Outgoing::from_request(req, body);
     check_action(state, &route, &outgoing.body, address)?;
     // The API's login lockout is per (email, client address): the address is the one the

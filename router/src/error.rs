@@ -13,11 +13,13 @@ pub struct RouterError {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// The methods a path answers, for a 405's `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
 impl RouterError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        RouterError { code, message: message.into(), retry_after: None }
+        RouterError { code, message: message.into(), retry_after: None, allow: None }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
@@ -26,6 +28,14 @@ impl RouterError {
 
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "no such endpoint")
+    }
+
+    /// A known path asked with another method than the ones in `allow`.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        RouterError {
+            allow: Some(allow),
+            ..Self::new(ErrorCode::MethodNotAllowed, format!("this path answers {allow} only"))
+        }
     }
 
     /// Nothing was sent to the region: safe to retry after `Retry-After`.
@@ -67,6 +77,9 @@ impl ResponseError for RouterError {
         let mut response = HttpResponse::build(self.status_code());
         if let Some(secs) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = self.allow {
+            response.insert_header((header::ALLOW, allow));
         }
         response.json(ErrorEnvelope {
             error: ErrorBody { code: self.code, message: self.message.clone(), request_id: request_id::current() },

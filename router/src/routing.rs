@@ -60,6 +60,12 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
             .parse::<RegionId>()
             .map(Route::Region)
             .map_err(|e| RouterError::invalid_input(format!("region {rid:?}: {e}"))),
+        // The router's own paths, asked with a method they do not answer.
+        (_, ["v1", "regions"] | ["healthz"] | ["readyz"] | ["openapi.json"]) => {
+            Err(RouterError::method_not_allowed("GET"))
+        }
+        (_, ["v1", "users" | "sessions" | "bills"]) => Err(RouterError::method_not_allowed("POST")),
+        (_, ["v1", "groups"]) => Err(RouterError::method_not_allowed("POST")),
         _ => Err(RouterError::not_found()),
     }
 }
@@ -109,6 +115,15 @@ mod tests {
         assert_eq!(r(Method::POST, "/internal/events"), Err(NotFound));
         assert_eq!(r(Method::GET, "/internal/directory"), Err(NotFound));
         assert_eq!(r(Method::GET, "/v1/nothing"), Err(NotFound));
-        assert_eq!(r(Method::GET, "/v1/bills"), Err(NotFound));
+        assert_eq!(r(Method::GET, "/v1/nothing/else"), Err(NotFound));
+    }
+
+    #[test]
+    fn the_routers_own_paths_name_the_methods_they_answer() {
+        let refused = route(&Method::GET, "/v1/bills").unwrap_err();
+        assert_eq!((refused.code, refused.allow), (contract::ErrorCode::MethodNotAllowed, Some("POST")));
+        let refused = route(&Method::TRACE, "/healthz").unwrap_err();
+        assert_eq!((refused.code, refused.allow), (contract::ErrorCode::MethodNotAllowed, Some("GET")));
+        assert_eq!(r(Method::DELETE, "/v1/regions"), Err(contract::ErrorCode::MethodNotAllowed));
     }
 }

@@ -56,13 +56,17 @@ pub async fn openapi(state: web::Data<AppState>) -> Result<HttpResponse, RouterE
     let answer = forward(&state, region, &request).await?;
     let mut doc: serde_json::Value = serde_json::from_slice(&answer.body).map_err(RouterError::internal)?;
     doc["info"]["title"] = json!("Loyalty platform (through the router)");
+    // The router serves its metrics on its admin address only, never here.
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        paths.remove("/metrics");
+    }
     doc["info"]["description"] = json!(
         "The public contract (shared/CONTRACT.md) served by the router, which routes by the region in each id \
          (or by home_region, group_id/user_id, region in bodies, and by the email directory for sign-up and login). \
          Additions: GET /v1/users/{uid}/groups and /activity merge every region of the user's groups; activity pages \
          also list `unavailable` regions that did not answer (their entries come on later pages once they do). \
          /internal/* is never forwarded. Error codes added: `misdirected` (421, only when calling a region directly), \
-         `item_unavailable` (409)."
+         `item_unavailable` (409), `method_not_allowed` (405, with `Allow`). Request bodies are JSON objects."
     );
     Ok(HttpResponse::Ok().json(doc))
 }

@@ -57,7 +57,29 @@ pub async fn serve_openapi() -> HttpResponse {
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     complete(&mut doc);
+    one_of_redemptions(&mut doc);
     doc
+}
+
+/// A redemption names points or an item, never both: said as `oneOf`, which the derive
+/// cannot write for one struct.
+fn one_of_redemptions(doc: &mut Value) {
+    let schema = &mut doc["components"]["schemas"]["NewRedemption"];
+    let properties = schema["properties"].clone();
+    let not_null = |name: &str| {
+        let mut property = properties[name].clone();
+        property["type"] = property["type"].as_array().and_then(|t| t.first()).cloned().unwrap_or(Value::Null);
+        property
+    };
+    *schema = json!({
+        "description": "Either `{points}` or `{item_id, qty}` (qty defaults to 1).",
+        "oneOf": [
+            { "type": "object", "additionalProperties": false, "required": ["points"],
+              "properties": { "points": not_null("points") } },
+            { "type": "object", "additionalProperties": false, "required": ["item_id"],
+              "properties": { "item_id": not_null("item_id"), "qty": not_null("qty") } },
+        ]
+    });
 }
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -72,7 +94,11 @@ fn path_parameter(name: &str) -> Value {
         "iid" => "An invitation's id (not its code)",
         _ => "An id",
     };
-    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+    let pattern = if name == "rid" { "^[0-9]{3}$" } else { "^[0-9]{3}-[a-z0-9]{6}$" };
+    json!({
+        "name": name, "in": "path", "required": true, "description": description,
+        "schema": { "type": "string", "pattern": pattern }
+    })
 }
 
 fn error_response(description: &str) -> Value {
@@ -95,7 +121,25 @@ fn complete(doc: &mut Value) {
             if !METHODS.contains(&method.as_str()) || !operation.is_object() {
                 continue;
             }
-            let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            let mut parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            for parameter in &mut parameters {
+                match (parameter["in"].as_str(), parameter["name"].as_str()) {
+                    (Some("query"), Some("limit")) => {
+                        parameter["schema"]["minimum"] = json!(1);
+                        parameter["schema"]["maximum"] = json!(200);
+                    }
+                    (Some("query"), Some("cursor")) => {
+                        parameter["schema"]["pattern"] = json!("^[A-Za-z0-9_-]+$");
+                        parameter["description"] =
+                            json!("The `next_cursor` of the page before; any other is refused (400)");
+                    }
+                    (Some("header"), Some("Idempotency-Key")) => {
+                        parameter["schema"] =
+                            json!({ "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$" });
+                    }
+                    _ => {}
+                }
+            }
             let mut added = parameters.clone();
             for name in &names {
                 if !parameters.iter().any(|p| p["name"] == *name && p["in"] == "path") {
@@ -114,6 +158,9 @@ fn complete(doc: &mut Value) {
             };
             if takes_input {
                 add("400", "invalid_input, invalid_id or missing_idempotency_key: nothing was done");
+            }
+            if takes_input {
+                add("404", "not_found (or one the caller may not see, worded alike), or unknown_region");
             }
             if secured {
                 add("401", "unauthenticated: no token, or one that is invalid, expired or revoked");

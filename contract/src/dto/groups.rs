@@ -9,8 +9,15 @@ use crate::ids::{GroupId, InvitationId, RegionId, UserId};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub name: String,
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f]*$")]
     pub location: String,
+    #[schema(pattern = "^[0-9]{3}$")]
     pub region: String,
 }
 
@@ -55,16 +62,24 @@ pub struct Member {
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f]*$")]
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub owner_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub user_id: String,
     /// The invitation's code. Required, except for an admin adding someone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,9 +112,11 @@ pub struct NewInvitation {
     pub can_redeem: Option<bool>,
     /// Only this user may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub user_id: Option<String>,
     /// 60..=604800, default 86400.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 60, maximum = 604800)]
     pub expires_in_secs: Option<i64>,
 }
 

@@ -69,9 +69,21 @@ pub struct Catalogue {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCatalogueItem {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub category: String,
+    #[schema(minimum = 0, maximum = 100000000)]
     pub price_cents: i64,
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub points_price: i64,
     /// Defaults to true.
     #[serde(default)]
@@ -82,12 +94,24 @@ pub struct NewCatalogueItem {
 #[serde(deny_unknown_fields)]
 pub struct CatalogueItemPatch {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub category: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100000000)]
     pub price_cents: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub points_price: Option<i64>,
     #[serde(default)]
     pub available: Option<bool>,
@@ -96,18 +120,24 @@ pub struct CatalogueItemPatch {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BillLine {
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub item_id: String,
+    #[schema(minimum = 1, maximum = 100)]
     pub qty: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBill {
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub user_id: String,
     /// Defaults to the user's personal group.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub group_id: Option<String>,
+    #[schema(pattern = "^[0-9]{3}$")]
     pub store_region: String,
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<BillLine>,
 }
 
@@ -128,10 +158,13 @@ pub struct Bill {
 #[serde(deny_unknown_fields)]
 pub struct NewRedemption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub points: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
     pub item_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100)]
     pub qty: Option<i64>,
 }
 

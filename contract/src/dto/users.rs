@@ -10,15 +10,30 @@ use crate::ids::{GroupId, RegionId, UserId};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(format = Email)]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub full_name: String,
+    #[schema(pattern = "^[0-9]{3}$")]
     pub home_region: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 32, pattern = "^[0-9 +().-]*[0-9+().-][0-9 +().-]*$")]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub location: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 150)]
     pub age: Option<i64>,
     /// `staff` or `admin` need an admin token; absent means `customer`.
     #[serde(default)]
@@ -82,7 +97,9 @@ pub struct UserPatch {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
+    #[schema(format = Email)]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 

@@ -13,4 +13,5 @@ mod support;
 mod cli;
 mod drills;
 mod load;
+mod openapi_fuzz;
 mod stack;
