@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The failure drills (system/tests/system/drills.rs), one at a time, printing their figures.
+# The failure drills (system/tests/system/drills/), one at a time, printing their figures.
 # Each brings up its own drill deployment (2 API instances and a hot standby per region,
 # fault links everywhere) on free ports, so this runs beside `make up`.
 #   bash infra/local/drills.sh [FILTER]     e.g. drill_2

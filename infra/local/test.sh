@@ -23,25 +23,26 @@ cargo clippy -p api --features iam --all-targets --locked -- -D warnings
 echo "==> cargo deny (advisories from the offline snapshot, licences, bans, sources)"
 bash "$ROOT/infra/local/deny.sh"
 
+# Python tools from PyPI, each in a venv of its own under the state folder: prints the
+# path of `command` in the venv of `name`, installing `package` there first if need be.
+venv_tool() {
+  local name=$1 package=$2 command=$3 venv=${LOYALTY_STATE_DIR:-$ROOT/.local}/$1-venv
+  if [ ! -x "$venv/bin/$command" ]; then
+    echo "==> installing $package from PyPI into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "$package" >&2
+  fi
+  echo "$venv/bin/$command"
+}
+
 # The AWS operations tool is tested against moto (a mock AWS API) on loopback.
 if ! command -v moto_server >/dev/null 2>&1; then
-  venv=${LOYALTY_STATE_DIR:-$ROOT/.local}/moto-venv
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    echo "==> installing moto (mock AWS) from PyPI into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "moto[server]"
-  fi
-  export MOTO_SERVER=$venv/bin/moto_server
+  MOTO_SERVER=$(venv_tool moto "moto[server]" moto_server)
+  export MOTO_SERVER
 fi
-
 # schemathesis checks the OpenAPI document against the running platform (a system test).
-st_venv=${LOYALTY_STATE_DIR:-$ROOT/.local}/schemathesis-venv
-if [ ! -x "$st_venv/bin/st" ]; then
-  echo "==> installing schemathesis (PyPI) into $st_venv"
-  python3 -m venv "$st_venv"
-  "$st_venv/bin/pip" install -q "schemathesis==4.32.5"
-fi
-export LOYALTY_SCHEMATHESIS=$st_venv/bin/st
+LOYALTY_SCHEMATHESIS=$(venv_tool schemathesis "schemathesis==4.32.5" st)
+export LOYALTY_SCHEMATHESIS
 
 scratch=$(mktemp -d /tmp/loyalty-test.XXXXXX)
 chmod 755 "$scratch"
