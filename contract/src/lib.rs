@@ -10,6 +10,8 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod internal;
+#[cfg(feature = "diesel")]
+mod sql;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use ids::{EntryId, GroupId, IdError, InvitationId, ItemId, RegionId, Regional, UserId};

@@ -1,6 +1,7 @@
 //! Catalogue (menu) items of this region.
 
 use chrono::{DateTime, Utc};
+use contract::ItemId;
 use diesel::prelude::*;
 
 use super::schema::catalogue_items;
@@ -8,7 +9,7 @@ use super::schema::catalogue_items;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = catalogue_items)]
 pub struct ItemRow {
-    pub id: String,
+    pub id: ItemId,
     pub name: String,
     pub category: String,
     pub price_cents: i64,

@@ -1,6 +1,7 @@
 //! The email directory entries this region owns (see migration 2 for the protocol).
 
 use chrono::{DateTime, Utc};
+use contract::{RegionId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
@@ -10,8 +11,8 @@ use super::schema::email_directory;
 #[diesel(table_name = email_directory)]
 pub struct EntryRow {
     pub email: String,
-    pub home_region: String,
-    pub user_id: Option<String>,
+    pub home_region: RegionId,
+    pub user_id: Option<UserId>,
     pub confirmed: bool,
     pub reservation_id: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,

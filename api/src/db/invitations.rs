@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use contract::cursor::LedgerPosition;
+use contract::{GroupId, InvitationId, UserId};
 use diesel::prelude::*;
 
 use super::schema::invitations;
@@ -10,12 +11,12 @@ use super::schema::invitations;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invitations)]
 pub struct InvitationRow {
-    pub id: String,
-    pub group_id: String,
+    pub id: InvitationId,
+    pub group_id: GroupId,
     pub can_redeem: bool,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub expires_at: DateTime<Utc>,
-    pub used_by: Option<String>,
+    pub used_by: Option<UserId>,
     pub used_on: Option<DateTime<Utc>>,
     pub revoked_on: Option<DateTime<Utc>>,
     pub created_on: DateTime<Utc>,

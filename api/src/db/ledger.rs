@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use contract::cursor::LedgerPosition;
+use contract::dto::EntryKind;
+use contract::{EntryId, GroupId, RegionId, UserId};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -12,18 +14,18 @@ use super::schema::{group_members, ledger_entries};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ledger_entries)]
 pub struct EntryRow {
-    pub id: String,
-    pub group_id: String,
-    pub user_id: String,
-    pub kind: String,
+    pub id: EntryId,
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    pub kind: EntryKind,
     pub points: i64,
     pub amount_cents: Option<i64>,
-    pub store_region: Option<String>,
+    pub store_region: Option<RegionId>,
     pub balance_after: i64,
     pub idempotency_key: String,
     pub created_on: DateTime<Utc>,
     /// Who billed or redeemed; unknown (null) only for some entries older than v1.1.
-    pub actor_id: Option<String>,
+    pub actor_id: Option<UserId>,
 }
 
 /// A ledger entry to write; its time is the database's, taken as it is inserted.

@@ -49,7 +49,7 @@ pub enum Stored {
 impl From<catalogue::ItemRow> for PricedItem {
     fn from(row: catalogue::ItemRow) -> Self {
         PricedItem {
-            id: row.id,
+            id: row.id.to_string(),
             price_cents: row.price_cents,
             points_price: row.points_price,
             available: row.available,
@@ -126,7 +126,10 @@ fn read(conn: &mut PgConnection, deciding: &[&PointsWrite]) -> QueryResult<Read>
     let items = if item_ids.is_empty() {
         HashMap::new()
     } else {
-        catalogue::find_many(conn, &item_ids)?.into_iter().map(|row| (row.id.clone(), PricedItem::from(row))).collect()
+        catalogue::find_many(conn, &item_ids)?
+            .into_iter()
+            .map(|row| (row.id.to_string(), PricedItem::from(row)))
+            .collect()
     };
     Ok(Read { owners, balances, members, items })
 }
@@ -196,7 +199,7 @@ fn decide_and_write(
             actor_id: &change.actor_id,
         })
         .collect();
-    let mut inserted: HashMap<String, EntryRow> =
+    let mut inserted: HashMap<EntryId, EntryRow> =
         ledger::insert_many(conn, &rows)?.into_iter().map(|entry| (entry.id.clone(), entry)).collect();
     let touched: HashSet<&str> = changes.iter().map(|(write, _, _)| write.group_id.as_str()).collect();
     let new_balances: Vec<(&str, i64)> = touched.into_iter().map(|id| (id, balances[id])).collect();
@@ -206,7 +209,7 @@ fn decide_and_write(
     let entries = entry_ids
         .iter()
         .map(|id| {
-            inserted.remove(id.as_str()).ok_or_else(|| {
+            inserted.remove(id).ok_or_else(|| {
                 diesel::result::Error::DeserializationError(format!("ledger entry {id} was not returned").into())
             })
         })

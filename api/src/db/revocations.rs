@@ -1,6 +1,7 @@
 //! The token denylist of this region's users (`token_revocations`).
 
 use chrono::{DateTime, Utc};
+use contract::UserId;
 use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
@@ -14,7 +15,7 @@ const SETTLED: &str = "created_on < now() - interval '30 seconds'";
 #[derive(Debug, Clone, Queryable)]
 pub struct RevocationRow {
     pub seq: i64,
-    pub user_id: String,
+    pub user_id: UserId,
     pub jti: Option<String>,
     pub not_before: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,

@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::db::ledger::EntryRow;
 use crate::db::points::{Answer, PointsWrite};
-use crate::db::stored_id;
 use crate::domain::points::{Refusal, Rule};
 use crate::error::ApiError;
 use crate::services::groups::group_not_found;
@@ -64,10 +63,12 @@ pub fn respond(answered: Answered) -> HttpResponse {
 
 fn bill(entry: &EntryRow) -> QueryResult<Bill> {
     Ok(Bill {
-        id: stored_id(&entry.id)?,
-        user_id: stored_id(&entry.user_id)?,
-        group_id: stored_id(&entry.group_id)?,
-        store_region: stored_id(entry.store_region.as_deref().unwrap_or_default())?,
+        id: entry.id.clone(),
+        user_id: entry.user_id.clone(),
+        group_id: entry.group_id.clone(),
+        store_region: entry.store_region.ok_or_else(|| {
+            diesel::result::Error::DeserializationError(format!("bill {} has no store region", entry.id).into())
+        })?,
         amount_cents: entry.amount_cents.unwrap_or_default(),
         points_awarded: entry.points,
         balance_after: entry.balance_after,
@@ -77,9 +78,9 @@ fn bill(entry: &EntryRow) -> QueryResult<Bill> {
 
 fn redemption(entry: &EntryRow) -> QueryResult<Redemption> {
     Ok(Redemption {
-        id: stored_id(&entry.id)?,
-        group_id: stored_id(&entry.group_id)?,
-        user_id: stored_id(&entry.user_id)?,
+        id: entry.id.clone(),
+        group_id: entry.group_id.clone(),
+        user_id: entry.user_id.clone(),
         points: -entry.points,
         balance_after: entry.balance_after,
         created_on: entry.created_on,

@@ -16,7 +16,7 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::{self, catalogue, stored_id};
+use crate::db::{self, catalogue};
 use crate::domain::required_text;
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -56,7 +56,7 @@ const MAX_POINTS_PRICE: i64 = 1_000_000_000;
 
 fn to_dto(row: catalogue::ItemRow) -> diesel::QueryResult<CatalogueItem> {
     Ok(CatalogueItem {
-        id: stored_id(&row.id)?,
+        id: row.id,
         name: row.name,
         category: row.category,
         price_cents: row.price_cents,

@@ -2,7 +2,7 @@
 //! confirmation or release, and look-ups. The router drives sign-up and login with these.
 
 use contract::internal::{Confirmation, DirectoryEntry, NewReservation, Reservation};
-use contract::{RegionId, Regional, UserId};
+use contract::{Regional, UserId};
 use diesel::prelude::*;
 
 use crate::db::{directory, stored_id};
@@ -28,7 +28,7 @@ pub async fn reserve(state: &AppState, new: NewReservation) -> Result<Reservatio
                         (None, Some(held)) if expired => {
                             return Ok(Reservation::Stale {
                                 reservation_id: held.clone(),
-                                home_region: stored_id(&entry.home_region)?,
+                                home_region: entry.home_region,
                             });
                         }
                         _ => return Ok(Reservation::Taken),
@@ -76,8 +76,8 @@ pub async fn look_up(state: &AppState, email: &str) -> Result<Option<DirectoryEn
     let row = state.db.run(move |conn| Ok(directory::find(conn, email.as_str())?)).await?;
     row.map(|row| {
         Ok(DirectoryEntry {
-            home_region: stored_id::<RegionId>(&row.home_region)?,
-            user_id: row.user_id.as_deref().map(stored_id::<UserId>).transpose()?,
+            home_region: row.home_region,
+            user_id: row.user_id,
             email: row.email,
             confirmed: row.confirmed,
         })

@@ -265,11 +265,11 @@ pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: Grou
 
 fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
     Ok(LedgerEntry {
-        id: stored_id(&row.id)?,
-        group_id: stored_id(&row.group_id)?,
-        user_id: stored_id(&row.user_id)?,
-        actor_id: row.actor_id.as_deref().map(stored_id).transpose()?,
-        kind: if row.points < 0 { contract::dto::EntryKind::Redeem } else { contract::dto::EntryKind::Award },
+        id: row.id,
+        group_id: row.group_id,
+        user_id: row.user_id,
+        actor_id: row.actor_id,
+        kind: row.kind,
         points: row.points,
         amount_cents: row.amount_cents,
         balance_after: row.balance_after,
@@ -279,7 +279,7 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
 }
 
 fn entry_position(row: &ledger::EntryRow) -> LedgerPosition {
-    LedgerPosition { created_on: row.created_on, id: row.id.clone() }
+    LedgerPosition { created_on: row.created_on, id: row.id.to_string() }
 }
 
 pub async fn transactions(

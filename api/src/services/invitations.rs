@@ -14,7 +14,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::{self, invitations, stored_id};
+use crate::db::{self, invitations};
 use crate::domain::PageRequest;
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -129,11 +129,11 @@ pub async fn create(
 
 fn to_summary(row: invitations::InvitationRow) -> QueryResult<InvitationSummary> {
     Ok(InvitationSummary {
-        id: stored_id(&row.id)?,
+        id: row.id,
         can_redeem: row.can_redeem,
-        user_id: row.user_id.as_deref().map(stored_id).transpose()?,
+        user_id: row.user_id,
         expires_at: row.expires_at,
-        used_by: row.used_by.as_deref().map(stored_id).transpose()?,
+        used_by: row.used_by,
         used_on: row.used_on,
         revoked_on: row.revoked_on,
         created_on: row.created_on,
@@ -154,7 +154,7 @@ pub async fn list(
             ensure_manager(conn, &caller, &group)??;
             let rows = invitations::page_of_group(conn, group.as_str(), page.after.as_ref(), page.limit + 1)?;
             let position =
-                |r: &invitations::InvitationRow| LedgerPosition { created_on: r.created_on, id: r.id.clone() };
+                |r: &invitations::InvitationRow| LedgerPosition { created_on: r.created_on, id: r.id.to_string() };
             Ok(page.page(rows, position, to_summary)?)
         })
         .await

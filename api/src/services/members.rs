@@ -24,11 +24,11 @@ fn membership_dto(group: &GroupId, user: &UserId, owner_id: &str, row: &groups::
 
 /// Whether `invitation` lets `user` into `group` now.
 fn opens(invitation: &invitations::InvitationRow, group: &GroupId, user: &UserId) -> bool {
-    invitation.group_id == group.as_str()
+    &invitation.group_id == group
         && invitation.used_by.is_none()
         && invitation.revoked_on.is_none()
         && invitation.expires_at > chrono::Utc::now()
-        && invitation.user_id.as_deref().is_none_or(|u| u == user.as_str())
+        && invitation.user_id.as_ref().is_none_or(|u| u == user)
 }
 
 /// `user` joins `group`. A customer (or staff member) joins only themselves and only with
@@ -105,7 +105,7 @@ pub async fn join(
             let can_redeem = match &invitation {
                 Some(invitation) => {
                     // Locked and checked above: still, only an open invitation is taken.
-                    if !invitations::mark_used(conn, &invitation.id, user.as_str())? {
+                    if !invitations::mark_used(conn, invitation.id.as_str(), user.as_str())? {
                         return Ok(Err(invitation_invalid()));
                     }
                     invitation.can_redeem

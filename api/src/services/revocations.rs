@@ -17,7 +17,7 @@ use contract::internal::{Revocation, Revocations as RevocationPage};
 use contract::{RegionId, UserId};
 
 use crate::auth::Claims;
-use crate::db::{Db, revocations, stored_id};
+use crate::db::{Db, revocations};
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -158,7 +158,7 @@ pub async fn page(db: &Db, after: i64) -> Result<RevocationPage, ApiError> {
         .map(|row| {
             Ok(Revocation {
                 seq: row.seq,
-                user_id: stored_id(&row.user_id)?,
+                user_id: row.user_id,
                 jti: row.jti,
                 not_before: row.not_before,
                 expires_at: row.expires_at,

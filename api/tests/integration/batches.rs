@@ -37,13 +37,13 @@ fn render(write: &PointsWrite, decision: Result<&EntryRow, &Refusal>) -> QueryRe
 fn award(group: &str, key: &str, points: i64) -> PointsWrite {
     let dish = PricedItem { id: "001-dish01".into(), price_cents: points * 100, points_price: 1, available: true };
     PointsWrite {
-        caller_id: "001-staffer".into(),
+        caller_id: "001-staff1".into(),
         key: key.into(),
         fingerprint: "f".into(),
         group_id: group.parse().unwrap(),
         rule: Rule::Bill {
             user_id: "001-tester".into(),
-            actor_id: "001-staffer".into(),
+            actor_id: "001-staff1".into(),
             store_region: REGION.parse().unwrap(),
             lines: vec![("001-dish01".parse().unwrap(), Qty::parse(1).unwrap())],
             prices: Prices::From(Arc::new(vec![dish])),

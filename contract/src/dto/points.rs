@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
 
+#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
@@ -18,6 +19,17 @@ impl EntryKind {
         match self {
             EntryKind::Award => "award",
             EntryKind::Redeem => "redeem",
+        }
+    }
+}
+
+impl std::str::FromStr for EntryKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "award" => Ok(EntryKind::Award),
+            "redeem" => Ok(EntryKind::Redeem),
+            _ => Err(()),
         }
     }
 }
