@@ -6,7 +6,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::dto::EntryKind;
+use crate::dto::{EntryKind, Role};
 use crate::ids::{EntryId, GroupId, InvitationId, ItemId, RegionId, UserId};
 
 /// Written as its text, read back through its `FromStr` (a malformed value in the database
@@ -28,7 +28,7 @@ macro_rules! text_column {
     )*};
 }
 
-text_column!(RegionId, UserId, GroupId, ItemId, InvitationId, EntryId, EntryKind);
+text_column!(RegionId, UserId, GroupId, ItemId, InvitationId, EntryId, EntryKind, Role);
 
 #[cfg(test)]
 mod tests {

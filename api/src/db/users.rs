@@ -1,6 +1,8 @@
 //! Users and the derived index of the groups each user belongs to.
 
 use chrono::{DateTime, Utc};
+use contract::dto::Role;
+use contract::{GroupId, UserId};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -11,15 +13,15 @@ use super::schema::users;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub full_name: String,
     pub phone: Option<String>,
     pub location: Option<String>,
     pub age: Option<i32>,
-    pub personal_group_id: String,
+    pub personal_group_id: GroupId,
     pub created_on: DateTime<Utc>,
     pub updated_on: DateTime<Utc>,
 }
@@ -95,7 +97,7 @@ pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange)
 }
 
 /// Groups (of any region) the index says the user is in, oldest membership first.
-pub fn group_ids(conn: &mut PgConnection, user_id: &str) -> QueryResult<Vec<String>> {
+pub fn group_ids(conn: &mut PgConnection, user_id: &str) -> QueryResult<Vec<GroupId>> {
     GroupIds { user_id }.load(conn)
 }
 

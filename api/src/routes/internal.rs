@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use contract::internal::{Confirmation, EventBatch, NewReservation, Reservation, UserRef};
 use serde::Deserialize;
 
-use crate::db::{stored_id, users};
+use crate::db::users;
 use crate::domain::parse_email;
 use crate::error::ApiError;
 use crate::routes::extract::ServiceCaller;
@@ -94,7 +94,7 @@ pub async fn find_user_by_email(
     let email = parse_email(&query.email)?;
     let row = state.db.run(move |conn| Ok(users::find_by_email(conn, email.as_str())?)).await?;
     let row = row.ok_or_else(|| ApiError::not_found("no user with this email here"))?;
-    Ok(web::Json(UserRef { user_id: stored_id(&row.id)? }))
+    Ok(web::Json(UserRef { user_id: row.id }))
 }
 
 /// The whole catalogue, for pricing bills in other regions.

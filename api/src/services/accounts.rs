@@ -4,12 +4,12 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
-use contract::{ErrorCode, RegionId, Regional, UserId};
+use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::{Caller, hash_password, verify_password};
-use crate::db::{self, groups, stored_id, users};
+use crate::db::{self, groups, users};
 use crate::domain::{Email, optional_text, parse_email, required_text};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -158,19 +158,18 @@ fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError
     to_dto(row, group_ids)
 }
 
-fn to_dto(row: users::UserRow, group_ids: Vec<String>) -> Result<User, ApiError> {
-    let id: UserId = stored_id(&row.id)?;
+fn to_dto(row: users::UserRow, group_ids: Vec<GroupId>) -> Result<User, ApiError> {
     Ok(User {
-        home_region: id.region(),
-        id,
+        home_region: row.id.region(),
+        id: row.id,
         email: row.email,
         full_name: row.full_name,
-        role: row.role.parse().map_err(|_| ApiError::internal(format!("bad role in database: {}", row.role)))?,
+        role: row.role,
         phone: row.phone,
         location: row.location,
         age: row.age,
-        groups: group_ids.iter().map(|g| stored_id(g)).collect::<Result<_, _>>()?,
-        personal_group_id: stored_id(&row.personal_group_id)?,
+        groups: group_ids,
+        personal_group_id: row.personal_group_id,
         created_on: row.created_on,
         updated_on: row.updated_on,
     })
@@ -247,7 +246,7 @@ async fn change_role(state: &AppState, caller: &Caller, user_id: &UserId, role: 
         .run(move |conn| {
             Ok(conn.transaction::<_, diesel::result::Error, _>(|conn| {
                 let Some(before) = users::find(conn, &id)? else { return Ok(None) };
-                if before.role == role.as_str() {
+                if before.role == role {
                     return Ok(Some(None));
                 }
                 users::set_role(conn, &id, role.as_str())?;
@@ -290,9 +289,8 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
         }
     };
     state.login_limiter.record_success(email.as_str(), client);
-    let role: Role = row.role.parse().map_err(|_| ApiError::internal("bad role in database"))?;
-    let (token, expires_at) = state.tokens.issue(&row.id, role)?;
-    Ok(Session { token, user_id: stored_id(&row.id)?, role, expires_at })
+    let (token, expires_at) = state.tokens.issue(row.id.as_str(), row.role)?;
+    Ok(Session { token, user_id: row.id, role: row.role, expires_at })
 }
 
 /// Creates the configured bootstrap accounts that do not exist yet: the admin in its

@@ -203,7 +203,7 @@ pub async fn bill(
             let user = bill.user_id.to_string();
             let row = state.db.run(move |conn| Ok(users::find(conn, &user)?)).await?;
             let row = row.ok_or_else(|| ApiError::not_found(format!("user {} not found", bill.user_id)))?;
-            row.personal_group_id.parse().map_err(ApiError::internal)?
+            row.personal_group_id
         }
     };
     let rule = Rule::Bill {
