@@ -48,10 +48,7 @@ impl From<Error> for Failure {
         match err {
             Error::Status { status, error, .. } if status < 500 => Failure::Refused {
                 status,
-                code: serde_json::to_value(error.code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                code: error.code.name(),
                 message: error.message,
                 request_id: error.request_id,
             },

@@ -112,7 +112,7 @@ pub struct Reply<T> {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The platform answered with an error (after retries, where they were allowed).
-    #[error("{} ({}; request {}, HTTP {status})", .error.message, code_name(.error.code), .error.request_id)]
+    #[error("{} ({}; request {}, HTTP {status})", .error.message, .error.code.name(), .error.request_id)]
     Status {
         status: u16,
         error: ErrorBody,
@@ -130,10 +130,6 @@ pub enum Error {
     Unexpected { status: u16, message: String },
     #[error("client setup: {0}")]
     Setup(String),
-}
-
-fn code_name(code: ErrorCode) -> String {
-    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 impl Error {

@@ -39,6 +39,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as the wire spells it (`insufficient_points`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {

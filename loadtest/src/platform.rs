@@ -94,14 +94,10 @@ impl Api {
     ) -> String {
         match call.await {
             Ok(_) => "ok".to_owned(),
-            Err(client::Error::Status { error, .. }) => code_name(&error),
+            Err(client::Error::Status { error, .. }) => error.code.name(),
             Err(_) => "lost".to_owned(),
         }
     }
-}
-
-fn code_name(error: &contract::ErrorBody) -> String {
-    serde_json::to_value(error.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// The typed answer as the verdict compares it.
