@@ -221,3 +221,33 @@ async fn all_up(stack: &Stack) {
         regions["items"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, vec!["up"; crate::support::regions().len()]);
 }
+
+/// What the router answers by itself, before any region hears of the request: a method a
+/// path does not answer (405, with Allow), a body that is not a JSON object, and a caller
+/// without a token who names a region that does not exist (401, not a region oracle).
+#[tokio::test]
+async fn the_router_refuses_wrong_methods_non_object_bodies_and_tokenless_callers_first() {
+    let stack = Stack::start(1);
+    let (user, token) = stack.customer("001").await;
+
+    let res = stack.request(reqwest::Method::DELETE, "/v1/bills", Some(&token), None).await;
+    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    crate::support::expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+
+    // serde would read `[null, null]` as a patch of nothing; the router refuses it.
+    let res = stack
+        .http
+        .raw(reqwest::Method::PATCH, &format!("{}/v1/users/{}", stack.router, user.id))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("[null, null]")
+        .send()
+        .await
+        .unwrap();
+    crate::support::expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
+
+    let res = stack.post("/v1/groups", None, &json!({"name": "x", "location": "y", "region": "099"})).await;
+    crate::support::expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let res = stack.get("/v1/groups/099-abcdef", None).await;
+    crate::support::expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
