@@ -11,16 +11,20 @@ cd "$ROOT"
 # the target dir (3 GB), and CI's disk is not large.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
+# Each step prints the minutes and seconds since the start, so a slow CI run says where.
+started=$SECONDS
+step() { printf '==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
+
 bash "$PG" ensure
 
-echo "==> cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "==> cargo clippy"
+step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The API's IAM database auth is an optional feature: keep it compiling and clean.
 cargo clippy -p api --features iam --all-targets --locked -- -D warnings
 
-echo "==> cargo deny (advisories from the offline snapshot, licences, bans, sources)"
+step "cargo deny (advisories from the offline snapshot, licences, bans, sources)"
 bash "$ROOT/infra/local/deny.sh"
 
 # Python tools from PyPI, each in a venv of its own under the state folder: prints the
@@ -57,27 +61,28 @@ bash "$PG" start "$scratch/pg" "$port" fast
 export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
 
 # The stack tests start the real binaries (API and router) through up.sh.
-echo "==> building the binaries"
+step "building the binaries"
 cargo build --workspace --bins --locked
 
-echo "==> api/src/db/schema.rs against the migrations (diesel print-schema)"
+step "api/src/db/schema.rs against the migrations (diesel print-schema)"
 bash "$ROOT/infra/local/schema.sh"
 
-echo "==> infrastructure checks"
+step "infrastructure checks"
 bash "$ROOT/infra/check.sh"
-echo "==> the whole AWS stack applied to a simulated AWS (moto), checked, destroyed"
+step "the whole AWS stack applied to a simulated AWS (moto), checked, destroyed"
 bash "$ROOT/infra/sim/sim.sh"
 
-echo "==> tests (throwaway Postgres on port $port)"
+step "tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then
   # The failure drills compare throughput before, during and after a fault: they run
   # afterwards, one at a time, with nothing else loading the machine.
   status=0
   cargo nextest run --workspace --locked --no-fail-fast -E 'not test(/^drills::/)' || status=$?
-  echo "==> failure drills, one at a time"
+  step "failure drills, one at a time"
   # --workspace, not -p router: the same feature set as above, so nothing is rebuilt.
   cargo nextest run --workspace --locked --no-fail-fast -E 'binary_id(system::system) & test(/^drills::/)' \
     --test-threads 1 || status=$?
+  step "done"
   exit $status
 else
   cargo test --workspace --locked --no-fail-fast
