@@ -8,28 +8,17 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TF_DIR=$ROOT/infra/terraform
 STATE=${LOYALTY_STATE_DIR:-$ROOT/.local}
-MIRROR=${TF_PLUGIN_MIRROR:-/opt/tf-plugins}
 mkdir -p "$STATE"
+# shellcheck source=tf-mirror.sh
+. "$ROOT/infra/tf-mirror.sh"
 
 if ! command -v terraform >/dev/null; then
   echo "infra/check.sh: terraform is not installed; skipping the terraform checks"
-elif [ ! -d "$MIRROR/registry.terraform.io/hashicorp/aws" ]; then
+elif ! tf_mirror_ready; then
   echo "infra/check.sh: no AWS provider mirror at $MIRROR; skipping the terraform checks"
 else
-  # A CLI configuration that installs providers from the mirror only (no network).
-  export TF_CLI_CONFIG_FILE=$STATE/terraform.tfrc
-  cat >"$TF_CLI_CONFIG_FILE" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$MIRROR"
-    include = ["registry.terraform.io/hashicorp/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/hashicorp/*"]
-  }
-}
-RC
-  export TF_IN_AUTOMATION=1 TF_DATA_DIR_BASE=$STATE/terraform
+  tf_use_mirror "$STATE/terraform.tfrc"
+  export TF_DATA_DIR_BASE=$STATE/terraform
   echo "==> terraform fmt -check -recursive"
   terraform -chdir="$TF_DIR" fmt -check -recursive -diff
   for dir in modules/network modules/region modules/router live/prod; do

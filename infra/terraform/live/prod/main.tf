@@ -4,14 +4,8 @@
 # outbox relay, cross-region pricing); a private hosted zone, associated with all four
 # VPCs, names each region's internal load balancer api-<code>.<internal_domain>. Security
 # groups allow HTTPS to those load balancers only; AWS APIs through VPC endpoints.
+# The provider constraint: versions.tf, a link to the modules' one.
 terraform {
-  required_version = ">= 1.7"
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.100"
-    }
-  }
   # State in S3 with locking; `terraform init -backend-config=backend.hcl`.
   backend "s3" {}
 }
@@ -135,10 +129,10 @@ module "router" {
 # Who reaches whom: router -> every region, and every region -> every other region.
 locals {
   vpcs = {
-    router = { vpc_id = module.router.vpc_id, cidr = var.router_vpc_cidr, route_table_id = module.router.private_route_table_id }
-    "001"  = { vpc_id = module.region_001.vpc_id, cidr = local.cidrs["001"], route_table_id = module.region_001.private_route_table_id }
-    "002"  = { vpc_id = module.region_002.vpc_id, cidr = local.cidrs["002"], route_table_id = module.region_002.private_route_table_id }
-    "003"  = { vpc_id = module.region_003.vpc_id, cidr = local.cidrs["003"], route_table_id = module.region_003.private_route_table_id }
+    router = module.router.peering_side
+    "001"  = module.region_001.peering_side
+    "002"  = module.region_002.peering_side
+    "003"  = module.region_003.peering_side
   }
 }
 

@@ -185,8 +185,9 @@ output "vpc_id" {
   value = aws_vpc.this.id
 }
 
-output "cidr" {
-  value = aws_vpc.this.cidr_block
+output "peering_side" {
+  description = "This VPC as one side of a peering: its id, CIDR and private route table."
+  value       = { vpc_id = aws_vpc.this.id, cidr = aws_vpc.this.cidr_block, route_table_id = aws_route_table.private.id }
 }
 
 output "private_subnet_ids" {
@@ -195,10 +196,6 @@ output "private_subnet_ids" {
 
 output "public_subnet_ids" {
   value = aws_subnet.public[*].id
-}
-
-output "private_route_table_id" {
-  value = aws_route_table.private.id
 }
 
 output "s3_prefix_list_id" {

@@ -15,17 +15,9 @@ output "api_security_group_id" {
   value = aws_security_group.api.id
 }
 
-output "vpc_id" {
-  value = module.network.vpc_id
-}
-
-output "vpc_cidr" {
-  value = var.vpc_cidr
-}
-
-output "private_route_table_id" {
-  description = "Where peering adds its routes."
-  value       = module.network.private_route_table_id
+output "peering_side" {
+  description = "This region's side of a VPC peering (the peering module's requester or accepter)."
+  value       = module.network.peering_side
 }
 
 output "internal_alb" {

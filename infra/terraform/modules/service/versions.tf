@@ -1,9 +1,1 @@
-terraform {
-  required_version = ">= 1.7"
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.100"
-    }
-  }
-}
+../versions.tf

@@ -1,0 +1,1 @@
+../../modules/versions.tf
