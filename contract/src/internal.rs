@@ -107,8 +107,10 @@ mod service_token_tests {
 }
 
 /// One row of a region's token denylist (`GET /internal/revocations?after=SEQ`): a single
-/// token (`jti`) or every token of the user issued before `not_before`.
+/// token (`jti`) or every token of the user issued before `not_before`. Read from the
+/// database as it is sent (feature `diesel`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "diesel", derive(diesel::Queryable))]
 pub struct Revocation {
     pub seq: i64,
     pub user_id: UserId,

@@ -139,11 +139,9 @@ struct SetPoints<'a> {
 
 impl QueryFragment<Pg> for SetPoints<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("UPDATE groups SET points = u.points, updated_on = now() FROM unnest(");
-        out.push_bind_param::<Array<Text>, _>(self.ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.points)?;
-        out.push_sql(") AS u(id, points) WHERE groups.id = ANY(");
+        out.push_sql("UPDATE groups SET points = u.points, updated_on = now() FROM ");
+        unnest!(out; Text => self.ids, BigInt => self.points);
+        out.push_sql(" AS u(id, points) WHERE groups.id = ANY(");
         out.push_bind_param::<Array<Text>, _>(self.ids)?;
         out.push_sql(") AND groups.id = u.id");
         Ok(())
@@ -271,11 +269,9 @@ struct ActiveAmong<'a> {
 
 impl QueryFragment<Pg> for ActiveAmong<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT m.group_id, m.user_id, m.can_redeem FROM unnest(");
-        out.push_bind_param::<Array<Text>, _>(self.group_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(self.user_ids)?;
-        out.push_sql(") AS p(group_id, user_id) CROSS JOIN LATERAL (SELECT m.group_id, m.user_id, m.can_redeem ");
+        out.push_sql("SELECT m.group_id, m.user_id, m.can_redeem FROM ");
+        unnest!(out; Text => self.group_ids, Text => self.user_ids);
+        out.push_sql(" AS p(group_id, user_id) CROSS JOIN LATERAL (SELECT m.group_id, m.user_id, m.can_redeem ");
         out.push_sql("FROM group_members m WHERE m.group_id = p.group_id AND m.user_id = p.user_id AND m.active ");
         out.push_sql("LIMIT 1) m");
         Ok(())

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::{Array, Jsonb, SmallInt, Text, Timestamptz};
+use diesel::sql_types::{Jsonb, SmallInt, Text, Timestamptz};
 
 use super::schema::idempotency_records;
 
@@ -46,11 +46,9 @@ struct FindRecords<'a> {
 impl QueryFragment<Pg> for FindRecords<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("SELECT r.caller_id, r.key, r.fingerprint, r.response_status, r.response_body, r.created_on");
-        out.push_sql(" FROM unnest(");
-        out.push_bind_param::<Array<Text>, _>(self.callers)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(self.keys)?;
-        out.push_sql(") AS k(caller_id, key) CROSS JOIN LATERAL (SELECT * FROM idempotency_records r ");
+        out.push_sql(" FROM ");
+        unnest!(out; Text => self.callers, Text => self.keys);
+        out.push_sql(" AS k(caller_id, key) CROSS JOIN LATERAL (SELECT * FROM idempotency_records r ");
         out.push_sql("WHERE r.caller_id = k.caller_id AND r.key = k.key LIMIT 1) r");
         Ok(())
     }
@@ -86,17 +84,15 @@ struct InsertRecords<'a> {
 impl QueryFragment<Pg> for InsertRecords<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("INSERT INTO idempotency_records (caller_id, key, fingerprint, response_status, response_body)");
-        out.push_sql(" SELECT * FROM unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.caller_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.keys)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.fingerprints)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<SmallInt>, _>(&self.statuses)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Jsonb>, _>(&self.bodies)?;
-        out.push_sql(")");
+        out.push_sql(" SELECT * FROM ");
+        unnest!(
+            out;
+            Text => &self.caller_ids,
+            Text => &self.keys,
+            Text => &self.fingerprints,
+            SmallInt => &self.statuses,
+            Jsonb => &self.bodies,
+        );
         Ok(())
     }
 }

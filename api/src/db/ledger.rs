@@ -7,7 +7,7 @@ use contract::{EntryId, GroupId, RegionId, UserId};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 
 use super::schema::{group_members, ledger_entries};
 
@@ -93,27 +93,21 @@ struct InsertEntries<'a> {
 impl QueryFragment<Pg> for InsertEntries<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, ");
-        out.push_sql("balance_after, idempotency_key, actor_id) SELECT * FROM unnest(");
-        out.push_bind_param::<Array<Text>, _>(&self.ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.group_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.user_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&self.points)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.amounts_cents)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.store_regions)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&self.balances_after)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.idempotency_keys)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.actor_ids)?;
-        out.push_sql(") RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, ");
+        out.push_sql("balance_after, idempotency_key, actor_id) SELECT * FROM ");
+        unnest!(
+            out;
+            Text => &self.ids,
+            Text => &self.group_ids,
+            Text => &self.user_ids,
+            Text => &self.kinds,
+            BigInt => &self.points,
+            Nullable<BigInt> => &self.amounts_cents,
+            Nullable<Text> => &self.store_regions,
+            BigInt => &self.balances_after,
+            Text => &self.idempotency_keys,
+            Text => &self.actor_ids,
+        );
+        out.push_sql(" RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, ");
         out.push_sql("idempotency_key, created_on, actor_id");
         Ok(())
     }

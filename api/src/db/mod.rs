@@ -25,6 +25,20 @@ macro_rules! fixed_statement {
     };
 }
 
+/// Pushes `unnest($1, $2, ...)`, each list bound as one array of its SQL type: many rows
+/// in one statement whose text does not depend on how many there are.
+macro_rules! unnest {
+    ($out:ident; $first_ty:ty => $first:expr $(, $ty:ty => $list:expr)* $(,)?) => {
+        $out.push_sql("unnest(");
+        $out.push_bind_param::<diesel::sql_types::Array<$first_ty>, _>($first)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<diesel::sql_types::Array<$ty>, _>($list)?;
+        )*
+        $out.push_sql(")");
+    };
+}
+
 pub mod catalogue;
 pub mod connection;
 pub mod directory;

@@ -13,6 +13,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
+use contract::dto::CatalogueItem;
 use contract::{EntryId, GroupId, RegionId};
 use diesel::prelude::*;
 
@@ -46,8 +47,8 @@ pub enum Stored {
     Replayed(idempotency::RecordRow),
 }
 
-impl From<catalogue::ItemRow> for PricedItem {
-    fn from(row: catalogue::ItemRow) -> Self {
+impl From<CatalogueItem> for PricedItem {
+    fn from(row: CatalogueItem) -> Self {
         PricedItem {
             id: row.id.to_string(),
             price_cents: row.price_cents,

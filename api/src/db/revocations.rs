@@ -1,7 +1,7 @@
 //! The token denylist of this region's users (`token_revocations`).
 
 use chrono::{DateTime, Utc};
-use contract::UserId;
+use contract::internal::Revocation;
 use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
@@ -11,16 +11,6 @@ use super::schema::token_revocations;
 /// A row older than 30 s can have no row with a lower `seq` still uncommitted: every
 /// transaction that writes one ends within the database deadline (8 s by default).
 const SETTLED: &str = "created_on < now() - interval '30 seconds'";
-
-#[derive(Debug, Clone, Queryable)]
-pub struct RevocationRow {
-    pub seq: i64,
-    pub user_id: UserId,
-    pub jti: Option<String>,
-    pub not_before: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-    pub settled: bool,
-}
 
 #[derive(Insertable)]
 #[diesel(table_name = token_revocations)]
@@ -36,7 +26,7 @@ pub fn insert(conn: &mut PgConnection, revocation: &NewRevocation<'_>) -> QueryR
 }
 
 /// Unexpired rows after `seq`, in order, at most `limit`.
-pub fn after(conn: &mut PgConnection, seq: i64, limit: i64) -> QueryResult<Vec<RevocationRow>> {
+pub fn after(conn: &mut PgConnection, seq: i64, limit: i64) -> QueryResult<Vec<Revocation>> {
     token_revocations::table
         .filter(token_revocations::seq.gt(seq))
         .filter(token_revocations::expires_at.gt(now))

@@ -54,18 +54,6 @@ impl CatalogueCache {
 const MAX_PRICE_CENTS: i64 = 100_000_000;
 const MAX_POINTS_PRICE: i64 = 1_000_000_000;
 
-fn to_dto(row: catalogue::ItemRow) -> diesel::QueryResult<CatalogueItem> {
-    Ok(CatalogueItem {
-        id: row.id,
-        name: row.name,
-        category: row.category,
-        price_cents: row.price_cents,
-        points_price: row.points_price,
-        available: row.available,
-        updated_on: row.updated_on,
-    })
-}
-
 pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalogue>, ApiError> {
     state.regions.ensure_local("catalogue", region)?;
     let key = (region, state.catalogue.generation.load(Ordering::SeqCst));
@@ -74,8 +62,7 @@ pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalo
         .entries
         .try_get_with(key, async {
             metrics::counter!("catalogue_cache_loads_total").increment(1);
-            let rows = state.db.run(|conn| Ok(catalogue::all(conn)?)).await?;
-            let items = rows.into_iter().map(to_dto).collect::<diesel::QueryResult<Vec<_>>>()?;
+            let items = state.db.run(|conn| Ok(catalogue::all(conn)?)).await?;
             let body = serde_json::to_vec(&Catalogue { items }).map_err(ApiError::internal)?;
             let etag = format!(
                 "\"{}\"",
@@ -138,8 +125,7 @@ pub async fn add(
                     Ok(inserted.is_some())
                 },
             )?;
-            let row = inserted.ok_or_else(|| ApiError::internal("inserted item missing"))?;
-            Ok(to_dto(row)?)
+            inserted.ok_or_else(|| ApiError::internal("inserted item missing"))
         })
         .await?;
     state.catalogue.invalidate();
@@ -166,7 +152,7 @@ pub async fn change(
         && change.points_price.is_none()
         && change.available.is_none();
     let key = id.to_string();
-    let row = state
+    let item = state
         .db
         .run(move |conn| {
             if empty {
@@ -175,9 +161,9 @@ pub async fn change(
             Ok(catalogue::update(conn, &key, &change)?)
         })
         .await?;
-    let row = row.ok_or_else(|| ApiError::not_found(format!("catalogue item {id} not found")))?;
+    let item = item.ok_or_else(|| ApiError::not_found(format!("catalogue item {id} not found")))?;
     state.catalogue.invalidate();
-    Ok(to_dto(row)?)
+    Ok(item)
 }
 
 pub async fn remove(state: &AppState, caller: &Caller, id: ItemId) -> Result<(), ApiError> {

@@ -152,20 +152,7 @@ async fn store(state: &AppState, revocation: Revocation) -> Result<(), ApiError>
 
 /// This region's rows after `seq` (for `/internal/revocations`).
 pub async fn page(db: &Db, after: i64) -> Result<RevocationPage, ApiError> {
-    let rows = db.run(move |conn| Ok(revocations::after(conn, after, PAGE)?)).await?;
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            Ok(Revocation {
-                seq: row.seq,
-                user_id: row.user_id,
-                jti: row.jti,
-                not_before: row.not_before,
-                expires_at: row.expires_at,
-                settled: row.settled,
-            })
-        })
-        .collect::<Result<_, ApiError>>()?;
+    let items = db.run(move |conn| Ok(revocations::after(conn, after, PAGE)?)).await?;
     Ok(RevocationPage { items })
 }
 

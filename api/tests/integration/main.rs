@@ -18,4 +18,5 @@ mod points;
 mod points_races;
 mod resilience;
 mod sessions;
+mod statements;
 mod users;

@@ -62,7 +62,9 @@ pub struct ActivityPage {
     pub unavailable: Vec<RegionId>,
 }
 
+/// Read from the database as it is sent (feature `diesel`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "diesel", derive(diesel::Queryable))]
 pub struct CatalogueItem {
     pub id: ItemId,
     pub name: String,
