@@ -5,6 +5,7 @@ use contract::{ErrorEnvelope, ItemId};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::routes::extract::Here;
 use crate::services::AppState;
 use crate::services::catalogue;
 
@@ -53,10 +54,9 @@ pub async fn add_catalogue_item(
 pub async fn change_catalogue_item(
     state: web::Data<AppState>,
     caller: Caller,
-    item_id: web::Path<String>,
+    Here(id): Here<ItemId>,
     body: web::Json<CatalogueItemPatch>,
 ) -> Result<web::Json<CatalogueItem>, ApiError> {
-    let id: ItemId = state.regions.parse_local_id("catalogue item", &item_id)?;
     Ok(web::Json(catalogue::change(&state, &caller, id, &body).await?))
 }
 
@@ -65,9 +65,8 @@ pub async fn change_catalogue_item(
 pub async fn remove_catalogue_item(
     state: web::Data<AppState>,
     caller: Caller,
-    item_id: web::Path<String>,
+    Here(id): Here<ItemId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: ItemId = state.regions.parse_local_id("catalogue item", &item_id)?;
     catalogue::remove(&state, &caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

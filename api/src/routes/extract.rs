@@ -1,6 +1,7 @@
 //! What handlers extract from a request besides its body: the caller named by its bearer
 //! token (checked against this region's keys and every region's revocations), or the
-//! proof that an `/internal` call carries the service token (compared in constant time).
+//! proof that an `/internal` call carries the service token (compared in constant time),
+//! and the ids a path names, parsed and placed in their region.
 
 use std::future::{Ready, ready};
 
@@ -8,6 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use contract::internal::SERVICE_TOKEN_HEADER;
+use contract::{GroupId, InvitationId, ItemId, Regional, UserId};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
@@ -77,3 +79,55 @@ impl FromRequest for ServiceCaller {
         })
     }
 }
+
+/// An id a path names (`{gid}`, `{uid}`, `{iid}`, `{item_id}`): the parameter it comes
+/// from and what an error calls it.
+pub trait PathId: Regional {
+    const PARAM: &'static str;
+    const WHAT: &'static str;
+}
+
+macro_rules! path_ids {
+    ($($id:ty: $param:literal, $what:literal;)*) => {$(
+        impl PathId for $id {
+            const PARAM: &'static str = $param;
+            const WHAT: &'static str = $what;
+        }
+    )*};
+}
+
+path_ids! {
+    GroupId: "gid", "group";
+    UserId: "uid", "user";
+    InvitationId: "iid", "invitation";
+    ItemId: "item_id", "catalogue item";
+}
+
+/// A path's id of this region's data: malformed 400, of an unknown region 404, of
+/// another region 421 (the router sent it to the wrong place).
+pub struct Here<T>(pub T);
+
+/// A path's id of any region of the deployment (a user whose groups live here too).
+pub struct Anywhere<T>(pub T);
+
+fn path_id<T: PathId>(req: &HttpRequest, here: bool) -> Result<T, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
+    let value = req.match_info().get(T::PARAM).ok_or_else(|| ApiError::internal("the route names no such id"))?;
+    if here { state.regions.parse_local_id(T::WHAT, value) } else { state.regions.parse_id(T::WHAT, value) }
+}
+
+macro_rules! path_id_extractor {
+    ($wrapper:ident, here: $here:expr) => {
+        impl<T: PathId> FromRequest for $wrapper<T> {
+            type Error = ApiError;
+            type Future = Ready<Result<Self, ApiError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(path_id(req, $here).map($wrapper))
+            }
+        }
+    };
+}
+
+path_id_extractor!(Here, here: true);
+path_id_extractor!(Anywhere, here: false);

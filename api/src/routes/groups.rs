@@ -8,6 +8,7 @@ use contract::{ErrorEnvelope, GroupId, InvitationId, UserId};
 use crate::auth::Caller;
 use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
+use crate::routes::extract::{Anywhere, Here};
 use crate::services::AppState;
 use crate::services::groups::{self, GroupUpdate};
 use crate::services::invitations::{self, InvitationRequest};
@@ -31,9 +32,8 @@ pub async fn create_group(
 pub async fn read_group(
     state: web::Data<AppState>,
     caller: Caller,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
 ) -> Result<web::Json<Group>, ApiError> {
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     Ok(web::Json(groups::read(&state, &caller, gid).await?))
 }
 
@@ -45,10 +45,9 @@ pub async fn read_group(
 pub async fn update_group(
     state: web::Data<AppState>,
     caller: Caller,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
     body: web::Json<GroupPatch>,
 ) -> Result<web::Json<Group>, ApiError> {
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let update = GroupUpdate::parse(&state, &body)?;
     Ok(web::Json(groups::update(&state, &caller, gid, update).await?))
 }
@@ -62,10 +61,9 @@ pub async fn update_group(
 pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
     body: web::Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let uid: UserId = state.regions.parse_id("user_id", &body.user_id)?;
     let body = body.into_inner();
     let membership = members::join(&state, &caller, gid, uid, body.invitation).await?;
@@ -78,12 +76,10 @@ pub async fn add_member(
 pub async fn change_member(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    Here(gid): Here<GroupId>,
+    Anywhere(uid): Anywhere<UserId>,
     body: web::Json<MemberPatch>,
 ) -> Result<web::Json<Membership>, ApiError> {
-    let (gid, uid) = path.into_inner();
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
-    let uid: UserId = state.regions.parse_id("user", &uid)?;
     Ok(web::Json(members::set_can_redeem(&state, &caller, gid, uid, body.can_redeem).await?))
 }
 
@@ -95,11 +91,9 @@ pub async fn change_member(
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    Here(gid): Here<GroupId>,
+    Anywhere(uid): Anywhere<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (gid, uid) = path.into_inner();
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
-    let uid: UserId = state.regions.parse_id("user", &uid)?;
     members::remove(&state, &caller, gid, uid).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -113,10 +107,9 @@ pub async fn remove_member(
 pub async fn create_invitation(
     state: web::Data<AppState>,
     caller: Caller,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
     body: web::Json<NewInvitation>,
 ) -> Result<HttpResponse, ApiError> {
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let request = InvitationRequest::parse(&state, &body)?;
     let invitation = invitations::create(&state, &caller, gid, request).await?;
     Ok(HttpResponse::Created().json(invitation))
@@ -131,10 +124,9 @@ pub async fn create_invitation(
 pub async fn list_invitations(
     state: web::Data<AppState>,
     caller: Caller,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<Page<InvitationSummary>>, ApiError> {
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let page = PageRequest::parse(&params)?;
     Ok(web::Json(invitations::list(&state, &caller, gid, page).await?))
 }
@@ -145,11 +137,9 @@ pub async fn list_invitations(
 pub async fn revoke_invitation(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    Here(gid): Here<GroupId>,
+    Here(iid): Here<InvitationId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (gid, iid) = path.into_inner();
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
-    let iid: InvitationId = state.regions.parse_local_id("invitation", &iid)?;
     invitations::revoke(&state, &caller, gid, iid).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -161,10 +151,9 @@ pub async fn revoke_invitation(
 pub async fn list_group_transactions(
     state: web::Data<AppState>,
     caller: Caller,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<Page<LedgerEntry>>, ApiError> {
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let page = PageRequest::parse(&params)?;
     Ok(web::Json(groups::transactions(&state, &caller, gid, page).await?))
 }

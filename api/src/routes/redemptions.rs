@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
+use crate::routes::extract::Here;
 use crate::services::AppState;
 use crate::services::points::{self, Idempotent, RedemptionRequest};
 
@@ -20,11 +21,10 @@ pub async fn create_redemption(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    gid: web::Path<String>,
+    Here(gid): Here<GroupId>,
     body: web::Json<NewRedemption>,
 ) -> Result<HttpResponse, ApiError> {
     let key = IdempotencyKey::from_request(&req)?;
-    let gid: GroupId = state.regions.parse_local_id("group", &gid)?;
     let what = RedemptionRequest::parse(&state, &body)?;
     let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
     Ok(answers::respond(points::redeem(&state, &caller, request, gid, what).await?))

@@ -5,7 +5,7 @@ use contract::{ErrorEnvelope, UserId};
 use crate::auth::Caller;
 use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
-use crate::routes::extract::MaybeCaller;
+use crate::routes::extract::{Anywhere, Here, MaybeCaller};
 use crate::services::AppState;
 use crate::services::{accounts, groups, revocations};
 
@@ -29,9 +29,8 @@ pub async fn create_user(
 pub async fn read_user(
     state: web::Data<AppState>,
     caller: Caller,
-    uid: web::Path<String>,
+    Here(uid): Here<UserId>,
 ) -> Result<web::Json<User>, ApiError> {
-    let uid: UserId = state.regions.parse_local_id("user", &uid)?;
     accounts::ensure_may_read(&caller, &uid)?;
     Ok(web::Json(accounts::load(&state, uid).await?))
 }
@@ -41,10 +40,9 @@ pub async fn read_user(
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
-    uid: web::Path<String>,
+    Here(uid): Here<UserId>,
     body: web::Json<UserPatch>,
 ) -> Result<web::Json<User>, ApiError> {
-    let uid: UserId = state.regions.parse_local_id("user", &uid)?;
     Ok(web::Json(accounts::update_profile(&state, &caller, uid, &body).await?))
 }
 
@@ -64,10 +62,9 @@ pub struct LogoutQuery {
 pub async fn log_out(
     state: web::Data<AppState>,
     caller: Caller,
-    uid: web::Path<String>,
+    Here(uid): Here<UserId>,
     query: web::Query<LogoutQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let uid: UserId = state.regions.parse_local_id("user", &uid)?;
     if caller.is(&uid) && !query.all {
         revocations::revoke_token(&state, &uid, &caller.claims).await?;
     } else if caller.is(&uid) || caller.is_admin() {
@@ -91,9 +88,8 @@ pub async fn log_out(
 pub async fn list_user_groups(
     state: web::Data<AppState>,
     caller: Caller,
-    uid: web::Path<String>,
+    Anywhere(uid): Anywhere<UserId>,
 ) -> Result<web::Json<UserGroups>, ApiError> {
-    let uid: UserId = state.regions.parse_id("user", &uid)?;
     accounts::ensure_may_read(&caller, &uid)?;
     Ok(web::Json(groups::of_user(&state, uid).await?))
 }
@@ -105,10 +101,9 @@ pub async fn list_user_groups(
 pub async fn list_user_activity(
     state: web::Data<AppState>,
     caller: Caller,
-    uid: web::Path<String>,
+    Anywhere(uid): Anywhere<UserId>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<Page<LedgerEntry>>, ApiError> {
-    let uid: UserId = state.regions.parse_id("user", &uid)?;
     accounts::ensure_may_read(&caller, &uid)?;
     let page = PageRequest::parse(&params)?;
     Ok(web::Json(groups::activity(&state, uid, page).await?))
