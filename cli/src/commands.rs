@@ -27,12 +27,8 @@ pub enum Command {
     Regions,
     /// Create a customer account (asks for the home region when not given).
     Signup {
-        #[arg(long)]
-        email: String,
-        #[arg(long, env = "LOYALTY_PASSWORD")]
-        password: String,
-        #[arg(long)]
-        name: String,
+        #[command(flatten)]
+        account: Account,
         #[arg(long)]
         region: Option<String>,
     },
@@ -146,15 +142,22 @@ pub enum Command {
     Item(ItemCommand),
     /// (admin) Create a staff account.
     CreateStaff {
-        #[arg(long)]
-        email: String,
-        #[arg(long, env = "LOYALTY_PASSWORD")]
-        password: String,
-        #[arg(long)]
-        name: String,
+        #[command(flatten)]
+        account: Account,
         #[arg(long)]
         region: String,
     },
+}
+
+/// Who a new account is: sign-up and staff creation ask the same.
+#[derive(clap::Args)]
+pub struct Account {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long, env = "LOYALTY_PASSWORD")]
+    pub password: String,
+    #[arg(long)]
+    pub name: String,
 }
 
 #[derive(Subcommand)]

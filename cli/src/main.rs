@@ -15,7 +15,7 @@ use serde_json::json;
 use contract::dto::CatalogueItemPatch;
 
 use crate::api::{Api, Failure, Outcome};
-use crate::commands::{Args, Command, ItemCommand};
+use crate::commands::{Account, Args, Command, ItemCommand};
 use crate::session::{Session, Store};
 
 pub struct App {
@@ -80,7 +80,7 @@ fn parse_line(line: &str) -> Outcome<(String, u32)> {
 async fn run(app: &App, command: Command) -> Outcome<()> {
     match command {
         Command::Regions => app.print(&actions::regions(&app.api(None)?).await?, show::regions),
-        Command::Signup { email, password, name, region } => {
+        Command::Signup { account: Account { email, password, name }, region } => {
             let api = app.api(None)?;
             let region = match region {
                 Some(region) => region,
@@ -218,7 +218,7 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
                 )
             });
         }
-        Command::CreateStaff { email, password, name, region } => {
+        Command::CreateStaff { account: Account { email, password, name }, region } => {
             let s = app.session()?;
             let user = actions::create_staff(&app.api(Some(&s))?, &email, &password, &name, &region).await?;
             app.print(&user, |u| format!("staff account {} created in region {}", u.id, u.home_region));

@@ -50,18 +50,12 @@ async fn staff_of_the_region_and_admins_manage_it_and_everyone_reads_it() {
     // not speak for 002's users.
     let own = api::auth::TokenKeys::from_config(&app.config.auth, app.config.region).unwrap();
     let (misissued, _) = own.issue("002-abc123", contract::dto::Role::Staff).unwrap();
-    expect_error(
-        app.post("/v1/regions/001/catalogue", Some(&misissued), &dish("x")).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-    )
-    .await;
-    expect_error(
-        app.post("/v1/regions/001/catalogue", Some(&foreign_staff), &dish("x")).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    )
-    .await;
+    for (token, status, code) in [
+        (&misissued, StatusCode::UNAUTHORIZED, "unauthenticated"),
+        (&foreign_staff, StatusCode::FORBIDDEN, "forbidden"),
+    ] {
+        expect_error(app.post("/v1/regions/001/catalogue", Some(token), &dish("x")).await, status, code).await;
+    }
     let path = format!("/v1/catalogue/{}", item["id"].as_str().unwrap());
     expect_error(
         app.patch(&path, Some(&foreign_staff), &json!({"price_cents": 1})).await,

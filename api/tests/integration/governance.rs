@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn owners_govern_invitations_rights_and_hand_over() {
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (bob, bob_token) = app.customer().await;
-    let (carl, carl_token) = app.customer().await;
+    let [(ann, ann_token), (bob, bob_token), (carl, carl_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     let gid = group.id.as_str();
     app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
@@ -178,8 +176,7 @@ async fn guessed_codes_are_refused_without_waiting_on_the_group() {
     use diesel::Connection;
     use diesel::connection::SimpleConnection;
     let app = TestApp::spawn().await;
-    let (_, ann_token) = app.customer().await;
-    let (eve, eve_token) = app.customer().await;
+    let [(_, ann_token), (eve, eve_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     let gid = group.id.as_str();
     let real = app.invite(&ann_token, gid, &json!({})).await;

@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn create_join_leave_and_the_users_group_list() {
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (bob, bob_token) = app.customer().await;
+    let [(ann, ann_token), (bob, bob_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     assert_eq!(group.members, vec![ann.id.clone()]);
     assert_eq!(group.owner_id, ann.id);
@@ -108,9 +107,7 @@ async fn create_join_leave_and_the_users_group_list() {
 #[tokio::test]
 async fn who_may_add_remove_and_read() {
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (bob, bob_token) = app.customer().await;
-    let (carl, carl_token) = app.customer().await;
+    let [(ann, ann_token), (bob, bob_token), (carl, carl_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     let gid = group.id.as_str();
     let members = format!("/v1/groups/{gid}/members");

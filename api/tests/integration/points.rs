@@ -78,8 +78,7 @@ async fn bills_are_for_staff_and_admins_and_their_input_is_checked() {
 #[tokio::test]
 async fn redemptions_by_item_and_who_may_redeem() {
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (_, bob_token) = app.customer().await;
+    let [(ann, ann_token), (_, bob_token)] = app.customers().await;
     let gid = ann.personal_group_id.as_str();
     app.award(ann.id.as_str(), None, 10_000, 1).await; // 100 points
     let coffee = app.item(300, 25).await;
@@ -148,9 +147,7 @@ async fn redemptions_by_item_and_who_may_redeem() {
 #[tokio::test]
 async fn only_members_allowed_to_redeem_do_and_every_entry_names_its_actor() {
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (bob, bob_token) = app.customer().await;
-    let (carl, carl_token) = app.customer().await;
+    let [(ann, ann_token), (bob, bob_token), (carl, carl_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     let gid = group.id.as_str();
     app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
@@ -242,8 +239,7 @@ async fn a_right_the_batch_finds_withdrawn_is_forgotten_by_the_admission_check()
     use diesel::prelude::*;
 
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (carl, carl_token) = app.customer().await;
+    let [(ann, ann_token), (carl, carl_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     let gid = group.id.as_str();
     app.invite_and_join(&ann_token, gid, carl.id.as_str(), &carl_token, true).await;

@@ -19,6 +19,9 @@ async fn a_dead_database_gives_fast_503s_and_the_api_recovers_by_itself() {
     let app = TestApp::start(config, db).await;
     let (user, token) = app.customer().await;
     let me = format!("/v1/users/{}", user.id);
+    let redemptions = format!("/v1/groups/{}/redemptions", user.personal_group_id);
+    let one_point = json!({"points": 1});
+    let redeem_once = || app.post_once(&redemptions, &token, "during-outage", &one_point);
     assert_eq!(app.get(&me, Some(&token)).await.status(), StatusCode::OK);
 
     cluster.kill();
@@ -32,14 +35,7 @@ async fn a_dead_database_gives_fast_503s_and_the_api_recovers_by_itself() {
         assert!(waited < Duration::from_secs(10), "took {waited:?}");
     }
     // A points request during the outage is refused and can be retried with its key.
-    let res = app
-        .post_once(
-            &format!("/v1/groups/{}/redemptions", user.personal_group_id),
-            &token,
-            "during-outage",
-            &json!({"points": 1}),
-        )
-        .await;
+    let res = redeem_once().await;
     expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
     assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK, "the process itself stays alive");
 
@@ -54,14 +50,7 @@ async fn a_dead_database_gives_fast_503s_and_the_api_recovers_by_itself() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The refused request was not half-applied, and its retry now gets a real answer.
-    let res = app
-        .post_once(
-            &format!("/v1/groups/{}/redemptions", user.personal_group_id),
-            &token,
-            "during-outage",
-            &json!({"points": 1}),
-        )
-        .await;
+    let res = redeem_once().await;
     expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
     assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 0);
 }
@@ -121,8 +110,7 @@ async fn an_exhausted_pool_and_a_stuck_query_answer_within_bounds() {
         c.db.statement_timeout_ms = 1_500;
     })
     .await;
-    let (ann, ann_token) = app.customer().await;
-    let (bob, bob_token) = app.customer().await;
+    let [(ann, ann_token), (bob, bob_token)] = app.customers().await;
     let lock = DbLock::group(&app.db, ann.personal_group_id.as_str());
 
     let ann_path = format!("/v1/groups/{}/redemptions", ann.personal_group_id);

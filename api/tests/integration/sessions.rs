@@ -72,8 +72,7 @@ async fn a_logout_revokes_that_token_only_and_all_revokes_every_one() {
 #[tokio::test]
 async fn nobody_else_can_log_a_user_out_but_an_admin() {
     let app = TestApp::spawn().await;
-    let (user, token) = app.customer().await;
-    let (_, stranger) = app.customer().await;
+    let [(user, token), (_, stranger)] = app.customers().await;
     let staff = app.staff_token().await;
     let path = format!("/v1/users/{}/sessions?all=true", user.id);
     // The same 404 as for a user who does not exist.

@@ -175,8 +175,7 @@ async fn password_hashing_is_bounded_and_a_flood_is_told_to_wait() {
 #[tokio::test]
 async fn users_are_visible_to_themselves_staff_and_admins_only() {
     let app = TestApp::spawn().await;
-    let (ann, ann_token) = app.customer().await;
-    let (bob, _) = app.customer().await;
+    let [(ann, ann_token), (bob, _)] = app.customers().await;
     let path = format!("/v1/users/{}", bob.id);
     // Another customer's account does not exist for Ann: the same answer as a missing one.
     let hidden = expect_error(app.get(&path, Some(&ann_token)).await, StatusCode::NOT_FOUND, "not_found").await;

@@ -153,6 +153,12 @@ impl TestApp {
         (user, token)
     }
 
+    /// `N` fresh customers of region 001, signed up at once.
+    pub async fn customers<const N: usize>(&self) -> [(User, String); N] {
+        let all = futures_util::future::join_all((0..N).map(|_| self.customer())).await;
+        all.try_into().unwrap_or_else(|_| unreachable!("join_all keeps the count"))
+    }
+
     /// A fresh customer whose personal group holds `points` (awarded by a bill).
     pub async fn customer_with_points(&self, points: i64) -> Funded {
         let (user, token) = self.customer().await;

@@ -49,17 +49,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
     let url = stack.router.clone();
     let (ann, ann_token) = stack.customer("001").await;
     let staff = stack.staff("001").await;
-    expect_json::<Value>(
-        stack
-            .post(
-                "/v1/regions/001/catalogue",
-                Some(&staff),
-                &json!({"name": "Galette", "category": "mains", "price_cents": 1_000, "points_price": 8}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    stack.add_item(&staff, "001", "Galette", 1_000, 8).await;
     let group = stack.new_group(&staff, "Menu club", "Rennes", "001").await;
     let invitation: Value = expect_json(
         stack.post(&format!("/v1/groups/{}/invitations", group.id), Some(&staff), &json!({})).await,

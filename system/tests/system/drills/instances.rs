@@ -29,23 +29,9 @@ async fn drill_4_a_connection_cut_mid_request_and_retried_applies_once() {
     let load = tokio::spawn(loadtest::run(scenario(&stack, 12)));
     let (ann, token) = stack.customer("001").await;
     let staff = stack.staff("001").await;
-    let item: Value = expect_json(
-        stack
-            .post(
-                "/v1/regions/001/catalogue",
-                Some(&staff),
-                &json!({"name": "Feast", "category": "mains", "price_cents": 100_000, "points_price": 1}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let item = stack.add_item(&staff, "001", "Feast", 100_000, 1).await;
     let bill = json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
-    expect_json::<Value>(
-        stack.post_once(&stack.router, "/v1/bills", &staff, "feast", &bill).await,
-        StatusCode::CREATED,
-    )
-    .await; // 1000 points
+    stack.bill(&staff, "feast", &bill).await; // 1000 points
     let gid = ann.personal_group_id.to_string();
     let address = stack.router.trim_start_matches("http://").to_owned();
     let (mut fresh, mut replayed) = (0, 0);

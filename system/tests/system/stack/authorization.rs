@@ -138,9 +138,7 @@ impl World {
 }
 
 async fn new_item(stack: &Stack, staff_token: &str) -> String {
-    let body = json!({"name": format!("Dish {}", ulid::Ulid::new()), "category": "mains", "price_cents": 1_000, "points_price": 5});
-    let item: Value =
-        expect_json(stack.post("/v1/regions/002/catalogue", Some(staff_token), &body).await, StatusCode::CREATED).await;
+    let item = stack.add_item(staff_token, "002", &format!("Dish {}", ulid::Ulid::new()), 1_000, 5).await;
     item["id"].as_str().unwrap().to_owned()
 }
 

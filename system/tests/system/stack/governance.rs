@@ -78,21 +78,9 @@ async fn pools_belong_to_their_members() {
     assert_eq!(stack.sql("001", "SELECT count(*) FROM invitations WHERE code_hash LIKE '001-%'").trim(), "0");
 
     // Points in, then redeem rights: Ben may not until Olga grants it.
-    let item: Value = expect_json(
-        stack
-            .post(
-                "/v1/regions/001/catalogue",
-                Some(&staff1),
-                &json!({"name": "Crêpe", "category": "mains", "price_cents": 5_000, "points_price": 10}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let item = stack.add_item(&staff1, "001", "Crêpe", 5_000, 10).await;
     let bill = json!({"user_id": ben.id, "group_id": gid, "store_region": "001", "items": [{"item_id": item["id"], "qty": 2}]});
-    let billed: Value =
-        expect_json(stack.post_once(&stack.router, "/v1/bills", &staff1, "bill-1", &bill).await, StatusCode::CREATED)
-            .await;
+    let billed = stack.bill(&staff1, "bill-1", &bill).await;
     assert_eq!(billed["points_awarded"], 100);
     let redeem = format!("/v1/groups/{gid}/redemptions");
     expect_error(

@@ -112,45 +112,17 @@ async fn groups_span_regions_and_bills_price_from_any_region() {
 
     // A bill in group 003's region, priced from region 002's catalogue.
     let staff2 = stack.staff("002").await;
-    let item: Value = expect_json(
-        stack
-            .post(
-                "/v1/regions/002/catalogue",
-                Some(&staff2),
-                &json!({"name": "Tacos", "category": "mains", "price_cents": 1_550, "points_price": 200}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let item = stack.add_item(&staff2, "002", "Tacos", 1_550, 200).await;
     let bill = json!({"user_id": ann.id, "group_id": group.id, "store_region": "002", "items": [{"item_id": item["id"], "qty": 2}]});
-    let billed: Value = expect_json(
-        stack.post_once(&stack.router, "/v1/bills", &staff3, "cross-bill-1", &bill).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let billed = stack.bill(&staff3, "cross-bill-1", &bill).await;
     assert_eq!(billed["amount_cents"], 3_100);
     assert_eq!(billed["points_awarded"], 31);
     // And one into Ann's personal group in 001, by the region's staff.
     let staff1 = stack.staff("001").await;
-    let item1: Value = expect_json(
-        stack
-            .post(
-                "/v1/regions/001/catalogue",
-                Some(&staff1),
-                &json!({"name": "Crepe", "category": "desserts", "price_cents": 700, "points_price": 70}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let item1 = stack.add_item(&staff1, "001", "Crepe", 700, 70).await;
     for i in 0..3 {
         let bill = json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": item1["id"], "qty": 1}]});
-        expect_json::<Value>(
-            stack.post_once(&stack.router, "/v1/bills", &staff1, &format!("b1-{i}"), &bill).await,
-            StatusCode::CREATED,
-        )
-        .await;
+        stack.bill(&staff1, &format!("b1-{i}"), &bill).await;
     }
     // Bob redeems from the shared group through the router.
     let path = format!("/v1/groups/{}/redemptions", group.id);
@@ -271,17 +243,7 @@ async fn a_retry_on_another_instance_applies_once() {
     let stack = Stack::start(2);
     let (ann, ann_token) = stack.customer("001").await;
     let staff1 = stack.staff("001").await;
-    let item: Value = expect_json(
-        stack
-            .post(
-                "/v1/regions/001/catalogue",
-                Some(&staff1),
-                &json!({"name": "Soup", "category": "starters", "price_cents": 5_000, "points_price": 10}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let item = stack.add_item(&staff1, "001", "Soup", 5_000, 10).await;
     let bill = json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
     // The first attempt reaches instance 0; its retries land on instance 1 and on the router.
     let first: Value = expect_json(

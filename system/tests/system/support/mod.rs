@@ -319,6 +319,18 @@ impl Stack {
         self.login_eventually(&format!("staff@{region}.loyalty.local"), STAFF_PASSWORD).await.token
     }
 
+    /// A main course added to `region`'s menu through the router by `staff`: the item.
+    pub async fn add_item(&self, staff: &str, region: &str, name: &str, price_cents: i64, points_price: i64) -> Value {
+        let path = format!("/v1/regions/{region}/catalogue");
+        let item = json!({"name": name, "category": "mains", "price_cents": price_cents, "points_price": points_price});
+        expect_json(self.post(&path, Some(staff), &item).await, StatusCode::CREATED).await
+    }
+
+    /// A bill made through the router by `staff` with Idempotency-Key `key`: the bill.
+    pub async fn bill(&self, staff: &str, key: &str, bill: &Value) -> Value {
+        expect_json(self.post_once(&self.router, "/v1/bills", staff, key, bill).await, StatusCode::CREATED).await
+    }
+
     /// A new customer homed in `region`, logged in.
     pub async fn customer(&self, region: &str) -> (User, String) {
         let email = format!("c-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
