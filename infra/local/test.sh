@@ -17,16 +17,6 @@ step() { printf '==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS 
 
 bash "$PG" ensure
 
-step "cargo fmt --check"
-cargo fmt --all -- --check
-step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-# The API's IAM database auth is an optional feature: keep it compiling and clean.
-cargo clippy -p api --features iam --all-targets --locked -- -D warnings
-
-step "cargo deny (advisories from the offline snapshot, licences, bans, sources)"
-bash "$ROOT/infra/local/deny.sh"
-
 # Python tools from PyPI, each in a venv of its own under the state folder: prints the
 # path of `command` in the venv of `name`, installing `package` there first if need be.
 venv_tool() {
@@ -41,7 +31,7 @@ venv_tool() {
 
 # The AWS operations tool is tested against moto (a mock AWS API) on loopback.
 if ! command -v moto_server >/dev/null 2>&1; then
-  MOTO_SERVER=$(venv_tool moto "moto[server]" moto_server)
+  MOTO_SERVER=$(venv_tool moto "moto[server]==5.2.1" moto_server)
   export MOTO_SERVER
 fi
 # schemathesis checks the OpenAPI document against the running platform (a system test).
@@ -50,27 +40,55 @@ export LOYALTY_SCHEMATHESIS
 
 scratch=$(mktemp -d /tmp/loyalty-test.XXXXXX)
 chmod 755 "$scratch"
+infra_pid=
 cleanup() {
+  if [ -n "$infra_pid" ]; then kill -- -"$infra_pid" 2>/dev/null || true; fi
   bash "$PG" stop "$scratch/pg" || true
   rm -rf "$scratch"
 }
 trap cleanup EXIT
+
+# The infrastructure checks (terraform, checkov) and the whole AWS stack applied to a
+# simulated AWS (moto) take five minutes, mostly waiting on terraform and moto: they run
+# in a session of their own while cargo compiles, and the tests wait for them.
+step "infrastructure checks, then the AWS stack applied to a simulated AWS (moto), in the background"
+setsid bash -c 'bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"' infra "$ROOT" >"$scratch/infra.log" 2>&1 &
+infra_pid=$!
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The API's IAM database auth is an optional feature: keep it compiling and clean.
+cargo clippy -p api --features iam --all-targets --locked -- -D warnings
+
+step "cargo deny (advisories from the offline snapshot, licences, bans, sources)"
+bash "$ROOT/infra/local/deny.sh"
+
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 bash "$PG" init "$scratch/pg"
 bash "$PG" start "$scratch/pg" "$port" fast
 export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
 
 # The stack tests start the real binaries (API and router) through up.sh.
-step "building the binaries"
+step "building the binaries and the tests"
 cargo build --workspace --bins --locked
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-run
+fi
 
 step "api/src/db/schema.rs against the migrations (diesel print-schema)"
 bash "$ROOT/infra/local/schema.sh"
 
-step "infrastructure checks"
-bash "$ROOT/infra/check.sh"
-step "the whole AWS stack applied to a simulated AWS (moto), checked, destroyed"
-bash "$ROOT/infra/sim/sim.sh"
+step "waiting for the infrastructure checks"
+infra_status=0
+wait "$infra_pid" || infra_status=$?
+infra_pid=
+cat "$scratch/infra.log"
+if [ "$infra_status" -ne 0 ]; then
+  echo "infrastructure checks failed (exit $infra_status)" >&2
+  exit "$infra_status"
+fi
 
 step "tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then
