@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use contract::RegionId;
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::Env;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -258,12 +257,7 @@ impl Default for Config {
 impl Config {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        figment
-            .merge(Env::prefixed("LOYALTY_").split("__"))
+        observability::config::layers::<Config>(file, "LOYALTY_")
             // The deployment's documented switch: `DB_AUTH=iam`.
             .merge(Env::raw().only(&["DB_AUTH"]).map(|_| "db.auth".into()))
             .extract()

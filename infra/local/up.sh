@@ -51,8 +51,8 @@ chmod 755 "$STATE" "$STATE/pg"
 bash "$PG" ensure
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  echo "==> building the API and the router ($PROFILE profile)"
-  (cd "$ROOT" && cargo build --profile "$PROFILE" --bin loyalty-api --bin loyalty-router --bin loyalty-faults --bin loyalty-topology)
+  echo "==> building the API, the router and the web console ($PROFILE profile)"
+  (cd "$ROOT" && cargo build --profile "$PROFILE" --bin loyalty-api --bin loyalty-router --bin loyalty-faults --bin loyalty-topology --bin loyalty-web)
   target_dir=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   case "$PROFILE" in dev) BIN_DIR="$target_dir/debug" ;; *) BIN_DIR="$target_dir/$PROFILE" ;; esac
 fi
@@ -247,9 +247,25 @@ else
 fi
 wait_ready "$scheme://127.0.0.1:$ROUTER_PORT/readyz" "router"
 
+# The web console, a client of the router, where the topology gives it a port.
+if [ -n "${EXTRA_CONSOLE:-}" ]; then
+  if ! alive "$STATE/run/console.pid"; then
+    echo "==> web console: starting on 127.0.0.1:$EXTRA_CONSOLE"
+    [ -s "$STATE/console-session.key" ] || (umask 077 && head -c 64 /dev/urandom | base64 -w0 >"$STATE/console-session.key")
+    console_env=(LOYALTY_WEB_LISTEN="127.0.0.1:$EXTRA_CONSOLE" LOYALTY_WEB_PLATFORM_URL="$scheme://127.0.0.1:$ROUTER_PORT"
+      LOYALTY_WEB_ROUTER_METRICS_URL="http://127.0.0.1:$ROUTER_ADMIN_PORT"
+      LOYALTY_WEB_SESSION_KEY="$(cat "$STATE/console-session.key")")
+    if [ "$TLS" = 1 ]; then console_env+=(LOYALTY_WEB_TLS__CA_FILE="$STATE/tls/ca.pem"); fi
+    env "${console_env[@]}" nohup "$BIN_DIR/loyalty-web" >>"$STATE/log/console.log" 2>&1 &
+    echo $! >"$STATE/run/console.pid"
+  fi
+  wait_ready "http://127.0.0.1:$EXTRA_CONSOLE/healthz" console
+fi
+
 cat <<MSG
 
 Local deployment is up: the platform at $scheme://127.0.0.1:$ROUTER_PORT
+$( [ -n "${EXTRA_CONSOLE:-}" ] && echo "  web console: http://127.0.0.1:$EXTRA_CONSOLE")
   region  API instance(s)                           Postgres
 $(for region in $REGIONS; do
   urls=""; for k in $(instances "$region"); do urls="$urls $scheme://127.0.0.1:$(api_port "$region" "$k")"; done

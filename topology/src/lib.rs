@@ -242,7 +242,8 @@ impl Layout {
 
     /// Shell assignments for `eval` in up.sh: REGIONS, REGION_NAME_NNN, PG_PORT_NNN,
     /// PG_VIA_NNN, STANDBY_PORT_NNN, STANDBY_VIA_NNN, API_PORT_NNN_K, API_VIA_NNN_K,
-    /// ROUTER_PORT, ROUTER_ADMIN_PORT, FAULTS_CONTROL_PORT.
+    /// ROUTER_PORT, ROUTER_ADMIN_PORT, FAULTS_CONTROL_PORT, and EXTRA_<NAME> for each of
+    /// the deployment's `extra` ports (`console` → EXTRA_CONSOLE).
     pub fn shell(&self) -> String {
         let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let ids: Vec<&str> = self.regions.iter().map(|r| r.id.as_str()).collect();
@@ -261,6 +262,9 @@ impl Layout {
         lines.push(format!("ROUTER_PORT={} ROUTER_ADMIN_PORT={}", self.router, self.router_admin));
         if let Some(control) = self.faults_control {
             lines.push(format!("FAULTS_CONTROL_PORT={control}"));
+        }
+        for (name, port) in &self.extra {
+            lines.push(format!("EXTRA_{}={port}", name.to_uppercase()));
         }
         lines.join("\n") + "\n"
     }

@@ -4,6 +4,7 @@
 //!
 //! - `stack`: the contract through the router, the authorization matrix, attacks;
 //! - `cli`: the `loyalty` app against a stack, TLS included;
+//! - `console`: the web console (in this process) against a stack, every page and form;
 //! - `load`: the load test and its consistency verdict;
 //! - `drills`: failures under load (a killed instance, a dead primary, a region cut off,
 //!   a slow database, a flood); `make test` runs them after the rest, one at a time.
@@ -11,6 +12,7 @@
 mod support;
 
 mod cli;
+mod console;
 mod drills;
 mod load;
 mod openapi_fuzz;

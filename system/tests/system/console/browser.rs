@@ -1,0 +1,123 @@
+//! A browser without scripts for the console tests: one session cookie, no redirects
+//! followed (the tests look at them), and every form posted with the CSRF token of the
+//! page the session last saw, as the page's own form would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+
+use crate::support::{PASSWORD, STAFF_PASSWORD, Stack};
+
+/// The console, in this process, in front of a stack's router.
+pub struct Console {
+    pub url: String,
+}
+
+impl Console {
+    pub async fn start(stack: &Stack) -> Console {
+        let config = web::Config {
+            listen: "127.0.0.1:0".to_owned(),
+            platform_url: stack.router.clone(),
+            router_metrics_url: Some(stack.router_admin.clone()),
+            workers: Some(1),
+            ..web::Config::default()
+        };
+        let app = web::Application::build(config).unwrap();
+        let url = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Console { url }
+    }
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(LOCATION).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The text between the first `start` and the next `end` after it.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).map(|i| i + start.len()).unwrap_or_else(|| panic!("no {start:?} in {text}"));
+    let to = text[from..].find(end).map(|i| from + i).unwrap_or(text.len());
+    &text[from..to]
+}
+
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: Option<String>,
+    /// The last Set-Cookie header, attributes included.
+    pub set_cookie_seen: Option<String>,
+}
+
+impl Browser {
+    pub fn new(console: &Console) -> Browser {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser { http, base: console.url.clone(), cookie: None, csrf: None, set_cookie_seen: None }
+    }
+
+    /// A session logged in through the console's own login form.
+    pub async fn logged_in(console: &Console, stack: &Stack, email: &str) -> Browser {
+        let password = if email.starts_with("staff@") { STAFF_PASSWORD } else { PASSWORD };
+        let _ = stack; // the stack's accounts are made by its own scripts and tests
+        let mut browser = Browser::new(console);
+        browser.get("/login").await;
+        let res = browser.post("/login", &[("email", email), ("password", password)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "login of {email}: {}", res.body);
+        // A login starts a new session with a new CSRF token: the pools page carries it.
+        assert_eq!(browser.get("/pools").await.status, StatusCode::OK);
+        browser
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let req = match &self.cookie {
+            Some(cookie) => req.header(COOKIE, cookie),
+            None => req,
+        };
+        let res = req.send().await.unwrap();
+        if let Some(set) = res.headers().get(SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            self.set_cookie_seen = Some(set.to_owned());
+            self.cookie = Some(set.split(';').next().unwrap_or("").to_owned());
+        }
+        let (status, headers) = (res.status(), res.headers().clone());
+        let body = res.text().await.unwrap();
+        if let Some(i) = body.find("name=\"csrf\" value=\"") {
+            self.csrf = Some(between(&body[i..], "value=\"", "\"").to_owned());
+        }
+        Answer { status, headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// Posts a form with this session's CSRF token (fetching a page first if none is known).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        if self.csrf.is_none() {
+            self.get("/login").await;
+        }
+        let csrf = self.csrf.clone().unwrap();
+        self.post_with_csrf(path, &csrf, fields).await
+    }
+
+    pub async fn post_with_csrf(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Answer {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf)];
+        form.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&form).unwrap();
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req).await
+    }
+}

@@ -1,0 +1,205 @@
+//! The web console against a stack: every page and form through real HTTP, as a browser
+//! without scripts would use them (the console works without htmx), CSRF refusals, roles,
+//! the security headers and the session cookie's attributes.
+
+mod browser;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::Stack;
+use browser::{Browser, Console};
+
+#[tokio::test]
+async fn a_customer_signs_up_sees_pools_and_the_chart_and_logs_out() {
+    let stack = Stack::start(1);
+    let console = Console::start(&stack).await;
+    let mut ann = Browser::new(&console);
+
+    let signup = ann.get("/signup").await;
+    assert_eq!(signup.status, StatusCode::OK);
+    assert!(signup.body.contains("001 · "), "the regions are offered: {}", signup.body);
+    let email = format!("ann-{}@console.test", ulid::Ulid::new().to_string().to_lowercase());
+    let created = ann
+        .post(
+            "/signup",
+            &[("full_name", "Ann Console"), ("email", &email), ("password", "correct horse"), ("home_region", "002")],
+        )
+        .await;
+    assert_eq!((created.status, created.location()), (StatusCode::SEE_OTHER, Some("/pools")));
+
+    let pools = ann.get("/pools").await;
+    assert_eq!(pools.status, StatusCode::OK, "{}", pools.body);
+    assert!(pools.body.contains("Ann Console (personal)") && pools.body.contains("0 points"), "{}", pools.body);
+    let profile = ann.get("/profile").await.body;
+    let user_id = browser::between(&profile, "<th>Id</th><td><code>", "<").to_owned();
+    let personal = browser::between(&profile, "href=\"/groups/", "\"").to_owned();
+    assert!(user_id.starts_with("002-") && personal.starts_with("002-"), "{profile}");
+
+    // Two bills by staff of region 001 give the pool a history to draw.
+    let staff = stack.staff("001").await;
+    let item = stack.add_item(&staff, "001", "Console soup", 2_000, 10).await;
+    for key in ["console-1", "console-2"] {
+        let bill = serde_json::json!({"user_id": user_id, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
+        stack.bill(&staff, key, &bill).await;
+    }
+    let group = ann.get(&format!("/groups/{personal}")).await;
+    assert_eq!(group.status, StatusCode::OK);
+    assert!(group.body.contains("40 points"), "{}", group.body);
+    assert!(group.body.contains("<svg") && group.body.contains("<polyline"), "the chart is drawn: {}", group.body);
+    let activity = ann.get("/activity").await.body;
+    assert_eq!(activity.matches("bill of 20.00").count(), 2, "{activity}");
+    assert!(ann.get("/menus").await.body.contains("Console soup"));
+
+    let out = ann.post("/logout", &[]).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, Some("/login")));
+    let after = ann.get("/pools").await;
+    assert_eq!((after.status, after.location()), (StatusCode::SEE_OTHER, Some("/login")));
+}
+
+#[tokio::test]
+async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_once() {
+    let stack = Stack::start(1);
+    let console = Console::start(&stack).await;
+    let (olga, olga_token) = stack.customer("001").await;
+    let (ben, _) = stack.customer("003").await;
+    let mut owner = Browser::logged_in(&console, &stack, &olga.email).await;
+    let mut member = Browser::logged_in(&console, &stack, &ben.email).await;
+
+    let made = owner.post("/groups", &[("name", "Console club"), ("location", "Lyon"), ("region", "001")]).await;
+    let gid =
+        made.location().and_then(|l| l.strip_prefix("/groups/")).unwrap_or_else(|| panic!("{}", made.body)).to_owned();
+    let invited = owner.post(&format!("/groups/{gid}/invitations"), &[("can_redeem", "true")]).await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    let code = browser::between(&invited.body, "id=\"new-code\" readonly value=\"", "\"").to_owned();
+    assert!(code.starts_with(&format!("{gid}.")), "{}", invited.body);
+
+    let joined = member.post("/join", &[("code", &code)]).await;
+    assert_eq!((joined.status, joined.location()), (StatusCode::SEE_OTHER, Some(format!("/groups/{gid}").as_str())));
+    let again = member.post("/join", &[("code", &code)]).await;
+    assert_ne!(again.status, StatusCode::SEE_OTHER, "an invitation opens the group once");
+    let page = owner.get(&format!("/groups/{gid}")).await.body;
+    assert!(page.contains(&format!("used by <code>{}</code>", ben.id)), "{page}");
+
+    // Points in, then the member redeems through the confirmation step; the same
+    // confirmation sent twice redeems once.
+    let staff = stack.staff("001").await;
+    let item = stack.add_item(&staff, "001", "Console tart", 5_000, 10).await;
+    let bill = serde_json::json!({"user_id": olga.id, "group_id": gid, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
+    stack.bill(&staff, "console-club-1", &bill).await;
+    let review = member.get(&format!("/groups/{gid}/redeem?points=30")).await;
+    assert!(review.body.contains("Redeem <strong>30 points</strong>"), "{}", review.body);
+    let key = browser::between(&review.body, "name=\"key\" value=\"", "\"").to_owned();
+    let form = [("points", "30"), ("key", key.as_str())];
+    let first = member.post(&format!("/groups/{gid}/redeem"), &form).await;
+    assert!(first.body.contains("30 points redeemed; the pool now holds 20"), "{}", first.body);
+    let second = member.post(&format!("/groups/{gid}/redeem"), &form).await;
+    assert!(second.body.contains("it was redeemed once"), "{}", second.body);
+    let group: Value =
+        serde_json::to_value(stack.api.with_token(&olga_token).group(&gid).await.unwrap().value).unwrap();
+    assert_eq!(group["points"], 20);
+}
+
+#[tokio::test]
+async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
+    let stack = Stack::start(1);
+    let console = Console::start(&stack).await;
+    let (ann, _) = stack.customer("002").await;
+    let staff_token = stack.staff("001").await;
+    let item = stack.add_item(&staff_token, "001", "Console pie", 1_250, 10).await;
+    let item_id = item["id"].as_str().unwrap();
+    let mut till = Browser::logged_in(&console, &stack, "staff@001.loyalty.local").await;
+
+    let found = till.get(&format!("/till?user_id={}", ann.id)).await;
+    assert!(
+        found.body.contains("Console pie") && found.body.contains(ann.personal_group_id.as_str()),
+        "{}",
+        found.body
+    );
+    let review =
+        till.get(&format!("/till/review?user_id={}&group_id={}&qty_{item_id}=2", ann.id, ann.personal_group_id)).await;
+    assert!(review.body.contains("Bill 25.00"), "{}", review.body);
+    let form: Vec<(String, String)> = ["user_id", "group_id", "lines", "key"]
+        .iter()
+        .map(|name| {
+            (name.to_string(), browser::between(&review.body, &format!("name=\"{name}\" value=\""), "\"").to_owned())
+        })
+        .collect();
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let first = till.post("/till/bill", &form).await;
+    assert!(first.body.contains("of 25.00: 25 points"), "{}", first.body);
+    for _ in 0..3 {
+        let again = till.post("/till/bill", &form).await;
+        assert!(again.body.contains("it was billed once"), "{}", again.body);
+    }
+    let entries =
+        stack.sql("002", &format!("SELECT count(*) FROM ledger_entries WHERE group_id = '{}'", ann.personal_group_id));
+    assert_eq!(entries.trim(), "1");
+
+    // Menu management of the staff member's region.
+    let menu = till.get("/till/menu").await;
+    assert!(menu.body.contains("Console pie"), "{}", menu.body);
+    let off = till.post(&format!("/till/menu/{item_id}/availability"), &[("available", "false")]).await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    let later = till.get(&format!("/till?user_id={}", ann.id)).await;
+    assert!(!later.body.contains("Console pie"), "an item taken off the menu is not offered");
+}
+
+#[tokio::test]
+async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
+    let stack = Stack::start(1);
+    let console = Console::start(&stack).await;
+    let (ann, _) = stack.customer("001").await;
+    let mut anonymous = Browser::new(&console);
+    for path in
+        ["/pools", "/activity", "/menus", "/profile", "/till", "/admin", &format!("/groups/{}", ann.personal_group_id)]
+    {
+        let res = anonymous.get(path).await;
+        assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/login")), "{path}");
+    }
+    let mut customer = Browser::logged_in(&console, &stack, &ann.email).await;
+    assert_eq!(customer.get("/till").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(customer.get("/admin").await.status, StatusCode::FORBIDDEN);
+    let mut staff = Browser::logged_in(&console, &stack, "staff@001.loyalty.local").await;
+    assert_eq!(staff.get("/admin").await.status, StatusCode::FORBIDDEN);
+    let mut admin = Browser::logged_in(&console, &stack, crate::support::ADMIN_EMAIL).await;
+    let page = admin.get("/admin").await;
+    assert!(page.status == StatusCode::OK && page.body.contains("Healthy API instances"), "{}", page.body);
+
+    // Every form, posted with another session's token (a cross-site forgery carries none
+    // of this session's): 403, and nothing happens.
+    let gid = ann.personal_group_id.to_string();
+    let forms = [
+        "/logout".to_owned(),
+        "/groups".to_owned(),
+        "/join".to_owned(),
+        format!("/groups/{gid}/invitations"),
+        format!("/groups/{gid}/invitations/001-abcdef/revoke"),
+        format!("/groups/{gid}/members/{}/rights", ann.id),
+        format!("/groups/{gid}/members/{}/remove", ann.id),
+        format!("/groups/{gid}/owner"),
+        format!("/groups/{gid}/redeem"),
+        "/till/bill".to_owned(),
+        "/till/menu".to_owned(),
+        "/till/menu/001-abcdef/availability".to_owned(),
+        "/admin/staff".to_owned(),
+        "/login".to_owned(),
+        "/signup".to_owned(),
+    ];
+    for path in &forms {
+        let res = customer.post_with_csrf(path, "not-this-sessions-token", &[]).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}: {}", res.body);
+    }
+    assert_eq!(customer.get("/pools").await.status, StatusCode::OK, "the forged logout did not log out");
+
+    // The headers of every page, and the session cookie's attributes.
+    let res = customer.get("/pools").await;
+    let csp = res.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert_eq!(res.headers.get("x-content-type-options").unwrap(), "nosniff");
+    let cookie = customer.set_cookie_seen.clone().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+}

@@ -1,0 +1,57 @@
+//! Console configuration: defaults that front the local deployment (`make up`), then an
+//! optional TOML file, then `LOYALTY_WEB_...` environment variables (`__` for nesting).
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: String,
+    /// The platform: the router's public URL.
+    pub platform_url: String,
+    /// Where the router serves `/metrics` (its admin address), for the admin page's
+    /// figures; none hides them.
+    pub router_metrics_url: Option<String>,
+    /// Base64 of at least 64 random bytes: encrypts and signs the session cookie. Every
+    /// instance behind one load balancer needs the same key; without one, a key is drawn
+    /// at start and sessions end with the process.
+    pub session_key: Option<String>,
+    /// Mark the session cookie `Secure`. Set it where the console is served over HTTPS
+    /// (directly or behind a load balancer that terminates TLS); on by itself with
+    /// `tls.cert_file`.
+    pub secure_cookies: bool,
+    pub workers: Option<usize>,
+    pub log_json: bool,
+    /// HTTPS on the listener (`cert_file`, `key_file`) and the CAs trusted for an
+    /// `https://` platform URL (`ca_file`).
+    pub tls: tls::TlsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8088".to_owned(),
+            platform_url: "http://127.0.0.1:8080".to_owned(),
+            router_metrics_url: Some("http://127.0.0.1:8081".to_owned()),
+            session_key: None,
+            secure_cookies: false,
+            workers: None,
+            log_json: false,
+            tls: tls::TlsConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("LOYALTY_WEB_").split("__")).extract().map_err(Box::new)
+    }
+}

@@ -1,0 +1,107 @@
+//! The web console: server-rendered pages (maud) with htmx for partial updates, a client
+//! of the platform's public API through the router (the `client` crate). It keeps no
+//! data of its own: the platform token lives in an encrypted, HttpOnly session cookie,
+//! and every page is a call to the platform made with it.
+//!
+//! Layout: `session` (the cookie, the CSRF token), `error` (what a refusal looks like),
+//! `security` (headers), `chart` (SVG), `pages/` (one module per area of the console).
+
+pub mod chart;
+pub mod config;
+pub mod error;
+pub mod pages;
+pub mod security;
+pub mod session;
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use base64::Engine;
+
+pub use config::Config;
+
+/// What every handler shares: the platform's client (one connection pool).
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: client::Client,
+    /// The router's admin address, for the admin page's figures.
+    pub metrics: Option<client::Client>,
+}
+
+pub struct Application {
+    address: std::net::SocketAddr,
+    server: Server,
+}
+
+/// The cookie key: the configured one, or one drawn now (sessions then end with the process).
+fn session_key(config: &Config) -> anyhow::Result<Key> {
+    match &config.session_key {
+        Some(encoded) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .context("session_key is not base64")?;
+            Key::try_from(bytes.as_slice()).context("session_key needs at least 64 bytes")
+        }
+        None => Ok(Key::generate()),
+    }
+}
+
+impl Application {
+    pub fn build(config: Config) -> anyhow::Result<Application> {
+        let key = session_key(&config)?;
+        let platform = client::Client::builder(&config.platform_url)
+            .ca_file(config.tls.ca_file.as_deref())
+            .retry(client::Retry::default())
+            .build()?;
+        let metrics = config.router_metrics_url.as_deref().map(|url| platform.with_base(url));
+        let state = AppState { platform, metrics };
+        let server_tls = config.tls.server()?;
+        let secure = config.secure_cookies || server_tls.is_some();
+        let listener = TcpListener::bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let mut server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name("loyalty_console".to_owned())
+                .cookie_http_only(true)
+                .cookie_secure(secure)
+                .cookie_same_site(SameSite::Strict)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::hours(8)),
+                )
+                .build();
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::FormConfig::default().limit(16 * 1024))
+                .wrap(sessions)
+                .wrap(security::headers())
+                .configure(pages::routes)
+        });
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        let server = match server_tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        };
+        Ok(Application { address, server: server.run() })
+    }
+
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,148 @@
+//! Signing up (choosing the home region), logging in and out, and the profile.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use contract::dto::{NewUser, Region, RegionStatus};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{csrf_field, page};
+use crate::AppState;
+use crate::error::WebError;
+use crate::session::{Posted, Visitor};
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+pub async fn home(visitor: Visitor) -> HttpResponse {
+    see_other(if visitor.login.is_some() { "/pools" } else { "/login" })
+}
+
+pub async fn login_page(visitor: Visitor) -> Markup {
+    page(
+        "Log in",
+        Some(&visitor),
+        html! {
+            form method="post" action="/login" {
+                (csrf_field(&visitor))
+                label for="email" { "Email" }
+                input #email name="email" type="email" autocomplete="username" required;
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                p { button type="submit" { "Log in" } }
+            }
+            p.muted { "New here? " a href="/signup" { "Sign up" } }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
+pub async fn log_in(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    Posted(form): Posted<LoginForm>,
+) -> Result<HttpResponse, WebError> {
+    let session = state.platform.log_in(&form.email, &form.password).await?.value;
+    visitor.log_in(&session)?;
+    Ok(see_other("/pools"))
+}
+
+/// A form of nothing but its CSRF token (a button).
+#[derive(Deserialize)]
+pub struct Button {}
+
+/// Revokes the token at the platform, then forgets the session either way.
+pub async fn log_out(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    Posted(_): Posted<Button>,
+) -> Result<HttpResponse, WebError> {
+    if let Some(login) = &visitor.login {
+        let revoked = state.platform.with_token(&login.token).log_out(&login.user_id, false).await;
+        if let Err(e) = revoked {
+            tracing::warn!(error = %e, "the platform did not revoke the token at logout");
+        }
+    }
+    visitor.log_out();
+    Ok(see_other("/login"))
+}
+
+pub fn region_options(regions: &[Region]) -> Markup {
+    html! {
+        @for region in regions {
+            option value=(region.id) {
+                (region.id) " · " (region.name)
+                @if region.status != RegionStatus::Up { " (unavailable)" }
+            }
+        }
+    }
+}
+
+pub async fn signup_page(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
+    let regions = state.platform.regions().await?.value.items;
+    Ok(page(
+        "Sign up",
+        Some(&visitor),
+        html! {
+            form method="post" action="/signup" {
+                (csrf_field(&visitor))
+                label for="full_name" { "Your name" }
+                input #full_name name="full_name" autocomplete="name" required maxlength="100";
+                label for="email" { "Email" }
+                input #email name="email" type="email" autocomplete="email" required;
+                label for="password" { "Password (at least 8 characters)" }
+                input #password name="password" type="password" autocomplete="new-password" required minlength="8";
+                label for="home_region" { "Home region (where your account and personal pool live)" }
+                select #home_region name="home_region" { (region_options(&regions)) }
+                p { button type="submit" { "Create my account" } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SignupForm {
+    full_name: String,
+    email: String,
+    password: String,
+    home_region: String,
+}
+
+/// Creates the account, then logs in with it.
+pub async fn sign_up(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    Posted(form): Posted<SignupForm>,
+) -> Result<HttpResponse, WebError> {
+    let new = NewUser::new(&form.email, &form.password, &form.full_name, &form.home_region);
+    state.platform.sign_up(&new).await?;
+    let session = state.platform.log_in(&form.email, &form.password).await?.value;
+    visitor.log_in(&session)?;
+    Ok(see_other("/pools"))
+}
+
+pub async fn profile(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
+    let login = visitor.login()?;
+    let user = state.platform.with_token(&login.token).user(&login.user_id).await?.value;
+    Ok(page(
+        "Profile",
+        Some(&visitor),
+        html! {
+            table {
+                tr { th { "Name" } td { (user.full_name) } }
+                tr { th { "Email" } td { (user.email) } }
+                tr { th { "Id" } td { code { (user.id) } } }
+                tr { th { "Role" } td { (user.role.as_str()) } }
+                tr { th { "Home region" } td { (user.home_region) } }
+                tr { th { "Personal pool" } td { a href={ "/groups/" (user.personal_group_id) } { (user.personal_group_id) } } }
+                tr { th { "Member since" } td { (user.created_on.format("%d %b %Y")) } }
+            }
+        },
+    ))
+}

@@ -1,0 +1,328 @@
+//! One pool: its points over time (a chart), members and what the owner may change,
+//! invitations, recent entries, and redeeming with a confirmation step.
+
+use actix_web::{HttpResponse, web};
+use contract::dto::{Group, GroupPatch, LedgerEntry, MemberPatch, MemberRole, NewInvitation, NewRedemption};
+use contract::{GroupId, InvitationId, UserId};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::account::{Button, see_other};
+use super::layout::{csrf_field, money, page, svg};
+use crate::AppState;
+use crate::chart;
+use crate::error::WebError;
+use crate::session::{Login, Posted, Visitor};
+
+fn gid(raw: &str) -> Result<GroupId, WebError> {
+    raw.parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a group id")))
+}
+
+fn may_redeem(group: &Group, user: &UserId) -> bool {
+    &group.owner_id == user || group.memberships.iter().any(|m| &m.user_id == user && m.can_redeem)
+}
+
+pub fn entries(items: &[LedgerEntry]) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "When" } th { "What" } th { "By" } th.num { "Points" } th.num { "Balance" } } }
+            tbody {
+                @for e in items {
+                    tr {
+                        td { (e.created_on.format("%d %b %H:%M")) }
+                        td { (e.kind.as_str()) @if let Some(cents) = e.amount_cents { " · bill of " (money(cents)) } }
+                        td { code { (e.actor_id.as_ref().unwrap_or(&e.user_id)) } }
+                        td.num { (e.points) }
+                        td.num { (e.balance_after) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn members(visitor: &Visitor, login: &Login, group: &Group) -> Markup {
+    let owner = group.owner_id == login.user_id;
+    html! {
+        table {
+            thead { tr { th { "Member" } th { "Role" } th { "May redeem" } th { "" } } }
+            tbody {
+                @for m in &group.memberships {
+                    tr {
+                        td { code { (m.user_id) } @if m.user_id == login.user_id { " (you)" } }
+                        td { @if m.role == MemberRole::Owner { "owner" } @else { "member" } }
+                        td { @if m.can_redeem { "yes" } @else { "no" } }
+                        td {
+                            @if owner && m.role != MemberRole::Owner {
+                                form.inline method="post" action={ "/groups/" (group.id) "/members/" (m.user_id) "/rights" } {
+                                    (csrf_field(visitor))
+                                    input type="hidden" name="can_redeem" value=(if m.can_redeem { "false" } else { "true" });
+                                    button.secondary type="submit" { @if m.can_redeem { "Revoke redeem" } @else { "Grant redeem" } }
+                                }
+                                " "
+                                form.inline method="post" action={ "/groups/" (group.id) "/owner" } {
+                                    (csrf_field(visitor))
+                                    input type="hidden" name="owner_id" value=(m.user_id);
+                                    button.secondary type="submit" { "Hand over" }
+                                }
+                                " "
+                            }
+                            @if !group.personal && ((owner && m.role != MemberRole::Owner) || (!owner && m.user_id == login.user_id)) {
+                                form.inline method="post" action={ "/groups/" (group.id) "/members/" (m.user_id) "/remove" } {
+                                    (csrf_field(visitor))
+                                    button.secondary type="submit" { @if m.user_id == login.user_id { "Leave" } @else { "Remove" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn invitations(
+    state: &AppState,
+    visitor: &Visitor,
+    login: &Login,
+    group: &Group,
+    new_code: Option<&str>,
+) -> Result<Markup, WebError> {
+    let platform = state.platform.with_token(&login.token);
+    let list = platform.invitations(&group.id, &client::PageQuery { limit: Some(20), cursor: None }).await?.value;
+    Ok(html! {
+        section id="invitations" {
+            h2 { "Invitations" }
+            @if let Some(code) = new_code {
+                p.banner.ok role="status" { "New invitation: give this code to the person joining (it is shown once)." }
+                label for="new-code" { "Invitation code" }
+                input.code #new-code readonly value=(code);
+            }
+            form method="post" action={ "/groups/" (group.id) "/invitations" }
+                hx-post={ "/groups/" (group.id) "/invitations" } hx-target="#invitations" hx-swap="outerHTML" {
+                (csrf_field(visitor))
+                label { input type="checkbox" name="can_redeem" value="true"; " The new member may redeem" }
+                label for="invite-user" { "Only for user (optional)" }
+                input #invite-user name="user_id" placeholder="001-abc123";
+                p { button type="submit" { "Create an invitation" } }
+            }
+            table {
+                thead { tr { th { "Created" } th { "For" } th { "State" } th { "" } } }
+                tbody {
+                    @for i in &list.items {
+                        tr {
+                            td { (i.created_on.format("%d %b %H:%M")) }
+                            td { @if let Some(u) = &i.user_id { code { (u) } } @else { "anyone with the code" } }
+                            td {
+                                @if let Some(u) = &i.used_by { "used by " code { (u) } }
+                                @else if i.revoked_on.is_some() { "revoked" }
+                                @else if i.expires_at < chrono::Utc::now() { "expired" }
+                                @else { "open until " (i.expires_at.format("%d %b %H:%M")) }
+                            }
+                            td {
+                                @if i.used_by.is_none() && i.revoked_on.is_none() {
+                                    form.inline method="post" action={ "/groups/" (group.id) "/invitations/" (i.id) "/revoke" } {
+                                        (csrf_field(visitor))
+                                        button.secondary type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+pub async fn show(state: web::Data<AppState>, visitor: Visitor, raw: web::Path<String>) -> Result<Markup, WebError> {
+    let login = visitor.login()?;
+    let gid = gid(&raw)?;
+    let platform = state.platform.with_token(&login.token);
+    let group = platform.group(&gid).await?.value;
+    let history = platform.transactions(&gid, &client::PageQuery { limit: Some(200), cursor: None }).await?.value;
+    let mut line: Vec<_> = history.items.iter().map(|e| (e.created_on, e.balance_after)).collect();
+    line.reverse();
+    let drawn = chart::points_over_time(&line);
+    let owner = group.owner_id == login.user_id;
+    let invitations =
+        if owner && !group.personal { Some(invitations(&state, &visitor, login, &group, None).await?) } else { None };
+    Ok(page(
+        &group.name,
+        Some(&visitor),
+        html! {
+            p.points { (group.points) " points" }
+            p.muted { "Region " (group.region) " · " (group.location) " · owner " code { (group.owner_id) }
+                @if group.personal { " · personal pool" } }
+            h2 { "Points over time" }
+            @if let Some(drawn) = drawn { div.chart role="img" aria-label="Points over time" { (svg(&drawn)) } }
+            @else { p.muted { "Not enough history for a chart yet." } }
+            @if may_redeem(&group, &login.user_id) {
+                h2 { "Redeem" }
+                form method="get" action={ "/groups/" (group.id) "/redeem" } {
+                    label for="points" { "Points" }
+                    input #points name="points" type="number" min="1" max=(group.points.max(1)) required;
+                    p { button type="submit" { "Review" } }
+                }
+            }
+            h2 { "Members (" (group.memberships.len()) " of at most " (group.max_members) ")" }
+            (members(&visitor, login, &group))
+            @if let Some(invitations) = invitations { (invitations) }
+            h2 { "Recent entries" }
+            (entries(&history.items[..history.items.len().min(20)]))
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct InvitationForm {
+    can_redeem: Option<bool>,
+    #[serde(default)]
+    user_id: String,
+}
+
+/// Creates an invitation; an htmx request gets the invitations section back with the code,
+/// a plain form post the whole page's section as a page.
+pub async fn invite(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    raw: web::Path<String>,
+    Posted(form): Posted<InvitationForm>,
+) -> Result<Markup, WebError> {
+    let login = visitor.login()?;
+    let gid = gid(&raw)?;
+    let platform = state.platform.with_token(&login.token);
+    let user_id = Some(form.user_id.trim().to_owned()).filter(|u| !u.is_empty());
+    let new = NewInvitation { can_redeem: Some(form.can_redeem.unwrap_or(false)), user_id, expires_in_secs: None };
+    let invitation = platform.invite(&gid, &new).await?.value;
+    let group = platform.group(&gid).await?.value;
+    let section = invitations(&state, &visitor, login, &group, Some(&invitation.code)).await?;
+    Ok(section)
+}
+
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+    Posted(_): Posted<Button>,
+) -> Result<HttpResponse, WebError> {
+    let login = visitor.login()?;
+    let (raw, iid) = path.into_inner();
+    let gid = gid(&raw)?;
+    let iid: InvitationId = iid.parse().map_err(|_| WebError::Invalid("not an invitation id".to_owned()))?;
+    state.platform.with_token(&login.token).revoke_invitation(&gid, &iid).await?;
+    Ok(see_other(&format!("/groups/{gid}")))
+}
+
+#[derive(Deserialize)]
+pub struct RightsForm {
+    can_redeem: bool,
+}
+
+pub async fn set_rights(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+    Posted(form): Posted<RightsForm>,
+) -> Result<HttpResponse, WebError> {
+    let login = visitor.login()?;
+    let (raw, uid) = path.into_inner();
+    let gid = gid(&raw)?;
+    let patch = MemberPatch { can_redeem: form.can_redeem };
+    state.platform.with_token(&login.token).change_member(&gid, &uid, &patch).await?;
+    Ok(see_other(&format!("/groups/{gid}")))
+}
+
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+    Posted(_): Posted<Button>,
+) -> Result<HttpResponse, WebError> {
+    let login = visitor.login()?;
+    let (raw, uid) = path.into_inner();
+    let gid = gid(&raw)?;
+    state.platform.with_token(&login.token).remove_member(&gid, &uid).await?;
+    let left = uid == login.user_id.as_str();
+    Ok(see_other(&if left { "/pools".to_owned() } else { format!("/groups/{gid}") }))
+}
+
+#[derive(Deserialize)]
+pub struct OwnerForm {
+    owner_id: String,
+}
+
+pub async fn hand_over(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    raw: web::Path<String>,
+    Posted(form): Posted<OwnerForm>,
+) -> Result<HttpResponse, WebError> {
+    let login = visitor.login()?;
+    let gid = gid(&raw)?;
+    let patch = GroupPatch { owner_id: Some(form.owner_id.clone()), ..GroupPatch::default() };
+    state.platform.with_token(&login.token).update_group(&gid, &patch).await?;
+    Ok(see_other(&format!("/groups/{gid}")))
+}
+
+#[derive(Deserialize)]
+pub struct RedeemQuery {
+    points: i64,
+}
+
+/// The confirmation step: what will be taken, and the form that takes it. The form
+/// carries its Idempotency-Key, so sending it twice (a double click, the back button)
+/// redeems once.
+pub async fn review_redemption(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    raw: web::Path<String>,
+    query: web::Query<RedeemQuery>,
+) -> Result<Markup, WebError> {
+    let login = visitor.login()?;
+    let gid = gid(&raw)?;
+    let group = state.platform.with_token(&login.token).group(&gid).await?.value;
+    let key = client::new_key();
+    Ok(page(
+        "Confirm the redemption",
+        Some(&visitor),
+        html! {
+            p { "Redeem " strong { (query.points) " points" } " from " strong { (group.name) } " (it holds " (group.points) ")." }
+            form method="post" action={ "/groups/" (group.id) "/redeem" } {
+                (csrf_field(&visitor))
+                input type="hidden" name="points" value=(query.points);
+                input type="hidden" name="key" value=(key);
+                p { button type="submit" { "Redeem" } " " a href={ "/groups/" (group.id) } { "Cancel" } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RedeemForm {
+    points: i64,
+    key: String,
+}
+
+pub async fn redeem(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    raw: web::Path<String>,
+    Posted(form): Posted<RedeemForm>,
+) -> Result<Markup, WebError> {
+    let login = visitor.login()?;
+    let gid = gid(&raw)?;
+    let new = NewRedemption { points: Some(form.points), item_id: None, qty: None };
+    let done = state.platform.with_token(&login.token).redeem(&gid, &new, &form.key).await?;
+    Ok(page(
+        "Redeemed",
+        Some(&visitor),
+        html! {
+            p.banner.ok role="status" {
+                (done.value.points.abs()) " points redeemed; the pool now holds " (done.value.balance_after) "."
+                @if done.replayed { " (This form had been sent before: it was redeemed once.)" }
+            }
+            p { a href={ "/groups/" (gid) } { "Back to the pool" } }
+        },
+    ))
+}

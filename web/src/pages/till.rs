@@ -1,0 +1,273 @@
+//! The staff till: find the customer, pick the pool and the items from the store region's
+//! menu (the staff member's own region), review the total, then bill. The confirmation
+//! form carries the bill's Idempotency-Key, drawn when the review was shown: a double
+//! click, the back button or a reload of the confirmation bills once. And the menu of the
+//! staff member's region: add items, take them off and put them back.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use contract::dto::{BillLine, CatalogueItem, CatalogueItemPatch, NewBill, NewCatalogueItem};
+use contract::{ItemId, Regional, UserId};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::account::see_other;
+use super::layout::{csrf_field, money, page};
+use crate::AppState;
+use crate::error::WebError;
+use crate::session::{Posted, Visitor};
+
+const QTY: &str = "qty_";
+
+#[derive(Deserialize)]
+pub struct Customer {
+    user_id: Option<String>,
+}
+
+fn customer_id(raw: &str) -> Result<UserId, WebError> {
+    raw.trim().parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a customer id (like 001-abc123)")))
+}
+
+pub async fn till(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<Customer>,
+) -> Result<Markup, WebError> {
+    let login = visitor.staff()?;
+    let store = login.user_id.region();
+    let platform = state.platform.with_token(&login.token);
+    let found = match query.user_id.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(raw) => {
+            let uid = customer_id(raw)?;
+            let user = platform.user(&uid).await?.value;
+            let groups = platform.user_groups(&uid).await?.value;
+            let menu = platform.catalogue(store).await?.value;
+            Some((user, groups, menu))
+        }
+        None => None,
+    };
+    Ok(page(
+        "Till",
+        Some(&visitor),
+        html! {
+            form method="get" action="/till" {
+                label for="user_id" { "Customer id" }
+                input #user_id name="user_id" required placeholder="001-abc123" value=[query.user_id.as_deref()];
+                p { button type="submit" { "Find" } }
+            }
+            @if let Some((user, groups, menu)) = found {
+                h2 { (user.full_name) " " span.muted { "(" (user.id) ")" } }
+                form method="get" action="/till/review" {
+                    input type="hidden" name="user_id" value=(user.id);
+                    label for="group_id" { "Pool to credit" }
+                    select #group_id name="group_id" {
+                        @for g in &groups.items {
+                            option value=(g.id) selected[g.id == user.personal_group_id] { (g.name) " · " (g.id) }
+                        }
+                    }
+                    h2 { "Items (menu of region " (store) ")" }
+                    table {
+                        thead { tr { th { "Item" } th.num { "Price" } th { "Quantity" } } }
+                        tbody {
+                            @for item in menu.items.iter().filter(|i| i.available) {
+                                tr {
+                                    td { label for={ (QTY) (item.id) } { (item.name) } }
+                                    td.num { (money(item.price_cents)) }
+                                    td { input.qty id={ (QTY) (item.id) } name={ (QTY) (item.id) } type="number" min="0" max="100" value="0"; }
+                                }
+                            }
+                        }
+                    }
+                    p { button type="submit" { "Review the bill" } }
+                }
+            }
+        },
+    ))
+}
+
+/// The lines asked for, priced from the store region's menu as the platform serves it.
+fn lines<'a>(
+    query: &HashMap<String, String>,
+    menu: &'a [CatalogueItem],
+) -> Result<Vec<(&'a CatalogueItem, i64)>, WebError> {
+    let mut lines = Vec::new();
+    for item in menu {
+        let Some(raw) = query.get(&format!("{QTY}{}", item.id)) else { continue };
+        let qty: i64 =
+            raw.trim().parse().map_err(|_| WebError::Invalid(format!("quantity {raw:?} is not a number")))?;
+        if !(0..=100).contains(&qty) {
+            return Err(WebError::Invalid(format!("quantity {qty} is out of 0..=100")));
+        }
+        if qty > 0 {
+            lines.push((item, qty));
+        }
+    }
+    if lines.is_empty() {
+        return Err(WebError::Invalid("pick at least one item".to_owned()));
+    }
+    Ok(lines)
+}
+
+pub async fn review(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<Markup, WebError> {
+    let login = visitor.staff()?;
+    let store = login.user_id.region();
+    let user_id = customer_id(query.get("user_id").map(String::as_str).unwrap_or(""))?;
+    let group_id = query.get("group_id").cloned().unwrap_or_default();
+    let menu = state.platform.with_token(&login.token).catalogue(store).await?.value;
+    let lines = lines(&query, &menu.items)?;
+    let total: i64 = lines.iter().map(|(item, qty)| item.price_cents * qty).sum();
+    let encoded = lines.iter().map(|(item, qty)| format!("{}:{qty}", item.id)).collect::<Vec<_>>().join(",");
+    let key = client::new_key();
+    Ok(page(
+        "Confirm the bill",
+        Some(&visitor),
+        html! {
+            p { "Customer " code { (user_id) } ", pool " code { (group_id) } ", store region " (store) "." }
+            table {
+                thead { tr { th { "Item" } th.num { "Qty" } th.num { "Amount" } } }
+                tbody {
+                    @for (item, qty) in &lines { tr { td { (item.name) } td.num { (qty) } td.num { (money(item.price_cents * qty)) } } }
+                    tr { th { "Total" } td {} th.num { (money(total)) } }
+                }
+            }
+            form method="post" action="/till/bill" {
+                (csrf_field(&visitor))
+                input type="hidden" name="user_id" value=(user_id);
+                input type="hidden" name="group_id" value=(group_id);
+                input type="hidden" name="lines" value=(encoded);
+                input type="hidden" name="key" value=(key);
+                p { button type="submit" { "Bill " (money(total)) } " " a href={ "/till?user_id=" (user_id) } { "Change" } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct BillForm {
+    user_id: String,
+    group_id: String,
+    lines: String,
+    key: String,
+}
+
+pub async fn bill(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    Posted(form): Posted<BillForm>,
+) -> Result<Markup, WebError> {
+    let login = visitor.staff()?;
+    let mut items = Vec::new();
+    for line in form.lines.split(',') {
+        let (item_id, qty) =
+            line.split_once(':').ok_or_else(|| WebError::Invalid("malformed bill lines".to_owned()))?;
+        let qty = qty.parse().map_err(|_| WebError::Invalid("malformed quantity".to_owned()))?;
+        items.push(BillLine { item_id: item_id.to_owned(), qty });
+    }
+    let new = NewBill {
+        user_id: form.user_id.clone(),
+        group_id: Some(form.group_id.clone()).filter(|g| !g.is_empty()),
+        store_region: login.user_id.region().to_string(),
+        items,
+    };
+    let billed = state.platform.with_token(&login.token).bill(&new, &form.key).await?;
+    let b = &billed.value;
+    Ok(page(
+        "Billed",
+        Some(&visitor),
+        html! {
+            p.banner.ok role="status" {
+                "Bill " code { (b.id) } " of " (money(b.amount_cents)) ": " (b.points_awarded) " points to pool " code { (b.group_id) }
+                " (it now holds " (b.balance_after) ")."
+                @if billed.replayed { " This bill had been sent before: it was billed once." }
+            }
+            p { a href="/till" { "Next customer" } }
+        },
+    ))
+}
+
+pub async fn menu(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
+    let login = visitor.staff()?;
+    let region = login.user_id.region();
+    let menu = state.platform.with_token(&login.token).catalogue(region).await?.value;
+    Ok(page(
+        "Menu",
+        Some(&visitor),
+        html! {
+            p.muted { "The menu of region " (region) ", which bills in this region are priced from." }
+            table {
+                thead { tr { th { "Item" } th { "Category" } th.num { "Price" } th.num { "Points" } th { "" } } }
+                tbody {
+                    @for item in &menu.items {
+                        tr {
+                            td { (item.name) } td { (item.category) } td.num { (money(item.price_cents)) } td.num { (item.points_price) }
+                            td {
+                                form.inline method="post" action={ "/till/menu/" (item.id) "/availability" } {
+                                    (csrf_field(&visitor))
+                                    input type="hidden" name="available" value=(if item.available { "false" } else { "true" });
+                                    button.secondary type="submit" { @if item.available { "Take off" } @else { "Put back" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Add an item" }
+            form method="post" action="/till/menu" {
+                (csrf_field(&visitor))
+                label for="name" { "Name" } input #name name="name" required maxlength="100";
+                label for="category" { "Category" } input #category name="category" required maxlength="50";
+                label for="price_cents" { "Price (cents)" } input #price_cents name="price_cents" type="number" min="0" required;
+                label for="points_price" { "Points to redeem it" } input #points_price name="points_price" type="number" min="1" required;
+                p { button type="submit" { "Add" } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct NewItemForm {
+    name: String,
+    category: String,
+    price_cents: i64,
+    points_price: i64,
+}
+
+pub async fn add_item(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    Posted(form): Posted<NewItemForm>,
+) -> Result<HttpResponse, WebError> {
+    let login = visitor.staff()?;
+    let new = NewCatalogueItem {
+        name: form.name,
+        category: form.category,
+        price_cents: form.price_cents,
+        points_price: form.points_price,
+        available: Some(true),
+    };
+    state.platform.with_token(&login.token).add_item(login.user_id.region(), &new).await?;
+    Ok(see_other("/till/menu"))
+}
+
+#[derive(Deserialize)]
+pub struct AvailabilityForm {
+    available: bool,
+}
+
+pub async fn set_availability(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    item: web::Path<String>,
+    Posted(form): Posted<AvailabilityForm>,
+) -> Result<HttpResponse, WebError> {
+    let login = visitor.staff()?;
+    let id: ItemId = item.parse().map_err(|_| WebError::Invalid("not an item id".to_owned()))?;
+    let patch = CatalogueItemPatch { available: Some(form.available), ..CatalogueItemPatch::default() };
+    state.platform.with_token(&login.token).change_item(&id, &patch).await?;
+    Ok(see_other("/till/menu"))
+}

@@ -1,0 +1,151 @@
+//! Who is at the browser: the session cookie's contents (the platform token, the user's
+//! id and role) and the CSRF token every form carries back. The cookie is encrypted and
+//! HttpOnly; the CSRF token is drawn per session and compared in constant time, so a
+//! form posted from another site (or a replayed old page of another session) is refused.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
+use base64::Engine;
+use contract::UserId;
+use contract::dto::{Role, Session as PlatformSession};
+use futures_util::future::LocalBoxFuture;
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::WebError;
+
+const TOKEN: &str = "token";
+const USER: &str = "user_id";
+const ROLE: &str = "role";
+const CSRF: &str = "csrf";
+
+/// A logged-in user, as the platform told at login.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub token: String,
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+impl Login {
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Staff | Role::Admin)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Every page's view of the session: its CSRF token (made on first sight) and the login,
+/// if any.
+pub struct Visitor {
+    session: Session,
+    pub csrf: String,
+    pub login: Option<Login>,
+}
+
+fn new_csrf() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn read(session: &Session) -> Result<Visitor, WebError> {
+    let csrf = match session.get::<String>(CSRF).map_err(WebError::session)? {
+        Some(csrf) => csrf,
+        None => {
+            let csrf = new_csrf();
+            session.insert(CSRF, &csrf).map_err(WebError::session)?;
+            csrf
+        }
+    };
+    let token = session.get::<String>(TOKEN).map_err(WebError::session)?;
+    let user = session.get::<UserId>(USER).map_err(WebError::session)?;
+    let role = session.get::<Role>(ROLE).map_err(WebError::session)?;
+    let login = match (token, user, role) {
+        (Some(token), Some(user_id), Some(role)) => Some(Login { token, user_id, role }),
+        _ => None,
+    };
+    Ok(Visitor { session: session.clone(), csrf, login })
+}
+
+impl FromRequest for Visitor {
+    type Error = WebError;
+    type Future = Ready<Result<Visitor, WebError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(read(&req.get_session()))
+    }
+}
+
+impl Visitor {
+    /// The login, or "log in first" (a redirect to the login page).
+    pub fn login(&self) -> Result<&Login, WebError> {
+        self.login.as_ref().ok_or(WebError::NotLoggedIn)
+    }
+
+    /// The login of staff or an admin.
+    pub fn staff(&self) -> Result<&Login, WebError> {
+        let login = self.login()?;
+        if login.is_staff() { Ok(login) } else { Err(WebError::Forbidden("this page is for staff")) }
+    }
+
+    pub fn admin(&self) -> Result<&Login, WebError> {
+        let login = self.login()?;
+        if login.is_admin() { Ok(login) } else { Err(WebError::Forbidden("this page is for admins")) }
+    }
+
+    /// A posted form's CSRF token must be this session's (compared by digest, in constant
+    /// time whatever its length).
+    pub fn check(&self, posted: &str) -> Result<(), WebError> {
+        let (a, b) = (Sha256::digest(posted.as_bytes()), Sha256::digest(self.csrf.as_bytes()));
+        let differs = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+        if differs == 0 && !posted.is_empty() { Ok(()) } else { Err(WebError::Csrf) }
+    }
+
+    /// Starts a logged-in session: a new cookie (so a cookie planted before login is
+    /// worth nothing after it) and a new CSRF token.
+    pub fn log_in(&self, platform: &PlatformSession) -> Result<(), WebError> {
+        self.session.renew();
+        self.session.insert(TOKEN, &platform.token).map_err(WebError::session)?;
+        self.session.insert(USER, &platform.user_id).map_err(WebError::session)?;
+        self.session.insert(ROLE, platform.role).map_err(WebError::session)?;
+        self.session.insert(CSRF, new_csrf()).map_err(WebError::session)?;
+        Ok(())
+    }
+
+    pub fn log_out(&self) {
+        self.session.purge();
+    }
+}
+
+/// A posted form whose CSRF token (field `csrf`) is this session's, checked before the
+/// form's other fields are read: a forged post is refused the same way whatever it holds.
+pub struct Posted<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Posted<T> {
+    type Error = WebError;
+    type Future = LocalBoxFuture<'static, Result<Self, WebError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let visitor = read(&req.get_session());
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let visitor = visitor?;
+            let body = body.await.map_err(|e| WebError::Invalid(format!("the form could not be read: {e}")))?;
+            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| WebError::Invalid(format!("the form could not be read: {e}")))?;
+            let posted = fields.iter().find(|(name, _)| name == "csrf").map(|(_, value)| value.as_str());
+            visitor.check(posted.unwrap_or(""))?;
+            serde_urlencoded::from_bytes(&body)
+                .map(Posted)
+                .map_err(|e| WebError::Invalid(format!("the form is incomplete: {e}")))
+        })
+    }
+}
