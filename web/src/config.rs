@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,10 +46,6 @@ impl Default for Config {
 
 impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Toml::file_exact(file));
-        }
-        figment.merge(Env::prefixed("LOYALTY_WEB_").split("__")).extract().map_err(Box::new)
+        observability::config::layers::<Config>(file, "LOYALTY_WEB_").extract().map_err(Box::new)
     }
 }

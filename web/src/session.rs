@@ -8,7 +8,7 @@ use std::future::{Ready, ready};
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 use contract::UserId;
 use contract::dto::{Role, Session as PlatformSession};
@@ -17,6 +17,7 @@ use rand::RngCore;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::AppState;
 use crate::error::WebError;
 
 const TOKEN: &str = "token";
@@ -85,22 +86,6 @@ impl FromRequest for Visitor {
 }
 
 impl Visitor {
-    /// The login, or "log in first" (a redirect to the login page).
-    pub fn login(&self) -> Result<&Login, WebError> {
-        self.login.as_ref().ok_or(WebError::NotLoggedIn)
-    }
-
-    /// The login of staff or an admin.
-    pub fn staff(&self) -> Result<&Login, WebError> {
-        let login = self.login()?;
-        if login.is_staff() { Ok(login) } else { Err(WebError::Forbidden("this page is for staff")) }
-    }
-
-    pub fn admin(&self) -> Result<&Login, WebError> {
-        let login = self.login()?;
-        if login.is_admin() { Ok(login) } else { Err(WebError::Forbidden("this page is for admins")) }
-    }
-
     /// A posted form's CSRF token must be this session's (compared by digest, in constant
     /// time whatever its length).
     pub fn check(&self, posted: &str) -> Result<(), WebError> {
@@ -149,3 +134,55 @@ impl<T: DeserializeOwned + 'static> FromRequest for Posted<T> {
         })
     }
 }
+
+/// A logged-in visitor, and the platform's client speaking with their token: what most
+/// pages start from. Without a login, the visitor is sent to the login page.
+pub struct Me {
+    pub visitor: Visitor,
+    pub login: Login,
+    pub platform: client::Client,
+}
+
+/// A logged-in member of staff (or an admin); anyone else is refused.
+pub struct Staff(pub Me);
+
+/// A logged-in admin.
+pub struct Admin(pub Me);
+
+fn me(req: &HttpRequest) -> Result<Me, WebError> {
+    let visitor = read(&req.get_session())?;
+    let login = visitor.login.clone().ok_or(WebError::NotLoggedIn)?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or(WebError::Session("no application state".to_owned()))?;
+    let platform = state.platform.with_token(&login.token);
+    Ok(Me { visitor, login, platform })
+}
+
+impl FromRequest for Me {
+    type Error = WebError;
+    type Future = Ready<Result<Me, WebError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(me(req))
+    }
+}
+
+/// A role's page: `me` when the login has the role, else 403.
+macro_rules! role_extractor {
+    ($role:ident, $has:ident, $refusal:literal) => {
+        impl FromRequest for $role {
+            type Error = WebError;
+            type Future = Ready<Result<$role, WebError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(
+                    me(req).and_then(
+                        |me| if me.login.$has() { Ok($role(me)) } else { Err(WebError::Forbidden($refusal)) },
+                    ),
+                )
+            }
+        }
+    };
+}
+
+role_extractor!(Staff, is_staff, "this page is for staff");
+role_extractor!(Admin, is_admin, "this page is for admins");

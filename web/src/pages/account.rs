@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::layout::{csrf_field, page};
 use crate::AppState;
 use crate::error::WebError;
-use crate::session::{Posted, Visitor};
+use crate::session::{Me, Posted, Visitor};
 
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
@@ -127,12 +127,11 @@ pub async fn sign_up(
     Ok(see_other("/pools"))
 }
 
-pub async fn profile(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
-    let user = state.platform.with_token(&login.token).user(&login.user_id).await?.value;
+pub async fn profile(me: Me) -> Result<Markup, WebError> {
+    let user = me.platform.user(&me.login.user_id).await?.value;
     Ok(page(
         "Profile",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             table {
                 tr { th { "Name" } td { (user.full_name) } }

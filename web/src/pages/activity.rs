@@ -7,24 +7,17 @@ use serde::Deserialize;
 
 use super::group::entries;
 use super::layout::{money, page};
-use crate::AppState;
 use crate::error::WebError;
-use crate::session::Visitor;
+use crate::session::Me;
 
 #[derive(Deserialize)]
 pub struct Cursor {
     cursor: Option<String>,
 }
 
-pub async fn activity(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    query: web::Query<Cursor>,
-    req: actix_web::HttpRequest,
-) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
+pub async fn activity(me: Me, query: web::Query<Cursor>, req: actix_web::HttpRequest) -> Result<Markup, WebError> {
     let page_query = client::PageQuery { limit: Some(25), cursor: query.into_inner().cursor };
-    let found = state.platform.with_token(&login.token).activity(&login.user_id, &page_query).await?.value;
+    let found = me.platform.activity(&me.login.user_id, &page_query).await?.value;
     let rows = html! {
         (entries(&found.items))
         @if let Some(next) = &found.next_cursor {
@@ -40,7 +33,7 @@ pub async fn activity(
     }
     Ok(page(
         "Activity",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             @if !found.unavailable.is_empty() {
                 p.banner.down role="alert" {
@@ -54,17 +47,16 @@ pub async fn activity(
     ))
 }
 
-pub async fn menus(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
-    visitor.login()?;
-    let regions = state.platform.regions().await?.value.items;
+pub async fn menus(me: Me) -> Result<Markup, WebError> {
+    let regions = me.platform.regions().await?.value.items;
     let mut sections = Vec::new();
     for region in &regions {
-        let menu = state.platform.catalogue(&region.id).await;
+        let menu = me.platform.catalogue(&region.id).await;
         sections.push((region, menu));
     }
     Ok(page(
         "Menus",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             @for (region, menu) in &sections {
                 h2 { (region.name) " (" (region.id) ")" }

@@ -10,7 +10,7 @@ use super::account::{region_options, see_other};
 use super::layout::{csrf_field, page};
 use crate::AppState;
 use crate::error::WebError;
-use crate::session::{Posted, Visitor};
+use crate::session::{Admin, Posted};
 
 /// The router's metrics worth a glance, by their Prometheus names: the sum over all
 /// label sets of each.
@@ -39,9 +39,8 @@ pub fn figures(text: &str) -> Vec<(&'static str, f64)> {
         .collect()
 }
 
-pub async fn admin(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
-    visitor.admin()?;
-    let regions = state.platform.regions().await?.value.items;
+pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Markup, WebError> {
+    let regions = me.platform.regions().await?.value.items;
     let metrics = match &state.metrics {
         Some(metrics) => match metrics.get_bytes("/metrics").await {
             Ok(reply) => Some(Ok(figures(&String::from_utf8_lossy(&reply.value)))),
@@ -51,7 +50,7 @@ pub async fn admin(state: web::Data<AppState>, visitor: Visitor) -> Result<Marku
     };
     Ok(page(
         "Admin",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             h2 { "Regions" }
             table {
@@ -72,7 +71,7 @@ pub async fn admin(state: web::Data<AppState>, visitor: Visitor) -> Result<Marku
             }
             h2 { "Create a staff account" }
             form method="post" action="/admin/staff" {
-                (csrf_field(&visitor))
+                (csrf_field(&me.visitor))
                 label for="full_name" { "Name" } input #full_name name="full_name" required maxlength="100";
                 label for="email" { "Email" } input #email name="email" type="email" required;
                 label for="password" { "Initial password" } input #password name="password" type="password" required minlength="8" autocomplete="new-password";
@@ -104,14 +103,9 @@ pub struct StaffForm {
     home_region: String,
 }
 
-pub async fn create_staff(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    Posted(form): Posted<StaffForm>,
-) -> Result<HttpResponse, WebError> {
-    let login = visitor.admin()?;
+pub async fn create_staff(Admin(me): Admin, Posted(form): Posted<StaffForm>) -> Result<HttpResponse, WebError> {
     let mut new = NewUser::new(&form.email, &form.password, &form.full_name, &form.home_region);
     new.role = Some(Role::Staff);
-    state.platform.with_token(&login.token).sign_up(&new).await?;
+    me.platform.sign_up(&new).await?;
     Ok(see_other("/admin"))
 }

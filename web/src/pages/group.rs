@@ -9,10 +9,9 @@ use serde::Deserialize;
 
 use super::account::{Button, see_other};
 use super::layout::{csrf_field, money, page, svg};
-use crate::AppState;
 use crate::chart;
 use crate::error::WebError;
-use crate::session::{Login, Posted, Visitor};
+use crate::session::{Login, Me, Posted, Visitor};
 
 fn gid(raw: &str) -> Result<GroupId, WebError> {
     raw.parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a group id")))
@@ -81,15 +80,9 @@ fn members(visitor: &Visitor, login: &Login, group: &Group) -> Markup {
     }
 }
 
-async fn invitations(
-    state: &AppState,
-    visitor: &Visitor,
-    login: &Login,
-    group: &Group,
-    new_code: Option<&str>,
-) -> Result<Markup, WebError> {
-    let platform = state.platform.with_token(&login.token);
-    let list = platform.invitations(&group.id, &client::PageQuery { limit: Some(20), cursor: None }).await?.value;
+async fn invitations(me: &Me, group: &Group, new_code: Option<&str>) -> Result<Markup, WebError> {
+    let visitor = &me.visitor;
+    let list = me.platform.invitations(&group.id, &client::PageQuery { limit: Some(20), cursor: None }).await?.value;
     Ok(html! {
         section id="invitations" {
             h2 { "Invitations" }
@@ -135,21 +128,19 @@ async fn invitations(
     })
 }
 
-pub async fn show(state: web::Data<AppState>, visitor: Visitor, raw: web::Path<String>) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
+pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
-    let platform = state.platform.with_token(&login.token);
+    let platform = &me.platform;
     let group = platform.group(&gid).await?.value;
     let history = platform.transactions(&gid, &client::PageQuery { limit: Some(200), cursor: None }).await?.value;
     let mut line: Vec<_> = history.items.iter().map(|e| (e.created_on, e.balance_after)).collect();
     line.reverse();
     let drawn = chart::points_over_time(&line);
-    let owner = group.owner_id == login.user_id;
-    let invitations =
-        if owner && !group.personal { Some(invitations(&state, &visitor, login, &group, None).await?) } else { None };
+    let owner = group.owner_id == me.login.user_id;
+    let invitations = if owner && !group.personal { Some(invitations(&me, &group, None).await?) } else { None };
     Ok(page(
         &group.name,
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             p.points { (group.points) " points" }
             p.muted { "Region " (group.region) " · " (group.location) " · owner " code { (group.owner_id) }
@@ -157,7 +148,7 @@ pub async fn show(state: web::Data<AppState>, visitor: Visitor, raw: web::Path<S
             h2 { "Points over time" }
             @if let Some(drawn) = drawn { div.chart role="img" aria-label="Points over time" { (svg(&drawn)) } }
             @else { p.muted { "Not enough history for a chart yet." } }
-            @if may_redeem(&group, &login.user_id) {
+            @if may_redeem(&group, &me.login.user_id) {
                 h2 { "Redeem" }
                 form method="get" action={ "/groups/" (group.id) "/redeem" } {
                     label for="points" { "Points" }
@@ -166,7 +157,7 @@ pub async fn show(state: web::Data<AppState>, visitor: Visitor, raw: web::Path<S
                 }
             }
             h2 { "Members (" (group.memberships.len()) " of at most " (group.max_members) ")" }
-            (members(&visitor, login, &group))
+            (members(&me.visitor, &me.login, &group))
             @if let Some(invitations) = invitations { (invitations) }
             h2 { "Recent entries" }
             (entries(&history.items[..history.items.len().min(20)]))
@@ -183,34 +174,26 @@ pub struct InvitationForm {
 
 /// Creates an invitation; an htmx request gets the invitations section back with the code,
 /// a plain form post the whole page's section as a page.
-pub async fn invite(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    raw: web::Path<String>,
-    Posted(form): Posted<InvitationForm>,
-) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
+pub async fn invite(me: Me, raw: web::Path<String>, Posted(form): Posted<InvitationForm>) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
-    let platform = state.platform.with_token(&login.token);
+    let platform = &me.platform;
     let user_id = Some(form.user_id.trim().to_owned()).filter(|u| !u.is_empty());
     let new = NewInvitation { can_redeem: Some(form.can_redeem.unwrap_or(false)), user_id, expires_in_secs: None };
     let invitation = platform.invite(&gid, &new).await?.value;
     let group = platform.group(&gid).await?.value;
-    let section = invitations(&state, &visitor, login, &group, Some(&invitation.code)).await?;
+    let section = invitations(&me, &group, Some(&invitation.code)).await?;
     Ok(section)
 }
 
 pub async fn revoke_invitation(
-    state: web::Data<AppState>,
-    visitor: Visitor,
+    me: Me,
     path: web::Path<(String, String)>,
     Posted(_): Posted<Button>,
 ) -> Result<HttpResponse, WebError> {
-    let login = visitor.login()?;
     let (raw, iid) = path.into_inner();
     let gid = gid(&raw)?;
     let iid: InvitationId = iid.parse().map_err(|_| WebError::Invalid("not an invitation id".to_owned()))?;
-    state.platform.with_token(&login.token).revoke_invitation(&gid, &iid).await?;
+    me.platform.revoke_invitation(&gid, &iid).await?;
     Ok(see_other(&format!("/groups/{gid}")))
 }
 
@@ -220,30 +203,26 @@ pub struct RightsForm {
 }
 
 pub async fn set_rights(
-    state: web::Data<AppState>,
-    visitor: Visitor,
+    me: Me,
     path: web::Path<(String, String)>,
     Posted(form): Posted<RightsForm>,
 ) -> Result<HttpResponse, WebError> {
-    let login = visitor.login()?;
     let (raw, uid) = path.into_inner();
     let gid = gid(&raw)?;
     let patch = MemberPatch { can_redeem: form.can_redeem };
-    state.platform.with_token(&login.token).change_member(&gid, &uid, &patch).await?;
+    me.platform.change_member(&gid, &uid, &patch).await?;
     Ok(see_other(&format!("/groups/{gid}")))
 }
 
 pub async fn remove_member(
-    state: web::Data<AppState>,
-    visitor: Visitor,
+    me: Me,
     path: web::Path<(String, String)>,
     Posted(_): Posted<Button>,
 ) -> Result<HttpResponse, WebError> {
-    let login = visitor.login()?;
     let (raw, uid) = path.into_inner();
     let gid = gid(&raw)?;
-    state.platform.with_token(&login.token).remove_member(&gid, &uid).await?;
-    let left = uid == login.user_id.as_str();
+    me.platform.remove_member(&gid, &uid).await?;
+    let left = uid == me.login.user_id.as_str();
     Ok(see_other(&if left { "/pools".to_owned() } else { format!("/groups/{gid}") }))
 }
 
@@ -253,15 +232,13 @@ pub struct OwnerForm {
 }
 
 pub async fn hand_over(
-    state: web::Data<AppState>,
-    visitor: Visitor,
+    me: Me,
     raw: web::Path<String>,
     Posted(form): Posted<OwnerForm>,
 ) -> Result<HttpResponse, WebError> {
-    let login = visitor.login()?;
     let gid = gid(&raw)?;
     let patch = GroupPatch { owner_id: Some(form.owner_id.clone()), ..GroupPatch::default() };
-    state.platform.with_token(&login.token).update_group(&gid, &patch).await?;
+    me.platform.update_group(&gid, &patch).await?;
     Ok(see_other(&format!("/groups/{gid}")))
 }
 
@@ -274,22 +251,20 @@ pub struct RedeemQuery {
 /// carries its Idempotency-Key, so sending it twice (a double click, the back button)
 /// redeems once.
 pub async fn review_redemption(
-    state: web::Data<AppState>,
-    visitor: Visitor,
+    me: Me,
     raw: web::Path<String>,
     query: web::Query<RedeemQuery>,
 ) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
     let gid = gid(&raw)?;
-    let group = state.platform.with_token(&login.token).group(&gid).await?.value;
+    let group = me.platform.group(&gid).await?.value;
     let key = client::new_key();
     Ok(page(
         "Confirm the redemption",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             p { "Redeem " strong { (query.points) " points" } " from " strong { (group.name) } " (it holds " (group.points) ")." }
             form method="post" action={ "/groups/" (group.id) "/redeem" } {
-                (csrf_field(&visitor))
+                (csrf_field(&me.visitor))
                 input type="hidden" name="points" value=(query.points);
                 input type="hidden" name="key" value=(key);
                 p { button type="submit" { "Redeem" } " " a href={ "/groups/" (group.id) } { "Cancel" } }
@@ -304,19 +279,13 @@ pub struct RedeemForm {
     key: String,
 }
 
-pub async fn redeem(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    raw: web::Path<String>,
-    Posted(form): Posted<RedeemForm>,
-) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
+pub async fn redeem(me: Me, raw: web::Path<String>, Posted(form): Posted<RedeemForm>) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
     let new = NewRedemption { points: Some(form.points), item_id: None, qty: None };
-    let done = state.platform.with_token(&login.token).redeem(&gid, &new, &form.key).await?;
+    let done = me.platform.redeem(&gid, &new, &form.key).await?;
     Ok(page(
         "Redeemed",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             p.banner.ok role="status" {
                 (done.value.points.abs()) " points redeemed; the pool now holds " (done.value.balance_after) "."

@@ -2,7 +2,7 @@
 //! may do there; groups of a region that did not answer are listed as such. Creating a
 //! group, and joining one with an invitation code.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use contract::dto::{Group, NewGroup, NewMember};
 use contract::{GroupId, UserId};
 use maud::{Markup, html};
@@ -10,9 +10,8 @@ use serde::Deserialize;
 
 use super::account::{region_options, see_other};
 use super::layout::{csrf_field, page};
-use crate::AppState;
 use crate::error::WebError;
-use crate::session::{Posted, Visitor};
+use crate::session::{Me, Posted};
 
 /// What `user` may do in `group`, in words.
 pub fn rights(group: &Group, user: &UserId) -> &'static str {
@@ -40,14 +39,13 @@ fn card(group: &Group, user: &UserId) -> Markup {
     }
 }
 
-pub async fn pools(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
-    let login = visitor.login()?;
-    let platform = state.platform.with_token(&login.token);
-    let groups = platform.user_groups(&login.user_id).await?.value;
+pub async fn pools(me: Me) -> Result<Markup, WebError> {
+    let platform = &me.platform;
+    let groups = platform.user_groups(&me.login.user_id).await?.value;
     let regions = platform.regions().await?.value.items;
     Ok(page(
         "My pools",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             @if !groups.unavailable.is_empty() {
                 p.banner.down role="alert" {
@@ -56,17 +54,17 @@ pub async fn pools(state: web::Data<AppState>, visitor: Visitor) -> Result<Marku
                     ")."
                 }
             }
-            div.cards { @for group in &groups.items { (card(group, &login.user_id)) } }
+            div.cards { @for group in &groups.items { (card(group, &me.login.user_id)) } }
             h2 { "Join a pool" }
             form method="post" action="/join" {
-                (csrf_field(&visitor))
+                (csrf_field(&me.visitor))
                 label for="code" { "Invitation code" }
                 input #code name="code" required autocomplete="off" spellcheck="false";
                 p { button type="submit" { "Join" } }
             }
             h2 { "Start a pool" }
             form method="post" action="/groups" {
-                (csrf_field(&visitor))
+                (csrf_field(&me.visitor))
                 label for="name" { "Name" }
                 input #name name="name" required maxlength="100";
                 label for="location" { "Location" }
@@ -87,14 +85,9 @@ pub struct NewGroupForm {
     region: String,
 }
 
-pub async fn create_group(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    Posted(form): Posted<NewGroupForm>,
-) -> Result<HttpResponse, WebError> {
-    let login = visitor.login()?;
+pub async fn create_group(me: Me, Posted(form): Posted<NewGroupForm>) -> Result<HttpResponse, WebError> {
     let new = NewGroup { name: form.name, location: form.location, region: form.region };
-    let group = state.platform.with_token(&login.token).create_group(&new).await?.value;
+    let group = me.platform.create_group(&new).await?.value;
     Ok(see_other(&format!("/groups/{}", group.id)))
 }
 
@@ -105,19 +98,14 @@ pub struct JoinForm {
 
 /// An invitation code starts with its group's id (`001-abc123.…`), which is how the
 /// router finds the group's region.
-pub async fn join(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    Posted(form): Posted<JoinForm>,
-) -> Result<HttpResponse, WebError> {
-    let login = visitor.login()?;
+pub async fn join(me: Me, Posted(form): Posted<JoinForm>) -> Result<HttpResponse, WebError> {
     let code = form.code.trim();
     let gid: GroupId = code
         .split('.')
         .next()
         .and_then(|g| g.parse().ok())
         .ok_or_else(|| WebError::Invalid("that is not an invitation code".to_owned()))?;
-    let new = NewMember { user_id: login.user_id.to_string(), invitation: Some(code.to_owned()) };
-    state.platform.with_token(&login.token).join(&gid, &new).await?;
+    let new = NewMember { user_id: me.login.user_id.to_string(), invitation: Some(code.to_owned()) };
+    me.platform.join(&gid, &new).await?;
     Ok(see_other(&format!("/groups/{gid}")))
 }

@@ -14,9 +14,8 @@ use serde::Deserialize;
 
 use super::account::see_other;
 use super::layout::{csrf_field, money, page};
-use crate::AppState;
 use crate::error::WebError;
-use crate::session::{Posted, Visitor};
+use crate::session::{Posted, Staff};
 
 const QTY: &str = "qty_";
 
@@ -29,14 +28,9 @@ fn customer_id(raw: &str) -> Result<UserId, WebError> {
     raw.trim().parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a customer id (like 001-abc123)")))
 }
 
-pub async fn till(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    query: web::Query<Customer>,
-) -> Result<Markup, WebError> {
-    let login = visitor.staff()?;
-    let store = login.user_id.region();
-    let platform = state.platform.with_token(&login.token);
+pub async fn till(Staff(me): Staff, query: web::Query<Customer>) -> Result<Markup, WebError> {
+    let store = me.login.user_id.region();
+    let platform = &me.platform;
     let found = match query.user_id.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(raw) => {
             let uid = customer_id(raw)?;
@@ -49,7 +43,7 @@ pub async fn till(
     };
     Ok(page(
         "Till",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             form method="get" action="/till" {
                 label for="user_id" { "Customer id" }
@@ -109,23 +103,18 @@ fn lines<'a>(
     Ok(lines)
 }
 
-pub async fn review(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    query: web::Query<HashMap<String, String>>,
-) -> Result<Markup, WebError> {
-    let login = visitor.staff()?;
-    let store = login.user_id.region();
+pub async fn review(Staff(me): Staff, query: web::Query<HashMap<String, String>>) -> Result<Markup, WebError> {
+    let store = me.login.user_id.region();
     let user_id = customer_id(query.get("user_id").map(String::as_str).unwrap_or(""))?;
     let group_id = query.get("group_id").cloned().unwrap_or_default();
-    let menu = state.platform.with_token(&login.token).catalogue(store).await?.value;
+    let menu = me.platform.catalogue(store).await?.value;
     let lines = lines(&query, &menu.items)?;
     let total: i64 = lines.iter().map(|(item, qty)| item.price_cents * qty).sum();
     let encoded = lines.iter().map(|(item, qty)| format!("{}:{qty}", item.id)).collect::<Vec<_>>().join(",");
     let key = client::new_key();
     Ok(page(
         "Confirm the bill",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             p { "Customer " code { (user_id) } ", pool " code { (group_id) } ", store region " (store) "." }
             table {
@@ -136,7 +125,7 @@ pub async fn review(
                 }
             }
             form method="post" action="/till/bill" {
-                (csrf_field(&visitor))
+                (csrf_field(&me.visitor))
                 input type="hidden" name="user_id" value=(user_id);
                 input type="hidden" name="group_id" value=(group_id);
                 input type="hidden" name="lines" value=(encoded);
@@ -155,12 +144,7 @@ pub struct BillForm {
     key: String,
 }
 
-pub async fn bill(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    Posted(form): Posted<BillForm>,
-) -> Result<Markup, WebError> {
-    let login = visitor.staff()?;
+pub async fn bill(Staff(me): Staff, Posted(form): Posted<BillForm>) -> Result<Markup, WebError> {
     let mut items = Vec::new();
     for line in form.lines.split(',') {
         let (item_id, qty) =
@@ -171,14 +155,14 @@ pub async fn bill(
     let new = NewBill {
         user_id: form.user_id.clone(),
         group_id: Some(form.group_id.clone()).filter(|g| !g.is_empty()),
-        store_region: login.user_id.region().to_string(),
+        store_region: me.login.user_id.region().to_string(),
         items,
     };
-    let billed = state.platform.with_token(&login.token).bill(&new, &form.key).await?;
+    let billed = me.platform.bill(&new, &form.key).await?;
     let b = &billed.value;
     Ok(page(
         "Billed",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             p.banner.ok role="status" {
                 "Bill " code { (b.id) } " of " (money(b.amount_cents)) ": " (b.points_awarded) " points to pool " code { (b.group_id) }
@@ -190,13 +174,12 @@ pub async fn bill(
     ))
 }
 
-pub async fn menu(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
-    let login = visitor.staff()?;
-    let region = login.user_id.region();
-    let menu = state.platform.with_token(&login.token).catalogue(region).await?.value;
+pub async fn menu(Staff(me): Staff) -> Result<Markup, WebError> {
+    let region = me.login.user_id.region();
+    let menu = me.platform.catalogue(region).await?.value;
     Ok(page(
         "Menu",
-        Some(&visitor),
+        Some(&me.visitor),
         html! {
             p.muted { "The menu of region " (region) ", which bills in this region are priced from." }
             table {
@@ -207,7 +190,7 @@ pub async fn menu(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup
                             td { (item.name) } td { (item.category) } td.num { (money(item.price_cents)) } td.num { (item.points_price) }
                             td {
                                 form.inline method="post" action={ "/till/menu/" (item.id) "/availability" } {
-                                    (csrf_field(&visitor))
+                                    (csrf_field(&me.visitor))
                                     input type="hidden" name="available" value=(if item.available { "false" } else { "true" });
                                     button.secondary type="submit" { @if item.available { "Take off" } @else { "Put back" } }
                                 }
@@ -218,7 +201,7 @@ pub async fn menu(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup
             }
             h2 { "Add an item" }
             form method="post" action="/till/menu" {
-                (csrf_field(&visitor))
+                (csrf_field(&me.visitor))
                 label for="name" { "Name" } input #name name="name" required maxlength="100";
                 label for="category" { "Category" } input #category name="category" required maxlength="50";
                 label for="price_cents" { "Price (cents)" } input #price_cents name="price_cents" type="number" min="0" required;
@@ -237,12 +220,7 @@ pub struct NewItemForm {
     points_price: i64,
 }
 
-pub async fn add_item(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    Posted(form): Posted<NewItemForm>,
-) -> Result<HttpResponse, WebError> {
-    let login = visitor.staff()?;
+pub async fn add_item(Staff(me): Staff, Posted(form): Posted<NewItemForm>) -> Result<HttpResponse, WebError> {
     let new = NewCatalogueItem {
         name: form.name,
         category: form.category,
@@ -250,7 +228,7 @@ pub async fn add_item(
         points_price: form.points_price,
         available: Some(true),
     };
-    state.platform.with_token(&login.token).add_item(login.user_id.region(), &new).await?;
+    me.platform.add_item(me.login.user_id.region(), &new).await?;
     Ok(see_other("/till/menu"))
 }
 
@@ -260,14 +238,12 @@ pub struct AvailabilityForm {
 }
 
 pub async fn set_availability(
-    state: web::Data<AppState>,
-    visitor: Visitor,
+    Staff(me): Staff,
     item: web::Path<String>,
     Posted(form): Posted<AvailabilityForm>,
 ) -> Result<HttpResponse, WebError> {
-    let login = visitor.staff()?;
     let id: ItemId = item.parse().map_err(|_| WebError::Invalid("not an item id".to_owned()))?;
     let patch = CatalogueItemPatch { available: Some(form.available), ..CatalogueItemPatch::default() };
-    state.platform.with_token(&login.token).change_item(&id, &patch).await?;
+    me.platform.change_item(&id, &patch).await?;
     Ok(see_other("/till/menu"))
 }
