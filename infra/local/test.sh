@@ -48,11 +48,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The infrastructure checks (terraform, checkov) and the whole AWS stack applied to a
-# simulated AWS (moto) take five minutes, mostly waiting on terraform and moto: they run
+# Chromium for the console's browser test (installed where missing), the infrastructure
+# checks (terraform, checkov) and the whole AWS stack applied to a simulated AWS (moto)
+# take five minutes, mostly waiting on terraform and moto: they run
 # in a session of their own while cargo compiles, and the tests wait for them.
-step "infrastructure checks, then the AWS stack applied to a simulated AWS (moto), in the background"
-setsid bash -c 'bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"' infra "$ROOT" >"$scratch/infra.log" 2>&1 &
+step "chromium if missing, infrastructure checks, the AWS stack applied to a simulated AWS (moto): in the background"
+setsid bash -c 'bash "$1/infra/local/browser.sh"; bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"' infra "$ROOT" \
+  >"$scratch/infra.log" 2>&1 &
 infra_pid=$!
 
 step "cargo fmt --check"

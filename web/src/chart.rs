@@ -11,6 +11,16 @@ pub fn points_over_time(history: &[(DateTime<Utc>, i64)]) -> Option<String> {
         return None;
     }
     let top = history.iter().map(|(_, points)| *points).max().unwrap_or(0).max(1);
+    // A pool's history may span seconds or years: the labels say what the span needs.
+    let span = last.0 - first.0;
+    let format = if span > chrono::Duration::days(2) {
+        "%d %b %Y"
+    } else if span > chrono::Duration::hours(1) {
+        "%d %b %H:%M"
+    } else {
+        "%H:%M:%S"
+    };
+    let end = last.0 + (span / 50).max(chrono::Duration::milliseconds(1));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 240)).into_drawing_area();
@@ -19,13 +29,13 @@ pub fn points_over_time(history: &[(DateTime<Utc>, i64)]) -> Option<String> {
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(48)
-            .build_cartesian_2d(first.0..last.0 + chrono::Duration::seconds(1), 0..top + top / 10 + 1)
+            .build_cartesian_2d(first.0..end, 0..top + top / 10 + 1)
             .ok()?;
         chart
             .configure_mesh()
             .x_labels(4)
             .y_labels(5)
-            .x_label_formatter(&|t: &DateTime<Utc>| t.format("%d %b %H:%M").to_string())
+            .x_label_formatter(&|t: &DateTime<Utc>| t.format(format).to_string())
             .draw()
             .ok()?;
         chart.draw_series(LineSeries::new(history.iter().copied(), BLUE.stroke_width(2))).ok()?;

@@ -110,6 +110,20 @@ impl Visitor {
     }
 }
 
+/// The Idempotency-Key of a bill or redemption the visitor is about to confirm. It is
+/// drawn with the form that starts the attempt (the till's items, a pool's redeem form)
+/// and travels in the review's URL, so the confirmation sent twice, or sent again after
+/// the back button re-fetched the review, carries the same key and applies once.
+pub fn attempt_key(raw: Option<&str>) -> Result<String, WebError> {
+    let key = raw.unwrap_or("").trim();
+    let shaped = (10..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if shaped {
+        Ok(key.to_owned())
+    } else {
+        Err(WebError::Invalid("this form has no attempt key; start again from its page".to_owned()))
+    }
+}
+
 /// A posted form whose CSRF token (field `csrf`) is this session's, checked before the
 /// form's other fields are read: a forged post is refused the same way whatever it holds.
 pub struct Posted<T>(pub T);

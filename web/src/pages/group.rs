@@ -11,7 +11,7 @@ use super::account::{Button, see_other};
 use super::layout::{csrf_field, money, page, svg};
 use crate::chart;
 use crate::error::WebError;
-use crate::session::{Login, Me, Posted, Visitor};
+use crate::session::{Login, Me, Posted, Visitor, attempt_key};
 
 fn gid(raw: &str) -> Result<GroupId, WebError> {
     raw.parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a group id")))
@@ -153,6 +153,7 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
                 form method="get" action={ "/groups/" (group.id) "/redeem" } {
                     label for="points" { "Points" }
                     input #points name="points" type="number" min="1" max=(group.points.max(1)) required;
+                    input type="hidden" name="attempt" value=(client::new_key());
                     p { button type="submit" { "Review" } }
                 }
             }
@@ -245,6 +246,7 @@ pub async fn hand_over(
 #[derive(Deserialize)]
 pub struct RedeemQuery {
     points: i64,
+    attempt: Option<String>,
 }
 
 /// The confirmation step: what will be taken, and the form that takes it. The form
@@ -257,7 +259,7 @@ pub async fn review_redemption(
 ) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
     let group = me.platform.group(&gid).await?.value;
-    let key = client::new_key();
+    let key = attempt_key(query.attempt.as_deref())?;
     Ok(page(
         "Confirm the redemption",
         Some(&me.visitor),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::layout::{csrf_field, money, page};
 use crate::error::WebError;
-use crate::session::{Posted, Staff};
+use crate::session::{Posted, Staff, attempt_key};
 
 const QTY: &str = "qty_";
 
@@ -54,6 +54,7 @@ pub async fn till(Staff(me): Staff, query: web::Query<Customer>) -> Result<Marku
                 h2 { (user.full_name) " " span.muted { "(" (user.id) ")" } }
                 form method="get" action="/till/review" {
                     input type="hidden" name="user_id" value=(user.id);
+                    input type="hidden" name="attempt" value=(client::new_key());
                     label for="group_id" { "Pool to credit" }
                     select #group_id name="group_id" {
                         @for g in &groups.items {
@@ -111,7 +112,7 @@ pub async fn review(Staff(me): Staff, query: web::Query<HashMap<String, String>>
     let lines = lines(&query, &menu.items)?;
     let total: i64 = lines.iter().map(|(item, qty)| item.price_cents * qty).sum();
     let encoded = lines.iter().map(|(item, qty)| format!("{}:{qty}", item.id)).collect::<Vec<_>>().join(",");
-    let key = client::new_key();
+    let key = attempt_key(query.get("attempt").map(String::as_str))?;
     Ok(page(
         "Confirm the bill",
         Some(&me.visitor),

@@ -3,6 +3,7 @@
 //! the security headers and the session cookie's attributes.
 
 mod browser;
+mod chromium;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -87,9 +88,12 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
     let item = stack.add_item(&staff, "001", "Console tart", 5_000, 10).await;
     let bill = serde_json::json!({"user_id": olga.id, "group_id": gid, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
     stack.bill(&staff, "console-club-1", &bill).await;
-    let review = member.get(&format!("/groups/{gid}/redeem?points=30")).await;
+    let pool = member.get(&format!("/groups/{gid}")).await.body;
+    let attempt = browser::between(&pool, "name=\"attempt\" value=\"", "\"").to_owned();
+    let review = member.get(&format!("/groups/{gid}/redeem?points=30&attempt={attempt}")).await;
     assert!(review.body.contains("Redeem <strong>30 points</strong>"), "{}", review.body);
     let key = browser::between(&review.body, "name=\"key\" value=\"", "\"").to_owned();
+    assert_eq!(key, attempt, "the review sends the attempt's key");
     let form = [("points", "30"), ("key", key.as_str())];
     let first = member.post(&format!("/groups/{gid}/redeem"), &form).await;
     assert!(first.body.contains("30 points redeemed; the pool now holds 20"), "{}", first.body);
@@ -116,8 +120,14 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
         "{}",
         found.body
     );
-    let review =
-        till.get(&format!("/till/review?user_id={}&group_id={}&qty_{item_id}=2", ann.id, ann.personal_group_id)).await;
+    // The attempt's key is drawn with the items form and carried by the review.
+    let attempt = browser::between(&found.body, "name=\"attempt\" value=\"", "\"").to_owned();
+    let review = till
+        .get(&format!(
+            "/till/review?user_id={}&group_id={}&qty_{item_id}=2&attempt={attempt}",
+            ann.id, ann.personal_group_id
+        ))
+        .await;
     assert!(review.body.contains("Bill 25.00"), "{}", review.body);
     let form: Vec<(String, String)> = ["user_id", "group_id", "lines", "key"]
         .iter()
