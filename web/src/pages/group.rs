@@ -2,7 +2,9 @@
 //! invitations, recent entries, and redeeming with a confirmation step.
 
 use actix_web::{HttpResponse, web};
-use contract::dto::{Group, GroupPatch, LedgerEntry, MemberPatch, MemberRole, NewInvitation, NewRedemption};
+use contract::dto::{
+    CatalogueItem, Group, GroupPatch, LedgerEntry, MemberPatch, MemberRole, NewInvitation, NewRedemption,
+};
 use contract::{GroupId, InvitationId, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -136,6 +138,10 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
     let mut line: Vec<_> = history.items.iter().map(|e| (e.created_on, e.balance_after)).collect();
     line.reverse();
     let drawn = chart::points_over_time(&line);
+    let menu: Vec<CatalogueItem> = match platform.catalogue(group.region).await {
+        Ok(menu) => menu.value.items.into_iter().filter(|i| i.available).collect(),
+        Err(_) => Vec::new(),
+    };
     let owner = group.owner_id == me.login.user_id;
     let invitations = if owner && !group.personal { Some(invitations(&me, &group, None).await?) } else { None };
     Ok(page(
@@ -155,6 +161,18 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
                     input #points name="points" type="number" min="1" max=(group.points.max(1)) required;
                     input type="hidden" name="attempt" value=(client::new_key());
                     p { button type="submit" { "Review" } }
+                }
+                @if !menu.is_empty() {
+                    form method="get" action={ "/groups/" (group.id) "/redeem" } {
+                        label for="item_id" { "Or a dish from region " (group.region) "'s menu" }
+                        select #item_id name="item_id" {
+                            @for item in &menu { option value=(item.id) { (item.name) " · " (item.points_price) " points" } }
+                        }
+                        label for="qty" { "Quantity" }
+                        input.qty #qty name="qty" type="number" min="1" max="100" value="1" required;
+                        input type="hidden" name="attempt" value=(client::new_key());
+                        p { button type="submit" { "Review" } }
+                    }
                 }
             }
             h2 { "Members (" (group.memberships.len()) " of at most " (group.max_members) ")" }
@@ -245,8 +263,16 @@ pub async fn hand_over(
 
 #[derive(Deserialize)]
 pub struct RedeemQuery {
-    points: i64,
+    points: Option<i64>,
+    item_id: Option<String>,
+    qty: Option<i64>,
     attempt: Option<String>,
+}
+
+/// What a redemption asks for: points, or a quantity of a menu item priced in points.
+enum Asked {
+    Points(i64),
+    Item { item: CatalogueItem, qty: i64 },
 }
 
 /// The confirmation step: what will be taken, and the form that takes it. The form
@@ -260,14 +286,38 @@ pub async fn review_redemption(
     let gid = gid(&raw)?;
     let group = me.platform.group(&gid).await?.value;
     let key = attempt_key(query.attempt.as_deref())?;
+    let asked = match (query.points, query.item_id.as_deref()) {
+        (Some(points), None) => Asked::Points(points),
+        (None, Some(item_id)) => {
+            let menu = me.platform.catalogue(group.region).await?.value;
+            let item = menu.items.into_iter().find(|i| i.id.as_str() == item_id);
+            let item = item.ok_or_else(|| WebError::Invalid("that dish is not on this region's menu".to_owned()))?;
+            Asked::Item { item, qty: query.qty.unwrap_or(1) }
+        }
+        _ => return Err(WebError::Invalid("ask for points or for a dish".to_owned())),
+    };
     Ok(page(
         "Confirm the redemption",
         Some(&me.visitor),
         html! {
-            p { "Redeem " strong { (query.points) " points" } " from " strong { (group.name) } " (it holds " (group.points) ")." }
+            @match &asked {
+                Asked::Points(points) => {
+                    p { "Redeem " strong { (points) " points" } " from " strong { (group.name) } " (it holds " (group.points) ")." }
+                }
+                Asked::Item { item, qty } => {
+                    p { "Redeem " strong { (qty) " × " (item.name) } " for " strong { (item.points_price * qty) " points" }
+                        " from " strong { (group.name) } " (it holds " (group.points) ")." }
+                }
+            }
             form method="post" action={ "/groups/" (group.id) "/redeem" } {
                 (csrf_field(&me.visitor))
-                input type="hidden" name="points" value=(query.points);
+                @match &asked {
+                    Asked::Points(points) => { input type="hidden" name="points" value=(points); }
+                    Asked::Item { item, qty } => {
+                        input type="hidden" name="item_id" value=(item.id);
+                        input type="hidden" name="qty" value=(qty);
+                    }
+                }
                 input type="hidden" name="key" value=(key);
                 p { button type="submit" { "Redeem" } " " a href={ "/groups/" (group.id) } { "Cancel" } }
             }
@@ -277,13 +327,15 @@ pub async fn review_redemption(
 
 #[derive(Deserialize)]
 pub struct RedeemForm {
-    points: i64,
+    points: Option<i64>,
+    item_id: Option<String>,
+    qty: Option<i64>,
     key: String,
 }
 
 pub async fn redeem(me: Me, raw: web::Path<String>, Posted(form): Posted<RedeemForm>) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
-    let new = NewRedemption { points: Some(form.points), item_id: None, qty: None };
+    let new = NewRedemption { points: form.points, item_id: form.item_id, qty: form.qty };
     let done = me.platform.redeem(&gid, &new, &form.key).await?;
     Ok(page(
         "Redeemed",

@@ -99,9 +99,21 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
     assert!(first.body.contains("30 points redeemed; the pool now holds 20"), "{}", first.body);
     let second = member.post(&format!("/groups/{gid}/redeem"), &form).await;
     assert!(second.body.contains("it was redeemed once"), "{}", second.body);
+
+    // By a dish of the pool's region's menu, through the same confirmation step.
+    let pool = member.get(&format!("/groups/{gid}")).await.body;
+    let item_form = pool.split("name=\"item_id\"").nth(1).unwrap_or_else(|| panic!("no dish to redeem: {pool}"));
+    assert!(item_form.contains("Console tart · 10 points"), "{pool}");
+    let attempt = browser::between(item_form, "name=\"attempt\" value=\"", "\"").to_owned();
+    let item_id = item["id"].as_str().unwrap();
+    let review = member.get(&format!("/groups/{gid}/redeem?item_id={item_id}&qty=1&attempt={attempt}")).await;
+    assert!(review.body.contains("1 × Console tart</strong> for <strong>10 points"), "{}", review.body);
+    let form = [("item_id", item_id), ("qty", "1"), ("key", attempt.as_str())];
+    let done = member.post(&format!("/groups/{gid}/redeem"), &form).await;
+    assert!(done.body.contains("10 points redeemed; the pool now holds 10"), "{}", done.body);
     let group: Value =
         serde_json::to_value(stack.api.with_token(&olga_token).group(&gid).await.unwrap().value).unwrap();
-    assert_eq!(group["points"], 20);
+    assert_eq!(group["points"], 10);
 }
 
 #[tokio::test]
