@@ -83,6 +83,9 @@ impl Builder {
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             // Shorter than the services' keep-alive: never reuse a connection they closed.
             .pool_idle_timeout(Duration::from_secs(30))
+            // The API never redirects; a redirect is an answer to show, not to follow
+            // (the web console's tests look at its 303s).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Client {

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
 
 use crate::support::{PASSWORD, STAFF_PASSWORD, Stack};
 
@@ -50,8 +50,7 @@ pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 }
 
 pub struct Browser {
-    http: reqwest::Client,
-    base: String,
+    http: client::Client,
     cookie: Option<String>,
     csrf: Option<String>,
     /// The last Set-Cookie header, attributes included.
@@ -60,8 +59,9 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(console: &Console) -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { http, base: console.url.clone(), cookie: None, csrf: None, set_cookie_seen: None }
+        // The typed client's pool and its raw requests: it follows no redirects.
+        let http = client::Client::new(&console.url).unwrap();
+        Browser { http, cookie: None, csrf: None, set_cookie_seen: None }
     }
 
     /// A session logged in through the console's own login form.
@@ -96,7 +96,7 @@ impl Browser {
     }
 
     pub async fn get(&mut self, path: &str) -> Answer {
-        let req = self.http.get(format!("{}{path}", self.base));
+        let req = self.http.raw(Method::GET, path);
         self.send(req).await
     }
 
@@ -113,11 +113,8 @@ impl Browser {
         let mut form: Vec<(&str, &str)> = vec![("csrf", csrf)];
         form.extend_from_slice(fields);
         let body = serde_urlencoded::to_string(&form).unwrap();
-        let req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body);
+        let req =
+            self.http.raw(Method::POST, path).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body);
         self.send(req).await
     }
 }
