@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use contract::{GroupId, UserId};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -13,12 +14,12 @@ use super::schema::{group_members, groups};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = groups)]
 pub struct GroupRow {
-    pub id: String,
+    pub id: GroupId,
     pub name: String,
     pub location: String,
     pub points: i64,
-    pub personal_of: Option<String>,
-    pub owner_id: String,
+    pub personal_of: Option<UserId>,
+    pub owner_id: UserId,
     pub created_on: DateTime<Utc>,
     pub updated_on: DateTime<Utc>,
 }
@@ -45,8 +46,8 @@ pub struct GroupChange {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = group_members)]
 pub struct MemberRow {
-    pub group_id: String,
-    pub user_id: String,
+    pub group_id: GroupId,
+    pub user_id: UserId,
     pub active: bool,
     pub version: i64,
     pub joined_on: DateTime<Utc>,
@@ -56,7 +57,7 @@ pub struct MemberRow {
 /// An active member as a group read lists it.
 #[derive(Debug, Clone)]
 pub struct ActiveMember {
-    pub user_id: String,
+    pub user_id: UserId,
     pub can_redeem: bool,
     pub joined_on: DateTime<Utc>,
 }
@@ -167,7 +168,7 @@ type GroupColumns = (Text, Text, Text, BigInt, Nullable<Text>, Text, Timestamptz
 type MemberColumns = (Array<Text>, Array<Bool>, Array<Timestamptz>);
 
 /// The three member arrays of `GROUP_WITH_MEMBERS`, in one order.
-type MemberArrays = (Vec<String>, Vec<bool>, Vec<DateTime<Utc>>);
+type MemberArrays = (Vec<UserId>, Vec<bool>, Vec<DateTime<Utc>>);
 
 fn active_members((ids, can_redeem, joined_on): MemberArrays) -> Vec<ActiveMember> {
     ids.into_iter()
@@ -204,7 +205,7 @@ fixed_statement!(GroupWithMembers => (GroupColumns, MemberColumns));
 /// and the user's groups of this region with their members, oldest membership first.
 pub struct UserGroupsHere {
     pub user_known: bool,
-    pub index: Vec<String>,
+    pub index: Vec<GroupId>,
     pub groups: Vec<(GroupRow, Vec<ActiveMember>)>,
 }
 
@@ -219,7 +220,7 @@ pub fn of_user_here(conn: &mut PgConnection, user_id: &str) -> QueryResult<UserG
 #[derive(Queryable)]
 struct UserGroupsRow {
     user_known: bool,
-    index: Vec<String>,
+    index: Vec<GroupId>,
     group: Option<GroupRow>,
     members: MemberArrays,
 }

@@ -335,11 +335,6 @@ pub fn with_fresh_id<Id>(
     Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))
 }
 
-/// Ids read back from the database were written by this code; a malformed one is a bug.
-pub fn stored_id<T: std::str::FromStr>(value: &str) -> QueryResult<T> {
-    value.parse().map_err(|_| DieselError::DeserializationError(format!("malformed id in database: {value}").into()))
-}
-
 fn is_retryable(err: &DieselError) -> bool {
     matches!(
         err,

@@ -117,8 +117,8 @@ fn read(conn: &mut PgConnection, deciding: &[&PointsWrite]) -> QueryResult<Read>
     let group_ids: Vec<&str> =
         deciding.iter().map(|write| write.group_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
     let locked = groups::lock_many(conn, &group_ids)?;
-    let owners = locked.iter().map(|group| (group.id.clone(), group.owner_id.clone())).collect();
-    let balances = locked.into_iter().map(|group| (group.id, group.points)).collect();
+    let owners = locked.iter().map(|group| (group.id.to_string(), group.owner_id.to_string())).collect();
+    let balances = locked.into_iter().map(|group| (String::from(group.id), group.points)).collect();
     let pairs: Vec<(&str, &str)> =
         deciding.iter().filter_map(|write| Some((write.group_id.as_str(), write.rule.member()?))).collect();
     let members = if pairs.is_empty() { HashMap::new() } else { groups::active_among(conn, &pairs)? };

@@ -62,7 +62,7 @@ pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
 
 /// Up to `limit` users whose directory entry has not been announced to every replica
 /// yet: (id, email).
-pub fn not_yet_replicated(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<(String, String)>> {
+pub fn not_yet_replicated(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<(UserId, String)>> {
     users::table
         .filter(users::directory_replicated.eq(false))
         .select((users::id, users::email))

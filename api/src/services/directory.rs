@@ -5,7 +5,7 @@ use contract::internal::{Confirmation, DirectoryEntry, NewReservation, Reservati
 use contract::{Regional, UserId};
 use diesel::prelude::*;
 
-use crate::db::{directory, stored_id};
+use crate::db::directory;
 use crate::domain::parse_email;
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -121,9 +121,8 @@ pub async fn replicate_existing(state: &AppState) -> Result<usize, ApiError> {
             .run(move |conn| {
                 Ok(conn.transaction::<_, diesel::result::Error, _>(|conn| {
                     let users = crate::db::users::not_yet_replicated(conn, 500)?;
-                    for (id, email) in &users {
-                        let user: UserId = stored_id(id)?;
-                        announce_user(conn, &regions, email, &user)?;
+                    for (user, email) in &users {
+                        announce_user(conn, &regions, email, user)?;
                     }
                     let ids: Vec<&str> = users.iter().map(|(id, _)| id.as_str()).collect();
                     crate::db::users::mark_replicated(conn, &ids)?;

@@ -8,7 +8,7 @@ use contract::{GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 
 use crate::auth::Caller;
-use crate::db::{self, groups, ledger, outbox, stored_id, users};
+use crate::db::{self, groups, ledger, outbox, users};
 use crate::domain::{PageRequest, required_text};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -76,10 +76,10 @@ pub enum Standing {
 }
 
 impl Standing {
-    pub fn of(caller: &Caller, owner_id: &str, member: Option<bool>) -> Standing {
+    pub fn of(caller: &Caller, owner_id: &UserId, member: Option<bool>) -> Standing {
         match member {
             _ if caller.is_admin() => Standing::Admin,
-            Some(_) if caller.user_id.as_str() == owner_id => Standing::Owner,
+            Some(_) if &caller.user_id == owner_id => Standing::Owner,
             Some(can_redeem) => Standing::Member { can_redeem },
             None if caller.is_staff_or_admin() => Standing::Staff,
             None => Standing::Stranger,
@@ -143,27 +143,26 @@ pub fn with_standing(
 }
 
 /// A member's role and right to redeem as the API shows them: the owner always may.
-pub fn member_rights(owner_id: &str, user_id: &str, can_redeem: bool) -> (MemberRole, bool) {
+pub fn member_rights(owner_id: &UserId, user_id: &UserId, can_redeem: bool) -> (MemberRole, bool) {
     if owner_id == user_id { (MemberRole::Owner, true) } else { (MemberRole::Member, can_redeem) }
 }
 
 fn to_dto(row: groups::GroupRow, members: Vec<groups::ActiveMember>, max_members: i64) -> QueryResult<Group> {
-    let id: GroupId = stored_id(&row.id)?;
-    let memberships = members
+    let memberships: Vec<Member> = members
         .into_iter()
         .map(|m| {
             let (role, can_redeem) = member_rights(&row.owner_id, &m.user_id, m.can_redeem);
-            Ok(Member { user_id: stored_id(&m.user_id)?, role, can_redeem, joined_on: m.joined_on })
+            Member { user_id: m.user_id, role, can_redeem, joined_on: m.joined_on }
         })
-        .collect::<QueryResult<Vec<_>>>()?;
+        .collect();
     Ok(Group {
-        region: id.region(),
-        id,
+        region: row.id.region(),
+        id: row.id,
         name: row.name,
         location: row.location,
         points: row.points,
         personal: row.personal_of.is_some(),
-        owner_id: stored_id(&row.owner_id)?,
+        owner_id: row.owner_id,
         members: memberships.iter().map(|m| m.user_id.clone()).collect(),
         memberships,
         max_members,
@@ -206,7 +205,7 @@ pub async fn read(state: &AppState, caller: &Caller, id: GroupId) -> Result<Grou
             let group = load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(&id))?;
             // The group as loaded lists its active members: no query of its own for that.
             let member = group.memberships.iter().find(|m| m.user_id == caller.user_id).map(|m| m.can_redeem);
-            Standing::of(&caller, group.owner_id.as_str(), member).require_sight(&id)?;
+            Standing::of(&caller, &group.owner_id, member).require_sight(&id)?;
             Ok(group)
         })
         .await
@@ -241,7 +240,7 @@ pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: Grou
             let mut change =
                 groups::GroupChange { name: update.name.clone(), location: update.location.clone(), owner_id: None };
             if let Some(owner) = &update.owner
-                && owner.as_str() != row.owner_id
+                && *owner != row.owner_id
             {
                 if row.personal_of.is_some() {
                     return Ok(Err(ApiError::forbidden("a personal group cannot be given away")));
@@ -314,7 +313,7 @@ pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiEr
                 if !here.user_known {
                     return Err(ApiError::not_found(format!("user {user} not found")));
                 }
-                Some(here.index.iter().map(|g| stored_id(g)).collect::<QueryResult<_>>()?)
+                Some(here.index.clone())
             } else {
                 None
             };

@@ -17,8 +17,8 @@ fn not_a_member(user: &UserId, group: &GroupId) -> ApiError {
     ApiError::not_found(format!("{user} is not a member of {group}"))
 }
 
-fn membership_dto(group: &GroupId, user: &UserId, owner_id: &str, row: &groups::MemberRow) -> Membership {
-    let (role, can_redeem) = member_rights(owner_id, user.as_str(), row.can_redeem);
+fn membership_dto(group: &GroupId, user: &UserId, owner_id: &UserId, row: &groups::MemberRow) -> Membership {
+    let (role, can_redeem) = member_rights(owner_id, user, row.can_redeem);
     Membership { group_id: group.clone(), user_id: user.clone(), role, can_redeem, joined_on: row.joined_on }
 }
 
@@ -139,7 +139,7 @@ pub async fn remove(state: &AppState, caller: &Caller, group: GroupId, user: Use
             if !previous.as_ref().is_some_and(|m| m.active) {
                 return Ok(Err(not_a_member(&user, &group)));
             }
-            if row.owner_id == user.as_str() && groups::count_active(conn, group.as_str())? > 1 {
+            if row.owner_id == user && groups::count_active(conn, group.as_str())? > 1 {
                 return Ok(Err(ApiError::forbidden(
                     "the owner cannot leave while others remain: hand ownership over first",
                 )));
@@ -170,7 +170,7 @@ pub async fn set_can_redeem(
             if !groups::membership(conn, group.as_str(), user.as_str())?.is_some_and(|m| m.active) {
                 return Ok(Err(not_a_member(&user, &group)));
             }
-            if row.owner_id == user.as_str() {
+            if row.owner_id == user {
                 return Ok(Err(ApiError::forbidden("the owner always may redeem; hand ownership over first")));
             }
             let member = groups::set_can_redeem(conn, group.as_str(), user.as_str(), can_redeem)?;

@@ -35,6 +35,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         personal_group_id: GROUP,
     };
     assert!(users::insert(conn, &user).unwrap());
+    groups::set_personal_of(conn, GROUP, USER).unwrap();
     let member = groups::set_membership(conn, GROUP, USER, true, true, None).unwrap();
     users::apply_membership(conn, USER, GROUP, true, member.version).unwrap();
     users::apply_membership(conn, USER, GROUP, false, member.version).unwrap(); // not newer: ignored
