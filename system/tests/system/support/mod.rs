@@ -4,16 +4,16 @@
 // Test-only code: a failed setup step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod people;
 mod ports;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use contract::dto::{Group, NewGroup, NewInvitation, NewUser, Session, User};
 use reqwest::{Method, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub const ADMIN_EMAIL: &str = "admin@stack.test";
 pub const PASSWORD: &str = "correct horse battery";
@@ -291,75 +291,6 @@ impl Stack {
             .send()
             .await
             .unwrap()
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Session {
-        self.api.log_in(email, password).await.unwrap().value
-    }
-
-    /// Logs in, waiting for the account's directory entry to arrive (bootstrap accounts
-    /// are announced through the outbox).
-    pub async fn login_eventually(&self, email: &str, password: &str) -> Session {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let res = self.post("/v1/sessions", None, &json!({"email": email, "password": password})).await;
-            if res.status() == StatusCode::CREATED {
-                return res.json().await.unwrap();
-            }
-            assert!(Instant::now() < deadline, "{email} could not log in: {}", res.text().await.unwrap());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    pub async fn admin(&self) -> String {
-        self.login_eventually(ADMIN_EMAIL, PASSWORD).await.token
-    }
-
-    pub async fn staff(&self, region: &str) -> String {
-        self.login_eventually(&format!("staff@{region}.loyalty.local"), STAFF_PASSWORD).await.token
-    }
-
-    /// A main course added to `region`'s menu through the router by `staff`: the item.
-    pub async fn add_item(&self, staff: &str, region: &str, name: &str, price_cents: i64, points_price: i64) -> Value {
-        let path = format!("/v1/regions/{region}/catalogue");
-        let item = json!({"name": name, "category": "mains", "price_cents": price_cents, "points_price": points_price});
-        expect_json(self.post(&path, Some(staff), &item).await, StatusCode::CREATED).await
-    }
-
-    /// A bill made through the router by `staff` with Idempotency-Key `key`: the bill.
-    pub async fn bill(&self, staff: &str, key: &str, bill: &Value) -> Value {
-        expect_json(self.post_once(&self.router, "/v1/bills", staff, key, bill).await, StatusCode::CREATED).await
-    }
-
-    /// A new customer homed in `region`, logged in.
-    pub async fn customer(&self, region: &str) -> (User, String) {
-        let email = format!("c-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
-        let new = NewUser::new(&email, PASSWORD, "Stack Customer", region);
-        let user = self.api.sign_up(&new).await.unwrap().value;
-        let token = self.login(&email, PASSWORD).await.token;
-        (user, token)
-    }
-
-    /// A group created through the router by `token`'s holder (its first member).
-    pub async fn new_group(&self, token: &str, name: &str, location: &str, region: &str) -> Group {
-        let new = NewGroup { name: name.into(), location: location.into(), region: region.into() };
-        self.api.with_token(token).create_group(&new).await.unwrap().value
-    }
-
-    /// `user` (holding `token`) joins `group` with a fresh invitation from its owner
-    /// (`owner_token`); the join's answer.
-    pub async fn invite_and_join(
-        &self,
-        owner_token: &str,
-        group: &str,
-        user: &str,
-        token: &str,
-        can_redeem: bool,
-    ) -> Response {
-        let new = NewInvitation { can_redeem: Some(can_redeem), ..NewInvitation::default() };
-        let invitation = self.api.with_token(owner_token).invite(group, &new).await.unwrap().value;
-        let body = json!({"user_id": user, "invitation": invitation.code});
-        self.post(&format!("/v1/groups/{group}/members"), Some(token), &body).await
     }
 
     /// Polls `check` until it holds (cross-region changes converge within seconds).
