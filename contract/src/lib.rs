@@ -10,6 +10,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod internal;
+pub mod secret;
 #[cfg(feature = "diesel")]
 mod sql;
 

@@ -82,9 +82,9 @@ fn members(visitor: &Visitor, login: &Login, group: &Group) -> Markup {
     }
 }
 
-async fn invitations(me: &Me, group: &Group, new_code: Option<&str>) -> Result<Markup, WebError> {
+async fn invitations(me: &Me, gid: &GroupId, new_code: Option<&str>) -> Result<Markup, WebError> {
     let visitor = &me.visitor;
-    let list = me.platform.invitations(&group.id, &client::PageQuery { limit: Some(20), cursor: None }).await?.value;
+    let list = me.platform.invitations(gid, &client::PageQuery { limit: Some(20), cursor: None }).await?.value;
     Ok(html! {
         section id="invitations" {
             h2 { "Invitations" }
@@ -93,8 +93,8 @@ async fn invitations(me: &Me, group: &Group, new_code: Option<&str>) -> Result<M
                 label for="new-code" { "Invitation code" }
                 input.code #new-code readonly value=(code);
             }
-            form method="post" action={ "/groups/" (group.id) "/invitations" }
-                hx-post={ "/groups/" (group.id) "/invitations" } hx-target="#invitations" hx-swap="outerHTML" {
+            form method="post" action={ "/groups/" (gid) "/invitations" }
+                hx-post={ "/groups/" (gid) "/invitations" } hx-target="#invitations" hx-swap="outerHTML" {
                 (csrf_field(visitor))
                 label { input type="checkbox" name="can_redeem" value="true"; " The new member may redeem" }
                 label for="invite-user" { "Only for user (optional)" }
@@ -116,7 +116,7 @@ async fn invitations(me: &Me, group: &Group, new_code: Option<&str>) -> Result<M
                             }
                             td {
                                 @if i.used_by.is_none() && i.revoked_on.is_none() {
-                                    form.inline method="post" action={ "/groups/" (group.id) "/invitations/" (i.id) "/revoke" } {
+                                    form.inline method="post" action={ "/groups/" (gid) "/invitations/" (i.id) "/revoke" } {
                                         (csrf_field(visitor))
                                         button.secondary type="submit" { "Revoke" }
                                     }
@@ -143,7 +143,7 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
         Err(_) => Vec::new(),
     };
     let owner = group.owner_id == me.login.user_id;
-    let invitations = if owner && !group.personal { Some(invitations(&me, &group, None).await?) } else { None };
+    let invitations = if owner && !group.personal { Some(invitations(&me, &group.id, None).await?) } else { None };
     Ok(page(
         &group.name,
         Some(&me.visitor),
@@ -199,9 +199,7 @@ pub async fn invite(me: Me, raw: web::Path<String>, Posted(form): Posted<Invitat
     let user_id = Some(form.user_id.trim().to_owned()).filter(|u| !u.is_empty());
     let new = NewInvitation { can_redeem: Some(form.can_redeem.unwrap_or(false)), user_id, expires_in_secs: None };
     let invitation = platform.invite(&gid, &new).await?.value;
-    let group = platform.group(&gid).await?.value;
-    let section = invitations(&me, &group, Some(&invitation.code)).await?;
-    Ok(section)
+    invitations(&me, &gid, Some(&invitation.code)).await
 }
 
 pub async fn revoke_invitation(
