@@ -43,6 +43,7 @@ pub const REVOKE_INVITATION: Endpoint = public("DELETE", "/v1/groups/{gid}/invit
 pub const TRANSACTIONS: Endpoint = public("GET", "/v1/groups/{gid}/transactions");
 pub const REDEEM: Endpoint = public("POST", "/v1/groups/{gid}/redemptions");
 pub const BILL: Endpoint = public("POST", "/v1/bills");
+pub const QUOTE: Endpoint = public("POST", "/v1/bills/quote");
 pub const CATALOGUE: Endpoint = public("GET", "/v1/regions/{rid}/catalogue");
 pub const ADD_ITEM: Endpoint = public("POST", "/v1/regions/{rid}/catalogue");
 pub const CHANGE_ITEM: Endpoint = public("PATCH", "/v1/catalogue/{item_id}");
@@ -73,6 +74,7 @@ pub const ALL: &[Endpoint] = &[
     TRANSACTIONS,
     REDEEM,
     BILL,
+    QUOTE,
     CATALOGUE,
     ADD_ITEM,
     CHANGE_ITEM,

@@ -4,9 +4,9 @@
 use std::fmt::Display;
 
 use contract::dto::{
-    ActivityPage, Bill, Catalogue, CatalogueItem, CatalogueItemPatch, Group, GroupPatch, Invitation, InvitationSummary,
-    LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem, NewGroup, NewInvitation, NewMember, NewRedemption,
-    NewSession, NewUser, Page, Redemption, Regions, Session, User, UserGroups, UserPatch,
+    ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Group, GroupPatch, Invitation,
+    InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem, NewGroup, NewInvitation,
+    NewMember, NewRedemption, NewSession, NewUser, Page, Redemption, Regions, Session, User, UserGroups, UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -178,6 +178,13 @@ impl Client {
         let path = endpoints::BILL.path(&[]);
 
         self.write(endpoints::BILL, path, Some(key), Some(new)).await
+    }
+
+    /// What `bill` with the same body would come to now; writes nothing.
+    pub async fn quote(&self, new: &NewBill) -> Result<Reply<BillQuote>> {
+        let path = endpoints::QUOTE.path(&[]);
+
+        self.write(endpoints::QUOTE, path, None, Some(new)).await
     }
 
     pub async fn catalogue(&self, rid: impl Display) -> Result<Reply<Catalogue>> {

@@ -63,6 +63,7 @@ fn labels(route: &Route) -> (&'static str, String) {
         Route::SignUp => ("sign_up", "-".into()),
         Route::LogIn => ("log_in", "-".into()),
         Route::Bill => ("bill", "-".into()),
+        Route::Quote => ("quote", "-".into()),
         Route::NewGroup => ("new_group", "-".into()),
         Route::Join(region) => ("join", region.to_string()),
         Route::UserGroups(user) => ("user_groups", user.region().to_string()),
@@ -136,7 +137,9 @@ async fn run(
         Route::LogIn => accounts::log_in(state, &outgoing).await?,
         Route::UserGroups(user) => fanout::user_groups(state, user, &outgoing).await?,
         Route::UserActivity(user) => fanout::user_activity(state, user, &outgoing).await?,
-        Route::Bill => forward(state, bill_region(state, &outgoing.body)?, &outgoing).await?.into_response(),
+        Route::Bill | Route::Quote => {
+            forward(state, bill_region(state, &outgoing.body)?, &outgoing).await?.into_response()
+        }
         Route::NewGroup => {
             let region = region_field(state, &json_object(&outgoing.body)?, "region")?;
             forward(state, region, &outgoing).await?.into_response()

@@ -16,6 +16,8 @@ pub enum Route {
     LogIn,
     /// Routed by a field of the body: `group_id`, else `user_id`.
     Bill,
+    /// A bill's quote: routed as the bill it quotes.
+    Quote,
     /// Routed by the body's `region`.
     NewGroup,
     /// Joining a group with an invitation code: the group's region.
@@ -45,6 +47,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         ("POST", ["v1", "users"]) => Ok(Route::SignUp),
         ("POST", ["v1", "sessions"]) => Ok(Route::LogIn),
         ("POST", ["v1", "bills"]) => Ok(Route::Bill),
+        ("POST", ["v1", "bills", "quote"]) => Ok(Route::Quote),
         ("POST", ["v1", "groups"]) => Ok(Route::NewGroup),
         ("GET", ["v1", "users", uid, "groups"]) => {
             uid.parse().map(Route::UserGroups).map_err(|e| id_error("user", uid, e))
@@ -64,7 +67,9 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         (_, ["v1", "regions"] | ["healthz"] | ["readyz"] | ["openapi.json"]) => {
             Err(RouterError::method_not_allowed("GET"))
         }
-        (_, ["v1", "users" | "sessions" | "bills"]) => Err(RouterError::method_not_allowed("POST")),
+        (_, ["v1", "users" | "sessions" | "bills"] | ["v1", "bills", "quote"]) => {
+            Err(RouterError::method_not_allowed("POST"))
+        }
         (_, ["v1", "groups"]) => Err(RouterError::method_not_allowed("POST")),
         _ => Err(RouterError::not_found()),
     }
@@ -101,6 +106,8 @@ mod tests {
         assert_eq!(r(Method::POST, "/v1/users"), Ok(Route::SignUp));
         assert_eq!(r(Method::POST, "/v1/sessions"), Ok(Route::LogIn));
         assert_eq!(r(Method::POST, "/v1/bills"), Ok(Route::Bill));
+        assert_eq!(r(Method::POST, "/v1/bills/quote"), Ok(Route::Quote));
+        assert_eq!(r(Method::GET, "/v1/bills/quote"), Err(contract::ErrorCode::MethodNotAllowed));
         assert_eq!(r(Method::POST, "/v1/groups"), Ok(Route::NewGroup));
         assert_eq!(r(Method::GET, "/v1/regions"), Ok(Route::Regions));
     }

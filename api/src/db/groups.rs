@@ -120,6 +120,11 @@ pub fn lock_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<Group
         .load(conn)
 }
 
+/// The groups of `ids`, unlocked: what a quote reads.
+pub fn find_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<GroupRow>> {
+    groups::table.filter(groups::id.eq_any(ids)).select(GroupRow::as_select()).load(conn)
+}
+
 /// Writes the balances of a batch of points changes: (group, new balance).
 pub fn set_points_many(conn: &mut PgConnection, balances: &[(&str, i64)]) -> QueryResult<()> {
     let (ids, points): (Vec<&str>, Vec<i64>) = balances.iter().copied().unzip();

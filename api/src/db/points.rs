@@ -113,16 +113,16 @@ struct Read {
     items: HashMap<String, PricedItem>,
 }
 
-fn read(conn: &mut PgConnection, deciding: &[&PointsWrite]) -> QueryResult<Read> {
-    let group_ids: Vec<&str> =
-        deciding.iter().map(|write| write.group_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
-    let locked = groups::lock_many(conn, &group_ids)?;
-    let owners = locked.iter().map(|group| (group.id.to_string(), group.owner_id.to_string())).collect();
-    let balances = locked.into_iter().map(|group| (String::from(group.id), group.points)).collect();
-    let pairs: Vec<(&str, &str)> =
-        deciding.iter().filter_map(|write| Some((write.group_id.as_str(), write.rule.member()?))).collect();
+/// Reads what the decisions of `deciding` (group, rule) ask about; the groups locked
+/// unless the reading is a quote's.
+fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bool) -> QueryResult<Read> {
+    let group_ids: Vec<&str> = deciding.iter().map(|(group, _)| *group).collect::<HashSet<_>>().into_iter().collect();
+    let found = if lock { groups::lock_many(conn, &group_ids)? } else { groups::find_many(conn, &group_ids)? };
+    let owners = found.iter().map(|group| (group.id.to_string(), group.owner_id.to_string())).collect();
+    let balances = found.into_iter().map(|group| (String::from(group.id), group.points)).collect();
+    let pairs: Vec<(&str, &str)> = deciding.iter().filter_map(|(group, rule)| Some((*group, rule.member()?))).collect();
     let members = if pairs.is_empty() { HashMap::new() } else { groups::active_among(conn, &pairs)? };
-    let item_ids: HashSet<String> = deciding.iter().flat_map(|write| write.rule.local_items()).collect();
+    let item_ids: HashSet<String> = deciding.iter().flat_map(|(_, rule)| rule.local_items()).collect();
     let item_ids: Vec<&str> = item_ids.iter().map(String::as_str).collect();
     let items = if item_ids.is_empty() {
         HashMap::new()
@@ -135,6 +135,33 @@ fn read(conn: &mut PgConnection, deciding: &[&PointsWrite]) -> QueryResult<Read>
     Ok(Read { owners, balances, members, items })
 }
 
+impl Read {
+    /// What `rule`'s decision on `group` sees, at `balance`.
+    fn seen(&self, group: &str, rule: &Rule, balance: i64) -> Seen<'_> {
+        let member = rule.member();
+        let allowed = member.and_then(|m| self.members.get(&(group.to_owned(), m.to_owned())));
+        let is_owner = member.is_some_and(|m| self.owners.get(group).is_some_and(|o| o == m));
+        Seen {
+            balance,
+            is_member: allowed.is_some(),
+            can_redeem: allowed.is_some_and(|&can| can || is_owner),
+            items: &self.items,
+        }
+    }
+}
+
+/// What `rule` would do to `group` now: the group's balance and the decision, read in a
+/// read-only transaction that locks nothing and writes nothing (a bill's quote).
+pub fn quote(conn: &mut PgConnection, group: &GroupId, rule: &Rule) -> QueryResult<(i64, Result<Change, Refusal>)> {
+    conn.build_transaction().read_only().repeatable_read().run(|conn| {
+        let read = read(conn, &[(group.as_str(), rule)], false)?;
+        let Some(&balance) = read.balances.get(group.as_str()) else {
+            return Ok((0, Err(Refusal::GroupNotFound)));
+        };
+        Ok((balance, decide(rule, &read.seen(group.as_str(), rule, balance))))
+    })
+}
+
 fn decide_and_write(
     conn: &mut PgConnection,
     region: RegionId,
@@ -142,12 +169,18 @@ fn decide_and_write(
     mut steps: Vec<Option<Step>>,
     render: Render,
 ) -> QueryResult<Vec<Stored>> {
-    let deciding: Vec<&PointsWrite> =
-        writes.iter().zip(&steps).filter(|(_, step)| step.is_none()).map(|(write, _)| write).collect();
+    let deciding: Vec<(&str, &Rule)> = writes
+        .iter()
+        .zip(&steps)
+        .filter(|(_, step)| step.is_none())
+        .map(|(write, _)| (write.group_id.as_str(), &write.rule))
+        .collect();
     if deciding.is_empty() {
         return answer(conn, writes, steps, Vec::new(), render);
     }
-    let Read { owners, mut balances, members, items } = read(conn, &deciding)?;
+    let mut read = read(conn, &deciding, true)?;
+    // The balances carry from one write of a group to the next; `seen` reads the rest.
+    let mut balances = std::mem::take(&mut read.balances);
 
     // Entry ids increase in batch order: entries inserted together may share a
     // timestamp, and history pages order by (time, id).
@@ -163,16 +196,7 @@ fn decide_and_write(
             *step = Some(Step::Refused(Refusal::GroupNotFound));
             continue;
         };
-        let member = write.rule.member();
-        let allowed = member.and_then(|m| members.get(&(group.to_owned(), m.to_owned())));
-        let is_owner = member.is_some_and(|m| owners.get(group).is_some_and(|o| o == m));
-        let seen = Seen {
-            balance: *balance,
-            is_member: allowed.is_some(),
-            can_redeem: allowed.is_some_and(|&can| can || is_owner),
-            items: &items,
-        };
-        *step = Some(match decide(&write.rule, &seen) {
+        *step = Some(match decide(&write.rule, &read.seen(group, &write.rule, *balance)) {
             Err(refusal) => Step::Refused(refusal),
             Ok(change) => {
                 *balance += change.points;

@@ -1,6 +1,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use contract::ErrorEnvelope;
-use contract::dto::{Bill, NewBill};
+use contract::dto::{Bill, BillQuote, NewBill};
 
 use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
@@ -26,4 +26,35 @@ pub async fn create_bill(
     let bill = BillRequest::parse(&state, &body)?;
     let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
     Ok(answers::respond(points::bill(&state, &caller, request, bill).await?))
+}
+
+#[utoipa::path(post, path = "/v1/bills/quote", tag = "points", security(("bearer" = [])), request_body = NewBill,
+    description = "What `POST /v1/bills` with the same body would come to now (staff, admin): the same figures and \
+        the same refusals, read without locking and writing nothing. No Idempotency-Key. The answer adds the \
+        group's current `balance`.",
+    responses(
+        (status = 200, body = BillQuote),
+        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "item_unavailable", body = ErrorEnvelope)))]
+pub async fn quote_bill(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewBill>,
+) -> Result<web::Json<BillQuote>, ApiError> {
+    let bill = BillRequest::parse(&state, &body)?;
+    let (user_id, store_region) = (bill.user_id.clone(), bill.store_region);
+    let quoted = points::quote(&state, &caller, bill).await?;
+    let change = quoted.decision.map_err(|refusal| answers::refusal_error(&refusal, &quoted.group_id))?;
+    let amount_cents = change.amount_cents.unwrap_or_default();
+    Ok(web::Json(BillQuote {
+        user_id,
+        group_id: quoted.group_id,
+        store_region,
+        gross_cents: amount_cents,
+        discount_cents: 0,
+        discounts: Vec::new(),
+        amount_cents,
+        points_awarded: change.points,
+        balance: quoted.balance,
+    }))
 }

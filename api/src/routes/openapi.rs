@@ -42,7 +42,7 @@ impl Modify for BearerAuth {
         groups::remove_member, groups::create_invitation, groups::list_invitations, groups::revoke_invitation,
         groups::list_group_transactions,
         catalogue::list_catalogue, catalogue::add_catalogue_item, catalogue::change_catalogue_item, catalogue::remove_catalogue_item,
-        bills::create_bill, redemptions::create_redemption,
+        bills::create_bill, bills::quote_bill, redemptions::create_redemption,
     ),
     modifiers(&BearerAuth)
 )]

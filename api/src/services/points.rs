@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Caller;
 use crate::db::points::{PointsWrite, Render, Stored};
 use crate::db::{Db, users};
-use crate::domain::points::{Prices, Refusal, Rule, Spend};
+use crate::domain::points::{Change, Prices, Refusal, Rule, Spend};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -191,6 +191,28 @@ pub async fn bill(
     request: Idempotent,
     bill: BillRequest,
 ) -> Result<Answered, ApiError> {
+    let (group_id, rule) = bill_rule(state, caller, bill).await?;
+    Ok(run_once(state, request, group_id, rule).await?.1)
+}
+
+/// What a bill would come to now: its group, the group's balance, and the decision.
+pub struct Quoted {
+    pub group_id: GroupId,
+    pub balance: i64,
+    pub decision: Result<Change, Refusal>,
+}
+
+/// What `bill` would come to now, decided by the same rule on the same data read without
+/// locks, and nothing written.
+pub async fn quote(state: &AppState, caller: &Caller, bill: BillRequest) -> Result<Quoted, ApiError> {
+    let (group_id, rule) = bill_rule(state, caller, bill).await?;
+    let group = group_id.clone();
+    let (balance, decision) = state.db.run(move |conn| Ok(crate::db::points::quote(conn, &group, &rule)?)).await?;
+    Ok(Quoted { group_id, balance, decision })
+}
+
+/// Who may bill whom, which group a bill credits, and the rule that decides it.
+async fn bill_rule(state: &AppState, caller: &Caller, bill: BillRequest) -> Result<(GroupId, Rule), ApiError> {
     if !caller.is_staff_or_admin() {
         return Err(ApiError::forbidden("only staff and admins bill customers"));
     }
@@ -214,7 +236,7 @@ pub async fn bill(
         lines: bill.lines,
         points_per_unit: state.config.points_per_unit,
     };
-    Ok(run_once(state, request, group_id, rule).await?.1)
+    Ok((group_id, rule))
 }
 
 /// A redemption, parsed: a number of points, or an item of this region's menu.

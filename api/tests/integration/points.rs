@@ -14,6 +14,15 @@ async fn a_bill_is_priced_by_the_server_and_awards_points() {
     let fries = app.item(399, 40).await;
     let body = json!({"user_id": user.id, "store_region": "001",
                       "items": [{"item_id": burger, "qty": 2}, {"item_id": fries, "qty": 3}]});
+    // The quote tells the till what the bill will come to, and writes nothing.
+    let quote: Value = expect_json(app.post("/v1/bills/quote", Some(&staff), &body).await, StatusCode::OK).await;
+    assert_eq!(
+        (&quote["gross_cents"], &quote["discount_cents"], &quote["amount_cents"], &quote["points_awarded"]),
+        (&json!(3_697), &json!(0), &json!(3_697), &json!(72))
+    );
+    assert_eq!((&quote["balance"], &quote["discounts"]), (&json!(0), &json!([])));
+    assert_eq!(quote["group_id"], json!(user.personal_group_id));
+    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 0, "a quote writes nothing");
     let bill: Value = expect_json(app.post_once("/v1/bills", &staff, "bill-1", &body).await, StatusCode::CREATED).await;
     // 2 × 12.50 + 3 × 3.99 = 36.97 → 36 whole units × 2 points.
     assert_eq!(bill["amount_cents"], 3_697);
@@ -23,6 +32,8 @@ async fn a_bill_is_priced_by_the_server_and_awards_points() {
     assert_eq!(bill["store_region"], "001");
     assert!(bill["id"].as_str().unwrap().starts_with("001-") && bill["id"].as_str().unwrap().len() == 30);
     assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 72);
+    let again: Value = expect_json(app.post("/v1/bills/quote", Some(&staff), &body).await, StatusCode::OK).await;
+    assert_eq!((&again["points_awarded"], &again["balance"]), (&json!(72), &json!(72)));
 }
 
 #[tokio::test]
@@ -33,6 +44,8 @@ async fn bills_are_for_staff_and_admins_and_their_input_is_checked() {
     let item = app.item(1_000, 10).await;
     let good = json!({"user_id": user.id, "store_region": "001", "items": [{"item_id": item, "qty": 1}]});
     expect_error(app.post_once("/v1/bills", &customer, "k", &good).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app.post("/v1/bills/quote", Some(&customer), &good).await;
+    expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     let res = app.post("/v1/bills", Some(&staff), &good).await;
     expect_error(res, StatusCode::BAD_REQUEST, "missing_idempotency_key").await;
     expect_error(
@@ -71,6 +84,8 @@ async fn bills_are_for_staff_and_admins_and_their_input_is_checked() {
         }
         let res = app.post_once("/v1/bills", &staff, &format!("bad-{i}"), &body).await;
         expect_error(res, status, code).await;
+        // A quote refuses what the bill would, in the same words.
+        expect_error(app.post("/v1/bills/quote", Some(&staff), &body).await, status, code).await;
     }
     assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 0, "no refused bill changed anything");
 }

@@ -167,6 +167,32 @@ pub struct Bill {
     pub created_on: DateTime<Utc>,
 }
 
+/// A discount a bill applied (or a quote would): v1.2 bills apply at most one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppliedDiscount {
+    pub discount_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_id: Option<String>,
+    pub name: String,
+    pub amount_cents: i64,
+}
+
+/// What a bill with the same body would come to now: `POST /v1/bills/quote` writes
+/// nothing. `amount_cents` is what would be paid and `points_awarded` what it earns.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BillQuote {
+    pub user_id: UserId,
+    pub group_id: GroupId,
+    pub store_region: RegionId,
+    pub gross_cents: i64,
+    pub discount_cents: i64,
+    pub discounts: Vec<AppliedDiscount>,
+    pub amount_cents: i64,
+    pub points_awarded: i64,
+    /// The group's balance now; the bill would add `points_awarded` to it.
+    pub balance: i64,
+}
+
 /// Either `{points}` or `{item_id, qty}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
