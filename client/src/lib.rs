@@ -32,6 +32,8 @@ pub struct Client {
     base: String,
     token: Option<String>,
     service_token: Option<String>,
+    /// A front end's visitor: their address and the proxy token that vouches for it.
+    on_behalf_of: Option<(String, String)>,
     retry: Retry,
 }
 
@@ -43,10 +45,17 @@ pub struct Builder {
     connect_timeout: Duration,
     timeout: Duration,
     pool_max_idle_per_host: usize,
+    local_address: Option<std::net::IpAddr>,
     retry: Retry,
 }
 
 impl Builder {
+    /// The address connections are made from (tests that play several clients).
+    pub fn local_address(mut self, address: std::net::IpAddr) -> Self {
+        self.local_address = Some(address);
+        self
+    }
+
     /// Extra roots (a private CA) beside the system's, for `https://` bases.
     pub fn ca_file(mut self, path: Option<&Path>) -> Self {
         self.ca_file = path.map(Path::to_path_buf);
@@ -86,6 +95,7 @@ impl Builder {
             // The API never redirects; a redirect is an answer to show, not to follow
             // (the web console's tests look at its 303s).
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(self.local_address)
             .build()
             .map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Client {
@@ -93,6 +103,7 @@ impl Builder {
             base: self.base.trim_end_matches('/').to_owned(),
             token: None,
             service_token: None,
+            on_behalf_of: None,
             retry: self.retry,
         })
     }
@@ -177,6 +188,7 @@ impl Client {
             connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(15),
             pool_max_idle_per_host: 32,
+            local_address: None,
             retry: Retry::default(),
         }
     }
@@ -206,6 +218,13 @@ impl Client {
         Client { service_token: Some(token.into()), ..self.clone() }
     }
 
+    /// The same client speaking for a visitor at `address`, vouched for by the router's
+    /// proxy token (a front end such as the web console), so the router's per-address
+    /// limits count the visitor and not the front end.
+    pub fn on_behalf_of(&self, address: std::net::IpAddr, proxy_token: &str) -> Client {
+        Client { on_behalf_of: Some((address.to_string(), proxy_token.to_owned())), ..self.clone() }
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -218,9 +237,18 @@ impl Client {
     /// (with the token, if any): for tests that send malformed or hostile requests on
     /// purpose, and for the services' operational endpoints (`/metrics`).
     pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
+        let request = self.vouched(self.http.request(method, format!("{}{path}", self.base)));
         match &self.token {
             Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    fn vouched(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.on_behalf_of {
+            Some((address, token)) => request
+                .header(contract::secret::PROXY_TOKEN_HEADER, token)
+                .header(contract::secret::PROXY_CLIENT_HEADER, address),
             None => request,
         }
     }
@@ -285,7 +313,7 @@ impl Client {
         key: Option<&str>,
         body: Option<&[u8]>,
     ) -> Result<Raw, reqwest::Error> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base));
+        let mut request = self.vouched(self.http.request(method.clone(), format!("{}{path}", self.base)));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }

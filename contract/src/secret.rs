@@ -3,6 +3,13 @@
 
 use sha2::{Digest, Sha256};
 
+/// A front end that speaks for its visitors (the web console) sends the shared proxy
+/// token in this header...
+pub const PROXY_TOKEN_HEADER: &str = "x-proxy-token";
+/// ...and its visitor's address in this one, so the router's per-address limits count
+/// each visitor, not the front end. Without the right token the router ignores both.
+pub const PROXY_CLIENT_HEADER: &str = "x-proxy-client";
+
 /// Whether `given` is `expected`. Digests are compared byte by byte without stopping
 /// early, so neither the position of the first difference nor the lengths show in time.
 pub fn same(expected: &str, given: &str) -> bool {

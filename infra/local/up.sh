@@ -75,13 +75,12 @@ instances() { local k=0 v; while v="API_PORT_${1}_$k" && [ -n "${!v:-}" ]; do ec
 
 # Secrets live in the git-ignored state folder, generated once.
 secrets="$STATE/secrets.env"
-if [ ! -f "$secrets" ]; then
-  umask 077
-  {
-    echo "LOYALTY_SERVICE_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  } >"$secrets"
-  umask 022
-fi
+(umask 077 && touch "$secrets")
+# The services' token for /internal, and the proxy token the console vouches for its
+# visitors' addresses with; each drawn once, added to an older state folder's file.
+for secret in LOYALTY_SERVICE_TOKEN LOYALTY_PROXY_TOKEN; do
+  grep -q "^$secret=" "$secrets" || echo "$secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$secrets"
+done
 set -a
 # shellcheck disable=SC1090
 . "$secrets"
@@ -98,6 +97,7 @@ for region in $REGIONS; do
   fi
 done
 export LOYALTY_ROUTER_SERVICE_TOKEN=$LOYALTY_SERVICE_TOKEN
+export LOYALTY_ROUTER_LIMITS__PROXY_TOKEN=$LOYALTY_PROXY_TOKEN
 export LOYALTY_ADMIN_EMAIL=${LOYALTY_ADMIN_EMAIL:-admin@loyalty.local}
 export LOYALTY_ADMIN_PASSWORD=${LOYALTY_ADMIN_PASSWORD:-change-me-admin}
 staff_password=${LOYALTY_STAFF_PASSWORD:-change-me-staff}
@@ -254,7 +254,7 @@ if [ -n "${EXTRA_CONSOLE:-}" ]; then
     [ -s "$STATE/console-session.key" ] || (umask 077 && head -c 64 /dev/urandom | base64 -w0 >"$STATE/console-session.key")
     console_env=(LOYALTY_WEB_LISTEN="127.0.0.1:$EXTRA_CONSOLE" LOYALTY_WEB_PLATFORM_URL="$scheme://127.0.0.1:$ROUTER_PORT"
       LOYALTY_WEB_ROUTER_METRICS_URL="http://127.0.0.1:$ROUTER_ADMIN_PORT"
-      LOYALTY_WEB_SESSION_KEY="$(cat "$STATE/console-session.key")")
+      LOYALTY_WEB_SESSION_KEY="$(cat "$STATE/console-session.key")" LOYALTY_WEB_PROXY_TOKEN="$LOYALTY_PROXY_TOKEN")
     if [ "$TLS" = 1 ]; then console_env+=(LOYALTY_WEB_TLS__CA_FILE="$STATE/tls/ca.pem"); fi
     env "${console_env[@]}" nohup "$BIN_DIR/loyalty-web" >>"$STATE/log/console.log" 2>&1 &
     echo $! >"$STATE/run/console.pid"

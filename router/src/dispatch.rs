@@ -128,6 +128,8 @@ async fn run(
     // The API's login lockout is per (email, client address): the address is the one the
     // router found, never a client's own X-Forwarded-For.
     outgoing.headers.remove("x-forwarded-for");
+    outgoing.headers.remove(contract::secret::PROXY_TOKEN_HEADER);
+    outgoing.headers.remove(contract::secret::PROXY_CLIENT_HEADER);
     if let Some(value) = address.and_then(|a| HeaderValue::from_str(&a.to_string()).ok()) {
         outgoing.headers.insert(HeaderName::from_static("x-forwarded-for"), value);
     }

@@ -15,6 +15,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
+use actix_web::http::header::HeaderMap;
+use contract::secret::{PROXY_CLIENT_HEADER, PROXY_TOKEN_HEADER};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,10 @@ pub struct LimitsConfig {
     /// The client's address is the entry that many places from the right; entries
     /// further left were written by the client and are not trusted.
     pub trusted_proxy_hops: usize,
+    /// The shared secret of the front ends that speak for their visitors (the web
+    /// console): a request that carries it in `X-Proxy-Token` is counted as the address
+    /// in its `X-Proxy-Client`. None trusts no front end.
+    pub proxy_token: Option<String>,
     /// Open client connections per worker thread; more wait in the listen backlog.
     pub max_connections_per_worker: usize,
 }
@@ -73,6 +79,7 @@ impl Default for LimitsConfig {
             join_per_address: Rate::new(60, 20),
             join_per_account: Rate::new(30, 10),
             trusted_proxy_hops: 0,
+            proxy_token: None,
             max_connections_per_worker: 10_000,
         }
     }
@@ -94,6 +101,7 @@ pub struct Limits {
     join_per_address: DefaultKeyedRateLimiter<IpAddr>,
     join_per_account: DefaultKeyedRateLimiter<String>,
     trusted_proxy_hops: usize,
+    proxy_token: Option<String>,
     clock: DefaultClock,
 }
 
@@ -108,30 +116,26 @@ impl Limits {
             join_per_address: RateLimiter::keyed(config.join_per_address.quota()),
             join_per_account: RateLimiter::keyed(config.join_per_account.quota()),
             trusted_proxy_hops: config.trusted_proxy_hops,
+            proxy_token: config.proxy_token.clone(),
             clock: DefaultClock::default(),
         }
     }
 
-    /// The client's address: the connection's peer, or the `X-Forwarded-For` entry the
-    /// trusted proxies wrote.
+    /// The client's address: the visitor a trusted front end names, else the
+    /// connection's peer or the `X-Forwarded-For` entry the trusted proxies wrote.
     pub fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr().map(|a| a.ip());
-        if self.trusted_proxy_hops == 0 {
-            return peer;
+        self.visitor_of_front_end(req.headers())
+            .or_else(|| observability::address::client(req, self.trusted_proxy_hops))
+    }
+
+    /// The `X-Proxy-Client` of a request with the right `X-Proxy-Token`.
+    fn visitor_of_front_end(&self, headers: &HeaderMap) -> Option<IpAddr> {
+        let expected = self.proxy_token.as_deref()?;
+        let given = headers.get(PROXY_TOKEN_HEADER)?.to_str().ok()?;
+        if !contract::secret::same(expected, given) {
+            return None;
         }
-        let forwarded: Vec<&str> = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        forwarded
-            .len()
-            .checked_sub(self.trusted_proxy_hops)
-            .and_then(|i| forwarded.get(i))
-            .and_then(|entry| entry.parse().ok())
-            .or(peer)
+        headers.get(PROXY_CLIENT_HEADER)?.to_str().ok()?.trim().parse().ok()
     }
 
     /// The general budget of `address`.
@@ -230,6 +234,24 @@ mod tests {
         let spoofed = request("6.6.6.6, 203.0.113.9");
         assert_eq!(behind_lb.client_address(&spoofed), Some("203.0.113.9".parse().unwrap()));
         assert_eq!(behind_lb.client_address(&request("garbage")), Some("10.1.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_front_end_names_its_visitor_only_with_the_proxy_token() {
+        let request = |token: &str| {
+            actix_web::test::TestRequest::default()
+                .peer_addr("10.1.1.1:5000".parse().unwrap())
+                .insert_header((PROXY_TOKEN_HEADER, token))
+                .insert_header((PROXY_CLIENT_HEADER, "198.51.100.4"))
+                .to_http_request()
+        };
+        let trusting = Limits::new(&LimitsConfig { proxy_token: Some("s3cret".into()), ..LimitsConfig::default() });
+        assert_eq!(trusting.client_address(&request("s3cret")), Some("198.51.100.4".parse().unwrap()));
+        // A client that guesses at the token, or a router that trusts no front end, counts
+        // the connection's own address.
+        assert_eq!(trusting.client_address(&request("guess")), Some("10.1.1.1".parse().unwrap()));
+        let untrusting = Limits::new(&LimitsConfig::default());
+        assert_eq!(untrusting.client_address(&request("s3cret")), Some("10.1.1.1".parse().unwrap()));
     }
 
     #[test]

@@ -22,6 +22,13 @@ pub struct Config {
     /// (directly or behind a load balancer that terminates TLS); on by itself with
     /// `tls.cert_file`.
     pub secure_cookies: bool,
+    /// The router's proxy token (`limits.proxy_token` there): the console then names
+    /// each visitor's address to the router, whose per-address limits would otherwise
+    /// count every visitor as the console. Keep it secret, like the session key.
+    pub proxy_token: Option<String>,
+    /// Proxies in front of the console that append the visitor's address to
+    /// `X-Forwarded-For` (1 behind a load balancer, 0 when browsers connect directly).
+    pub trusted_proxy_hops: usize,
     pub workers: Option<usize>,
     pub log_json: bool,
     /// HTTPS on the listener (`cert_file`, `key_file`) and the CAs trusted for an
@@ -37,6 +44,8 @@ impl Default for Config {
             router_metrics_url: Some("http://127.0.0.1:8081".to_owned()),
             session_key: None,
             secure_cookies: false,
+            proxy_token: None,
+            trusted_proxy_hops: 0,
             workers: None,
             log_json: false,
             tls: tls::TlsConfig::default(),

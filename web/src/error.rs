@@ -17,6 +17,8 @@ pub enum WebError {
     Platform(#[from] client::Error),
     #[error("please log in")]
     NotLoggedIn,
+    #[error("the email or the password is wrong")]
+    WrongLogin,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("this form has expired or was not sent from this console; reload the page and try again")]
@@ -49,6 +51,7 @@ impl ResponseError for WebError {
                 None => StatusCode::BAD_GATEWAY,
             },
             WebError::NotLoggedIn => StatusCode::SEE_OTHER,
+            WebError::WrongLogin => StatusCode::UNAUTHORIZED,
             WebError::Forbidden(_) | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::Invalid(_) => StatusCode::BAD_REQUEST,
             WebError::Session(_) => StatusCode::BAD_REQUEST,

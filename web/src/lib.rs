@@ -32,6 +32,21 @@ pub struct AppState {
     pub platform: client::Client,
     /// The router's admin address, for the admin page's figures.
     pub metrics: Option<client::Client>,
+    /// The router's proxy token: with it, each call names the visitor's address, so the
+    /// router's per-address limits count visitors, not the console.
+    pub proxy_token: Option<String>,
+    /// Proxies in front of the console that append to `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
+}
+
+impl AppState {
+    /// The platform's client speaking for the visitor of `req`.
+    pub fn platform_for(&self, req: &actix_web::HttpRequest) -> client::Client {
+        match (&self.proxy_token, observability::address::client(req, self.trusted_proxy_hops)) {
+            (Some(token), Some(address)) => self.platform.on_behalf_of(address, token),
+            _ => self.platform.clone(),
+        }
+    }
 }
 
 pub struct Application {
@@ -60,7 +75,12 @@ impl Application {
             .retry(client::Retry::default())
             .build()?;
         let metrics = config.router_metrics_url.as_deref().map(|url| platform.with_base(url));
-        let state = AppState { platform, metrics };
+        let state = AppState {
+            platform,
+            metrics,
+            proxy_token: config.proxy_token.clone(),
+            trusted_proxy_hops: config.trusted_proxy_hops,
+        };
         let server_tls = config.tls.server()?;
         let secure = config.secure_cookies || server_tls.is_some();
         let listener = TcpListener::bind(&config.listen).with_context(|| format!("binding {}", config.listen))?;

@@ -153,6 +153,19 @@ pub struct Me {
     pub platform: client::Client,
 }
 
+/// The platform's client speaking for this visitor, without a login: sign-up, login.
+pub struct Platform(pub client::Client);
+
+impl FromRequest for Platform {
+    type Error = WebError;
+    type Future = Ready<Result<Platform, WebError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>();
+        ready(state.map(|s| Platform(s.platform_for(req))).ok_or(WebError::Session("no application state".to_owned())))
+    }
+}
+
 /// A logged-in member of staff (or an admin); anyone else is refused.
 pub struct Staff(pub Me);
 
@@ -163,7 +176,7 @@ fn me(req: &HttpRequest) -> Result<Me, WebError> {
     let visitor = read(&req.get_session())?;
     let login = visitor.login.clone().ok_or(WebError::NotLoggedIn)?;
     let state = req.app_data::<web::Data<AppState>>().ok_or(WebError::Session("no application state".to_owned()))?;
-    let platform = state.platform.with_token(&login.token);
+    let platform = state.platform_for(req).with_token(&login.token);
     Ok(Me { visitor, login, platform })
 }
 

@@ -1,15 +1,14 @@
 //! Signing up (choosing the home region), logging in and out, and the profile.
 
+use actix_web::HttpResponse;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
-use contract::dto::{NewUser, Region, RegionStatus};
+use contract::dto::{NewUser, Region, RegionStatus, UserPatch};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{csrf_field, page};
-use crate::AppState;
 use crate::error::WebError;
-use crate::session::{Me, Posted, Visitor};
+use crate::session::{Me, Platform, Posted, Visitor};
 
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
@@ -44,12 +43,16 @@ pub struct LoginForm {
 }
 
 pub async fn log_in(
-    state: web::Data<AppState>,
+    Platform(platform): Platform,
     visitor: Visitor,
     Posted(form): Posted<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
-    let session = state.platform.log_in(&form.email, &form.password).await?.value;
-    visitor.log_in(&session)?;
+    let session = platform.log_in(&form.email, &form.password).await.map_err(|e| match e.status() {
+        // Not "log in again" (a page's expired token): this was the login.
+        Some(401) => WebError::WrongLogin,
+        _ => WebError::from(e),
+    })?;
+    visitor.log_in(&session.value)?;
     Ok(see_other("/pools"))
 }
 
@@ -59,12 +62,12 @@ pub struct Button {}
 
 /// Revokes the token at the platform, then forgets the session either way.
 pub async fn log_out(
-    state: web::Data<AppState>,
+    Platform(platform): Platform,
     visitor: Visitor,
     Posted(_): Posted<Button>,
 ) -> Result<HttpResponse, WebError> {
     if let Some(login) = &visitor.login {
-        let revoked = state.platform.with_token(&login.token).log_out(&login.user_id, false).await;
+        let revoked = platform.with_token(&login.token).log_out(&login.user_id, false).await;
         if let Err(e) = revoked {
             tracing::warn!(error = %e, "the platform did not revoke the token at logout");
         }
@@ -84,8 +87,8 @@ pub fn region_options(regions: &[Region]) -> Markup {
     }
 }
 
-pub async fn signup_page(state: web::Data<AppState>, visitor: Visitor) -> Result<Markup, WebError> {
-    let regions = state.platform.regions().await?.value.items;
+pub async fn signup_page(Platform(platform): Platform, visitor: Visitor) -> Result<Markup, WebError> {
+    let regions = platform.regions().await?.value.items;
     Ok(page(
         "Sign up",
         Some(&visitor),
@@ -116,13 +119,13 @@ pub struct SignupForm {
 
 /// Creates the account, then logs in with it.
 pub async fn sign_up(
-    state: web::Data<AppState>,
+    Platform(platform): Platform,
     visitor: Visitor,
     Posted(form): Posted<SignupForm>,
 ) -> Result<HttpResponse, WebError> {
     let new = NewUser::new(&form.email, &form.password, &form.full_name, &form.home_region);
-    state.platform.sign_up(&new).await?;
-    let session = state.platform.log_in(&form.email, &form.password).await?.value;
+    platform.sign_up(&new).await?;
+    let session = platform.log_in(&form.email, &form.password).await?.value;
     visitor.log_in(&session)?;
     Ok(see_other("/pools"))
 }
@@ -134,7 +137,6 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
         Some(&me.visitor),
         html! {
             table {
-                tr { th { "Name" } td { (user.full_name) } }
                 tr { th { "Email" } td { (user.email) } }
                 tr { th { "Id" } td { code { (user.id) } } }
                 tr { th { "Role" } td { (user.role.as_str()) } }
@@ -142,6 +144,48 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
                 tr { th { "Personal pool" } td { a href={ "/groups/" (user.personal_group_id) } { (user.personal_group_id) } } }
                 tr { th { "Member since" } td { (user.created_on.format("%d %b %Y")) } }
             }
+            h2 { "Your details" }
+            form method="post" action="/profile" {
+                (csrf_field(&me.visitor))
+                label for="full_name" { "Name" }
+                input #full_name name="full_name" autocomplete="name" required maxlength="100" value=(user.full_name);
+                label for="phone" { "Phone (optional)" }
+                input #phone name="phone" type="tel" autocomplete="tel" maxlength="30" value=[user.phone.as_deref()];
+                label for="location" { "Location (optional)" }
+                input #location name="location" maxlength="100" value=[user.location.as_deref()];
+                label for="age" { "Age (optional)" }
+                input #age name="age" type="number" min="0" max="150" value=[user.age];
+                p { button type="submit" { "Save" } }
+            }
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    full_name: String,
+    phone: String,
+    location: String,
+    age: String,
+}
+
+/// An emptied field clears it.
+fn optional(field: &str) -> Option<Option<String>> {
+    Some(Some(field.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
+pub async fn update_profile(me: Me, Posted(form): Posted<ProfileForm>) -> Result<HttpResponse, WebError> {
+    let age = match form.age.trim() {
+        "" => None,
+        raw => Some(raw.parse().map_err(|_| WebError::Invalid(format!("age {raw:?} is not a whole number")))?),
+    };
+    let patch = UserPatch {
+        full_name: Some(form.full_name.trim().to_owned()),
+        phone: optional(&form.phone),
+        location: optional(&form.location),
+        age: Some(age),
+        role: None,
+    };
+    me.platform.update_user(&me.login.user_id, &patch).await?;
+    Ok(see_other("/profile"))
 }

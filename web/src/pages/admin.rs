@@ -39,11 +39,56 @@ pub fn figures(text: &str) -> Vec<(&'static str, f64)> {
         .collect()
 }
 
+/// One API instance as the router sees it.
+#[derive(Debug, PartialEq)]
+pub struct Instance {
+    pub region: String,
+    pub url: String,
+    pub healthy: bool,
+    /// Failures the router counted against it, by cause, summed.
+    pub strikes: f64,
+}
+
+/// The value of `label` in a sample line's `{...}`.
+fn label<'a>(line: &'a str, label: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{label}=\""))? + label.len() + 2;
+    let end = line[start..].find('"')? + start;
+    Some(&line[start..end])
+}
+
+/// Every API instance the router checks, from `router_upstream_healthy` and
+/// `router_upstream_strikes_total`, by region then URL.
+pub fn instances(text: &str) -> Vec<Instance> {
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let mut found: Vec<Instance> = text
+        .lines()
+        .filter(|line| line.starts_with("router_upstream_healthy{"))
+        .filter_map(|line| {
+            Some(Instance {
+                region: label(line, "region")?.to_owned(),
+                url: label(line, "instance")?.to_owned(),
+                healthy: value(line) > 0.0,
+                strikes: 0.0,
+            })
+        })
+        .collect();
+    for line in text.lines().filter(|line| line.starts_with("router_upstream_strikes_total{")) {
+        if let Some(instance) = found.iter_mut().find(|i| label(line, "instance") == Some(i.url.as_str())) {
+            instance.strikes += value(line);
+        }
+    }
+    found.sort_by(|a, b| (&a.region, &a.url).cmp(&(&b.region, &b.url)));
+    found
+}
+
 pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Markup, WebError> {
     let regions = me.platform.regions().await?.value.items;
     let metrics = match &state.metrics {
         Some(metrics) => match metrics.get_bytes("/metrics").await {
-            Ok(reply) => Some(Ok(figures(&String::from_utf8_lossy(&reply.value)))),
+            Ok(reply) => {
+                let text = String::from_utf8_lossy(&reply.value);
+                Some(Ok((figures(&text), instances(&text))))
+            }
             Err(e) => Some(Err(e)),
         },
         None => None,
@@ -63,8 +108,21 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
             }
             h2 { "The router's figures since it started" }
             @match metrics {
-                Some(Ok(figures)) => {
+                Some(Ok((figures, instances))) => {
                     table { tbody { @for (label, value) in figures { tr { th { (label) } td.num { (format!("{value:.0}")) } } } } }
+                    h2 { "API instances" }
+                    table #instances {
+                        thead { tr { th { "Region" } th { "Instance" } th { "Health" } th.num { "Failures counted" } } }
+                        tbody {
+                            @for i in &instances {
+                                tr {
+                                    td { (i.region) } td { code { (i.url) } }
+                                    td { @if i.healthy { "healthy" } @else { strong { "unhealthy" } } }
+                                    td.num { (format!("{:.0}", i.strikes)) }
+                                }
+                            }
+                        }
+                    }
                 }
                 Some(Err(e)) => { p.banner.down role="alert" { "The router's metrics could not be read (" (e) ")." } }
                 None => { p.muted { "No metrics address is configured." } }
@@ -92,6 +150,18 @@ mod tests {
         assert_eq!(figures[0], ("Requests answered", 7.0));
         assert_eq!(figures[1].1.to_string(), "0", "nothing counted is 0, not -0");
         assert_eq!(figures[4], ("Healthy API instances", 2.0));
+    }
+
+    #[test]
+    fn instances_come_from_the_health_gauge_with_their_strikes_summed() {
+        let text = "router_upstream_healthy{region=\"002\",instance=\"http://b:1\"} 0\n\
+            router_upstream_healthy{region=\"001\",instance=\"http://a:1\"} 1\n\
+            router_upstream_strikes_total{instance=\"http://b:1\",cause=\"connect\"} 3\n\
+            router_upstream_strikes_total{instance=\"http://b:1\",cause=\"timeout\"} 2\n";
+        let found = super::instances(text);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].url.as_str(), found[0].healthy, found[0].strikes), ("http://a:1", true, 0.0));
+        assert_eq!((found[1].region.as_str(), found[1].healthy, found[1].strikes), ("002", false, 5.0));
     }
 }
 

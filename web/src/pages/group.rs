@@ -92,6 +92,7 @@ async fn invitations(me: &Me, gid: &GroupId, new_code: Option<&str>) -> Result<M
                 p.banner.ok role="status" { "New invitation: give this code to the person joining (it is shown once)." }
                 label for="new-code" { "Invitation code" }
                 input.code #new-code readonly value=(code);
+                p { button.secondary type="button" data-copy="#new-code" { "Copy the code" } }
             }
             form method="post" action={ "/groups/" (gid) "/invitations" }
                 hx-post={ "/groups/" (gid) "/invitations" } hx-target="#invitations" hx-swap="outerHTML" {

@@ -20,6 +20,7 @@ pub fn page(title: &str, visitor: Option<&Visitor>, body: Markup) -> Markup {
                 title { (title) " · Loyalty" }
                 link rel="stylesheet" href="/static/console.css";
                 script src="/static/htmx.min.js" defer {}
+                script src="/static/console.js" defer {}
             }
             body {
                 header {

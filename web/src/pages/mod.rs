@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, web};
 
 const HTMX: &[u8] = include_bytes!("../../static/htmx.min.js");
 const CSS: &[u8] = include_bytes!("../../static/console.css");
+const SCRIPT: &[u8] = include_bytes!("../../static/console.js");
 
 fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -25,6 +26,7 @@ fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
         .route("/static/htmx.min.js", web::get().to(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
+        .route("/static/console.js", web::get().to(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }))
         .route("/static/console.css", web::get().to(|| async { asset(CSS, "text/css; charset=utf-8") }))
         .route("/", web::get().to(account::home))
         .route("/login", web::get().to(account::login_page))
@@ -33,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::get().to(account::signup_page))
         .route("/signup", web::post().to(account::sign_up))
         .route("/profile", web::get().to(account::profile))
+        .route("/profile", web::post().to(account::update_profile))
         .route("/pools", web::get().to(pools::pools))
         .route("/groups", web::post().to(pools::create_group))
         .route("/join", web::post().to(pools::join))

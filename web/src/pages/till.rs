@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::layout::{csrf_field, money, page};
 use crate::error::WebError;
-use crate::session::{Posted, Staff, attempt_key};
+use crate::session::{Me, Posted, Staff, attempt_key};
 
 const QTY: &str = "qty_";
 
@@ -110,31 +110,51 @@ pub async fn review(Staff(me): Staff, query: web::Query<HashMap<String, String>>
     let group_id = query.get("group_id").cloned().unwrap_or_default();
     let menu = me.platform.catalogue(store).await?.value;
     let lines = lines(&query, &menu.items)?;
-    let total: i64 = lines.iter().map(|(item, qty)| item.price_cents * qty).sum();
+    let new = new_bill(&me, &user_id.to_string(), &group_id, &lines_of(&lines));
+    // The server's figures, as the bill will compute them: prices, discounts and points.
+    let quote = me.platform.quote(&new).await?.value;
     let encoded = lines.iter().map(|(item, qty)| format!("{}:{qty}", item.id)).collect::<Vec<_>>().join(",");
     let key = attempt_key(query.get("attempt").map(String::as_str))?;
     Ok(page(
         "Confirm the bill",
         Some(&me.visitor),
         html! {
-            p { "Customer " code { (user_id) } ", pool " code { (group_id) } ", store region " (store) "." }
+            p { "Customer " code { (user_id) } ", pool " code { (quote.group_id) } ", store region " (store) "." }
             table {
                 thead { tr { th { "Item" } th.num { "Qty" } th.num { "Amount" } } }
                 tbody {
                     @for (item, qty) in &lines { tr { td { (item.name) } td.num { (qty) } td.num { (money(item.price_cents * qty)) } } }
-                    tr { th { "Total" } td {} th.num { (money(total)) } }
+                    tr { th { "Subtotal" } td {} td.num { (money(quote.gross_cents)) } }
+                    @for d in &quote.discounts { tr { td { (d.name) } td {} td.num { "−" (money(d.amount_cents)) } } }
+                    tr { th { "To pay" } td {} th.num #to-pay { (money(quote.amount_cents)) } }
                 }
             }
+            p #points { "Earns " strong { (quote.points_awarded) " points" } ": the pool holds " (quote.balance)
+                " and will hold " (quote.balance + quote.points_awarded) "." }
             form method="post" action="/till/bill" {
                 (csrf_field(&me.visitor))
                 input type="hidden" name="user_id" value=(user_id);
                 input type="hidden" name="group_id" value=(group_id);
                 input type="hidden" name="lines" value=(encoded);
                 input type="hidden" name="key" value=(key);
-                p { button type="submit" { "Bill " (money(total)) } " " a href={ "/till?user_id=" (user_id) } { "Change" } }
+                p { button type="submit" { "Bill " (money(quote.amount_cents)) } " " a href={ "/till?user_id=" (user_id) } { "Change" } }
             }
         },
     ))
+}
+
+fn lines_of(lines: &[(&CatalogueItem, i64)]) -> Vec<BillLine> {
+    lines.iter().map(|(item, qty)| BillLine { item_id: item.id.to_string(), qty: *qty }).collect()
+}
+
+/// The bill (or its quote) for the staff member's store region.
+fn new_bill(me: &Me, user_id: &str, group_id: &str, items: &[BillLine]) -> NewBill {
+    NewBill {
+        user_id: user_id.to_owned(),
+        group_id: Some(group_id.to_owned()).filter(|g| !g.is_empty()),
+        store_region: me.login.user_id.region().to_string(),
+        items: items.to_vec(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -153,12 +173,7 @@ pub async fn bill(Staff(me): Staff, Posted(form): Posted<BillForm>) -> Result<Ma
         let qty = qty.parse().map_err(|_| WebError::Invalid("malformed quantity".to_owned()))?;
         items.push(BillLine { item_id: item_id.to_owned(), qty });
     }
-    let new = NewBill {
-        user_id: form.user_id.clone(),
-        group_id: Some(form.group_id.clone()).filter(|g| !g.is_empty()),
-        store_region: me.login.user_id.region().to_string(),
-        items,
-    };
+    let new = new_bill(&me, &form.user_id, &form.group_id, &items);
     let billed = me.platform.bill(&new, &form.key).await?;
     let b = &billed.value;
     Ok(page(

@@ -15,12 +15,20 @@ pub struct Console {
 }
 
 impl Console {
+    /// The console as `make up` runs it: vouching for its visitors' addresses.
     pub async fn start(stack: &Stack) -> Console {
+        Self::start_vouching(stack, true).await
+    }
+
+    /// `vouching: false` leaves out the router's proxy token: every visitor is then the
+    /// console's own address to the router.
+    pub async fn start_vouching(stack: &Stack, vouching: bool) -> Console {
         let config = web::Config {
             listen: "127.0.0.1:0".to_owned(),
             platform_url: stack.router.clone(),
             router_metrics_url: Some(stack.router_admin.clone()),
             workers: Some(1),
+            proxy_token: vouching.then(|| stack.proxy_token()),
             ..web::Config::default()
         };
         let app = web::Application::build(config).unwrap();
@@ -61,6 +69,13 @@ impl Browser {
     pub fn new(console: &Console) -> Browser {
         // The typed client's pool and its raw requests: it follows no redirects.
         let http = client::Client::new(&console.url).unwrap();
+        Browser { http, cookie: None, csrf: None, set_cookie_seen: None }
+    }
+
+    /// A browser connecting from `address` (any 127.x.y.z is this machine), so a test
+    /// can be several visitors.
+    pub fn from_address(console: &Console, address: &str) -> Browser {
+        let http = client::Client::builder(&console.url).local_address(address.parse().unwrap()).build().unwrap();
         Browser { http, cookie: None, csrf: None, set_cookie_seen: None }
     }
 

@@ -171,6 +171,16 @@ async fn the_console_in_chromium_from_sign_up_to_logout() {
     shows(&ann, "id=\"new-code\"").await;
     let code = ann.find(Locator::Css("#new-code")).await.unwrap().prop("value").await.unwrap().unwrap();
     assert!(code.starts_with(&format!("{pool}.")), "{code}");
+    // The copy button (the console's own script): the code goes to the clipboard, or,
+    // where the browser refuses the clipboard, it is selected for Ctrl+C.
+    press(&ann, "button[data-copy='#new-code']").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ann.source().await.unwrap().contains(">Copy the code<") {
+        assert!(Instant::now() < deadline, "the copy button never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let source = ann.source().await.unwrap();
+    assert!(source.contains(">Copied<") || source.contains(">Selected: press Ctrl+C<"), "{source}");
     shot(&ann, "invitation").await;
 
     // Ben joins with the code in a browser of his own.

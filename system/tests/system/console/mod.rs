@@ -8,7 +8,7 @@ mod chromium;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::Stack;
+use crate::support::{Options, PASSWORD, Stack};
 use browser::{Browser, Console};
 
 #[tokio::test]
@@ -36,6 +36,16 @@ async fn a_customer_signs_up_sees_pools_and_the_chart_and_logs_out() {
     let user_id = browser::between(&profile, "<th>Id</th><td><code>", "<").to_owned();
     let personal = browser::between(&profile, "href=\"/groups/", "\"").to_owned();
     assert!(user_id.starts_with("002-") && personal.starts_with("002-"), "{profile}");
+    let saved = ann
+        .post("/profile", &[("full_name", "Ann Edited"), ("phone", "+33 1 23"), ("location", ""), ("age", "41")])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let profile = ann.get("/profile").await.body;
+    assert!(profile.contains("value=\"Ann Edited\"") && profile.contains("value=\"+33 1 23\""), "{profile}");
+    let user = stack.sql("002", &format!("SELECT full_name, phone, location, age FROM users WHERE id = '{user_id}'"));
+    assert_eq!(user.trim(), "Ann Edited|+33 1 23||41", "the platform holds the edit");
+    let refused = ann.post("/profile", &[("full_name", "Ann"), ("phone", ""), ("location", ""), ("age", "old")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
 
     // Two bills by staff of region 001 give the pool a history to draw.
     let staff = stack.staff("001").await;
@@ -141,6 +151,15 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
         ))
         .await;
     assert!(review.body.contains("Bill 25.00"), "{}", review.body);
+    // The server's quote (the pool's region, 002, prices from region 001's menu), before
+    // anything is billed.
+    assert!(
+        review.body.contains("Earns <strong>25 points</strong>: the pool holds 0 and will hold 25."),
+        "{}",
+        review.body
+    );
+    let count = format!("SELECT count(*) FROM ledger_entries WHERE group_id = '{}'", ann.personal_group_id);
+    assert_eq!(stack.sql("002", &count).trim(), "0", "a quote writes nothing");
     let form: Vec<(String, String)> = ["user_id", "group_id", "lines", "key"]
         .iter()
         .map(|name| {
@@ -154,9 +173,7 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
         let again = till.post("/till/bill", &form).await;
         assert!(again.body.contains("it was billed once"), "{}", again.body);
     }
-    let entries =
-        stack.sql("002", &format!("SELECT count(*) FROM ledger_entries WHERE group_id = '{}'", ann.personal_group_id));
-    assert_eq!(entries.trim(), "1");
+    assert_eq!(stack.sql("002", &count).trim(), "1");
 
     // Menu management of the staff member's region.
     let menu = till.get("/till/menu").await;
@@ -187,6 +204,12 @@ async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
     let mut admin = Browser::logged_in(&console, &stack, crate::support::ADMIN_EMAIL).await;
     let page = admin.get("/admin").await;
     assert!(page.status == StatusCode::OK && page.body.contains("Healthy API instances"), "{}", page.body);
+    // Each region's instance, as the router's health checks see it.
+    let instances = browser::between(&page.body, "<table id=\"instances\">", "</table>");
+    for region in ["001", "002", "003"] {
+        assert!(instances.contains(&format!("<td>{region}</td>")), "{instances}");
+    }
+    assert_eq!(instances.matches(">healthy<").count(), 3, "{instances}");
 
     // Every form, posted with another session's token (a cross-site forgery carries none
     // of this session's): 403, and nothing happens.
@@ -295,4 +318,37 @@ async fn strangers_crafted_input_and_a_region_down_get_words_not_data() {
     let page = stranger.get(&format!("/groups/{}", far.id)).await;
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE, "{}", page.body);
     assert!(page.body.contains("could not reach a region"), "a banner, not a failure: {}", page.body);
+}
+
+/// The router limits logins per client address. Behind the console every visitor would
+/// be the console's address, so one visitor flooding the login form would lock everyone
+/// out of it. The console vouches for each visitor's own address with the router's proxy
+/// token, and the flood stops at its sender; without the token (the attack's baseline)
+/// it stops everyone.
+#[tokio::test]
+async fn a_login_flood_through_the_console_stops_at_its_sender() {
+    let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true, tls: false });
+    let (ann, _) = stack.customer("001").await;
+    for vouching in [true, false] {
+        let console = Console::start_vouching(&stack, vouching).await;
+        let mut mallory = Browser::from_address(&console, "127.0.0.2");
+        mallory.get("/login").await;
+        let mut refused = None;
+        for n in 0..200 {
+            let email = format!("guess-{n}-{}@console.test", ulid::Ulid::new().to_string().to_lowercase());
+            let res = mallory.post("/login", &[("email", &email), ("password", "not the password")]).await;
+            if res.status == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(n);
+                break;
+            }
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED, "a wrong login is said in words: {}", res.body);
+            assert!(res.body.contains("the email or the password is wrong"), "{}", res.body);
+        }
+        assert!(refused.is_some(), "the flood is limited (vouching: {vouching})");
+        let mut visitor = Browser::from_address(&console, "127.0.0.3");
+        visitor.get("/login").await;
+        let res = visitor.post("/login", &[("email", &ann.email), ("password", PASSWORD)]).await;
+        let expected = if vouching { StatusCode::SEE_OTHER } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(res.status, expected, "another visitor's login (vouching: {vouching}): {}", res.body);
+    }
 }
