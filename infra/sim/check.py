@@ -133,6 +133,17 @@ def built():
             check([(l["Port"], l["Protocol"]) for l in listeners] == [(443, "HTTPS")], f"{code}: HTTPS only")
             alias = names.get(f"api-{code}.loyalty.internal.", "").rstrip(".").lower()
             check(alias == lb["DNSName"].lower(), f"api-{code}.loyalty.internal names that ALB")
+    elb = client("elbv2", "router")
+    public = elb.describe_load_balancers(Names=["loyalty-public"])["LoadBalancers"][0]
+    https = [l for l in elb.describe_listeners(LoadBalancerArn=public["LoadBalancerArn"])["Listeners"] if l["Port"] == 443][0]
+    rules_443 = [r for r in elb.describe_rules(ListenerArn=https["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    hosts = {v for r in rules_443 for c in r["Conditions"] if c["Field"] == "host-header"
+             for v in c.get("HostHeaderConfig", {}).get("Values", c.get("Values", []))}
+    console_groups = {a["TargetGroupArn"] for r in rules_443 for a in r["Actions"]}
+    ports = {g["Port"] for g in elb.describe_target_groups(TargetGroupArns=list(console_groups))["TargetGroups"]} if console_groups else set()
+    check(hosts == {"console.loyalty.example"} and ports == {8088},
+          "the public ALB forwards the console's host name to the console beside the routers (8088)")
+    check({8080, 8088} <= {p for p, _ in rules(public_alb, "out")}, "the public ALB reaches the routers and the console only")
     for code in REGIONS:
         db = client("rds", code).describe_db_instances(DBInstanceIdentifier=f"loyalty-{code}")["DBInstances"][0]
         check(db["MultiAZ"] and db["IAMDatabaseAuthenticationEnabled"] and db["StorageEncrypted"] and not db["PubliclyAccessible"],

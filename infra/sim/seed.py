@@ -16,6 +16,7 @@ creds = dict(endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_
 artefacts = {
     "loyalty-api/sim": b"loyalty-api release (simulated)",
     "loyalty-router/sim": b"loyalty-router release (simulated)",
+    "loyalty-web/sim": b"loyalty-web release (simulated)",
     "rds/global-bundle.pem": b"RDS CA bundle (simulated)",
     "ca/internal.pem": cert_pem.encode(),
 }
@@ -32,6 +33,7 @@ out = {
     "api_ami_ids": {},
     "api_release": {"key": "loyalty-api/sim", "sha256": sha["loyalty-api/sim"]},
     "router_release": {"key": "loyalty-router/sim", "sha256": sha["loyalty-router/sim"]},
+    "console_release": {"key": "loyalty-web/sim", "sha256": sha["loyalty-web/sim"]},
     "rds_ca_bundle": {"key": "rds/global-bundle.pem", "sha256": sha["rds/global-bundle.pem"]},
     "internal_ca_bundle": {"key": "ca/internal.pem", "sha256": sha["ca/internal.pem"]},
     "token_verifying_keys": {f"{code}k1": f"public-key-of-{code}" for code in regions},
@@ -56,6 +58,7 @@ for code, region in regions.items():
     out["api_ami_ids"][code] = sorted(i["ImageId"] for i in images)[0]
     ssm = boto3.client("ssm", region_name=region, **creds)
     ssm.put_parameter(Name=f"/loyalty/prod/signing-key/{code}", Value="simulated", Type="SecureString")
-    ssm.put_parameter(Name="/loyalty/prod/service-token", Value="simulated", Type="SecureString", Overwrite=True)
+    for name in ("service-token", "proxy-token", "console-session-key"):
+        ssm.put_parameter(Name=f"/loyalty/prod/{name}", Value="simulated", Type="SecureString", Overwrite=True)
 out["public_certificate_arn"] = out["certificate_arns"]["001"]
 json.dump(out, sys.stdout, indent=2)

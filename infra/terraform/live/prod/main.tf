@@ -112,18 +112,24 @@ module "router" {
   source    = "../../modules/router"
   providers = { aws = aws.r001 }
 
-  vpc_cidr                = var.router_vpc_cidr
-  certificate_arn         = var.public_certificate_arn
-  router_ami_id           = var.api_ami_ids["001"]
-  router_release          = merge(var.router_release, { bucket = var.release_buckets["001"] })
-  internal_ca_bundle      = merge(var.internal_ca_bundle, { bucket = var.release_buckets["001"] })
-  region_cidrs            = values(local.cidrs)
-  deletion_protection     = var.deletion_protection
-  service_token_parameter = var.service_token_parameter
-  regions                 = local.peers
-  kms_key_arn             = var.kms_key_arns["001"]
-  access_logs_bucket      = var.access_logs_buckets["001"]
-  tags                    = local.tags
+  vpc_cidr        = var.router_vpc_cidr
+  certificate_arn = var.public_certificate_arn
+  router_ami_id   = var.api_ami_ids["001"]
+  releases = {
+    router  = merge(var.router_release, { bucket = var.release_buckets["001"] })
+    console = merge(var.console_release, { bucket = var.release_buckets["001"] })
+  }
+  console_host                  = var.console_host
+  internal_ca_bundle            = merge(var.internal_ca_bundle, { bucket = var.release_buckets["001"] })
+  region_cidrs                  = values(local.cidrs)
+  deletion_protection           = var.deletion_protection
+  service_token_parameter       = var.service_token_parameter
+  proxy_token_parameter         = var.proxy_token_parameter
+  regions                       = local.peers
+  console_session_key_parameter = var.console_session_key_parameter
+  kms_key_arn                   = var.kms_key_arns["001"]
+  access_logs_bucket            = var.access_logs_buckets["001"]
+  tags                          = local.tags
 }
 
 # Who reaches whom: router -> every region, and every region -> every other region.

@@ -1,5 +1,5 @@
 output "public_dns_name" {
-  description = "Point the platform's public name (CNAME/alias) here."
+  description = "Point the platform's public name and the console's (console_host) here (CNAME/alias)."
   value       = module.router.public_dns_name
 }
 

@@ -45,6 +45,28 @@ variable "router_release" {
   type        = object({ key = string, sha256 = string })
 }
 
+variable "console_release" {
+  description = "The loyalty-web (web console) binary's object key and sha256 (in region 001's release bucket); it runs beside each router."
+  type        = object({ key = string, sha256 = string })
+}
+
+variable "console_host" {
+  description = "The web console's public host name (covered by public_certificate_arn); the public load balancer forwards it to the console."
+  type        = string
+  default     = "console.loyalty.example"
+}
+
+variable "console_session_key_parameter" {
+  type    = string
+  default = "/loyalty/prod/console-session-key"
+}
+
+variable "proxy_token_parameter" {
+  description = "SSM SecureString of the token with which the console vouches to the router for its visitors' addresses."
+  type        = string
+  default     = "/loyalty/prod/proxy-token"
+}
+
 variable "rds_ca_bundle" {
   description = "AWS's RDS CA bundle (global-bundle.pem): object key and sha256 in every release bucket."
   type        = object({ key = string, sha256 = string })

@@ -6,8 +6,11 @@ locals {
     ["[tls]\nca_file = \"/etc/loyalty/internal-ca.pem\"\n"],
     [for id, region in var.regions : "[[regions]]\nid = \"${id}\"\nname = \"${region.name}\"\nurls = [\"${region.url}\"]\n"],
   ))
+  # The console runs beside each router and calls it on loopback.
+  console_port = 8088
   artefacts = [
-    merge(var.router_release, { path = "/opt/loyalty/loyalty-router", mode = "0755" }),
+    merge(var.releases.router, { path = "/opt/loyalty/loyalty-router", mode = "0755" }),
+    merge(var.releases.console, { path = "/opt/loyalty/loyalty-web", mode = "0755" }),
     merge(var.internal_ca_bundle, { path = "/etc/loyalty/internal-ca.pem", mode = "0644" }),
   ]
 }
@@ -40,12 +43,14 @@ resource "aws_vpc_security_group_ingress_rule" "alb" {
   ip_protocol       = "tcp"
 }
 
+# The router (8080) and the web console beside it (8088).
 resource "aws_vpc_security_group_egress_rule" "alb_to_routers" {
+  for_each                     = toset(["8080", tostring(local.console_port)])
   security_group_id            = aws_security_group.alb.id
-  description                  = "To the router instances"
+  description                  = "To the router instances, port ${each.value}"
   referenced_security_group_id = aws_security_group.router.id
-  from_port                    = 8080
-  to_port                      = 8080
+  from_port                    = tonumber(each.value)
+  to_port                      = tonumber(each.value)
   ip_protocol                  = "tcp"
 }
 
@@ -57,11 +62,12 @@ resource "aws_security_group" "router" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "router_from_alb" {
+  for_each                     = toset(["8080", tostring(local.console_port)])
   security_group_id            = aws_security_group.router.id
-  description                  = "From the public ALB"
+  description                  = "From the public ALB, port ${each.value}"
   referenced_security_group_id = aws_security_group.alb.id
-  from_port                    = 8080
-  to_port                      = 8080
+  from_port                    = tonumber(each.value)
+  to_port                      = tonumber(each.value)
   ip_protocol                  = "tcp"
 }
 
@@ -134,16 +140,25 @@ module "router" {
   certificate_arn    = var.certificate_arn
   # /readyz is false only while no region answers, when new routers would not help.
   health_check_grace_period = 30
+  host_routes = {
+    console = { port = local.console_port, host = var.console_host, health_path = "/healthz" }
+  }
   policy_statements = [
-    { Effect = "Allow", Action = ["ssm:GetParameter"], Resource = "arn:aws:ssm:*:*:parameter${var.service_token_parameter}" },
+    {
+      Effect   = "Allow", Action = ["ssm:GetParameter"],
+      Resource = [for p in [var.service_token_parameter, var.proxy_token_parameter, var.console_session_key_parameter] : "arn:aws:ssm:*:*:parameter${p}"]
+    },
     { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
     { Effect = "Allow", Action = ["s3:GetObject"], Resource = [for f in local.artefacts : "arn:aws:s3:::${f.bucket}/${f.key}"] }
   ]
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    fetch                   = templatefile("${path.module}/../fetch.sh.tftpl", { files = local.artefacts })
-    service_token_parameter = var.service_token_parameter
-    topology                = local.topology
-    liveness                = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-router", port = 8080 })
+    fetch                         = templatefile("${path.module}/../fetch.sh.tftpl", { files = local.artefacts })
+    service_token_parameter       = var.service_token_parameter
+    proxy_token_parameter         = var.proxy_token_parameter
+    console_session_key_parameter = var.console_session_key_parameter
+    console_port                  = local.console_port
+    topology                      = local.topology
+    liveness                      = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-router", port = 8080 })
   })
   tags = local.tags
 }
@@ -176,4 +191,12 @@ moved {
 moved {
   from = aws_autoscaling_group.router
   to   = module.router.aws_autoscaling_group.this
+}
+moved {
+  from = aws_vpc_security_group_egress_rule.alb_to_routers
+  to   = aws_vpc_security_group_egress_rule.alb_to_routers["8080"]
+}
+moved {
+  from = aws_vpc_security_group_ingress_rule.router_from_alb
+  to   = aws_vpc_security_group_ingress_rule.router_from_alb["8080"]
 }

@@ -26,17 +26,31 @@ variable "router_max_size" {
   default = 6
 }
 
-variable "router_release" {
-  description = "The loyalty-router release binary: its S3 object (in this AWS region) and sha256."
+variable "releases" {
+  description = "The release binaries, each an S3 object (in this AWS region) with its sha256: `router` (loyalty-router) and `console` (loyalty-web, the web console, which runs beside each router)."
   type = object({
-    bucket = string
-    key    = string
-    sha256 = string
+    router  = object({ bucket = string, key = string, sha256 = string })
+    console = object({ bucket = string, key = string, sha256 = string })
   })
   validation {
-    condition     = can(regex("^[0-9a-f]{64}$", var.router_release.sha256))
-    error_message = "router_release.sha256 is 64 lowercase hex digits."
+    condition     = alltrue([for r in [var.releases.router, var.releases.console] : can(regex("^[0-9a-f]{64}$", r.sha256))])
+    error_message = "Each release's sha256 is 64 lowercase hex digits."
   }
+}
+
+variable "console_host" {
+  description = "The web console's host name: the public load balancer forwards requests for it to the console (the certificate must cover it)."
+  type        = string
+}
+
+variable "console_session_key_parameter" {
+  description = "SSM Parameter Store name (SecureString) of the console's session cookie key (base64 of 64 random bytes), the same on every instance."
+  type        = string
+}
+
+variable "proxy_token_parameter" {
+  description = "SSM Parameter Store name (SecureString) of the token with which the console vouches to the router for its visitors' addresses."
+  type        = string
 }
 
 variable "internal_ca_bundle" {

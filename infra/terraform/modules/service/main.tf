@@ -1,4 +1,5 @@
-# One autoscaled service behind an HTTPS listener: the API of a region, or the routers.
+# One autoscaled service behind an HTTPS listener: the API of a region, or the routers
+# (with the web console beside them, on a host rule of the same listener).
 # Instances boot from user_data, answer /readyz for the target group and /healthz for
 # their own liveness timer, and roll on every new launch template version.
 
@@ -84,12 +85,47 @@ resource "aws_lb_listener" "https" {
   tags = var.tags
 }
 
+resource "aws_lb_target_group" "host" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the HTTPS listener; this group is reached only through that listener's host rule (below)
+  for_each             = var.host_routes
+  name                 = "${var.name}-${each.key}"
+  port                 = each.value.port
+  protocol             = "HTTP"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 15
+  health_check {
+    path                = each.value.health_path
+    interval            = 10
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+    matcher             = "200"
+  }
+  tags = var.tags
+}
+
+resource "aws_lb_listener_rule" "host" {
+  for_each     = var.host_routes
+  listener_arn = aws_lb_listener.https.arn
+  # Rules are tried in priority order, before the listener's default action.
+  priority = 10 + index(sort(keys(var.host_routes)), each.key)
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.host[each.key].arn
+  }
+  condition {
+    host_header {
+      values = [each.value.host]
+    }
+  }
+  tags = var.tags
+}
+
 resource "aws_autoscaling_group" "this" {
   name                = var.name
   min_size            = var.min_size
   max_size            = var.max_size
   vpc_zone_identifier = var.subnet_ids
-  target_group_arns   = [aws_lb_target_group.this.arn]
+  target_group_arns   = concat([aws_lb_target_group.this.arn], [for tg in aws_lb_target_group.host : tg.arn])
   # EC2 health, not the load balancer's: the target group routes on /readyz, which fails
   # while what the service depends on is away (a region's database failing over for
   # 60-120 s, or every region for a router), when replacing instances would terminate

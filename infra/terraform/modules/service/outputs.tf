@@ -31,3 +31,13 @@ output "instance_refresh_strategy" {
 output "listener" {
   value = { protocol = aws_lb_listener.https.protocol, port = aws_lb_listener.https.port }
 }
+
+output "host_rules" {
+  description = "Each host route: the host name its listener rule matches, and the port and health path of its target group"
+  value = { for k, rule in aws_lb_listener_rule.host : k => {
+    hosts       = flatten([for c in rule.condition : [for h in c.host_header : tolist(h.values)]])
+    port        = aws_lb_target_group.host[k].port
+    health_path = aws_lb_target_group.host[k].health_check[0].path
+    forwards_to = rule.action[0].target_group_arn == aws_lb_target_group.host[k].arn
+  } }
+}

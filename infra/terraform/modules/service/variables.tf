@@ -66,6 +66,16 @@ variable "port" {
   default     = 8080
 }
 
+variable "host_routes" {
+  description = "Further services on the same instances (e.g. the web console beside the router): each gets a target group on its port, checked on health_path, and a rule of the HTTPS listener that forwards requests for its host name to it."
+  type = map(object({
+    port        = number
+    host        = string
+    health_path = string
+  }))
+  default = {}
+}
+
 variable "health_check_grace_period" {
   type = number
 }

@@ -37,6 +37,12 @@ mock_resource "aws_lb_target_group" {
   }
 }
 
+mock_resource "aws_lb_listener" {
+  defaults = {
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/mock/1/1"
+  }
+}
+
 mock_resource "aws_db_instance" {
   defaults = {
     address     = "mock.rds.amazonaws.com"

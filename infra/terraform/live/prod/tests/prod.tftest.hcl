@@ -25,6 +25,7 @@ variables {
   release_buckets        = { "001" = "rel-001", "002" = "rel-002", "003" = "rel-003" }
   api_release            = { key = "loyalty-api/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
   router_release         = { key = "loyalty-router/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+  console_release        = { key = "loyalty-web/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
   rds_ca_bundle          = { key = "rds/global-bundle.pem", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
   internal_ca_bundle     = { key = "ca/internal.pem", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
   kms_key_arns = {

@@ -3,15 +3,21 @@ mock_provider "aws" {
 }
 
 variables {
-  vpc_cidr                = "10.0.0.0/16"
-  certificate_arn         = "arn:aws:acm:eu-west-1:123456789012:certificate/mock"
-  router_ami_id           = "ami-0123456789abcdef0"
-  router_release          = { bucket = "releases-eu", key = "loyalty-router/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
-  internal_ca_bundle      = { bucket = "releases-eu", key = "ca/internal.pem", sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" }
-  region_cidrs            = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]
-  service_token_parameter = "/loyalty/test/service-token"
-  kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/mock"
-  access_logs_bucket      = "loyalty-test-alb-logs"
+  vpc_cidr        = "10.0.0.0/16"
+  certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/mock"
+  router_ami_id   = "ami-0123456789abcdef0"
+  releases = {
+    router  = { bucket = "releases-eu", key = "loyalty-router/1.0.0", sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }
+    console = { bucket = "releases-eu", key = "loyalty-web/1.0.0", sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }
+  }
+  internal_ca_bundle            = { bucket = "releases-eu", key = "ca/internal.pem", sha256 = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc" }
+  console_host                  = "console.loyalty.test"
+  console_session_key_parameter = "/loyalty/test/console-session-key"
+  proxy_token_parameter         = "/loyalty/test/proxy-token"
+  region_cidrs                  = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]
+  service_token_parameter       = "/loyalty/test/service-token"
+  kms_key_arn                   = "arn:aws:kms:eu-west-1:123456789012:key/mock"
+  access_logs_bucket            = "loyalty-test-alb-logs"
   regions = {
     "001" = { name = "Europe", url = "https://api-001.loyalty.internal" }
     "002" = { name = "Americas", url = "https://api-002.loyalty.internal" }
@@ -79,5 +85,34 @@ run "routers_fetch_checked_artefacts_and_reach_only_the_regions" {
   assert {
     condition     = strcontains(module.router.user_data, "ca_file = ")
     error_message = "Routers trust the internal CA for the regions' https URLs."
+  }
+}
+
+run "the_console_runs_beside_each_router_behind_a_host_rule" {
+  command = apply
+
+  assert {
+    condition     = output.console_rule.hosts == ["console.loyalty.test"] && output.console_rule.forwards_to
+    error_message = "Requests for the console's host name go to the console's target group."
+  }
+  assert {
+    condition     = output.console_rule.port == 8088 && output.console_rule.health_path == "/healthz"
+    error_message = "The console's target group: port 8088, checked on /healthz."
+  }
+  assert {
+    condition     = contains([for r in aws_vpc_security_group_ingress_rule.router_from_alb : r.from_port], 8088) && contains([for r in aws_vpc_security_group_egress_rule.alb_to_routers : r.to_port], 8088)
+    error_message = "The public ALB reaches the console's port, and the instances take it from the ALB only."
+  }
+  assert {
+    condition     = strcontains(module.router.user_data, "LOYALTY_WEB_PLATFORM_URL=http://127.0.0.1:8080") && strcontains(module.router.user_data, "LOYALTY_WEB_SECURE_COOKIES=true")
+    error_message = "The console calls the router on loopback and marks its cookie Secure (TLS ends at the ALB)."
+  }
+  assert {
+    condition     = strcontains(module.router.user_data, "LOYALTY_ROUTER_LIMITS__PROXY_TOKEN=$proxy_token") && strcontains(module.router.user_data, "LOYALTY_WEB_PROXY_TOKEN=$proxy_token")
+    error_message = "Router and console share the proxy token, so the router counts each visitor's own address."
+  }
+  assert {
+    condition     = strcontains(module.router.policy, "/loyalty/test/proxy-token") && strcontains(module.router.policy, "/loyalty/test/console-session-key")
+    error_message = "The instances may read the console's secrets."
   }
 }
