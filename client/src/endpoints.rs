@@ -48,9 +48,16 @@ pub const CATALOGUE: Endpoint = public("GET", "/v1/regions/{rid}/catalogue");
 pub const ADD_ITEM: Endpoint = public("POST", "/v1/regions/{rid}/catalogue");
 pub const CHANGE_ITEM: Endpoint = public("PATCH", "/v1/catalogue/{item_id}");
 pub const REMOVE_ITEM: Endpoint = public("DELETE", "/v1/catalogue/{item_id}");
+pub const DISCOUNTS: Endpoint = public("GET", "/v1/regions/{rid}/discounts");
+pub const ADD_DISCOUNT: Endpoint = public("POST", "/v1/regions/{rid}/discounts");
+pub const CHANGE_DISCOUNT: Endpoint = public("PATCH", "/v1/discounts/{discount_id}");
+pub const REMOVE_DISCOUNT: Endpoint = public("DELETE", "/v1/discounts/{discount_id}");
+pub const OFFERS: Endpoint = public("GET", "/v1/groups/{gid}/offers");
+pub const ISSUE_OFFER: Endpoint = public("POST", "/v1/groups/{gid}/offers");
 
 pub const EVENTS: Endpoint = internal("POST", "/internal/events");
 pub const FULL_CATALOGUE: Endpoint = internal("GET", "/internal/catalogue");
+pub const ALL_DISCOUNTS: Endpoint = internal("GET", "/internal/discounts");
 pub const REVOCATIONS: Endpoint = internal("GET", "/internal/revocations");
 
 pub const ALL: &[Endpoint] = &[
@@ -79,8 +86,15 @@ pub const ALL: &[Endpoint] = &[
     ADD_ITEM,
     CHANGE_ITEM,
     REMOVE_ITEM,
+    DISCOUNTS,
+    ADD_DISCOUNT,
+    CHANGE_DISCOUNT,
+    REMOVE_DISCOUNT,
+    OFFERS,
+    ISSUE_OFFER,
     EVENTS,
     FULL_CATALOGUE,
+    ALL_DISCOUNTS,
     REVOCATIONS,
 ];
 

@@ -1,7 +1,7 @@
 //! The regions' API to each other (`/internal`, with the service token): what one
 //! region's services ask of another's.
 
-use contract::dto::Catalogue;
+use contract::dto::{Catalogue, Discounts};
 use contract::internal::{EventBatch, Revocations};
 use reqwest::Method;
 use serde::Serialize;
@@ -24,6 +24,12 @@ impl Client {
     /// The region's whole catalogue, unavailable items included.
     pub async fn full_catalogue(&self) -> Result<Reply<Catalogue>> {
         let path = endpoints::FULL_CATALOGUE.path(&[]);
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// The region's discounts, for pricing its bills elsewhere.
+    pub async fn all_discounts(&self) -> Result<Reply<Discounts>> {
+        let path = endpoints::ALL_DISCOUNTS.path(&[]);
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 

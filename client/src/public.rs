@@ -4,9 +4,10 @@
 use std::fmt::Display;
 
 use contract::dto::{
-    ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Group, GroupPatch, Invitation,
-    InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem, NewGroup, NewInvitation,
-    NewMember, NewRedemption, NewSession, NewUser, Page, Redemption, Regions, Session, User, UserGroups, UserPatch,
+    ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, DiscountPatch, Discounts,
+    Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem,
+    NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewSession, NewUser, Offer, Offers, Page,
+    Redemption, Regions, Session, User, UserGroups, UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -185,6 +186,42 @@ impl Client {
         let path = endpoints::QUOTE.path(&[]);
 
         self.write(endpoints::QUOTE, path, None, Some(new)).await
+    }
+
+    pub async fn discounts(&self, rid: impl Display) -> Result<Reply<Discounts>> {
+        let path = endpoints::DISCOUNTS.path(&[&rid]);
+
+        self.read(endpoints::DISCOUNTS, path).await
+    }
+
+    pub async fn add_discount(&self, rid: impl Display, new: &NewDiscount) -> Result<Reply<Discount>> {
+        let path = endpoints::ADD_DISCOUNT.path(&[&rid]);
+
+        self.write(endpoints::ADD_DISCOUNT, path, None, Some(new)).await
+    }
+
+    pub async fn change_discount(&self, id: impl Display, patch: &DiscountPatch) -> Result<Reply<Discount>> {
+        let path = endpoints::CHANGE_DISCOUNT.path(&[&id]);
+
+        self.write(endpoints::CHANGE_DISCOUNT, path, None, Some(patch)).await
+    }
+
+    pub async fn remove_discount(&self, id: impl Display) -> Result<Reply<()>> {
+        let path = endpoints::REMOVE_DISCOUNT.path(&[&id]);
+        self.write(endpoints::REMOVE_DISCOUNT, path, None, NO_BODY).await
+    }
+
+    pub async fn offers(&self, gid: impl Display) -> Result<Reply<Offers>> {
+        let path = endpoints::OFFERS.path(&[&gid]);
+
+        self.read(endpoints::OFFERS, path).await
+    }
+
+    /// Issues a group an offer (staff, admin), once per `key`.
+    pub async fn issue_offer(&self, gid: impl Display, new: &NewOffer, key: &str) -> Result<Reply<Offer>> {
+        let path = endpoints::ISSUE_OFFER.path(&[&gid]);
+
+        self.write(endpoints::ISSUE_OFFER, path, Some(key), Some(new)).await
     }
 
     pub async fn catalogue(&self, rid: impl Display) -> Result<Reply<Catalogue>> {

@@ -166,6 +166,14 @@ short_id!(
     ItemId
 );
 short_id!(
+    /// A discount's id; the prefix is the store region whose bills it applies to.
+    DiscountId
+);
+short_id!(
+    /// An offer's id; the prefix is its group's region, where it is kept.
+    OfferId
+);
+short_id!(
     /// An invitation's id (not its code); the prefix is its group's region.
     InvitationId
 );

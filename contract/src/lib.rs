@@ -15,4 +15,4 @@ pub mod secret;
 mod sql;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
-pub use ids::{EntryId, GroupId, IdError, InvitationId, ItemId, RegionId, Regional, UserId};
+pub use ids::{DiscountId, EntryId, GroupId, IdError, InvitationId, ItemId, OfferId, RegionId, Regional, UserId};

@@ -7,7 +7,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::dto::{EntryKind, Role};
-use crate::ids::{EntryId, GroupId, InvitationId, ItemId, RegionId, UserId};
+use crate::ids::{DiscountId, EntryId, GroupId, InvitationId, ItemId, OfferId, RegionId, UserId};
 
 /// Written as its text, read back through its `FromStr` (a malformed value in the database
 /// is an error of the read, never a value).
@@ -28,7 +28,7 @@ macro_rules! text_column {
     )*};
 }
 
-text_column!(RegionId, UserId, GroupId, ItemId, InvitationId, EntryId, EntryKind, Role);
+text_column!(RegionId, UserId, GroupId, ItemId, DiscountId, OfferId, InvitationId, EntryId, EntryKind, Role);
 
 #[cfg(test)]
 mod tests {

@@ -72,11 +72,16 @@ fn labels(route: &Route) -> (&'static str, String) {
     }
 }
 
-/// Every route but sign-up, login, the region list and a region's menu needs a token.
+/// Every route but sign-up, login, the region list and a region's menu needs a token
+/// (a region's discounts do).
 fn needs_token(route: &Route, method: &actix_web::http::Method, path: &str) -> bool {
     match route {
         Route::SignUp | Route::LogIn | Route::Regions => false,
-        Route::Region(_) => !(method == actix_web::http::Method::GET && path.starts_with("/v1/regions/")),
+        Route::Region(_) => {
+            !(method == actix_web::http::Method::GET
+                && path.starts_with("/v1/regions/")
+                && path.trim_end_matches('/').ends_with("/catalogue"))
+        }
         _ => true,
     }
 }

@@ -2,7 +2,7 @@
 //! a path in, a `Route` out; malformed ids are answered here without a hop.
 
 use actix_web::http::Method;
-use contract::{GroupId, IdError, ItemId, RegionId, Regional, UserId};
+use contract::{DiscountId, GroupId, IdError, ItemId, RegionId, Regional, UserId};
 
 use crate::error::RouterError;
 
@@ -59,7 +59,8 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         (_, ["v1", "users", uid, ..]) => Ok(Route::Region(region_of::<UserId>("user", uid)?)),
         (_, ["v1", "groups", gid, ..]) => Ok(Route::Region(region_of::<GroupId>("group", gid)?)),
         (_, ["v1", "catalogue", item, ..]) => Ok(Route::Region(region_of::<ItemId>("catalogue item", item)?)),
-        (_, ["v1", "regions", rid, "catalogue"]) => rid
+        (_, ["v1", "discounts", id, ..]) => Ok(Route::Region(region_of::<DiscountId>("discount", id)?)),
+        (_, ["v1", "regions", rid, "catalogue" | "discounts"]) => rid
             .parse::<RegionId>()
             .map(Route::Region)
             .map_err(|e| RouterError::invalid_input(format!("region {rid:?}: {e}"))),
@@ -107,6 +108,8 @@ mod tests {
         assert_eq!(r(Method::POST, "/v1/sessions"), Ok(Route::LogIn));
         assert_eq!(r(Method::POST, "/v1/bills"), Ok(Route::Bill));
         assert_eq!(r(Method::POST, "/v1/bills/quote"), Ok(Route::Quote));
+        assert_eq!(r(Method::GET, "/v1/regions/002/discounts"), Ok(Route::Region("002".parse().unwrap())));
+        assert_eq!(r(Method::PATCH, "/v1/discounts/003-abc123"), Ok(Route::Region("003".parse().unwrap())));
         assert_eq!(r(Method::GET, "/v1/bills/quote"), Err(contract::ErrorCode::MethodNotAllowed));
         assert_eq!(r(Method::POST, "/v1/groups"), Ok(Route::NewGroup));
         assert_eq!(r(Method::GET, "/v1/regions"), Ok(Route::Regions));

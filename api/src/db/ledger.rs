@@ -26,6 +26,14 @@ pub struct EntryRow {
     pub created_on: DateTime<Utc>,
     /// Who billed or redeemed; unknown (null) only for some entries older than v1.1.
     pub actor_id: Option<UserId>,
+    /// A bill's total before its discount, and the discount it applied (v1.2; null for
+    /// older bills, which had none).
+    pub gross_cents: Option<i64>,
+    pub discount_cents: Option<i64>,
+    pub discount_id: Option<String>,
+    pub discount_name: Option<String>,
+    /// The offer through which the discount applied.
+    pub offer_id: Option<String>,
 }
 
 /// A ledger entry to write; its time is the database's, taken as it is inserted.
@@ -41,6 +49,11 @@ pub struct NewEntryRow<'a> {
     pub balance_after: i64,
     pub idempotency_key: &'a str,
     pub actor_id: &'a str,
+    pub gross_cents: Option<i64>,
+    pub discount_cents: Option<i64>,
+    pub discount_id: Option<&'a str>,
+    pub discount_name: Option<&'a str>,
+    pub offer_id: Option<&'a str>,
 }
 
 type Condition = Box<dyn BoxableExpression<ledger_entries::table, Pg, SqlType = Bool>>;
@@ -70,6 +83,11 @@ pub fn insert_many(conn: &mut PgConnection, rows: &[NewEntryRow<'_>]) -> QueryRe
         balances_after: rows.iter().map(|r| r.balance_after).collect(),
         idempotency_keys: rows.iter().map(|r| r.idempotency_key).collect(),
         actor_ids: rows.iter().map(|r| r.actor_id).collect(),
+        gross_cents: rows.iter().map(|r| r.gross_cents).collect(),
+        discount_cents: rows.iter().map(|r| r.discount_cents).collect(),
+        discount_ids: rows.iter().map(|r| r.discount_id).collect(),
+        discount_names: rows.iter().map(|r| r.discount_name).collect(),
+        offer_ids: rows.iter().map(|r| r.offer_id).collect(),
     }
     .load(conn)
 }
@@ -88,12 +106,21 @@ struct InsertEntries<'a> {
     balances_after: Vec<i64>,
     idempotency_keys: Vec<&'a str>,
     actor_ids: Vec<&'a str>,
+    gross_cents: Vec<Option<i64>>,
+    discount_cents: Vec<Option<i64>>,
+    discount_ids: Vec<Option<&'a str>>,
+    discount_names: Vec<Option<&'a str>>,
+    offer_ids: Vec<Option<&'a str>>,
 }
 
 impl QueryFragment<Pg> for InsertEntries<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("INSERT INTO ledger_entries (id, group_id, user_id, kind, points, amount_cents, store_region, ");
-        out.push_sql("balance_after, idempotency_key, actor_id) SELECT * FROM ");
+        out.push_sql(
+            "balance_after, idempotency_key, actor_id, gross_cents, discount_cents, discount_id, discount_name, ",
+        );
+        out.push_sql("offer_id) ");
+        out.push_sql("SELECT * FROM ");
         unnest!(
             out;
             Text => &self.ids,
@@ -106,16 +133,27 @@ impl QueryFragment<Pg> for InsertEntries<'_> {
             BigInt => &self.balances_after,
             Text => &self.idempotency_keys,
             Text => &self.actor_ids,
+            Nullable<BigInt> => &self.gross_cents,
+            Nullable<BigInt> => &self.discount_cents,
+            Nullable<Text> => &self.discount_ids,
+            Nullable<Text> => &self.discount_names,
+            Nullable<Text> => &self.offer_ids,
         );
         out.push_sql(" RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, ");
-        out.push_sql("idempotency_key, created_on, actor_id");
+        out.push_sql(
+            "idempotency_key, created_on, actor_id, gross_cents, discount_cents, discount_id, discount_name, ",
+        );
+        out.push_sql("offer_id");
         Ok(())
     }
 }
 
 fixed_statement!(
     InsertEntries
-        => (Text, Text, Text, Text, BigInt, Nullable<BigInt>, Nullable<Text>, BigInt, Text, Timestamptz, Nullable<Text>)
+        => (
+            Text, Text, Text, Text, BigInt, Nullable<BigInt>, Nullable<Text>, BigInt, Text, Timestamptz, Nullable<Text>,
+            Nullable<BigInt>, Nullable<BigInt>, Nullable<Text>, Nullable<Text>, Nullable<Text>,
+        )
 );
 
 /// Up to `limit` entries matching `scope`, newest first, strictly after `after`.

@@ -42,10 +42,12 @@ macro_rules! unnest {
 pub mod catalogue;
 pub mod connection;
 pub mod directory;
+pub mod discounts;
 pub mod groups;
 pub mod idempotency;
 pub mod invitations;
 pub mod ledger;
+pub mod offers;
 pub mod outbox;
 pub mod points;
 pub mod revocations;

@@ -12,14 +12,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use contract::dto::Audience;
 use contract::dto::CatalogueItem;
-use contract::{EntryId, GroupId, RegionId};
+use contract::{EntryId, GroupId, OfferId, RegionId, Regional};
 use diesel::prelude::*;
 
+use crate::db::discounts::{self, DiscountRow};
 use crate::db::ledger::{EntryRow, NewEntryRow};
+use crate::db::offers::{self, NewOfferRow};
 use crate::db::{catalogue, groups, idempotency, ledger};
-use crate::domain::points::{Change, PricedItem, Refusal, Rule, Seen, decide};
+use crate::domain::discounts::Terms;
+use crate::domain::points::{Change, OpenOffer, PricedItem, Refusal, Rule, Seen, decide};
 
 /// One points write, as the store takes it.
 pub struct PointsWrite {
@@ -42,7 +46,7 @@ pub type Render = fn(&PointsWrite, Result<&EntryRow, &Refusal>) -> QueryResult<A
 /// What became of one write.
 pub enum Stored {
     /// Decided now: applied (its entry) or refused, and the answer recorded for its key.
-    Decided { decision: Result<EntryRow, Refusal>, answer: Answer },
+    Decided { decision: Result<Box<EntryRow>, Refusal>, answer: Answer },
     /// Its key was answered before (possibly for another request: compare fingerprints).
     Replayed(idempotency::RecordRow),
 }
@@ -51,6 +55,7 @@ impl From<CatalogueItem> for PricedItem {
     fn from(row: CatalogueItem) -> Self {
         PricedItem {
             id: row.id.to_string(),
+            category: row.category,
             price_cents: row.price_cents,
             points_price: row.points_price,
             available: row.available,
@@ -111,6 +116,13 @@ struct Read {
     balances: HashMap<String, i64>,
     members: HashMap<(String, String), bool>,
     items: HashMap<String, PricedItem>,
+    discounts: Vec<Terms>,
+    /// Each group's open offers, as the batch's writes leave them.
+    offers: HashMap<String, Vec<OpenOffer>>,
+    /// Bills so far per (group, store region), where the store counts them (it has a
+    /// discount with `every_n_bills`).
+    bill_counts: HashMap<(String, String), i64>,
+    now: DateTime<Utc>,
 }
 
 /// Reads what the decisions of `deciding` (group, rule) ask about; the groups locked
@@ -132,7 +144,40 @@ fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bool) -> Quer
             .map(|row| (row.id.to_string(), PricedItem::from(row)))
             .collect()
     };
-    Ok(Read { owners, balances, members, items })
+    let discounts: Vec<Terms> = if deciding.iter().any(|(_, rule)| rule.reads_local_discounts()) {
+        discounts::all(conn)?.iter().map(DiscountRow::terms).collect()
+    } else {
+        Vec::new()
+    };
+    let billed: Vec<&str> = deciding
+        .iter()
+        .filter(|(_, rule)| rule.store_terms(&[]).is_some())
+        .map(|(group, _)| *group)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut open = HashMap::<String, Vec<OpenOffer>>::new();
+    if !billed.is_empty() {
+        for row in offers::open_of(conn, &billed)? {
+            open.entry(row.group_id.to_string()).or_default().push(OpenOffer {
+                id: row.id.to_string(),
+                discount_id: row.discount_id.to_string(),
+                expires_at: row.expires_at,
+            });
+        }
+    }
+    let counted: Vec<&str> = deciding
+        .iter()
+        .filter(|(_, rule)| rule.store_terms(&discounts).is_some_and(|(_, terms)| issues_offers(terms)))
+        .map(|(group, _)| *group)
+        .collect();
+    let bill_counts = if counted.is_empty() { HashMap::new() } else { offers::bill_counts(conn, &counted)? };
+    Ok(Read { owners, balances, members, items, discounts, offers: open, bill_counts, now: Utc::now() })
+}
+
+/// Whether a store's discounts issue offers by themselves, so its bills are counted.
+fn issues_offers(terms: &[Terms]) -> bool {
+    terms.iter().any(|t| t.every_n_bills.is_some())
 }
 
 impl Read {
@@ -146,6 +191,9 @@ impl Read {
             is_member: allowed.is_some(),
             can_redeem: allowed.is_some_and(|&can| can || is_owner),
             items: &self.items,
+            discounts: &self.discounts,
+            offers: self.offers.get(group).map_or(&[], Vec::as_slice),
+            now: self.now,
         }
     }
 }
@@ -187,6 +235,7 @@ fn decide_and_write(
     let mut ulids = ulid::Generator::new();
     let mut entry_ids = Vec::new();
     let mut changes: Vec<(&PointsWrite, Change, i64)> = Vec::new();
+    let mut offer_writes = OfferWrites::default();
     for (write, step) in writes.iter().zip(steps.iter_mut()) {
         if step.is_some() {
             continue;
@@ -196,12 +245,15 @@ fn decide_and_write(
             *step = Some(Step::Refused(Refusal::GroupNotFound));
             continue;
         };
-        *step = Some(match decide(&write.rule, &read.seen(group, &write.rule, *balance)) {
+        let decision = decide(&write.rule, &read.seen(group, &write.rule, *balance));
+        *step = Some(match decision {
             Err(refusal) => Step::Refused(refusal),
             Ok(change) => {
                 *balance += change.points;
                 let ulid = ulids.generate().unwrap_or_else(|_| ulid::Ulid::new());
-                entry_ids.push(EntryId::from_ulid(region, ulid));
+                let entry_id = EntryId::from_ulid(region, ulid);
+                offer_steps(&mut read, &mut offer_writes, group, &write.rule, &change, &entry_id);
+                entry_ids.push(entry_id);
                 changes.push((write, change, *balance));
                 Step::Applied(changes.len() - 1)
             }
@@ -222,6 +274,11 @@ fn decide_and_write(
             balance_after: *after,
             idempotency_key: &write.key,
             actor_id: &change.actor_id,
+            gross_cents: change.gross_cents,
+            discount_cents: change.discount.as_ref().map(|d| d.amount_cents),
+            discount_id: change.discount.as_ref().map(|d| d.discount_id.as_str()),
+            discount_name: change.discount.as_ref().map(|d| d.name.as_str()),
+            offer_id: change.discount.as_ref().and_then(|d| d.offer_id.as_deref()),
         })
         .collect();
     let mut inserted: HashMap<EntryId, EntryRow> =
@@ -231,6 +288,7 @@ fn decide_and_write(
     if !new_balances.is_empty() {
         groups::set_points_many(conn, &new_balances)?;
     }
+    offer_writes.write(conn, &read)?;
     let entries = entry_ids
         .iter()
         .map(|id| {
@@ -240,6 +298,68 @@ fn decide_and_write(
         })
         .collect::<QueryResult<Vec<_>>>()?;
     answer(conn, writes, steps, entries, render)
+}
+
+/// What a batch's bills did to offers: those they used, those their counts issued, and
+/// the counts to keep.
+#[derive(Default)]
+struct OfferWrites {
+    used: Vec<(String, String)>,
+    issued: Vec<NewOfferRow>,
+    counted: HashSet<(String, String)>,
+}
+
+impl OfferWrites {
+    fn write(&self, conn: &mut PgConnection, read: &Read) -> QueryResult<()> {
+        let used: Vec<(&str, &str)> = self.used.iter().map(|(o, b)| (o.as_str(), b.as_str())).collect();
+        offers::mark_used(conn, &used)?;
+        offers::insert_many(conn, &self.issued)?;
+        let counts: Vec<(&str, &str, i64)> = self
+            .counted
+            .iter()
+            .map(|key| (key.0.as_str(), key.1.as_str(), read.bill_counts.get(key).copied().unwrap_or(0)))
+            .collect();
+        offers::set_bill_counts(conn, &counts)
+    }
+}
+
+/// A bill applied: the offer it used is gone from its group's open ones, and where its
+/// store's discounts issue offers every N bills, it is counted, and on each N-th bill
+/// the group gets an offer (usable by its next bill, even in this batch).
+fn offer_steps(read: &mut Read, writes: &mut OfferWrites, group: &str, rule: &Rule, change: &Change, bill: &EntryId) {
+    if let Some(offer) = change.discount.as_ref().and_then(|d| d.offer_id.as_deref()) {
+        if let Some(open) = read.offers.get_mut(group) {
+            open.retain(|o| o.id != offer);
+        }
+        writes.used.push((offer.to_owned(), bill.to_string()));
+    }
+    let Some((store, terms)) = rule.store_terms(&read.discounts) else { return };
+    if !issues_offers(terms) {
+        return;
+    }
+    let key = (group.to_owned(), store.to_string());
+    let count = read.bill_counts.entry(key.clone()).or_insert(0);
+    *count += 1;
+    let count = *count;
+    writes.counted.insert(key);
+    for terms in terms.iter().filter(|t| t.audience == Audience::Offer && t.valid_at(read.now)) {
+        if terms.every_n_bills.is_some_and(|n| n > 0 && count % i64::from(n) == 0) {
+            let id = OfferId::generate(bill.region());
+            read.offers.entry(group.to_owned()).or_default().push(OpenOffer {
+                id: id.to_string(),
+                discount_id: terms.id.clone(),
+                expires_at: None,
+            });
+            writes.issued.push(NewOfferRow {
+                id: id.to_string(),
+                group_id: group.to_owned(),
+                discount_id: terms.id.clone(),
+                state: "open",
+                expires_at: None,
+                issued_by: bill.to_string(),
+            });
+        }
+    }
 }
 
 /// Writes the record of every write that decided, and says what became of each.
@@ -301,7 +421,7 @@ fn answer(
         stored.push(match (step, repeat) {
             (_, Some(repeat)) => repeat,
             (Some(Step::Recorded(record)), _) => Stored::Replayed(record),
-            (Some(Step::Applied(n)), _) => decided(Ok(entries[n].clone()))?,
+            (Some(Step::Applied(n)), _) => decided(Ok(Box::new(entries[n].clone())))?,
             (Some(Step::Refused(refusal)), _) => decided(Err(refusal))?,
             (Some(Step::SameAs(_)) | None, None) => {
                 return Err(diesel::result::Error::DeserializationError("a write was left undecided".into()));

@@ -14,6 +14,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    discounts (id) {
+        id -> Text,
+        name -> Text,
+        percent_off -> Nullable<Int4>,
+        amount_off_cents -> Nullable<Int8>,
+        min_spend_cents -> Int8,
+        category -> Nullable<Text>,
+        valid_from -> Nullable<Timestamptz>,
+        valid_until -> Nullable<Timestamptz>,
+        audience -> Text,
+        every_n_bills -> Nullable<Int4>,
+        created_on -> Timestamptz,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
     email_directory (email) {
         email -> Text,
         home_region -> Text,
@@ -90,6 +107,11 @@ diesel::table! {
         idempotency_key -> Text,
         created_on -> Timestamptz,
         actor_id -> Nullable<Text>,
+        gross_cents -> Nullable<Int8>,
+        discount_cents -> Nullable<Int8>,
+        discount_id -> Nullable<Text>,
+        discount_name -> Nullable<Text>,
+        offer_id -> Nullable<Text>,
     }
 }
 
@@ -103,6 +125,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    offers (id) {
+        id -> Text,
+        group_id -> Text,
+        discount_id -> Text,
+        state -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        used_by_bill -> Nullable<Text>,
+        issued_by -> Text,
+        created_on -> Timestamptz,
+        updated_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> Int8,
         destination_region -> Text,
@@ -112,6 +148,14 @@ diesel::table! {
         created_on -> Timestamptz,
         delivered_on -> Nullable<Timestamptz>,
         next_attempt_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    store_bill_counts (group_id, store_region) {
+        group_id -> Text,
+        store_region -> Text,
+        bills -> Int8,
     }
 }
 
@@ -156,10 +200,13 @@ diesel::table! {
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(invitations -> groups (group_id));
 diesel::joinable!(ledger_entries -> groups (group_id));
+diesel::joinable!(offers -> groups (group_id));
+diesel::joinable!(store_bill_counts -> groups (group_id));
 diesel::joinable!(user_group_index -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     catalogue_items,
+    discounts,
     email_directory,
     group_members,
     groups,
@@ -167,7 +214,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     ledger_entries,
     membership_repairs,
+    offers,
     outbox,
+    store_bill_counts,
     token_revocations,
     user_group_index,
     users,

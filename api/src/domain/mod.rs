@@ -3,10 +3,12 @@
 //! of one of these types is known to be good.
 
 mod amounts;
+pub mod discounts;
 mod email;
 mod idempotency_key;
 mod pagination;
 pub mod points;
+pub mod prices;
 mod regions;
 mod text;
 

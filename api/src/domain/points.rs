@@ -5,27 +5,37 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use contract::dto::EntryKind;
+use chrono::{DateTime, Utc};
+use contract::dto::{AppliedDiscount, Audience, EntryKind};
 use contract::{ItemId, RegionId};
 
+use crate::domain::discounts::{self, Terms};
 use crate::domain::{Points, Qty};
 
-/// What pricing needs of a catalogue item.
-#[derive(Debug, Clone)]
-pub struct PricedItem {
-    pub id: String,
-    pub price_cents: i64,
-    pub points_price: i64,
-    pub available: bool,
+pub use crate::domain::prices::PricedItem;
+
+/// A store region's menu and discounts, as a write prices from them.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    pub items: Vec<PricedItem>,
+    pub discounts: Vec<Terms>,
 }
 
-/// Where a write's prices come from.
+/// An open offer of the write's group: its discount's terms are the store region's.
+#[derive(Debug, Clone)]
+pub struct OpenOffer {
+    pub id: String,
+    pub discount_id: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where a write's prices (and a bill's discounts) come from.
 #[derive(Debug, Clone)]
 pub enum Prices {
-    /// This region's catalogue, read in the write's own transaction.
+    /// This region's catalogue and discounts, read in the write's own transaction.
     Here,
-    /// Another region's catalogue, fetched before the write.
-    From(Arc<Vec<PricedItem>>),
+    /// Another region's, fetched before the write (cached for the catalogue's TTL).
+    From(Arc<Store>),
 }
 
 /// What a redemption spends.
@@ -62,6 +72,20 @@ impl Rule {
         }
     }
 
+    /// Whether the transaction must read this region's discounts.
+    pub fn reads_local_discounts(&self) -> bool {
+        matches!(self, Rule::Bill { prices: Prices::Here, .. })
+    }
+
+    /// A bill's store region and its discounts (`here`: this region's, as read).
+    pub fn store_terms<'a>(&'a self, here: &'a [Terms]) -> Option<(RegionId, &'a [Terms])> {
+        match self {
+            Rule::Bill { store_region, prices: Prices::Here, .. } => Some((*store_region, here)),
+            Rule::Bill { store_region, prices: Prices::From(store), .. } => Some((*store_region, &store.discounts)),
+            Rule::Redeem { .. } => None,
+        }
+    }
+
     /// The user whose active membership the decision asks about.
     pub fn member(&self) -> Option<&str> {
         match self {
@@ -82,6 +106,12 @@ pub struct Seen<'a> {
     pub can_redeem: bool,
     /// This region's catalogue items the batch read.
     pub items: &'a HashMap<String, PricedItem>,
+    /// This region's discounts, when the batch read them.
+    pub discounts: &'a [Terms],
+    /// The group's open offers not used by an earlier write of the batch.
+    pub offers: &'a [OpenOffer],
+    /// When the decision is made: which discounts are valid.
+    pub now: DateTime<Utc>,
 }
 
 /// The ledger entry a decision asks for; `points` is signed (a redemption spends).
@@ -91,8 +121,12 @@ pub struct Change {
     pub actor_id: String,
     pub kind: EntryKind,
     pub points: i64,
+    /// A bill's: what is paid, after its discount.
     pub amount_cents: Option<i64>,
     pub store_region: Option<RegionId>,
+    /// A bill's: its lines' total before the discount, and the discount it applied.
+    pub gross_cents: Option<i64>,
+    pub discount: Option<AppliedDiscount>,
 }
 
 /// Why a write is refused. A refusal is definite: it is remembered under the write's
@@ -125,18 +159,34 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
             if !seen.is_member {
                 return Err(Refusal::NotAMember { user_id: user_id.clone() });
             }
-            let mut amount_cents: i64 = 0;
+            let mut priced = Vec::with_capacity(lines.len());
             for (id, qty) in lines {
-                let item = available(prices, seen, id)?;
-                amount_cents = amount_cents.saturating_add(item.price_cents.saturating_mul(qty.get()));
+                priced.push((available(prices, seen, id)?, qty.get()));
             }
+            let gross =
+                priced.iter().map(|(item, qty)| item.price_cents.saturating_mul(*qty)).fold(0, i64::saturating_add);
+            let terms = match prices {
+                Prices::Here => seen.discounts,
+                Prices::From(store) => &store.discounts,
+            };
+            // The group's offers of this store's discounts, while valid.
+            let offers = seen.offers.iter().filter(|offer| offer.expires_at.is_none_or(|at| seen.now < at)).filter_map(
+                |offer| {
+                    let terms = terms.iter().find(|t| t.id == offer.discount_id && t.audience == Audience::Offer)?;
+                    Some((offer.id.as_str(), terms))
+                },
+            );
+            let discount = discounts::best(&priced, terms, offers, seen.now);
+            let paid = gross - discount.as_ref().map_or(0, |d| d.amount_cents);
             Change {
                 user_id: user_id.clone(),
                 actor_id: actor_id.clone(),
                 kind: EntryKind::Award,
-                points: (amount_cents / 100).saturating_mul(*points_per_unit),
-                amount_cents: Some(amount_cents),
+                points: (paid / 100).saturating_mul(*points_per_unit),
+                amount_cents: Some(paid),
                 store_region: Some(*store_region),
+                gross_cents: Some(gross),
+                discount,
             }
         }
         Rule::Redeem { user_id, admin, staff, spend, prices } => {
@@ -162,6 +212,8 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
                 points: -points,
                 amount_cents: None,
                 store_region: None,
+                gross_cents: None,
+                discount: None,
             }
         }
     };
@@ -172,7 +224,7 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
 /// The item `id` from the write's prices, refused when missing or unavailable.
 fn available<'a>(prices: &'a Prices, seen: &'a Seen<'_>, id: &ItemId) -> Result<&'a PricedItem, Refusal> {
     let item = match prices {
-        Prices::From(items) => items.iter().find(|item| item.id == id.as_str()),
+        Prices::From(store) => store.items.iter().find(|item| item.id == id.as_str()),
         Prices::Here => seen.items.get(id.as_str()),
     };
     let item = item.ok_or_else(|| Refusal::ItemNotFound(id.to_string()))?;
@@ -187,7 +239,7 @@ mod tests {
     use super::*;
 
     fn seen(balance: i64, is_member: bool, can_redeem: bool, items: &HashMap<String, PricedItem>) -> Seen<'_> {
-        Seen { balance, is_member, can_redeem, items }
+        Seen { balance, is_member, can_redeem, items, discounts: &[], offers: &[], now: chrono::Utc::now() }
     }
 
     fn redeem(points: i64, admin: bool, staff: bool) -> Rule {
@@ -225,7 +277,13 @@ mod tests {
 
     #[test]
     fn a_bill_prices_its_lines_and_earns_on_what_is_paid() {
-        let item = |id: &str, available| PricedItem { id: id.into(), price_cents: 1_250, points_price: 9, available };
+        let item = |id: &str, available| PricedItem {
+            id: id.into(),
+            category: "food".into(),
+            price_cents: 1_250,
+            points_price: 9,
+            available,
+        };
         let items: HashMap<String, PricedItem> =
             [("001-soup01", item("001-soup01", true)), ("001-gone01", item("001-gone01", false))]
                 .into_iter()
@@ -244,6 +302,41 @@ mod tests {
         };
         let change = decide(&bill("001-soup01"), &seen(0, true, false, &items)).unwrap_or_else(|_| unreachable!());
         assert_eq!((change.amount_cents, change.points), (Some(2_500), 25));
+        // A discount everyone gets: points are earned on what is paid.
+        let tenth = [crate::domain::discounts::Terms {
+            id: "001-disc01".into(),
+            name: "A tenth off".into(),
+            off: crate::domain::discounts::Off::Percent(10),
+            min_spend_cents: 0,
+            category: None,
+            valid_from: None,
+            valid_until: None,
+            audience: contract::dto::Audience::Everyone,
+            every_n_bills: None,
+        }];
+        let discounted = Seen { discounts: &tenth, ..seen(0, true, false, &items) };
+        let change = decide(&bill("001-soup01"), &discounted).unwrap_or_else(|_| unreachable!());
+        assert_eq!((change.gross_cents, change.amount_cents, change.points), (Some(2_500), Some(2_250), 22));
+        assert_eq!(change.discount.map(|d| (d.discount_id, d.amount_cents)), Some(("001-disc01".into(), 250)));
+        // An offer of the group, of this store's offer-only half price, saves more: it is
+        // used; expired, it is not.
+        let half = crate::domain::discounts::Terms {
+            id: "001-half01".into(),
+            off: crate::domain::discounts::Off::Percent(50),
+            audience: contract::dto::Audience::Offer,
+            ..tenth[0].clone()
+        };
+        let both = [tenth[0].clone(), half];
+        let offers = [OpenOffer { id: "001-offer1".into(), discount_id: "001-half01".into(), expires_at: None }];
+        let with_offer = Seen { discounts: &both, offers: &offers, ..seen(0, true, false, &items) };
+        let change = decide(&bill("001-soup01"), &with_offer).unwrap_or_else(|_| unreachable!());
+        let used = change.discount.map(|d| (d.offer_id, d.amount_cents));
+        assert_eq!(used, Some((Some("001-offer1".into()), 1_250)));
+        let stale =
+            [OpenOffer { expires_at: Some(chrono::Utc::now() - chrono::Duration::hours(1)), ..offers[0].clone() }];
+        let expired = Seen { discounts: &both, offers: &stale, ..seen(0, true, false, &items) };
+        let change = decide(&bill("001-soup01"), &expired).unwrap_or_else(|_| unreachable!());
+        assert_eq!(change.discount.map(|d| (d.offer_id, d.amount_cents)), Some((None, 250)));
         assert_eq!(
             decide(&bill("001-gone01"), &seen(0, true, false, &items)).err(),
             Some(Refusal::ItemUnavailable("001-gone01".into()))

@@ -4,7 +4,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use contract::dto::{Bill, Redemption};
+use contract::dto::{AppliedDiscount, Bill, Redemption};
 use contract::{ErrorCode, GroupId};
 use diesel::QueryResult;
 use serde::Serialize;
@@ -73,6 +73,19 @@ fn bill(entry: &EntryRow) -> QueryResult<Bill> {
         points_awarded: entry.points,
         balance_after: entry.balance_after,
         created_on: entry.created_on,
+        gross_cents: entry.gross_cents.or(entry.amount_cents).unwrap_or_default(),
+        discount_cents: entry.discount_cents.unwrap_or_default(),
+        discounts: applied(entry).into_iter().collect(),
+    })
+}
+
+/// The discount a bill applied, as its entry keeps it.
+fn applied(entry: &EntryRow) -> Option<AppliedDiscount> {
+    Some(AppliedDiscount {
+        discount_id: entry.discount_id.clone()?,
+        offer_id: entry.offer_id.clone(),
+        name: entry.discount_name.clone().unwrap_or_default(),
+        amount_cents: entry.discount_cents.unwrap_or_default(),
     })
 }
 

@@ -46,13 +46,14 @@ pub async fn quote_bill(
     let quoted = points::quote(&state, &caller, bill).await?;
     let change = quoted.decision.map_err(|refusal| answers::refusal_error(&refusal, &quoted.group_id))?;
     let amount_cents = change.amount_cents.unwrap_or_default();
+    let discount_cents = change.discount.as_ref().map_or(0, |d| d.amount_cents);
     Ok(web::Json(BillQuote {
         user_id,
         group_id: quoted.group_id,
         store_region,
-        gross_cents: amount_cents,
-        discount_cents: 0,
-        discounts: Vec::new(),
+        gross_cents: change.gross_cents.unwrap_or(amount_cents),
+        discount_cents,
+        discounts: change.discount.into_iter().collect(),
         amount_cents,
         points_awarded: change.points,
         balance: quoted.balance,

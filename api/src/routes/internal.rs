@@ -1,6 +1,7 @@
 //! Region-to-region endpoints (service token only; the router never forwards these).
 
 use actix_web::{HttpResponse, web};
+use contract::dto::Discounts;
 use contract::internal::{Confirmation, EventBatch, NewReservation, Reservation, UserRef};
 use serde::Deserialize;
 
@@ -9,7 +10,7 @@ use crate::domain::parse_email;
 use crate::error::ApiError;
 use crate::routes::extract::ServiceCaller;
 use crate::services::AppState;
-use crate::services::{catalogue, directory, events, revocations};
+use crate::services::{catalogue, directory, discounts, events, revocations};
 
 #[derive(Deserialize)]
 pub struct EmailQuery {
@@ -101,4 +102,9 @@ pub async fn find_user_by_email(
 pub async fn full_catalogue(state: web::Data<AppState>, _: ServiceCaller) -> Result<HttpResponse, ApiError> {
     let cached = catalogue::list(&state, state.regions.local).await?;
     Ok(HttpResponse::Ok().content_type("application/json").body(cached.body.clone()))
+}
+
+/// Every discount, for pricing bills of this region's menu in other regions.
+pub async fn all_discounts(state: web::Data<AppState>, _: ServiceCaller) -> Result<web::Json<Discounts>, ApiError> {
+    Ok(web::Json(Discounts { items: discounts::list(&state, state.regions.local).await? }))
 }

@@ -4,10 +4,12 @@
 pub mod answers;
 mod bills;
 mod catalogue;
+mod discounts;
 pub mod extract;
 mod groups;
 mod health;
 mod internal;
+mod offers;
 mod openapi;
 mod redemptions;
 mod regions;
@@ -54,6 +56,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/regions/{rid}/catalogue", web::post().to(catalogue::add_catalogue_item))
         .route("/v1/catalogue/{item_id}", web::patch().to(catalogue::change_catalogue_item))
         .route("/v1/catalogue/{item_id}", web::delete().to(catalogue::remove_catalogue_item))
+        .route("/v1/regions/{rid}/discounts", web::get().to(discounts::list_discounts))
+        .route("/v1/regions/{rid}/discounts", web::post().to(discounts::add_discount))
+        .route("/v1/discounts/{discount_id}", web::patch().to(discounts::change_discount))
+        .route("/v1/discounts/{discount_id}", web::delete().to(discounts::remove_discount))
+        .route("/v1/groups/{gid}/offers", web::get().to(offers::list_offers))
+        .route("/v1/groups/{gid}/offers", web::post().to(offers::issue_offer))
         .route("/internal/events", web::post().to(internal::receive_events))
         .route("/internal/directory", web::get().to(internal::look_up_email))
         .route("/internal/directory/reservations", web::post().to(internal::reserve_email))
@@ -61,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/internal/directory/releases", web::post().to(internal::release_email))
         .route("/internal/users", web::get().to(internal::find_user_by_email))
         .route("/internal/catalogue", web::get().to(internal::full_catalogue))
+        .route("/internal/discounts", web::get().to(internal::all_discounts))
         .route("/internal/revocations", web::get().to(internal::revocations));
 }
 

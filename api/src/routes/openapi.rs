@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{bills, catalogue, groups, health, redemptions, regions, sessions, users};
+use super::{bills, catalogue, discounts, groups, health, offers, redemptions, regions, sessions, users};
 
 struct BearerAuth;
 
@@ -42,6 +42,8 @@ impl Modify for BearerAuth {
         groups::remove_member, groups::create_invitation, groups::list_invitations, groups::revoke_invitation,
         groups::list_group_transactions,
         catalogue::list_catalogue, catalogue::add_catalogue_item, catalogue::change_catalogue_item, catalogue::remove_catalogue_item,
+        discounts::list_discounts, discounts::add_discount, discounts::change_discount, discounts::remove_discount,
+        offers::list_offers, offers::issue_offer,
         bills::create_bill, bills::quote_bill, redemptions::create_redemption,
     ),
     modifiers(&BearerAuth)

@@ -17,12 +17,14 @@ macro_rules! refuse_on_err {
 pub mod accounts;
 pub mod catalogue;
 pub mod directory;
+pub mod discounts;
 pub mod events;
 pub mod group_commit;
 pub mod groups;
 pub mod housekeeping;
 pub mod invitations;
 pub mod members;
+pub mod offers;
 pub mod peers;
 pub mod points;
 pub mod pricing;

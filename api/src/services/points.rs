@@ -77,9 +77,9 @@ pub struct Answered {
 
 /// Who asked, with which key, for exactly what.
 pub struct Idempotent {
-    caller_id: String,
-    key: IdempotencyKey,
-    fingerprint: String,
+    pub caller_id: String,
+    pub key: IdempotencyKey,
+    pub fingerprint: String,
 }
 
 impl Idempotent {
@@ -143,8 +143,8 @@ async fn run_once(
 
 /// Prices from another region's catalogue when `region` is not this one.
 async fn prices_of(state: &AppState, region: RegionId) -> Result<Prices, ApiError> {
-    Ok(match pricing::items_of(state, region).await? {
-        Some(items) => Prices::From(items),
+    Ok(match pricing::store_of(state, region).await? {
+        Some(store) => Prices::From(store),
         None => Prices::Here,
     })
 }

@@ -1,22 +1,23 @@
-//! Prices of catalogue items for bills and redemptions. This region's items are read in
-//! the points transaction itself; another region's come from that region over
-//! `/internal`, cached for the catalogue TTL.
+//! Prices of catalogue items for bills and redemptions, and the discounts of bills. This
+//! region's are read in the points transaction itself; another region's come from that
+//! region over `/internal`, cached together for the catalogue TTL.
 
 use std::sync::Arc;
 
 use contract::RegionId;
-use contract::dto::Catalogue;
+use contract::dto::{Catalogue, Discounts};
 use moka::future::Cache;
 
-use crate::domain::points::PricedItem;
+use crate::domain::discounts::Terms;
+use crate::domain::points::{PricedItem, Store};
 use crate::error::ApiError;
 use crate::services::AppState;
 
-pub type RemoteCatalogues = Cache<RegionId, Arc<Vec<PricedItem>>>;
+pub type RemoteCatalogues = Cache<RegionId, Arc<Store>>;
 
-/// Items of another region's catalogue. `None` means "this region": read them in the
-/// transaction instead.
-pub async fn items_of(state: &AppState, region: RegionId) -> Result<Option<Arc<Vec<PricedItem>>>, ApiError> {
+/// Another region's catalogue and discounts. `None` means "this region": read them in
+/// the transaction instead.
+pub async fn store_of(state: &AppState, region: RegionId) -> Result<Option<Arc<Store>>, ApiError> {
     if region == state.regions.local {
         return Ok(None);
     }
@@ -24,20 +25,14 @@ pub async fn items_of(state: &AppState, region: RegionId) -> Result<Option<Arc<V
         .remote_catalogues
         .try_get_with(region, async {
             metrics::counter!("remote_catalogue_fetches_total", "region" => region.to_string()).increment(1);
-            let catalogue: Catalogue =
-                state.peers.get(region, |peer| async move { peer.full_catalogue().await }).await?;
-            Ok(Arc::new(
-                catalogue
-                    .items
-                    .into_iter()
-                    .map(|i| PricedItem {
-                        id: i.id.to_string(),
-                        price_cents: i.price_cents,
-                        points_price: i.points_price,
-                        available: i.available,
-                    })
-                    .collect(),
-            ))
+            let (catalogue, discounts): (Catalogue, Discounts) = tokio::try_join!(
+                state.peers.get(region, |peer| async move { peer.full_catalogue().await }),
+                state.peers.get(region, |peer| async move { peer.all_discounts().await }),
+            )?;
+            Ok(Arc::new(Store {
+                items: catalogue.items.into_iter().map(PricedItem::from).collect(),
+                discounts: discounts.items.iter().map(Terms::from).collect(),
+            }))
         })
         .await
         .map(Some)

@@ -12,7 +12,7 @@ use api::db::Db;
 use api::db::ledger::EntryRow;
 use api::db::points::{Answer, PointsWrite, Stored};
 use api::domain::Qty;
-use api::domain::points::{PricedItem, Prices, Refusal, Rule};
+use api::domain::points::{PricedItem, Prices, Refusal, Rule, Store};
 use api::services::group_commit::{Limits, Unqueued};
 use api::services::points::{PointsBatch, PointsQueue};
 use diesel::prelude::*;
@@ -35,7 +35,13 @@ fn render(write: &PointsWrite, decision: Result<&EntryRow, &Refusal>) -> QueryRe
 /// A bill of one dish priced `points` × 100 cents (from another region's prices, so a
 /// negative price reaches the ledger and breaks its constraint) into `group`.
 fn award(group: &str, key: &str, points: i64) -> PointsWrite {
-    let dish = PricedItem { id: "001-dish01".into(), price_cents: points * 100, points_price: 1, available: true };
+    let dish = PricedItem {
+        id: "001-dish01".into(),
+        category: "mains".into(),
+        price_cents: points * 100,
+        points_price: 1,
+        available: true,
+    };
     PointsWrite {
         caller_id: "001-staff1".into(),
         key: key.into(),
@@ -46,7 +52,7 @@ fn award(group: &str, key: &str, points: i64) -> PointsWrite {
             actor_id: "001-staff1".into(),
             store_region: REGION.parse().unwrap(),
             lines: vec![("001-dish01".parse().unwrap(), Qty::parse(1).unwrap())],
-            prices: Prices::From(Arc::new(vec![dish])),
+            prices: Prices::From(Arc::new(Store { items: vec![dish], discounts: Vec::new() })),
             points_per_unit: 1,
         },
         request_id: "r".into(),

@@ -9,7 +9,7 @@ use diesel_migrations::MigrationHarness;
 use serde_json::json;
 
 use crate::support::postgres::TestDb;
-use api::db::{directory, groups, idempotency, invitations, ledger, outbox, revocations, users};
+use api::db::{directory, discounts, groups, idempotency, invitations, ledger, offers, outbox, revocations, users};
 
 const USER: &str = "001-stmusr";
 const GROUP: &str = "001-stmgrp";
@@ -55,9 +55,19 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         balance_after: 25,
         idempotency_key: "stm-1",
         actor_id: USER,
+        gross_cents: Some(2_800),
+        discount_cents: Some(300),
+        discount_id: Some("001-disc01"),
+        discount_name: Some("Three off"),
+        offer_id: Some("001-offer1"),
     };
     let written = ledger::insert_many(conn, &[entry]).unwrap();
     assert_eq!((written[0].points, written[0].actor_id.as_ref().map(|a| a.as_str())), (25, Some(USER)));
+    let w = &written[0];
+    assert_eq!(
+        (w.gross_cents, w.discount_cents, w.discount_id.as_deref(), w.discount_name.as_deref(), w.offer_id.as_deref()),
+        (Some(2_800), Some(300), Some("001-disc01"), Some("Three off"), Some("001-offer1"))
+    );
     groups::set_points_many(conn, &[(GROUP, 25)]).unwrap();
     let body = json!({"points": 25});
     let record = idempotency::NewRecordRow {
@@ -121,4 +131,40 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     let after = revocations::after(conn, seq - 1, 10).unwrap();
     assert_eq!((after.len(), after[0].settled), (1, false));
     assert_eq!(revocations::purge_expired(conn, 10).unwrap(), 0);
+
+    // Discounts, offers and the bill counts that issue them.
+    let discount = discounts::NewDiscountRow {
+        id: "001-disc01",
+        name: "Three off",
+        percent_off: None,
+        amount_off_cents: Some(300),
+        min_spend_cents: 0,
+        category: Some("mains"),
+        valid_from: None,
+        valid_until: None,
+        audience: "offer",
+        every_n_bills: Some(3),
+    };
+    discounts::insert(conn, &discount).unwrap().unwrap();
+    let change = discounts::DiscountChange { category: Some(None), ..Default::default() };
+    assert_eq!(discounts::update(conn, "001-disc01", &change).unwrap().unwrap().category, None);
+    assert_eq!(discounts::lock(conn, "001-disc01").unwrap().unwrap().terms().every_n_bills, Some(3));
+    let offer = offers::NewOfferRow {
+        id: "001-offer2".into(),
+        group_id: GROUP.into(),
+        discount_id: "001-disc01".into(),
+        state: "open",
+        expires_at: None,
+        issued_by: USER.into(),
+    };
+    offers::insert_many(conn, &[offer]).unwrap();
+    assert_eq!(offers::open_of(conn, &[GROUP]).unwrap().len(), 1);
+    offers::mark_used(conn, &[("001-offer2", &entry_id)]).unwrap();
+    assert!(offers::mark_used(conn, &[("001-offer2", &entry_id)]).is_err(), "an offer is used once");
+    assert_eq!(offers::of_group(conn, GROUP, 10).unwrap()[0].state, "used");
+    offers::set_bill_counts(conn, &[(GROUP, "002", 3)]).unwrap();
+    offers::set_bill_counts(conn, &[(GROUP, "002", 4)]).unwrap();
+    assert_eq!(offers::bill_counts(conn, &[GROUP]).unwrap()[&(GROUP.to_owned(), "002".to_owned())], 4);
+    assert!(discounts::delete(conn, "001-disc01").unwrap());
+    assert!(discounts::all(conn).unwrap().is_empty());
 }

@@ -6,10 +6,12 @@ use utoipa::ToSchema;
 
 use crate::ids::RegionId;
 
+mod discounts;
 mod groups;
 mod points;
 mod users;
 
+pub use discounts::*;
 pub use groups::*;
 pub use points::*;
 pub use users::*;

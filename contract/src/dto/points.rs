@@ -161,10 +161,20 @@ pub struct Bill {
     pub user_id: UserId,
     pub group_id: GroupId,
     pub store_region: RegionId,
+    /// What was paid, after the discount; points are earned on it.
     pub amount_cents: i64,
     pub points_awarded: i64,
     pub balance_after: i64,
     pub created_on: DateTime<Utc>,
+    /// (v1.2) The lines' total before the discount. Absent from answers recorded before
+    /// v1.2 (replays), where it was `amount_cents`.
+    #[serde(default)]
+    pub gross_cents: i64,
+    #[serde(default)]
+    pub discount_cents: i64,
+    /// The discount applied, if any (at most one).
+    #[serde(default)]
+    pub discounts: Vec<AppliedDiscount>,
 }
 
 /// A discount a bill applied (or a quote would): v1.2 bills apply at most one.

@@ -70,6 +70,8 @@ struct World {
     admin: Person,
     group: String,
     item: String,
+    /// An `offer` discount of region 002.
+    discount: String,
 }
 
 async fn person(stack: &Stack, region: &str) -> Person {
@@ -103,6 +105,7 @@ impl World {
         let res =
             stack.post_once(&stack.router, "/v1/bills", &staff_002.token, &ulid::Ulid::new().to_string(), &bill).await;
         expect_json::<Value>(res, StatusCode::CREATED).await;
+        let discount = new_discount(stack, &staff_002.token).await;
         World {
             owner,
             member,
@@ -114,6 +117,7 @@ impl World {
             staff: staff_002,
             staff_other: staff(stack, "staff@003.loyalty.local".into(), crate::support::STAFF_PASSWORD).await,
             admin: staff(stack, crate::support::ADMIN_EMAIL.into(), PASSWORD).await,
+            discount,
             group,
             item,
         }
@@ -140,6 +144,12 @@ impl World {
 async fn new_item(stack: &Stack, staff_token: &str) -> String {
     let item = stack.add_item(staff_token, "002", &format!("Dish {}", ulid::Ulid::new()), 1_000, 5).await;
     item["id"].as_str().unwrap().to_owned()
+}
+
+async fn new_discount(stack: &Stack, staff_token: &str) -> String {
+    let body = json!({"name": format!("Matrix {}", ulid::Ulid::new()), "percent_off": 5, "audience": "offer"});
+    let res = stack.post("/v1/regions/002/discounts", Some(staff_token), &body).await;
+    expect_json::<Value>(res, StatusCode::CREATED).await["id"].as_str().unwrap().to_owned()
 }
 
 async fn invitation(stack: &Stack, world: &World) -> Value {
@@ -233,6 +243,27 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
             let body =
                 json!({"user_id": caller_id, "store_region": "002", "items": [{"item_id": world.item, "qty": 1}]});
             ("/v1/bills".into(), Some(body), true)
+        }
+        "/v1/bills/quote" => {
+            let body = json!({"user_id": world.plain.user.id, "group_id": g, "store_region": "002",
+                              "items": [{"item_id": world.item, "qty": 1}]});
+            (row.path.clone(), Some(body), false)
+        }
+        "/v1/regions/{rid}/discounts" => {
+            let body = (row.method == Method::POST).then(
+                || json!({"name": format!("Matrix {}", ulid::Ulid::new()), "percent_off": 5, "audience": "offer"}),
+            );
+            ("/v1/regions/002/discounts".into(), body, false)
+        }
+        "/v1/discounts/{discount_id}" if row.method == Method::DELETE => {
+            (format!("/v1/discounts/{}", new_discount(stack, &world.staff.token).await), None, false)
+        }
+        "/v1/discounts/{discount_id}" => {
+            (format!("/v1/discounts/{}", world.discount), Some(json!({"min_spend_cents": 100})), false)
+        }
+        "/v1/groups/{gid}/offers" => {
+            let post = row.method == Method::POST;
+            (format!("/v1/groups/{g}/offers"), post.then(|| json!({"discount_id": world.discount})), post)
         }
         other => panic!("the table has a row this test cannot build a request for: {} {other}", row.method),
     }

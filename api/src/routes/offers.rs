@@ -1,0 +1,44 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use contract::dto::{NewOffer, Offer, Offers};
+use contract::{ErrorEnvelope, GroupId};
+
+use crate::auth::Caller;
+use crate::domain::IdempotencyKey;
+use crate::error::ApiError;
+use crate::routes::answers;
+use crate::routes::extract::Here;
+use crate::services::AppState;
+use crate::services::offers;
+use crate::services::points::Idempotent;
+
+/// Members, staff and admins; anyone else 404. `expired`: open but past `expires_at`.
+#[utoipa::path(get, path = "/v1/groups/{gid}/offers", tag = "discounts", security(("bearer" = [])), responses(
+    (status = 200, body = Offers), (status = 404, body = ErrorEnvelope)))]
+pub async fn list_offers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Here(gid): Here<GroupId>,
+) -> Result<web::Json<Offers>, ApiError> {
+    Ok(web::Json(Offers { items: offers::list(&state, &caller, gid).await? }))
+}
+
+/// Staff and admins issue a group an offer of one of a store region's `audience: "offer"`
+/// discounts; the group's next bill in that region uses it if no other discount saves
+/// more. Keyed like a bill: the same key and body issue one offer.
+#[utoipa::path(post, path = "/v1/groups/{gid}/offers", tag = "discounts", security(("bearer" = [])), request_body = NewOffer,
+    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    responses(
+        (status = 201, body = Offer, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+pub async fn issue_offer(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    Here(gid): Here<GroupId>,
+    body: web::Json<NewOffer>,
+) -> Result<HttpResponse, ApiError> {
+    let key = IdempotencyKey::from_request(&req)?;
+    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
+    Ok(answers::respond(offers::issue(&state, &caller, request, gid, &body).await?))
+}

@@ -1,0 +1,168 @@
+//! A store region's discounts: managed by its staff and admins, read by anyone logged
+//! in, and by other regions (over `/internal`) to price bills of this region's menu.
+//! Bills of this region read them in their own transaction, so a change applies to the
+//! next bill at once; other regions cache them with the catalogue for its TTL.
+
+use chrono::{DateTime, Utc};
+use contract::dto::{Audience, Discount, DiscountPatch, NewDiscount};
+use contract::{DiscountId, RegionId, Regional};
+use diesel::Connection;
+
+use crate::auth::Caller;
+use crate::db::{self, discounts};
+use crate::domain::{optional_text, required_text};
+use crate::error::ApiError;
+use crate::services::AppState;
+
+const MAX_CENTS: i64 = 100_000_000;
+
+fn ensure_manages(caller: &Caller, region: RegionId) -> Result<(), ApiError> {
+    if caller.manages_region(region) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("only staff of region {region} and admins change its discounts")))
+    }
+}
+
+fn within(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid_input(format!("{field} must be between {min} and {max}")))
+    }
+}
+
+/// Exactly one of percent and amount off.
+fn off(percent: Option<i32>, cents: Option<i64>) -> Result<(Option<i32>, Option<i64>), ApiError> {
+    match (percent, cents) {
+        (Some(p), None) => Ok((Some(within("percent_off", p.into(), 1, 100)? as i32), None)),
+        (None, Some(c)) => Ok((None, Some(within("amount_off_cents", c, 1, MAX_CENTS)?))),
+        _ => Err(ApiError::invalid_input("send exactly one of percent_off and amount_off_cents")),
+    }
+}
+
+fn window(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+    match (from, until) {
+        (Some(from), Some(until)) if from >= until => {
+            Err(ApiError::invalid_input("valid_from must be before valid_until"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn every_n(value: Option<i32>, audience: Audience) -> Result<Option<i32>, ApiError> {
+    match value {
+        Some(_) if audience != Audience::Offer => {
+            Err(ApiError::invalid_input("every_n_bills issues offers: it needs audience \"offer\""))
+        }
+        Some(n) => Ok(Some(within("every_n_bills", n.into(), 1, 1_000)? as i32)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(state: &AppState, region: RegionId) -> Result<Vec<Discount>, ApiError> {
+    state.regions.ensure_local("discounts", region)?;
+    let rows = state.db.run(|conn| Ok(discounts::all(conn)?)).await?;
+    let now = Utc::now();
+    Ok(rows.iter().map(|row| row.to_dto(now)).collect())
+}
+
+pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewDiscount) -> Result<Discount, ApiError> {
+    state.regions.ensure_local("discounts", region)?;
+    ensure_manages(caller, region)?;
+    let name = required_text("name", &new.name, 1, 100)?;
+    let (percent_off, amount_off_cents) = off(new.percent_off, new.amount_off_cents)?;
+    let min_spend_cents = within("min_spend_cents", new.min_spend_cents.unwrap_or(0), 0, MAX_CENTS)?;
+    let category = optional_text("category", new.category.as_deref(), 50)?;
+    window(new.valid_from, new.valid_until)?;
+    let every_n_bills = every_n(new.every_n_bills, new.audience)?;
+    let (valid_from, valid_until, audience) = (new.valid_from, new.valid_until, new.audience);
+    let row = state
+        .db
+        .run(move |conn| {
+            let mut inserted = None;
+            db::with_fresh_id(
+                || DiscountId::generate(region),
+                |id| {
+                    inserted = discounts::insert(
+                        conn,
+                        &discounts::NewDiscountRow {
+                            id: id.as_str(),
+                            name: &name,
+                            percent_off,
+                            amount_off_cents,
+                            min_spend_cents,
+                            category: category.as_deref(),
+                            valid_from,
+                            valid_until,
+                            audience: audience.as_str(),
+                            every_n_bills,
+                        },
+                    )?;
+                    Ok(inserted.is_some())
+                },
+            )?;
+            inserted.ok_or_else(|| ApiError::internal("inserted discount missing"))
+        })
+        .await?;
+    Ok(row.to_dto(Utc::now()))
+}
+
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    id: DiscountId,
+    patch: &DiscountPatch,
+) -> Result<Discount, ApiError> {
+    ensure_manages(caller, id.region())?;
+    let name = patch.name.as_deref().map(|n| required_text("name", n, 1, 100)).transpose()?;
+    let (percent_off, amount_off_cents) = match (patch.percent_off, patch.amount_off_cents) {
+        (None, None) => (None, None),
+        (percent, cents) => {
+            let (percent, cents) = off(percent, cents)?;
+            (Some(percent), Some(cents))
+        }
+    };
+    let min_spend_cents = patch.min_spend_cents.map(|m| within("min_spend_cents", m, 0, MAX_CENTS)).transpose()?;
+    let category = match &patch.category {
+        None => None,
+        Some(category) => Some(optional_text("category", category.as_deref(), 50)?),
+    };
+    let patch = patch.clone();
+    let key = id.to_string();
+    let row = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let Some(current) = discounts::lock(conn, &key)? else { return Ok(None) };
+                // The result must still make sense as a whole: check it against what is stored.
+                let from = patch.valid_from.unwrap_or(current.valid_from);
+                let until = patch.valid_until.unwrap_or(current.valid_until);
+                window(from, until)?;
+                every_n(patch.every_n_bills.unwrap_or(current.every_n_bills), current.audience())?;
+                let change = discounts::DiscountChange {
+                    name,
+                    percent_off,
+                    amount_off_cents,
+                    min_spend_cents,
+                    category,
+                    valid_from: patch.valid_from,
+                    valid_until: patch.valid_until,
+                    every_n_bills: patch.every_n_bills,
+                };
+                Ok(discounts::update(conn, &key, &change)?)
+            })
+        })
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("discount {id} not found")))?;
+    Ok(row.to_dto(Utc::now()))
+}
+
+pub async fn remove(state: &AppState, caller: &Caller, id: DiscountId) -> Result<(), ApiError> {
+    ensure_manages(caller, id.region())?;
+    let key = id.to_string();
+    if !state.db.run(move |conn| Ok(discounts::delete(conn, &key)?)).await? {
+        return Err(ApiError::not_found(format!("discount {id} not found")));
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+DROP TABLE store_bill_counts;
+DROP TABLE offers;
+ALTER TABLE ledger_entries
+    DROP COLUMN gross_cents,
+    DROP COLUMN discount_cents,
+    DROP COLUMN discount_id,
+    DROP COLUMN discount_name,
+    DROP COLUMN offer_id;
+DROP TABLE discounts;
