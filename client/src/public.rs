@@ -6,8 +6,8 @@ use std::fmt::Display;
 use contract::dto::{
     ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, DiscountPatch, Discounts,
     Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem,
-    NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewSession, NewUser, Offer, Offers, Page,
-    Redemption, Regions, Session, User, UserGroups, UserPatch,
+    NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewSession, NewUser, Offer,
+    Offers, Page, Redemption, Regions, Return, Session, User, UserGroups, UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -179,6 +179,13 @@ impl Client {
         let path = endpoints::BILL.path(&[]);
 
         self.write(endpoints::BILL, path, Some(key), Some(new)).await
+    }
+
+    /// Takes back lines of a bill (staff, admin), applied at most once per `key`.
+    pub async fn return_bill(&self, bill_id: impl Display, new: &NewReturn, key: &str) -> Result<Reply<Return>> {
+        let path = endpoints::RETURN.path(&[&bill_id]);
+
+        self.write(endpoints::RETURN, path, Some(key), Some(new)).await
     }
 
     /// What `bill` with the same body would come to now; writes nothing.

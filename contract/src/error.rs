@@ -24,6 +24,8 @@ pub enum ErrorCode {
     AlreadyMember,
     GroupFull,
     InsufficientPoints,
+    /// (v1.2) A return of more of a bill's items than were bought and not yet returned.
+    AlreadyReturned,
     /// Addition to the contract: a catalogue item on a bill or redemption is not available.
     ItemUnavailable,
     IdempotencyInProgress,
@@ -51,9 +53,13 @@ impl ErrorCode {
             Unauthenticated => 401,
             Forbidden | InvitationInvalid => 403,
             NotFound | UnknownRegion => 404,
-            EmailTaken | AlreadyMember | GroupFull | InsufficientPoints | ItemUnavailable | IdempotencyInProgress => {
-                409
-            }
+            EmailTaken
+            | AlreadyMember
+            | GroupFull
+            | InsufficientPoints
+            | AlreadyReturned
+            | ItemUnavailable
+            | IdempotencyInProgress => 409,
             Misdirected => 421,
             PayloadTooLarge => 413,
             MethodNotAllowed => 405,

@@ -227,6 +227,8 @@ mod tests {
             kind: if points < 0 { EntryKind::Redeem } else { EntryKind::Award },
             points,
             amount_cents: None,
+            bill_id: None,
+            debt_change: None,
             balance_after,
             idempotency_key: key.to_owned(),
             created_on: DateTime::<Utc>::from_timestamp(1_700_000_000 + i64::from(n), 0).unwrap(),

@@ -2,7 +2,7 @@
 //! a path in, a `Route` out; malformed ids are answered here without a hop.
 
 use actix_web::http::Method;
-use contract::{DiscountId, GroupId, IdError, ItemId, RegionId, Regional, UserId};
+use contract::{DiscountId, EntryId, GroupId, IdError, ItemId, RegionId, Regional, UserId};
 
 use crate::error::RouterError;
 
@@ -48,6 +48,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         ("POST", ["v1", "sessions"]) => Ok(Route::LogIn),
         ("POST", ["v1", "bills"]) => Ok(Route::Bill),
         ("POST", ["v1", "bills", "quote"]) => Ok(Route::Quote),
+        ("POST", ["v1", "bills", bill, "returns"]) => Ok(Route::Region(region_of::<EntryId>("bill", bill)?)),
         ("POST", ["v1", "groups"]) => Ok(Route::NewGroup),
         ("GET", ["v1", "users", uid, "groups"]) => {
             uid.parse().map(Route::UserGroups).map_err(|e| id_error("user", uid, e))
@@ -68,7 +69,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         (_, ["v1", "regions"] | ["healthz"] | ["readyz"] | ["openapi.json"]) => {
             Err(RouterError::method_not_allowed("GET"))
         }
-        (_, ["v1", "users" | "sessions" | "bills"] | ["v1", "bills", "quote"]) => {
+        (_, ["v1", "users" | "sessions" | "bills"] | ["v1", "bills", "quote"] | ["v1", "bills", _, "returns"]) => {
             Err(RouterError::method_not_allowed("POST"))
         }
         (_, ["v1", "groups"]) => Err(RouterError::method_not_allowed("POST")),
@@ -110,6 +111,9 @@ mod tests {
         assert_eq!(r(Method::POST, "/v1/bills/quote"), Ok(Route::Quote));
         assert_eq!(r(Method::GET, "/v1/regions/002/discounts"), Ok(Route::Region("002".parse().unwrap())));
         assert_eq!(r(Method::PATCH, "/v1/discounts/003-abc123"), Ok(Route::Region("003".parse().unwrap())));
+        let bill = "/v1/bills/002-01JD3Q6M2V8X4Y5Z6A7B8C9D0E/returns";
+        assert_eq!(r(Method::POST, bill), Ok(Route::Region("002".parse().unwrap())));
+        assert_eq!(r(Method::POST, "/v1/bills/002-nope/returns"), Err(contract::ErrorCode::InvalidId));
         assert_eq!(r(Method::GET, "/v1/bills/quote"), Err(contract::ErrorCode::MethodNotAllowed));
         assert_eq!(r(Method::POST, "/v1/groups"), Ok(Route::NewGroup));
         assert_eq!(r(Method::GET, "/v1/regions"), Ok(Route::Regions));

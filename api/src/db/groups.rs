@@ -110,25 +110,28 @@ pub fn set_can_redeem(conn: &mut PgConnection, group_id: &str, user_id: &str, ca
 }
 
 /// `SELECT ... FOR UPDATE` of every group a batch of points changes touches, taken first
-/// and in id order, so two batches sharing groups queue on them instead of deadlocking.
-pub fn lock_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<GroupRow>> {
+/// and in id order, so two batches sharing groups queue on them instead of deadlocking;
+/// each with its debt.
+pub fn lock_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<(GroupRow, i64)>> {
     groups::table
         .filter(groups::id.eq_any(ids))
         .order(groups::id.asc())
-        .select(GroupRow::as_select())
+        .select((GroupRow::as_select(), groups::points_debt))
         .for_update()
         .load(conn)
 }
 
-/// The groups of `ids`, unlocked: what a quote reads.
-pub fn find_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<GroupRow>> {
-    groups::table.filter(groups::id.eq_any(ids)).select(GroupRow::as_select()).load(conn)
+/// The groups of `ids` with their debts, unlocked: what a quote reads.
+pub fn find_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<(GroupRow, i64)>> {
+    groups::table.filter(groups::id.eq_any(ids)).select((GroupRow::as_select(), groups::points_debt)).load(conn)
 }
 
-/// Writes the balances of a batch of points changes: (group, new balance).
-pub fn set_points_many(conn: &mut PgConnection, balances: &[(&str, i64)]) -> QueryResult<()> {
-    let (ids, points): (Vec<&str>, Vec<i64>) = balances.iter().copied().unzip();
-    SetPoints { ids: &ids, points: &points }.execute(conn)?;
+/// Writes the balances of a batch of points changes: (group, new balance, new debt).
+pub fn set_points_many(conn: &mut PgConnection, balances: &[(&str, i64, i64)]) -> QueryResult<()> {
+    let ids: Vec<&str> = balances.iter().map(|b| b.0).collect();
+    let points: Vec<i64> = balances.iter().map(|b| b.1).collect();
+    let debts: Vec<i64> = balances.iter().map(|b| b.2).collect();
+    SetPoints { ids: &ids, points: &points, debts: &debts }.execute(conn)?;
     Ok(())
 }
 
@@ -141,13 +144,14 @@ pub fn set_points_many(conn: &mut PgConnection, balances: &[(&str, i64)]) -> Que
 struct SetPoints<'a> {
     ids: &'a [&'a str],
     points: &'a [i64],
+    debts: &'a [i64],
 }
 
 impl QueryFragment<Pg> for SetPoints<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("UPDATE groups SET points = u.points, updated_on = now() FROM ");
-        unnest!(out; Text => self.ids, BigInt => self.points);
-        out.push_sql(" AS u(id, points) WHERE groups.id = ANY(");
+        out.push_sql("UPDATE groups SET points = u.points, points_debt = u.debt, updated_on = now() FROM ");
+        unnest!(out; Text => self.ids, BigInt => self.points, BigInt => self.debts);
+        out.push_sql(" AS u(id, points, debt) WHERE groups.id = ANY(");
         out.push_bind_param::<Array<Text>, _>(self.ids)?;
         out.push_sql(") AND groups.id = u.id");
         Ok(())

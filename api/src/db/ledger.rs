@@ -34,6 +34,10 @@ pub struct EntryRow {
     pub discount_name: Option<String>,
     /// The offer through which the discount applied.
     pub offer_id: Option<String>,
+    /// A return's bill.
+    pub bill_id: Option<EntryId>,
+    /// How the entry changed the group's debt (+ a return's shortfall, - paid by an award).
+    pub debt_change: Option<i64>,
 }
 
 /// A ledger entry to write; its time is the database's, taken as it is inserted.
@@ -54,6 +58,8 @@ pub struct NewEntryRow<'a> {
     pub discount_id: Option<&'a str>,
     pub discount_name: Option<&'a str>,
     pub offer_id: Option<&'a str>,
+    pub bill_id: Option<&'a str>,
+    pub debt_change: Option<i64>,
 }
 
 type Condition = Box<dyn BoxableExpression<ledger_entries::table, Pg, SqlType = Bool>>;
@@ -88,6 +94,8 @@ pub fn insert_many(conn: &mut PgConnection, rows: &[NewEntryRow<'_>]) -> QueryRe
         discount_ids: rows.iter().map(|r| r.discount_id).collect(),
         discount_names: rows.iter().map(|r| r.discount_name).collect(),
         offer_ids: rows.iter().map(|r| r.offer_id).collect(),
+        bill_ids: rows.iter().map(|r| r.bill_id).collect(),
+        debt_changes: rows.iter().map(|r| r.debt_change).collect(),
     }
     .load(conn)
 }
@@ -111,6 +119,8 @@ struct InsertEntries<'a> {
     discount_ids: Vec<Option<&'a str>>,
     discount_names: Vec<Option<&'a str>>,
     offer_ids: Vec<Option<&'a str>>,
+    bill_ids: Vec<Option<&'a str>>,
+    debt_changes: Vec<Option<i64>>,
 }
 
 impl QueryFragment<Pg> for InsertEntries<'_> {
@@ -119,7 +129,7 @@ impl QueryFragment<Pg> for InsertEntries<'_> {
         out.push_sql(
             "balance_after, idempotency_key, actor_id, gross_cents, discount_cents, discount_id, discount_name, ",
         );
-        out.push_sql("offer_id) ");
+        out.push_sql("offer_id, bill_id, debt_change) ");
         out.push_sql("SELECT * FROM ");
         unnest!(
             out;
@@ -138,12 +148,14 @@ impl QueryFragment<Pg> for InsertEntries<'_> {
             Nullable<Text> => &self.discount_ids,
             Nullable<Text> => &self.discount_names,
             Nullable<Text> => &self.offer_ids,
+            Nullable<Text> => &self.bill_ids,
+            Nullable<BigInt> => &self.debt_changes,
         );
         out.push_sql(" RETURNING id, group_id, user_id, kind, points, amount_cents, store_region, balance_after, ");
         out.push_sql(
             "idempotency_key, created_on, actor_id, gross_cents, discount_cents, discount_id, discount_name, ",
         );
-        out.push_sql("offer_id");
+        out.push_sql("offer_id, bill_id, debt_change");
         Ok(())
     }
 }
@@ -152,7 +164,8 @@ fixed_statement!(
     InsertEntries
         => (
             Text, Text, Text, Text, BigInt, Nullable<BigInt>, Nullable<Text>, BigInt, Text, Timestamptz, Nullable<Text>,
-            Nullable<BigInt>, Nullable<BigInt>, Nullable<Text>, Nullable<Text>, Nullable<Text>,
+            Nullable<BigInt>, Nullable<BigInt>, Nullable<Text>, Nullable<Text>, Nullable<Text>, Nullable<Text>,
+            Nullable<BigInt>,
         )
 );
 
@@ -197,4 +210,13 @@ pub fn page_of_member(
         .filter(group_members::active.eq(true))
         .select(group_members::group_id);
     page(conn, Box::new(ledger_entries::group_id.eq_any(groups)), after, limit)
+}
+
+/// The bills of `ids` (award entries) that belong to `group`s of this region.
+pub fn bills(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<EntryRow>> {
+    ledger_entries::table
+        .filter(ledger_entries::id.eq_any(ids))
+        .filter(ledger_entries::kind.eq("award"))
+        .select(EntryRow::as_select())
+        .load(conn)
 }

@@ -39,6 +39,7 @@ macro_rules! unnest {
     };
 }
 
+pub mod bill_lines;
 pub mod catalogue;
 pub mod connection;
 pub mod directory;

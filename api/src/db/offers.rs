@@ -94,6 +94,20 @@ pub fn mark_used(conn: &mut PgConnection, used: &[(&str, &str)]) -> QueryResult<
     Ok(())
 }
 
+/// Opens again the offers of wholly returned bills.
+pub fn reopen(conn: &mut PgConnection, offers: &[&str]) -> QueryResult<()> {
+    if !offers.is_empty() {
+        diesel::update(offers::table.filter(offers::id.eq_any(offers)).filter(offers::state.eq("used")))
+            .set((
+                offers::state.eq("open"),
+                offers::used_by_bill.eq(None::<String>),
+                offers::updated_on.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Bills so far per (group, store region), for `groups`.
 pub fn bill_counts(conn: &mut PgConnection, groups: &[&str]) -> QueryResult<HashMap<(String, String), i64>> {
     let rows: Vec<(String, String, i64)> = store_bill_counts::table

@@ -1,6 +1,18 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    bill_lines (bill_id, line_no) {
+        bill_id -> Text,
+        line_no -> Int4,
+        item_id -> Text,
+        qty -> Int4,
+        paid_cents -> Int8,
+        points -> Int8,
+        returned_qty -> Int4,
+    }
+}
+
+diesel::table! {
     catalogue_items (id) {
         id -> Text,
         name -> Text,
@@ -64,6 +76,7 @@ diesel::table! {
         created_on -> Timestamptz,
         updated_on -> Timestamptz,
         owner_id -> Text,
+        points_debt -> Int8,
     }
 }
 
@@ -112,6 +125,8 @@ diesel::table! {
         discount_id -> Nullable<Text>,
         discount_name -> Nullable<Text>,
         offer_id -> Nullable<Text>,
+        bill_id -> Nullable<Text>,
+        debt_change -> Nullable<Int8>,
     }
 }
 
@@ -197,6 +212,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(bill_lines -> ledger_entries (bill_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(invitations -> groups (group_id));
 diesel::joinable!(ledger_entries -> groups (group_id));
@@ -205,6 +221,7 @@ diesel::joinable!(store_bill_counts -> groups (group_id));
 diesel::joinable!(user_group_index -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    bill_lines,
     catalogue_items,
     discounts,
     email_directory,

@@ -10,6 +10,7 @@ mod pagination;
 pub mod points;
 pub mod prices;
 mod regions;
+pub mod returns;
 mod text;
 
 pub use amounts::{Points, Qty};

@@ -4,7 +4,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use contract::dto::{AppliedDiscount, Bill, Redemption};
+use contract::dto::{AppliedDiscount, Bill, Redemption, Return};
 use contract::{ErrorCode, GroupId};
 use diesel::QueryResult;
 use serde::Serialize;
@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::db::ledger::EntryRow;
 use crate::db::points::{Answer, PointsWrite};
 use crate::domain::points::{Refusal, Rule};
+use crate::domain::returns::ReturnRefusal;
 use crate::error::ApiError;
 use crate::services::groups::group_not_found;
 use crate::services::points::Answered;
@@ -21,6 +22,7 @@ pub fn render(write: &PointsWrite, decision: Result<&EntryRow, &Refusal>) -> Que
     match (decision, &write.rule) {
         (Ok(entry), Rule::Bill { .. }) => Ok((201, to_json(&bill(entry)?)?)),
         (Ok(entry), Rule::Redeem { .. }) => Ok((201, to_json(&redemption(entry)?)?)),
+        (Ok(entry), Rule::Return { .. }) => Ok((201, to_json(&returned(entry)?)?)),
         (Err(refusal), _) => {
             let error = refusal_error(refusal, &write.group_id);
             Ok((error.code.http_status(), to_json(&error.envelope(write.request_id.clone()))?))
@@ -48,6 +50,14 @@ pub fn refusal_error(refusal: &Refusal, group: &GroupId) -> ApiError {
             format!("the group has {balance} points; {asked} were asked for"),
         ),
         Refusal::BalanceOverflow => ApiError::invalid_input("the group's balance would overflow"),
+        Refusal::BillNotFound(bill) => ApiError::not_found(format!("bill {bill} not found")),
+        Refusal::Return(ReturnRefusal::AlreadyReturned(item)) => ApiError::new(
+            ErrorCode::AlreadyReturned,
+            format!("the bill has no more of {item} to return: it was not bought, or it was returned already"),
+        ),
+        Refusal::Return(ReturnRefusal::NotItemised) => {
+            ApiError::invalid_input("this bill was made before bills kept their lines: it cannot be returned here")
+        }
     }
 }
 
@@ -70,12 +80,31 @@ fn bill(entry: &EntryRow) -> QueryResult<Bill> {
             diesel::result::Error::DeserializationError(format!("bill {} has no store region", entry.id).into())
         })?,
         amount_cents: entry.amount_cents.unwrap_or_default(),
-        points_awarded: entry.points,
+        // The entry adds what did not pay off the group's debt.
+        points_awarded: entry.points - entry.debt_change.unwrap_or(0),
         balance_after: entry.balance_after,
         created_on: entry.created_on,
         gross_cents: entry.gross_cents.or(entry.amount_cents).unwrap_or_default(),
         discount_cents: entry.discount_cents.unwrap_or_default(),
         discounts: applied(entry).into_iter().collect(),
+        debt_paid: -entry.debt_change.unwrap_or(0),
+    })
+}
+
+fn returned(entry: &EntryRow) -> QueryResult<Return> {
+    let owed = entry.debt_change.unwrap_or(0);
+    Ok(Return {
+        id: entry.id.clone(),
+        bill_id: entry.bill_id.clone().ok_or_else(|| {
+            diesel::result::Error::DeserializationError(format!("return {} names no bill", entry.id).into())
+        })?,
+        group_id: entry.group_id.clone(),
+        amount_cents: entry.amount_cents.unwrap_or_default(),
+        points_reversed: -entry.points + owed,
+        points_taken: -entry.points,
+        points_owed: owed,
+        balance_after: entry.balance_after,
+        created_on: entry.created_on,
     })
 }
 

@@ -1,11 +1,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
-use contract::ErrorEnvelope;
-use contract::dto::{Bill, BillQuote, NewBill};
+use contract::dto::{Bill, BillQuote, NewBill, NewReturn, Return};
+use contract::{EntryId, ErrorEnvelope};
 
 use crate::auth::Caller;
 use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
+use crate::routes::extract::Here;
 use crate::services::AppState;
 use crate::services::points::{self, BillRequest, Idempotent};
 
@@ -58,4 +59,34 @@ pub async fn quote_bill(
         points_awarded: change.points,
         balance: quoted.balance,
     }))
+}
+
+/// Staff and admins. `lines` are (item, quantity) of the bill; left out, everything not
+/// yet returned. `amount_cents` is those lines' share of what was paid (after the bill's
+/// discount) and `points_reversed` what the bill awarded for them, both fixed when it was
+/// billed, never recomputed. Returning more of an item than is left is `409
+/// already_returned`. A wholly returned bill opens again the offer it used.
+///
+/// A balance never goes below zero. Where the group has spent the points, the return
+/// takes what the group holds (`points_taken`, the ledger entry's points) and the rest
+/// becomes the group's debt (`points_owed`, the entry's `debt_change`): its next awards
+/// pay the debt first (their `debt_paid`, and a negative `debt_change` in the ledger), so
+/// points redeemed from a purchase that is then returned are recovered, not lost.
+#[utoipa::path(post, path = "/v1/bills/{bill_id}/returns", tag = "points", security(("bearer" = [])), request_body = NewReturn,
+    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    responses(
+        (status = 201, body = Return, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "already_returned", body = ErrorEnvelope),
+        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+pub async fn return_bill(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    Here(bill): Here<EntryId>,
+    body: web::Json<NewReturn>,
+) -> Result<HttpResponse, ApiError> {
+    let key = IdempotencyKey::from_request(&req)?;
+    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
+    Ok(answers::respond(points::return_bill(&state, &caller, request, bill, &body).await?))
 }

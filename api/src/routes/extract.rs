@@ -9,7 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use contract::internal::SERVICE_TOKEN_HEADER;
-use contract::{DiscountId, GroupId, InvitationId, ItemId, Regional, UserId};
+use contract::{DiscountId, EntryId, GroupId, InvitationId, ItemId, Regional, UserId};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -95,6 +95,7 @@ path_ids! {
     InvitationId: "iid", "invitation";
     ItemId: "item_id", "catalogue item";
     DiscountId: "discount_id", "discount";
+    EntryId: "bill_id", "bill";
 }
 
 /// A path's id of this region's data: malformed 400, of an unknown region 404, of

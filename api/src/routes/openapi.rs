@@ -44,7 +44,7 @@ impl Modify for BearerAuth {
         catalogue::list_catalogue, catalogue::add_catalogue_item, catalogue::change_catalogue_item, catalogue::remove_catalogue_item,
         discounts::list_discounts, discounts::add_discount, discounts::change_discount, discounts::remove_discount,
         offers::list_offers, offers::issue_offer,
-        bills::create_bill, bills::quote_bill, redemptions::create_redemption,
+        bills::create_bill, bills::quote_bill, bills::return_bill, redemptions::create_redemption,
     ),
     modifiers(&BearerAuth)
 )]
@@ -94,9 +94,15 @@ fn path_parameter(name: &str) -> Value {
         "rid" => "A region's id: three digits (`001`)",
         "item_id" => "A catalogue item's id: its region, a dash, six characters",
         "iid" => "An invitation's id (not its code)",
+        "discount_id" => "A discount's id: its store region, a dash, six characters",
+        "bill_id" => "A bill's id (its ledger entry's): the group's region, a dash, a ULID",
         _ => "An id",
     };
-    let pattern = if name == "rid" { "^[0-9]{3}$" } else { "^[0-9]{3}-[a-z0-9]{6}$" };
+    let pattern = match name {
+        "rid" => "^[0-9]{3}$",
+        "bill_id" => "^[0-9]{3}-[0-7][0-9A-HJKMNP-TV-Z]{25}$",
+        _ => "^[0-9]{3}-[a-z0-9]{6}$",
+    };
     json!({
         "name": name, "in": "path", "required": true, "description": description,
         "schema": { "type": "string", "pattern": pattern }

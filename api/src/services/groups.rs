@@ -271,6 +271,8 @@ fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
         kind: row.kind,
         points: row.points,
         amount_cents: row.amount_cents,
+        bill_id: row.bill_id,
+        debt_change: row.debt_change,
         balance_after: row.balance_after,
         idempotency_key: row.idempotency_key,
         created_on: row.created_on,

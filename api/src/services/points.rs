@@ -13,14 +13,14 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use contract::dto::{NewBill, NewRedemption, Role};
-use contract::{ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
+use contract::dto::{NewBill, NewRedemption, NewReturn, Role};
+use contract::{EntryId, ErrorCode, GroupId, ItemId, RegionId, Regional, UserId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::db::points::{PointsWrite, Render, Stored};
-use crate::db::{Db, users};
+use crate::db::{Db, ledger, users};
 use crate::domain::points::{Change, Prices, Refusal, Rule, Spend};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
@@ -237,6 +237,38 @@ async fn bill_rule(state: &AppState, caller: &Caller, bill: BillRequest) -> Resu
         points_per_unit: state.config.points_per_unit,
     };
     Ok((group_id, rule))
+}
+
+/// Takes back `lines` of a bill (all that is left when `None`): staff and admins, keyed
+/// like a bill. The bill's group is read first (a bill never moves); the return then
+/// decides in that group's queue, on the bill's lines as its transaction reads them.
+pub async fn return_bill(
+    state: &AppState,
+    caller: &Caller,
+    request: Idempotent,
+    bill_id: EntryId,
+    new: &NewReturn,
+) -> Result<Answered, ApiError> {
+    if !caller.is_staff_or_admin() {
+        return Err(ApiError::forbidden("only staff and admins take returns"));
+    }
+    let lines = match &new.lines {
+        None => None,
+        Some(lines) if !(1..=100).contains(&lines.len()) => {
+            return Err(ApiError::invalid_input("lines must have 1 to 100 entries, or be left out for the whole bill"));
+        }
+        Some(lines) => Some(
+            lines
+                .iter()
+                .map(|line| Ok((state.regions.parse_id("item_id", &line.item_id)?, Qty::parse(line.qty)?)))
+                .collect::<Result<Vec<(ItemId, Qty)>, ApiError>>()?,
+        ),
+    };
+    let id = bill_id.to_string();
+    let found = state.db.run(move |conn| Ok(ledger::bills(conn, &[&id])?)).await?;
+    let bill = found.into_iter().next().ok_or_else(|| ApiError::not_found(format!("bill {bill_id} not found")))?;
+    let rule = Rule::Return { actor_id: caller.user_id.to_string(), bill_id: bill_id.to_string(), lines };
+    Ok(run_once(state, request, bill.group_id, rule).await?.1)
 }
 
 /// A redemption, parsed: a number of points, or an item of this region's menu.

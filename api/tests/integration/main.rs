@@ -19,6 +19,7 @@ mod offers;
 mod points;
 mod points_races;
 mod resilience;
+mod returns;
 mod sessions;
 mod statements;
 mod users;

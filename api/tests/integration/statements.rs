@@ -9,7 +9,9 @@ use diesel_migrations::MigrationHarness;
 use serde_json::json;
 
 use crate::support::postgres::TestDb;
-use api::db::{directory, discounts, groups, idempotency, invitations, ledger, offers, outbox, revocations, users};
+use api::db::{
+    bill_lines, directory, discounts, groups, idempotency, invitations, ledger, offers, outbox, revocations, users,
+};
 
 const USER: &str = "001-stmusr";
 const GROUP: &str = "001-stmgrp";
@@ -60,6 +62,8 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         discount_id: Some("001-disc01"),
         discount_name: Some("Three off"),
         offer_id: Some("001-offer1"),
+        bill_id: None,
+        debt_change: Some(-3),
     };
     let written = ledger::insert_many(conn, &[entry]).unwrap();
     assert_eq!((written[0].points, written[0].actor_id.as_ref().map(|a| a.as_str())), (25, Some(USER)));
@@ -68,7 +72,8 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         (w.gross_cents, w.discount_cents, w.discount_id.as_deref(), w.discount_name.as_deref(), w.offer_id.as_deref()),
         (Some(2_800), Some(300), Some("001-disc01"), Some("Three off"), Some("001-offer1"))
     );
-    groups::set_points_many(conn, &[(GROUP, 25)]).unwrap();
+    groups::set_points_many(conn, &[(GROUP, 25, 7)]).unwrap();
+    assert_eq!(groups::lock_many(conn, &[GROUP]).unwrap()[0].1, 7, "the debt is written with the balance");
     let body = json!({"points": 25});
     let record = idempotency::NewRecordRow {
         caller_id: USER,
@@ -166,5 +171,23 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     offers::set_bill_counts(conn, &[(GROUP, "002", 4)]).unwrap();
     assert_eq!(offers::bill_counts(conn, &[GROUP]).unwrap()[&(GROUP.to_owned(), "002".to_owned())], 4);
     assert!(discounts::delete(conn, "001-disc01").unwrap());
+
+    // A bill's lines, returned in parts, never beyond what was bought.
+    let line = bill_lines::BillLineRow {
+        bill_id: entry_id.clone(),
+        line_no: 0,
+        item_id: "001-item01".into(),
+        qty: 2,
+        paid_cents: 2_500,
+        points: 25,
+        returned_qty: 0,
+    };
+    bill_lines::insert_many(conn, &[line]).unwrap();
+    bill_lines::add_returned(conn, &entry_id, 0, 2).unwrap();
+    assert!(bill_lines::add_returned(conn, &entry_id, 0, 1).is_err());
+    assert_eq!(bill_lines::of_bills(conn, &[&entry_id]).unwrap()[0].returned_qty, 2);
+    assert_eq!(ledger::bills(conn, &[&entry_id]).unwrap().len(), 1);
+    offers::reopen(conn, &["001-offer2"]).unwrap();
+    assert_eq!(offers::open_of(conn, &[GROUP]).unwrap().len(), 1);
     assert!(discounts::all(conn).unwrap().is_empty());
 }

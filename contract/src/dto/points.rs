@@ -12,6 +12,8 @@ use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
 pub enum EntryKind {
     Award,
     Redeem,
+    /// (v1.2) Points a return of a bill took back.
+    Return,
 }
 
 impl EntryKind {
@@ -19,6 +21,7 @@ impl EntryKind {
         match self {
             EntryKind::Award => "award",
             EntryKind::Redeem => "redeem",
+            EntryKind::Return => "return",
         }
     }
 }
@@ -29,6 +32,7 @@ impl std::str::FromStr for EntryKind {
         match s {
             "award" => Ok(EntryKind::Award),
             "redeem" => Ok(EntryKind::Redeem),
+            "return" => Ok(EntryKind::Return),
             _ => Err(()),
         }
     }
@@ -43,10 +47,18 @@ pub struct LedgerEntry {
     /// no longer known when it was introduced.
     pub actor_id: Option<UserId>,
     pub kind: EntryKind,
-    /// Signed: positive for awards, negative for redemptions.
+    /// Signed: positive for awards, negative for redemptions and returns.
     pub points: i64,
+    /// A bill's amount paid, or a return's amount refunded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount_cents: Option<i64>,
+    /// A return's bill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill_id: Option<EntryId>,
+    /// (addition) How the entry changed the group's debt: a return's points the group no
+    /// longer held (+), an award's points that paid them off (-).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debt_change: Option<i64>,
     pub balance_after: i64,
     pub idempotency_key: String,
     pub created_on: DateTime<Utc>,
@@ -175,6 +187,36 @@ pub struct Bill {
     /// The discount applied, if any (at most one).
     #[serde(default)]
     pub discounts: Vec<AppliedDiscount>,
+    /// (addition) Of `points_awarded`, what paid off the group's debt from an earlier
+    /// return instead of adding to its balance.
+    #[serde(default)]
+    pub debt_paid: i64,
+}
+
+/// `lines` absent: everything of the bill not yet returned.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReturn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Option<Vec<BillLine>>,
+}
+
+/// A return of a bill's lines: `amount_cents` is refunded (those lines' share of what
+/// was paid), `points_reversed` what the bill awarded for them. Of those, `points_taken`
+/// came off the balance and `points_owed` (when the points were already spent) were
+/// added to the group's debt, which its next awards pay first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Return {
+    pub id: EntryId,
+    pub bill_id: EntryId,
+    pub group_id: GroupId,
+    pub amount_cents: i64,
+    pub points_reversed: i64,
+    pub points_taken: i64,
+    pub points_owed: i64,
+    pub balance_after: i64,
+    pub created_on: DateTime<Utc>,
 }
 
 /// A discount a bill applied (or a quote would): v1.2 bills apply at most one.

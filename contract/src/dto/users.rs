@@ -78,15 +78,26 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
+    )]
     pub full_name: Option<String>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    /// Empty or `null` clears it.
+    #[schema(value_type = Option<String>, max_length = 32, pattern = "^([0-9 +().-]*[0-9+().-][0-9 +().-]*)?$")]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    /// Empty or `null` clears it.
+    #[schema(
+        value_type = Option<String>,
+        max_length = 200,
+        pattern = "^([^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*)?$"
+    )]
     pub location: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 150)]
     pub age: Option<Option<i64>>,
     /// (admin, v1.2 addition) A new role for the user. Every token the user holds is
     /// revoked with it: the role is written into tokens.

@@ -249,6 +249,15 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
                               "items": [{"item_id": world.item, "qty": 1}]});
             (row.path.clone(), Some(body), false)
         }
+        "/v1/bills/{bill_id}/returns" => {
+            // A bill of its own for each cell: a return takes back all of it.
+            let bill = json!({"user_id": world.plain.user.id, "group_id": g, "store_region": "002",
+                              "items": [{"item_id": world.item, "qty": 1}]});
+            let key = ulid::Ulid::new().to_string();
+            let res = stack.post_once(&stack.router, "/v1/bills", &world.staff.token, &key, &bill).await;
+            let billed: Value = expect_json(res, StatusCode::CREATED).await;
+            (format!("/v1/bills/{}/returns", billed["id"].as_str().unwrap()), Some(json!({})), true)
+        }
         "/v1/regions/{rid}/discounts" => {
             let body = (row.method == Method::POST).then(
                 || json!({"name": format!("Matrix {}", ulid::Ulid::new()), "percent_off": 5, "audience": "offer"}),

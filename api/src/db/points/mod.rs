@@ -12,18 +12,21 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use contract::dto::Audience;
+use chrono::Utc;
 use contract::dto::CatalogueItem;
-use contract::{EntryId, GroupId, OfferId, RegionId, Regional};
+use contract::{EntryId, GroupId, RegionId};
 use diesel::prelude::*;
 
-use crate::db::discounts::{self, DiscountRow};
 use crate::db::ledger::{EntryRow, NewEntryRow};
-use crate::db::offers::{self, NewOfferRow};
-use crate::db::{catalogue, groups, idempotency, ledger};
-use crate::domain::discounts::Terms;
-use crate::domain::points::{Change, OpenOffer, PricedItem, Refusal, Rule, Seen, decide};
+use crate::db::{groups, idempotency, ledger};
+
+mod effects;
+mod read;
+
+use crate::domain::points::{Change, PricedItem, Refusal, Rule, decide};
+use effects::{LineWrites, OfferWrites, line_steps, offer_steps};
+pub use read::quote;
+use read::read;
 
 /// One points write, as the store takes it.
 pub struct PointsWrite {
@@ -110,106 +113,6 @@ fn replays(keys: &[(&str, &str)], records: &HashMap<(String, String), idempotenc
     steps
 }
 
-/// What the batch's transaction read for its deciding writes.
-struct Read {
-    owners: HashMap<String, String>,
-    balances: HashMap<String, i64>,
-    members: HashMap<(String, String), bool>,
-    items: HashMap<String, PricedItem>,
-    discounts: Vec<Terms>,
-    /// Each group's open offers, as the batch's writes leave them.
-    offers: HashMap<String, Vec<OpenOffer>>,
-    /// Bills so far per (group, store region), where the store counts them (it has a
-    /// discount with `every_n_bills`).
-    bill_counts: HashMap<(String, String), i64>,
-    now: DateTime<Utc>,
-}
-
-/// Reads what the decisions of `deciding` (group, rule) ask about; the groups locked
-/// unless the reading is a quote's.
-fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bool) -> QueryResult<Read> {
-    let group_ids: Vec<&str> = deciding.iter().map(|(group, _)| *group).collect::<HashSet<_>>().into_iter().collect();
-    let found = if lock { groups::lock_many(conn, &group_ids)? } else { groups::find_many(conn, &group_ids)? };
-    let owners = found.iter().map(|group| (group.id.to_string(), group.owner_id.to_string())).collect();
-    let balances = found.into_iter().map(|group| (String::from(group.id), group.points)).collect();
-    let pairs: Vec<(&str, &str)> = deciding.iter().filter_map(|(group, rule)| Some((*group, rule.member()?))).collect();
-    let members = if pairs.is_empty() { HashMap::new() } else { groups::active_among(conn, &pairs)? };
-    let item_ids: HashSet<String> = deciding.iter().flat_map(|(_, rule)| rule.local_items()).collect();
-    let item_ids: Vec<&str> = item_ids.iter().map(String::as_str).collect();
-    let items = if item_ids.is_empty() {
-        HashMap::new()
-    } else {
-        catalogue::find_many(conn, &item_ids)?
-            .into_iter()
-            .map(|row| (row.id.to_string(), PricedItem::from(row)))
-            .collect()
-    };
-    let discounts: Vec<Terms> = if deciding.iter().any(|(_, rule)| rule.reads_local_discounts()) {
-        discounts::all(conn)?.iter().map(DiscountRow::terms).collect()
-    } else {
-        Vec::new()
-    };
-    let billed: Vec<&str> = deciding
-        .iter()
-        .filter(|(_, rule)| rule.store_terms(&[]).is_some())
-        .map(|(group, _)| *group)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut open = HashMap::<String, Vec<OpenOffer>>::new();
-    if !billed.is_empty() {
-        for row in offers::open_of(conn, &billed)? {
-            open.entry(row.group_id.to_string()).or_default().push(OpenOffer {
-                id: row.id.to_string(),
-                discount_id: row.discount_id.to_string(),
-                expires_at: row.expires_at,
-            });
-        }
-    }
-    let counted: Vec<&str> = deciding
-        .iter()
-        .filter(|(_, rule)| rule.store_terms(&discounts).is_some_and(|(_, terms)| issues_offers(terms)))
-        .map(|(group, _)| *group)
-        .collect();
-    let bill_counts = if counted.is_empty() { HashMap::new() } else { offers::bill_counts(conn, &counted)? };
-    Ok(Read { owners, balances, members, items, discounts, offers: open, bill_counts, now: Utc::now() })
-}
-
-/// Whether a store's discounts issue offers by themselves, so its bills are counted.
-fn issues_offers(terms: &[Terms]) -> bool {
-    terms.iter().any(|t| t.every_n_bills.is_some())
-}
-
-impl Read {
-    /// What `rule`'s decision on `group` sees, at `balance`.
-    fn seen(&self, group: &str, rule: &Rule, balance: i64) -> Seen<'_> {
-        let member = rule.member();
-        let allowed = member.and_then(|m| self.members.get(&(group.to_owned(), m.to_owned())));
-        let is_owner = member.is_some_and(|m| self.owners.get(group).is_some_and(|o| o == m));
-        Seen {
-            balance,
-            is_member: allowed.is_some(),
-            can_redeem: allowed.is_some_and(|&can| can || is_owner),
-            items: &self.items,
-            discounts: &self.discounts,
-            offers: self.offers.get(group).map_or(&[], Vec::as_slice),
-            now: self.now,
-        }
-    }
-}
-
-/// What `rule` would do to `group` now: the group's balance and the decision, read in a
-/// read-only transaction that locks nothing and writes nothing (a bill's quote).
-pub fn quote(conn: &mut PgConnection, group: &GroupId, rule: &Rule) -> QueryResult<(i64, Result<Change, Refusal>)> {
-    conn.build_transaction().read_only().repeatable_read().run(|conn| {
-        let read = read(conn, &[(group.as_str(), rule)], false)?;
-        let Some(&balance) = read.balances.get(group.as_str()) else {
-            return Ok((0, Err(Refusal::GroupNotFound)));
-        };
-        Ok((balance, decide(rule, &read.seen(group.as_str(), rule, balance))))
-    })
-}
-
 fn decide_and_write(
     conn: &mut PgConnection,
     region: RegionId,
@@ -229,6 +132,7 @@ fn decide_and_write(
     let mut read = read(conn, &deciding, true)?;
     // The balances carry from one write of a group to the next; `seen` reads the rest.
     let mut balances = std::mem::take(&mut read.balances);
+    let mut debts = std::mem::take(&mut read.debts);
 
     // Entry ids increase in batch order: entries inserted together may share a
     // timestamp, and history pages order by (time, id).
@@ -236,6 +140,7 @@ fn decide_and_write(
     let mut entry_ids = Vec::new();
     let mut changes: Vec<(&PointsWrite, Change, i64)> = Vec::new();
     let mut offer_writes = OfferWrites::default();
+    let mut line_writes = LineWrites::default();
     for (write, step) in writes.iter().zip(steps.iter_mut()) {
         if step.is_some() {
             continue;
@@ -245,14 +150,17 @@ fn decide_and_write(
             *step = Some(Step::Refused(Refusal::GroupNotFound));
             continue;
         };
-        let decision = decide(&write.rule, &read.seen(group, &write.rule, *balance));
+        let debt = debts.entry(group.to_owned()).or_insert(0);
+        let decision = decide(&write.rule, &read.seen(group, &write.rule, *balance, *debt));
         *step = Some(match decision {
             Err(refusal) => Step::Refused(refusal),
             Ok(change) => {
                 *balance += change.points;
+                *debt += change.debt_change;
                 let ulid = ulids.generate().unwrap_or_else(|_| ulid::Ulid::new());
                 let entry_id = EntryId::from_ulid(region, ulid);
                 offer_steps(&mut read, &mut offer_writes, group, &write.rule, &change, &entry_id);
+                line_steps(&mut read, &mut line_writes, &change, &entry_id);
                 entry_ids.push(entry_id);
                 changes.push((write, change, *balance));
                 Step::Applied(changes.len() - 1)
@@ -279,16 +187,20 @@ fn decide_and_write(
             discount_id: change.discount.as_ref().map(|d| d.discount_id.as_str()),
             discount_name: change.discount.as_ref().map(|d| d.name.as_str()),
             offer_id: change.discount.as_ref().and_then(|d| d.offer_id.as_deref()),
+            bill_id: change.bill_id.as_deref(),
+            debt_change: (change.debt_change != 0).then_some(change.debt_change),
         })
         .collect();
     let mut inserted: HashMap<EntryId, EntryRow> =
         ledger::insert_many(conn, &rows)?.into_iter().map(|entry| (entry.id.clone(), entry)).collect();
     let touched: HashSet<&str> = changes.iter().map(|(write, _, _)| write.group_id.as_str()).collect();
-    let new_balances: Vec<(&str, i64)> = touched.into_iter().map(|id| (id, balances[id])).collect();
+    let new_balances: Vec<(&str, i64, i64)> =
+        touched.into_iter().map(|id| (id, balances[id], debts.get(id).copied().unwrap_or(0))).collect();
     if !new_balances.is_empty() {
         groups::set_points_many(conn, &new_balances)?;
     }
     offer_writes.write(conn, &read)?;
+    line_writes.write(conn)?;
     let entries = entry_ids
         .iter()
         .map(|id| {
@@ -298,68 +210,6 @@ fn decide_and_write(
         })
         .collect::<QueryResult<Vec<_>>>()?;
     answer(conn, writes, steps, entries, render)
-}
-
-/// What a batch's bills did to offers: those they used, those their counts issued, and
-/// the counts to keep.
-#[derive(Default)]
-struct OfferWrites {
-    used: Vec<(String, String)>,
-    issued: Vec<NewOfferRow>,
-    counted: HashSet<(String, String)>,
-}
-
-impl OfferWrites {
-    fn write(&self, conn: &mut PgConnection, read: &Read) -> QueryResult<()> {
-        let used: Vec<(&str, &str)> = self.used.iter().map(|(o, b)| (o.as_str(), b.as_str())).collect();
-        offers::mark_used(conn, &used)?;
-        offers::insert_many(conn, &self.issued)?;
-        let counts: Vec<(&str, &str, i64)> = self
-            .counted
-            .iter()
-            .map(|key| (key.0.as_str(), key.1.as_str(), read.bill_counts.get(key).copied().unwrap_or(0)))
-            .collect();
-        offers::set_bill_counts(conn, &counts)
-    }
-}
-
-/// A bill applied: the offer it used is gone from its group's open ones, and where its
-/// store's discounts issue offers every N bills, it is counted, and on each N-th bill
-/// the group gets an offer (usable by its next bill, even in this batch).
-fn offer_steps(read: &mut Read, writes: &mut OfferWrites, group: &str, rule: &Rule, change: &Change, bill: &EntryId) {
-    if let Some(offer) = change.discount.as_ref().and_then(|d| d.offer_id.as_deref()) {
-        if let Some(open) = read.offers.get_mut(group) {
-            open.retain(|o| o.id != offer);
-        }
-        writes.used.push((offer.to_owned(), bill.to_string()));
-    }
-    let Some((store, terms)) = rule.store_terms(&read.discounts) else { return };
-    if !issues_offers(terms) {
-        return;
-    }
-    let key = (group.to_owned(), store.to_string());
-    let count = read.bill_counts.entry(key.clone()).or_insert(0);
-    *count += 1;
-    let count = *count;
-    writes.counted.insert(key);
-    for terms in terms.iter().filter(|t| t.audience == Audience::Offer && t.valid_at(read.now)) {
-        if terms.every_n_bills.is_some_and(|n| n > 0 && count % i64::from(n) == 0) {
-            let id = OfferId::generate(bill.region());
-            read.offers.entry(group.to_owned()).or_default().push(OpenOffer {
-                id: id.to_string(),
-                discount_id: terms.id.clone(),
-                expires_at: None,
-            });
-            writes.issued.push(NewOfferRow {
-                id: id.to_string(),
-                group_id: group.to_owned(),
-                discount_id: terms.id.clone(),
-                state: "open",
-                expires_at: None,
-                issued_by: bill.to_string(),
-            });
-        }
-    }
 }
 
 /// Writes the record of every write that decided, and says what became of each.

@@ -10,6 +10,7 @@ use contract::dto::{AppliedDiscount, Audience, EntryKind};
 use contract::{ItemId, RegionId};
 
 use crate::domain::discounts::{self, Terms};
+use crate::domain::returns::{self, BilledBill, LineFigures, ReturnRefusal};
 use crate::domain::{Points, Qty};
 
 pub use crate::domain::prices::PricedItem;
@@ -60,6 +61,9 @@ pub enum Rule {
     /// `user_id` spends the group's points; admins need no membership, staff who are not
     /// members are refused.
     Redeem { user_id: String, admin: bool, staff: bool, spend: Spend, prices: Prices },
+    /// Staff (`actor_id`) take back `lines` of the group's bill `bill_id` (all that is left
+    /// when `None`).
+    Return { actor_id: String, bill_id: String, lines: Option<Vec<(ItemId, Qty)>> },
 }
 
 impl Rule {
@@ -82,7 +86,15 @@ impl Rule {
         match self {
             Rule::Bill { store_region, prices: Prices::Here, .. } => Some((*store_region, here)),
             Rule::Bill { store_region, prices: Prices::From(store), .. } => Some((*store_region, &store.discounts)),
-            Rule::Redeem { .. } => None,
+            Rule::Redeem { .. } | Rule::Return { .. } => None,
+        }
+    }
+
+    /// A return's bill.
+    pub fn returned_bill(&self) -> Option<&str> {
+        match self {
+            Rule::Return { bill_id, .. } => Some(bill_id),
+            _ => None,
         }
     }
 
@@ -90,7 +102,7 @@ impl Rule {
     pub fn member(&self) -> Option<&str> {
         match self {
             Rule::Bill { user_id, .. } => Some(user_id),
-            Rule::Redeem { admin: true, .. } => None,
+            Rule::Redeem { admin: true, .. } | Rule::Return { .. } => None,
             Rule::Redeem { user_id, .. } => Some(user_id),
         }
     }
@@ -110,6 +122,10 @@ pub struct Seen<'a> {
     pub discounts: &'a [Terms],
     /// The group's open offers not used by an earlier write of the batch.
     pub offers: &'a [OpenOffer],
+    /// What the group owes from returns of points it had spent.
+    pub debt: i64,
+    /// A return's bill, as earlier writes of the batch leave it (`None`: not this group's).
+    pub bill: Option<&'a BilledBill>,
     /// When the decision is made: which discounts are valid.
     pub now: DateTime<Utc>,
 }
@@ -127,6 +143,35 @@ pub struct Change {
     /// A bill's: its lines' total before the discount, and the discount it applied.
     pub gross_cents: Option<i64>,
     pub discount: Option<AppliedDiscount>,
+    /// A bill's lines as billed.
+    pub lines: Vec<LineFigures>,
+    /// How the group's debt changes: + a return's points the group no longer held, - an
+    /// award's points that paid it off.
+    pub debt_change: i64,
+    /// A return's bill, the units it took back per line, and the offer it opens again.
+    pub bill_id: Option<String>,
+    pub returned: Vec<(i32, i64)>,
+    pub reopen_offer: Option<String>,
+}
+
+impl Change {
+    fn new(kind: EntryKind, user_id: &str, actor_id: &str, points: i64) -> Change {
+        Change {
+            user_id: user_id.to_owned(),
+            actor_id: actor_id.to_owned(),
+            kind,
+            points,
+            amount_cents: None,
+            store_region: None,
+            gross_cents: None,
+            discount: None,
+            lines: Vec::new(),
+            debt_change: 0,
+            bill_id: None,
+            returned: Vec::new(),
+            reopen_offer: None,
+        }
+    }
 }
 
 /// Why a write is refused. A refusal is definite: it is remembered under the write's
@@ -150,6 +195,9 @@ pub enum Refusal {
         asked: i64,
     },
     BalanceOverflow,
+    /// No such bill in this group.
+    BillNotFound(String),
+    Return(ReturnRefusal),
 }
 
 /// The decision of one write on what its transaction read.
@@ -177,16 +225,45 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
                 },
             );
             let discount = discounts::best(&priced, terms, offers, seen.now);
-            let paid = gross - discount.as_ref().map_or(0, |d| d.amount_cents);
+            let discount_cents = discount.as_ref().map_or(0, |d| d.amount_cents);
+            let paid = gross - discount_cents;
+            let points = (paid / 100).saturating_mul(*points_per_unit);
+            // Each line's share of the discount (of the lines it covers) and of the points.
+            let grosses: Vec<i64> = priced.iter().map(|(item, qty)| item.price_cents.saturating_mul(*qty)).collect();
+            let covered: Vec<i64> = match discount.as_ref().and_then(|d| terms.iter().find(|t| t.id == d.discount_id)) {
+                Some(won) => priced
+                    .iter()
+                    .zip(&grosses)
+                    .map(
+                        |((item, _), g)| {
+                            if won.category.as_deref().is_none_or(|c| c == item.category) { *g } else { 0 }
+                        },
+                    )
+                    .collect(),
+                None => vec![0; priced.len()],
+            };
+            let line_paid: Vec<i64> =
+                grosses.iter().zip(returns::split(discount_cents, &covered)).map(|(g, off)| g - off).collect();
+            let line_points = returns::split(points, &line_paid);
+            // An earlier return's points the group no longer held are paid off first.
+            let to_debt = points.min(seen.debt);
             Change {
-                user_id: user_id.clone(),
-                actor_id: actor_id.clone(),
-                kind: EntryKind::Award,
-                points: (paid / 100).saturating_mul(*points_per_unit),
                 amount_cents: Some(paid),
                 store_region: Some(*store_region),
                 gross_cents: Some(gross),
                 discount,
+                lines: priced
+                    .iter()
+                    .zip(line_paid.into_iter().zip(line_points))
+                    .map(|((item, qty), (paid_cents, points))| LineFigures {
+                        item_id: item.id.clone(),
+                        qty: *qty,
+                        paid_cents,
+                        points,
+                    })
+                    .collect(),
+                debt_change: -to_debt,
+                ..Change::new(EntryKind::Award, user_id, actor_id, points - to_debt)
             }
         }
         Rule::Redeem { user_id, admin, staff, spend, prices } => {
@@ -205,15 +282,20 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
             if seen.balance < points {
                 return Err(Refusal::InsufficientPoints { balance: seen.balance, asked: points });
             }
+            Change::new(EntryKind::Redeem, user_id, user_id, -points)
+        }
+        Rule::Return { actor_id, bill_id, lines } => {
+            let bill = seen.bill.ok_or_else(|| Refusal::BillNotFound(bill_id.clone()))?;
+            let taken = returns::take(bill, lines.as_deref()).map_err(Refusal::Return)?;
+            // What the group still holds is taken; the rest it owes (its points were spent).
+            let from_balance = taken.points.min(seen.balance);
             Change {
-                user_id: user_id.clone(),
-                actor_id: user_id.clone(),
-                kind: EntryKind::Redeem,
-                points: -points,
-                amount_cents: None,
-                store_region: None,
-                gross_cents: None,
-                discount: None,
+                amount_cents: Some(taken.refund_cents),
+                debt_change: taken.points - from_balance,
+                bill_id: Some(bill_id.clone()),
+                returned: taken.lines,
+                reopen_offer: if taken.whole_bill { bill.offer_id.clone() } else { None },
+                ..Change::new(EntryKind::Return, &bill.user_id, actor_id, -from_balance)
             }
         }
     };
@@ -235,119 +317,4 @@ fn available<'a>(prices: &'a Prices, seen: &'a Seen<'_>, id: &ItemId) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seen(balance: i64, is_member: bool, can_redeem: bool, items: &HashMap<String, PricedItem>) -> Seen<'_> {
-        Seen { balance, is_member, can_redeem, items, discounts: &[], offers: &[], now: chrono::Utc::now() }
-    }
-
-    fn redeem(points: i64, admin: bool, staff: bool) -> Rule {
-        Rule::Redeem {
-            user_id: "001-aaaaaa".into(),
-            admin,
-            staff,
-            spend: Spend::Points(Points::parse(points).unwrap_or_else(|_| unreachable!())),
-            prices: Prices::Here,
-        }
-    }
-
-    #[test]
-    fn a_redemption_needs_the_right_and_the_points() {
-        let none = HashMap::new();
-        assert_eq!(decide(&redeem(5, false, false), &seen(10, true, true, &none)).map(|c| c.points), Ok(-5));
-        assert_eq!(
-            decide(&redeem(5, false, false), &seen(10, true, false, &none)).err(),
-            Some(Refusal::NoRightToRedeem)
-        );
-        assert_eq!(
-            decide(&redeem(5, false, true), &seen(10, false, false, &none)).err(),
-            Some(Refusal::StaffNotMember)
-        );
-        assert_eq!(
-            decide(&redeem(5, false, false), &seen(10, false, false, &none)).err(),
-            Some(Refusal::GroupNotFound)
-        );
-        assert_eq!(decide(&redeem(5, true, false), &seen(10, false, false, &none)).map(|c| c.points), Ok(-5));
-        assert_eq!(
-            decide(&redeem(11, false, false), &seen(10, true, true, &none)).err(),
-            Some(Refusal::InsufficientPoints { balance: 10, asked: 11 })
-        );
-    }
-
-    #[test]
-    fn a_bill_prices_its_lines_and_earns_on_what_is_paid() {
-        let item = |id: &str, available| PricedItem {
-            id: id.into(),
-            category: "food".into(),
-            price_cents: 1_250,
-            points_price: 9,
-            available,
-        };
-        let items: HashMap<String, PricedItem> =
-            [("001-soup01", item("001-soup01", true)), ("001-gone01", item("001-gone01", false))]
-                .into_iter()
-                .map(|(id, item)| (id.to_owned(), item))
-                .collect();
-        let bill = |id: &str| Rule::Bill {
-            user_id: "001-aaaaaa".into(),
-            actor_id: "001-staff1".into(),
-            store_region: "001".parse().unwrap_or_else(|_| unreachable!()),
-            lines: vec![(
-                id.parse().unwrap_or_else(|_| unreachable!()),
-                Qty::parse(2).unwrap_or_else(|_| unreachable!()),
-            )],
-            prices: Prices::Here,
-            points_per_unit: 1,
-        };
-        let change = decide(&bill("001-soup01"), &seen(0, true, false, &items)).unwrap_or_else(|_| unreachable!());
-        assert_eq!((change.amount_cents, change.points), (Some(2_500), 25));
-        // A discount everyone gets: points are earned on what is paid.
-        let tenth = [crate::domain::discounts::Terms {
-            id: "001-disc01".into(),
-            name: "A tenth off".into(),
-            off: crate::domain::discounts::Off::Percent(10),
-            min_spend_cents: 0,
-            category: None,
-            valid_from: None,
-            valid_until: None,
-            audience: contract::dto::Audience::Everyone,
-            every_n_bills: None,
-        }];
-        let discounted = Seen { discounts: &tenth, ..seen(0, true, false, &items) };
-        let change = decide(&bill("001-soup01"), &discounted).unwrap_or_else(|_| unreachable!());
-        assert_eq!((change.gross_cents, change.amount_cents, change.points), (Some(2_500), Some(2_250), 22));
-        assert_eq!(change.discount.map(|d| (d.discount_id, d.amount_cents)), Some(("001-disc01".into(), 250)));
-        // An offer of the group, of this store's offer-only half price, saves more: it is
-        // used; expired, it is not.
-        let half = crate::domain::discounts::Terms {
-            id: "001-half01".into(),
-            off: crate::domain::discounts::Off::Percent(50),
-            audience: contract::dto::Audience::Offer,
-            ..tenth[0].clone()
-        };
-        let both = [tenth[0].clone(), half];
-        let offers = [OpenOffer { id: "001-offer1".into(), discount_id: "001-half01".into(), expires_at: None }];
-        let with_offer = Seen { discounts: &both, offers: &offers, ..seen(0, true, false, &items) };
-        let change = decide(&bill("001-soup01"), &with_offer).unwrap_or_else(|_| unreachable!());
-        let used = change.discount.map(|d| (d.offer_id, d.amount_cents));
-        assert_eq!(used, Some((Some("001-offer1".into()), 1_250)));
-        let stale =
-            [OpenOffer { expires_at: Some(chrono::Utc::now() - chrono::Duration::hours(1)), ..offers[0].clone() }];
-        let expired = Seen { discounts: &both, offers: &stale, ..seen(0, true, false, &items) };
-        let change = decide(&bill("001-soup01"), &expired).unwrap_or_else(|_| unreachable!());
-        assert_eq!(change.discount.map(|d| (d.offer_id, d.amount_cents)), Some((None, 250)));
-        assert_eq!(
-            decide(&bill("001-gone01"), &seen(0, true, false, &items)).err(),
-            Some(Refusal::ItemUnavailable("001-gone01".into()))
-        );
-        assert_eq!(
-            decide(&bill("001-nope01"), &seen(0, true, false, &items)).err(),
-            Some(Refusal::ItemNotFound("001-nope01".into()))
-        );
-        assert_eq!(
-            decide(&bill("001-soup01"), &seen(0, false, false, &items)).err(),
-            Some(Refusal::NotAMember { user_id: "001-aaaaaa".into() })
-        );
-    }
-}
+mod tests;
