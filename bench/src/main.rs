@@ -5,6 +5,8 @@
 //! - `redeem`: redemptions (`POST /v1/groups/{g}/redemptions`, a fresh key each) against
 //!   a set of groups for one round; prints its figures as JSON (`infra/local/bench.py`
 //!   alternates these rounds with pgbench running the same SQL).
+//! - `bill`: bills of one item (`POST /v1/bills`, a fresh key each) for a user into a set
+//!   of groups for one round, figures as JSON, like `redeem`.
 //! - `hop`: sets up a customer, then `compare`s one group GET direct and via the router
 //!   (and via nginx and `loyalty-bare-proxy`, if given).
 //! - `cpu`: the CPU seconds so far of some process trees, for rounds run by others.
@@ -19,7 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use client::{Client, Retry};
-use contract::dto::{NewRedemption, NewUser};
+use contract::dto::{BillLine, NewBill, NewRedemption, NewUser};
 use serde_json::{Value, json};
 
 use crate::cpu::Component;
@@ -77,6 +79,27 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
         /// Processes whose CPU time per request to report (`NAME=PID,…`, children included).
+        #[arg(long = "cpu", value_parser = cpu::parse_component)]
+        cpu: Vec<Component>,
+    },
+    /// One round of bills of ITEM for USER into GROUPS (the user a member of each); figures
+    /// as JSON.
+    Bill {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A staff member's token.
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        item: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        groups: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
         #[arg(long = "cpu", value_parser = cpu::parse_component)]
         cpu: Vec<Component>,
     },
@@ -159,27 +182,30 @@ async fn compare(
     Ok(())
 }
 
-async fn redeem(
+/// One round of keyed points writes (a fresh key each) against `groups`, figures as JSON.
+async fn points_round(
     url: String,
     token: String,
     groups: Vec<String>,
     concurrency: usize,
     seconds: u64,
     cpu: Vec<Component>,
+    request: impl Fn(Client, String, String) -> futures_util::future::BoxFuture<'static, client::Result<u32>>
+    + Send
+    + Sync
+    + 'static,
 ) -> anyhow::Result<()> {
     // Sent again with the same key while the platform asks to wait (503, in progress).
     let retry = Retry { attempts: 8, base: Duration::from_millis(5), max: Duration::from_millis(640) };
     let client = client(concurrency, retry)?.with_base(&url).with_token(token);
     let run = ulid::Ulid::new().to_string();
-    let (groups, run) = (Arc::new(groups), Arc::new(run));
-    let points = NewRedemption { points: Some(1), item_id: None, qty: None };
+    let (groups, run, request) = (Arc::new(groups), Arc::new(run), Arc::new(request));
     let send = move |worker: usize, n: u64| {
-        let (client, groups, run, points) = (client.clone(), groups.clone(), run.clone(), points.clone());
+        let (client, groups, run, request) = (client.clone(), groups.clone(), run.clone(), request.clone());
         async move {
-            let group = &groups[(n as usize * 7919 + worker * 104_729) % groups.len()];
-            let key = format!("bench-{run}-{worker}-{n}");
-            match client.redeem(group, &points, &key).await {
-                Ok(reply) => Attempt { ok: true, retries: u64::from(reply.retries) },
+            let group = groups[(n as usize * 7919 + worker * 104_729) % groups.len()].clone();
+            match request(client, group, format!("bench-{run}-{worker}-{n}")).await {
+                Ok(retries) => Attempt { ok: true, retries: u64::from(retries) },
                 Err(err) => Attempt { ok: false, retries: u64::from(err.retries()) },
             }
         }
@@ -223,7 +249,24 @@ async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Compare { shape, token, title, targets } => compare(shape, token, &title, targets).await,
         Command::Redeem { url, token, groups, concurrency, seconds, cpu } => {
-            redeem(url, token, groups, concurrency, seconds, cpu).await
+            let points = NewRedemption { points: Some(1), item_id: None, qty: None };
+            points_round(url, token, groups, concurrency, seconds, cpu, move |client, group, key| {
+                let points = points.clone();
+                Box::pin(async move { client.redeem(&group, &points, &key).await.map(|reply| reply.retries) })
+            })
+            .await
+        }
+        Command::Bill { url, token, user, item, groups, concurrency, seconds, cpu } => {
+            points_round(url, token, groups, concurrency, seconds, cpu, move |client, group, key| {
+                let bill = NewBill {
+                    user_id: user.clone(),
+                    group_id: Some(group),
+                    store_region: "001".to_owned(),
+                    items: vec![BillLine { item_id: item.clone(), qty: 1 }],
+                };
+                Box::pin(async move { client.bill(&bill, &key).await.map(|reply| reply.retries) })
+            })
+            .await
         }
         Command::Cpu { cpu } => {
             let seconds: serde_json::Map<String, Value> =

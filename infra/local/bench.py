@@ -15,6 +15,10 @@ nginx (installed with apt-get if missing) routing by id prefix to the same APIs,
   growth     the first page of a group's history at 10 k, 100 k and 1 M ledger entries
   redeem     redemptions through the router versus pgbench running the same SQL
              (1000 groups / no contention, and 5 hot groups with 20 clients)
+  bill       bills of one dish through the router (the same two shapes)
+
+`--servers DIR` runs the API and router binaries of another build (e.g. an older
+commit's `target/release`) under the same load generator: an A/B of the servers alone.
 
 Every pair alternates rounds within the run. The figures replace the part of
 docs/BENCHMARKS.md between its `bench:begin` and `bench:end` markers.
@@ -83,7 +87,7 @@ def region(rid):
 
 
 STAFF_PASSWORD = os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")
-ALL = ["hop", "hop-tls", "catalogue", "fanout", "fanout-wan", "growth", "redeem"]
+ALL = ["hop", "hop-tls", "catalogue", "fanout", "fanout-wan", "growth", "redeem", "bill"]
 
 
 def api(rid, instance=0):
@@ -499,6 +503,40 @@ SELECT '001-' || upper(lpad(to_hex(i), 20, '0')) || '{prefix[-1].upper()}SEED0',
   FROM generate_series(1, {n}) AS i;""")
 
 
+def section_bill(bin_dir, rounds, seconds):
+    """Bills of one 12.50 dish by staff into seeded groups, through the router."""
+    user, _ = customer("001")
+    staff = ok("POST", f"{ROUTER}/v1/sessions", {"email": "staff@001.loyalty.local",
+                                                 "password": os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")})
+    item = ok("POST", f"{ROUTER}/v1/regions/001/catalogue",
+              {"name": "Bench dish", "category": "mains", "price_cents": 1250, "points_price": 10}, staff["token"])
+    lines = []
+    for shape, prefix, groups, clients in [("1000 groups, no contention", "001-c", 1000, 20),
+                                           ("5 hot groups", "001-k", 5, 20)]:
+        log(f"bills: {shape}")
+        seed_redemption_groups(prefix, groups, user["id"])
+        settle("groups")
+        ids = ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
+        runs = []
+        for r in range(rounds):
+            out = run([str(bin_dir / "loyalty-bench"), "bill", "--url", ROUTER, "--token", staff["token"],
+                       "--user", user["id"], "--item", item["id"], "--groups", ids,
+                       "--concurrency", str(clients), "--seconds", str(seconds), *cpu_args()],
+                      stdout=subprocess.PIPE).stdout
+            runs.append(json.loads(out.strip().splitlines()[-1]))
+            log(f"round {r + 1}: router {runs[-1]['throughput']:.0f}/s")
+        med = {k: statistics.median(r[k] for r in runs) for k in ("throughput", "p50_ms", "p99_ms", "max_ms")}
+        lines.append(f"Bills of one dish, {shape}, {clients} concurrent clients, {rounds} rounds of {seconds} s "
+                     f"(medians; failures and retries summed)\n")
+        lines.append("| throughput (tx/s) | p50 (ms) | p99 (ms) | max (ms) | retries | failed |")
+        lines.append("| --- | --- | --- | --- | --- | --- |")
+        lines.append(f"| {med['throughput']:.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | {med['max_ms']:.2f} | "
+                     f"{sum(r['retries'] for r in runs)} | {sum(r['errors'] for r in runs)} |\n")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
 def section_redeem(bin_dir, rounds, seconds):
     user, token = customer("001")
     logdir = Path(tempfile.mkdtemp(prefix="loyalty-pgbench-"))
@@ -552,6 +590,7 @@ def main():
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated sections")
     parser.add_argument("--keep", action="store_true", help="leave the deployment running")
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/BENCHMARKS.md")
+    parser.add_argument("--servers", help="run the API and router binaries of this directory (another build)")
     args = parser.parse_args()
     rounds, seconds = (1, 2) if args.quick else (3, 5)
     shape = ["--rounds", str(rounds), "--seconds", str(seconds)]
@@ -565,14 +604,14 @@ def main():
                           capture_output=True).stdout)
     bin_dir = Path(meta["target_directory"]) / "release"
     load_layout(bin_dir)
-    platform = Platform(bin_dir)
+    platform = Platform(Path(args.servers) if args.servers else bin_dir)
     sections = {}
     try:
         platform.up()
         for name in only:
             log(f"benchmark: {name}")
-            if name == "redeem":
-                sections[name] = section_redeem(bin_dir, rounds, seconds)
+            if name in ("redeem", "bill"):
+                sections[name] = globals()[f"section_{name}"](bin_dir, rounds, seconds)
             else:
                 sections[name] = globals()[f"section_{name.replace('-', '_')}"](bin_dir, shape)
     finally:
@@ -588,7 +627,7 @@ def main():
     titles = {"hop": "Router hop", "hop-tls": "Router hop with TLS to the upstream", "catalogue": "Catalogue cache",
               "fanout": "Fan-out",
               "fanout-wan": "Fan-out over wide-area links",
-              "growth": "History growth", "redeem": "Redemptions versus pgbench"}
+              "growth": "History growth", "redeem": "Redemptions versus pgbench", "bill": "Bills"}
     for name in only:
         body.append(f"### {titles[name]}\n\n{sections[name].strip()}\n")
     doc = ROOT / "docs" / "BENCHMARKS.md"

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use contract::dto::LedgerEntry;
+use contract::dto::{EntryKind, LedgerEntry, Offer, OfferState};
 use serde::Serialize;
 
 use crate::history::{History, Outcome};
@@ -16,6 +16,8 @@ pub struct GroupView {
     pub balance: i64,
     /// Every ledger entry of the group (any order).
     pub entries: Vec<LedgerEntry>,
+    /// Every offer of the group.
+    pub offers: Vec<Offer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,6 +35,9 @@ pub enum Violation {
     ReplayDiffered { key: String },
     Unresolved { key: String },
     TotalsDiffer { client: i64, platform: i64 },
+    ReturnedMoreThanAwarded { bill: String, awarded: i64, reversed: i64 },
+    OfferUsedTwice { offer: String, bills: usize, returns: usize },
+    OfferNotShown { offer: String, bill: String },
 }
 
 impl fmt::Display for Violation {
@@ -69,6 +74,16 @@ impl fmt::Display for Violation {
             Unresolved { key } => write!(f, "write {key}: outcome never learned, even by retrying its key"),
             TotalsDiffer { client, platform } => {
                 write!(f, "awarded minus redeemed per the client is {client}, the balances sum to {platform}")
+            }
+            ReturnedMoreThanAwarded { bill, awarded, reversed } => {
+                write!(f, "bill {bill} awarded {awarded} points, its returns took back {reversed}")
+            }
+            OfferUsedTwice { offer, bills, returns } => write!(
+                f,
+                "offer {offer} was used by {bills} acknowledged bills, with only {returns} returns to open it again"
+            ),
+            OfferNotShown { offer, bill } => {
+                write!(f, "offer {offer} is used by {bill}, which no acknowledged bill answer named")
             }
         }
     }
@@ -195,6 +210,8 @@ pub fn check(history: &History, groups: &BTreeMap<String, GroupView>) -> Verdict
             });
         }
     }
+    violations.extend(check_returns(groups));
+    violations.extend(check_offers(history, groups));
     let platform_total: i64 = groups.values().map(|v| v.balance).sum();
     if client_total != platform_total {
         violations.push(Violation::TotalsDiffer { client: client_total, platform: platform_total });
@@ -206,6 +223,69 @@ pub fn check(history: &History, groups: &BTreeMap<String, GroupView>) -> Verdict
         refused_writes: refused,
         violations,
     }
+}
+
+/// What a bill awarded (its entry adds what did not pay a debt: awarded = points -
+/// debt_change) is never exceeded by what its returns took back (reversed = -points +
+/// debt_change: taken from the balance, plus owed).
+fn check_returns(groups: &BTreeMap<String, GroupView>) -> Vec<Violation> {
+    let entries = groups.values().flat_map(|v| &v.entries);
+    let mut awarded: HashMap<&str, i64> = HashMap::new();
+    let mut reversed: HashMap<&str, i64> = HashMap::new();
+    for entry in entries {
+        let debt = entry.debt_change.unwrap_or(0);
+        match (entry.kind, &entry.bill_id) {
+            (EntryKind::Award, _) => *awarded.entry(entry.id.as_str()).or_default() += entry.points - debt,
+            (EntryKind::Return, Some(bill)) => *reversed.entry(bill.as_str()).or_default() += -entry.points + debt,
+            _ => {}
+        }
+    }
+    reversed
+        .into_iter()
+        .filter_map(|(bill, back)| {
+            let given = awarded.get(bill).copied().unwrap_or(0);
+            (back > given).then(|| Violation::ReturnedMoreThanAwarded {
+                bill: bill.to_owned(),
+                awarded: given,
+                reversed: back,
+            })
+        })
+        .collect()
+}
+
+/// Every used offer is used by an acknowledged bill whose answer named it, and no offer
+/// served more acknowledged bills than one plus the returns of those bills (a wholly
+/// returned bill opens its offer again).
+fn check_offers(history: &History, groups: &BTreeMap<String, GroupView>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut bills_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for write in &history.writes {
+        if let (Some(offer), Outcome::Applied { entry_id, .. }) = (&write.offer, &write.outcome) {
+            bills_of.entry(offer.as_str()).or_default().push(entry_id.as_str());
+        }
+    }
+    let returns_of = |bills: &[&str]| {
+        history
+            .writes
+            .iter()
+            .filter(|w| matches!(w.outcome, Outcome::Applied { .. }))
+            .filter(|w| w.bill.as_deref().is_some_and(|b| bills.contains(&b)))
+            .count()
+    };
+    for (offer, bills) in &bills_of {
+        let returns = returns_of(bills);
+        if bills.len() > 1 + returns {
+            violations.push(Violation::OfferUsedTwice { offer: (*offer).to_owned(), bills: bills.len(), returns });
+        }
+    }
+    for offer in groups.values().flat_map(|v| &v.offers).filter(|o| o.state == OfferState::Used) {
+        let bill = offer.used_by_bill.as_ref().map(ToString::to_string).unwrap_or_default();
+        let shown = bills_of.get(offer.id.as_str()).is_some_and(|bills| bills.contains(&bill.as_str()));
+        if !shown {
+            violations.push(Violation::OfferNotShown { offer: offer.id.to_string(), bill });
+        }
+    }
+    violations
 }
 
 #[cfg(test)]
@@ -243,11 +323,78 @@ mod tests {
             group: GROUP.into(),
             outcome: Outcome::Applied { entry_id: format!("001-01JD3Q6M2V8X4Y5Z6A7B8C9D{n:02}"), points },
             replay_matched: None,
+            offer: None,
+            bill: None,
         }
     }
 
     fn groups(balance: i64, entries: Vec<LedgerEntry>) -> BTreeMap<String, GroupView> {
-        BTreeMap::from([(GROUP.to_owned(), GroupView { balance, entries })])
+        BTreeMap::from([(GROUP.to_owned(), GroupView { balance, entries, offers: Vec::new() })])
+    }
+
+    fn returned(n: u32, key: &str, bill: u32, taken: i64, owed: i64, balance_after: i64) -> (WriteRecord, LedgerEntry) {
+        let bill = format!("001-01JD3Q6M2V8X4Y5Z6A7B8C9D{bill:02}");
+        let mut write = applied(n, key, -taken);
+        write.kind = WriteKind::Return;
+        write.bill = Some(bill.clone());
+        let mut ledger = entry(n, key, -taken, balance_after);
+        ledger.kind = EntryKind::Return;
+        ledger.bill_id = Some(bill.parse().unwrap());
+        ledger.debt_change = Some(owed).filter(|o| *o != 0);
+        (write, ledger)
+    }
+
+    #[test]
+    fn returns_within_the_award_pass_and_beyond_it_are_reported() {
+        // A bill of 30; 10 spent; the whole bill returned: 20 taken, 10 owed.
+        let (back, back_entry) = returned(12, "back", 10, 20, 10, 0);
+        let history = History { writes: vec![applied(10, "a", 30), applied(11, "r", -10), back] };
+        let ledger = vec![entry(10, "a", 30, 30), entry(11, "r", -10, 20), back_entry];
+        let verdict = check(&history, &groups(0, ledger.clone()));
+        assert!(verdict.ok(), "{:?}", verdict.violations);
+        // A second return of the same bill taking 5 more would exceed what it awarded.
+        let (again, again_entry) = returned(13, "again", 10, 0, 5, 0);
+        let history = History { writes: [history.writes, vec![again]].concat() };
+        let verdict = check(&history, &groups(0, [ledger, vec![again_entry]].concat()));
+        assert!(verdict.violations.contains(&Violation::ReturnedMoreThanAwarded {
+            bill: "001-01JD3Q6M2V8X4Y5Z6A7B8C9D10".into(),
+            awarded: 30,
+            reversed: 35
+        }));
+    }
+
+    #[test]
+    fn an_offer_used_by_two_bills_or_by_one_no_answer_named_is_reported() {
+        let mut first = applied(10, "a", 10);
+        first.offer = Some("001-offer1".into());
+        let mut second = applied(11, "b", 10);
+        second.offer = Some("001-offer1".into());
+        let history = History { writes: vec![first, second] };
+        let mut views = groups(20, vec![entry(10, "a", 10, 10), entry(11, "b", 10, 20)]);
+        let used = |bill: &str| Offer {
+            id: "001-offer1".parse().unwrap(),
+            discount_id: "001-disc01".parse().unwrap(),
+            region: "001".parse().unwrap(),
+            state: OfferState::Used,
+            expires_at: None,
+            used_by_bill: Some(bill.parse().unwrap()),
+            created_on: DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap(),
+        };
+        views.get_mut(GROUP).unwrap().offers = vec![used("001-01JD3Q6M2V8X4Y5Z6A7B8C9D11")];
+        let verdict = check(&history, &views);
+        assert_eq!(
+            verdict.violations,
+            vec![Violation::OfferUsedTwice { offer: "001-offer1".into(), bills: 2, returns: 0 }]
+        );
+        views.get_mut(GROUP).unwrap().offers = vec![used("001-01JD3Q6M2V8X4Y5Z6A7B8C9D12")];
+        let verdict = check(&History { writes: vec![applied(10, "a", 10), applied(11, "b", 10)] }, &views);
+        assert_eq!(
+            verdict.violations,
+            vec![Violation::OfferNotShown {
+                offer: "001-offer1".into(),
+                bill: "001-01JD3Q6M2V8X4Y5Z6A7B8C9D12".into()
+            }]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 pub enum WriteKind {
     Bill,
     Redeem,
+    Return,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,6 +31,12 @@ pub struct WriteRecord {
     pub outcome: Outcome,
     /// For writes sent twice: whether the second answer repeated the first exactly.
     pub replay_matched: Option<bool>,
+    /// An applied bill's offer, as its answer named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
+    /// A return's bill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

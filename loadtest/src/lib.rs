@@ -26,7 +26,7 @@ use crate::scenario::Scenario;
 use crate::stats::Stats;
 use crate::workload::Load;
 
-/// A group's balance and whole ledger, as the platform reports them.
+/// A group's balance, whole ledger and offers, as the platform reports them.
 pub async fn observe(api: &Api, token: &str, group: &str) -> anyhow::Result<GroupView> {
     let client = api.as_user(token);
     let balance = client.group(group).await.with_context(|| format!("reading group {group}"))?.value.points;
@@ -41,7 +41,8 @@ pub async fn observe(api: &Api, token: &str, group: &str) -> anyhow::Result<Grou
             None => break,
         }
     }
-    Ok(GroupView { balance, entries })
+    let offers = client.offers(group).await.with_context(|| format!("reading group {group}'s offers"))?.value.items;
+    Ok(GroupView { balance, entries, offers })
 }
 
 async fn observe_all(load: &Load) -> anyhow::Result<BTreeMap<String, GroupView>> {

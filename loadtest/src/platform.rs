@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use client::{Client, Retry};
-use contract::dto::{NewBill, NewRedemption};
+use contract::dto::{NewBill, NewRedemption, NewReturn};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -47,6 +47,7 @@ pub enum Sent {
 pub enum Request {
     Bill(NewBill),
     Redeem { group: String, redemption: NewRedemption },
+    Return { bill: String, lines: NewReturn },
 }
 
 #[derive(Clone)]
@@ -84,6 +85,7 @@ impl Api {
         match request {
             Request::Bill(bill) => sent(client.bill(bill, key).await),
             Request::Redeem { group, redemption } => sent(client.redeem(group, redemption, key).await),
+            Request::Return { bill, lines } => sent(client.return_bill(bill, lines, key).await),
         }
     }
 

@@ -33,8 +33,9 @@ pub struct Scenario {
     /// Virtual users running at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
-    /// Operation mix in percent: bill, redeem, catalogue, balance, activity.
-    #[arg(long, value_delimiter = ',', default_value = "35,35,10,10,10")]
+    /// Operation mix in percent: bill, redeem, catalogue, balance, activity, quote,
+    /// return, offer.
+    #[arg(long, value_delimiter = ',', default_value = "30,30,8,8,8,6,6,4")]
     pub mix: Vec<u32>,
     /// Share of writes deliberately sent twice with the same key (0.0..=1.0).
     #[arg(long, default_value_t = 0.1)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use contract::dto::{NewCatalogueItem, NewGroup, NewInvitation, NewMember, NewUser, Role};
+use contract::dto::{Audience, NewCatalogueItem, NewDiscount, NewGroup, NewInvitation, NewMember, NewUser, Role};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -32,6 +32,8 @@ pub struct World {
     pub staff: Vec<(String, String)>,
     /// Region → ids of its catalogue items.
     pub menus: BTreeMap<String, Vec<String>>,
+    /// Each region's offer-only discount (which also issues offers every 4 bills).
+    pub offer_discounts: BTreeMap<String, String>,
     pub customers: Vec<Customer>,
     pub shared_groups: Vec<String>,
 }
@@ -79,6 +81,7 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
 
     let mut staff = Vec::new();
     let mut menus = BTreeMap::new();
+    let mut offer_discounts = BTreeMap::new();
     for region in regions {
         let email = format!("lt-{run_id}-staff-{region}@loadtest.local");
         let staff_user = new_user(&email, format!("Staff {region}"), region, Some(Role::Staff));
@@ -97,6 +100,31 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
             items.push(added.value.id.to_string());
         }
         menus.insert(region.clone(), items);
+        // A tenth off bills from 15.00 for everyone, and half off through offers, which
+        // the staff issue and every fourth bill of a group in the region earns.
+        let store = api.as_user(&token);
+        let tenth = NewDiscount {
+            name: format!("Tenth {region}"),
+            percent_off: Some(10),
+            amount_off_cents: None,
+            min_spend_cents: Some(1_500),
+            category: None,
+            valid_from: None,
+            valid_until: None,
+            audience: Audience::Everyone,
+            every_n_bills: None,
+        };
+        store.add_discount(region, &tenth).await.context("add a discount")?;
+        let half = NewDiscount {
+            name: format!("Half {region}"),
+            percent_off: Some(50),
+            min_spend_cents: None,
+            audience: Audience::Offer,
+            every_n_bills: Some(4),
+            ..tenth
+        };
+        let half = store.add_discount(region, &half).await.context("add an offer discount")?.value;
+        offer_discounts.insert(region.clone(), half.id.to_string());
         staff.push((created.id.to_string(), token));
     }
 
@@ -159,5 +187,5 @@ pub async fn create(api: &Api, scenario: &Scenario, rng: &mut StdRng) -> anyhow:
         }
         shared_groups.push(group);
     }
-    Ok(World { run_id, admin, staff, menus, customers, shared_groups })
+    Ok(World { run_id, admin, staff, menus, offer_discounts, customers, shared_groups })
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use contract::dto::{BillLine, NewBill, NewRedemption};
+use contract::dto::{BillLine, NewBill, NewOffer, NewRedemption, NewReturn};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::Mutex;
@@ -27,6 +27,8 @@ pub struct Load {
     /// Writes whose outcome is unknown, by their index in the history: their keys are
     /// retried after the load to learn it.
     pub unresolved: Mutex<Vec<(usize, Write)>>,
+    /// Acknowledged bills (id, group, items), for returns to pick from.
+    bills: Mutex<Vec<(String, String, Vec<String>)>>,
     issued: AtomicU64,
 }
 
@@ -46,9 +48,13 @@ pub struct Write {
 pub fn outcome_of(kind: WriteKind, sent: &Sent) -> Outcome {
     match sent {
         Sent::Answered { reply, .. } if reply.status == 201 => {
+            // What the write's ledger entry adds: a bill's points less what paid a debt,
+            // a redemption's spent, a return's taken.
+            let body = &reply.body;
             let points = match kind {
-                WriteKind::Bill => reply.body["points_awarded"].as_i64(),
-                WriteKind::Redeem => reply.body["points"].as_i64().map(|p| -p),
+                WriteKind::Bill => body["points_awarded"].as_i64().map(|p| p - body["debt_paid"].as_i64().unwrap_or(0)),
+                WriteKind::Redeem => body["points"].as_i64().map(|p| -p),
+                WriteKind::Return => body["points_taken"].as_i64().map(|p| -p),
             };
             match (reply.body["id"].as_str(), points) {
                 (Some(id), Some(points)) => Outcome::Applied { entry_id: id.to_owned(), points },
@@ -92,6 +98,7 @@ impl Load {
             stats: Stats::new(),
             history: Mutex::new(History::default()),
             unresolved: Mutex::new(Vec::new()),
+            bills: Mutex::new(Vec::new()),
             issued: AtomicU64::new(0),
         })
     }
@@ -123,6 +130,16 @@ impl Load {
         }
         let outcome = outcome_of(write.kind, &sent);
         let unknown = outcome == Outcome::Unknown;
+        let offer = match &sent {
+            Sent::Answered { reply, .. } if reply.status == 201 => {
+                reply.body["discounts"][0]["offer_id"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        };
+        if let (Outcome::Applied { entry_id, .. }, Request::Bill(bill)) = (&outcome, &write.request) {
+            let items = bill.items.iter().map(|line| line.item_id.clone()).collect();
+            self.bills.lock().await.push((entry_id.clone(), write.group.clone(), items));
+        }
         let record = WriteRecord {
             kind: write.kind,
             caller: write.caller.clone(),
@@ -130,6 +147,11 @@ impl Load {
             group: write.group.clone(),
             outcome,
             replay_matched,
+            offer,
+            bill: match &write.request {
+                Request::Return { bill, .. } => Some(bill.clone()),
+                _ => None,
+            },
         };
         let mut history = self.history.lock().await;
         if unknown {
@@ -151,6 +173,9 @@ impl Load {
                 resolved += 1;
             }
             if let Some(record) = self.history.lock().await.writes.get_mut(index) {
+                if let Sent::Answered { reply, .. } = &sent {
+                    record.offer = reply.body["discounts"][0]["offer_id"].as_str().map(str::to_owned);
+                }
                 record.outcome = outcome;
             }
         }
@@ -222,9 +247,48 @@ impl Load {
                 self.read("catalogue", self.api.as_user(&customer.token).catalogue(region)).await
             }
             3 => self.read("balance", self.api.as_user(&customer.token).group(&group)).await,
-            _ => {
+            4 => {
                 let page = client::PageQuery { limit: Some(20), cursor: None };
                 self.read("activity", self.api.as_user(&customer.token).activity(&customer.id, &page)).await
+            }
+            5 => {
+                let store = Self::pick(rng, &self.scenario.regions).clone();
+                let menu = world.menus.get(&store).cloned().unwrap_or_default();
+                let items = vec![BillLine { item_id: Self::pick(rng, &menu).clone(), qty: rng.random_range(1..=3) }];
+                let bill = NewBill { user_id: customer.id.clone(), group_id: Some(group), store_region: store, items };
+                let (_, staff_token) = Self::pick(rng, &world.staff);
+                self.read("quote", self.api.as_user(staff_token).quote(&bill)).await
+            }
+            6 => {
+                // A return of an acknowledged bill: all that is left, or one of an item.
+                let picked = {
+                    let bills = self.bills.lock().await;
+                    (!bills.is_empty()).then(|| Self::pick(rng, &bills).clone())
+                };
+                let Some((bill, group, items)) = picked else { return };
+                let lines = rng.random_bool(0.5).then(|| vec![BillLine { item_id: items[0].clone(), qty: 1 }]);
+                let (staff_id, staff_token) = Self::pick(rng, &world.staff).clone();
+                let write = Write {
+                    kind: WriteKind::Return,
+                    caller: staff_id,
+                    token: staff_token,
+                    key,
+                    group,
+                    request: Request::Return { bill, lines: NewReturn { lines } },
+                };
+                self.send_write("return", write, duplicate).await;
+            }
+            _ => {
+                // Staff issue the group an offer of a store's offer-only discount, keyed.
+                let store = Self::pick(rng, &self.scenario.regions);
+                let Some(discount) = world.offer_discounts.get(store) else { return };
+                let new = NewOffer { discount_id: discount.clone(), expires_at: None };
+                let (_, staff_token) = Self::pick(rng, &world.staff);
+                let staff = self.api.as_user(staff_token);
+                self.read("offer", staff.issue_offer(&group, &new, &key)).await;
+                if duplicate {
+                    self.read("offer", staff.issue_offer(&group, &new, &key)).await;
+                }
             }
         }
     }

@@ -31,7 +31,15 @@ pub fn entries(items: &[LedgerEntry]) -> Markup {
                 @for e in items {
                     tr {
                         td { (e.created_on.format("%d %b %H:%M")) }
-                        td { (e.kind.as_str()) @if let Some(cents) = e.amount_cents { " · bill of " (money(cents)) } }
+                        td {
+                            (e.kind.as_str())
+                            @if let Some(cents) = e.amount_cents {
+                                @if e.bill_id.is_some() { " · refund of " } @else { " · bill of " } (money(cents))
+                            }
+                            @if let Some(debt) = e.debt_change.filter(|d| *d != 0) {
+                                @if debt > 0 { " · " (debt) " points owed" } @else { " · " (-debt) " points paid back" }
+                            }
+                        }
                         td { code { (e.actor_id.as_ref().unwrap_or(&e.user_id)) } }
                         td.num { (e.points) }
                         td.num { (e.balance_after) }
@@ -145,6 +153,8 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
     };
     let owner = group.owner_id == me.login.user_id;
     let invitations = if owner && !group.personal { Some(invitations(&me, &group.id, None).await?) } else { None };
+    // Offers are a nicety on this page: a region that cannot list them hides them.
+    let offers = platform.offers(&gid).await.map(|o| o.value.items).unwrap_or_default();
     Ok(page(
         &group.name,
         Some(&me.visitor),
@@ -173,6 +183,21 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
                         input.qty #qty name="qty" type="number" min="1" max="100" value="1" required;
                         input type="hidden" name="attempt" value=(client::new_key());
                         p { button type="submit" { "Review" } }
+                    }
+                }
+            }
+            @if !offers.is_empty() {
+                h2 { "Offers" }
+                table #offers {
+                    thead { tr { th { "Offer" } th { "Of discount" } th { "At region" } th { "State" } } }
+                    tbody {
+                        @for o in &offers {
+                            tr {
+                                td { code { (o.id) } } td { code { (o.discount_id) } } td { (o.region) }
+                                td { (format!("{:?}", o.state).to_lowercase())
+                                    @if let Some(at) = o.expires_at { " (until " (at.format("%d %b %Y")) ")" } }
+                            }
+                        }
                     }
                 }
             }

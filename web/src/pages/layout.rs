@@ -31,7 +31,7 @@ pub fn page(title: &str, visitor: Option<&Visitor>, body: Markup) -> Markup {
                             a href="/activity" { "Activity" }
                             a href="/menus" { "Menus" }
                             a href="/profile" { "Profile" }
-                            @if login.is_staff() { a href="/till" { "Till" } a href="/till/menu" { "Store menu" } }
+                            @if login.is_staff() { a href="/till" { "Till" } a href="/till/menu" { "Store menu" } a href="/till/discounts" { "Discounts" } a href="/till/returns" { "Returns" } }
                             @if login.is_admin() { a href="/admin" { "Admin" } }
                             form.inline method="post" action="/logout" {
                                 (csrf_field(visitor))

@@ -6,6 +6,7 @@ pub mod activity;
 pub mod admin;
 pub mod group;
 pub mod layout;
+pub mod offers;
 pub mod pools;
 pub mod till;
 
@@ -55,6 +56,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/till/menu", web::get().to(till::menu))
         .route("/till/menu", web::post().to(till::add_item))
         .route("/till/menu/{item_id}/availability", web::post().to(till::set_availability))
+        .route("/till/discounts", web::get().to(offers::discounts))
+        .route("/till/discounts", web::post().to(offers::add_discount))
+        .route("/till/discounts/{discount_id}/remove", web::post().to(offers::remove_discount))
+        .route("/till/returns", web::get().to(offers::returns))
+        .route("/till/returns", web::post().to(offers::take_return))
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/staff", web::post().to(admin::create_staff));
 }

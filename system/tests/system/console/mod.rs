@@ -4,6 +4,7 @@
 
 mod browser;
 mod chromium;
+mod store;
 
 use reqwest::StatusCode;
 use serde_json::Value;

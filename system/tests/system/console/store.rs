@@ -1,0 +1,95 @@
+//! The console's store pages (v1.2): staff add a discount, the till's review shows it
+//! applied by the server, the bill applies it, an offer shows on the pool's page, and a
+//! return (sent twice) is taken once.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::browser::{self, Browser, Console};
+use crate::support::{Stack, expect_json};
+
+#[tokio::test]
+async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
+    let stack = Stack::start(1);
+    let console = Console::start(&stack).await;
+    let (ann, _) = stack.customer("002").await;
+    let staff_token = stack.staff("001").await;
+    let item = stack.add_item(&staff_token, "001", "Console stew", 2_000, 10).await;
+    let item_id = item["id"].as_str().unwrap();
+    let mut till = Browser::logged_in(&console, &stack, "staff@001.loyalty.local").await;
+
+    let added = till
+        .post(
+            "/till/discounts",
+            &[("name", "Fifth off"), ("percent_off", "20"), ("audience", "everyone"), ("every_n_bills", "")],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let listed = till.get("/till/discounts").await.body;
+    assert!(listed.contains("Fifth off") && listed.contains("20 % off") && listed.contains("active"), "{listed}");
+    let refused = till
+        .post(
+            "/till/discounts",
+            &[("name", "Both"), ("percent_off", "5"), ("amount_off_cents", "100"), ("audience", "everyone")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+
+    // An offer of an offer-only discount for Ann's pool, issued through the API.
+    let half: serde_json::Value = expect_json(
+        stack
+            .post(
+                "/v1/regions/001/discounts",
+                Some(&staff_token),
+                &json!({"name": "Half", "percent_off": 50, "audience": "offer"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let offers = format!("/v1/groups/{}/offers", ann.personal_group_id);
+    stack.post_once(&stack.router, &offers, &staff_token, "console-offer", &json!({"discount_id": half["id"]})).await;
+
+    let found = till.get(&format!("/till?user_id={}", ann.id)).await;
+    let attempt = browser::between(&found.body, "name=\"attempt\" value=\"", "\"").to_owned();
+    let review = till
+        .get(&format!(
+            "/till/review?user_id={}&group_id={}&qty_{item_id}=1&attempt={attempt}",
+            ann.id, ann.personal_group_id
+        ))
+        .await;
+    assert!(
+        review.body.contains("<td>Half</td>") && review.body.contains("Bill 10.00"),
+        "the offer saves most: {}",
+        review.body
+    );
+    let form: Vec<(String, String)> = ["user_id", "group_id", "lines", "key"]
+        .iter()
+        .map(|name| {
+            (name.to_string(), browser::between(&review.body, &format!("name=\"{name}\" value=\""), "\"").to_owned())
+        })
+        .collect();
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let billed = till.post("/till/bill", &form).await;
+    let bill_id = browser::between(&billed.body, "Bill <code>", "<").to_owned();
+    assert!(billed.body.contains("of 10.00: 10 points"), "{}", billed.body);
+
+    // The customer sees the offer used on the pool's page.
+    let mut customer = Browser::logged_in(&console, &stack, &ann.email).await;
+    let pool = customer.get(&format!("/groups/{}", ann.personal_group_id)).await.body;
+    assert!(pool.contains("id=\"offers\"") && pool.contains("<td>used"), "{pool}");
+
+    // A return of the whole bill, sent twice with the form's key: taken once.
+    let page = till.get("/till/returns").await.body;
+    let key = browser::between(&page, "name=\"key\" value=\"", "\"").to_owned();
+    let fields = [("key", key.as_str()), ("bill_id", bill_id.as_str()), ("lines", "")];
+    let first = till.post("/till/returns", &fields).await;
+    assert!(first.body.contains("Refund 10.00; 10 points taken back"), "{}", first.body);
+    let again = till.post("/till/returns", &fields).await;
+    assert!(again.body.contains("it was taken once"), "{}", again.body);
+    let entries = stack
+        .sql("002", &format!("SELECT count(*) FROM ledger_entries WHERE kind = 'return' AND bill_id = '{bill_id}'"));
+    assert_eq!(entries.trim(), "1");
+    let pool = customer.get(&format!("/groups/{}", ann.personal_group_id)).await.body;
+    assert!(pool.contains("refund of 10.00") && pool.contains("<td>open"), "the offer is open again: {pool}");
+}

@@ -1,0 +1,173 @@
+//! The store's discounts (staff of the region manage them, v1.2), and returns: a bill's
+//! lines taken back, keyed like the bill (the form carries its attempt key, so a double
+//! submit returns once).
+
+use actix_web::{HttpResponse, web};
+use contract::dto::{Audience, BillLine, Discount, NewDiscount, NewReturn};
+use contract::{DiscountId, EntryId, Regional};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::account::{Button, see_other};
+use super::layout::{csrf_field, money, page};
+use crate::error::WebError;
+use crate::session::{Posted, Staff, attempt_key};
+
+fn off(d: &Discount) -> String {
+    match (d.percent_off, d.amount_off_cents) {
+        (Some(p), _) => format!("{p} % off"),
+        (None, Some(c)) => format!("{} off", money(c)),
+        _ => String::new(),
+    }
+}
+
+pub async fn discounts(Staff(me): Staff) -> Result<Markup, WebError> {
+    let region = me.login.user_id.region();
+    let list = me.platform.discounts(region).await?.value.items;
+    Ok(page(
+        "Discounts",
+        Some(&me.visitor),
+        html! {
+            p.muted { "Bills of region " (region) " apply the one discount that saves most: one for everyone, or an offer the pool holds." }
+            table #discounts {
+                thead { tr { th { "Name" } th { "Off" } th { "Covers" } th { "From" } th { "Who" } th { "Now" } th { "" } } }
+                tbody {
+                    @for d in &list {
+                        tr {
+                            td { (d.name) } td { (off(d)) }
+                            td { (d.category.as_deref().unwrap_or("everything")) @if d.min_spend_cents > 0 { " from " (money(d.min_spend_cents)) } }
+                            td { @if let Some(until) = d.valid_until { "until " (until.format("%d %b %Y")) } }
+                            td { @if d.audience == Audience::Everyone { "everyone" } @else { "offers" @if let Some(n) = d.every_n_bills { ", one per " (n) " bills" } } }
+                            td { @if d.active { "active" } @else { "not valid now" } }
+                            td {
+                                form.inline method="post" action={ "/till/discounts/" (d.id) "/remove" } {
+                                    (csrf_field(&me.visitor))
+                                    button.secondary type="submit" { "Remove" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Add a discount" }
+            form method="post" action="/till/discounts" {
+                (csrf_field(&me.visitor))
+                label for="name" { "Name" } input #name name="name" required maxlength="100";
+                label for="percent_off" { "Percent off (or an amount below)" } input #percent_off name="percent_off" type="number" min="1" max="100";
+                label for="amount_off_cents" { "Amount off (cents)" } input #amount_off_cents name="amount_off_cents" type="number" min="1";
+                label for="min_spend_cents" { "Minimum spend on what it covers (cents)" } input #min_spend_cents name="min_spend_cents" type="number" min="0";
+                label for="category" { "Only this category (optional)" } input #category name="category" maxlength="50";
+                label for="audience" { "Who gets it" }
+                select #audience name="audience" { option value="everyone" { "Every bill" } option value="offer" { "Pools holding an offer" } }
+                label for="every_n_bills" { "Offers: issue one every N bills (optional)" } input #every_n_bills name="every_n_bills" type="number" min="1" max="1000";
+                p { button type="submit" { "Add" } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct DiscountForm {
+    name: String,
+    #[serde(default)]
+    percent_off: String,
+    #[serde(default)]
+    amount_off_cents: String,
+    #[serde(default)]
+    min_spend_cents: String,
+    #[serde(default)]
+    category: String,
+    audience: Audience,
+    #[serde(default)]
+    every_n_bills: String,
+}
+
+/// A number field: empty is none.
+fn number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<Option<T>, WebError> {
+    match raw.trim() {
+        "" => Ok(None),
+        text => {
+            text.parse().map(Some).map_err(|_| WebError::Invalid(format!("{field} {text:?} is not a whole number")))
+        }
+    }
+}
+
+pub async fn add_discount(Staff(me): Staff, Posted(form): Posted<DiscountForm>) -> Result<HttpResponse, WebError> {
+    let new = NewDiscount {
+        name: form.name,
+        percent_off: number("percent off", &form.percent_off)?,
+        amount_off_cents: number("amount off", &form.amount_off_cents)?,
+        min_spend_cents: number("minimum spend", &form.min_spend_cents)?,
+        category: Some(form.category.trim().to_owned()).filter(|c| !c.is_empty()),
+        valid_from: None,
+        valid_until: None,
+        audience: form.audience,
+        every_n_bills: number("every N bills", &form.every_n_bills)?,
+    };
+    me.platform.add_discount(me.login.user_id.region(), &new).await?;
+    Ok(see_other("/till/discounts"))
+}
+
+pub async fn remove_discount(
+    Staff(me): Staff,
+    id: web::Path<String>,
+    Posted(_): Posted<Button>,
+) -> Result<HttpResponse, WebError> {
+    let id: DiscountId = id.parse().map_err(|_| WebError::Invalid("not a discount id".to_owned()))?;
+    me.platform.remove_discount(&id).await?;
+    Ok(see_other("/till/discounts"))
+}
+
+pub async fn returns(Staff(me): Staff) -> Result<Markup, WebError> {
+    Ok(page(
+        "Take a return",
+        Some(&me.visitor),
+        html! {
+            p.muted { "A return takes back what the bill paid and awarded for the items returned, as billed." }
+            form method="post" action="/till/returns" {
+                (csrf_field(&me.visitor))
+                input type="hidden" name="key" value=(client::new_key());
+                label for="bill_id" { "Bill id (on the receipt)" } input #bill_id name="bill_id" required;
+                label for="lines" { "Items returned, as item:quantity separated by commas (leave empty for the whole bill)" }
+                input #lines name="lines" placeholder="001-abc123:1";
+                p { button type="submit" { "Take the return" } }
+            }
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ReturnForm {
+    key: String,
+    bill_id: String,
+    #[serde(default)]
+    lines: String,
+}
+
+pub async fn take_return(Staff(me): Staff, Posted(form): Posted<ReturnForm>) -> Result<Markup, WebError> {
+    let bill: EntryId =
+        form.bill_id.trim().parse().map_err(|_| WebError::Invalid(format!("{:?} is not a bill id", form.bill_id)))?;
+    let mut lines = Vec::new();
+    for line in form.lines.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        let (item_id, qty) =
+            line.split_once(':').ok_or_else(|| WebError::Invalid(format!("{line:?} is not item:quantity")))?;
+        let qty = qty.trim().parse().map_err(|_| WebError::Invalid(format!("{qty:?} is not a quantity")))?;
+        lines.push(BillLine { item_id: item_id.trim().to_owned(), qty });
+    }
+    let new = NewReturn { lines: Some(lines).filter(|l| !l.is_empty()) };
+    let key = attempt_key(Some(&form.key))?;
+    let taken = me.platform.return_bill(&bill, &new, &key).await?;
+    let r = &taken.value;
+    Ok(page(
+        "Returned",
+        Some(&me.visitor),
+        html! {
+            p.banner.ok role="status" #returned {
+                "Refund " (money(r.amount_cents)) "; " (r.points_reversed) " points taken back from pool " code { (r.group_id) }
+                @if r.points_owed > 0 { " (" (r.points_taken) " from its balance; it had spent the other " (r.points_owed) ", which its next bills pay back)" }
+                "." @if taken.replayed { " This return had been sent before: it was taken once." }
+            }
+            p { a href="/till/returns" { "Another return" } }
+        },
+    ))
+}
