@@ -18,6 +18,7 @@ use crate::domain::Regions;
 use crate::error::ApiError;
 use crate::routes;
 use crate::services::catalogue::CatalogueCache;
+use crate::services::discounts::DiscountCache;
 use crate::services::group_commit;
 use crate::services::peers::Peers;
 use crate::services::points::PointsBatch;
@@ -106,6 +107,7 @@ impl Application {
             ),
             hashing: Hashing::new(config.auth.hashing_concurrency, Duration::from_millis(config.auth.hashing_wait_ms)),
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
+            discounts: DiscountCache::new(Duration::from_secs(config.catalogue.ttl_secs)),
             batches: PointsBatch::queue(
                 db.clone(),
                 config.region,

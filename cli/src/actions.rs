@@ -1,9 +1,10 @@
 //! What a user can do, one function each; the subcommands and the menus both call these.
 
 use contract::dto::{
-    ActivityPage, Bill, BillLine, Catalogue, CatalogueItem, CatalogueItemPatch, Group, GroupPatch, Invitation,
-    InvitationSummary, MemberPatch, Membership, NewBill, NewCatalogueItem, NewGroup, NewInvitation, NewMember,
-    NewRedemption, NewUser, Page, Redemption, Regions, Role, Session, User, UserGroups,
+    ActivityPage, Bill, BillLine, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, Discounts, Group,
+    GroupPatch, Invitation, InvitationSummary, MemberPatch, Membership, NewBill, NewCatalogueItem, NewDiscount,
+    NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewUser, Offer, Offers, Page, Redemption,
+    Regions, Return, Role, Session, User, UserGroups,
 };
 use serde_json::{Value, json};
 
@@ -126,15 +127,60 @@ pub async fn catalogue(api: &Api, region: &str) -> Outcome<Catalogue> {
     value(api.catalogue(region).await)
 }
 
-/// Bills with one fresh Idempotency-Key, retried with it until a definite answer.
-pub async fn bill(api: &Api, user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)]) -> Outcome<Bill> {
-    let new = NewBill {
+fn lines_of(lines: &[(String, u32)]) -> Vec<BillLine> {
+    lines.iter().map(|(item, qty)| BillLine { item_id: item.clone(), qty: i64::from(*qty) }).collect()
+}
+
+fn new_bill(user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)]) -> NewBill {
+    NewBill {
         user_id: user.to_owned(),
         group_id: group.map(str::to_owned),
         store_region: store.to_owned(),
-        items: lines.iter().map(|(item, qty)| BillLine { item_id: item.clone(), qty: i64::from(*qty) }).collect(),
-    };
-    value(api.bill(&new, &client::new_key()).await)
+        items: lines_of(lines),
+    }
+}
+
+/// Bills with one fresh Idempotency-Key, retried with it until a definite answer.
+pub async fn bill(api: &Api, user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)]) -> Outcome<Bill> {
+    value(api.bill(&new_bill(user, group, store, lines), &client::new_key()).await)
+}
+
+pub async fn quote(
+    api: &Api,
+    user: &str,
+    group: Option<&str>,
+    store: &str,
+    lines: &[(String, u32)],
+) -> Outcome<BillQuote> {
+    value(api.quote(&new_bill(user, group, store, lines)).await)
+}
+
+/// Takes back `lines` of a bill (all that is left when empty), with one fresh key.
+pub async fn return_bill(api: &Api, bill: &str, lines: &[(String, u32)]) -> Outcome<Return> {
+    let new = NewReturn { lines: Some(lines_of(lines)).filter(|l| !l.is_empty()) };
+    value(api.return_bill(bill, &new, &client::new_key()).await)
+}
+
+pub async fn discounts(api: &Api, region: &str) -> Outcome<Discounts> {
+    value(api.discounts(region).await)
+}
+
+pub async fn add_discount(api: &Api, region: &str, new: &NewDiscount) -> Outcome<Discount> {
+    value(api.add_discount(region, new).await)
+}
+
+pub async fn remove_discount(api: &Api, id: &str) -> Outcome<Value> {
+    done(api.remove_discount(id).await)
+}
+
+pub async fn offers(api: &Api, group: &str) -> Outcome<Offers> {
+    value(api.offers(group).await)
+}
+
+/// Issues an offer with one fresh key, retried with it until a definite answer.
+pub async fn issue_offer(api: &Api, group: &str, discount: &str) -> Outcome<Offer> {
+    let new = NewOffer { discount_id: discount.to_owned(), expires_at: None };
+    value(api.issue_offer(group, &new, &client::new_key()).await)
 }
 
 pub async fn add_item(

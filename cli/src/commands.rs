@@ -137,9 +137,39 @@ pub enum Command {
         #[arg(long = "item", required = true)]
         items: Vec<String>,
     },
+    /// (staff) What a bill would come to (discount, points), billing nothing.
+    Quote {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        store: String,
+        #[arg(long = "item", required = true)]
+        items: Vec<String>,
+    },
+    /// (staff) Take back a bill's items (`--item ID:QTY`), or all that is left.
+    Return {
+        bill: String,
+        #[arg(long = "item")]
+        items: Vec<String>,
+    },
     /// (staff) Manage your region's menu.
     #[command(subcommand)]
     Item(ItemCommand),
+    /// A region's discounts; (staff) add and remove them.
+    #[command(subcommand)]
+    Discount(DiscountCommand),
+    /// A group's offers.
+    Offers {
+        group: String,
+    },
+    /// (staff) Issue a group an offer of an `offer` discount.
+    Offer {
+        group: String,
+        #[arg(long)]
+        discount: String,
+    },
     /// (admin) Create a staff account.
     CreateStaff {
         #[command(flatten)]
@@ -183,5 +213,36 @@ pub enum ItemCommand {
     },
     Available {
         item: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DiscountCommand {
+    List {
+        region: String,
+    },
+    /// `--percent N` or `--amount-cents N`; `--offer` for offers only.
+    Add {
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, conflicts_with = "amount_cents")]
+        percent: Option<i32>,
+        #[arg(long)]
+        amount_cents: Option<i64>,
+        #[arg(long)]
+        min_spend_cents: Option<i64>,
+        #[arg(long)]
+        category: Option<String>,
+        /// Only for groups holding an offer of it.
+        #[arg(long)]
+        offer: bool,
+        /// (with --offer) Issue an offer on every N-th bill of a group in the region.
+        #[arg(long)]
+        every_n_bills: Option<i32>,
+    },
+    Remove {
+        discount: String,
     },
 }

@@ -12,10 +12,10 @@ use clap::Parser;
 use serde::Serialize;
 use serde_json::json;
 
-use contract::dto::CatalogueItemPatch;
+use contract::dto::{Audience, CatalogueItemPatch, NewDiscount};
 
 use crate::api::{Api, Failure, Outcome};
-use crate::commands::{Account, Args, Command, ItemCommand};
+use crate::commands::{Account, Args, Command, DiscountCommand, ItemCommand};
 use crate::session::{Session, Store};
 
 pub struct App {
@@ -186,6 +186,64 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
             let s = app.session()?;
             let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;
             app.print(&actions::bill(&app.api(Some(&s))?, &user, group.as_deref(), &store, &lines).await?, show::bill);
+        }
+        Command::Quote { user, group, store, items } => {
+            let s = app.session()?;
+            let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;
+            app.print(
+                &actions::quote(&app.api(Some(&s))?, &user, group.as_deref(), &store, &lines).await?,
+                show::quote,
+            );
+        }
+        Command::Return { bill, items } => {
+            let s = app.session()?;
+            let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;
+            app.print(&actions::return_bill(&app.api(Some(&s))?, &bill, &lines).await?, show::returned);
+        }
+        Command::Discount(command) => {
+            let s = app.session()?;
+            let api = app.api(Some(&s))?;
+            match command {
+                DiscountCommand::List { region } => {
+                    app.print(&actions::discounts(&api, &region).await?, show::discounts)
+                }
+                DiscountCommand::Add {
+                    region,
+                    name,
+                    percent,
+                    amount_cents,
+                    min_spend_cents,
+                    category,
+                    offer,
+                    every_n_bills,
+                } => {
+                    let new = NewDiscount {
+                        name,
+                        percent_off: percent,
+                        amount_off_cents: amount_cents,
+                        min_spend_cents,
+                        category,
+                        valid_from: None,
+                        valid_until: None,
+                        audience: if offer { Audience::Offer } else { Audience::Everyone },
+                        every_n_bills,
+                    };
+                    let made = actions::add_discount(&api, &region, &new).await?;
+                    app.print(&made, |d| format!("discount {} ({}) added in region {}", d.id, d.name, d.region));
+                }
+                DiscountCommand::Remove { discount } => {
+                    app.print(&actions::remove_discount(&api, &discount).await?, |_| format!("{discount} removed"))
+                }
+            }
+        }
+        Command::Offers { group } => {
+            let s = app.session()?;
+            app.print(&actions::offers(&app.api(Some(&s))?, &group).await?, show::offers);
+        }
+        Command::Offer { group, discount } => {
+            let s = app.session()?;
+            let offer = actions::issue_offer(&app.api(Some(&s))?, &group, &discount).await?;
+            app.print(&offer, |o| format!("offer {} of {} issued to {group}", o.id, o.discount_id));
         }
         Command::Item(item) => {
             let s = app.session()?;

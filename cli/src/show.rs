@@ -1,8 +1,8 @@
 //! Human-readable output (`--json` prints the API's JSON instead).
 
 use contract::dto::{
-    ActivityPage, Bill, Catalogue, Group, Invitation, InvitationSummary, MemberRole, Membership, Page, Redemption,
-    Regions, User, UserGroups,
+    ActivityPage, AppliedDiscount, Audience, Bill, BillQuote, Catalogue, Discounts, Group, Invitation,
+    InvitationSummary, MemberRole, Membership, Offers, Page, Redemption, Regions, Return, User, UserGroups,
 };
 
 pub fn money(cents: i64) -> String {
@@ -69,16 +69,85 @@ pub fn catalogue(catalogue: &Catalogue) -> String {
         .join("\n")
 }
 
+/// ", less 2.00 (Lunch, offer 001-abc123)" when a discount applied.
+fn discount_of(discounts: &[AppliedDiscount]) -> String {
+    discounts
+        .iter()
+        .map(|d| {
+            let offer = d.offer_id.as_deref().map(|o| format!(", offer {o}")).unwrap_or_default();
+            format!(", less {} ({}{offer})", money(d.amount_cents), d.name)
+        })
+        .collect()
+}
+
 pub fn bill(bill: &Bill) -> String {
     format!(
-        "billed {} to {} in group {}: {} points awarded, balance {} (bill {})",
+        "billed {}{} to {} in group {}: {} points awarded, balance {} (bill {})",
         money(bill.amount_cents),
+        discount_of(&bill.discounts),
         bill.user_id,
         bill.group_id,
         bill.points_awarded,
         bill.balance_after,
         bill.id
     )
+}
+
+pub fn quote(q: &BillQuote) -> String {
+    format!(
+        "{} gross{}: {} to pay, {} points (group {} holds {})",
+        money(q.gross_cents),
+        discount_of(&q.discounts),
+        money(q.amount_cents),
+        q.points_awarded,
+        q.group_id,
+        q.balance
+    )
+}
+
+pub fn returned(r: &Return) -> String {
+    let owed = if r.points_owed > 0 { format!(" ({} owed: already spent)", r.points_owed) } else { String::new() };
+    format!(
+        "refund {}; {} points taken back from {}{owed}, balance {} (return {})",
+        money(r.amount_cents),
+        r.points_reversed,
+        r.group_id,
+        r.balance_after,
+        r.id
+    )
+}
+
+pub fn discounts(list: &Discounts) -> String {
+    if list.items.is_empty() {
+        return "no discounts".into();
+    }
+    list.items
+        .iter()
+        .map(|d| {
+            let off = match (d.percent_off, d.amount_off_cents) {
+                (Some(p), _) => format!("{p}% off"),
+                (None, c) => format!("{} off", money(c.unwrap_or(0))),
+            };
+            let who = match (d.audience, d.every_n_bills) {
+                (Audience::Everyone, _) => "everyone".to_owned(),
+                (Audience::Offer, Some(n)) => format!("offers, one per {n} bills"),
+                (Audience::Offer, None) => "offers".to_owned(),
+            };
+            format!("{}  {:<20} {:<12} {:<22} {}", d.id, d.name, off, who, if d.active { "active" } else { "inactive" })
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn offers(list: &Offers) -> String {
+    if list.items.is_empty() {
+        return "no offers".into();
+    }
+    list.items
+        .iter()
+        .map(|o| format!("{}  discount {} (region {})  {:?}", o.id, o.discount_id, o.region, o.state).to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn redemption(r: &Redemption) -> String {

@@ -109,21 +109,36 @@ pub fn set_can_redeem(conn: &mut PgConnection, group_id: &str, user_id: &str, ca
         .get_result(conn)
 }
 
+/// A group as a points batch reads it: its row, its debt and how many open offers it holds.
+pub type PointsGroup = (GroupRow, i64, i32);
+
 /// `SELECT ... FOR UPDATE` of every group a batch of points changes touches, taken first
-/// and in id order, so two batches sharing groups queue on them instead of deadlocking;
-/// each with its debt.
-pub fn lock_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<(GroupRow, i64)>> {
+/// and in id order, so two batches sharing groups queue on them instead of deadlocking.
+pub fn lock_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<PointsGroup>> {
     groups::table
         .filter(groups::id.eq_any(ids))
         .order(groups::id.asc())
-        .select((GroupRow::as_select(), groups::points_debt))
+        .select((GroupRow::as_select(), groups::points_debt, groups::open_offers))
         .for_update()
         .load(conn)
 }
 
-/// The groups of `ids` with their debts, unlocked: what a quote reads.
-pub fn find_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<(GroupRow, i64)>> {
-    groups::table.filter(groups::id.eq_any(ids)).select((GroupRow::as_select(), groups::points_debt)).load(conn)
+/// The same, unlocked: what a quote reads.
+pub fn find_many(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<PointsGroup>> {
+    groups::table
+        .filter(groups::id.eq_any(ids))
+        .select((GroupRow::as_select(), groups::points_debt, groups::open_offers))
+        .load(conn)
+}
+
+/// Adds `delta` to each group's count of open offers (issued +, used -, reopened +).
+pub fn add_open_offers(conn: &mut PgConnection, deltas: &[(&str, i32)]) -> QueryResult<()> {
+    for (id, delta) in deltas.iter().filter(|(_, d)| *d != 0) {
+        diesel::update(groups::table.find(id))
+            .set(groups::open_offers.eq(groups::open_offers + delta))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Writes the balances of a batch of points changes: (group, new balance, new debt).

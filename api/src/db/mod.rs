@@ -39,7 +39,6 @@ macro_rules! unnest {
     };
 }
 
-pub mod bill_lines;
 pub mod catalogue;
 pub mod connection;
 pub mod directory;

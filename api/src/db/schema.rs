@@ -1,18 +1,6 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
-    bill_lines (bill_id, line_no) {
-        bill_id -> Text,
-        line_no -> Int4,
-        item_id -> Text,
-        qty -> Int4,
-        paid_cents -> Int8,
-        points -> Int8,
-        returned_qty -> Int4,
-    }
-}
-
-diesel::table! {
     catalogue_items (id) {
         id -> Text,
         name -> Text,
@@ -77,6 +65,7 @@ diesel::table! {
         updated_on -> Timestamptz,
         owner_id -> Text,
         points_debt -> Int8,
+        open_offers -> Int4,
     }
 }
 
@@ -127,6 +116,7 @@ diesel::table! {
         offer_id -> Nullable<Text>,
         bill_id -> Nullable<Text>,
         debt_change -> Nullable<Int8>,
+        lines -> Nullable<Jsonb>,
     }
 }
 
@@ -212,7 +202,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(bill_lines -> ledger_entries (bill_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(invitations -> groups (group_id));
 diesel::joinable!(ledger_entries -> groups (group_id));
@@ -221,7 +210,6 @@ diesel::joinable!(store_bill_counts -> groups (group_id));
 diesel::joinable!(user_group_index -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    bill_lines,
     catalogue_items,
     discounts,
     email_directory,

@@ -4,16 +4,25 @@
 //! shares of a line's units are taken, so returning a line in parts adds up to the line.
 
 use contract::ItemId;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::Qty;
 
-/// A bill's line as billed: what it was paid after the bill's discount, and earned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bill's line as billed: what it was paid after the bill's discount, and earned. Kept
+/// in the bill's ledger entry (`lines`), in line order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineFigures {
     pub item_id: String,
     pub qty: i64,
     pub paid_cents: i64,
     pub points: i64,
+}
+
+/// Units of one line of a bill a return took back, kept in the return's entry (`lines`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnedLine {
+    pub line: i32,
+    pub qty: i64,
 }
 
 /// A bill line as a return reads it.

@@ -1,20 +1,61 @@
 //! A store region's discounts: managed by its staff and admins, read by anyone logged
 //! in, and by other regions (over `/internal`) to price bills of this region's menu.
-//! Bills of this region read them in their own transaction, so a change applies to the
-//! next bill at once; other regions cache them with the catalogue for its TTL.
+//! Bills read them from a cache with the catalogue's TTL whose generation every change
+//! on this instance bumps: a change applies at once to the next bill priced here, on
+//! this region's other instances and in other regions within the TTL (the catalogue's
+//! rule). Reading them in every batch's transaction cost a statement per batch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use contract::dto::{Audience, Discount, DiscountPatch, NewDiscount};
 use contract::{DiscountId, RegionId, Regional};
 use diesel::Connection;
+use moka::future::Cache;
 
 use crate::auth::Caller;
+use crate::db::discounts::DiscountRow;
 use crate::db::{self, discounts};
+use crate::domain::discounts::Terms;
 use crate::domain::{optional_text, required_text};
 use crate::error::ApiError;
 use crate::services::AppState;
 
 const MAX_CENTS: i64 = 100_000_000;
+
+/// This region's discounts as bills read them, by generation.
+pub struct DiscountCache {
+    entries: Cache<u64, Arc<Vec<Terms>>>,
+    generation: AtomicU64,
+}
+
+impl DiscountCache {
+    pub fn new(ttl: Duration) -> DiscountCache {
+        DiscountCache {
+            entries: Cache::builder().max_capacity(4).time_to_live(ttl).build(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// This region's discounts, for its bills.
+pub async fn terms_here(state: &AppState) -> Result<Arc<Vec<Terms>>, ApiError> {
+    let cache = &state.discounts;
+    cache
+        .entries
+        .try_get_with(cache.generation.load(Ordering::SeqCst), async {
+            let rows = state.db.run(|conn| Ok(discounts::all(conn)?)).await?;
+            Ok(Arc::new(rows.iter().map(DiscountRow::terms).collect()))
+        })
+        .await
+        .map_err(|err: Arc<ApiError>| (*err).clone())
+}
 
 fn ensure_manages(caller: &Caller, region: RegionId) -> Result<(), ApiError> {
     if caller.manages_region(region) {
@@ -105,6 +146,7 @@ pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewD
             inserted.ok_or_else(|| ApiError::internal("inserted discount missing"))
         })
         .await?;
+    state.discounts.invalidate();
     Ok(row.to_dto(Utc::now()))
 }
 
@@ -155,6 +197,7 @@ pub async fn change(
         })
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("discount {id} not found")))?;
+    state.discounts.invalidate();
     Ok(row.to_dto(Utc::now()))
 }
 
@@ -164,5 +207,6 @@ pub async fn remove(state: &AppState, caller: &Caller, id: DiscountId) -> Result
     if !state.db.run(move |conn| Ok(discounts::delete(conn, &key)?)).await? {
         return Err(ApiError::not_found(format!("discount {id} not found")));
     }
+    state.discounts.invalidate();
     Ok(())
 }

@@ -51,6 +51,7 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     pub hashing: Hashing,
     pub catalogue: catalogue::CatalogueCache,
+    pub discounts: discounts::DiscountCache,
     pub batches: Arc<points::PointsQueue>,
     pub metrics: PrometheusHandle,
     pub peers: peers::Peers,

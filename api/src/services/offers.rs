@@ -9,7 +9,7 @@ use contract::{DiscountId, ErrorCode, GroupId, OfferId, Regional};
 
 use crate::auth::Caller;
 use crate::db::offers::{self, NewOfferRow};
-use crate::db::{discounts, idempotency};
+use crate::db::{self, discounts, idempotency};
 use crate::error::ApiError;
 use crate::services::groups::with_standing;
 use crate::services::points::{Answered, Idempotent};
@@ -92,6 +92,7 @@ pub async fn issue(
                     issued_by: caller.user_id.to_string(),
                 };
                 let inserted = offers::insert_many(conn, &[row])?.into_iter().next();
+                db::groups::add_open_offers(conn, &[(group.as_str(), 1)])?;
                 let offer = inserted.ok_or(diesel::result::Error::NotFound)?.to_dto(Utc::now());
                 let body =
                     serde_json::to_value(&offer).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;

@@ -26,7 +26,7 @@ use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
 use crate::services::AppState;
 use crate::services::group_commit::{self, Batch, GroupCommit, Unqueued};
-use crate::services::pricing;
+use crate::services::{discounts, pricing};
 use observability::request_id;
 
 /// The points writes of this instance, batched per group.
@@ -228,11 +228,16 @@ async fn bill_rule(state: &AppState, caller: &Caller, bill: BillRequest) -> Resu
             row.personal_group_id
         }
     };
+    let (discounts, prices) = match pricing::store_of(state, bill.store_region).await? {
+        Some(store) => (store.discounts.clone(), Prices::From(store)),
+        None => (discounts::terms_here(state).await?, Prices::Here),
+    };
     let rule = Rule::Bill {
         user_id: bill.user_id.to_string(),
         actor_id: caller.user_id.to_string(),
         store_region: bill.store_region,
-        prices: prices_of(state, bill.store_region).await?,
+        prices,
+        discounts,
         lines: bill.lines,
         points_per_unit: state.config.points_per_unit,
     };

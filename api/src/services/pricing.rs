@@ -31,7 +31,7 @@ pub async fn store_of(state: &AppState, region: RegionId) -> Result<Option<Arc<S
             )?;
             Ok(Arc::new(Store {
                 items: catalogue.items.into_iter().map(PricedItem::from).collect(),
-                discounts: discounts.items.iter().map(Terms::from).collect(),
+                discounts: Arc::new(discounts.items.iter().map(Terms::from).collect()),
             }))
         })
         .await

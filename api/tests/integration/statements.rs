@@ -9,9 +9,7 @@ use diesel_migrations::MigrationHarness;
 use serde_json::json;
 
 use crate::support::postgres::TestDb;
-use api::db::{
-    bill_lines, directory, discounts, groups, idempotency, invitations, ledger, offers, outbox, revocations, users,
-};
+use api::db::{directory, discounts, groups, idempotency, invitations, ledger, offers, outbox, revocations, users};
 
 const USER: &str = "001-stmusr";
 const GROUP: &str = "001-stmgrp";
@@ -46,6 +44,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     // The batched points write: lock, ledger, balances, idempotency records.
     assert_eq!(groups::lock_many(conn, &[GROUP]).unwrap().len(), 1);
     let entry_id = format!("001-{}", ulid::Ulid::new());
+    let lines = json!([{"item_id": "001-item01", "qty": 2, "paid_cents": 2_500, "points": 25}]);
     let entry = ledger::NewEntryRow {
         id: &entry_id,
         group_id: GROUP,
@@ -64,6 +63,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         offer_id: Some("001-offer1"),
         bill_id: None,
         debt_change: Some(-3),
+        lines: Some(&lines),
     };
     let written = ledger::insert_many(conn, &[entry]).unwrap();
     assert_eq!((written[0].points, written[0].actor_id.as_ref().map(|a| a.as_str())), (25, Some(USER)));
@@ -74,6 +74,8 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     );
     groups::set_points_many(conn, &[(GROUP, 25, 7)]).unwrap();
     assert_eq!(groups::lock_many(conn, &[GROUP]).unwrap()[0].1, 7, "the debt is written with the balance");
+    groups::add_open_offers(conn, &[(GROUP, 2), (GROUP, -1)]).unwrap();
+    assert_eq!(groups::find_many(conn, &[GROUP]).unwrap()[0].2, 1);
     let body = json!({"points": 25});
     let record = idempotency::NewRecordRow {
         caller_id: USER,
@@ -172,21 +174,9 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     assert_eq!(offers::bill_counts(conn, &[GROUP]).unwrap()[&(GROUP.to_owned(), "002".to_owned())], 4);
     assert!(discounts::delete(conn, "001-disc01").unwrap());
 
-    // A bill's lines, returned in parts, never beyond what was bought.
-    let line = bill_lines::BillLineRow {
-        bill_id: entry_id.clone(),
-        line_no: 0,
-        item_id: "001-item01".into(),
-        qty: 2,
-        paid_cents: 2_500,
-        points: 25,
-        returned_qty: 0,
-    };
-    bill_lines::insert_many(conn, &[line]).unwrap();
-    bill_lines::add_returned(conn, &entry_id, 0, 2).unwrap();
-    assert!(bill_lines::add_returned(conn, &entry_id, 0, 1).is_err());
-    assert_eq!(bill_lines::of_bills(conn, &[&entry_id]).unwrap()[0].returned_qty, 2);
-    assert_eq!(ledger::bills(conn, &[&entry_id]).unwrap().len(), 1);
+    // A bill's lines are kept in its entry; a return names its bill.
+    assert_eq!(ledger::bills(conn, &[&entry_id]).unwrap()[0].lines, Some(lines));
+    assert!(ledger::returns_of(conn, &[&entry_id]).unwrap().is_empty());
     offers::reopen(conn, &["001-offer2"]).unwrap();
     assert_eq!(offers::open_of(conn, &[GROUP]).unwrap().len(), 1);
     assert!(discounts::all(conn).unwrap().is_empty());

@@ -3,64 +3,48 @@
 //! issue, and the bill counts that issue them. Gathered while the writes decide (so a
 //! later write of the batch sees them), written after, one statement each.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use contract::dto::Audience;
 use contract::{EntryId, OfferId, Regional};
 use diesel::prelude::*;
 
 use super::read::{Read, issues_offers};
-use crate::db::bill_lines::{self, BillLineRow};
+use crate::db::groups;
 use crate::db::offers::{self, NewOfferRow};
 use crate::domain::points::{Change, OpenOffer, Rule};
 
-/// What a batch's bills and returns did to bills' lines: the lines of new bills, the
-/// units returned of earlier ones, and the offers of wholly returned bills.
+/// What a batch's returns did besides their entries: the offers of wholly returned bills
+/// to open again, with their groups.
 #[derive(Default)]
 pub(super) struct LineWrites {
-    billed: Vec<BillLineRow>,
-    returned: Vec<(String, i32, i32)>,
-    reopened: Vec<String>,
+    reopened: Vec<(String, String)>,
 }
 
 impl LineWrites {
     pub(super) fn write(&self, conn: &mut PgConnection) -> QueryResult<()> {
-        bill_lines::insert_many(conn, &self.billed)?;
-        for (bill, line, qty) in &self.returned {
-            bill_lines::add_returned(conn, bill, *line, *qty)?;
-        }
-        let reopened: Vec<&str> = self.reopened.iter().map(String::as_str).collect();
-        offers::reopen(conn, &reopened)
+        let reopened: Vec<&str> = self.reopened.iter().map(|(offer, _)| offer.as_str()).collect();
+        offers::reopen(conn, &reopened)?;
+        let deltas: Vec<(&str, i32)> = self.reopened.iter().map(|(_, group)| (group.as_str(), 1)).collect();
+        groups::add_open_offers(conn, &deltas)
     }
 }
 
-/// A bill's lines to keep; a return's units taken off its bill as the batch reads it,
-/// so a later return of the same bill in the batch sees them gone.
-pub(super) fn line_steps(read: &mut Read, writes: &mut LineWrites, change: &Change, entry: &EntryId) {
-    for (no, line) in change.lines.iter().enumerate() {
-        writes.billed.push(BillLineRow {
-            bill_id: entry.to_string(),
-            line_no: i32::try_from(no).unwrap_or(i32::MAX),
-            item_id: line.item_id.clone(),
-            qty: i32::try_from(line.qty).unwrap_or(i32::MAX),
-            paid_cents: line.paid_cents,
-            points: line.points,
-            returned_qty: 0,
-        });
-    }
+/// A return's units taken off its bill as the batch reads it, so a later return of the
+/// same bill in the batch sees them gone (its entry keeps them for later batches).
+pub(super) fn line_steps(read: &mut Read, writes: &mut LineWrites, group: &str, change: &Change) {
     let Some(bill_id) = &change.bill_id else { return };
     if let Some((_, bill)) = read.bills.get_mut(bill_id) {
         for (no, qty) in &change.returned {
             if let Some(line) = bill.lines.iter_mut().find(|l| l.line_no == *no) {
                 line.returned_qty += qty;
             }
-            writes.returned.push((bill_id.clone(), *no, i32::try_from(*qty).unwrap_or(i32::MAX)));
         }
         if change.reopen_offer.is_some() {
             bill.offer_id = None;
         }
     }
-    writes.reopened.extend(change.reopen_offer.clone());
+    writes.reopened.extend(change.reopen_offer.clone().map(|offer| (offer, group.to_owned())));
 }
 
 /// What a batch's bills did to offers: those they used, those their counts issued, and
@@ -70,6 +54,8 @@ pub(super) struct OfferWrites {
     used: Vec<(String, String)>,
     issued: Vec<NewOfferRow>,
     counted: HashSet<(String, String)>,
+    /// Each group's change of open offers.
+    open: HashMap<String, i32>,
 }
 
 impl OfferWrites {
@@ -82,7 +68,9 @@ impl OfferWrites {
             .iter()
             .map(|key| (key.0.as_str(), key.1.as_str(), read.bill_counts.get(key).copied().unwrap_or(0)))
             .collect();
-        offers::set_bill_counts(conn, &counts)
+        offers::set_bill_counts(conn, &counts)?;
+        let deltas: Vec<(&str, i32)> = self.open.iter().map(|(group, delta)| (group.as_str(), *delta)).collect();
+        groups::add_open_offers(conn, &deltas)
     }
 }
 
@@ -102,8 +90,9 @@ pub(super) fn offer_steps(
             open.retain(|o| o.id != offer);
         }
         writes.used.push((offer.to_owned(), bill.to_string()));
+        *writes.open.entry(group.to_owned()).or_default() -= 1;
     }
-    let Some((store, terms)) = rule.store_terms(&read.discounts) else { return };
+    let Some((store, terms)) = rule.store_terms() else { return };
     if !issues_offers(terms) {
         return;
     }
@@ -120,6 +109,7 @@ pub(super) fn offer_steps(
                 discount_id: terms.id.clone(),
                 expires_at: None,
             });
+            *writes.open.entry(group.to_owned()).or_default() += 1;
             writes.issued.push(NewOfferRow {
                 id: id.to_string(),
                 group_id: group.to_owned(),

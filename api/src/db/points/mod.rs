@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use contract::dto::CatalogueItem;
+use contract::dto::EntryKind;
 use contract::{EntryId, GroupId, RegionId};
 use diesel::prelude::*;
 
@@ -24,6 +25,7 @@ mod effects;
 mod read;
 
 use crate::domain::points::{Change, PricedItem, Refusal, Rule, decide};
+use crate::domain::returns::ReturnedLine;
 use effects::{LineWrites, OfferWrites, line_steps, offer_steps};
 pub use read::quote;
 use read::read;
@@ -160,7 +162,7 @@ fn decide_and_write(
                 let ulid = ulids.generate().unwrap_or_else(|_| ulid::Ulid::new());
                 let entry_id = EntryId::from_ulid(region, ulid);
                 offer_steps(&mut read, &mut offer_writes, group, &write.rule, &change, &entry_id);
-                line_steps(&mut read, &mut line_writes, &change, &entry_id);
+                line_steps(&mut read, &mut line_writes, group, &change);
                 entry_ids.push(entry_id);
                 changes.push((write, change, *balance));
                 Step::Applied(changes.len() - 1)
@@ -168,10 +170,24 @@ fn decide_and_write(
         });
     }
 
+    // A bill's lines as billed, a return's units taken back: kept in their entries.
+    let lines: Vec<Option<serde_json::Value>> = changes
+        .iter()
+        .map(|(_, change, _)| match change.kind {
+            EntryKind::Award => serde_json::to_value(&change.lines).ok(),
+            EntryKind::Return => {
+                let taken: Vec<ReturnedLine> =
+                    change.returned.iter().map(|&(line, qty)| ReturnedLine { line, qty }).collect();
+                serde_json::to_value(taken).ok()
+            }
+            EntryKind::Redeem => None,
+        })
+        .collect();
     let rows: Vec<NewEntryRow<'_>> = changes
         .iter()
         .zip(&entry_ids)
-        .map(|((write, change, after), id)| NewEntryRow {
+        .zip(&lines)
+        .map(|(((write, change, after), id), lines)| NewEntryRow {
             id: id.as_str(),
             group_id: write.group_id.as_str(),
             user_id: &change.user_id,
@@ -189,6 +205,7 @@ fn decide_and_write(
             offer_id: change.discount.as_ref().and_then(|d| d.offer_id.as_deref()),
             bill_id: change.bill_id.as_deref(),
             debt_change: (change.debt_change != 0).then_some(change.debt_change),
+            lines: lines.as_ref(),
         })
         .collect();
     let mut inserted: HashMap<EntryId, EntryRow> =

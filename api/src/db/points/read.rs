@@ -9,11 +9,10 @@ use chrono::{DateTime, Utc};
 use contract::GroupId;
 use diesel::prelude::*;
 
-use crate::db::discounts::{self, DiscountRow};
-use crate::db::{bill_lines, catalogue, groups, ledger, offers};
+use crate::db::{catalogue, groups, ledger, offers};
 use crate::domain::discounts::Terms;
 use crate::domain::points::{Change, OpenOffer, PricedItem, Refusal, Rule, Seen, decide};
-use crate::domain::returns::{BilledBill, BilledLine};
+use crate::domain::returns::{BilledBill, BilledLine, LineFigures, ReturnedLine};
 
 /// What the batch's transaction read for its deciding writes.
 pub(super) struct Read {
@@ -21,7 +20,6 @@ pub(super) struct Read {
     pub(super) balances: HashMap<String, i64>,
     pub(super) members: HashMap<(String, String), bool>,
     pub(super) items: HashMap<String, PricedItem>,
-    pub(super) discounts: Vec<Terms>,
     /// Each group's open offers, as the batch's writes leave them.
     pub(super) offers: HashMap<String, Vec<OpenOffer>>,
     /// Bills so far per (group, store region), where the store counts them (it has a
@@ -39,9 +37,11 @@ pub(super) struct Read {
 pub(super) fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bool) -> QueryResult<Read> {
     let group_ids: Vec<&str> = deciding.iter().map(|(group, _)| *group).collect::<HashSet<_>>().into_iter().collect();
     let found = if lock { groups::lock_many(conn, &group_ids)? } else { groups::find_many(conn, &group_ids)? };
-    let owners = found.iter().map(|(group, _)| (group.id.to_string(), group.owner_id.to_string())).collect();
-    let debts = found.iter().map(|(group, debt)| (group.id.to_string(), *debt)).collect();
-    let balances = found.into_iter().map(|(group, _)| (String::from(group.id), group.points)).collect();
+    let owners = found.iter().map(|(group, _, _)| (group.id.to_string(), group.owner_id.to_string())).collect();
+    let debts = found.iter().map(|(group, debt, _)| (group.id.to_string(), *debt)).collect();
+    let holding: HashSet<String> =
+        found.iter().filter(|(_, _, open)| *open > 0).map(|(group, _, _)| group.id.to_string()).collect();
+    let balances = found.into_iter().map(|(group, _, _)| (String::from(group.id), group.points)).collect();
     let pairs: Vec<(&str, &str)> = deciding.iter().filter_map(|(group, rule)| Some((*group, rule.member()?))).collect();
     let members = if pairs.is_empty() { HashMap::new() } else { groups::active_among(conn, &pairs)? };
     let item_ids: HashSet<String> = deciding.iter().flat_map(|(_, rule)| rule.local_items()).collect();
@@ -54,14 +54,9 @@ pub(super) fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bo
             .map(|row| (row.id.to_string(), PricedItem::from(row)))
             .collect()
     };
-    let discounts: Vec<Terms> = if deciding.iter().any(|(_, rule)| rule.reads_local_discounts()) {
-        discounts::all(conn)?.iter().map(DiscountRow::terms).collect()
-    } else {
-        Vec::new()
-    };
     let billed: Vec<&str> = deciding
         .iter()
-        .filter(|(_, rule)| rule.store_terms(&[]).is_some())
+        .filter(|(group, rule)| rule.store_terms().is_some() && holding.contains(*group))
         .map(|(group, _)| *group)
         .collect::<HashSet<_>>()
         .into_iter()
@@ -78,34 +73,46 @@ pub(super) fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bo
     }
     let counted: Vec<&str> = deciding
         .iter()
-        .filter(|(_, rule)| rule.store_terms(&discounts).is_some_and(|(_, terms)| issues_offers(terms)))
+        .filter(|(_, rule)| rule.store_terms().is_some_and(|(_, terms)| issues_offers(terms)))
         .map(|(group, _)| *group)
         .collect();
     let bill_counts = if counted.is_empty() { HashMap::new() } else { offers::bill_counts(conn, &counted)? };
     let returned: Vec<&str> = deciding.iter().filter_map(|(_, rule)| rule.returned_bill()).collect();
     let bills = if returned.is_empty() { HashMap::new() } else { returned_bills(conn, &returned)? };
-    Ok(Read { owners, balances, members, items, discounts, offers: open, bill_counts, debts, bills, now: Utc::now() })
+    Ok(Read { owners, balances, members, items, offers: open, bill_counts, debts, bills, now: Utc::now() })
 }
 
-/// The bills of `ids` with their lines, as returns read them.
+/// The bills of `ids` with their lines and what earlier returns took back, as returns
+/// read them. A bill's lines that do not parse are none: it cannot be returned.
 fn returned_bills(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<HashMap<String, (String, BilledBill)>> {
     let mut bills: HashMap<String, (String, BilledBill)> = ledger::bills(conn, ids)?
         .into_iter()
         .map(|entry| {
-            let bill = BilledBill { user_id: entry.user_id.to_string(), offer_id: entry.offer_id, lines: Vec::new() };
+            let figures: Vec<LineFigures> =
+                entry.lines.and_then(|lines| serde_json::from_value(lines).ok()).unwrap_or_default();
+            let lines = figures
+                .into_iter()
+                .enumerate()
+                .map(|(no, line)| BilledLine {
+                    line_no: i32::try_from(no).unwrap_or(i32::MAX),
+                    item_id: line.item_id,
+                    qty: line.qty,
+                    paid_cents: line.paid_cents,
+                    points: line.points,
+                    returned_qty: 0,
+                })
+                .collect();
+            let bill = BilledBill { user_id: entry.user_id.to_string(), offer_id: entry.offer_id, lines };
             (entry.id.to_string(), (entry.group_id.to_string(), bill))
         })
         .collect();
-    for line in bill_lines::of_bills(conn, ids)? {
-        if let Some((_, bill)) = bills.get_mut(&line.bill_id) {
-            bill.lines.push(BilledLine {
-                line_no: line.line_no,
-                item_id: line.item_id,
-                qty: i64::from(line.qty),
-                paid_cents: line.paid_cents,
-                points: line.points,
-                returned_qty: i64::from(line.returned_qty),
-            });
+    for back in ledger::returns_of(conn, ids)? {
+        let taken: Vec<ReturnedLine> = back.lines.and_then(|l| serde_json::from_value(l).ok()).unwrap_or_default();
+        let Some((_, bill)) = back.bill_id.and_then(|id| bills.get_mut(id.as_str())) else { continue };
+        for returned in taken {
+            if let Some(line) = bill.lines.iter_mut().find(|l| l.line_no == returned.line) {
+                line.returned_qty += returned.qty;
+            }
         }
     }
     Ok(bills)
@@ -127,7 +134,6 @@ impl Read {
             is_member: allowed.is_some(),
             can_redeem: allowed.is_some_and(|&can| can || is_owner),
             items: &self.items,
-            discounts: &self.discounts,
             offers: self.offers.get(group).map_or(&[], Vec::as_slice),
             debt,
             bill: rule

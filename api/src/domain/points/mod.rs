@@ -19,7 +19,7 @@ pub use crate::domain::prices::PricedItem;
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     pub items: Vec<PricedItem>,
-    pub discounts: Vec<Terms>,
+    pub discounts: Arc<Vec<Terms>>,
 }
 
 /// An open offer of the write's group: its discount's terms are the store region's.
@@ -30,10 +30,10 @@ pub struct OpenOffer {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Where a write's prices (and a bill's discounts) come from.
+/// Where a write's prices come from.
 #[derive(Debug, Clone)]
 pub enum Prices {
-    /// This region's catalogue and discounts, read in the write's own transaction.
+    /// This region's catalogue, read in the write's own transaction.
     Here,
     /// Another region's, fetched before the write (cached for the catalogue's TTL).
     From(Arc<Store>),
@@ -56,6 +56,8 @@ pub enum Rule {
         store_region: RegionId,
         lines: Vec<(ItemId, Qty)>,
         prices: Prices,
+        /// The store region's discounts (cached like its catalogue).
+        discounts: Arc<Vec<Terms>>,
         points_per_unit: i64,
     },
     /// `user_id` spends the group's points; admins need no membership, staff who are not
@@ -76,16 +78,10 @@ impl Rule {
         }
     }
 
-    /// Whether the transaction must read this region's discounts.
-    pub fn reads_local_discounts(&self) -> bool {
-        matches!(self, Rule::Bill { prices: Prices::Here, .. })
-    }
-
-    /// A bill's store region and its discounts (`here`: this region's, as read).
-    pub fn store_terms<'a>(&'a self, here: &'a [Terms]) -> Option<(RegionId, &'a [Terms])> {
+    /// A bill's store region and its discounts.
+    pub fn store_terms(&self) -> Option<(RegionId, &[Terms])> {
         match self {
-            Rule::Bill { store_region, prices: Prices::Here, .. } => Some((*store_region, here)),
-            Rule::Bill { store_region, prices: Prices::From(store), .. } => Some((*store_region, &store.discounts)),
+            Rule::Bill { store_region, discounts, .. } => Some((*store_region, discounts)),
             Rule::Redeem { .. } | Rule::Return { .. } => None,
         }
     }
@@ -118,8 +114,6 @@ pub struct Seen<'a> {
     pub can_redeem: bool,
     /// This region's catalogue items the batch read.
     pub items: &'a HashMap<String, PricedItem>,
-    /// This region's discounts, when the batch read them.
-    pub discounts: &'a [Terms],
     /// The group's open offers not used by an earlier write of the batch.
     pub offers: &'a [OpenOffer],
     /// What the group owes from returns of points it had spent.
@@ -203,7 +197,7 @@ pub enum Refusal {
 /// The decision of one write on what its transaction read.
 pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
     let change = match rule {
-        Rule::Bill { user_id, actor_id, store_region, lines, prices, points_per_unit } => {
+        Rule::Bill { user_id, actor_id, store_region, lines, prices, discounts: terms, points_per_unit } => {
             if !seen.is_member {
                 return Err(Refusal::NotAMember { user_id: user_id.clone() });
             }
@@ -213,10 +207,6 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
             }
             let gross =
                 priced.iter().map(|(item, qty)| item.price_cents.saturating_mul(*qty)).fold(0, i64::saturating_add);
-            let terms = match prices {
-                Prices::Here => seen.discounts,
-                Prices::From(store) => &store.discounts,
-            };
             // The group's offers of this store's discounts, while valid.
             let offers = seen.offers.iter().filter(|offer| offer.expires_at.is_none_or(|at| seen.now < at)).filter_map(
                 |offer| {
@@ -224,7 +214,7 @@ pub fn decide(rule: &Rule, seen: &Seen<'_>) -> Result<Change, Refusal> {
                     Some((offer.id.as_str(), terms))
                 },
             );
-            let discount = discounts::best(&priced, terms, offers, seen.now);
+            let discount = discounts::best(&priced, terms.iter(), offers, seen.now);
             let discount_cents = discount.as_ref().map_or(0, |d| d.amount_cents);
             let paid = gross - discount_cents;
             let points = (paid / 100).saturating_mul(*points_per_unit);

@@ -1,17 +1,7 @@
 use super::*;
 
 fn seen(balance: i64, is_member: bool, can_redeem: bool, items: &HashMap<String, PricedItem>) -> Seen<'_> {
-    Seen {
-        balance,
-        is_member,
-        can_redeem,
-        items,
-        discounts: &[],
-        offers: &[],
-        debt: 0,
-        bill: None,
-        now: chrono::Utc::now(),
-    }
+    Seen { balance, is_member, can_redeem, items, offers: &[], debt: 0, bill: None, now: chrono::Utc::now() }
 }
 
 fn redeem(points: i64, admin: bool, staff: bool) -> Rule {
@@ -52,14 +42,16 @@ fn a_bill_prices_its_lines_and_earns_on_what_is_paid() {
             .into_iter()
             .map(|(id, item)| (id.to_owned(), item))
             .collect();
-    let bill = |id: &str| Rule::Bill {
+    let priced = |id: &str, discounts: &[crate::domain::discounts::Terms]| Rule::Bill {
         user_id: "001-aaaaaa".into(),
         actor_id: "001-staff1".into(),
         store_region: "001".parse().unwrap_or_else(|_| unreachable!()),
         lines: vec![(id.parse().unwrap_or_else(|_| unreachable!()), Qty::parse(2).unwrap_or_else(|_| unreachable!()))],
         prices: Prices::Here,
+        discounts: std::sync::Arc::new(discounts.to_vec()),
         points_per_unit: 1,
     };
+    let bill = |id: &str| priced(id, &[]);
     let change = decide(&bill("001-soup01"), &seen(0, true, false, &items)).unwrap_or_else(|_| unreachable!());
     assert_eq!((change.amount_cents, change.points), (Some(2_500), 25));
     // A discount everyone gets: points are earned on what is paid.
@@ -74,8 +66,8 @@ fn a_bill_prices_its_lines_and_earns_on_what_is_paid() {
         audience: contract::dto::Audience::Everyone,
         every_n_bills: None,
     }];
-    let discounted = Seen { discounts: &tenth, ..seen(0, true, false, &items) };
-    let change = decide(&bill("001-soup01"), &discounted).unwrap_or_else(|_| unreachable!());
+    let change =
+        decide(&priced("001-soup01", &tenth), &seen(0, true, false, &items)).unwrap_or_else(|_| unreachable!());
     assert_eq!((change.gross_cents, change.amount_cents, change.points), (Some(2_500), Some(2_250), 22));
     assert_eq!(change.discount.map(|d| (d.discount_id, d.amount_cents)), Some(("001-disc01".into(), 250)));
     // An offer of the group, of this store's offer-only half price, saves more: it is
@@ -88,13 +80,13 @@ fn a_bill_prices_its_lines_and_earns_on_what_is_paid() {
     };
     let both = [tenth[0].clone(), half];
     let offers = [OpenOffer { id: "001-offer1".into(), discount_id: "001-half01".into(), expires_at: None }];
-    let with_offer = Seen { discounts: &both, offers: &offers, ..seen(0, true, false, &items) };
-    let change = decide(&bill("001-soup01"), &with_offer).unwrap_or_else(|_| unreachable!());
+    let with_offer = Seen { offers: &offers, ..seen(0, true, false, &items) };
+    let change = decide(&priced("001-soup01", &both), &with_offer).unwrap_or_else(|_| unreachable!());
     let used = change.discount.map(|d| (d.offer_id, d.amount_cents));
     assert_eq!(used, Some((Some("001-offer1".into()), 1_250)));
     let stale = [OpenOffer { expires_at: Some(chrono::Utc::now() - chrono::Duration::hours(1)), ..offers[0].clone() }];
-    let expired = Seen { discounts: &both, offers: &stale, ..seen(0, true, false, &items) };
-    let change = decide(&bill("001-soup01"), &expired).unwrap_or_else(|_| unreachable!());
+    let expired = Seen { offers: &stale, ..seen(0, true, false, &items) };
+    let change = decide(&priced("001-soup01", &both), &expired).unwrap_or_else(|_| unreachable!());
     assert_eq!(change.discount.map(|d| (d.offer_id, d.amount_cents)), Some((None, 250)));
     assert_eq!(
         decide(&bill("001-gone01"), &seen(0, true, false, &items)).err(),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod menus;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 // Test-only code: a failed step should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -61,4 +62,60 @@ async fn a_discount_prices_across_regions_and_an_offer_outlives_a_crash_after_it
     // The next bill has no offer left: the discount everyone gets applies.
     let next = stack.bill(&staff, "next", &bill).await;
     assert_eq!((&next["discount_cents"], &next["discounts"][0]["discount_id"]), (&json!(200), &json!(tenth)));
+}
+
+/// The races of offers through the router: ten bills of one pool holding one offer use it
+/// once, an offer issued twice with one key is one offer, and a discount that issues an
+/// offer every third bill issues exactly three for nine bills sent at once.
+#[tokio::test]
+async fn offers_hold_through_the_router_under_concurrent_bills() {
+    let stack = Stack::start(1);
+    let staff = stack.staff("003").await;
+    let item = stack.add_item(&staff, "003", "Ramen", 2_000, 10).await;
+    let half =
+        discount_in(&stack, &staff, "003", json!({"name": "Half", "percent_off": 50, "audience": "offer"})).await;
+    let (ann, ann_token) = stack.customer("002").await;
+    let offers_path = format!("/v1/groups/{}/offers", ann.personal_group_id);
+    let issue = json!({"discount_id": half});
+    let first: Value =
+        expect_json(stack.post_once(&stack.router, &offers_path, &staff, "once", &issue).await, StatusCode::CREATED)
+            .await;
+    let again: Value =
+        expect_json(stack.post_once(&stack.router, &offers_path, &staff, "once", &issue).await, StatusCode::CREATED)
+            .await;
+    assert_eq!(first["id"], again["id"], "the same key issues one offer");
+
+    let bill = json!({"user_id": ann.id, "store_region": "003", "items": [{"item_id": item["id"], "qty": 1}]});
+    let bills = join_all((0..10).map(|i| {
+        let (stack, staff, bill) = (&stack, &staff, &bill);
+        async move { stack.bill(staff, &format!("race-{i}"), bill).await }
+    }))
+    .await;
+    let used: Vec<&Value> = bills.iter().filter(|b| b["discounts"][0]["offer_id"] == first["id"]).collect();
+    assert_eq!(used.len(), 1, "exactly one bill used the offer: {bills:?}");
+    let offers: Value = expect_json(stack.get(&offers_path, Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!(offers["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(offers["items"][0]["used_by_bill"], used[0]["id"]);
+
+    // Every third bill of a pool at region 001's store issues an offer of its own.
+    let staff1 = stack.staff("001").await;
+    let soup = stack.add_item(&staff1, "001", "Soup", 1_000, 10).await;
+    let third = json!({"name": "Third", "amount_off_cents": 100, "audience": "offer", "every_n_bills": 3});
+    discount_in(&stack, &staff1, "001", third).await;
+    let (ben, ben_token) = stack.customer("003").await;
+    let bill = json!({"user_id": ben.id, "store_region": "001", "items": [{"item_id": soup["id"], "qty": 1}]});
+    join_all((0..9).map(|i| {
+        let (stack, staff1, bill) = (&stack, &staff1, &bill);
+        async move { stack.bill(staff1, &format!("third-{i}"), bill).await }
+    }))
+    .await;
+    let path = format!("/v1/groups/{}/offers", ben.personal_group_id);
+    let offers: Value = expect_json(stack.get(&path, Some(&ben_token)).await, StatusCode::OK).await;
+    assert_eq!(offers["items"].as_array().map(Vec::len), Some(3), "one offer per three bills: {offers}");
+}
+
+async fn discount_in(stack: &Stack, staff: &str, region: &str, body: Value) -> String {
+    let path = format!("/v1/regions/{region}/discounts");
+    let made: Value = expect_json(stack.post(&path, Some(staff), &body).await, StatusCode::CREATED).await;
+    made["id"].as_str().unwrap().to_owned()
 }
