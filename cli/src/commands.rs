@@ -127,27 +127,9 @@ pub enum Command {
         region: String,
     },
     /// (staff) Bill a customer: `--item ID:QTY` once per line.
-    Bill {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        group: Option<String>,
-        #[arg(long)]
-        store: String,
-        #[arg(long = "item", required = true)]
-        items: Vec<String>,
-    },
+    Bill(BillArgs),
     /// (staff) What a bill would come to (discount, points), billing nothing.
-    Quote {
-        #[arg(long)]
-        user: String,
-        #[arg(long)]
-        group: Option<String>,
-        #[arg(long)]
-        store: String,
-        #[arg(long = "item", required = true)]
-        items: Vec<String>,
-    },
+    Quote(BillArgs),
     /// (staff) Take back a bill's items (`--item ID:QTY`), or all that is left.
     Return {
         bill: String,
@@ -177,6 +159,19 @@ pub enum Command {
         #[arg(long)]
         region: String,
     },
+}
+
+/// A bill, as `bill` and `quote` take it.
+#[derive(clap::Args)]
+pub struct BillArgs {
+    #[arg(long)]
+    pub user: String,
+    #[arg(long)]
+    pub group: Option<String>,
+    #[arg(long)]
+    pub store: String,
+    #[arg(long = "item", required = true)]
+    pub items: Vec<String>,
 }
 
 /// Who a new account is: sign-up and staff creation ask the same.

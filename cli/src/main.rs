@@ -15,7 +15,7 @@ use serde_json::json;
 use contract::dto::{Audience, CatalogueItemPatch, NewDiscount};
 
 use crate::api::{Api, Failure, Outcome};
-use crate::commands::{Account, Args, Command, DiscountCommand, ItemCommand};
+use crate::commands::{Account, Args, BillArgs, Command, DiscountCommand, ItemCommand};
 use crate::session::{Session, Store};
 
 pub struct App {
@@ -182,12 +182,12 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
         Command::Catalogue { region } => {
             app.print(&actions::catalogue(&app.api(None)?, &region).await?, show::catalogue)
         }
-        Command::Bill { user, group, store, items } => {
+        Command::Bill(BillArgs { user, group, store, items }) => {
             let s = app.session()?;
             let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;
             app.print(&actions::bill(&app.api(Some(&s))?, &user, group.as_deref(), &store, &lines).await?, show::bill);
         }
-        Command::Quote { user, group, store, items } => {
+        Command::Quote(BillArgs { user, group, store, items }) => {
             let s = app.session()?;
             let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;
             app.print(
