@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-pub const OPS: [&str; 5] = ["bill", "redeem", "catalogue", "balance", "activity"];
+pub const OPS: [&str; 8] = ["bill", "redeem", "catalogue", "balance", "activity", "quote", "return", "offer"];
 
 struct OpFigures {
     latencies: Histogram<u64>,
@@ -60,7 +60,7 @@ pub enum SampleOutcome {
 
 impl Sample {
     pub fn is_write(&self) -> bool {
-        matches!(self.op, "bill" | "redeem")
+        matches!(self.op, "bill" | "redeem" | "return" | "offer")
     }
 }
 
