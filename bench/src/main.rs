@@ -66,42 +66,16 @@ enum Command {
         targets: Vec<(String, String)>,
     },
     /// One round of redemptions of 1 point each against GROUPS; figures as JSON.
-    Redeem {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-        #[arg(long)]
-        token: String,
-        /// Group ids, comma-separated; each request picks one at random.
-        #[arg(long, value_delimiter = ',', required = true)]
-        groups: Vec<String>,
-        #[arg(long, default_value_t = 20)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// Processes whose CPU time per request to report (`NAME=PID,…`, children included).
-        #[arg(long = "cpu", value_parser = cpu::parse_component)]
-        cpu: Vec<Component>,
-    },
+    Redeem(PointsRound),
     /// One round of bills of ITEM for USER into GROUPS (the user a member of each); figures
     /// as JSON.
     Bill {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-        /// A staff member's token.
-        #[arg(long)]
-        token: String,
+        #[command(flatten)]
+        round: PointsRound,
         #[arg(long)]
         user: String,
         #[arg(long)]
         item: String,
-        #[arg(long, value_delimiter = ',', required = true)]
-        groups: Vec<String>,
-        #[arg(long, default_value_t = 20)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        #[arg(long = "cpu", value_parser = cpu::parse_component)]
-        cpu: Vec<Component>,
     },
     /// CPU seconds so far of each component, as JSON (`infra/local/bench.py` reads it
     /// around pgbench's rounds).
@@ -126,6 +100,26 @@ enum Command {
         #[arg(long)]
         bare: Option<String>,
     },
+}
+
+/// One round of keyed points writes: where, as whom (a staff token for bills), on which
+/// groups, how hard.
+#[derive(ClapArgs, Clone)]
+struct PointsRound {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long)]
+    token: String,
+    /// Group ids, comma-separated; each request picks one at random.
+    #[arg(long, value_delimiter = ',', required = true)]
+    groups: Vec<String>,
+    #[arg(long, default_value_t = 20)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Processes whose CPU time per request to report (`NAME=PID,…`, children included).
+    #[arg(long = "cpu", value_parser = cpu::parse_component)]
+    cpu: Vec<Component>,
 }
 
 fn parse_target(text: &str) -> Result<(String, String), String> {
@@ -184,12 +178,7 @@ async fn compare(
 
 /// One round of keyed points writes (a fresh key each) against `groups`, figures as JSON.
 async fn points_round(
-    url: String,
-    token: String,
-    groups: Vec<String>,
-    concurrency: usize,
-    seconds: u64,
-    cpu: Vec<Component>,
+    PointsRound { url, token, groups, concurrency, seconds, cpu }: PointsRound,
     request: impl Fn(Client, String, String) -> futures_util::future::BoxFuture<'static, client::Result<u32>>
     + Send
     + Sync
@@ -248,16 +237,16 @@ async fn main() -> anyhow::Result<()> {
     tls::install_default_provider();
     match Args::parse().command {
         Command::Compare { shape, token, title, targets } => compare(shape, token, &title, targets).await,
-        Command::Redeem { url, token, groups, concurrency, seconds, cpu } => {
+        Command::Redeem(round) => {
             let points = NewRedemption { points: Some(1), item_id: None, qty: None };
-            points_round(url, token, groups, concurrency, seconds, cpu, move |client, group, key| {
+            points_round(round, move |client, group, key| {
                 let points = points.clone();
                 Box::pin(async move { client.redeem(&group, &points, &key).await.map(|reply| reply.retries) })
             })
             .await
         }
-        Command::Bill { url, token, user, item, groups, concurrency, seconds, cpu } => {
-            points_round(url, token, groups, concurrency, seconds, cpu, move |client, group, key| {
+        Command::Bill { round, user, item } => {
+            points_round(round, move |client, group, key| {
                 let bill = NewBill {
                     user_id: user.clone(),
                     group_id: Some(group),

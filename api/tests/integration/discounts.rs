@@ -5,15 +5,6 @@ use crate::support::{TestApp, expect_error, expect_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[allow(clippy::unwrap_used)] // test helper
-async fn dish(app: &TestApp, staff: &str, category: &str, price_cents: i64) -> String {
-    let body = json!({"name": format!("{category} {}", ulid::Ulid::new()), "category": category,
-                      "price_cents": price_cents, "points_price": 10});
-    let item: Value =
-        expect_json(app.post("/v1/regions/001/catalogue", Some(staff), &body).await, StatusCode::CREATED).await;
-    item["id"].as_str().unwrap().to_owned()
-}
-
 async fn discount(app: &TestApp, staff: &str, body: Value) -> Value {
     expect_json(app.post("/v1/regions/001/discounts", Some(staff), &body).await, StatusCode::CREATED).await
 }
@@ -107,7 +98,7 @@ async fn a_bill_gets_the_one_discount_that_saves_most_and_earns_on_what_is_paid(
     let app = TestApp::spawn().await;
     let staff = app.staff_token().await;
     let (user, _) = app.customer().await;
-    let (soup, wine) = (dish(&app, &staff, "mains", 1_250).await, dish(&app, &staff, "drinks", 999).await);
+    let (soup, wine) = (app.dish(&staff, "mains", 1_250).await, app.dish(&staff, "drinks", 999).await);
     let body = json!({"user_id": user.id, "store_region": "001",
                       "items": [{"item_id": soup, "qty": 2}, {"item_id": wine, "qty": 1}]});
     // Gross 34.99. A tenth off everything saves 3.49; 5.00 off drinks from 5.00 of them

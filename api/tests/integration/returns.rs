@@ -9,15 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 #[allow(clippy::unwrap_used)] // test helper
-async fn dish(app: &TestApp, staff: &str, category: &str, price_cents: i64) -> String {
-    let body = json!({"name": format!("{category} {}", ulid::Ulid::new()), "category": category,
-                      "price_cents": price_cents, "points_price": 10});
-    let item: Value =
-        expect_json(app.post("/v1/regions/001/catalogue", Some(staff), &body).await, StatusCode::CREATED).await;
-    item["id"].as_str().unwrap().to_owned()
-}
-
-#[allow(clippy::unwrap_used)] // test helper
 async fn give_back(app: &TestApp, staff: &str, bill: &Value, key: &str, body: Value) -> reqwest::Response {
     let path = format!("/v1/bills/{}/returns", bill["id"].as_str().unwrap());
     app.post_once(&path, staff, key, &body).await
@@ -29,7 +20,7 @@ async fn returns_take_back_the_lines_share_as_billed_to_the_cent_and_point() {
     let staff = app.staff_token().await;
     let (user, _) = app.customer().await;
     let group = user.personal_group_id.to_string();
-    let (soup, wine) = (dish(&app, &staff, "mains", 1_250).await, dish(&app, &staff, "drinks", 999).await);
+    let (soup, wine) = (app.dish(&staff, "mains", 1_250).await, app.dish(&staff, "drinks", 999).await);
     let tenth: Value = expect_json(
         app.post(
             "/v1/regions/001/discounts",
@@ -88,7 +79,7 @@ async fn returns_racing_for_one_line_take_it_once() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token().await;
     let (user, _) = app.customer().await;
-    let soup = dish(&app, &staff, "mains", 1_000).await;
+    let soup = app.dish(&staff, "mains", 1_000).await;
     let body = json!({"user_id": user.id, "store_region": "001", "items": [{"item_id": soup, "qty": 3}]});
     let bill: Value = expect_json(app.post_once("/v1/bills", &staff, "b", &body).await, StatusCode::CREATED).await;
     let answers = join_all((0..8).map(|i| {
@@ -142,7 +133,7 @@ async fn returning_the_whole_bill_opens_its_offer_again_and_strangers_are_refuse
     let staff = app.staff_token().await;
     let (user, customer) = app.customer().await;
     let group = user.personal_group_id.to_string();
-    let soup = dish(&app, &staff, "mains", 2_000).await;
+    let soup = app.dish(&staff, "mains", 2_000).await;
     let half: Value = expect_json(
         app.post(
             "/v1/regions/001/discounts",

@@ -204,6 +204,19 @@ impl TestApp {
         self.api.with_token(staff).add_item("001", &new).await.unwrap().value.id.to_string()
     }
 
+    /// A dish of `category` on region 001's menu, added by `staff` (discounts and returns
+    /// tell categories apart).
+    pub async fn dish(&self, staff: &str, category: &str, price_cents: i64) -> String {
+        let new = NewCatalogueItem {
+            name: format!("{category} {}", ulid::Ulid::new()),
+            category: category.into(),
+            price_cents,
+            points_price: 10,
+            available: None,
+        };
+        self.api.with_token(staff).add_item("001", &new).await.unwrap().value.id.to_string()
+    }
+
     /// Bills `user` for `qty` × an item of `price_cents` into `group` (default: personal).
     pub async fn award(&self, user: &str, group: Option<&str>, price_cents: i64, qty: i64) -> Bill {
         let staff = self.staff_token().await;
