@@ -23,6 +23,9 @@ async fn a_discount_prices_across_regions_and_an_offer_outlives_a_crash_after_it
     let stack = Stack::start(1);
     let staff = stack.staff("001").await;
     let item = stack.add_item(&staff, "001", "Paella", 2_000, 10).await;
+    // Region 002 reads 001's menu once and keeps it for the catalogue's TTL: the whole
+    // menu is made before the first bill.
+    let tapas = stack.add_item(&staff, "001", "Tapas", 333, 10).await;
     let tenth =
         discount(&stack, &staff, json!({"name": "A tenth off", "percent_off": 10, "audience": "everyone"})).await;
     let half =
@@ -62,6 +65,45 @@ async fn a_discount_prices_across_regions_and_an_offer_outlives_a_crash_after_it
     // The next bill has no offer left: the discount everyone gets applies.
     let next = stack.bill(&staff, "next", &bill).await;
     assert_eq!((&next["discount_cents"], &next["discounts"][0]["discount_id"]), (&json!(200), &json!(tenth)));
+
+    returns_take_back_what_the_bill_paid_across_regions(&stack, &staff, &ann, &tapas, &json!(tenth)).await;
+}
+
+/// A bill of a pool of region 002 made at region 001's store, returned through the router
+/// in parts: each part takes back its share as billed, the parts add up to the bill to the
+/// cent and to the point, and a part returned twice is refused.
+async fn returns_take_back_what_the_bill_paid_across_regions(
+    stack: &Stack,
+    staff: &str,
+    ann: &contract::dto::User,
+    tapas: &Value,
+    tenth: &Value,
+) {
+    let body = json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": tapas["id"], "qty": 3}]});
+    let bill = stack.bill(staff, "tapas", &body).await;
+    // 9.99 less a tenth (0.99) is 9.00 paid, 9 points.
+    assert_eq!((&bill["amount_cents"], &bill["points_awarded"]), (&json!(900), &json!(9)));
+    assert_eq!(bill["discounts"][0]["discount_id"], *tenth);
+    let balance_before = bill["balance_after"].as_i64().unwrap() - 9;
+    // The discount goes away before the return: the bill's own figures are what is returned.
+    let gone = format!("/v1/discounts/{}", tenth.as_str().unwrap());
+    let removed = stack.request(client::Method::DELETE, &gone, Some(staff), None).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+
+    let path = format!("/v1/bills/{}/returns", bill["id"].as_str().unwrap());
+    let one = json!({"lines": [{"item_id": tapas["id"], "qty": 1}]});
+    let first: Value =
+        expect_json(stack.post_once(&stack.router, &path, staff, "one", &one).await, StatusCode::CREATED).await;
+    assert_eq!((&first["amount_cents"], &first["points_reversed"]), (&json!(300), &json!(3)));
+    let replay: Value =
+        expect_json(stack.post_once(&stack.router, &path, staff, "one", &one).await, StatusCode::CREATED).await;
+    assert_eq!(replay, first, "a retried return applies once");
+    let rest: Value =
+        expect_json(stack.post_once(&stack.router, &path, staff, "rest", &json!({})).await, StatusCode::CREATED).await;
+    assert_eq!((&rest["amount_cents"], &rest["points_reversed"]), (&json!(600), &json!(6)));
+    assert_eq!(rest["balance_after"].as_i64(), Some(balance_before), "every point of the bill taken back once");
+    let again = stack.post_once(&stack.router, &path, staff, "again", &one).await;
+    expect_error(again, StatusCode::CONFLICT, "already_returned").await;
 }
 
 /// The races of offers through the router: ten bills of one pool holding one offer use it
