@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbInstance;
 use serde::Serialize;
@@ -39,7 +39,7 @@ impl Fleet {
     pub async fn connect(aws_regions: &[String], endpoint_url: Option<&str>) -> Fleet {
         let mut clients = Vec::new();
         for aws_region in aws_regions {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(aws_region.clone()));
+            let mut loader = crate::sdk::loader().region(Region::new(aws_region.clone()));
             if let Some(url) = endpoint_url {
                 loader = loader.endpoint_url(url);
             }

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_rds::auth_token::{AuthTokenGenerator, Config};
 use aws_sdk_rds::config::Region;
 
@@ -22,7 +22,7 @@ pub struct IamAuth {
 impl IamAuth {
     /// Credentials and region from the default chain (instance role, environment, ...).
     pub async fn from_environment(host: &str, port: u16, user: &str) -> anyhow::Result<IamAuth> {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let sdk = crate::sdk::loader().load().await;
         IamAuth::new(sdk, host, port, user, None)
     }
 

@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_credential_types::Credentials;
 use aws_sdk_rds::types::Tag;
 use serde_json::Value;
@@ -45,7 +45,7 @@ impl Drop for Moto {
 }
 
 async fn client(moto: &Moto, aws_region: &str) -> aws_sdk_rds::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    let config = rds::sdk::loader()
         .region(Region::new(aws_region.to_owned()))
         .endpoint_url(&moto.url)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
