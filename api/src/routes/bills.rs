@@ -7,16 +7,17 @@ use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
 use crate::routes::extract::Here;
+use crate::routes::openapi::Keyed;
 use crate::services::AppState;
 use crate::services::points::{self, BillRequest, Idempotent};
 
 #[utoipa::path(post, path = "/v1/bills", tag = "points", security(("bearer" = [])), request_body = NewBill,
-    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    params(Keyed),
     responses(
         (status = 201, body = Bill, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
         (status = 409, description = "item_unavailable", body = ErrorEnvelope),
-        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+))]
 pub async fn create_bill(
     state: web::Data<AppState>,
     caller: Caller,
@@ -35,7 +36,7 @@ pub async fn create_bill(
         group's current `balance`.",
     responses(
         (status = 200, body = BillQuote),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
         (status = 409, description = "item_unavailable", body = ErrorEnvelope)))]
 pub async fn quote_bill(
     state: web::Data<AppState>,
@@ -73,12 +74,12 @@ pub async fn quote_bill(
 /// pay the debt first (their `debt_paid`, and a negative `debt_change` in the ledger), so
 /// points redeemed from a purchase that is then returned are recovered, not lost.
 #[utoipa::path(post, path = "/v1/bills/{bill_id}/returns", tag = "points", security(("bearer" = [])), request_body = NewReturn,
-    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    params(Keyed),
     responses(
         (status = 201, body = Return, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
         (status = 409, description = "already_returned", body = ErrorEnvelope),
-        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+))]
 pub async fn return_bill(
     state: web::Data<AppState>,
     caller: Caller,

@@ -12,7 +12,7 @@ use crate::services::catalogue;
 /// Open to everyone (it is the menu). Served from the cache with `ETag` and
 /// `Cache-Control: max-age`; a matching `If-None-Match` gets 304.
 #[utoipa::path(get, path = "/v1/regions/{rid}/catalogue", tag = "catalogue", responses(
-    (status = 200, body = Catalogue), (status = 304, description = "Not modified"), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = Catalogue), (status = 304, description = "Not modified")))]
 pub async fn list_catalogue(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -37,7 +37,7 @@ pub async fn list_catalogue(
 }
 
 #[utoipa::path(post, path = "/v1/regions/{rid}/catalogue", tag = "catalogue", security(("bearer" = [])), request_body = NewCatalogueItem, responses(
-    (status = 201, body = CatalogueItem), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
+    (status = 201, body = CatalogueItem), (status = 403, body = ErrorEnvelope)))]
 pub async fn add_catalogue_item(
     state: web::Data<AppState>,
     caller: Caller,
@@ -50,7 +50,7 @@ pub async fn add_catalogue_item(
 }
 
 #[utoipa::path(patch, path = "/v1/catalogue/{item_id}", tag = "catalogue", security(("bearer" = [])), request_body = CatalogueItemPatch, responses(
-    (status = 200, body = CatalogueItem), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = CatalogueItem), (status = 403, body = ErrorEnvelope)))]
 pub async fn change_catalogue_item(
     state: web::Data<AppState>,
     caller: Caller,
@@ -61,7 +61,7 @@ pub async fn change_catalogue_item(
 }
 
 #[utoipa::path(delete, path = "/v1/catalogue/{item_id}", tag = "catalogue", security(("bearer" = [])), responses(
-    (status = 204, description = "Removed"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 204, description = "Removed"), (status = 403, body = ErrorEnvelope)))]
 pub async fn remove_catalogue_item(
     state: web::Data<AppState>,
     caller: Caller,

@@ -10,7 +10,7 @@ use crate::services::discounts;
 
 /// Any logged-in caller: what a bill in this region may get.
 #[utoipa::path(get, path = "/v1/regions/{rid}/discounts", tag = "discounts", security(("bearer" = [])), responses(
-    (status = 200, body = Discounts), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = Discounts), (status = 401, body = ErrorEnvelope)))]
 pub async fn list_discounts(
     state: web::Data<AppState>,
     _: Caller,
@@ -28,7 +28,7 @@ pub async fn list_discounts(
 /// what it covers. A change applies to the next bill of this region at once, and to bills
 /// priced by other regions within the catalogue's cache TTL.
 #[utoipa::path(post, path = "/v1/regions/{rid}/discounts", tag = "discounts", security(("bearer" = [])), request_body = NewDiscount, responses(
-    (status = 201, body = Discount), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
+    (status = 201, body = Discount), (status = 403, body = ErrorEnvelope)))]
 pub async fn add_discount(
     state: web::Data<AppState>,
     caller: Caller,
@@ -40,7 +40,7 @@ pub async fn add_discount(
 }
 
 #[utoipa::path(patch, path = "/v1/discounts/{discount_id}", tag = "discounts", security(("bearer" = [])), request_body = DiscountPatch, responses(
-    (status = 200, body = Discount), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = Discount), (status = 403, body = ErrorEnvelope)))]
 pub async fn change_discount(
     state: web::Data<AppState>,
     caller: Caller,
@@ -52,7 +52,7 @@ pub async fn change_discount(
 
 /// Bills made before keep the discount they applied, by name.
 #[utoipa::path(delete, path = "/v1/discounts/{discount_id}", tag = "discounts", security(("bearer" = [])), responses(
-    (status = 204, description = "Removed"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 204, description = "Removed"), (status = 403, body = ErrorEnvelope)))]
 pub async fn remove_discount(
     state: web::Data<AppState>,
     caller: Caller,

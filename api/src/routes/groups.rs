@@ -16,7 +16,7 @@ use crate::services::members;
 
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = NewGroup,
     description = "The caller becomes the group's owner.",
-    responses((status = 201, body = Group), (status = 400, body = ErrorEnvelope), (status = 421, body = ErrorEnvelope)))]
+    responses((status = 201, body = Group), (status = 421, body = ErrorEnvelope)))]
 pub async fn create_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -28,7 +28,7 @@ pub async fn create_group(
 
 #[utoipa::path(get, path = "/v1/groups/{gid}", tag = "groups", security(("bearer" = [])),
     description = "Members, staff and admins; to anyone else the group does not exist (404, worded as for a missing group).",
-    responses((status = 200, body = Group), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Group)))]
 pub async fn read_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -40,8 +40,7 @@ pub async fn read_group(
 #[utoipa::path(patch, path = "/v1/groups/{gid}", tag = "groups", security(("bearer" = [])), request_body = GroupPatch,
     description = "Owner or admin. `owner_id` hands the group to one of its members (400 if they are not one; a \
         personal group is never given away, 403); the former owner stays a member who may redeem.",
-    responses((status = 200, body = Group), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-    (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Group), (status = 403, body = ErrorEnvelope)))]
 pub async fn update_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -56,7 +55,7 @@ pub async fn update_group(
     description = "A customer joins only themselves and only with a valid invitation of the group; every invitation \
         that does not open it (unknown, used, expired, revoked, another group's, addressed to another user, or a \
         group that does not exist) is `403 invitation_invalid`. An admin adds anyone, with or without one.",
-    responses((status = 201, body = Membership), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+    responses((status = 201, body = Membership), (status = 403, body = ErrorEnvelope),
     (status = 409, description = "already_member, group_full", body = ErrorEnvelope)))]
 pub async fn add_member(
     state: web::Data<AppState>,
@@ -72,7 +71,7 @@ pub async fn add_member(
 
 #[utoipa::path(patch, path = "/v1/groups/{gid}/members/{uid}", tag = "groups", security(("bearer" = [])),
     request_body = MemberPatch, description = "Owner or admin: grants or withdraws a member's right to redeem.",
-    responses((status = 200, body = Membership), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Membership), (status = 403, body = ErrorEnvelope)))]
 pub async fn change_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -86,8 +85,7 @@ pub async fn change_member(
 #[utoipa::path(delete, path = "/v1/groups/{gid}/members/{uid}", tag = "groups", security(("bearer" = [])),
     description = "A member leaving, or the owner (or an admin) removing a member. The owner leaves only once alone; \
         a personal group is never left.",
-    responses((status = 204, description = "No longer a member"), (status = 403, body = ErrorEnvelope),
-    (status = 404, body = ErrorEnvelope)))]
+    responses((status = 204, description = "No longer a member"), (status = 403, body = ErrorEnvelope)))]
 pub async fn remove_member(
     state: web::Data<AppState>,
     caller: Caller,
@@ -102,8 +100,7 @@ pub async fn remove_member(
     request_body = NewInvitation,
     description = "Owner or admin. The code is shown only in this answer (the server keeps its sha256) and opens \
         the group once. A personal group has no invitations (403).",
-    responses((status = 201, body = Invitation), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-    (status = 404, body = ErrorEnvelope)))]
+    responses((status = 201, body = Invitation), (status = 403, body = ErrorEnvelope)))]
 pub async fn create_invitation(
     state: web::Data<AppState>,
     caller: Caller,
@@ -119,8 +116,7 @@ pub async fn create_invitation(
     description = "Owner or admin: the group's invitations, newest first, revoked and used ones included \
         (addition: paginated like every list, `?limit&cursor`).",
     params(("limit" = Option<i64>, Query, description = "1..=200, default 50"), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<InvitationSummary>), (status = 403, body = ErrorEnvelope),
-    (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Page<InvitationSummary>), (status = 403, body = ErrorEnvelope)))]
 pub async fn list_invitations(
     state: web::Data<AppState>,
     caller: Caller,
@@ -133,7 +129,7 @@ pub async fn list_invitations(
 
 #[utoipa::path(delete, path = "/v1/groups/{gid}/invitations/{iid}", tag = "groups", security(("bearer" = [])),
     description = "Owner or admin. Revoking again, or revoking a used invitation, changes nothing (204).",
-    responses((status = 204, description = "Revoked"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 204, description = "Revoked"), (status = 403, body = ErrorEnvelope)))]
 pub async fn revoke_invitation(
     state: web::Data<AppState>,
     caller: Caller,
@@ -147,7 +143,7 @@ pub async fn revoke_invitation(
 #[utoipa::path(get, path = "/v1/groups/{gid}/transactions", tag = "groups", security(("bearer" = [])),
     description = "Members, staff and admins; to anyone else the group does not exist (404).",
     params(("limit" = Option<i64>, Query, description = "1..=200, default 50"), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Page<LedgerEntry>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = Page<LedgerEntry>)))]
 pub async fn list_group_transactions(
     state: web::Data<AppState>,
     caller: Caller,

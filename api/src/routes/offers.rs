@@ -7,13 +7,14 @@ use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
 use crate::routes::extract::Here;
+use crate::routes::openapi::Keyed;
 use crate::services::AppState;
 use crate::services::offers;
 use crate::services::points::Idempotent;
 
 /// Members, staff and admins; anyone else 404. `expired`: open but past `expires_at`.
 #[utoipa::path(get, path = "/v1/groups/{gid}/offers", tag = "discounts", security(("bearer" = [])), responses(
-    (status = 200, body = Offers), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = Offers)))]
 pub async fn list_offers(
     state: web::Data<AppState>,
     caller: Caller,
@@ -26,11 +27,11 @@ pub async fn list_offers(
 /// discounts; the group's next bill in that region uses it if no other discount saves
 /// more. Keyed like a bill: the same key and body issue one offer.
 #[utoipa::path(post, path = "/v1/groups/{gid}/offers", tag = "discounts", security(("bearer" = [])), request_body = NewOffer,
-    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    params(Keyed),
     responses(
         (status = 201, body = Offer, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+        (status = 403, body = ErrorEnvelope),
+))]
 pub async fn issue_offer(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,7 +1,9 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::{IntoParams, Modify, OpenApi};
 
 use super::{bills, catalogue, discounts, groups, health, offers, redemptions, regions, sessions, users};
 
@@ -14,6 +16,29 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// A keyed write's `Idempotency-Key` header (`params(Keyed)`); `complete` adds the
+/// `422 idempotency_key_reused` every keyed write may answer.
+pub struct Keyed;
+
+impl IntoParams for Keyed {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let key = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some("^[ -~]+$"));
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some("1..=255 printable ASCII characters, scoped to the caller: a retry with the same key and body applies once"))
+                .schema(Some(key))
+                .build(),
+        ]
     }
 }
 
@@ -141,10 +166,6 @@ fn complete(doc: &mut Value) {
                         parameter["description"] =
                             json!("The `next_cursor` of the page before; any other is refused (400)");
                     }
-                    (Some("header"), Some("Idempotency-Key")) => {
-                        parameter["schema"] =
-                            json!({ "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$" });
-                    }
                     _ => {}
                 }
             }
@@ -155,6 +176,7 @@ fn complete(doc: &mut Value) {
                 }
             }
             let takes_input = !added.is_empty() || operation.get("requestBody").is_some();
+            let keyed = added.iter().any(|p| p["in"] == "header" && p["name"] == "Idempotency-Key");
             if !added.is_empty() {
                 operation["parameters"] = Value::Array(added);
             }
@@ -169,6 +191,9 @@ fn complete(doc: &mut Value) {
             }
             if takes_input {
                 add("404", "not_found (or one the caller may not see, worded alike), or unknown_region");
+            }
+            if keyed {
+                add("422", "idempotency_key_reused: the key was used for another request; nothing was done");
             }
             if secured {
                 add("401", "unauthenticated: no token, or one that is invalid, expired or revoked");

@@ -7,16 +7,17 @@ use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
 use crate::routes::extract::Here;
+use crate::routes::openapi::Keyed;
 use crate::services::AppState;
 use crate::services::points::{self, Idempotent, RedemptionRequest};
 
 #[utoipa::path(post, path = "/v1/groups/{gid}/redemptions", tag = "points", security(("bearer" = [])), request_body = NewRedemption,
-    params(("Idempotency-Key" = String, Header, description = "1..=255 printable ASCII characters, scoped to the caller")),
+    params(Keyed),
     responses(
         (status = 201, body = Redemption, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
-        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
         (status = 409, description = "insufficient_points or item_unavailable", body = ErrorEnvelope),
-        (status = 422, description = "idempotency_key_reused", body = ErrorEnvelope)))]
+))]
 pub async fn create_redemption(
     state: web::Data<AppState>,
     caller: Caller,

@@ -11,7 +11,7 @@ use crate::services::{accounts, groups, revocations};
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
     (status = 201, body = User),
-    (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+    (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
     (status = 404, description = "unknown_region", body = ErrorEnvelope), (status = 409, description = "email_taken", body = ErrorEnvelope),
     (status = 421, description = "misdirected: home_region is another region", body = ErrorEnvelope)))]
 pub async fn create_user(
@@ -25,7 +25,7 @@ pub async fn create_user(
 }
 
 #[utoipa::path(get, path = "/v1/users/{uid}", tag = "users", security(("bearer" = [])), responses(
-    (status = 200, body = User), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = User), (status = 403, body = ErrorEnvelope)))]
 pub async fn read_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -36,7 +36,7 @@ pub async fn read_user(
 }
 
 #[utoipa::path(patch, path = "/v1/users/{uid}", tag = "users", security(("bearer" = [])), request_body = UserPatch, responses(
-    (status = 200, body = User), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = User), (status = 403, body = ErrorEnvelope)))]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -58,7 +58,7 @@ pub struct LogoutQuery {
 #[utoipa::path(delete, path = "/v1/users/{uid}/sessions", tag = "sessions", security(("bearer" = [])),
     params(("all" = Option<bool>, Query, description = "Revoke every token of the user, not only this one")),
     responses((status = 204, description = "Revoked"), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+        (status = 403, body = ErrorEnvelope)))]
 pub async fn log_out(
     state: web::Data<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ pub async fn log_out(
 /// every region and merges). The user's home region also answers 404 for an unknown user
 /// and adds `memberships`, the user's groups in every region.
 #[utoipa::path(get, path = "/v1/users/{uid}/groups", tag = "users", security(("bearer" = [])), responses(
-    (status = 200, body = UserGroups), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    (status = 200, body = UserGroups), (status = 403, body = ErrorEnvelope)))]
 pub async fn list_user_groups(
     state: web::Data<AppState>,
     caller: Caller,
