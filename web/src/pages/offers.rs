@@ -3,6 +3,7 @@
 //! submit returns once).
 
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use contract::dto::{Audience, BillLine, Discount, NewDiscount, NewReturn};
 use contract::{DiscountId, EntryId, Regional};
 use maud::{Markup, html};
@@ -36,7 +37,10 @@ pub async fn discounts(Staff(me): Staff) -> Result<Markup, WebError> {
                         tr {
                             td { (d.name) } td { (off(d)) }
                             td { (d.category.as_deref().unwrap_or("everything")) @if d.min_spend_cents > 0 { " from " (money(d.min_spend_cents)) } }
-                            td { @if let Some(until) = d.valid_until { "until " (until.format("%d %b %Y")) } }
+                            td {
+                                @if let Some(from) = d.valid_from { "from " (from.format(SHOWN)) " " }
+                                @if let Some(until) = d.valid_until { "until " (until.format(SHOWN)) }
+                            }
                             td { @if d.audience == Audience::Everyone { "everyone" } @else { "offers" @if let Some(n) = d.every_n_bills { ", one per " (n) " bills" } } }
                             td { @if d.active { "active" } @else { "not valid now" } }
                             td {
@@ -60,6 +64,8 @@ pub async fn discounts(Staff(me): Staff) -> Result<Markup, WebError> {
                 label for="audience" { "Who gets it" }
                 select #audience name="audience" { option value="everyone" { "Every bill" } option value="offer" { "Pools holding an offer" } }
                 label for="every_n_bills" { "Offers: issue one every N bills (optional)" } input #every_n_bills name="every_n_bills" type="number" min="1" max="1000";
+                label for="valid_from" { "Valid from (UTC, optional)" } input #valid_from name="valid_from" type="datetime-local";
+                label for="valid_until" { "Valid until (UTC, optional)" } input #valid_until name="valid_until" type="datetime-local";
                 p { button type="submit" { "Add" } }
             }
         },
@@ -80,6 +86,25 @@ pub struct DiscountForm {
     audience: Audience,
     #[serde(default)]
     every_n_bills: String,
+    #[serde(default)]
+    valid_from: String,
+    #[serde(default)]
+    valid_until: String,
+}
+
+/// How the discounts table shows an instant; the form's fields read the same in UTC.
+const SHOWN: &str = "%d %b %Y %H:%M UTC";
+
+/// A `datetime-local` field, read as UTC: empty is none.
+fn instant(field: &str, raw: &str) -> Result<Option<DateTime<Utc>>, WebError> {
+    match raw.trim() {
+        "" => Ok(None),
+        text => ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .map(|naive| Some(naive.and_utc()))
+            .ok_or_else(|| WebError::Invalid(format!("{field} {text:?} is not a date and time (2026-12-31T18:00)"))),
+    }
 }
 
 /// A number field: empty is none.
@@ -99,8 +124,8 @@ pub async fn add_discount(Staff(me): Staff, Posted(form): Posted<DiscountForm>) 
         amount_off_cents: number("amount off", &form.amount_off_cents)?,
         min_spend_cents: number("minimum spend", &form.min_spend_cents)?,
         category: Some(form.category.trim().to_owned()).filter(|c| !c.is_empty()),
-        valid_from: None,
-        valid_until: None,
+        valid_from: instant("valid from", &form.valid_from)?,
+        valid_until: instant("valid until", &form.valid_until)?,
         audience: form.audience,
         every_n_bills: number("every N bills", &form.every_n_bills)?,
     };

@@ -34,6 +34,19 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    // A discount with a validity window in the future is listed with it, not valid now.
+    let window = [("valid_from", "2099-01-01T09:00"), ("valid_until", "2099-12-31T18:00")];
+    let mut later = vec![("name", "Next century"), ("amount_off_cents", "100"), ("audience", "everyone")];
+    later.extend(window);
+    assert_eq!(till.post("/till/discounts", &later).await.status, StatusCode::SEE_OTHER);
+    let listed = till.get("/till/discounts").await.body;
+    let row = browser::between(&listed, "Next century", "</tr>");
+    assert!(row.contains("from 01 Jan 2099 09:00 UTC until 31 Dec 2099 18:00 UTC"), "{row}");
+    assert!(row.contains("not valid now"), "{row}");
+    let garbled = [("name", "Soon"), ("percent_off", "5"), ("audience", "everyone"), ("valid_until", "next week")];
+    let refused = till.post("/till/discounts", &garbled).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("is not a date and time"), "{}", refused.body);
 
     // An offer of an offer-only discount for Ann's pool, issued through the API.
     let half: serde_json::Value = expect_json(
