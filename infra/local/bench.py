@@ -532,6 +532,10 @@ def section_bill(bin_dir, rounds, seconds):
         lines.append("| --- | --- | --- | --- | --- | --- |")
         lines.append(f"| {med['throughput']:.0f} | {med['p50_ms']:.2f} | {med['p99_ms']:.2f} | {med['max_ms']:.2f} | "
                      f"{sum(r['retries'] for r in runs)} | {sum(r['errors'] for r in runs)} |\n")
+        names = [n for n, _ in runs[0]["cpu_us_per_request"]]
+        cells = [statistics.median(dict(r["cpu_us_per_request"])[n] for r in runs) for n in names]
+        lines.append("CPU per bill (µs, medians of the rounds): "
+                     + ", ".join(f"{n} {c:.0f}" for n, c in zip(names, cells) if c >= 1) + f", total {sum(cells):.0f}\n")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
