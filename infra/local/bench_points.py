@@ -2,7 +2,6 @@
 redemptions beside pgbench running the same SQL on the same database."""
 
 import json
-import os
 import re
 import resource
 import shutil
@@ -63,20 +62,29 @@ SELECT '001-' || upper(lpad(to_hex(i), 20, '0')) || '{prefix[-1].upper()}SEED0',
   FROM generate_series(1, {n}) AS i;""")
 
 
+# Both sections' shapes: (name, groups, concurrent clients).
+SHAPES = [("1000 groups, no contention", 1000, 20), ("5 hot groups", 5, 20)]
+
+
+def seeded(what, prefixes, user):
+    """Each shape's groups (ids from its prefix), seeded with points and settled:
+    (shape, prefix, groups, clients, the ids comma-separated)."""
+    for (shape, groups, clients), prefix in zip(SHAPES, prefixes):
+        log(f"{what}: {shape}")
+        seed_redemption_groups(prefix, groups, user["id"])
+        settle("groups")
+        yield shape, prefix, groups, clients, ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
+
+
 def section_bill(bin_dir, rounds, seconds):
     """Bills of one 12.50 dish by staff into seeded groups, through the router."""
     user, _ = customer("001")
-    staff = ok("POST", f"{kit.ROUTER}/v1/sessions", {"email": "staff@001.loyalty.local",
-                                                 "password": os.environ.get("LOYALTY_STAFF_PASSWORD", "change-me-staff")})
+    staff = ok("POST", f"{kit.ROUTER}/v1/sessions",
+               {"email": "staff@001.loyalty.local", "password": kit.STAFF_PASSWORD})
     item = ok("POST", f"{kit.ROUTER}/v1/regions/001/catalogue",
               {"name": "Bench dish", "category": "mains", "price_cents": 1250, "points_price": 10}, staff["token"])
     lines = []
-    for shape, prefix, groups, clients in [("1000 groups, no contention", "001-c", 1000, 20),
-                                           ("5 hot groups", "001-k", 5, 20)]:
-        log(f"bills: {shape}")
-        seed_redemption_groups(prefix, groups, user["id"])
-        settle("groups")
-        ids = ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
+    for shape, _, _, clients, ids in seeded("bills", ("001-c", "001-k"), user):
         runs = []
         for r in range(rounds):
             out = run([str(bin_dir / "loyalty-bench"), "bill", "--url", kit.ROUTER, "--token", staff["token"],
@@ -105,12 +113,7 @@ def section_redeem(bin_dir, rounds, seconds):
     user, token = customer("001")
     logdir = Path(tempfile.mkdtemp(prefix="loyalty-pgbench-"))
     lines = []
-    for shape, prefix, groups, clients in [("1000 groups, no contention", "001-b", 1000, 20),
-                                           ("5 hot groups", "001-h", 5, 20)]:
-        log(f"redemptions: {shape}")
-        seed_redemption_groups(prefix, groups, user["id"])
-        settle("groups")
-        ids = ",".join(f"{prefix}{i:05d}" for i in range(1, groups + 1))
+    for shape, prefix, groups, clients, ids in seeded("redemptions", ("001-b", "001-h"), user):
         figures = {"pgbench": [], "router": []}
         for r in range(rounds):
             figures["pgbench"].append(pgbench_round(bin_dir, prefix, groups, user["id"], clients, seconds, logdir))
