@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use contract::dto::{
     CatalogueItem, Group, GroupPatch, LedgerEntry, MemberPatch, MemberRole, NewInvitation, NewRedemption,
 };
-use contract::{GroupId, InvitationId, UserId};
+use contract::{GroupId, InvitationId, Regional, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -142,19 +142,27 @@ async fn invitations(me: &Me, gid: &GroupId, new_code: Option<&str>) -> Result<M
 pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
     let platform = &me.platform;
-    let group = platform.group(&gid).await?.value;
-    let history = platform.transactions(&gid, &client::PageQuery { limit: Some(200), cursor: None }).await?.value;
+    // The page's platform calls at once: its time is the slowest call's, not their sum.
+    let history = client::PageQuery { limit: Some(200), cursor: None };
+    let (group, history, menu, offers) = futures_util::future::join4(
+        platform.group(&gid),
+        platform.transactions(&gid, &history),
+        platform.catalogue(gid.region()),
+        platform.offers(&gid),
+    )
+    .await;
+    let (group, history) = (group?.value, history?.value);
     let mut line: Vec<_> = history.items.iter().map(|e| (e.created_on, e.balance_after)).collect();
     line.reverse();
     let drawn = chart::points_over_time(&line);
-    let menu: Vec<CatalogueItem> = match platform.catalogue(group.region).await {
+    let menu: Vec<CatalogueItem> = match menu {
         Ok(menu) => menu.value.items.into_iter().filter(|i| i.available).collect(),
         Err(_) => Vec::new(),
     };
     let owner = group.owner_id == me.login.user_id;
     let invitations = if owner && !group.personal { Some(invitations(&me, &group.id, None).await?) } else { None };
     // Offers are a nicety on this page: a region that cannot list them hides them.
-    let offers = platform.offers(&gid).await.map(|o| o.value.items).unwrap_or_default();
+    let offers = offers.map(|o| o.value.items).unwrap_or_default();
     Ok(page(
         &group.name,
         Some(&me.visitor),
