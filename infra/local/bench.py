@@ -16,6 +16,8 @@ nginx (installed with apt-get if missing) routing by id prefix to the same APIs,
   redeem     redemptions through the router versus pgbench running the same SQL
              (1000 groups / no contention, and 5 hot groups with 20 clients)
   bill       bills of one dish through the router (the same two shapes)
+  pages      the web console's pages under 20 connections (wrk), beside the API calls
+             they make
 
 `--servers DIR` runs the API and router binaries of another build (e.g. an older
 commit's `target/release`) under the same load generator: an A/B of the servers alone.
@@ -34,11 +36,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import bench_pages
 import bench_points
 import benchkit as kit
 from benchkit import load_layout, api, wan, log, run, ok, psql, bench, customer, new_group, settle, Platform
 
-ALL = ["hop", "hop-tls", "catalogue", "fanout", "fanout-wan", "growth", "redeem", "bill"]
+ALL = ["hop", "hop-tls", "catalogue", "fanout", "fanout-wan", "growth", "redeem", "bill", "pages"]
 
 
 def section_hop(bin_dir, shape):
@@ -175,7 +178,7 @@ def main():
     log("building release binaries")
     run(["cargo", "build", "--release", "--locked", "--bin", "loyalty-api", "--bin", "loyalty-router",
          "--bin", "loyalty-bench", "--bin", "loyalty-bare-proxy", "--bin", "loyalty-faults",
-         "--bin", "loyalty-topology"], cwd=kit.ROOT)
+         "--bin", "loyalty-topology", "--bin", "loyalty-web"], cwd=kit.ROOT)
     meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=kit.ROOT,
                           capture_output=True).stdout)
     bin_dir = Path(meta["target_directory"]) / "release"
@@ -186,7 +189,9 @@ def main():
         platform.up()
         for name in only:
             log(f"benchmark: {name}")
-            if name in ("redeem", "bill"):
+            if name == "pages":
+                sections[name] = bench_pages.section_pages(bin_dir, platform)
+            elif name in ("redeem", "bill"):
                 sections[name] = getattr(bench_points, f"section_{name}")(bin_dir, rounds, seconds)
             else:
                 sections[name] = globals()[f"section_{name.replace('-', '_')}"](bin_dir, shape)
@@ -203,7 +208,8 @@ def main():
     titles = {"hop": "Router hop", "hop-tls": "Router hop with TLS to the upstream", "catalogue": "Catalogue cache",
               "fanout": "Fan-out",
               "fanout-wan": "Fan-out over wide-area links",
-              "growth": "History growth", "redeem": "Redemptions versus pgbench", "bill": "Bills"}
+              "growth": "History growth", "redeem": "Redemptions versus pgbench", "bill": "Bills",
+              "pages": "Web console pages"}
     for name in only:
         body.append(f"### {titles[name]}\n\n{sections[name].strip()}\n")
     doc = kit.ROOT / "docs" / "BENCHMARKS.md"

@@ -36,13 +36,15 @@ WAN_ROUTER = ""
 # reaches 001 through it (https://, the local CA), beside the plain ones.
 TLS_API_PORT = TLS_ROUTER_PORT = TLS_ROUTER_ADMIN_PORT = 0
 TLS_ROUTER = ""
+# pages: the web console, started by that section alone.
+CONSOLE_PORT = 0
 
 
 def load_layout(bin_dir):
     """The bench deployment's ports, from the topology."""
     global LAYOUT, REGIONS, ROUTER_PORT, NGINX_PORT, BARE_PORT, PG_001, ROUTER, WAN_ROUTER_PORT, WAN_CONTROL_PORT
     global WAN_ROUTER_ADMIN_PORT, WAN_LINK_BASE, WAN_ROUTER, TLS_API_PORT, TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT
-    global TLS_ROUTER
+    global TLS_ROUTER, CONSOLE_PORT
     LAYOUT = json.loads(run([str(bin_dir / "loyalty-topology"), "json", "--deployment", "bench"],
                             capture_output=True).stdout)
     extra = LAYOUT["extra"]
@@ -55,6 +57,7 @@ def load_layout(bin_dir):
     WAN_ROUTER = f"http://127.0.0.1:{WAN_ROUTER_PORT}"
     TLS_API_PORT, TLS_ROUTER_PORT, TLS_ROUTER_ADMIN_PORT = extra["tls_api"], extra["tls_router"], extra["tls_router_admin"]
     TLS_ROUTER = f"http://127.0.0.1:{TLS_ROUTER_PORT}"
+    CONSOLE_PORT = extra["console"]
 
 
 def region(rid):
