@@ -9,8 +9,36 @@ mod store;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use contract::dto::User;
+
 use crate::support::{Options, PASSWORD, Stack};
 use browser::{Browser, Console};
+
+/// What a till test starts from: a console, Ann (a customer of region 002), a dish on
+/// region 001's menu, and 001's staff logged in to the till. The stack goes first when
+/// this is dropped, and takes the console with it.
+struct Till {
+    stack: Stack,
+    console: Console,
+    ann: User,
+    staff_token: String,
+    item_id: String,
+    browser: Browser,
+}
+
+impl Till {
+    #[allow(clippy::unwrap_used)] // test helper: a failed step stops the test
+    async fn open(dish: &str, price_cents: i64) -> Till {
+        let stack = Stack::start(1);
+        let console = Console::start(&stack).await;
+        let (ann, _) = stack.customer("002").await;
+        let staff_token = stack.staff("001").await;
+        let item = stack.add_item(&staff_token, "001", dish, price_cents, 10).await;
+        let item_id = item["id"].as_str().unwrap().to_owned();
+        let browser = Browser::logged_in(&console, &stack, "staff@001.loyalty.local").await;
+        Till { stack, console, ann, staff_token, item_id, browser }
+    }
+}
 
 #[tokio::test]
 async fn a_customer_signs_up_sees_pools_and_the_chart_and_logs_out() {
@@ -129,13 +157,8 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
 
 #[tokio::test]
 async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
-    let stack = Stack::start(1);
-    let console = Console::start(&stack).await;
-    let (ann, _) = stack.customer("002").await;
-    let staff_token = stack.staff("001").await;
-    let item = stack.add_item(&staff_token, "001", "Console pie", 1_250, 10).await;
-    let item_id = item["id"].as_str().unwrap();
-    let mut till = Browser::logged_in(&console, &stack, "staff@001.loyalty.local").await;
+    let Till { stack, ann, item_id, browser: mut till, .. } = Till::open("Console pie", 1_250).await;
+    let item_id = item_id.as_str();
 
     let found = till.get(&format!("/till?user_id={}", ann.id)).await;
     assert!(

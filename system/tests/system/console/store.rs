@@ -5,18 +5,14 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::browser::{self, Browser, Console};
-use crate::support::{Stack, expect_json};
+use super::Till;
+use super::browser::{self, Browser};
+use crate::support::expect_json;
 
 #[tokio::test]
 async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
-    let stack = Stack::start(1);
-    let console = Console::start(&stack).await;
-    let (ann, _) = stack.customer("002").await;
-    let staff_token = stack.staff("001").await;
-    let item = stack.add_item(&staff_token, "001", "Console stew", 2_000, 10).await;
-    let item_id = item["id"].as_str().unwrap();
-    let mut till = Browser::logged_in(&console, &stack, "staff@001.loyalty.local").await;
+    let Till { stack, console, ann, staff_token, item_id, browser: mut till } = Till::open("Console stew", 2_000).await;
+    let item_id = item_id.as_str();
 
     let added = till
         .post(
