@@ -9,11 +9,11 @@ use contract::{DiscountId, ErrorCode, GroupId, OfferId, Regional};
 
 use crate::auth::Caller;
 use crate::db::offers::{self, NewOfferRow};
-use crate::db::{self, discounts, idempotency};
+use crate::db::{self, idempotency};
 use crate::error::ApiError;
 use crate::services::groups::with_standing;
 use crate::services::points::{Answered, Idempotent};
-use crate::services::{AppState, groups, pricing};
+use crate::services::{AppState, discounts, groups, pricing};
 
 /// A group's offers, newest first (members, staff, admins; anyone else 404).
 pub async fn list(state: &AppState, caller: &Caller, group: GroupId) -> Result<Vec<Offer>, ApiError> {
@@ -32,12 +32,11 @@ pub async fn list(state: &AppState, caller: &Caller, group: GroupId) -> Result<V
 
 /// Whether `discount` exists as an `offer` discount of its store region.
 async fn ensure_offer_discount(state: &AppState, discount: &DiscountId) -> Result<(), ApiError> {
+    // Another region's discounts come with its catalogue, this region's from the cache
+    // its bills read (a change made here is seen at once).
     let audience = match pricing::store_of(state, discount.region()).await? {
         Some(store) => store.discounts.iter().find(|t| t.id == discount.as_str()).map(|t| t.audience),
-        None => {
-            let rows = state.db.run(|conn| Ok(discounts::all(conn)?)).await?;
-            rows.iter().find(|row| row.id == *discount).map(|row| row.audience())
-        }
+        None => discounts::terms_here(state).await?.iter().find(|t| t.id == discount.as_str()).map(|t| t.audience),
     };
     match audience {
         None => Err(ApiError::not_found(format!("discount {discount} not found"))),
