@@ -6,13 +6,15 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use client::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 struct Proxy {
     child: Child,
-    control: String,
+    /// The control API, through the typed client's pool (its raw requests).
+    control: client::Client,
     listen: SocketAddr,
 }
 
@@ -55,9 +57,10 @@ async fn start(upstream: SocketAddr) -> Proxy {
         .args(["--control", &format!("127.0.0.1:{control}"), "--link", &format!("echo={listen}={upstream}")])
         .spawn()
         .unwrap();
-    let proxy = Proxy { child, control: format!("http://127.0.0.1:{control}"), listen };
+    let control = client::Client::new(&format!("http://127.0.0.1:{control}")).unwrap();
+    let proxy = Proxy { child, control, listen };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while reqwest::get(format!("{}/links", proxy.control)).await.is_err() {
+    while proxy.control.raw(Method::GET, "/links").send().await.is_err() {
         assert!(Instant::now() < deadline, "the proxy did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -66,7 +69,7 @@ async fn start(upstream: SocketAddr) -> Proxy {
 
 impl Proxy {
     async fn set(&self, fault: Value) -> Value {
-        let res = reqwest::Client::new().put(format!("{}/links/echo", self.control)).json(&fault).send().await.unwrap();
+        let res = self.control.raw(Method::PUT, "/links/echo").json(&fault).send().await.unwrap();
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }
@@ -118,13 +121,13 @@ async fn each_fault_does_what_it_says_and_heals() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let refused = TcpStream::connect(proxy.listen).await.unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
-    let healed = reqwest::Client::new().post(format!("{}/heal", proxy.control)).send().await.unwrap();
+    let healed = proxy.control.raw(Method::POST, "/heal").send().await.unwrap();
     assert_eq!(healed.status(), 200);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut again = TcpStream::connect(proxy.listen).await.unwrap();
     assert!(round_trip(&mut again, b"back", Duration::from_secs(2)).await.is_some());
 
-    let links: Value = reqwest::get(format!("{}/links", proxy.control)).await.unwrap().json().await.unwrap();
+    let links: Value = proxy.control.raw(Method::GET, "/links").send().await.unwrap().json().await.unwrap();
     assert_eq!(links[0]["name"], "echo");
     assert_eq!(links[0]["fault"], "none");
 }
@@ -132,10 +135,9 @@ async fn each_fault_does_what_it_says_and_heals() {
 #[tokio::test]
 async fn unknown_links_and_faults_are_refused() {
     let proxy = start(echo_server().await).await;
-    let client = reqwest::Client::new();
-    let res = client.put(format!("{}/links/nope", proxy.control)).json(&json!({"fault": "drop"})).send().await.unwrap();
+    let res = proxy.control.raw(Method::PUT, "/links/nope").json(&json!({"fault": "drop"})).send().await.unwrap();
     assert_eq!(res.status(), 404);
-    let res = client.put(format!("{}/links/echo", proxy.control)).json(&json!({"fault": "fire"})).send().await.unwrap();
+    let res = proxy.control.raw(Method::PUT, "/links/echo").json(&json!({"fault": "fire"})).send().await.unwrap();
     assert_eq!(res.status(), 400);
 }
 
