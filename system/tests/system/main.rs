@@ -6,6 +6,7 @@
 //! - `cli`: the `loyalty` app against a stack, TLS included;
 //! - `console`: the web console (in this process) against a stack, every page and form;
 //! - `load`: the load test and its consistency verdict;
+//! - `docs`: the README and operations documents name files that exist;
 //! - `drills`: failures under load (a killed instance, a dead primary, a region cut off,
 //!   a slow database, a flood); `make test` runs them after the rest, one at a time.
 
@@ -13,6 +14,7 @@ mod support;
 
 mod cli;
 mod console;
+mod docs;
 mod drills;
 mod load;
 mod openapi_fuzz;
