@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use contract::dto::{Audience, NewOffer, Offer};
-use contract::{DiscountId, ErrorCode, GroupId, OfferId, Regional};
+use contract::{DiscountId, GroupId, OfferId, Regional};
 
 use crate::auth::Caller;
 use crate::db::offers::{self, NewOfferRow};
@@ -112,12 +112,6 @@ pub async fn issue(
         .and_then(|outcome| match outcome {
             Ok(Ok(body)) => Ok(Answered { status: 201, body, replayed: false }),
             Ok(Err(refused)) => Err(refused),
-            Err(record) if record.fingerprint == fingerprint => {
-                Ok(Answered { status: record.response_status as u16, body: record.response_body, replayed: true })
-            }
-            Err(_) => Err(ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was already used with a different request",
-            )),
+            Err(record) => Answered::replay(record, &fingerprint),
         })
 }

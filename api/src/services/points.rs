@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::db::points::{PointsWrite, Render, Stored};
-use crate::db::{Db, ledger, users};
+use crate::db::{Db, idempotency, ledger, users};
 use crate::domain::points::{Change, Prices, Refusal, Rule, Spend};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
@@ -73,6 +73,20 @@ pub struct Answered {
     pub status: u16,
     pub body: serde_json::Value,
     pub replayed: bool,
+}
+
+impl Answered {
+    /// The answer an earlier request under the same key was given, when it was this very
+    /// request (`fingerprint`); another request under a used key is refused.
+    pub fn replay(record: idempotency::RecordRow, fingerprint: &str) -> Result<Answered, ApiError> {
+        if record.fingerprint != fingerprint {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was already used with a different request",
+            ));
+        }
+        Ok(Answered { status: record.response_status as u16, body: record.response_body, replayed: true })
+    }
 }
 
 /// Who asked, with which key, for exactly what.
@@ -128,16 +142,11 @@ async fn run_once(
             metrics::counter!("points_requests_total", "outcome" => status.to_string()).increment(1);
             Ok((Some(decision.map(drop)), Answered { status, body, replayed: false }))
         }
-        Stored::Replayed(record) if record.fingerprint == request.fingerprint => {
+        Stored::Replayed(record) => {
+            let answered = Answered::replay(record, &request.fingerprint)?;
             metrics::counter!("idempotent_replays_total").increment(1);
-            let answered =
-                Answered { status: record.response_status as u16, body: record.response_body, replayed: true };
             Ok((None, answered))
         }
-        Stored::Replayed(_) => Err(ApiError::new(
-            ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was already used with a different request",
-        )),
     }
 }
 
