@@ -184,13 +184,7 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
     );
     let count = format!("SELECT count(*) FROM ledger_entries WHERE group_id = '{}'", ann.personal_group_id);
     assert_eq!(stack.sql("002", &count).trim(), "0", "a quote writes nothing");
-    let form: Vec<(String, String)> = ["user_id", "group_id", "lines", "key"]
-        .iter()
-        .map(|name| {
-            (name.to_string(), browser::between(&review.body, &format!("name=\"{name}\" value=\""), "\"").to_owned())
-        })
-        .collect();
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let form = browser::hidden_fields(&review.body, &["user_id", "group_id", "lines", "key"]);
     let first = till.post("/till/bill", &form).await;
     assert!(first.body.contains("of 25.00: 25 points"), "{}", first.body);
     for _ in 0..3 {

@@ -72,13 +72,7 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
         "the offer saves most: {}",
         review.body
     );
-    let form: Vec<(String, String)> = ["user_id", "group_id", "lines", "key"]
-        .iter()
-        .map(|name| {
-            (name.to_string(), browser::between(&review.body, &format!("name=\"{name}\" value=\""), "\"").to_owned())
-        })
-        .collect();
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let form = browser::hidden_fields(&review.body, &["user_id", "group_id", "lines", "key"]);
     let billed = till.post("/till/bill", &form).await;
     let bill_id = browser::between(&billed.body, "Bill <code>", "<").to_owned();
     assert!(billed.body.contains("of 10.00: 10 points"), "{}", billed.body);
