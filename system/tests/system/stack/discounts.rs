@@ -104,6 +104,27 @@ async fn returns_take_back_what_the_bill_paid_across_regions(
     assert_eq!(rest["balance_after"].as_i64(), Some(balance_before), "every point of the bill taken back once");
     let again = stack.post_once(&stack.router, &path, staff, "again", &one).await;
     expect_error(again, StatusCode::CONFLICT, "already_returned").await;
+
+    // Six returns of one unit each, sent at once for a bill of three: three are taken,
+    // the others refused, and together they give back the bill to the cent and point.
+    let bill = stack.bill(staff, "tapas-raced", &body).await;
+    let path = format!("/v1/bills/{}/returns", bill["id"].as_str().unwrap());
+    let answers = join_all((0..6).map(|i| {
+        let (path, one) = (&path, &one);
+        async move { stack.post_once(&stack.router, path, staff, &format!("race-{i}"), one).await }
+    }))
+    .await;
+    let mut taken = Vec::new();
+    for answer in answers {
+        if answer.status() == StatusCode::CREATED {
+            taken.push(answer.json::<Value>().await.unwrap());
+        } else {
+            expect_error(answer, StatusCode::CONFLICT, "already_returned").await;
+        }
+    }
+    assert_eq!(taken.len(), 3, "{taken:?}");
+    let sum = |field: &str| taken.iter().map(|r| r[field].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((sum("amount_cents"), sum("points_reversed")), (bill["amount_cents"].as_i64().unwrap(), 9));
 }
 
 /// The races of offers through the router: ten bills of one pool holding one offer use it
