@@ -50,12 +50,12 @@ impl Answer {
     }
 }
 
-/// The text between the first `start` and the next `end` after it.
 /// The values of the fields `names` of the form in `page`, as a browser posts them.
 pub fn hidden_fields<'a>(page: &'a str, names: &[&'a str]) -> Vec<(&'a str, &'a str)> {
     names.iter().map(|name| (*name, between(page, &format!("name=\"{name}\" value=\""), "\""))).collect()
 }
 
+/// The text between the first `start` and the next `end` after it.
 pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).map(|i| i + start.len()).unwrap_or_else(|| panic!("no {start:?} in {text}"));
     let to = text[from..].find(end).map(|i| from + i).unwrap_or(text.len());

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -106,6 +108,51 @@ async fn fill(browser: &Client, name: &str, value: &str) {
 
 async fn press(browser: &Client, css: &str) {
     browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+/// Types `text` at whatever has the focus, as a keyboard would (Key's characters included).
+async fn keys(browser: &Client, text: &str) {
+    let mut typed = KeyActions::new("keyboard".to_owned());
+    for value in text.chars() {
+        typed = typed.then(KeyAction::Down { value }).then(KeyAction::Up { value });
+    }
+    browser.perform_actions(typed).await.unwrap();
+}
+
+/// Presses Tab until the field named `name` has the focus: the page is usable without a
+/// mouse up to there.
+async fn tab_to(browser: &Client, name: &str) {
+    for _ in 0..20 {
+        keys(browser, &char::from(Key::Tab).to_string()).await;
+        let focused = browser.execute("return document.activeElement.name || ''", vec![]).await.unwrap();
+        if focused == name {
+            return;
+        }
+    }
+    panic!("twenty presses of Tab never reached the field {name:?}");
+}
+
+/// What a keyboard, a screen reader and a phone need of the page shown: every field has
+/// a label, no id is used twice (a label finds its field by id), every link and button
+/// takes the focus, and nothing is wider than the window.
+async fn usable(browser: &Client) {
+    let found = browser
+        .execute(
+            r#"const fields = [...document.querySelectorAll("input:not([type=hidden]), select, textarea")];
+            const ids = [...document.querySelectorAll("[id]")].map(e => e.id);
+            return {
+                unlabelled: fields.filter(f => f.labels.length === 0 && !f.ariaLabel).map(f => f.outerHTML),
+                repeated_ids: ids.filter((id, i) => ids.indexOf(id) !== i),
+                unfocusable: [...document.querySelectorAll("a[href], button")].filter(e => e.tabIndex < 0).map(e => e.outerHTML),
+                overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            };"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let page = browser.current_url().await.unwrap();
+    let expected = json!({"unlabelled": [], "repeated_ids": [], "unfocusable": [], "overflow": 0});
+    assert_eq!(found, expected, "{page}");
 }
 
 async fn sign_up(browser: &Client, console: &Console, name: &str, email: &str, region: &str) {
@@ -233,22 +280,43 @@ async fn the_console_in_chromium_from_sign_up_to_logout() {
     ann.goto(&format!("{}/pools", console.url)).await.unwrap();
     shows(&ann, "Browser family").await;
     shot(&ann, "pools").await;
+    // Ann again on a phone, with the keyboard alone: Tab to the form, type, Enter. Each of
+    // her pages, and the till's on a phone of staff's, fit the screen and label their fields.
     let phone = driver.browser(390, 844).await;
-    log_in(&phone, &console, &format!("ann-{tag}@console.test"), PASSWORD).await;
+    phone.goto(&format!("{}/signup", console.url)).await.unwrap();
+    usable(&phone).await;
+    phone.goto(&format!("{}/login", console.url)).await.unwrap();
+    usable(&phone).await;
+    tab_to(&phone, "email").await;
+    keys(&phone, &format!("ann-{tag}@console.test{}{PASSWORD}{}", char::from(Key::Tab), char::from(Key::Enter))).await;
+    shows(&phone, "My pools</h1>").await;
     shot(&phone, "pools-phone").await;
+    for page in ["/pools", &format!("/groups/{pool}"), "/activity", "/menus", "/profile"] {
+        phone.goto(&format!("{}{page}", console.url)).await.unwrap();
+        usable(&phone).await;
+    }
+    let till = driver.browser(390, 844).await;
+    log_in(&till, &console, "staff@001.loyalty.local", STAFF_PASSWORD).await;
+    for page in ["/till", &format!("/till?user_id={ann_id}"), "/till/menu", "/till/discounts", "/till/returns"] {
+        till.goto(&format!("{}{page}", console.url)).await.unwrap();
+        usable(&till).await;
+    }
+    review_bill(&till, &console, &ann_id, &pool, "1").await;
+    usable(&till).await;
 
     // The admin page, then Ann logs out.
     let admin = driver.browser(1280, 900).await;
     log_in(&admin, &console, ADMIN_EMAIL, PASSWORD).await;
     admin.goto(&format!("{}/admin", console.url)).await.unwrap();
     shows(&admin, "Healthy API instances").await;
+    usable(&admin).await;
     shot(&admin, "admin").await;
     press(&ann, "form[action='/logout'] button").await;
     shows(&ann, "Log in</h1>").await;
 
     let pool_now = stack.api.with_token(stack.login(&format!("ann-{tag}@console.test"), PASSWORD).await.token);
     assert_eq!(pool_now.group(&pool).await.unwrap().value.points, 23, "two bills and one redemption, each once");
-    for browser in [ann, ben, staff, phone, admin] {
+    for browser in [ann, ben, staff, phone, till, admin] {
         browser.close().await.unwrap();
     }
 }

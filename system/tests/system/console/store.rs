@@ -39,6 +39,13 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
     let row = browser::between(&listed, "Next century", "</tr>");
     assert!(row.contains("from 01 Jan 2099 09:00 UTC until 31 Dec 2099 18:00 UTC"), "{row}");
     assert!(row.contains("not valid now"), "{row}");
+    // Removed from its own row's form: gone from the list, and from the platform.
+    let remove = browser::between(row, "action=\"", "\"").to_owned();
+    let removed = till.post(&remove, &[]).await;
+    assert_eq!((removed.status, removed.location()), (StatusCode::SEE_OTHER, Some("/till/discounts")), "{remove}");
+    assert!(!till.get("/till/discounts").await.body.contains("Next century"));
+    let kept = stack.sql("001", "SELECT count(*) FROM discounts WHERE name = 'Next century'");
+    assert_eq!(kept.trim(), "0");
     let garbled = [("name", "Soon"), ("percent_off", "5"), ("audience", "everyone"), ("valid_until", "next week")];
     let refused = till.post("/till/discounts", &garbled).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
