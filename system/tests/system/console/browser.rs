@@ -120,6 +120,12 @@ impl Browser {
         self.send(req).await
     }
 
+    /// A GET as htmx sends it: the page answers with the part htmx swaps in.
+    pub async fn get_htmx(&mut self, path: &str) -> Answer {
+        let req = self.http.raw(Method::GET, path).header("HX-Request", "true");
+        self.send(req).await
+    }
+
     /// Posts a form with this session's CSRF token (fetching a page first if none is known).
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
         if self.csrf.is_none() {

@@ -127,6 +127,50 @@ async fn a_customer_signs_up_sees_pools_and_the_chart_and_logs_out() {
 }
 
 #[tokio::test]
+async fn activity_pages_through_the_entries_of_pools_in_two_regions() {
+    let stack = Stack::start(1);
+    let console = Console::start(&stack).await;
+    let (ann, token) = stack.customer("001").await;
+    let mut browser = Browser::logged_in(&console, &stack, &ann.email).await;
+    let made = browser.post("/groups", &[("name", "Far pool"), ("location", "Quito"), ("region", "002")]).await;
+    let far = made.location().and_then(|l| l.strip_prefix("/groups/")).unwrap_or_else(|| panic!("{}", made.body));
+    let far = far.to_owned();
+    let staff = stack.staff("001").await;
+    let ten = stack.add_item(&staff, "001", "Ten", 1_000, 10).await;
+    let twenty = stack.add_item(&staff, "001", "Twenty", 2_000, 20).await;
+    // 15 bills of 10.00 to her personal pool (001) and 15 of 20.00 to the far one (002).
+    for n in 0..30 {
+        let (item, group) = if n % 2 == 0 { (&ten, ann.personal_group_id.to_string()) } else { (&twenty, far.clone()) };
+        let bill = serde_json::json!({"user_id": ann.id, "group_id": group, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
+        stack.bill(&staff, &format!("activity-{n}"), &bill).await;
+    }
+    // Activity asks the regions Ann's home region knows her pools in: its index learns of
+    // the far pool from region 002 a moment after the pool is made.
+    let platform = stack.api.with_token(&token);
+    stack
+        .eventually("Ann's home region knows the far pool", || async {
+            platform.user(&ann.id).await.unwrap().value.groups.iter().any(|g| g.as_str() == far)
+        })
+        .await;
+
+    // A page of 25, newest first, with a link to the rest; htmx fetches the rest in place.
+    let first = browser.get("/activity").await.body;
+    let bills = |page: &str| (page.matches("bill of 10.00").count(), page.matches("bill of 20.00").count());
+    assert_eq!(bills(&first).0 + bills(&first).1, 25, "{first}");
+    let next = browser::between(&first, "hx-get=\"", "\"").replace("&amp;", "&");
+    let rest = browser.get_htmx(&next).await;
+    assert_eq!(rest.status, StatusCode::OK, "{}", rest.body);
+    assert!(rest.body.starts_with("<div id=\"entries\">") && !rest.body.contains("<html"), "{}", rest.body);
+    assert!(!rest.body.contains("Older entries"), "two pages hold them all: {}", rest.body);
+    let (a, b) = bills(&first);
+    let (c, d) = bills(&rest.body);
+    assert_eq!((a + c, b + d), (15, 15), "every entry of both regions once");
+    // Without htmx the same link is a whole page (the console works without scripts).
+    let page = browser.get(&next).await;
+    assert!(page.body.contains("Activity</h1>") && bills(&page.body) == (c, d), "{}", page.body);
+}
+
+#[tokio::test]
 async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_once() {
     let Club { stack, olga, olga_token, ben, mut owner, mut member, gid, .. } = Club::open("Console club").await;
     let invited = owner.post(&format!("/groups/{gid}/invitations"), &[("can_redeem", "true")]).await;
