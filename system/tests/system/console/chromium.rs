@@ -53,12 +53,27 @@ impl Driver {
 
     /// A browser of its own (its own profile, so its own cookies).
     async fn browser(&self, width: u32, height: u32) -> Client {
-        let options = json!({
+        self.start_browser(width, height, None).await
+    }
+
+    /// A browser with a phone's screen. Headless Chromium's windows are at least 500
+    /// pixels wide, so a narrower window is not a phone: the page is laid out for
+    /// `width` by Chromium's device emulation instead.
+    async fn phone(&self, width: u32, height: u32) -> Client {
+        let metrics = json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0}});
+        self.start_browser(width, height, Some(metrics)).await
+    }
+
+    async fn start_browser(&self, width: u32, height: u32, emulation: Option<serde_json::Value>) -> Client {
+        let mut options = json!({
             "binary": CHROMIUM,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                      "--no-first-run", "--disable-background-networking", "--disable-component-update",
                      "--disable-sync", format!("--window-size={width},{height}")],
         });
+        if let Some(emulation) = emulation {
+            options["mobileEmulation"] = emulation;
+        }
         let mut caps = serde_json::Map::new();
         caps.insert("goog:chromeOptions".to_owned(), options);
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -199,13 +214,15 @@ async fn the_console_in_chromium_from_sign_up_to_logout() {
     let staff_token = stack.staff("001").await;
     stack.add_item(&staff_token, "001", "Galette complète", 1_450, 40).await;
     let tag = ulid::Ulid::new().to_string().to_lowercase();
+    // Long enough that the phone's pages must wrap it (an address is one unbroken word).
+    let ann_email = format!("ann-with-a-rather-long-address-{tag}@console.test");
 
     // Ann signs up and starts a pool.
     let ann = driver.browser(1280, 900).await;
     ann.goto(&format!("{}/signup", console.url)).await.unwrap();
     shows(&ann, "Home region").await;
     shot(&ann, "signup").await;
-    sign_up(&ann, &console, "Ann Browser", &format!("ann-{tag}@console.test"), "001").await;
+    sign_up(&ann, &console, "Ann Browser", &ann_email, "001").await;
     fill(&ann, "name", "Browser family").await;
     fill(&ann, "location", "Rennes").await;
     press(&ann, "form[action='/groups'] button").await;
@@ -282,20 +299,22 @@ async fn the_console_in_chromium_from_sign_up_to_logout() {
     shot(&ann, "pools").await;
     // Ann again on a phone, with the keyboard alone: Tab to the form, type, Enter. Each of
     // her pages, and the till's on a phone of staff's, fit the screen and label their fields.
-    let phone = driver.browser(390, 844).await;
+    let phone = driver.phone(390, 844).await;
     phone.goto(&format!("{}/signup", console.url)).await.unwrap();
     usable(&phone).await;
     phone.goto(&format!("{}/login", console.url)).await.unwrap();
     usable(&phone).await;
     tab_to(&phone, "email").await;
-    keys(&phone, &format!("ann-{tag}@console.test{}{PASSWORD}{}", char::from(Key::Tab), char::from(Key::Enter))).await;
+    keys(&phone, &format!("{ann_email}{}{PASSWORD}{}", char::from(Key::Tab), char::from(Key::Enter))).await;
     shows(&phone, "My pools</h1>").await;
     shot(&phone, "pools-phone").await;
     for page in ["/pools", &format!("/groups/{pool}"), "/activity", "/menus", "/profile"] {
         phone.goto(&format!("{}{page}", console.url)).await.unwrap();
         usable(&phone).await;
     }
-    let till = driver.browser(390, 844).await;
+    phone.goto(&format!("{}/groups/{pool}", console.url)).await.unwrap();
+    shot(&phone, "pool-phone").await;
+    let till = driver.phone(390, 844).await;
     log_in(&till, &console, "staff@001.loyalty.local", STAFF_PASSWORD).await;
     for page in ["/till", &format!("/till?user_id={ann_id}"), "/till/menu", "/till/discounts", "/till/returns"] {
         till.goto(&format!("{}{page}", console.url)).await.unwrap();
@@ -314,7 +333,7 @@ async fn the_console_in_chromium_from_sign_up_to_logout() {
     press(&ann, "form[action='/logout'] button").await;
     shows(&ann, "Log in</h1>").await;
 
-    let pool_now = stack.api.with_token(stack.login(&format!("ann-{tag}@console.test"), PASSWORD).await.token);
+    let pool_now = stack.api.with_token(stack.login(&ann_email, PASSWORD).await.token);
     assert_eq!(pool_now.group(&pool).await.unwrap().value.points, 23, "two bills and one redemption, each once");
     for browser in [ann, ben, staff, phone, till, admin] {
         browser.close().await.unwrap();
