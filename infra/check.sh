@@ -32,9 +32,5 @@ else
 fi
 
 echo "==> checkov"
-venv=$STATE/checkov-venv
-if [ ! -x "$venv/bin/checkov" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q checkov
-fi
+venv=$(bash "$ROOT/infra/local/venv.sh" checkov checkov==3.3.30)
 "$venv/bin/checkov" -d "$TF_DIR" --framework terraform --skip-download --quiet --compact

@@ -17,25 +17,14 @@ step() { printf '==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS 
 
 bash "$PG" ensure
 
-# Python tools from PyPI, each in a venv of its own under the state folder: prints the
-# path of `command` in the venv of `name`, installing `package` there first if need be.
-venv_tool() {
-  local name=$1 package=$2 command=$3 venv=${LOYALTY_STATE_DIR:-$ROOT/.local}/$1-venv
-  if [ ! -x "$venv/bin/$command" ]; then
-    echo "==> installing $package from PyPI into $venv" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "$package" >&2
-  fi
-  echo "$venv/bin/$command"
-}
-
 # The AWS operations tool is tested against moto (a mock AWS API) on loopback.
+# (The same packages as infra/sim/sim.sh's, so both use one venv.)
 if ! command -v moto_server >/dev/null 2>&1; then
-  MOTO_SERVER=$(venv_tool moto "moto[server]==5.2.1" moto_server)
+  MOTO_SERVER=$(bash "$ROOT/infra/local/venv.sh" moto 'moto[server]==5.2.1' boto3==1.44.8)/bin/moto_server
   export MOTO_SERVER
 fi
 # schemathesis checks the OpenAPI document against the running platform (a system test).
-LOYALTY_SCHEMATHESIS=$(venv_tool schemathesis "schemathesis==4.32.5" st)
+LOYALTY_SCHEMATHESIS=$(bash "$ROOT/infra/local/venv.sh" schemathesis schemathesis==4.32.5)/bin/st
 export LOYALTY_SCHEMATHESIS
 
 scratch=$(mktemp -d /tmp/loyalty-test.XXXXXX)
@@ -50,11 +39,11 @@ trap cleanup EXIT
 
 # Chromium for the console's browser test (installed where missing), the infrastructure
 # checks (terraform, checkov) and the whole AWS stack applied to a simulated AWS (moto)
-# take five minutes, mostly waiting on terraform and moto: they run
-# in a session of their own while cargo compiles, and the tests wait for them.
+# take five minutes, mostly waiting on terraform and moto: they run in a session of their
+# own while cargo compiles. The tests wait for Chromium (browser.done), the drills for all.
 step "chromium if missing, infrastructure checks, the AWS stack applied to a simulated AWS (moto): in the background"
-setsid bash -c 'bash "$1/infra/local/browser.sh"; bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"' infra "$ROOT" \
-  >"$scratch/infra.log" 2>&1 &
+setsid bash -c 'bash "$1/infra/local/browser.sh"; touch "$2/browser.done"; bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"' \
+  infra "$ROOT" "$scratch" >"$scratch/infra.log" 2>&1 &
 infra_pid=$!
 
 step "cargo fmt --check"
@@ -83,22 +72,28 @@ fi
 step "api/src/db/schema.rs against the migrations (diesel print-schema)"
 bash "$ROOT/infra/local/schema.sh"
 
-step "waiting for the infrastructure checks"
-infra_status=0
-wait "$infra_pid" || infra_status=$?
-infra_pid=
-cat "$scratch/infra.log"
-if [ "$infra_status" -ne 0 ]; then
-  echo "infrastructure checks failed (exit $infra_status)" >&2
-  exit "$infra_status"
-fi
+# The infrastructure checks finish while the tests run (most of their time is spent waiting
+# on terraform and moto); the drills wait for them, so nothing else loads the machine then.
+wait_for_infrastructure() {
+  step "waiting for the infrastructure checks"
+  local infra_status=0
+  wait "$infra_pid" || infra_status=$?
+  infra_pid=
+  cat "$scratch/infra.log"
+  if [ "$infra_status" -ne 0 ]; then
+    echo "infrastructure checks failed (exit $infra_status)" >&2
+    exit "$infra_status"
+  fi
+}
 
+while [ ! -e "$scratch/browser.done" ] && kill -0 "$infra_pid" 2>/dev/null; do sleep 1; done
 step "tests (throwaway Postgres on port $port)"
 if cargo nextest --version >/dev/null 2>&1; then
   # The failure drills compare throughput before, during and after a fault: they run
   # afterwards, one at a time, with nothing else loading the machine.
   status=0
   cargo nextest run --workspace --locked --no-fail-fast -E 'not test(/^drills::/)' || status=$?
+  wait_for_infrastructure
   step "failure drills, one at a time"
   # --workspace, not -p router: the same feature set as above, so nothing is rebuilt.
   cargo nextest run --workspace --locked --no-fail-fast -E 'binary_id(system::system) & test(/^drills::/)' \
@@ -107,4 +102,5 @@ if cargo nextest --version >/dev/null 2>&1; then
   exit $status
 else
   cargo test --workspace --locked --no-fail-fast
+  wait_for_infrastructure
 fi

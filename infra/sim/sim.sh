@@ -20,12 +20,7 @@ if ! tf_mirror_ready; then
 fi
 
 # moto's server and boto3 in a virtualenv of their own (PyPI), made once.
-venv=$STATE/moto-venv
-if [ ! -x "$venv/bin/moto_server" ]; then
-  echo "==> installing moto (PyPI) into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q 'moto[server]==5.2.1' boto3
-fi
+venv=$(bash "$ROOT/infra/local/venv.sh" moto 'moto[server]==5.2.1' boto3==1.44.8)
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
