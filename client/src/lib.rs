@@ -11,6 +11,7 @@ mod endpoints;
 mod internal;
 mod public;
 mod retry;
+pub mod testing;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

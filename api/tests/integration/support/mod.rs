@@ -14,9 +14,9 @@ use contract::dto::{
     Bill, BillLine, Group, Invitation, NewBill, NewCatalogueItem, NewGroup, NewInvitation, NewUser, Session, User,
 };
 use reqwest::{Method, Response, StatusCode};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use client::testing::{expect_error, expect_json};
 use postgres::TestDb;
 
 pub const ADMIN_EMAIL: &str = "admin@test.loyalty";
@@ -246,21 +246,4 @@ impl Drop for TestApp {
         // Stop accepting; the database is dropped (forcibly) right after.
         drop(self.handle.stop(false));
     }
-}
-
-pub async fn expect_json<T: DeserializeOwned>(res: Response, status: StatusCode) -> T {
-    let got = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"))
-}
-
-/// Asserts an error response: status, code, and the envelope's shape.
-pub async fn expect_error(res: Response, status: StatusCode, code: &str) -> Value {
-    let request_id = res.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
-    let body: Value = expect_json(res, status).await;
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
-    assert_eq!(body["error"]["request_id"].as_str(), request_id.as_deref(), "body: {body}");
-    body
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub use client::testing::{expect_error, expect_json};
 use reqwest::{Method, Response, StatusCode};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub const ADMIN_EMAIL: &str = "admin@stack.test";
@@ -336,17 +336,4 @@ impl Drop for Stack {
         let _ = std::fs::remove_file(&self.port_claim);
         let _ = std::fs::remove_dir_all(&self.state);
     }
-}
-
-pub async fn expect_json<T: DeserializeOwned>(res: Response, status: StatusCode) -> T {
-    let got = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"))
-}
-
-pub async fn expect_error(res: Response, status: StatusCode, code: &str) -> Value {
-    let body: Value = expect_json(res, status).await;
-    assert_eq!(body["error"]["code"], code, "body: {body}");
-    body
 }
