@@ -102,10 +102,13 @@ async fn a_login_flood_through_the_console_stops_at_its_sender() {
             assert!(res.body.contains("the email or the password is wrong"), "{}", res.body);
         }
         assert!(refused.is_some(), "the flood is limited (vouching: {vouching})");
-        let mut visitor = Browser::from_address(&console, "127.0.0.3");
-        visitor.get("/login").await;
-        let login = [("email", ann.email.as_str()), ("password", PASSWORD)];
-        let mut res = visitor.post("/login", &login).await;
+        // A visitor who has not been here before (a fresh session, so its own CSRF token).
+        let visit = || async {
+            let mut visitor = Browser::from_address(&console, "127.0.0.3");
+            visitor.get("/login").await;
+            visitor.post("/login", &[("email", ann.email.as_str()), ("password", PASSWORD)]).await
+        };
+        let mut res = visit().await;
         // Without the token everyone shares one budget, which refills a login a second: on a
         // loaded machine one may refill after the flood's refusal, so the baseline spends it
         // as Mallory and tries again.
@@ -114,7 +117,7 @@ async fn a_login_flood_through_the_console_stops_at_its_sender() {
                 break;
             }
             mallory.post("/login", &[("email", "guess@console.test"), ("password", "not the password")]).await;
-            res = visitor.post("/login", &login).await;
+            res = visit().await;
         }
         let expected = if vouching { StatusCode::SEE_OTHER } else { StatusCode::TOO_MANY_REQUESTS };
         assert_eq!(res.status, expected, "another visitor's login (vouching: {vouching}): {}", res.body);
