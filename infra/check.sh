@@ -32,5 +32,5 @@ else
 fi
 
 echo "==> checkov"
-venv=$(bash "$ROOT/infra/local/venv.sh" checkov checkov==3.3.30)
+venv=$(bash "$ROOT/infra/local/venv.sh" checkov)
 "$venv/bin/checkov" -d "$TF_DIR" --framework terraform --skip-download --quiet --compact

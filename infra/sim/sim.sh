@@ -20,7 +20,7 @@ if ! tf_mirror_ready; then
 fi
 
 # moto's server and boto3 in a virtualenv of their own (PyPI), made once.
-venv=$(bash "$ROOT/infra/local/venv.sh" moto 'moto[server]==5.2.1' boto3==1.44.8)
+venv=$(bash "$ROOT/infra/local/venv.sh" moto)
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
