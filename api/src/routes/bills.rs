@@ -1,15 +1,14 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use contract::dto::{Bill, BillQuote, NewBill, NewReturn, Return};
 use contract::{EntryId, ErrorEnvelope};
 
 use crate::auth::Caller;
-use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
-use crate::routes::extract::Here;
+use crate::routes::extract::{Here, KeyedJson};
 use crate::routes::openapi::Keyed;
 use crate::services::AppState;
-use crate::services::points::{self, BillRequest, Idempotent};
+use crate::services::points::{self, BillRequest};
 
 #[utoipa::path(post, path = "/v1/bills", tag = "points", security(("bearer" = [])), request_body = NewBill,
     params(Keyed),
@@ -21,13 +20,10 @@ use crate::services::points::{self, BillRequest, Idempotent};
 pub async fn create_bill(
     state: web::Data<AppState>,
     caller: Caller,
-    req: HttpRequest,
-    body: web::Json<NewBill>,
+    body: KeyedJson<NewBill>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = IdempotencyKey::from_request(&req)?;
     let bill = BillRequest::parse(&state, &body)?;
-    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(answers::respond(points::bill(&state, &caller, request, bill).await?))
+    Ok(answers::respond(points::bill(&state, &caller, body.idempotent(&caller), bill).await?))
 }
 
 #[utoipa::path(post, path = "/v1/bills/quote", tag = "points", security(("bearer" = [])), request_body = NewBill,
@@ -83,11 +79,9 @@ pub async fn quote_bill(
 pub async fn return_bill(
     state: web::Data<AppState>,
     caller: Caller,
-    req: HttpRequest,
     Here(bill): Here<EntryId>,
-    body: web::Json<NewReturn>,
+    body: KeyedJson<NewReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = IdempotencyKey::from_request(&req)?;
-    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
+    let request = body.idempotent(&caller);
     Ok(answers::respond(points::return_bill(&state, &caller, request, bill, &body).await?))
 }

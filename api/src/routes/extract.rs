@@ -1,19 +1,26 @@
 //! What handlers extract from a request besides its body: the caller named by its bearer
 //! token (checked against this region's keys and every region's revocations), or the
 //! proof that an `/internal` call carries the service token (compared in constant time),
-//! and the ids a path names, parsed and placed in their region.
+//! the ids a path names, parsed and placed in their region, and a keyed write's body with
+//! its `Idempotency-Key`.
 
 use std::future::{Ready, ready};
+use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use contract::internal::SERVICE_TOKEN_HEADER;
 use contract::{DiscountId, EntryId, GroupId, InvitationId, ItemId, Regional, UserId};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
+use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::services::AppState;
+use crate::services::points::Idempotent;
 
 fn from_header(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
@@ -126,3 +133,42 @@ macro_rules! path_id_extractor {
 
 path_id_extractor!(Here, here: true);
 path_id_extractor!(Anywhere, here: false);
+
+/// A keyed write's JSON body and its `Idempotency-Key` (the body is read first, so a bad
+/// body is reported before a missing key). `idempotent` ties them to the caller: the same
+/// caller, key, method, path and body are one write.
+pub struct KeyedJson<T> {
+    body: T,
+    key: IdempotencyKey,
+    method: String,
+    path: String,
+}
+
+impl<T: Serialize> KeyedJson<T> {
+    pub fn idempotent(&self, caller: &Caller) -> Idempotent {
+        Idempotent::new(caller, self.key.clone(), &self.method, &self.path, &self.body)
+    }
+}
+
+impl<T> Deref for KeyedJson<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.body
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = json.await?.into_inner();
+            let key = IdempotencyKey::from_request(&req)?;
+            Ok(KeyedJson { body, key, method: req.method().to_string(), path: req.path().to_owned() })
+        })
+    }
+}

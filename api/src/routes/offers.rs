@@ -1,16 +1,14 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use contract::dto::{NewOffer, Offer, Offers};
 use contract::{ErrorEnvelope, GroupId};
 
 use crate::auth::Caller;
-use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
-use crate::routes::extract::Here;
+use crate::routes::extract::{Here, KeyedJson};
 use crate::routes::openapi::Keyed;
 use crate::services::AppState;
 use crate::services::offers;
-use crate::services::points::Idempotent;
 
 /// Members, staff and admins; anyone else 404. `expired`: open but past `expires_at`.
 #[utoipa::path(get, path = "/v1/groups/{gid}/offers", tag = "discounts", security(("bearer" = [])), responses(
@@ -35,11 +33,8 @@ pub async fn list_offers(
 pub async fn issue_offer(
     state: web::Data<AppState>,
     caller: Caller,
-    req: HttpRequest,
     Here(gid): Here<GroupId>,
-    body: web::Json<NewOffer>,
+    body: KeyedJson<NewOffer>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = IdempotencyKey::from_request(&req)?;
-    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(answers::respond(offers::issue(&state, &caller, request, gid, &body).await?))
+    Ok(answers::respond(offers::issue(&state, &caller, body.idempotent(&caller), gid, &body).await?))
 }

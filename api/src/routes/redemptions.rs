@@ -1,15 +1,14 @@
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use contract::dto::{NewRedemption, Redemption};
 use contract::{ErrorEnvelope, GroupId};
 
 use crate::auth::Caller;
-use crate::domain::IdempotencyKey;
 use crate::error::ApiError;
 use crate::routes::answers;
-use crate::routes::extract::Here;
+use crate::routes::extract::{Here, KeyedJson};
 use crate::routes::openapi::Keyed;
 use crate::services::AppState;
-use crate::services::points::{self, Idempotent, RedemptionRequest};
+use crate::services::points::{self, RedemptionRequest};
 
 #[utoipa::path(post, path = "/v1/groups/{gid}/redemptions", tag = "points", security(("bearer" = [])), request_body = NewRedemption,
     params(Keyed),
@@ -21,12 +20,9 @@ use crate::services::points::{self, Idempotent, RedemptionRequest};
 pub async fn create_redemption(
     state: web::Data<AppState>,
     caller: Caller,
-    req: HttpRequest,
     Here(gid): Here<GroupId>,
-    body: web::Json<NewRedemption>,
+    body: KeyedJson<NewRedemption>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = IdempotencyKey::from_request(&req)?;
     let what = RedemptionRequest::parse(&state, &body)?;
-    let request = Idempotent::new(&caller, key, "POST", req.path(), &*body);
-    Ok(answers::respond(points::redeem(&state, &caller, request, gid, what).await?))
+    Ok(answers::respond(points::redeem(&state, &caller, body.idempotent(&caller), gid, what).await?))
 }

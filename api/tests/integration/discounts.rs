@@ -5,23 +5,19 @@ use crate::support::{TestApp, expect_error, expect_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn discount(app: &TestApp, staff: &str, body: Value) -> Value {
-    expect_json(app.post("/v1/regions/001/discounts", Some(staff), &body).await, StatusCode::CREATED).await
-}
-
 #[tokio::test]
 async fn staff_manage_their_regions_discounts_and_bad_ones_are_refused() {
     let app = TestApp::spawn().await;
     let staff = app.staff_token().await;
     let (_, customer) = app.customer().await;
 
-    let made = discount(
-        &app,
-        &staff,
-        json!({"name": "Lunch", "percent_off": 15, "category": "mains",
+    let made = app
+        .discount(
+            &staff,
+            json!({"name": "Lunch", "percent_off": 15, "category": "mains",
                                              "audience": "everyone"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!((&made["region"], &made["active"], &made["min_spend_cents"]), (&json!("001"), &json!(true), &json!(0)));
     let id = made["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("001-"));
@@ -103,17 +99,16 @@ async fn a_bill_gets_the_one_discount_that_saves_most_and_earns_on_what_is_paid(
                       "items": [{"item_id": soup, "qty": 2}, {"item_id": wine, "qty": 1}]});
     // Gross 34.99. A tenth off everything saves 3.49; 5.00 off drinks from 5.00 of them
     // saves 5.00 (at most the 9.99 they cost); the offer-only and the expired ones, nothing.
-    discount(&app, &staff, json!({"name": "A tenth off", "percent_off": 10, "audience": "everyone"})).await;
-    let drinks = discount(
-        &app,
-        &staff,
-        json!({"name": "Drinks 5 off", "amount_off_cents": 500, "category": "drinks",
+    app.discount(&staff, json!({"name": "A tenth off", "percent_off": 10, "audience": "everyone"})).await;
+    let drinks = app
+        .discount(
+            &staff,
+            json!({"name": "Drinks 5 off", "amount_off_cents": 500, "category": "drinks",
                                                "min_spend_cents": 500, "audience": "everyone"}),
-    )
-    .await;
-    discount(&app, &staff, json!({"name": "Members' half", "percent_off": 50, "audience": "offer"})).await;
-    discount(
-        &app,
+        )
+        .await;
+    app.discount(&staff, json!({"name": "Members' half", "percent_off": 50, "audience": "offer"})).await;
+    app.discount(
         &staff,
         json!({"name": "Gone", "percent_off": 90, "audience": "everyone",
                                   "valid_until": "2020-01-01T00:00:00Z"}),

@@ -17,8 +17,7 @@ async fn setup(app: &TestApp, every_n_bills: Option<i64>) -> (String, String, St
     if let Some(n) = every_n_bills {
         body["every_n_bills"] = json!(n);
     }
-    let half: Value =
-        expect_json(app.post("/v1/regions/001/discounts", Some(&staff), &body).await, StatusCode::CREATED).await;
+    let half = app.discount(&staff, body).await;
     let bill = json!({"user_id": user.id, "store_region": "001", "items": [{"item_id": dish, "qty": 1}]});
     (staff, user.personal_group_id.to_string(), half["id"].as_str().unwrap().to_owned(), bill)
 }
@@ -56,16 +55,7 @@ async fn an_offer_is_issued_once_per_key_and_only_by_staff_of_an_offer_discount(
 
     expect_error(app.post_once(&path, &customer, "mine", &body).await, StatusCode::FORBIDDEN, "forbidden").await;
     expect_error(app.post(&path, Some(&staff), &body).await, StatusCode::BAD_REQUEST, "missing_idempotency_key").await;
-    let everyone: Value = expect_json(
-        app.post(
-            "/v1/regions/001/discounts",
-            Some(&staff),
-            &json!({"name": "All", "percent_off": 5, "audience": "everyone"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let everyone = app.discount(&staff, json!({"name": "All", "percent_off": 5, "audience": "everyone"})).await;
     let cases = [
         (json!({"discount_id": everyone["id"]}), StatusCode::BAD_REQUEST, "invalid_input"),
         (json!({"discount_id": "001-zzzzzz"}), StatusCode::NOT_FOUND, "not_found"),

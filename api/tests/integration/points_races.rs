@@ -1,7 +1,7 @@
 //! Points writes under retries, duplicates and races: one key applies once, concurrent
 //! redemptions never overdraw, and a batch keeps each write its own.
 
-use crate::support::{Funded, TestApp, expect_error, expect_json};
+use crate::support::{Funded, TestApp, expect_error, expect_json, redeemed_or_insufficient};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -99,18 +99,7 @@ async fn fifty_concurrent_redemptions_never_overdraw() {
         async move { app.post_once(path, token, &format!("r-{i}"), &json!({"points": amount})).await }
     }))
     .await;
-    let mut ok = 0;
-    let mut insufficient = 0;
-    for res in responses {
-        match res.status() {
-            StatusCode::CREATED => ok += 1,
-            StatusCode::CONFLICT => {
-                expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
-                insufficient += 1;
-            }
-            other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
-        }
-    }
+    let (ok, insufficient) = redeemed_or_insufficient(responses).await;
     assert_eq!(ok, 237 / amount, "exactly floor(balance / amount) succeed");
     assert_eq!(insufficient, 50 - 237 / amount);
     assert_eq!(app.assert_ledger_consistent(&gid), 237 % amount);

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::postgres::{Cluster, DbLock, TestDb};
-use crate::support::{TestApp, expect_error, expect_json, test_config};
+use crate::support::{TestApp, expect_error, expect_json, redeemed_or_insufficient, test_config};
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use futures_util::future::join_all;
@@ -83,16 +83,7 @@ async fn two_instances_on_one_database_still_never_overdraw() {
         }
     }))
     .await;
-    let mut ok = 0;
-    for res in responses {
-        match res.status() {
-            StatusCode::CREATED => ok += 1,
-            StatusCode::CONFLICT => {
-                expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
-            }
-            other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
-        }
-    }
+    let (ok, _) = redeemed_or_insufficient(responses).await;
     assert_eq!(ok, 100 / 7);
     assert_eq!(app.assert_ledger_consistent(&gid), 100 % 7);
     let _: serde_json::Value =

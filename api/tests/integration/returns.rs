@@ -21,16 +21,7 @@ async fn returns_take_back_the_lines_share_as_billed_to_the_cent_and_point() {
     let (user, _) = app.customer().await;
     let group = user.personal_group_id.to_string();
     let (soup, wine) = (app.dish(&staff, "mains", 1_250).await, app.dish(&staff, "drinks", 999).await);
-    let tenth: Value = expect_json(
-        app.post(
-            "/v1/regions/001/discounts",
-            Some(&staff),
-            &json!({"name": "Tenth", "percent_off": 10, "audience": "everyone"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let tenth = app.discount(&staff, json!({"name": "Tenth", "percent_off": 10, "audience": "everyone"})).await;
     let body = json!({"user_id": user.id, "store_region": "001",
                       "items": [{"item_id": soup, "qty": 3}, {"item_id": wine, "qty": 1}]});
     let bill: Value = expect_json(app.post_once("/v1/bills", &staff, "b", &body).await, StatusCode::CREATED).await;
@@ -134,16 +125,7 @@ async fn returning_the_whole_bill_opens_its_offer_again_and_strangers_are_refuse
     let (user, customer) = app.customer().await;
     let group = user.personal_group_id.to_string();
     let soup = app.dish(&staff, "mains", 2_000).await;
-    let half: Value = expect_json(
-        app.post(
-            "/v1/regions/001/discounts",
-            Some(&staff),
-            &json!({"name": "Half", "percent_off": 50, "audience": "offer"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let half = app.discount(&staff, json!({"name": "Half", "percent_off": 50, "audience": "offer"})).await;
     let offers = format!("/v1/groups/{group}/offers");
     app.post_once(&offers, &staff, "o", &json!({"discount_id": half["id"]})).await;
     let body = json!({"user_id": user.id, "store_region": "001", "items": [{"item_id": soup, "qty": 2}]});

@@ -217,6 +217,12 @@ impl TestApp {
         self.api.with_token(staff).add_item("001", &new).await.unwrap().value.id.to_string()
     }
 
+    /// Adds a discount to region 001 as `staff` (its `json!` body, so tests can also
+    /// send what the typed request would not allow).
+    pub async fn discount(&self, staff: &str, body: Value) -> Value {
+        expect_json(self.post("/v1/regions/001/discounts", Some(staff), &body).await, StatusCode::CREATED).await
+    }
+
     /// Bills `user` for `qty` × an item of `price_cents` into `group` (default: personal).
     pub async fn award(&self, user: &str, group: Option<&str>, price_cents: i64, qty: i64) -> Bill {
         let staff = self.staff_token().await;
@@ -234,6 +240,24 @@ impl TestApp {
     pub fn assert_ledger_consistent(&self, group_id: &str) -> i64 {
         self.db.assert_ledger_consistent(group_id)
     }
+}
+
+/// Of racing redemptions' answers: how many redeemed (201) and how many were refused with
+/// `insufficient_points`; any other answer fails the test.
+#[allow(clippy::unwrap_used)] // test helper
+pub async fn redeemed_or_insufficient(responses: Vec<Response>) -> (i64, i64) {
+    let (mut redeemed, mut insufficient) = (0, 0);
+    for res in responses {
+        match res.status() {
+            StatusCode::CREATED => redeemed += 1,
+            StatusCode::CONFLICT => {
+                expect_error(res, StatusCode::CONFLICT, "insufficient_points").await;
+                insufficient += 1;
+            }
+            other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
+        }
+    }
+    (redeemed, insufficient)
 }
 
 /// A customer's sign-up.

@@ -51,12 +51,7 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
     let staff = stack.staff("001").await;
     stack.add_item(&staff, "001", "Galette", 1_000, 8).await;
     let group = stack.new_group(&staff, "Menu club", "Rennes", "001").await;
-    let invitation: Value = expect_json(
-        stack.post(&format!("/v1/groups/{}/invitations", group.id), Some(&staff), &json!({})).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let code = invitation["code"].as_str().unwrap().to_owned();
+    let code = stack.invitation_code(&staff, group.id.as_str(), false).await;
     let (staff_dir, customer_dir) = (stack.state.join("pty-staff"), stack.state.join("pty-customer"));
     let (ann_id, ann_email, group_id) = (ann.id.to_string(), ann.email.clone(), group.id.to_string());
 

@@ -131,12 +131,7 @@ async fn subcommands_script_the_platform() {
     // A group of 003 to join and leave.
     let staff3 = stack.staff("003").await;
     let group = stack.new_group(&staff3, "Cli club", "Kyoto", "003").await;
-    let invitation: Value = expect_json(
-        stack.post(&format!("/v1/groups/{}/invitations", group.id), Some(&staff3), &json!({})).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let code = invitation["code"].as_str().unwrap().to_owned();
+    let code = stack.invitation_code(&staff3, group.id.as_str(), false).await;
     let joined = loyalty_json(&url, &customer, &["join", &code]).await;
     assert_eq!(joined["group_id"], group.id.as_str());
     // A used code opens nothing: exit 1 with the platform's reason.

@@ -62,6 +62,11 @@ pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     &text[from..to]
 }
 
+/// The value of a form's hidden `attempt` field: the key its review will send.
+pub fn attempt(html: &str) -> String {
+    between(html, "name=\"attempt\" value=\"", "\"").to_owned()
+}
+
 pub struct Browser {
     http: client::Client,
     cookie: Option<String>,

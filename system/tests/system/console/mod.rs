@@ -14,7 +14,7 @@ use serde_json::Value;
 use contract::dto::User;
 
 use crate::support::Stack;
-use browser::{Browser, Console};
+use browser::{Answer, Browser, Console};
 
 /// What a till test starts from: a console, Ann (a customer of region 002), a dish on
 /// region 001's menu, and 001's staff logged in to the till. The stack goes first when
@@ -192,7 +192,7 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
     let bill = serde_json::json!({"user_id": olga.id, "group_id": gid, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
     stack.bill(&staff, "console-club-1", &bill).await;
     let pool = member.get(&format!("/groups/{gid}")).await.body;
-    let attempt = browser::between(&pool, "name=\"attempt\" value=\"", "\"").to_owned();
+    let attempt = browser::attempt(&pool);
     let review = member.get(&format!("/groups/{gid}/redeem?points=30&attempt={attempt}")).await;
     assert!(review.body.contains("Redeem <strong>30 points</strong>"), "{}", review.body);
     let key = browser::between(&review.body, "name=\"key\" value=\"", "\"").to_owned();
@@ -207,7 +207,7 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
     let pool = member.get(&format!("/groups/{gid}")).await.body;
     let item_form = pool.split("name=\"item_id\"").nth(1).unwrap_or_else(|| panic!("no dish to redeem: {pool}"));
     assert!(item_form.contains("Console tart · 10 points"), "{pool}");
-    let attempt = browser::between(item_form, "name=\"attempt\" value=\"", "\"").to_owned();
+    let attempt = browser::attempt(item_form);
     let item_id = item["id"].as_str().unwrap();
     let review = member.get(&format!("/groups/{gid}/redeem?item_id={item_id}&qty=1&attempt={attempt}")).await;
     assert!(review.body.contains("1 × Console tart</strong> for <strong>10 points"), "{}", review.body);
@@ -231,13 +231,7 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
         found.body
     );
     // The attempt's key is drawn with the items form and carried by the review.
-    let attempt = browser::between(&found.body, "name=\"attempt\" value=\"", "\"").to_owned();
-    let review = till
-        .get(&format!(
-            "/till/review?user_id={}&group_id={}&qty_{item_id}=2&attempt={attempt}",
-            ann.id, ann.personal_group_id
-        ))
-        .await;
+    let review = till_review(&mut till, &found, &ann, item_id, 2).await;
     assert!(review.body.contains("Bill 25.00"), "{}", review.body);
     // The server's quote (the pool's region, 002, prices from region 001's menu), before
     // anything is billed.
@@ -264,6 +258,14 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
     assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
     let later = till.get(&format!("/till?user_id={}", ann.id)).await;
     assert!(!later.body.contains("Console pie"), "an item taken off the menu is not offered");
+}
+
+/// The till's review of a bill of `qty` × `item_id` into Ann's personal pool, with the
+/// attempt drawn on `found` (the till's page for Ann).
+async fn till_review(till: &mut Browser, found: &Answer, ann: &User, item_id: &str, qty: u32) -> Answer {
+    let attempt = browser::attempt(&found.body);
+    let (user, group) = (&ann.id, &ann.personal_group_id);
+    till.get(&format!("/till/review?user_id={user}&group_id={group}&qty_{item_id}={qty}&attempt={attempt}")).await
 }
 
 /// A form posted by `browser` with a CSRF token that is not its session's.

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::Till;
 use super::browser::{self, Browser};
-use crate::support::expect_json;
 
 #[tokio::test]
 async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
@@ -52,28 +51,12 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
     assert!(refused.body.contains("is not a date and time"), "{}", refused.body);
 
     // An offer of an offer-only discount for Ann's pool, issued through the API.
-    let half: serde_json::Value = expect_json(
-        stack
-            .post(
-                "/v1/regions/001/discounts",
-                Some(&staff_token),
-                &json!({"name": "Half", "percent_off": 50, "audience": "offer"}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let half = stack.discount(&staff_token, json!({"name": "Half", "percent_off": 50, "audience": "offer"})).await;
     let offers = format!("/v1/groups/{}/offers", ann.personal_group_id);
-    stack.post_once(&stack.router, &offers, &staff_token, "console-offer", &json!({"discount_id": half["id"]})).await;
+    stack.post_once(&stack.router, &offers, &staff_token, "console-offer", &json!({"discount_id": half})).await;
 
     let found = till.get(&format!("/till?user_id={}", ann.id)).await;
-    let attempt = browser::between(&found.body, "name=\"attempt\" value=\"", "\"").to_owned();
-    let review = till
-        .get(&format!(
-            "/till/review?user_id={}&group_id={}&qty_{item_id}=1&attempt={attempt}",
-            ann.id, ann.personal_group_id
-        ))
-        .await;
+    let review = super::till_review(&mut till, &found, &ann, item_id, 1).await;
     assert!(
         review.body.contains("<td>Half</td>") && review.body.contains("Bill 10.00"),
         "the offer saves most: {}",

@@ -12,12 +12,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Stack, expect_error, expect_json};
 
-async fn discount(stack: &Stack, staff: &str, body: Value) -> String {
-    let made: Value =
-        expect_json(stack.post("/v1/regions/001/discounts", Some(staff), &body).await, StatusCode::CREATED).await;
-    made["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_discount_prices_across_regions_and_an_offer_outlives_a_crash_after_its_quote() {
     let stack = Stack::start(1);
@@ -26,10 +20,8 @@ async fn a_discount_prices_across_regions_and_an_offer_outlives_a_crash_after_it
     // Region 002 reads 001's menu once and keeps it for the catalogue's TTL: the whole
     // menu is made before the first bill.
     let tapas = stack.add_item(&staff, "001", "Tapas", 333, 10).await;
-    let tenth =
-        discount(&stack, &staff, json!({"name": "A tenth off", "percent_off": 10, "audience": "everyone"})).await;
-    let half =
-        discount(&stack, &staff, json!({"name": "Half, on offer", "percent_off": 50, "audience": "offer"})).await;
+    let tenth = stack.discount(&staff, json!({"name": "A tenth off", "percent_off": 10, "audience": "everyone"})).await;
+    let half = stack.discount(&staff, json!({"name": "Half, on offer", "percent_off": 50, "audience": "offer"})).await;
     let (ann, ann_token) = stack.customer("002").await;
     let pool = ann.personal_group_id.to_string();
     let offers_path = format!("/v1/groups/{pool}/offers");

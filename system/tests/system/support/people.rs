@@ -45,6 +45,13 @@ impl Stack {
         expect_json(self.post(&path, Some(staff), &item).await, StatusCode::CREATED).await
     }
 
+    /// A discount of region 001 made through the router by `staff`: its id.
+    pub async fn discount(&self, staff: &str, body: Value) -> String {
+        let made: Value =
+            expect_json(self.post("/v1/regions/001/discounts", Some(staff), &body).await, StatusCode::CREATED).await;
+        made["id"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// A bill made through the router by `staff` with Idempotency-Key `key`: the bill.
     pub async fn bill(&self, staff: &str, key: &str, bill: &Value) -> Value {
         expect_json(self.post_once(&self.router, "/v1/bills", staff, key, bill).await, StatusCode::CREATED).await
@@ -65,6 +72,12 @@ impl Stack {
         self.api.with_token(token).create_group(&new).await.unwrap().value
     }
 
+    /// A fresh invitation's code into `group`, made by its owner (`owner_token`).
+    pub async fn invitation_code(&self, owner_token: &str, group: &str, can_redeem: bool) -> String {
+        let new = NewInvitation { can_redeem: Some(can_redeem), ..NewInvitation::default() };
+        self.api.with_token(owner_token).invite(group, &new).await.unwrap().value.code
+    }
+
     /// `user` (holding `token`) joins `group` with a fresh invitation from its owner
     /// (`owner_token`); the join's answer.
     pub async fn invite_and_join(
@@ -75,9 +88,7 @@ impl Stack {
         token: &str,
         can_redeem: bool,
     ) -> Response {
-        let new = NewInvitation { can_redeem: Some(can_redeem), ..NewInvitation::default() };
-        let invitation = self.api.with_token(owner_token).invite(group, &new).await.unwrap().value;
-        let body = json!({"user_id": user, "invitation": invitation.code});
+        let body = json!({"user_id": user, "invitation": self.invitation_code(owner_token, group, can_redeem).await});
         self.post(&format!("/v1/groups/{group}/members"), Some(token), &body).await
     }
 }
