@@ -13,7 +13,7 @@ use crate::services::points::{self, BillRequest};
 #[utoipa::path(post, path = "/v1/bills", tag = "points", security(("bearer" = [])), request_body = NewBill,
     params(Keyed),
     responses(
-        (status = 201, body = Bill, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 201, body = Bill),
         (status = 403, body = ErrorEnvelope),
         (status = 409, description = "item_unavailable", body = ErrorEnvelope),
 ))]
@@ -72,7 +72,7 @@ pub async fn quote_bill(
 #[utoipa::path(post, path = "/v1/bills/{bill_id}/returns", tag = "points", security(("bearer" = [])), request_body = NewReturn,
     params(Keyed),
     responses(
-        (status = 201, body = Return, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 201, body = Return),
         (status = 403, body = ErrorEnvelope),
         (status = 409, description = "already_returned", body = ErrorEnvelope),
 ))]

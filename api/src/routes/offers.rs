@@ -27,7 +27,7 @@ pub async fn list_offers(
 #[utoipa::path(post, path = "/v1/groups/{gid}/offers", tag = "discounts", security(("bearer" = [])), request_body = NewOffer,
     params(Keyed),
     responses(
-        (status = 201, body = Offer, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 201, body = Offer),
         (status = 403, body = ErrorEnvelope),
 ))]
 pub async fn issue_offer(

@@ -183,6 +183,16 @@ fn complete(doc: &mut Value) {
             let secured = operation.get("security").is_some();
             let has_body = operation.get("requestBody").is_some();
             let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+            if keyed && let Some(created) = responses.get_mut("201") {
+                created["description"] = json!(
+                    "Created; also the replay of an earlier request with the same key, which adds the header \
+                     Idempotent-Replayed: true"
+                );
+                created["headers"]["Idempotent-Replayed"] = json!({
+                    "description": "Present (`true`) when this answer is the stored one of an earlier request",
+                    "schema": {"type": "boolean"}
+                });
+            }
             let mut add = |status: &str, description: &str| {
                 responses.entry(status).or_insert_with(|| error_response(description));
             };
@@ -257,6 +267,12 @@ mod tests {
                 }
                 if operation.get("security").is_some() {
                     assert!(operation["responses"].get("401").is_some(), "{method} {path}: no 401");
+                }
+                let keyed =
+                    operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key");
+                if keyed && operation["responses"].get("201").is_some() {
+                    let replayed = &operation["responses"]["201"]["headers"]["Idempotent-Replayed"];
+                    assert!(replayed.is_object(), "{method} {path}: a replay's header is not documented");
                 }
             }
         }

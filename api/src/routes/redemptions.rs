@@ -13,7 +13,7 @@ use crate::services::points::{self, RedemptionRequest};
 #[utoipa::path(post, path = "/v1/groups/{gid}/redemptions", tag = "points", security(("bearer" = [])), request_body = NewRedemption,
     params(Keyed),
     responses(
-        (status = 201, body = Redemption, description = "Also the replay of an earlier request with the same key (header Idempotent-Replayed: true)"),
+        (status = 201, body = Redemption),
         (status = 403, body = ErrorEnvelope),
         (status = 409, description = "insufficient_points or item_unavailable", body = ErrorEnvelope),
 ))]
