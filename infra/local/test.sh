@@ -47,12 +47,6 @@ infra_pid=$!
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy"
-# With the API's optional IAM database auth on, so one pass lints it too (a second pass
-# without it re-checked the API's crates for 30-odd seconds; the build below compiles the
-# API without it, so both configurations still compile).
-cargo clippy --workspace --all-targets --locked --features api/iam -- -D warnings
-
 step "cargo deny (advisories from the offline snapshot, licences, bans, sources)"
 bash "$ROOT/infra/local/deny.sh"
 
@@ -61,15 +55,29 @@ bash "$PG" init "$scratch/pg"
 bash "$PG" start "$scratch/pg" "$port" fast
 export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
 
+step "api/src/db/schema.rs against the migrations (diesel print-schema)"
+# Before the exports below: they would have a `cargo install diesel_cli` linted as ours.
+bash "$ROOT/infra/local/schema.sh"
+
+# Clippy lints our crates as the build compiles them (clippy-driver as the workspace's
+# rustc wrapper; CLIPPY_ARGS is how `cargo clippy -- -D warnings` hands the driver its
+# flags). A `cargo clippy` pass before the build would check every dependency once more,
+# in check mode. Exported, so
+# every cargo command below (the tests, the drills) finds the same artifacts.
+export RUSTC_WORKSPACE_WRAPPER=clippy-driver
+export CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 # The stack tests start the real binaries (API and router) through up.sh.
-step "building the binaries and the tests"
+step "building and linting (clippy) the binaries and the tests"
 cargo build --workspace --bins --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-run
+else
+  cargo test --workspace --locked --no-run
 fi
-
-step "api/src/db/schema.rs against the migrations (diesel print-schema)"
-bash "$ROOT/infra/local/schema.sh"
+# The API with its optional IAM database auth compiles and lints too; of the workspace,
+# only the api crate is compiled again.
+step "building and linting the API with IAM database auth (--features api/iam)"
+cargo build --workspace --lib --locked --features api/iam
 
 # The infrastructure checks finish while the tests run (most of their time is spent waiting
 # on terraform and moto); the drills wait for them, so nothing else loads the machine then.
