@@ -29,7 +29,7 @@ impl std::error::Error for IdError {}
 
 /// A region code: three ASCII digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow))]
+#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "001", pattern = "^[0-9]{3}$")]
 pub struct RegionId([u8; 3]);
@@ -95,7 +95,7 @@ macro_rules! short_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, ToSchema)]
-        #[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow))]
+        #[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
         #[serde(try_from = "String", into = "String")]
         #[schema(value_type = String, example = "001-abc123", pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
         pub struct $name(String);
@@ -180,7 +180,7 @@ short_id!(
 
 /// A ledger entry's id: region, then a ULID, so ids sort by creation time.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, ToSchema)]
-#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow))]
+#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, example = "001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E")]
 pub struct EntryId(String);

@@ -6,7 +6,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::dto::{EntryKind, Role};
+use crate::dto::{Audience, EntryKind, Role};
 use crate::ids::{DiscountId, EntryId, GroupId, InvitationId, ItemId, OfferId, RegionId, UserId};
 
 /// Written as its text, read back through its `FromStr` (a malformed value in the database
@@ -28,7 +28,7 @@ macro_rules! text_column {
     )*};
 }
 
-text_column!(RegionId, UserId, GroupId, ItemId, DiscountId, OfferId, InvitationId, EntryId, EntryKind, Role);
+text_column!(RegionId, UserId, GroupId, ItemId, DiscountId, OfferId, InvitationId, EntryId, EntryKind, Role, Audience);
 
 #[cfg(test)]
 mod tests {
@@ -40,6 +40,8 @@ mod tests {
     fn every_column_type_reads_back_what_it_writes_as_text() {
         assert_eq!(EntryKind::from_str(EntryKind::Redeem.as_str()), Ok(EntryKind::Redeem));
         assert!(EntryKind::from_str("refund").is_err());
+        assert_eq!(Audience::from_str(Audience::Offer.as_str()), Ok(Audience::Offer));
+        assert!(Audience::from_str("nobody").is_err());
         assert!("001-abc123".parse::<GroupId>().is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! Catalogue (menu) items of this region.
 
+use contract::ItemId;
 use contract::dto::CatalogueItem;
 use diesel::prelude::*;
 
@@ -23,7 +24,7 @@ fn item() -> ItemColumns {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = catalogue_items)]
 pub struct NewItemRow<'a> {
-    pub id: &'a str,
+    pub id: &'a ItemId,
     pub name: &'a str,
     pub category: &'a str,
     pub price_cents: i64,

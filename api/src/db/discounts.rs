@@ -19,7 +19,7 @@ pub struct DiscountRow {
     pub category: Option<String>,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
-    pub audience: String,
+    pub audience: Audience,
     pub every_n_bills: Option<i32>,
     pub created_on: DateTime<Utc>,
     pub updated_on: DateTime<Utc>,
@@ -28,7 +28,7 @@ pub struct DiscountRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = discounts)]
 pub struct NewDiscountRow<'a> {
-    pub id: &'a str,
+    pub id: &'a DiscountId,
     pub name: &'a str,
     pub percent_off: Option<i32>,
     pub amount_off_cents: Option<i64>,
@@ -36,7 +36,7 @@ pub struct NewDiscountRow<'a> {
     pub category: Option<&'a str>,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_until: Option<DateTime<Utc>>,
-    pub audience: &'a str,
+    pub audience: Audience,
     pub every_n_bills: Option<i32>,
 }
 
@@ -55,10 +55,6 @@ pub struct DiscountChange {
 }
 
 impl DiscountRow {
-    pub fn audience(&self) -> Audience {
-        self.audience.parse().unwrap_or(Audience::Offer)
-    }
-
     /// As a bill reads it: the same terms as another region's answer gives.
     pub fn terms(&self) -> Terms {
         Terms::from(&self.to_dto(Utc::now()))
@@ -77,7 +73,7 @@ impl DiscountRow {
             category: self.category.clone(),
             valid_from: self.valid_from,
             valid_until: self.valid_until,
-            audience: self.audience(),
+            audience: self.audience,
             every_n_bills: self.every_n_bills,
             active: valid,
             created_on: self.created_on,

@@ -27,10 +27,12 @@ pub struct GroupRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = groups)]
 pub struct NewGroupRow<'a> {
-    pub id: &'a str,
+    pub id: &'a GroupId,
     pub name: &'a str,
     pub location: &'a str,
-    pub personal_of: Option<&'a str>,
+    pub personal_of: Option<&'a UserId>,
+    /// Text, not a `UserId`: a personal group is made before its user (whose row names
+    /// it), with an empty owner that `set_personal_of` replaces in the same transaction.
     pub owner_id: &'a str,
 }
 

@@ -25,12 +25,12 @@ pub struct InvitationRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = invitations)]
 pub struct NewInvitationRow<'a> {
-    pub id: &'a str,
-    pub group_id: &'a str,
+    pub id: &'a InvitationId,
+    pub group_id: &'a GroupId,
     pub code_hash: &'a str,
     pub can_redeem: bool,
-    pub user_id: Option<&'a str>,
-    pub created_by: &'a str,
+    pub user_id: Option<&'a UserId>,
+    pub created_by: &'a UserId,
     pub expires_at: DateTime<Utc>,
 }
 

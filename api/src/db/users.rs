@@ -29,15 +29,15 @@ pub struct UserRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUserRow<'a> {
-    pub id: &'a str,
+    pub id: &'a UserId,
     pub email: &'a str,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub full_name: &'a str,
     pub phone: Option<&'a str>,
     pub location: Option<&'a str>,
     pub age: Option<i32>,
-    pub personal_group_id: &'a str,
+    pub personal_group_id: &'a GroupId,
 }
 
 #[derive(Debug, Default, AsChangeset)]

@@ -122,15 +122,15 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
                         users::insert(
                             conn,
                             &users::NewUserRow {
-                                id: id.as_str(),
+                                id,
                                 email: account.email.as_str(),
                                 password_hash: &password_hash,
-                                role: account.role.as_str(),
+                                role: account.role,
                                 full_name: &account.full_name,
                                 phone: account.phone.as_deref(),
                                 location: account.location.as_deref(),
                                 age: account.age,
-                                personal_group_id: group_id.as_str(),
+                                personal_group_id: &group_id,
                             },
                         )
                     },

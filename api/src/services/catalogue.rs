@@ -114,7 +114,7 @@ pub async fn add(
                     inserted = catalogue::insert(
                         conn,
                         &catalogue::NewItemRow {
-                            id: id.as_str(),
+                            id,
                             name: &name,
                             category: &category,
                             price_cents,

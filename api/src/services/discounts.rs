@@ -128,7 +128,7 @@ pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewD
                     inserted = discounts::insert(
                         conn,
                         &discounts::NewDiscountRow {
-                            id: id.as_str(),
+                            id,
                             name: &name,
                             percent_off,
                             amount_off_cents,
@@ -136,7 +136,7 @@ pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewD
                             category: category.as_deref(),
                             valid_from,
                             valid_until,
-                            audience: audience.as_str(),
+                            audience,
                             every_n_bills,
                         },
                     )?;
@@ -181,7 +181,7 @@ pub async fn change(
                 let from = patch.valid_from.unwrap_or(current.valid_from);
                 let until = patch.valid_until.unwrap_or(current.valid_until);
                 window(from, until)?;
-                every_n(patch.every_n_bills.unwrap_or(current.every_n_bills), current.audience())?;
+                every_n(patch.every_n_bills.unwrap_or(current.every_n_bills), current.audience)?;
                 let change = discounts::DiscountChange {
                     name,
                     percent_off,

@@ -52,12 +52,7 @@ pub fn insert_group(
 ) -> QueryResult<GroupId> {
     db::with_fresh_id(
         || GroupId::generate(region),
-        |id| {
-            groups::insert(
-                conn,
-                &groups::NewGroupRow { id: id.as_str(), name, location, personal_of: None, owner_id: owner },
-            )
-        },
+        |id| groups::insert(conn, &groups::NewGroupRow { id, name, location, personal_of: None, owner_id: owner }),
     )
 }
 

@@ -101,12 +101,12 @@ pub async fn create(
                         row = invitations::insert(
                             conn,
                             &invitations::NewInvitationRow {
-                                id: id.as_str(),
-                                group_id: group.as_str(),
+                                id,
+                                group_id: &group,
                                 code_hash: &hash,
                                 can_redeem: request.can_redeem,
-                                user_id: request.user.as_ref().map(UserId::as_str),
-                                created_by: caller.user_id.as_str(),
+                                user_id: request.user.as_ref(),
+                                created_by: &caller.user_id,
                                 expires_at,
                             },
                         )?;

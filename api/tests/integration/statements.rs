@@ -5,6 +5,8 @@
 //! `infra/local/schema.sh` checks `schema.rs` against the migrations.
 
 use chrono::{Duration, Utc};
+use contract::dto::{Audience, Role};
+use contract::{GroupId, UserId};
 use diesel_migrations::MigrationHarness;
 use serde_json::json;
 
@@ -21,18 +23,20 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
 
     // A user, their group and the membership, as a sign-up writes them.
-    let group = groups::NewGroupRow { id: GROUP, name: "Statements", location: "", personal_of: None, owner_id: "" };
+    let (user_id, group_id): (UserId, GroupId) = (USER.parse().unwrap(), GROUP.parse().unwrap());
+    let group =
+        groups::NewGroupRow { id: &group_id, name: "Statements", location: "", personal_of: None, owner_id: "" };
     assert!(groups::insert(conn, &group).unwrap());
     let user = users::NewUserRow {
-        id: USER,
+        id: &user_id,
         email: "statements@test.loyalty",
         password_hash: "not a hash",
-        role: "customer",
+        role: Role::Customer,
         full_name: "Stella Statement",
         phone: None,
         location: None,
         age: None,
-        personal_group_id: GROUP,
+        personal_group_id: &group_id,
     };
     assert!(users::insert(conn, &user).unwrap());
     groups::set_personal_of(conn, GROUP, USER).unwrap();
@@ -118,12 +122,12 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
 
     // Invitations' revocation, and the token denylist.
     let invitation = invitations::NewInvitationRow {
-        id: "001-stminv",
-        group_id: GROUP,
+        id: &"001-stminv".parse().unwrap(),
+        group_id: &group_id,
         code_hash: "hash",
         can_redeem: false,
         user_id: None,
-        created_by: USER,
+        created_by: &user_id,
         expires_at: Utc::now() + Duration::hours(1),
     };
     invitations::insert(conn, &invitation).unwrap().unwrap();
@@ -141,7 +145,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
 
     // Discounts, offers and the bill counts that issue them.
     let discount = discounts::NewDiscountRow {
-        id: "001-disc01",
+        id: &"001-disc01".parse().unwrap(),
         name: "Three off",
         percent_off: None,
         amount_off_cents: Some(300),
@@ -149,7 +153,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         category: Some("mains"),
         valid_from: None,
         valid_until: None,
-        audience: "offer",
+        audience: Audience::Offer,
         every_n_bills: Some(3),
     };
     discounts::insert(conn, &discount).unwrap().unwrap();

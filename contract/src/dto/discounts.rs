@@ -9,6 +9,7 @@ use crate::ids::{DiscountId, EntryId, OfferId, RegionId};
 
 /// Who a discount is for: every bill that qualifies, or only groups holding an offer of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     Everyone,

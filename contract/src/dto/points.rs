@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
 
-#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow))]
+#[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
