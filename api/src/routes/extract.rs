@@ -140,13 +140,12 @@ path_id_extractor!(Anywhere, here: false);
 pub struct KeyedJson<T> {
     body: T,
     key: IdempotencyKey,
-    method: String,
-    path: String,
+    req: HttpRequest,
 }
 
 impl<T: Serialize> KeyedJson<T> {
     pub fn idempotent(&self, caller: &Caller) -> Idempotent {
-        Idempotent::new(caller, self.key.clone(), &self.method, &self.path, &self.body)
+        Idempotent::new(caller, self.key.clone(), self.req.method().as_str(), self.req.path(), &self.body)
     }
 }
 
@@ -168,7 +167,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
         Box::pin(async move {
             let body = json.await?.into_inner();
             let key = IdempotencyKey::from_request(&req)?;
-            Ok(KeyedJson { body, key, method: req.method().to_string(), path: req.path().to_owned() })
+            Ok(KeyedJson { body, key, req })
         })
     }
 }

@@ -52,7 +52,12 @@ impl Answer {
 
 /// The values of the fields `names` of the form in `page`, as a browser posts them.
 pub fn hidden_fields<'a>(page: &'a str, names: &[&'a str]) -> Vec<(&'a str, &'a str)> {
-    names.iter().map(|name| (*name, between(page, &format!("name=\"{name}\" value=\""), "\""))).collect()
+    names.iter().map(|name| (*name, field(page, name))).collect()
+}
+
+/// The value of the first field `name` in `page` (a form's hidden `attempt` or `key`).
+pub fn field<'a>(page: &'a str, name: &str) -> &'a str {
+    between(page, &format!("name=\"{name}\" value=\""), "\"")
 }
 
 /// The text between the first `start` and the next `end` after it.
@@ -60,11 +65,6 @@ pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).map(|i| i + start.len()).unwrap_or_else(|| panic!("no {start:?} in {text}"));
     let to = text[from..].find(end).map(|i| from + i).unwrap_or(text.len());
     &text[from..to]
-}
-
-/// The value of a form's hidden `attempt` field: the key its review will send.
-pub fn attempt(html: &str) -> String {
-    between(html, "name=\"attempt\" value=\"", "\"").to_owned()
 }
 
 pub struct Browser {

@@ -192,10 +192,10 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
     let bill = serde_json::json!({"user_id": olga.id, "group_id": gid, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
     stack.bill(&staff, "console-club-1", &bill).await;
     let pool = member.get(&format!("/groups/{gid}")).await.body;
-    let attempt = browser::attempt(&pool);
+    let attempt = browser::field(&pool, "attempt");
     let review = member.get(&format!("/groups/{gid}/redeem?points=30&attempt={attempt}")).await;
     assert!(review.body.contains("Redeem <strong>30 points</strong>"), "{}", review.body);
-    let key = browser::between(&review.body, "name=\"key\" value=\"", "\"").to_owned();
+    let key = browser::field(&review.body, "key").to_owned();
     assert_eq!(key, attempt, "the review sends the attempt's key");
     let form = [("points", "30"), ("key", key.as_str())];
     let first = member.post(&format!("/groups/{gid}/redeem"), &form).await;
@@ -207,11 +207,11 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
     let pool = member.get(&format!("/groups/{gid}")).await.body;
     let item_form = pool.split("name=\"item_id\"").nth(1).unwrap_or_else(|| panic!("no dish to redeem: {pool}"));
     assert!(item_form.contains("Console tart · 10 points"), "{pool}");
-    let attempt = browser::attempt(item_form);
+    let attempt = browser::field(item_form, "attempt");
     let item_id = item["id"].as_str().unwrap();
     let review = member.get(&format!("/groups/{gid}/redeem?item_id={item_id}&qty=1&attempt={attempt}")).await;
     assert!(review.body.contains("1 × Console tart</strong> for <strong>10 points"), "{}", review.body);
-    let form = [("item_id", item_id), ("qty", "1"), ("key", attempt.as_str())];
+    let form = [("item_id", item_id), ("qty", "1"), ("key", attempt)];
     let done = member.post(&format!("/groups/{gid}/redeem"), &form).await;
     assert!(done.body.contains("10 points redeemed; the pool now holds 10"), "{}", done.body);
     let group: Value =
@@ -263,7 +263,7 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
 /// The till's review of a bill of `qty` × `item_id` into Ann's personal pool, with the
 /// attempt drawn on `found` (the till's page for Ann).
 async fn till_review(till: &mut Browser, found: &Answer, ann: &User, item_id: &str, qty: u32) -> Answer {
-    let attempt = browser::attempt(&found.body);
+    let attempt = browser::field(&found.body, "attempt");
     let (user, group) = (&ann.id, &ann.personal_group_id);
     till.get(&format!("/till/review?user_id={user}&group_id={group}&qty_{item_id}={qty}&attempt={attempt}")).await
 }

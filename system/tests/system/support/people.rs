@@ -50,7 +50,7 @@ impl Stack {
     pub async fn discount(&self, staff: &str, body: Value) -> String {
         let made: Value =
             expect_json(self.post("/v1/regions/001/discounts", Some(staff), &body).await, StatusCode::CREATED).await;
-        made["id"].as_str().unwrap_or_default().to_owned()
+        made["id"].as_str().unwrap().to_owned()
     }
 
     /// A bill made through the router by `staff` with Idempotency-Key `key`: the bill.
