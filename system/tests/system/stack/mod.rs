@@ -5,6 +5,7 @@ mod authorization;
 mod discounts;
 mod governance;
 mod hostile_input;
+mod keys;
 mod limits;
 
 use std::collections::BTreeSet;
