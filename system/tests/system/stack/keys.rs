@@ -41,39 +41,23 @@ async fn a_key_replays_only_its_own_callers_exact_write() {
     assert!(bodies.iter().all(|b| b == &bodies[0]), "every answer is the one redemption's");
     assert_eq!(points(&stack, &ann_token, &pool).await, 45);
 
-    // The same key with another body, or to another of her pools in the region: refused,
-    // nothing done. (Records are kept by the region that runs the write, ARCHITECTURE.md:
-    // a pool of another region is checked against that region's records.)
-    expect_error(
-        stack.post_once(&stack.router, &redeem, &ann_token, "spend", &json!({"points": 1})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-    )
-    .await;
+    // Ann's key "spend" sent again, each refused with nothing done: with another body; to
+    // another of her pools in the region (records are kept by the region that runs the
+    // write, ARCHITECTURE.md, so a pool of another region is checked against its own); and
+    // by a stranger, who gets no replay of her answer on her pool nor on his own.
     let second = stack.new_group(&ann_token, "Keyed second pool", "Lyon", "001").await;
     let second_redeem = format!("/v1/groups/{}/redemptions", second.id);
-    expect_error(
-        stack.post_once(&stack.router, &second_redeem, &ann_token, "spend", &five).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-    )
-    .await;
-    assert_eq!(points(&stack, &ann_token, &pool).await, 45);
-
-    // A stranger with Ann's key and body gets no replay of her answer, on her pool or on his.
-    expect_error(
-        stack.post_once(&stack.router, &redeem, &eve_token, "spend", &five).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
     let eve_redeem = format!("/v1/groups/{}/redemptions", eve.personal_group_id);
-    expect_error(
-        stack.post_once(&stack.router, &eve_redeem, &eve_token, "spend", &five).await,
-        StatusCode::CONFLICT,
-        "insufficient_points",
-    )
-    .await;
+    let reused = (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+    let refusals = [
+        (&redeem, &ann_token, json!({"points": 1}), reused),
+        (&second_redeem, &ann_token, five.clone(), reused),
+        (&redeem, &eve_token, five.clone(), (StatusCode::NOT_FOUND, "not_found")),
+        (&eve_redeem, &eve_token, five.clone(), (StatusCode::CONFLICT, "insufficient_points")),
+    ];
+    for (path, token, body, (status, code)) in refusals {
+        expect_error(stack.post_once(&stack.router, path, token, "spend", &body).await, status, code).await;
+    }
     assert_eq!(points(&stack, &ann_token, &pool).await, 45);
 
     // No key, or one that is not 1 to 255 printable ASCII characters: refused first.
