@@ -74,16 +74,19 @@ run "only_the_api_reaches_the_database" {
   command = apply
 
   assert {
-    condition     = aws_vpc_security_group_ingress_rule.db_from_api.referenced_security_group_id == aws_security_group.api.id
-    error_message = "The database accepts connections from the API security group."
+    condition     = toset([for r in aws_vpc_security_group_ingress_rule.connection : r.referenced_security_group_id if r.security_group_id == aws_security_group.db.id]) == toset([aws_security_group.api.id, aws_security_group.migrations.id])
+    error_message = "The database accepts connections from the API instances and migration runs, nothing else."
   }
   assert {
-    condition     = aws_vpc_security_group_ingress_rule.db_from_api.from_port == 5432 && aws_vpc_security_group_ingress_rule.db_from_api.to_port == 5432
+    condition     = alltrue([for r in aws_vpc_security_group_ingress_rule.connection : r.from_port == 5432 && r.to_port == 5432 if r.security_group_id == aws_security_group.db.id])
     error_message = "Only the Postgres port."
   }
   assert {
-    condition     = aws_vpc_security_group_ingress_rule.db_from_migrations.referenced_security_group_id == aws_security_group.migrations.id
-    error_message = "The only other way in is from migration runs."
+    condition = alltrue([for k, r in aws_vpc_security_group_egress_rule.connection : (
+      aws_vpc_security_group_ingress_rule.connection[k].security_group_id == r.referenced_security_group_id
+      && aws_vpc_security_group_ingress_rule.connection[k].referenced_security_group_id == r.security_group_id
+    && aws_vpc_security_group_ingress_rule.connection[k].from_port == r.from_port)])
+    error_message = "Every connection's egress rule has its matching ingress rule."
   }
   assert {
     condition     = strcontains(aws_iam_role_policy.migrator.policy, "/loyalty_migrator") && !strcontains(module.api.policy, "loyalty_migrator")
@@ -94,7 +97,7 @@ run "only_the_api_reaches_the_database" {
     error_message = "Instances never migrate; they check the schema."
   }
   assert {
-    condition     = aws_vpc_security_group_ingress_rule.api_from_alb.referenced_security_group_id == aws_security_group.alb.id
+    condition     = [for r in aws_vpc_security_group_ingress_rule.connection : r.referenced_security_group_id if r.security_group_id == aws_security_group.api.id] == [aws_security_group.alb.id]
     error_message = "API instances accept traffic from their internal ALB only."
   }
 }
@@ -157,7 +160,7 @@ run "instances_boot_from_checked_artefacts_and_reach_only_what_they_use" {
     error_message = "HTTPS out only to this VPC (endpoints) and the peer regions, no 0.0.0.0/0."
   }
   assert {
-    condition     = aws_vpc_security_group_egress_rule.api_s3.prefix_list_id == module.network.s3_prefix_list_id
+    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.s3 : r.prefix_list_id == module.network.s3_prefix_list_id])
     error_message = "S3 through the gateway endpoint's prefix list."
   }
 }
