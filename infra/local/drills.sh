@@ -7,8 +7,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 bash infra/local/pg.sh ensure
-cargo build --workspace --bins --locked
+# The selection of `make test` (infra/local/test.sh), binaries and tests in one build: a
+# build of the binaries alone resolves other features for shared crates than the tests.
+cargo_args=(--workspace --locked --features api/iam)
+cargo build "${cargo_args[@]}" --bins --tests
 filter='binary_id(system::system) & test(/^drills::/)'
 if [ -n "${1:-}" ]; then filter="$filter and test(${1})"; fi
-# --workspace keeps the feature set of `make test`'s build, so nothing is rebuilt.
-cargo nextest run --workspace --locked --no-fail-fast -E "$filter" --test-threads 1 --no-capture
+cargo nextest run "${cargo_args[@]}" --no-fail-fast -E "$filter" --test-threads 1 --no-capture

@@ -4,6 +4,8 @@
 #
 #   pg.sh ensure                install Postgres with apt-get if its binaries are missing
 #   pg.sh init DIR              create a cluster in DIR (trust auth, loopback only)
+#   pg.sh tls DIR               give the (stopped) cluster in DIR TLS with a throwaway
+#                               self-signed certificate and refuse connections without it
 #   pg.sh start DIR PORT [fast] start it on 127.0.0.1:PORT; "fast" turns fsync off (tests)
 #   pg.sh stop DIR              stop it (fast shutdown); no-op if not running
 #   pg.sh kill DIR              stop it abruptly (immediate shutdown), as a crash would
@@ -49,6 +51,17 @@ case "$cmd" in
     if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; chmod 700 "$dir"; fi
     as_pg "$(pg_bin)/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$dir.initdb.log" 2>&1 \
       || { cat "$dir.initdb.log" >&2; exit 1; }
+    ;;
+  tls)
+    # For what may only reach Postgres over TLS, as RDS demands of IAM auth tokens: a
+    # connection that arrives without it is refused, so one that succeeds used it.
+    dir=$1
+    command -v openssl >/dev/null || apt-get install -y -qq openssl >&2
+    as_pg openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 \
+      -subj /CN=127.0.0.1 -keyout "$dir/server.key" -out "$dir/server.crt" 2>/dev/null
+    as_pg chmod 600 "$dir/server.key"
+    echo "ssl = on" | as_pg tee -a "$dir/postgresql.conf" >/dev/null
+    as_pg sed -i '1i hostnossl all all all reject' "$dir/pg_hba.conf"
     ;;
   start)
     dir=$1 port=$2 mode=${3:-}
@@ -100,7 +113,7 @@ case "$cmd" in
     bash "$0" sync "$port" off
     ;;
   *)
-    sed -n '2,23p' "$0" >&2
+    sed -n '2,25p' "$0" >&2
     exit 2
     ;;
 esac

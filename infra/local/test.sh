@@ -11,9 +11,20 @@ cd "$ROOT"
 # the target dir (3 GB), and CI's disk is not large.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
-# Each step prints the minutes and seconds since the start, so a slow CI run says where.
-started=$SECONDS
-step() { printf '==> [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*"; }
+# Each step prints the minutes and seconds since the start, so a slow CI run says where;
+# the background job's steps (below) too.
+export LOYALTY_TEST_STARTED=$EPOCHSECONDS
+step() {
+  local s=$((EPOCHSECONDS - LOYALTY_TEST_STARTED))
+  printf '==> [%dm%02ds] %s\n' $((s / 60)) $((s % 60)) "$*"
+}
+stamp() {
+  local line
+  while IFS= read -r line; do
+    if [[ $line == '==> '* ]]; then step "${line#==> }"; else printf '%s\n' "$line"; fi
+  done
+}
+export -f step stamp
 
 bash "$PG" ensure
 
@@ -38,10 +49,12 @@ trap cleanup EXIT
 
 # Chromium for the console's browser test (installed where missing), the infrastructure
 # checks (terraform, checkov) and the whole AWS stack applied to a simulated AWS (moto)
-# take five minutes, mostly waiting on terraform and moto: they run in a session of their
-# own while cargo compiles. The tests wait for Chromium (browser.done), the drills for all.
+# run in a session of their own while cargo compiles and the tests run. The tests wait
+# for Chromium (browser.done), the drills for all.
 step "chromium if missing, infrastructure checks, the AWS stack applied to a simulated AWS (moto): in the background"
-setsid bash -c 'bash "$1/infra/local/browser.sh"; touch "$2/browser.done"; bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"' \
+setsid bash -c 'set -o pipefail
+  { bash "$1/infra/local/browser.sh"; touch "$2/browser.done"
+    bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"; } 2>&1 | stamp' \
   infra "$ROOT" "$scratch" >"$scratch/infra.log" 2>&1 &
 infra_pid=$!
 
@@ -76,18 +89,16 @@ if ! CLIPPY_ARGS= probe 2>/dev/null || [[ $denied != *'clippy::len-zero` implied
   echo "clippy-driver does not deny warnings through CLIPPY_ARGS: lints would pass unseen" >&2
   exit 1
 fi
-# The stack tests start the real binaries (API and router) through up.sh.
-step "building and linting (clippy) the binaries and the tests"
-cargo build --workspace --bins --locked
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-run
-else
-  cargo test --workspace --locked --no-run
-fi
-# The API with its optional IAM database auth compiles and lints too; of the workspace,
-# only the api crate is compiled again.
-step "building and linting the API with IAM database auth (--features api/iam)"
-cargo build --workspace --lib --locked --features api/iam
+# One build serves every cargo command below: the binaries (the stack tests start them
+# through up.sh), the tests, and the API as the cloud builds it, with IAM database auth
+# (`--features iam`, docs/DEPLOY.md). Cargo resolves features per command, and a build
+# of the tests adds what the dev-dependencies ask of shared crates: a `cargo build --bins`
+# before the test build compiled 140 crates twice, with two feature sets (577 units, not
+# 437), and the IAM build a third time. Every command takes the same selection, so none
+# compiles anything again.
+cargo_args=(--workspace --locked --features api/iam)
+step "building and linting (clippy) the binaries and the tests, the API with IAM database auth"
+cargo build "${cargo_args[@]}" --bins --tests
 
 # The infrastructure checks finish while the tests run (most of their time is spent waiting
 # on terraform and moto); the drills wait for them, so nothing else loads the machine then.
@@ -109,15 +120,14 @@ if cargo nextest --version >/dev/null 2>&1; then
   # The failure drills compare throughput before, during and after a fault: they run
   # afterwards, one at a time, with nothing else loading the machine.
   status=0
-  cargo nextest run --workspace --locked --no-fail-fast -E 'not test(/^drills::/)' || status=$?
+  cargo nextest run "${cargo_args[@]}" --no-fail-fast -E 'not test(/^drills::/)' || status=$?
   wait_for_infrastructure
   step "failure drills, one at a time"
-  # --workspace, not -p router: the same feature set as above, so nothing is rebuilt.
-  cargo nextest run --workspace --locked --no-fail-fast -E 'binary_id(system::system) & test(/^drills::/)' \
+  cargo nextest run "${cargo_args[@]}" --no-fail-fast -E 'binary_id(system::system) & test(/^drills::/)' \
     --test-threads 1 || status=$?
   step "done"
   exit $status
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test "${cargo_args[@]}" --no-fail-fast
   wait_for_infrastructure
 fi

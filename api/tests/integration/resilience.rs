@@ -153,6 +153,50 @@ async fn iam_auth_needs_the_iam_build() {
     assert!(error.to_string().contains("--features iam"), "{error}");
 }
 
+/// The cloud's build (`--features iam`, which `make test` builds) signs its database
+/// password with the instance's AWS credentials, and sends it only over TLS. Run as the
+/// deploy runs it (`loyalty-api --migrate`) against a Postgres that refuses connections
+/// without TLS: with credentials it connects and migrates; with none it refuses to start
+/// and says why. No instance metadata, profile files or real keys are looked at: the
+/// credentials come from this test alone. (Postgres here trusts any password; the token's
+/// signature is `rds::iam_auth`'s unit test.)
+#[cfg(feature = "iam")]
+#[test]
+fn iam_auth_signs_with_aws_credentials_over_tls_and_refuses_to_start_without() {
+    let cluster = Cluster::start_tls_only();
+    let db = TestDb::create_on(&cluster.url());
+    let migrate = |credentials: &[(&str, &str)]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty-api"))
+            .arg("--migrate")
+            .env_clear()
+            // Asks for no TLS: IAM auth must insist on it all the same.
+            .env("LOYALTY_DATABASE_URL", format!("{}?sslmode=disable", db.url))
+            .env("LOYALTY_DB__AUTH", "iam")
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+            .envs(credentials.iter().copied())
+            .output()
+            .expect("loyalty-api runs");
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), said)
+    };
+
+    let (ok, said) = migrate(&[]);
+    assert!(!ok && said.contains("no IAM database token"), "refused without credentials: {said}");
+    assert!(!said.contains("migration(s) applied"), "{said}");
+
+    let (ok, said) = migrate(&[("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "test-secret")]);
+    assert!(ok && said.contains("migration(s) applied"), "signed a token and migrated: {said}");
+    let tables: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM information_schema.tables WHERE table_name = 'ledger_entries')",
+    ))
+    .get_result(&mut db.connect())
+    .expect("counted");
+    assert_eq!(tables, 1, "the schema is there");
+}
+
 /// A statement that waits on the network (here: on a lock, the same to the API) is not
 /// bounded by `statement_timeout`; the request deadline answers 504 in time, the work
 /// finishes on its own, and the retry with the same key gets its result, applied once.

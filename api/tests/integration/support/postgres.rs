@@ -83,10 +83,22 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Cluster {
+        Self::start_as(&[])
+    }
+
+    /// A cluster that refuses connections without TLS (`pg.sh tls`).
+    pub fn start_tls_only() -> Cluster {
+        Self::start_as(&["tls"])
+    }
+
+    fn start_as(setups: &[&str]) -> Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", ulid::Ulid::new()));
         let cluster = Cluster { dir, port };
         run_script(&["init", cluster.dir_str()]);
+        for setup in setups {
+            run_script(&[setup, cluster.dir_str()]);
+        }
         cluster.resume();
         cluster
     }
