@@ -21,7 +21,7 @@ step() {
 stamp() {
   local line
   while IFS= read -r line; do
-    if [[ $line == '==> '* ]]; then step "${line#==> }"; else printf '%s\n' "$line"; fi
+    if [[ $line == '==> '* && $line != '==> ['* ]]; then step "${line#==> }"; else printf '%s\n' "$line"; fi
   done
 }
 export -f step stamp
@@ -47,15 +47,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Chromium for the console's browser test (installed where missing), the infrastructure
-# checks (terraform, checkov) and the whole AWS stack applied to a simulated AWS (moto)
-# run in a session of their own while cargo compiles and the tests run. The tests wait
-# for Chromium (browser.done), the drills for all.
+# Chromium for the console's browser test (installed where missing), then two independent
+# checks of the AWS deployment side by side: terraform and checkov (infra/check.sh, about
+# a minute), and the whole stack applied to a simulated AWS and destroyed (infra/sim, four
+# minutes, most of them idle in the AWS provider's waiters: a database is "available"
+# after 80 s). One after the other, they had the tests wait 44 s for them. They run in a
+# session of their own while cargo compiles and the tests run; the tests wait for
+# Chromium (browser.done), the drills for all.
+infrastructure_checks() {
+  local root=$1 scratch=$2 check=0 sim=0 sim_pid
+  bash "$root/infra/local/browser.sh"
+  touch "$scratch/browser.done"
+  bash "$root/infra/sim/sim.sh" 2>&1 | stamp >"$scratch/sim.log" &
+  sim_pid=$!
+  bash "$root/infra/check.sh" || check=$?
+  wait "$sim_pid" || sim=$?
+  cat "$scratch/sim.log"
+  [ "$check" -eq 0 ] && [ "$sim" -eq 0 ]
+}
+export -f infrastructure_checks
 step "chromium if missing, infrastructure checks, the AWS stack applied to a simulated AWS (moto): in the background"
-setsid bash -c 'set -o pipefail
-  { bash "$1/infra/local/browser.sh"; touch "$2/browser.done"
-    bash "$1/infra/check.sh" && bash "$1/infra/sim/sim.sh"; } 2>&1 | stamp' \
-  infra "$ROOT" "$scratch" >"$scratch/infra.log" 2>&1 &
+setsid bash -c 'set -o pipefail; infrastructure_checks "$@" 2>&1 | stamp' infra "$ROOT" "$scratch" >"$scratch/infra.log" 2>&1 &
 infra_pid=$!
 
 step "cargo fmt --check"
