@@ -47,13 +47,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Chromium for the console's browser test (installed where missing), then two independent
-# checks of the AWS deployment side by side: terraform and checkov (infra/check.sh, about
-# a minute), and the whole stack applied to a simulated AWS and destroyed (infra/sim, four
-# minutes, most of them idle in the AWS provider's waiters: a database is "available"
-# after 80 s). One after the other, they had the tests wait 44 s for them. They run in a
-# session of their own while cargo compiles and the tests run; the tests wait for
-# Chromium (browser.done), the drills for all.
+# In a session of their own while cargo compiles and the tests run: Chromium for the
+# console's browser test (installed where missing), then two independent checks of the
+# AWS deployment side by side, terraform and checkov (infra/check.sh, about a minute) and
+# the whole stack applied to a simulated AWS and destroyed (infra/sim, four minutes, most
+# of them idle in the AWS provider's waiters: a database is "available" after 80 s). One
+# after the other, they had kept the drills waiting 44 s. The tests wait for Chromium
+# (browser.done), the drills for all.
 infrastructure_checks() {
   local root=$1 scratch=$2 check=0 sim=0 sim_pid
   bash "$root/infra/local/browser.sh"
