@@ -52,7 +52,7 @@ case "$cmd" in
     # `make test` makes over a hundred (three a stack). The first is kept as a template,
     # one per server version and options, and the others are copies of it.
     options="-U postgres -A trust -E UTF8 --locale=C"
-    version=$("$(pg_bin)/postgres" --version | tr -c '0-9.\n' _)
+    version=$("$(pg_bin)/postgres" --version)
     template=${TMPDIR:-/tmp}/loyalty-pg-template-$(echo "$version $options" | md5sum | cut -c1-12)
     if [ ! -f "$template/PG_VERSION" ]; then
       made=$(mktemp -d "$template.XXXXXX")

@@ -83,21 +83,21 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Cluster {
-        Self::start_as(&[])
+        Self::make(false)
     }
 
     /// A cluster that refuses connections without TLS (`pg.sh tls`).
     pub fn start_tls_only() -> Cluster {
-        Self::start_as(&["tls"])
+        Self::make(true)
     }
 
-    fn start_as(setups: &[&str]) -> Cluster {
+    fn make(tls_only: bool) -> Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", ulid::Ulid::new()));
         let cluster = Cluster { dir, port };
         run_script(&["init", cluster.dir_str()]);
-        for setup in setups {
-            run_script(&[setup, cluster.dir_str()]);
+        if tls_only {
+            run_script(&["tls", cluster.dir_str()]);
         }
         cluster.resume();
         cluster
