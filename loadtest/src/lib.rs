@@ -121,6 +121,7 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<Report> {
         replays_seen: Stats::count(&stats.replays_seen),
         unknown_outcomes: Stats::count(&stats.unknown_outcomes),
         unknown_resolved,
+        unanswered: stats.unanswered_reasons(),
         verdict,
         midrun_violations,
         // The last second is cut short by the deadline: it would read as a drop.

@@ -89,15 +89,16 @@ impl Api {
         }
     }
 
-    /// A read's label for the statistics: `ok`, an error code, or `lost`.
+    /// A read's label for the statistics, `ok` or an error code; or, when no answer in
+    /// the contract's terms came, what the client saw instead.
     pub async fn read<T: serde::de::DeserializeOwned>(
         &self,
         call: impl Future<Output = client::Result<client::Reply<T>>>,
-    ) -> String {
+    ) -> Result<String, String> {
         match call.await {
-            Ok(_) => "ok".to_owned(),
-            Err(client::Error::Status { error, .. }) => error.code.name(),
-            Err(_) => "lost".to_owned(),
+            Ok(_) => Ok("ok".to_owned()),
+            Err(client::Error::Status { error, .. }) => Ok(error.code.name()),
+            Err(other) => Err(other.to_string()),
         }
     }
 }

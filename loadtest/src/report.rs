@@ -26,6 +26,8 @@ pub struct Report {
     pub replays_seen: u64,
     pub unknown_outcomes: u64,
     pub unknown_resolved: usize,
+    /// What the client saw when an operation got no answer, and how often.
+    pub unanswered: std::collections::BTreeMap<String, u64>,
     pub verdict: Verdict,
     pub midrun_violations: Vec<Violation>,
     pub timeline: Vec<Second>,
@@ -142,6 +144,9 @@ impl Report {
             "retries with the same key: {}; writes sent twice on purpose: {}; replayed answers: {}; outcomes unknown: {} (resolved by retrying the key: {})",
             self.retries, self.duplicates_sent, self.replays_seen, self.unknown_outcomes, self.unknown_resolved
         );
+        for (why, count) in &self.unanswered {
+            println!("  no answer ({count}×) {why}");
+        }
         let v = &self.verdict;
         println!(
             "verdict over {} groups and {} ledger entries ({} acknowledged writes, {} refused): {}",

@@ -24,6 +24,7 @@ pub struct Stats {
     pub duplicates_sent: AtomicU64,
     pub replays_seen: AtomicU64,
     pub unknown_outcomes: AtomicU64,
+    unanswered: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +89,7 @@ impl Stats {
             duplicates_sent: AtomicU64::new(0),
             replays_seen: AtomicU64::new(0),
             unknown_outcomes: AtomicU64::new(0),
+            unanswered: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -115,6 +117,22 @@ impl Stats {
         if let Ok(mut samples) = self.samples.lock() {
             samples.push(Sample { op, done: self.started.elapsed(), latency, outcome });
         }
+    }
+
+    /// Why an operation got no answer (or one that is not the contract's): a "lost" in
+    /// the table says that it happened, this says what the client saw.
+    pub fn unanswered(&self, op: &str, why: &str) {
+        const DISTINCT: usize = 20;
+        if let Ok(mut seen) = self.unanswered.lock() {
+            let key = format!("{op}: {why}");
+            if seen.len() < DISTINCT || seen.contains_key(&key) {
+                *seen.entry(key).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn unanswered_reasons(&self) -> BTreeMap<String, u64> {
+        self.unanswered.lock().map(|seen| seen.clone()).unwrap_or_default()
     }
 
     pub fn total_ops(&self) -> u64 {
@@ -173,5 +191,23 @@ impl Stats {
 impl Default for Stats {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_for_no_answer_are_counted_and_their_variety_is_capped() {
+        let stats = Stats::new();
+        for n in 0..30 {
+            stats.unanswered("redeem", &format!("reason {n}"));
+        }
+        stats.unanswered("redeem", "reason 0");
+        let seen = stats.unanswered_reasons();
+        assert_eq!(seen.len(), 20);
+        assert_eq!(seen["redeem: reason 0"], 2);
+        assert!(!seen.contains_key("redeem: reason 25"));
     }
 }

@@ -115,6 +115,9 @@ impl Load {
         let started = Instant::now();
         let sent = self.api.write(&write.token, &write.key, &write.request).await;
         self.stats.record(op, started.elapsed(), &Self::label(&sent));
+        if let Sent::Lost { error, .. } = &sent {
+            self.stats.unanswered(op, error);
+        }
         let (Sent::Answered { retries, .. } | Sent::Lost { retries, .. }) = &sent;
         self.stats.retries.fetch_add(u64::from(*retries), Ordering::Relaxed);
         let mut replay_matched = None;
@@ -188,7 +191,10 @@ impl Load {
         call: impl Future<Output = client::Result<client::Reply<T>>>,
     ) {
         let started = Instant::now();
-        let label = self.api.read(call).await;
+        let label = self.api.read(call).await.unwrap_or_else(|why| {
+            self.stats.unanswered(op, &why);
+            "lost".to_owned()
+        });
         self.stats.record(op, started.elapsed(), &label);
     }
 
