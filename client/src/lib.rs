@@ -5,7 +5,8 @@
 //!
 //! One retry policy for all of them ([`Retry`]): a request is sent again only when that
 //! cannot apply it twice. That is a GET, a write carrying an `Idempotency-Key` (sent again
-//! with the same key), or any request that never left (the connection was refused).
+//! with the same key), or any request the server did not read (the connection was
+//! refused, or it answered `408`).
 
 mod endpoints;
 mod internal;
@@ -294,7 +295,7 @@ impl Client {
         loop {
             let attempt = self.attempt(method, path, key, body).await;
             let again = match &attempt {
-                Ok(raw) => resendable && retry::answer_says_again(raw.status, &raw.body),
+                Ok(raw) => retry::unread(raw.status) || (resendable && retry::answer_says_again(raw.status, &raw.body)),
                 Err(err) => retry::unsent(err) || (resendable && retry::may_be_lost(err)),
             };
             if again && retries + 1 < self.retry.attempts {

@@ -40,6 +40,15 @@ pub(crate) fn answer_says_again(status: u16, body: &[u8]) -> bool {
     }
 }
 
+/// `408`: the server closed the connection without reading the request. actix-web
+/// answers it on a connection that sent nothing within its `client_request_timeout`, and
+/// a pool can hand such a connection (opened for a request that then took another one)
+/// to the next request just as that answer arrives. Nothing was read: resending is safe
+/// for any request. No endpoint of the contract answers 408.
+pub(crate) fn unread(status: u16) -> bool {
+    status == 408
+}
+
 /// The request never reached the server: resending it is always safe.
 pub(crate) fn unsent(err: &reqwest::Error) -> bool {
     err.is_connect()
@@ -53,6 +62,9 @@ pub(crate) fn may_be_lost(err: &reqwest::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{Flake, FlakyInstance};
+    use crate::{Client, Method};
+    use serde_json::{Value, json};
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
@@ -71,5 +83,33 @@ mod tests {
         assert!(!answer_says_again(500, envelope("internal").as_bytes()));
         assert!(!answer_says_again(429, envelope("rate_limited").as_bytes()));
         assert!(!answer_says_again(201, b"{}"));
+    }
+
+    fn client_of(instance: &FlakyInstance) -> Client {
+        let retry = Retry { attempts: 3, base: Duration::from_millis(10), max: Duration::from_millis(10) };
+        Client::builder(&instance.url).retry(retry).build().unwrap()
+    }
+
+    async fn post(client: &Client, key: Option<&str>) -> crate::Result<crate::Reply<Value>> {
+        client.call(Method::POST, "/v1/groups", key, Some(&json!({"name": "n", "region": "001"}))).await
+    }
+
+    #[tokio::test]
+    async fn a_request_the_server_did_not_read_goes_again_even_without_a_key() {
+        let instance = FlakyInstance::start(Flake::Unread, 1).await;
+        let reply = post(&client_of(&instance), None).await.unwrap();
+        assert_eq!((reply.status, reply.retries, instance.received()), (201, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_asked_for_again_only_under_the_same_key() {
+        let unkeyed = FlakyInstance::start(Flake::Dropped, 1).await;
+        let err = post(&client_of(&unkeyed), None).await.unwrap_err();
+        assert!(matches!(err, crate::Error::NoAnswer { retries: 0, .. }), "{err}");
+        assert_eq!(unkeyed.received(), 1, "sent once: it may have applied");
+
+        let keyed = FlakyInstance::start(Flake::Dropped, 1).await;
+        let reply = post(&client_of(&keyed), Some("01JD3Q6M2V8X4Y5Z6A7B8C9D10")).await.unwrap();
+        assert_eq!((reply.status, reply.retries, keyed.received()), (201, 1, 2));
     }
 }

@@ -1,6 +1,6 @@
 //! Forwarding one request to one region: pick a healthy instance (round robin), send,
 //! and retry on another instance only when that cannot apply the request twice (a GET,
-//! or a request carrying an Idempotency-Key). A region with no healthy instance gets a
+//! a request carrying an Idempotency-Key, or any request the instance did not read). A region with no healthy instance gets a
 //! 503 at once, without waiting for a timeout.
 
 use std::time::{Duration, Instant};
@@ -191,9 +191,12 @@ pub async fn send(
         metrics::counter!("router_fast_failures_total", "region" => region.to_string()).increment(1);
         return Err(RouterError::region_unavailable(region));
     }
-    // A safe request gets a second try even in a one-instance region: a pooled
-    // connection the instance had just closed fails without the instance being down.
-    let attempts = if outgoing.retry_safe() { candidates.len().max(2) } else { 1 };
+    // Any request goes again when the instance did not read it (a refused connection, a
+    // 408); a safe one also when its answer was lost or late. Even a one-instance region
+    // gets a second try: a pooled connection the instance had just closed fails without
+    // the instance being down.
+    let safe = outgoing.retry_safe();
+    let attempts = candidates.len().max(2);
     let mut last_error = RouterError::region_unavailable(region);
     for (attempt, &instance) in candidates.iter().cycle().take(attempts).enumerate() {
         if attempt > 0 {
@@ -204,6 +207,15 @@ pub async fn send(
         metrics::histogram!("router_upstream_duration_seconds", "region" => region.to_string())
             .record(started.elapsed().as_secs_f64());
         match result {
+            Ok(answer) if answer.status == StatusCode::REQUEST_TIMEOUT => {
+                // actix-web answers 408 and closes a connection that sent no request
+                // within its `client_request_timeout`; the pool can hand such a connection
+                // (opened for a request another connection then took) to this request
+                // just as that answer arrives. The instance read nothing: no API answers 408.
+                tracing::info!(%region, url = %instance.url, "instance closed the connection unread");
+                state.upstreams.record_answer(instance);
+                last_error = RouterError::region_unavailable(region);
+            }
             Ok(answer) => {
                 state.upstreams.record_answer(instance);
                 return Ok(answer);
@@ -217,8 +229,9 @@ pub async fn send(
             Err(Failure::Timeout) => {
                 tracing::warn!(%region, url = %instance.url, "forward timed out");
                 last_error = RouterError::timeout(region);
-                if candidates.len() == 1 {
-                    // The only instance is slow: trying it again would double the wait.
+                if !safe || candidates.len() == 1 {
+                    // It may have been applied; or the only instance is slow, and trying
+                    // it again would double the wait.
                     break;
                 }
             }
@@ -236,8 +249,56 @@ pub async fn send(
                     contract::ErrorCode::RegionUnavailable,
                     format!("region {region} dropped the connection; retry with the same Idempotency-Key"),
                 );
+                if !safe {
+                    break;
+                }
             }
         }
     }
     Err(last_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use client::testing::{Flake, FlakyInstance};
+    use client::{Client, Method, Retry};
+    use serde_json::{Value, json};
+
+    use crate::config::{Config, RegionConfig};
+
+    /// The router, in process, with region 001 served by `instance` alone; and a client of
+    /// it that never resends, so every retry seen is the router's.
+    async fn router_before(instance: &FlakyInstance) -> Client {
+        tls::install_default_provider();
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            admin_listen: "127.0.0.1:0".into(),
+            workers: Some(1),
+            regions: vec![RegionConfig { id: "001".into(), name: "Europe".into(), urls: vec![instance.url.clone()] }],
+            ..Config::default()
+        };
+        let app = crate::Application::build(config).await.unwrap();
+        let url = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        Client::builder(&url).retry(Retry::never()).build().unwrap().with_token("token")
+    }
+
+    async fn new_group(client: &Client) -> client::Result<client::Reply<Value>> {
+        client.call(Method::POST, "/v1/groups", None, Some(&json!({"name": "n", "region": "001"}))).await
+    }
+
+    #[actix_web::test]
+    async fn a_request_the_instance_did_not_read_is_sent_again_whatever_it_is() {
+        let instance = FlakyInstance::start(Flake::Unread, 1).await;
+        let reply = new_group(&router_before(&instance).await).await.unwrap();
+        assert_eq!((reply.status, instance.received()), (201, 1));
+    }
+
+    #[actix_web::test]
+    async fn an_unkeyed_write_whose_answer_was_lost_is_not_sent_again() {
+        let instance = FlakyInstance::start(Flake::Dropped, 1).await;
+        let err = new_group(&router_before(&instance).await).await.unwrap_err();
+        assert_eq!(err.code(), Some(contract::ErrorCode::RegionUnavailable), "{err}");
+        assert_eq!(instance.received(), 1, "it may have been applied: sent once");
+    }
 }
