@@ -295,7 +295,10 @@ impl Client {
         loop {
             let attempt = self.attempt(method, path, key, body).await;
             let again = match &attempt {
-                Ok(raw) => retry::unread(raw.status) || (resendable && retry::answer_says_again(raw.status, &raw.body)),
+                Ok(raw) => {
+                    contract::error::request_unread(raw.status)
+                        || (resendable && retry::answer_says_again(raw.status, &raw.body))
+                }
                 Err(err) => retry::unsent(err) || (resendable && retry::may_be_lost(err)),
             };
             if again && retries + 1 < self.retry.attempts {

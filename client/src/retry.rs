@@ -40,15 +40,6 @@ pub(crate) fn answer_says_again(status: u16, body: &[u8]) -> bool {
     }
 }
 
-/// `408`: the server closed the connection without reading the request. actix-web
-/// answers it on a connection that sent nothing within its `client_request_timeout`, and
-/// a pool can hand such a connection (opened for a request that then took another one)
-/// to the next request just as that answer arrives. Nothing was read: resending is safe
-/// for any request. No endpoint of the contract answers 408.
-pub(crate) fn unread(status: u16) -> bool {
-    status == 408
-}
-
 /// The request never reached the server: resending it is always safe.
 pub(crate) fn unsent(err: &reqwest::Error) -> bool {
     err.is_connect()

@@ -1,7 +1,12 @@
-//! Assertions on the platform's raw answers, shared by the API's integration tests and
-//! the system tests: the status, then the body as the contract says it comes.
+//! Test aids shared by the crates' tests: assertions on the platform's raw answers (the
+//! status, then the body as the contract says it comes), and [`FlakyInstance`], an
+//! instance that fails on the wire the ways a real one does only by chance.
 // Assertions: a wrong answer stops the test loudly, with the body in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -42,13 +47,11 @@ pub enum Flake {
 /// included), so a test can tell how often a request could have applied.
 pub struct FlakyInstance {
     pub url: String,
-    received: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    received: Arc<AtomicUsize>,
 }
 
 impl FlakyInstance {
     pub async fn start(flake: Flake, times: usize) -> FlakyInstance {
-        use std::sync::Arc;
-        use std::sync::atomic::AtomicUsize;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (received, left) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(times)));
@@ -63,17 +66,11 @@ impl FlakyInstance {
 
     /// Requests read, health checks aside.
     pub fn received(&self) -> usize {
-        self.received.load(std::sync::atomic::Ordering::SeqCst)
+        self.received.load(SeqCst)
     }
 }
 
-async fn serve(
-    socket: tokio::net::TcpStream,
-    flake: Flake,
-    left: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    received: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use std::sync::atomic::Ordering::SeqCst;
+async fn serve(socket: tokio::net::TcpStream, flake: Flake, left: Arc<AtomicUsize>, received: Arc<AtomicUsize>) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     let mut socket = tokio::io::BufReader::new(socket);
     loop {

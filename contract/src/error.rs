@@ -72,6 +72,15 @@ impl ErrorCode {
     }
 }
 
+/// An answer that says the server did not read the request, so sending it again cannot
+/// apply it twice, whatever it is: `408`. actix-web answers it, and closes, on a
+/// connection that sent no request within its `client_request_timeout`; a client's pool
+/// can hand such a connection (opened for a request that another one then took) to the
+/// next request just as that answer arrives. No code above is a 408.
+pub fn request_unread(status: u16) -> bool {
+    status == 408
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,

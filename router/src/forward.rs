@@ -1,7 +1,7 @@
 //! Forwarding one request to one region: pick a healthy instance (round robin), send,
 //! and retry on another instance only when that cannot apply the request twice (a GET,
-//! a request carrying an Idempotency-Key, or any request the instance did not read). A region with no healthy instance gets a
-//! 503 at once, without waiting for a timeout.
+//! a request carrying an Idempotency-Key, or any request the instance did not read). A
+//! region with no healthy instance gets a 503 at once, without waiting for a timeout.
 
 use std::time::{Duration, Instant};
 
@@ -207,11 +207,7 @@ pub async fn send(
         metrics::histogram!("router_upstream_duration_seconds", "region" => region.to_string())
             .record(started.elapsed().as_secs_f64());
         match result {
-            Ok(answer) if answer.status == StatusCode::REQUEST_TIMEOUT => {
-                // actix-web answers 408 and closes a connection that sent no request
-                // within its `client_request_timeout`; the pool can hand such a connection
-                // (opened for a request another connection then took) to this request
-                // just as that answer arrives. The instance read nothing: no API answers 408.
+            Ok(answer) if contract::error::request_unread(answer.status.as_u16()) => {
                 tracing::info!(%region, url = %instance.url, "instance closed the connection unread");
                 state.upstreams.record_answer(instance);
                 last_error = RouterError::region_unavailable(region);
