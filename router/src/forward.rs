@@ -262,15 +262,16 @@ mod tests {
 
     use crate::config::{Config, RegionConfig};
 
-    /// The router, in process, with region 001 served by `instance` alone; and a client of
-    /// it that never resends, so every retry seen is the router's.
-    async fn router_before(instance: &FlakyInstance) -> Client {
+    /// The router, in process, with region 001 served by the instances at `urls`, tried in
+    /// that order first; and a client of it that never resends, so every retry seen is the
+    /// router's.
+    async fn router_before(urls: Vec<String>) -> Client {
         tls::install_default_provider();
         let config = Config {
             listen: "127.0.0.1:0".into(),
             admin_listen: "127.0.0.1:0".into(),
             workers: Some(1),
-            regions: vec![RegionConfig { id: "001".into(), name: "Europe".into(), urls: vec![instance.url.clone()] }],
+            regions: vec![RegionConfig { id: "001".into(), name: "Europe".into(), urls }],
             ..Config::default()
         };
         let app = crate::Application::build(config).await.unwrap();
@@ -286,15 +287,27 @@ mod tests {
     #[actix_web::test]
     async fn a_request_the_instance_did_not_read_is_sent_again_whatever_it_is() {
         let instance = FlakyInstance::start(Flake::Unread, 1).await;
-        let reply = new_group(&router_before(&instance).await).await.unwrap();
+        let reply = new_group(&router_before(vec![instance.url.clone()]).await).await.unwrap();
         assert_eq!((reply.status, instance.received()), (201, 1));
     }
 
     #[actix_web::test]
     async fn an_unkeyed_write_whose_answer_was_lost_is_not_sent_again() {
         let instance = FlakyInstance::start(Flake::Dropped, 1).await;
-        let err = new_group(&router_before(&instance).await).await.unwrap_err();
+        let err = new_group(&router_before(vec![instance.url.clone()]).await).await.unwrap_err();
         assert_eq!(err.code(), Some(contract::ErrorCode::RegionUnavailable), "{err}");
         assert_eq!(instance.received(), 1, "it may have been applied: sent once");
+    }
+
+    #[actix_web::test]
+    async fn a_write_an_instance_refused_goes_to_the_next_instance() {
+        // A port nothing listens on any more: connecting to it is refused.
+        let gone = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let instance = FlakyInstance::start(Flake::Dropped, 0).await;
+        let reply = new_group(&router_before(vec![gone, instance.url.clone()]).await).await.unwrap();
+        assert_eq!((reply.status, instance.received()), (201, 1), "never sent to the first: sent on, once");
     }
 }
