@@ -13,6 +13,7 @@ pub mod internal;
 pub mod secret;
 #[cfg(feature = "diesel")]
 mod sql;
+pub mod text;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use ids::{DiscountId, EntryId, GroupId, IdError, InvitationId, ItemId, OfferId, RegionId, Regional, UserId};

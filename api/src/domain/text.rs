@@ -1,7 +1,10 @@
+use contract::text::TextKind;
+
 use crate::error::ApiError;
 
-/// Trimmed text of `min..=max` characters without control characters.
-pub fn required_text(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
+/// Trimmed text of `K`'s `MIN..=MAX` characters without control characters.
+pub fn required_text<K: TextKind>(field: &str, value: &str) -> Result<String, ApiError> {
+    let (min, max) = (K::MIN, K::MAX);
     let value = value.trim();
     let len = value.chars().count();
     if len < min || len > max {
@@ -14,23 +17,26 @@ pub fn required_text(field: &str, value: &str, min: usize, max: usize) -> Result
 }
 
 /// Like `required_text`; empty (after trimming) means absent.
-pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, ApiError> {
+pub fn optional_text<K: TextKind>(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => required_text(field, v, 1, max).map(Some),
+        Some(v) => required_text::<K>(field, v).map(Some),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use contract::text::{Category, Phone};
+
     use super::*;
 
     #[test]
     fn text_is_trimmed_and_bounded() {
-        assert_eq!(required_text("name", "  Ann  ", 1, 10).unwrap(), "Ann");
-        assert!(required_text("name", "   ", 1, 10).is_err());
-        assert!(required_text("name", "abcdefghijk", 1, 10).is_err());
-        assert!(required_text("name", "a\u{0}b", 1, 10).is_err());
-        assert_eq!(optional_text("phone", Some(" "), 10).unwrap(), None);
+        assert_eq!(required_text::<Category>("category", "  Soup  ").unwrap(), "Soup");
+        assert!(required_text::<Category>("category", "   ").is_err());
+        assert!(required_text::<Category>("category", &"a".repeat(51)).is_err());
+        assert_eq!(required_text::<Category>("category", &format!(" {} ", "a".repeat(50))).unwrap().len(), 50);
+        assert!(required_text::<Category>("category", "a\u{0}b").is_err());
+        assert_eq!(optional_text::<Phone>("phone", Some(" ")).unwrap(), None);
     }
 }

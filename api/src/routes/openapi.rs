@@ -93,10 +93,15 @@ pub fn document() -> Value {
 fn one_of_redemptions(doc: &mut Value) {
     let schema = &mut doc["components"]["schemas"]["NewRedemption"];
     let properties = schema["properties"].clone();
-    let not_null = |name: &str| {
-        let mut property = properties[name].clone();
-        property["type"] = property["type"].as_array().and_then(|t| t.first()).cloned().unwrap_or(Value::Null);
-        property
+    // The derive writes an `Option` as `type: [T, "null"]`, or, where T is a named
+    // schema, as `oneOf: [T, null]`.
+    let not_null = |name: &str| match properties[name]["oneOf"].as_array() {
+        Some(options) => options.iter().find(|o| o["type"] != "null").cloned().unwrap_or(Value::Null),
+        None => {
+            let mut property = properties[name].clone();
+            property["type"] = property["type"].as_array().and_then(|t| t.first()).cloned().unwrap_or(Value::Null);
+            property
+        }
     };
     *schema = json!({
         "description": "Either `{points}` or `{item_id, qty}` (qty defaults to 1).",

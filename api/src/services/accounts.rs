@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
+use contract::text::{Location, Name, Phone};
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -39,7 +40,7 @@ fn parse_password(password: &str) -> Result<String, ApiError> {
 }
 
 fn parse_phone(phone: Option<&str>) -> Result<Option<String>, ApiError> {
-    let phone = optional_text("phone", phone, 32)?;
+    let phone = optional_text::<Phone>("phone", phone)?;
     if let Some(p) = &phone
         && !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
     {
@@ -63,10 +64,10 @@ impl Account {
         Ok(Account {
             email: parse_email(&new.email)?,
             password: parse_password(&new.password)?,
-            full_name: required_text("full_name", &new.full_name, 1, 100)?,
+            full_name: required_text::<Name>("full_name", &new.full_name)?,
             home_region,
             phone: parse_phone(new.phone.as_deref())?,
-            location: optional_text("location", new.location.as_deref(), 200)?,
+            location: optional_text::<Location>("location", new.location.as_deref())?,
             age: parse_age(new.age)?,
             role: new.role.unwrap_or(Role::Customer),
         })
@@ -201,9 +202,9 @@ pub async fn update_profile(
         });
     }
     let change = users::ProfileChange {
-        full_name: patch.full_name.as_deref().map(|n| required_text("full_name", n, 1, 100)).transpose()?,
+        full_name: patch.full_name.as_deref().map(|n| required_text::<Name>("full_name", n)).transpose()?,
         phone: patch.phone.as_ref().map(|p| parse_phone(p.as_deref())).transpose()?,
-        location: patch.location.as_ref().map(|l| optional_text("location", l.as_deref(), 200)).transpose()?,
+        location: patch.location.as_ref().map(|l| optional_text::<Location>("location", l.as_deref())).transpose()?,
         age: patch.age.map(parse_age).transpose()?,
     };
     if let Some(role) = patch.role {

@@ -11,6 +11,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 
 use contract::dto::{Catalogue, CatalogueItem, CatalogueItemPatch, NewCatalogueItem};
+use contract::text::{Category, Name};
 use contract::{ItemId, RegionId, Regional};
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
@@ -99,8 +100,8 @@ pub async fn add(
 ) -> Result<CatalogueItem, ApiError> {
     state.regions.ensure_local("catalogue", region)?;
     ensure_manages(caller, region)?;
-    let name = required_text("name", &new.name, 1, 100)?;
-    let category = required_text("category", &new.category, 1, 50)?;
+    let name = required_text::<Name>("name", &new.name)?;
+    let category = required_text::<Category>("category", &new.category)?;
     let price_cents = price("price_cents", new.price_cents, 0, MAX_PRICE_CENTS)?;
     let points_price = price("points_price", new.points_price, 1, MAX_POINTS_PRICE)?;
     let available = new.available.unwrap_or(true);
@@ -140,8 +141,8 @@ pub async fn change(
 ) -> Result<CatalogueItem, ApiError> {
     ensure_manages(caller, id.region())?;
     let change = catalogue::ItemChange {
-        name: patch.name.as_deref().map(|n| required_text("name", n, 1, 100)).transpose()?,
-        category: patch.category.as_deref().map(|c| required_text("category", c, 1, 50)).transpose()?,
+        name: patch.name.as_deref().map(|n| required_text::<Name>("name", n)).transpose()?,
+        category: patch.category.as_deref().map(|c| required_text::<Category>("category", c)).transpose()?,
         price_cents: patch.price_cents.map(|p| price("price_cents", p, 0, MAX_PRICE_CENTS)).transpose()?,
         points_price: patch.points_price.map(|p| price("points_price", p, 1, MAX_POINTS_PRICE)).transpose()?,
         available: patch.available,

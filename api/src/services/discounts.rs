@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use contract::dto::{Audience, Discount, DiscountPatch, NewDiscount};
+use contract::text::{Category, Name};
 use contract::{DiscountId, RegionId, Regional};
 use diesel::Connection;
 use moka::future::Cache;
@@ -111,10 +112,10 @@ pub async fn list(state: &AppState, region: RegionId) -> Result<Vec<Discount>, A
 pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewDiscount) -> Result<Discount, ApiError> {
     state.regions.ensure_local("discounts", region)?;
     ensure_manages(caller, region)?;
-    let name = required_text("name", &new.name, 1, 100)?;
+    let name = required_text::<Name>("name", &new.name)?;
     let (percent_off, amount_off_cents) = off(new.percent_off, new.amount_off_cents)?;
     let min_spend_cents = within("min_spend_cents", new.min_spend_cents.unwrap_or(0), 0, MAX_CENTS)?;
-    let category = optional_text("category", new.category.as_deref(), 50)?;
+    let category = optional_text::<Category>("category", new.category.as_deref())?;
     window(new.valid_from, new.valid_until)?;
     let every_n_bills = every_n(new.every_n_bills, new.audience)?;
     let (valid_from, valid_until, audience) = (new.valid_from, new.valid_until, new.audience);
@@ -157,7 +158,7 @@ pub async fn change(
     patch: &DiscountPatch,
 ) -> Result<Discount, ApiError> {
     ensure_manages(caller, id.region())?;
-    let name = patch.name.as_deref().map(|n| required_text("name", n, 1, 100)).transpose()?;
+    let name = patch.name.as_deref().map(|n| required_text::<Name>("name", n)).transpose()?;
     let (percent_off, amount_off_cents) = match (patch.percent_off, patch.amount_off_cents) {
         (None, None) => (None, None),
         (percent, cents) => {
@@ -168,7 +169,7 @@ pub async fn change(
     let min_spend_cents = patch.min_spend_cents.map(|m| within("min_spend_cents", m, 0, MAX_CENTS)).transpose()?;
     let category = match &patch.category {
         None => None,
-        Some(category) => Some(optional_text("category", category.as_deref(), 50)?),
+        Some(category) => Some(optional_text::<Category>("category", category.as_deref())?),
     };
     let patch = patch.clone();
     let key = id.to_string();

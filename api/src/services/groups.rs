@@ -4,6 +4,7 @@
 use contract::cursor::LedgerPosition;
 use contract::dto::{Group, GroupPatch, LedgerEntry, Member, MemberRole, NewGroup, Page, UserGroups};
 use contract::internal::Event;
+use contract::text::{Location, Name};
 use contract::{GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 
@@ -171,8 +172,8 @@ fn load(conn: &mut PgConnection, id: &str, max_members: i64) -> QueryResult<Opti
 }
 
 pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result<Group, ApiError> {
-    let name = required_text("name", &new.name, 1, 100)?;
-    let location = required_text("location", &new.location, 0, 200)?;
+    let name = required_text::<Name>("name", &new.name)?;
+    let location = required_text::<Location>("location", &new.location)?;
     let region = state.regions.parse_region("region", &new.region)?;
     state.regions.ensure_local("group", region)?;
     let creator = caller.user_id.clone();
@@ -216,8 +217,8 @@ pub struct GroupUpdate {
 impl GroupUpdate {
     pub fn parse(state: &AppState, patch: &GroupPatch) -> Result<GroupUpdate, ApiError> {
         Ok(GroupUpdate {
-            name: patch.name.as_deref().map(|n| required_text("name", n, 1, 100)).transpose()?,
-            location: patch.location.as_deref().map(|l| required_text("location", l, 0, 200)).transpose()?,
+            name: patch.name.as_deref().map(|n| required_text::<Name>("name", n)).transpose()?,
+            location: patch.location.as_deref().map(|l| required_text::<Location>("location", l)).transpose()?,
             owner: patch.owner_id.as_deref().map(|o| state.regions.parse_id("owner_id", o)).transpose()?,
         })
     }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::nullable;
 use crate::ids::{DiscountId, EntryId, OfferId, RegionId};
+use crate::text::{Category, Name};
 
 /// Who a discount is for: every bill that qualifies, or only groups holding an offer of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -65,11 +66,7 @@ pub struct Discounts {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDiscount {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Name)]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 100)]
@@ -81,11 +78,7 @@ pub struct NewDiscount {
     #[schema(minimum = 0, maximum = 100000000)]
     pub min_spend_cents: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime<Utc>>,
@@ -105,11 +98,7 @@ pub struct NewDiscount {
 #[serde(deny_unknown_fields)]
 pub struct DiscountPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 100)]
@@ -121,7 +110,7 @@ pub struct DiscountPatch {
     #[schema(minimum = 0, maximum = 100000000)]
     pub min_spend_cents: Option<i64>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 50, pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$")]
+    #[schema(value_type = Option<Category>)]
     pub category: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<DateTime<Utc>>)]
@@ -164,7 +153,7 @@ pub struct Offers {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOffer {
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = DiscountId)]
     pub discount_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,

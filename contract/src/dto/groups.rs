@@ -5,19 +5,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::ids::{GroupId, InvitationId, RegionId, UserId};
+use crate::text::{Location, Name};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Name)]
     pub name: String,
-    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f]*$")]
+    #[schema(value_type = Location)]
     pub location: String,
-    #[schema(pattern = "^[0-9]{3}$")]
+    #[schema(value_type = RegionId)]
     pub region: String,
 }
 
@@ -62,24 +59,20 @@ pub struct Member {
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f]*$")]
+    #[schema(value_type = Option<Location>)]
     pub location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = Option<UserId>)]
     pub owner_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = UserId)]
     pub user_id: String,
     /// The invitation's code. Required, except for an admin adding someone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,7 +105,7 @@ pub struct NewInvitation {
     pub can_redeem: Option<bool>,
     /// Only this user may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = Option<UserId>)]
     pub user_id: Option<String>,
     /// 60..=604800, default 86400.
     #[serde(default, skip_serializing_if = "Option::is_none")]

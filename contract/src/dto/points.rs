@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
+use crate::text::{Category, Name};
 
 #[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -95,17 +96,9 @@ pub struct Catalogue {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCatalogueItem {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Name)]
     pub name: String,
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Category)]
     pub category: String,
     #[schema(minimum = 0, maximum = 100000000)]
     pub price_cents: i64,
@@ -120,18 +113,10 @@ pub struct NewCatalogueItem {
 #[serde(deny_unknown_fields)]
 pub struct CatalogueItemPatch {
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 100000000)]
@@ -146,7 +131,7 @@ pub struct CatalogueItemPatch {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BillLine {
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = ItemId)]
     pub item_id: String,
     #[schema(minimum = 1, maximum = 100)]
     pub qty: i64,
@@ -155,13 +140,13 @@ pub struct BillLine {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBill {
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = UserId)]
     pub user_id: String,
     /// Defaults to the user's personal group.
     #[serde(default)]
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = Option<GroupId>)]
     pub group_id: Option<String>,
-    #[schema(pattern = "^[0-9]{3}$")]
+    #[schema(value_type = RegionId)]
     pub store_region: String,
     #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<BillLine>,
@@ -253,7 +238,7 @@ pub struct NewRedemption {
     #[schema(minimum = 1, maximum = 1000000000)]
     pub points: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^[0-9]{3}-[a-z0-9]{6}$")]
+    #[schema(value_type = Option<ItemId>)]
     pub item_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 100)]

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::{Role, nullable};
 use crate::ids::{GroupId, RegionId, UserId};
+use crate::text::{Location, Name, Phone};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -14,23 +15,15 @@ pub struct NewUser {
     pub email: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Name)]
     pub full_name: String,
-    #[schema(pattern = "^[0-9]{3}$")]
+    #[schema(value_type = RegionId)]
     pub home_region: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 32, pattern = "^[0-9 +().-]*[0-9+().-][0-9 +().-]*$")]
+    #[schema(value_type = Option<Phone>)]
     pub phone: Option<String>,
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Location>)]
     pub location: Option<String>,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 150)]
@@ -78,23 +71,15 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$"
-    )]
+    #[schema(value_type = Option<Name>)]
     pub full_name: Option<String>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     /// Empty or `null` clears it.
-    #[schema(value_type = Option<String>, max_length = 32, pattern = "^([0-9 +().-]*[0-9+().-][0-9 +().-]*)?$")]
+    #[schema(value_type = Option<Phone>)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     /// Empty or `null` clears it.
-    #[schema(
-        value_type = Option<String>,
-        max_length = 200,
-        pattern = "^([^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*)?$"
-    )]
+    #[schema(value_type = Option<Location>)]
     pub location: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 150)]

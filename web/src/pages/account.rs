@@ -3,6 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use contract::dto::{NewUser, Region, RegionStatus, UserPatch};
+use contract::text::{Location, Name, Phone, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -96,7 +97,7 @@ pub async fn signup_page(Platform(platform): Platform, visitor: Visitor) -> Resu
             form method="post" action="/signup" {
                 (csrf_field(&visitor))
                 label for="full_name" { "Your name" }
-                input #full_name name="full_name" autocomplete="name" required maxlength="100";
+                input #full_name name="full_name" autocomplete="name" required maxlength=(Name::MAX);
                 label for="email" { "Email" }
                 input #email name="email" type="email" autocomplete="email" required;
                 label for="password" { "Password (at least 8 characters)" }
@@ -148,11 +149,11 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
             form method="post" action="/profile" {
                 (csrf_field(&me.visitor))
                 label for="full_name" { "Name" }
-                input #full_name name="full_name" autocomplete="name" required maxlength="100" value=(user.full_name);
+                input #full_name name="full_name" autocomplete="name" required maxlength=(Name::MAX) value=(user.full_name);
                 label for="phone" { "Phone (optional)" }
-                input #phone name="phone" type="tel" autocomplete="tel" maxlength="30" value=[user.phone.as_deref()];
+                input #phone name="phone" type="tel" autocomplete="tel" maxlength=(Phone::MAX) value=[user.phone.as_deref()];
                 label for="location" { "Location (optional)" }
-                input #location name="location" maxlength="100" value=[user.location.as_deref()];
+                input #location name="location" maxlength=(Location::MAX) value=[user.location.as_deref()];
                 label for="age" { "Age (optional)" }
                 input #age name="age" type="number" min="0" max="150" value=[user.age];
                 p { button type="submit" { "Save" } }

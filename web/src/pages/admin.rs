@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use contract::dto::{NewUser, RegionStatus, Role};
+use contract::text::{Name, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -130,7 +131,7 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
             h2 { "Create a staff account" }
             form method="post" action="/admin/staff" {
                 (csrf_field(&me.visitor))
-                label for="full_name" { "Name" } input #full_name name="full_name" required maxlength="100";
+                label for="full_name" { "Name" } input #full_name name="full_name" required maxlength=(Name::MAX);
                 label for="email" { "Email" } input #email name="email" type="email" required;
                 label for="password" { "Initial password" } input #password name="password" type="password" required minlength="8" autocomplete="new-password";
                 label for="home_region" { "Store region" } select #home_region name="home_region" { (region_options(&regions)) }

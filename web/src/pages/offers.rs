@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use contract::dto::{Audience, BillLine, Discount, NewDiscount, NewReturn};
+use contract::text::{Category, Name, TextKind};
 use contract::{DiscountId, EntryId, Regional};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -56,11 +57,11 @@ pub async fn discounts(Staff(me): Staff) -> Result<Markup, WebError> {
             h2 { "Add a discount" }
             form method="post" action="/till/discounts" {
                 (csrf_field(&me.visitor))
-                label for="name" { "Name" } input #name name="name" required maxlength="100";
+                label for="name" { "Name" } input #name name="name" required maxlength=(Name::MAX);
                 label for="percent_off" { "Percent off (or an amount below)" } input #percent_off name="percent_off" type="number" min="1" max="100";
                 label for="amount_off_cents" { "Amount off (cents)" } input #amount_off_cents name="amount_off_cents" type="number" min="1";
                 label for="min_spend_cents" { "Minimum spend on what it covers (cents)" } input #min_spend_cents name="min_spend_cents" type="number" min="0";
-                label for="category" { "Only this category (optional)" } input #category name="category" maxlength="50";
+                label for="category" { "Only this category (optional)" } input #category name="category" maxlength=(Category::MAX);
                 label for="audience" { "Who gets it" }
                 select #audience name="audience" { option value="everyone" { "Every bill" } option value="offer" { "Pools holding an offer" } }
                 label for="every_n_bills" { "Offers: issue one every N bills (optional)" } input #every_n_bills name="every_n_bills" type="number" min="1" max="1000";

@@ -4,6 +4,7 @@
 
 use actix_web::HttpResponse;
 use contract::dto::{Group, NewGroup, NewMember};
+use contract::text::{Location, Name, TextKind};
 use contract::{GroupId, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -66,9 +67,9 @@ pub async fn pools(me: Me) -> Result<Markup, WebError> {
             form method="post" action="/groups" {
                 (csrf_field(&me.visitor))
                 label for="name" { "Name" }
-                input #name name="name" required maxlength="100";
+                input #name name="name" required maxlength=(Name::MAX);
                 label for="location" { "Location" }
-                input #location name="location" maxlength="100";
+                input #location name="location" maxlength=(Location::MAX);
                 label for="region" { "Region" }
                 select #region name="region" { (region_options(&regions)) }
                 p { button type="submit" { "Create" } }

@@ -4,6 +4,7 @@
 //! click, the back button or a reload of the confirmation bills once. And the menu of the
 //! staff member's region: add items, take them off and put them back.
 
+use contract::text::{Category, Name, TextKind};
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
@@ -218,8 +219,8 @@ pub async fn menu(Staff(me): Staff) -> Result<Markup, WebError> {
             h2 { "Add an item" }
             form method="post" action="/till/menu" {
                 (csrf_field(&me.visitor))
-                label for="name" { "Name" } input #name name="name" required maxlength="100";
-                label for="category" { "Category" } input #category name="category" required maxlength="50";
+                label for="name" { "Name" } input #name name="name" required maxlength=(Name::MAX);
+                label for="category" { "Category" } input #category name="category" required maxlength=(Category::MAX);
                 label for="price_cents" { "Price (cents)" } input #price_cents name="price_cents" type="number" min="0" required;
                 label for="points_price" { "Points to redeem it" } input #points_price name="points_price" type="number" min="1" required;
                 p { button type="submit" { "Add" } }

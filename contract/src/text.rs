@@ -1,0 +1,79 @@
+//! The kinds of free text the API takes, each stated once. The OpenAPI document names
+//! each kind as a schema of its own, which every field of that kind refers to, and the
+//! regions check input against the same bounds ([`TextKind`]), so the two cannot drift.
+
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+
+/// No control characters.
+const PRINTABLE: &str = "^[^\\u0000-\\u001f\\u007f]*$";
+/// No control characters, and more than white space.
+const NOT_BLANK: &str = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$";
+/// Empty, or digits with spaces and `+ - ( ) .`.
+const PHONE: &str = "^([0-9 +().-]*[0-9+().-][0-9 +().-]*)?$";
+
+/// A kind of free text: a region trims it, then takes `MIN..=MAX` characters without
+/// control characters.
+pub trait TextKind: utoipa::ToSchema {
+    const MIN: usize;
+    const MAX: usize;
+}
+
+macro_rules! text_kind {
+    ($(#[doc = $doc:literal])+ $name:ident, $min:literal..=$max:literal, $pattern:expr) => {
+        $(#[doc = $doc])+
+        pub struct $name;
+
+        impl TextKind for $name {
+            const MIN: usize = $min;
+            const MAX: usize = $max;
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(concat!($($doc),+).trim()))
+                    .min_length((Self::MIN > 0).then_some(Self::MIN))
+                    .max_length(Some(Self::MAX))
+                    .pattern(Some($pattern))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+text_kind!(
+    /// A name (of a person, group, menu item or discount): 1 to 100 characters, not only
+    /// white space, no control characters.
+    Name, 1..=100, NOT_BLANK
+);
+text_kind!(
+    /// A menu category: 1 to 50 characters, not only white space, no control characters.
+    Category, 1..=50, NOT_BLANK
+);
+text_kind!(
+    /// Where a group or user is: up to 200 characters, no control characters; may be blank.
+    Location, 0..=200, PRINTABLE
+);
+text_kind!(
+    /// A phone number: up to 32 digits, spaces and `+ - ( ) .`; may be empty.
+    Phone, 0..=32, PHONE
+);
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    #[test]
+    fn each_kind_documents_the_bounds_a_region_checks() {
+        let schema = serde_json::to_value(Name::schema()).unwrap();
+        assert_eq!((schema["minLength"].as_u64(), schema["maxLength"].as_u64()), (Some(1), Some(100)));
+        assert_eq!(schema["pattern"], NOT_BLANK);
+        let schema = serde_json::to_value(Location::schema()).unwrap();
+        assert_eq!((schema.get("minLength"), schema["maxLength"].as_u64()), (None, Some(200)), "{schema}");
+    }
+}
