@@ -182,7 +182,7 @@ short_id!(
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E")]
+#[schema(value_type = String, example = "001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E", pattern = "^[0-9]{3}-[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
 pub struct EntryId(String);
 
 impl EntryId {

@@ -4,10 +4,13 @@
 
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 
+// Control characters are Unicode's `Cc`, as Rust's `char::is_control` (the regions'
+// check) has them: U+0000 to U+001F and U+007F to U+009F.
 /// No control characters.
-const PRINTABLE: &str = "^[^\\u0000-\\u001f\\u007f]*$";
+const PRINTABLE: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 /// No control characters, and more than white space.
-const NOT_BLANK: &str = "^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$";
+const NOT_BLANK: &str =
+    "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
 /// Empty, or digits with spaces and `+ - ( ) .`.
 const PHONE: &str = "^([0-9 +().-]*[0-9+().-][0-9 +().-]*)?$";
 
@@ -75,5 +78,18 @@ mod tests {
         assert_eq!(schema["pattern"], NOT_BLANK);
         let schema = serde_json::to_value(Location::schema()).unwrap();
         assert_eq!((schema.get("minLength"), schema["maxLength"].as_u64()), (None, Some(200)), "{schema}");
+    }
+
+    /// The document's patterns refuse exactly the characters a region refuses. (Only
+    /// control characters are tried against `NOT_BLANK`: regex-lite's `\s` is ASCII.)
+    #[test]
+    fn the_patterns_refuse_the_control_characters_a_region_refuses() {
+        let (printable, not_blank) =
+            (regex_lite::Regex::new(PRINTABLE).unwrap(), regex_lite::Regex::new(NOT_BLANK).unwrap());
+        for c in (0..=0xffff).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            assert_eq!(printable.is_match(&text), !c.is_control(), "U+{:04X}", u32::from(c));
+            assert_eq!(not_blank.is_match(&text), !c.is_control(), "U+{:04X}", u32::from(c));
+        }
     }
 }

@@ -116,26 +116,21 @@ fn one_of_redemptions(doc: &mut Value) {
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-/// What a path parameter holds.
+/// What a path parameter holds: a description, and the id type whose schema it refers to.
 fn path_parameter(name: &str) -> Value {
-    let description = match name {
-        "gid" => "A group's id: its home region, a dash, six characters (`001-abc123`)",
-        "uid" => "A user's id: their home region, a dash, six characters (`002-k3x9qa`)",
-        "rid" => "A region's id: three digits (`001`)",
-        "item_id" => "A catalogue item's id: its region, a dash, six characters",
-        "iid" => "An invitation's id (not its code)",
-        "discount_id" => "A discount's id: its store region, a dash, six characters",
-        "bill_id" => "A bill's id (its ledger entry's): the group's region, a dash, a ULID",
-        _ => "An id",
-    };
-    let pattern = match name {
-        "rid" => "^[0-9]{3}$",
-        "bill_id" => "^[0-9]{3}-[0-7][0-9A-HJKMNP-TV-Z]{25}$",
-        _ => "^[0-9]{3}-[a-z0-9]{6}$",
+    let (description, id) = match name {
+        "gid" => ("A group's id: its home region, a dash, six characters (`001-abc123`)", "GroupId"),
+        "uid" => ("A user's id: their home region, a dash, six characters (`002-k3x9qa`)", "UserId"),
+        "rid" => ("A region's id: three digits (`001`)", "RegionId"),
+        "item_id" => ("A catalogue item's id: its region, a dash, six characters", "ItemId"),
+        "iid" => ("An invitation's id (not its code)", "InvitationId"),
+        "discount_id" => ("A discount's id: its store region, a dash, six characters", "DiscountId"),
+        "bill_id" => ("A bill's id (its ledger entry's): the group's region, a dash, a ULID", "EntryId"),
+        _ => return json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }),
     };
     json!({
         "name": name, "in": "path", "required": true, "description": description,
-        "schema": { "type": "string", "pattern": pattern }
+        "schema": { "$ref": format!("#/components/schemas/{id}") }
     })
 }
 
@@ -266,6 +261,15 @@ mod tests {
                 for segment in path.split('/').filter(|s| s.starts_with('{')) {
                     let name = segment.trim_matches(|c| c == '{' || c == '}');
                     assert!(declared.contains(&name), "{method} {path}: {name} is not declared");
+                }
+                for parameter in operation["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path")
+                {
+                    let id = parameter["schema"]["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/"));
+                    assert!(
+                        id.is_some_and(|id| doc["components"]["schemas"][id]["pattern"].is_string()),
+                        "{method} {path}: {} is not one of the ids' schemas, each with its pattern",
+                        parameter["name"]
+                    );
                 }
                 for status in ["429", "500", "503", "504"] {
                     assert!(operation["responses"].get(status).is_some(), "{method} {path}: no {status}");
