@@ -10,6 +10,8 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod internal;
+mod kinds;
+pub mod numbers;
 pub mod secret;
 #[cfg(feature = "diesel")]
 mod sql;

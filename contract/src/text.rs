@@ -21,64 +21,31 @@ pub trait TextKind: utoipa::ToSchema {
     const MAX: usize;
 }
 
-macro_rules! text_kind {
-    ($(#[doc = $doc:literal])+ $name:ident, $min:literal..=$max:literal, $pattern:expr) => {
-        $(#[doc = $doc])+
-        pub struct $name;
-
-        impl TextKind for $name {
-            const MIN: usize = $min;
-            const MAX: usize = $max;
-        }
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some(concat!($($doc),+).trim()))
-                    .min_length((Self::MIN > 0).then_some(Self::MIN))
-                    .max_length(Some(Self::MAX))
-                    .pattern(Some($pattern))
-                    .into()
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-    };
+fn schema(min: usize, max: usize, description: &str, pattern: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .into()
 }
 
-text_kind!(
+crate::kinds::declare_kinds! { TextKind, usize, schema;
     /// A name (of a person, group, menu item or discount): 1 to 100 characters, not only
     /// white space, no control characters.
-    Name, 1..=100, NOT_BLANK
-);
-text_kind!(
+    Name: 1..=100, NOT_BLANK;
     /// A menu category: 1 to 50 characters, not only white space, no control characters.
-    Category, 1..=50, NOT_BLANK
-);
-text_kind!(
+    Category: 1..=50, NOT_BLANK;
     /// Where a group or user is: up to 200 characters, no control characters; may be blank.
-    Location, 0..=200, PRINTABLE
-);
-text_kind!(
+    Location: 0..=200, PRINTABLE;
     /// A phone number: up to 32 digits, spaces and `+ - ( ) .`; may be empty.
-    Phone, 0..=32, PHONE
-);
+    Phone: 0..=32, PHONE;
+}
 
 #[cfg(test)]
 mod tests {
-    use utoipa::PartialSchema;
-
     use super::*;
-
-    #[test]
-    fn each_kind_documents_the_bounds_a_region_checks() {
-        let schema = serde_json::to_value(Name::schema()).unwrap();
-        assert_eq!((schema["minLength"].as_u64(), schema["maxLength"].as_u64()), (Some(1), Some(100)));
-        assert_eq!(schema["pattern"], NOT_BLANK);
-        let schema = serde_json::to_value(Location::schema()).unwrap();
-        assert_eq!((schema.get("minLength"), schema["maxLength"].as_u64()), (None, Some(200)), "{schema}");
-    }
 
     /// The document's patterns refuse exactly the characters a region refuses. (Only
     /// control characters are tried against `NOT_BLANK`: regex-lite's `\s` is ASCII.)

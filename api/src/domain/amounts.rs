@@ -1,7 +1,15 @@
+use contract::numbers::{self, NumberKind};
+
 use crate::error::ApiError;
 
-/// Upper bound on one redemption; keeps every sum far from i64 overflow.
-const MAX_POINTS: i64 = 1_000_000_000;
+/// `value` when it is one of `K`'s, or the contract's error naming `field`.
+pub fn within<K: NumberKind>(field: &str, value: i64) -> Result<i64, ApiError> {
+    if (K::MIN..=K::MAX).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid_input(format!("{field} must be between {} and {}", K::MIN, K::MAX)))
+    }
+}
 
 /// A positive number of points to redeem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,11 +17,7 @@ pub struct Points(i64);
 
 impl Points {
     pub fn parse(value: i64) -> Result<Points, ApiError> {
-        if (1..=MAX_POINTS).contains(&value) {
-            Ok(Points(value))
-        } else {
-            Err(ApiError::invalid_input(format!("points must be between 1 and {MAX_POINTS}")))
-        }
+        within::<numbers::Points>("points", value).map(Points)
     }
 
     pub fn get(self) -> i64 {
@@ -21,17 +25,13 @@ impl Points {
     }
 }
 
-/// A quantity on a bill line or redemption: 1..=100.
+/// A quantity on a bill line or redemption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Qty(i64);
 
 impl Qty {
     pub fn parse(value: i64) -> Result<Qty, ApiError> {
-        if (1..=100).contains(&value) {
-            Ok(Qty(value))
-        } else {
-            Err(ApiError::invalid_input("qty must be between 1 and 100"))
-        }
+        within::<numbers::Quantity>("qty", value).map(Qty)
     }
 
     pub fn get(self) -> i64 {
@@ -47,7 +47,8 @@ mod tests {
     fn bounds() {
         assert!(Points::parse(0).is_err());
         assert!(Points::parse(-5).is_err());
-        assert!(Points::parse(MAX_POINTS + 1).is_err());
+        assert!(Points::parse(1_000_000_001).is_err());
+        assert_eq!(Points::parse(1_000_000_000).unwrap().get(), 1_000_000_000);
         assert_eq!(Points::parse(7).unwrap().get(), 7);
         assert!(Qty::parse(0).is_err());
         assert!(Qty::parse(101).is_err());

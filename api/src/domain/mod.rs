@@ -13,7 +13,7 @@ mod regions;
 pub mod returns;
 mod text;
 
-pub use amounts::{Points, Qty};
+pub use amounts::{Points, Qty, within};
 pub use email::{Email, parse_email};
 pub use idempotency_key::IdempotencyKey;
 pub use pagination::{PageParams, PageRequest};

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
+use contract::numbers::Age;
 use contract::text::{Location, Name, Phone};
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
@@ -11,7 +12,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{self, groups, users};
-use crate::domain::{Email, optional_text, parse_email, required_text};
+use crate::domain::{Email, optional_text, parse_email, required_text, within};
 use crate::error::ApiError;
 use crate::services::AppState;
 use crate::services::directory::announce_user;
@@ -50,11 +51,8 @@ fn parse_phone(phone: Option<&str>) -> Result<Option<String>, ApiError> {
 }
 
 fn parse_age(age: Option<i64>) -> Result<Option<i32>, ApiError> {
-    match age {
-        None => Ok(None),
-        Some(a @ 0..=150) => Ok(Some(a as i32)),
-        Some(_) => Err(ApiError::invalid_input("age must be between 0 and 150")),
-    }
+    // Within `Age`, it fits an i32.
+    age.map(|a| within::<Age>("age", a).map(|a| a as i32)).transpose()
 }
 
 impl Account {

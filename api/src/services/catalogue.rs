@@ -11,6 +11,7 @@ use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 
 use contract::dto::{Catalogue, CatalogueItem, CatalogueItemPatch, NewCatalogueItem};
+use contract::numbers::{Cents, Points};
 use contract::text::{Category, Name};
 use contract::{ItemId, RegionId, Regional};
 use moka::future::Cache;
@@ -18,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::db::{self, catalogue};
-use crate::domain::required_text;
+use crate::domain::{required_text, within};
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -52,9 +53,6 @@ impl CatalogueCache {
     }
 }
 
-const MAX_PRICE_CENTS: i64 = 100_000_000;
-const MAX_POINTS_PRICE: i64 = 1_000_000_000;
-
 pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalogue>, ApiError> {
     state.regions.ensure_local("catalogue", region)?;
     let key = (region, state.catalogue.generation.load(Ordering::SeqCst));
@@ -76,14 +74,6 @@ pub async fn list(state: &AppState, region: RegionId) -> Result<Arc<CachedCatalo
         .map_err(|err: Arc<ApiError>| (*err).clone())
 }
 
-fn price(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid_input(format!("{field} must be between {min} and {max}")))
-    }
-}
-
 fn ensure_manages(caller: &Caller, region: RegionId) -> Result<(), ApiError> {
     if caller.manages_region(region) {
         Ok(())
@@ -102,8 +92,8 @@ pub async fn add(
     ensure_manages(caller, region)?;
     let name = required_text::<Name>("name", &new.name)?;
     let category = required_text::<Category>("category", &new.category)?;
-    let price_cents = price("price_cents", new.price_cents, 0, MAX_PRICE_CENTS)?;
-    let points_price = price("points_price", new.points_price, 1, MAX_POINTS_PRICE)?;
+    let price_cents = within::<Cents>("price_cents", new.price_cents)?;
+    let points_price = within::<Points>("points_price", new.points_price)?;
     let available = new.available.unwrap_or(true);
     let item = state
         .db
@@ -143,8 +133,8 @@ pub async fn change(
     let change = catalogue::ItemChange {
         name: patch.name.as_deref().map(|n| required_text::<Name>("name", n)).transpose()?,
         category: patch.category.as_deref().map(|c| required_text::<Category>("category", c)).transpose()?,
-        price_cents: patch.price_cents.map(|p| price("price_cents", p, 0, MAX_PRICE_CENTS)).transpose()?,
-        points_price: patch.points_price.map(|p| price("points_price", p, 1, MAX_POINTS_PRICE)).transpose()?,
+        price_cents: patch.price_cents.map(|p| within::<Cents>("price_cents", p)).transpose()?,
+        points_price: patch.points_price.map(|p| within::<Points>("points_price", p)).transpose()?,
         available: patch.available,
     };
     let empty = change.name.is_none()

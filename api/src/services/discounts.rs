@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use contract::dto::{Audience, Discount, DiscountPatch, NewDiscount};
+use contract::numbers::{Cents, CentsOff, EveryNBills, PercentOff};
 use contract::text::{Category, Name};
 use contract::{DiscountId, RegionId, Regional};
 use diesel::Connection;
@@ -20,11 +21,9 @@ use crate::auth::Caller;
 use crate::db::discounts::DiscountRow;
 use crate::db::{self, discounts};
 use crate::domain::discounts::Terms;
-use crate::domain::{optional_text, required_text};
+use crate::domain::{optional_text, required_text, within};
 use crate::error::ApiError;
 use crate::services::AppState;
-
-const MAX_CENTS: i64 = 100_000_000;
 
 /// This region's discounts as bills read them, by generation.
 pub struct DiscountCache {
@@ -66,19 +65,11 @@ fn ensure_manages(caller: &Caller, region: RegionId) -> Result<(), ApiError> {
     }
 }
 
-fn within(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid_input(format!("{field} must be between {min} and {max}")))
-    }
-}
-
 /// Exactly one of percent and amount off.
 fn off(percent: Option<i32>, cents: Option<i64>) -> Result<(Option<i32>, Option<i64>), ApiError> {
     match (percent, cents) {
-        (Some(p), None) => Ok((Some(within("percent_off", p.into(), 1, 100)? as i32), None)),
-        (None, Some(c)) => Ok((None, Some(within("amount_off_cents", c, 1, MAX_CENTS)?))),
+        (Some(p), None) => Ok((Some(within::<PercentOff>("percent_off", p.into())? as i32), None)),
+        (None, Some(c)) => Ok((None, Some(within::<CentsOff>("amount_off_cents", c)?))),
         _ => Err(ApiError::invalid_input("send exactly one of percent_off and amount_off_cents")),
     }
 }
@@ -97,7 +88,7 @@ fn every_n(value: Option<i32>, audience: Audience) -> Result<Option<i32>, ApiErr
         Some(_) if audience != Audience::Offer => {
             Err(ApiError::invalid_input("every_n_bills issues offers: it needs audience \"offer\""))
         }
-        Some(n) => Ok(Some(within("every_n_bills", n.into(), 1, 1_000)? as i32)),
+        Some(n) => Ok(Some(within::<EveryNBills>("every_n_bills", n.into())? as i32)),
         None => Ok(None),
     }
 }
@@ -114,7 +105,7 @@ pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewD
     ensure_manages(caller, region)?;
     let name = required_text::<Name>("name", &new.name)?;
     let (percent_off, amount_off_cents) = off(new.percent_off, new.amount_off_cents)?;
-    let min_spend_cents = within("min_spend_cents", new.min_spend_cents.unwrap_or(0), 0, MAX_CENTS)?;
+    let min_spend_cents = within::<Cents>("min_spend_cents", new.min_spend_cents.unwrap_or(0))?;
     let category = optional_text::<Category>("category", new.category.as_deref())?;
     window(new.valid_from, new.valid_until)?;
     let every_n_bills = every_n(new.every_n_bills, new.audience)?;
@@ -166,7 +157,7 @@ pub async fn change(
             (Some(percent), Some(cents))
         }
     };
-    let min_spend_cents = patch.min_spend_cents.map(|m| within("min_spend_cents", m, 0, MAX_CENTS)).transpose()?;
+    let min_spend_cents = patch.min_spend_cents.map(|m| within::<Cents>("min_spend_cents", m)).transpose()?;
     let category = match &patch.category {
         None => None,
         Some(category) => Some(optional_text::<Category>("category", category.as_deref())?),

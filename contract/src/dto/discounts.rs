@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::nullable;
 use crate::ids::{DiscountId, EntryId, OfferId, RegionId};
+use crate::numbers::{Cents, CentsOff, EveryNBills, PercentOff};
 use crate::text::{Category, Name};
 
 /// Who a discount is for: every bill that qualifies, or only groups holding an offer of it.
@@ -69,13 +70,13 @@ pub struct NewDiscount {
     #[schema(value_type = Name)]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 100)]
+    #[schema(value_type = Option<PercentOff>)]
     pub percent_off: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 100000000)]
+    #[schema(value_type = Option<CentsOff>)]
     pub amount_off_cents: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, maximum = 100000000)]
+    #[schema(value_type = Option<Cents>)]
     pub min_spend_cents: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Category>)]
@@ -88,7 +89,7 @@ pub struct NewDiscount {
     /// Only with audience `offer`: the discount issues an offer of itself to a group on
     /// its N-th, 2N-th, ... bill in this store region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 1000)]
+    #[schema(value_type = Option<EveryNBills>)]
     pub every_n_bills: Option<i32>,
 }
 
@@ -101,13 +102,13 @@ pub struct DiscountPatch {
     #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 100)]
+    #[schema(value_type = Option<PercentOff>)]
     pub percent_off: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 100000000)]
+    #[schema(value_type = Option<CentsOff>)]
     pub amount_off_cents: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 0, maximum = 100000000)]
+    #[schema(value_type = Option<Cents>)]
     pub min_spend_cents: Option<i64>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Category>)]
@@ -119,7 +120,7 @@ pub struct DiscountPatch {
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub valid_until: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<EveryNBills>)]
     pub every_n_bills: Option<Option<i32>>,
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::ids::{EntryId, GroupId, ItemId, RegionId, UserId};
+use crate::numbers::{Cents, Points, Quantity};
 use crate::text::{Category, Name};
 
 #[cfg_attr(feature = "diesel", derive(diesel::deserialize::FromSqlRow, diesel::expression::AsExpression), diesel(sql_type = diesel::sql_types::Text))]
@@ -100,9 +101,9 @@ pub struct NewCatalogueItem {
     pub name: String,
     #[schema(value_type = Category)]
     pub category: String,
-    #[schema(minimum = 0, maximum = 100000000)]
+    #[schema(value_type = Cents)]
     pub price_cents: i64,
-    #[schema(minimum = 1, maximum = 1000000000)]
+    #[schema(value_type = Points)]
     pub points_price: i64,
     /// Defaults to true.
     #[serde(default)]
@@ -119,10 +120,10 @@ pub struct CatalogueItemPatch {
     #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 100000000)]
+    #[schema(value_type = Option<Cents>)]
     pub price_cents: Option<i64>,
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 1000000000)]
+    #[schema(value_type = Option<Points>)]
     pub points_price: Option<i64>,
     #[serde(default)]
     pub available: Option<bool>,
@@ -133,7 +134,7 @@ pub struct CatalogueItemPatch {
 pub struct BillLine {
     #[schema(value_type = ItemId)]
     pub item_id: String,
-    #[schema(minimum = 1, maximum = 100)]
+    #[schema(value_type = Quantity)]
     pub qty: i64,
 }
 
@@ -235,13 +236,13 @@ pub struct BillQuote {
 #[serde(deny_unknown_fields)]
 pub struct NewRedemption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 1000000000)]
+    #[schema(value_type = Option<Points>)]
     pub points: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<ItemId>)]
     pub item_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 100)]
+    #[schema(value_type = Option<Quantity>)]
     pub qty: Option<i64>,
 }
 

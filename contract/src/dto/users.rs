@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::{Role, nullable};
 use crate::ids::{GroupId, RegionId, UserId};
+use crate::numbers::Age;
 use crate::text::{Location, Name, Phone};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -26,7 +27,7 @@ pub struct NewUser {
     #[schema(value_type = Option<Location>)]
     pub location: Option<String>,
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 150)]
+    #[schema(value_type = Option<Age>)]
     pub age: Option<i64>,
     /// `staff` or `admin` need an admin token; absent means `customer`.
     #[serde(default)]
@@ -82,7 +83,7 @@ pub struct UserPatch {
     #[schema(value_type = Option<Location>)]
     pub location: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>, minimum = 0, maximum = 150)]
+    #[schema(value_type = Option<Age>)]
     pub age: Option<Option<i64>>,
     /// (admin, v1.2 addition) A new role for the user. Every token the user holds is
     /// revoked with it: the role is written into tokens.

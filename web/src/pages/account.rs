@@ -3,6 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header;
 use contract::dto::{NewUser, Region, RegionStatus, UserPatch};
+use contract::numbers::{self, NumberKind};
 use contract::text::{Location, Name, Phone, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -155,7 +156,7 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
                 label for="location" { "Location (optional)" }
                 input #location name="location" maxlength=(Location::MAX) value=[user.location.as_deref()];
                 label for="age" { "Age (optional)" }
-                input #age name="age" type="number" min="0" max="150" value=[user.age];
+                input #age name="age" type="number" min=(numbers::Age::MIN) max=(numbers::Age::MAX) value=[user.age];
                 p { button type="submit" { "Save" } }
             }
         },

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use contract::dto::{
     CatalogueItem, Group, GroupPatch, LedgerEntry, MemberPatch, MemberRole, NewInvitation, NewRedemption,
 };
+use contract::numbers::{self, NumberKind};
 use contract::{GroupId, InvitationId, Regional, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -188,7 +189,7 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
                             @for item in &menu { option value=(item.id) { (item.name) " · " (item.points_price) " points" } }
                         }
                         label for="qty" { "Quantity" }
-                        input.qty #qty name="qty" type="number" min="1" max="100" value="1" required;
+                        input.qty #qty name="qty" type="number" min=(numbers::Quantity::MIN) max=(numbers::Quantity::MAX) value="1" required;
                         input type="hidden" name="attempt" value=(client::new_key());
                         p { button type="submit" { "Review" } }
                     }

@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use contract::dto::{Audience, BillLine, Discount, NewDiscount, NewReturn};
+use contract::numbers::{self, NumberKind};
 use contract::text::{Category, Name, TextKind};
 use contract::{DiscountId, EntryId, Regional};
 use maud::{Markup, html};
@@ -58,13 +59,13 @@ pub async fn discounts(Staff(me): Staff) -> Result<Markup, WebError> {
             form method="post" action="/till/discounts" {
                 (csrf_field(&me.visitor))
                 label for="name" { "Name" } input #name name="name" required maxlength=(Name::MAX);
-                label for="percent_off" { "Percent off (or an amount below)" } input #percent_off name="percent_off" type="number" min="1" max="100";
-                label for="amount_off_cents" { "Amount off (cents)" } input #amount_off_cents name="amount_off_cents" type="number" min="1";
-                label for="min_spend_cents" { "Minimum spend on what it covers (cents)" } input #min_spend_cents name="min_spend_cents" type="number" min="0";
+                label for="percent_off" { "Percent off (or an amount below)" } input #percent_off name="percent_off" type="number" min=(numbers::PercentOff::MIN) max=(numbers::PercentOff::MAX);
+                label for="amount_off_cents" { "Amount off (cents)" } input #amount_off_cents name="amount_off_cents" type="number" min=(numbers::CentsOff::MIN) max=(numbers::CentsOff::MAX);
+                label for="min_spend_cents" { "Minimum spend on what it covers (cents)" } input #min_spend_cents name="min_spend_cents" type="number" min=(numbers::Cents::MIN) max=(numbers::Cents::MAX);
                 label for="category" { "Only this category (optional)" } input #category name="category" maxlength=(Category::MAX);
                 label for="audience" { "Who gets it" }
                 select #audience name="audience" { option value="everyone" { "Every bill" } option value="offer" { "Pools holding an offer" } }
-                label for="every_n_bills" { "Offers: issue one every N bills (optional)" } input #every_n_bills name="every_n_bills" type="number" min="1" max="1000";
+                label for="every_n_bills" { "Offers: issue one every N bills (optional)" } input #every_n_bills name="every_n_bills" type="number" min=(numbers::EveryNBills::MIN) max=(numbers::EveryNBills::MAX);
                 label for="valid_from" { "Valid from (UTC, optional)" } input #valid_from name="valid_from" type="datetime-local";
                 label for="valid_until" { "Valid until (UTC, optional)" } input #valid_until name="valid_until" type="datetime-local";
                 p { button type="submit" { "Add" } }

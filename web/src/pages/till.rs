@@ -4,6 +4,7 @@
 //! click, the back button or a reload of the confirmation bills once. And the menu of the
 //! staff member's region: add items, take them off and put them back.
 
+use contract::numbers::{self, NumberKind};
 use contract::text::{Category, Name, TextKind};
 use std::collections::HashMap;
 
@@ -70,7 +71,7 @@ pub async fn till(Staff(me): Staff, query: web::Query<Customer>) -> Result<Marku
                                 tr {
                                     td { label for={ (QTY) (item.id) } { (item.name) } }
                                     td.num { (money(item.price_cents)) }
-                                    td { input.qty id={ (QTY) (item.id) } name={ (QTY) (item.id) } type="number" min="0" max="100" value="0"; }
+                                    td { input.qty id={ (QTY) (item.id) } name={ (QTY) (item.id) } type="number" min="0" max=(numbers::Quantity::MAX) value="0"; }
                                 }
                             }
                         }
@@ -221,8 +222,8 @@ pub async fn menu(Staff(me): Staff) -> Result<Markup, WebError> {
                 (csrf_field(&me.visitor))
                 label for="name" { "Name" } input #name name="name" required maxlength=(Name::MAX);
                 label for="category" { "Category" } input #category name="category" required maxlength=(Category::MAX);
-                label for="price_cents" { "Price (cents)" } input #price_cents name="price_cents" type="number" min="0" required;
-                label for="points_price" { "Points to redeem it" } input #points_price name="points_price" type="number" min="1" required;
+                label for="price_cents" { "Price (cents)" } input #price_cents name="price_cents" type="number" min=(numbers::Cents::MIN) max=(numbers::Cents::MAX) required;
+                label for="points_price" { "Points to redeem it" } input #points_price name="points_price" type="number" min=(numbers::Points::MIN) max=(numbers::Points::MAX) required;
                 p { button type="submit" { "Add" } }
             }
         },
