@@ -6,6 +6,7 @@ use contract::dto::{
     NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewUser, Offer, Offers, Page, Redemption,
     Regions, Return, Role, Session, User, UserGroups,
 };
+use contract::numbers::{NumberKind, PageSize};
 use serde_json::{Value, json};
 
 use crate::api::{Api, Failure, Outcome, value};
@@ -87,7 +88,7 @@ pub async fn invite(
 }
 
 pub async fn invitations(api: &Api, group: &str) -> Outcome<Page<InvitationSummary>> {
-    value(api.invitations(group, &client::PageQuery { limit: Some(200), cursor: None }).await)
+    value(api.invitations(group, &client::PageQuery { limit: Some(PageSize::MAX), cursor: None }).await)
 }
 
 pub async fn revoke(api: &Api, group: &str, invitation: &str) -> Outcome<Value> {

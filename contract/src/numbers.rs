@@ -35,4 +35,10 @@ crate::kinds::declare_kinds! { NumberKind, i64, schema;
     EveryNBills: 1..=1_000, KnownFormat::Int32;
     /// A person's age in years: 0 to 150.
     Age: 0..=150, KnownFormat::Int64;
+    /// How many entries a page holds (`?limit=`): 1 to 200, 50 when not asked.
+    PageSize: 1..=200, KnownFormat::Int64;
+}
+
+impl PageSize {
+    pub const DEFAULT: i64 = 50;
 }

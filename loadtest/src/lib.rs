@@ -11,6 +11,7 @@ pub mod setup;
 pub mod stats;
 pub mod workload;
 
+use contract::numbers::{NumberKind, PageSize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,7 @@ pub async fn observe(api: &Api, token: &str, group: &str) -> anyhow::Result<Grou
     let client = api.as_user(token);
     let balance = client.group(group).await.with_context(|| format!("reading group {group}"))?.value.points;
     let mut entries = Vec::new();
-    let mut page = client::PageQuery { limit: Some(200), cursor: None };
+    let mut page = client::PageQuery { limit: Some(PageSize::MAX), cursor: None };
     loop {
         let reply =
             client.transactions(group, &page).await.with_context(|| format!("reading group {group}'s ledger"))?;

@@ -1,7 +1,9 @@
 use contract::cursor::LedgerPosition;
 use contract::dto::Page;
+use contract::numbers::PageSize;
 use serde::Deserialize;
 
+use crate::domain::within;
 use crate::error::ApiError;
 
 /// `?limit=N&cursor=C` as it arrives.
@@ -12,7 +14,7 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
-/// A checked page request: `limit` in 1..=200 (default 50) and a decoded cursor.
+/// A checked page request: `limit` a `PageSize` and a decoded cursor.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
     pub limit: i64,
@@ -21,10 +23,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(params: &PageParams) -> Result<PageRequest, ApiError> {
-        let limit = params.limit.unwrap_or(50);
-        if !(1..=200).contains(&limit) {
-            return Err(ApiError::invalid_input("limit must be between 1 and 200"));
-        }
+        let limit = within::<PageSize>("limit", params.limit.unwrap_or(PageSize::DEFAULT))?;
         let after = params
             .cursor
             .as_deref()
@@ -59,7 +58,7 @@ mod tests {
         for limit in [0, 201, -1] {
             assert!(PageRequest::parse(&PageParams { limit: Some(limit), cursor: None }).is_err());
         }
-        assert_eq!(PageRequest::parse(&PageParams { limit: None, cursor: None }).unwrap().limit, 50);
+        assert_eq!(PageRequest::parse(&PageParams { limit: None, cursor: None }).unwrap().limit, PageSize::DEFAULT);
         assert!(PageRequest::parse(&PageParams { limit: None, cursor: Some("!!".into()) }).is_err());
     }
 }

@@ -1,4 +1,5 @@
 use actix_web::HttpResponse;
+use contract::numbers::{NumberKind, PageSize};
 use serde_json::{Value, json};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -158,8 +159,9 @@ fn complete(doc: &mut Value) {
             for parameter in &mut parameters {
                 match (parameter["in"].as_str(), parameter["name"].as_str()) {
                     (Some("query"), Some("limit")) => {
-                        parameter["schema"]["minimum"] = json!(1);
-                        parameter["schema"]["maximum"] = json!(200);
+                        parameter["schema"]["minimum"] = json!(PageSize::MIN);
+                        parameter["schema"]["maximum"] = json!(PageSize::MAX);
+                        parameter["schema"]["default"] = json!(PageSize::DEFAULT);
                     }
                     (Some("query"), Some("cursor")) => {
                         parameter["schema"]["pattern"] = json!("^[A-Za-z0-9_-]+$");

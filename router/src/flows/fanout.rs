@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::cursor::LedgerPosition;
 use contract::dto::{ActivityPage, LedgerEntry, Page, User, UserGroups};
+use contract::numbers::{NumberKind, PageSize};
 use contract::{EntryId, GroupId, RegionId, Regional, UserId};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -189,9 +190,13 @@ pub async fn user_activity(
     let query = outgoing.path_and_query.split_once('?').map_or("", |(_, q)| q);
     let query: ActivityQuery = serde_urlencoded::from_str(query)
         .map_err(|e| RouterError::invalid_input(format!("invalid query string: {e}")))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(RouterError::invalid_input("limit must be between 1 and 200"));
+    let limit = query.limit.unwrap_or(PageSize::DEFAULT);
+    if !(PageSize::MIN..=PageSize::MAX).contains(&limit) {
+        return Err(RouterError::invalid_input(format!(
+            "limit must be between {} and {}",
+            PageSize::MIN,
+            PageSize::MAX
+        )));
     }
     let mut cursor = match &query.cursor {
         Some(c) => {

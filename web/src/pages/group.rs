@@ -144,7 +144,7 @@ pub async fn show(me: Me, raw: web::Path<String>) -> Result<Markup, WebError> {
     let gid = gid(&raw)?;
     let platform = &me.platform;
     // The page's platform calls at once: its time is the slowest call's, not their sum.
-    let history = client::PageQuery { limit: Some(200), cursor: None };
+    let history = client::PageQuery { limit: Some(numbers::PageSize::MAX), cursor: None };
     let (group, history, menu, offers) = futures_util::future::join4(
         platform.group(&gid),
         platform.transactions(&gid, &history),
