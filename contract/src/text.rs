@@ -1,4 +1,4 @@
-//! The kinds of free text the API takes, each stated once. The OpenAPI document names
+//! The kinds of text the API takes (free text and passwords), each stated once. The OpenAPI document names
 //! each kind as a schema of its own, which every field of that kind refers to, and the
 //! regions check input against the same bounds ([`TextKind`]), so the two cannot drift.
 
@@ -14,33 +14,35 @@ const NOT_BLANK: &str =
 /// Empty, or digits with spaces and `+ - ( ) .`.
 const PHONE: &str = "^([0-9 +().-]*[0-9+().-][0-9 +().-]*)?$";
 
-/// A kind of free text: a region trims it, then takes `MIN..=MAX` characters without
-/// control characters.
+/// A kind of text a region takes `MIN..=MAX` characters of: free text trimmed first and
+/// without control characters, a password as it is.
 pub trait TextKind: utoipa::ToSchema {
     const MIN: usize;
     const MAX: usize;
 }
 
-fn schema(min: usize, max: usize, description: &str, pattern: &str) -> RefOr<Schema> {
+fn schema(min: usize, max: usize, description: &str, pattern: Option<&str>) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(description))
         .min_length((min > 0).then_some(min))
         .max_length(Some(max))
-        .pattern(Some(pattern))
+        .pattern(pattern)
         .into()
 }
 
 crate::kinds::declare_kinds! { TextKind, usize, schema;
     /// A name (of a person, group, menu item or discount): 1 to 100 characters, not only
     /// white space, no control characters.
-    Name: 1..=100, NOT_BLANK;
+    Name: 1..=100, Some(NOT_BLANK);
     /// A menu category: 1 to 50 characters, not only white space, no control characters.
-    Category: 1..=50, NOT_BLANK;
+    Category: 1..=50, Some(NOT_BLANK);
     /// Where a group or user is: up to 200 characters, no control characters; may be blank.
-    Location: 0..=200, PRINTABLE;
+    Location: 0..=200, Some(PRINTABLE);
     /// A phone number: up to 32 digits, spaces and `+ - ( ) .`; may be empty.
-    Phone: 0..=32, PHONE;
+    Phone: 0..=32, Some(PHONE);
+    /// A password: 8 to 128 characters, any, taken as they are (never trimmed).
+    Password: 8..=128, None;
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
 use contract::numbers::Age;
-use contract::text::{Location, Name, Phone};
+use contract::text::{Location, Name, Password, Phone, TextKind};
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -33,10 +33,10 @@ pub struct Account {
 }
 
 fn parse_password(password: &str) -> Result<String, ApiError> {
-    if (8..=128).contains(&password.chars().count()) {
+    if (Password::MIN..=Password::MAX).contains(&password.chars().count()) {
         Ok(password.to_owned())
     } else {
-        Err(ApiError::invalid_input("password must be 8 to 128 characters long"))
+        Err(ApiError::invalid_input(format!("password must be {} to {} characters long", Password::MIN, Password::MAX)))
     }
 }
 

@@ -7,14 +7,14 @@ use utoipa::ToSchema;
 use super::{Role, nullable};
 use crate::ids::{GroupId, RegionId, UserId};
 use crate::numbers::Age;
-use crate::text::{Location, Name, Phone};
+use crate::text::{Location, Name, Password, Phone};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     #[schema(format = Email)]
     pub email: String,
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(value_type = Password)]
     pub password: String,
     #[schema(value_type = Name)]
     pub full_name: String,
@@ -96,7 +96,7 @@ pub struct UserPatch {
 pub struct NewSession {
     #[schema(format = Email)]
     pub email: String,
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(value_type = Password)]
     pub password: String,
 }
 

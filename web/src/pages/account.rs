@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use contract::dto::{NewUser, Region, RegionStatus, UserPatch};
 use contract::numbers::{self, NumberKind};
-use contract::text::{Location, Name, Phone, TextKind};
+use contract::text::{Location, Name, Password, Phone, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -101,8 +101,8 @@ pub async fn signup_page(Platform(platform): Platform, visitor: Visitor) -> Resu
                 input #full_name name="full_name" autocomplete="name" required maxlength=(Name::MAX);
                 label for="email" { "Email" }
                 input #email name="email" type="email" autocomplete="email" required;
-                label for="password" { "Password (at least 8 characters)" }
-                input #password name="password" type="password" autocomplete="new-password" required minlength="8";
+                label for="password" { "Password (at least " (Password::MIN) " characters)" }
+                input #password name="password" type="password" autocomplete="new-password" required minlength=(Password::MIN) maxlength=(Password::MAX);
                 label for="home_region" { "Home region (where your account and personal pool live)" }
                 select #home_region name="home_region" { (region_options(&regions)) }
                 p { button type="submit" { "Create my account" } }

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use contract::dto::{NewUser, RegionStatus, Role};
-use contract::text::{Name, TextKind};
+use contract::text::{Name, Password, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -133,7 +133,7 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
                 (csrf_field(&me.visitor))
                 label for="full_name" { "Name" } input #full_name name="full_name" required maxlength=(Name::MAX);
                 label for="email" { "Email" } input #email name="email" type="email" required;
-                label for="password" { "Initial password" } input #password name="password" type="password" required minlength="8" autocomplete="new-password";
+                label for="password" { "Initial password" } input #password name="password" type="password" required minlength=(Password::MIN) maxlength=(Password::MAX) autocomplete="new-password";
                 label for="home_region" { "Store region" } select #home_region name="home_region" { (region_options(&regions)) }
                 p { button type="submit" { "Create staff" } }
             }
