@@ -1,6 +1,7 @@
-//! The kinds of text the API takes (free text and passwords), each stated once. The OpenAPI document names
-//! each kind as a schema of its own, which every field of that kind refers to, and the
-//! regions check input against the same bounds ([`TextKind`]), so the two cannot drift.
+//! The kinds of text the API takes (free text and passwords), each stated once. The
+//! OpenAPI document names each kind as a schema of its own, which every field of that
+//! kind refers to, and the regions check input against the same bounds ([`TextKind`]),
+//! so the two cannot drift.
 
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
 
