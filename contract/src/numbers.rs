@@ -8,6 +8,15 @@ use utoipa::openapi::{KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, T
 pub trait NumberKind: utoipa::ToSchema {
     const MIN: i64;
     const MAX: i64;
+
+    /// `value` when it is in `MIN..=MAX`; if not, why not (naming `field`).
+    fn check(field: &str, value: i64) -> Result<i64, String> {
+        if (Self::MIN..=Self::MAX).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{field} must be between {} and {}", Self::MIN, Self::MAX))
+        }
+    }
 }
 
 fn schema(min: i64, max: i64, description: &str, format: KnownFormat) -> RefOr<Schema> {

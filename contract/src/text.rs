@@ -20,6 +20,15 @@ const PHONE: &str = "^([0-9 +().-]*[0-9+().-][0-9 +().-]*)?$";
 pub trait TextKind: utoipa::ToSchema {
     const MIN: usize;
     const MAX: usize;
+
+    /// Whether `text` has `MIN..=MAX` characters; if not, why not (naming `field`).
+    fn check_length(field: &str, text: &str) -> Result<(), String> {
+        if (Self::MIN..=Self::MAX).contains(&text.chars().count()) {
+            Ok(())
+        } else {
+            Err(format!("{field} must be {} to {} characters long", Self::MIN, Self::MAX))
+        }
+    }
 }
 
 fn schema(min: usize, max: usize, description: &str, pattern: Option<&str>) -> RefOr<Schema> {

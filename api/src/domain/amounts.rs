@@ -4,11 +4,7 @@ use crate::error::ApiError;
 
 /// `value` when it is one of `K`'s, or the contract's error naming `field`.
 pub fn within<K: NumberKind>(field: &str, value: i64) -> Result<i64, ApiError> {
-    if (K::MIN..=K::MAX).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid_input(format!("{field} must be between {} and {}", K::MIN, K::MAX)))
-    }
+    K::check(field, value).map_err(ApiError::invalid_input)
 }
 
 /// A positive number of points to redeem.

@@ -4,12 +4,8 @@ use crate::error::ApiError;
 
 /// Trimmed text of `K`'s `MIN..=MAX` characters without control characters.
 pub fn required_text<K: TextKind>(field: &str, value: &str) -> Result<String, ApiError> {
-    let (min, max) = (K::MIN, K::MAX);
     let value = value.trim();
-    let len = value.chars().count();
-    if len < min || len > max {
-        return Err(ApiError::invalid_input(format!("{field} must be {min} to {max} characters long")));
-    }
+    K::check_length(field, value).map_err(ApiError::invalid_input)?;
     if value.chars().any(char::is_control) {
         return Err(ApiError::invalid_input(format!("{field} must not contain control characters")));
     }

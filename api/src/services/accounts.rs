@@ -33,11 +33,8 @@ pub struct Account {
 }
 
 fn parse_password(password: &str) -> Result<String, ApiError> {
-    if (Password::MIN..=Password::MAX).contains(&password.chars().count()) {
-        Ok(password.to_owned())
-    } else {
-        Err(ApiError::invalid_input(format!("password must be {} to {} characters long", Password::MIN, Password::MAX)))
-    }
+    Password::check_length("password", password).map_err(ApiError::invalid_input)?;
+    Ok(password.to_owned())
 }
 
 fn parse_phone(phone: Option<&str>) -> Result<Option<String>, ApiError> {

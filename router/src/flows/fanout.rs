@@ -190,14 +190,8 @@ pub async fn user_activity(
     let query = outgoing.path_and_query.split_once('?').map_or("", |(_, q)| q);
     let query: ActivityQuery = serde_urlencoded::from_str(query)
         .map_err(|e| RouterError::invalid_input(format!("invalid query string: {e}")))?;
-    let limit = query.limit.unwrap_or(PageSize::DEFAULT);
-    if !(PageSize::MIN..=PageSize::MAX).contains(&limit) {
-        return Err(RouterError::invalid_input(format!(
-            "limit must be between {} and {}",
-            PageSize::MIN,
-            PageSize::MAX
-        )));
-    }
+    let limit =
+        PageSize::check("limit", query.limit.unwrap_or(PageSize::DEFAULT)).map_err(RouterError::invalid_input)?;
     let mut cursor = match &query.cursor {
         Some(c) => {
             MergeCursor::decode(c).ok_or_else(|| RouterError::invalid_input("cursor is not one this server issued"))?
