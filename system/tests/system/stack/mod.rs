@@ -5,6 +5,7 @@ mod authorization;
 mod discounts;
 mod governance;
 mod hostile_input;
+mod input_rules;
 mod keys;
 mod limits;
 
