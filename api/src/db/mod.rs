@@ -323,15 +323,14 @@ impl Drop for Waiting {
 }
 
 /// Inserts a row under a freshly generated id, drawing again on the (rare) collision.
-/// `insert` answers whether the row went in.
-pub fn with_fresh_id<Id>(
+/// `insert` answers what the insert returned, or `None` when the id was taken.
+pub fn with_fresh_id<Id, T>(
     generate: impl Fn() -> Id,
-    mut insert: impl FnMut(&Id) -> QueryResult<bool>,
-) -> QueryResult<Id> {
+    mut insert: impl FnMut(&Id) -> QueryResult<Option<T>>,
+) -> QueryResult<T> {
     for _ in 0..8 {
-        let id = generate();
-        if insert(&id)? {
-            return Ok(id);
+        if let Some(inserted) = insert(&generate())? {
+            return Ok(inserted);
         }
     }
     Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))

@@ -115,20 +115,18 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
                 let user_id = db::with_fresh_id(
                     || UserId::generate(region),
                     |id| {
-                        users::insert(
-                            conn,
-                            &users::NewUserRow {
-                                id,
-                                email: account.email.as_str(),
-                                password_hash: &password_hash,
-                                role: account.role,
-                                full_name: &account.full_name,
-                                phone: account.phone.as_deref(),
-                                location: account.location.as_deref(),
-                                age: account.age,
-                                personal_group_id: &group_id,
-                            },
-                        )
+                        let row = users::NewUserRow {
+                            id,
+                            email: account.email.as_str(),
+                            password_hash: &password_hash,
+                            role: account.role,
+                            full_name: &account.full_name,
+                            phone: account.phone.as_deref(),
+                            location: account.location.as_deref(),
+                            age: account.age,
+                            personal_group_id: &group_id,
+                        };
+                        Ok(users::insert(conn, &row)?.then(|| id.clone()))
                     },
                 )
                 .map_err(email_taken_or)?;

@@ -98,25 +98,21 @@ pub async fn add(
     let item = state
         .db
         .run(move |conn| {
-            let mut inserted = None;
-            db::with_fresh_id(
+            let item = db::with_fresh_id(
                 || ItemId::generate(region),
                 |id| {
-                    inserted = catalogue::insert(
-                        conn,
-                        &catalogue::NewItemRow {
-                            id,
-                            name: &name,
-                            category: &category,
-                            price_cents,
-                            points_price,
-                            available,
-                        },
-                    )?;
-                    Ok(inserted.is_some())
+                    let row = catalogue::NewItemRow {
+                        id,
+                        name: &name,
+                        category: &category,
+                        price_cents,
+                        points_price,
+                        available,
+                    };
+                    catalogue::insert(conn, &row)
                 },
             )?;
-            inserted.ok_or_else(|| ApiError::internal("inserted item missing"))
+            Ok(item)
         })
         .await?;
     state.catalogue.invalidate();

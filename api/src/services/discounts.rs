@@ -113,29 +113,25 @@ pub async fn add(state: &AppState, caller: &Caller, region: RegionId, new: &NewD
     let row = state
         .db
         .run(move |conn| {
-            let mut inserted = None;
-            db::with_fresh_id(
+            let row = db::with_fresh_id(
                 || DiscountId::generate(region),
                 |id| {
-                    inserted = discounts::insert(
-                        conn,
-                        &discounts::NewDiscountRow {
-                            id,
-                            name: &name,
-                            percent_off,
-                            amount_off_cents,
-                            min_spend_cents,
-                            category: category.as_deref(),
-                            valid_from,
-                            valid_until,
-                            audience,
-                            every_n_bills,
-                        },
-                    )?;
-                    Ok(inserted.is_some())
+                    let row = discounts::NewDiscountRow {
+                        id,
+                        name: &name,
+                        percent_off,
+                        amount_off_cents,
+                        min_spend_cents,
+                        category: category.as_deref(),
+                        valid_from,
+                        valid_until,
+                        audience,
+                        every_n_bills,
+                    };
+                    discounts::insert(conn, &row)
                 },
             )?;
-            inserted.ok_or_else(|| ApiError::internal("inserted discount missing"))
+            Ok(row)
         })
         .await?;
     state.discounts.invalidate();

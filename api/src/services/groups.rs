@@ -53,7 +53,10 @@ pub fn insert_group(
 ) -> QueryResult<GroupId> {
     db::with_fresh_id(
         || GroupId::generate(region),
-        |id| groups::insert(conn, &groups::NewGroupRow { id, name, location, personal_of: None, owner_id: owner }),
+        |id| {
+            let row = groups::NewGroupRow { id, name, location, personal_of: None, owner_id: owner };
+            Ok(groups::insert(conn, &row)?.then(|| id.clone()))
+        },
     )
 }
 

@@ -94,32 +94,27 @@ pub async fn create(
                 let code = new_code(&group);
                 let hash = code_hash(&code);
                 let expires_at = Utc::now() + request.lifetime;
-                let mut row = None;
-                let id = db::with_fresh_id(
+                let row = db::with_fresh_id(
                     || InvitationId::generate(region),
                     |id| {
-                        row = invitations::insert(
-                            conn,
-                            &invitations::NewInvitationRow {
-                                id,
-                                group_id: &group,
-                                code_hash: &hash,
-                                can_redeem: request.can_redeem,
-                                user_id: request.user.as_ref(),
-                                created_by: &caller.user_id,
-                                expires_at,
-                            },
-                        )?;
-                        Ok(row.is_some())
+                        let row = invitations::NewInvitationRow {
+                            id,
+                            group_id: &group,
+                            code_hash: &hash,
+                            can_redeem: request.can_redeem,
+                            user_id: request.user.as_ref(),
+                            created_by: &caller.user_id,
+                            expires_at,
+                        };
+                        invitations::insert(conn, &row)
                     },
                 )?;
-                let row = row.ok_or(diesel::result::Error::NotFound)?;
                 Ok(Ok(Invitation {
-                    id,
+                    id: row.id,
                     code,
-                    group_id: group.clone(),
+                    group_id: row.group_id,
                     can_redeem: row.can_redeem,
-                    user_id: request.user.clone(),
+                    user_id: row.user_id,
                     expires_at: row.expires_at,
                 }))
             })?
