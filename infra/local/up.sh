@@ -26,7 +26,8 @@
 #                                bench); per-account limits keep their defaults.
 #                                default: every limit as a real deployment runs it, and the
 #                                client address taken from X-Forwarded-For (one trusted
-#                                hop), so a test can speak as several addresses
+#                                hop, from 127.0.0.1), so a test can speak as several
+#                                addresses
 #   TLS [0]                      1: every service serves HTTPS and calls the others over
 #                                HTTPS, with a throwaway CA made in $STATE/tls (tls.sh);
 #                                clients trust it with LOYALTY_CA_FILE=$STATE/tls/ca.pem
@@ -255,7 +256,9 @@ else
       export "LOYALTY_ROUTER_LIMITS__${limit}__PER_MINUTE=60000000" "LOYALTY_ROUTER_LIMITS__${limit}__BURST=1000000"
     done
   else
-    export LOYALTY_ROUTER_LIMITS__TRUSTED_PROXY_HOPS=1
+    # The tests that speak as several addresses connect from 127.0.0.1, as a load
+    # balancer would from its own network; other loopback addresses are not proxies.
+    export LOYALTY_ROUTER_LIMITS__TRUSTED_PROXY_HOPS=1 LOYALTY_ROUTER_LIMITS__TRUSTED_PROXIES='[127.0.0.1/32, ::1/128]'
   fi
   LOYALTY_ROUTER_LISTEN=127.0.0.1:$ROUTER_PORT LOYALTY_ROUTER_ADMIN_LISTEN=127.0.0.1:$ROUTER_ADMIN_PORT \
     nohup "$BIN_DIR/loyalty-router" --config "$topology" >>"$STATE/log/router.log" 2>&1 &

@@ -19,6 +19,8 @@ use actix_web::http::header::HeaderMap;
 use contract::secret::{PROXY_CLIENT_HEADER, PROXY_TOKEN_HEADER};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
+use observability::address::{Proxies, UntrustedHops};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RouterError;
@@ -59,6 +61,9 @@ pub struct LimitsConfig {
     /// The client's address is the entry that many places from the right; entries
     /// further left were written by the client and are not trusted.
     pub trusted_proxy_hops: usize,
+    /// The networks those proxies connect from (CIDRs: the load balancer's VPC). Needed
+    /// with `trusted_proxy_hops`; a connection from anywhere else counts as its own address.
+    pub trusted_proxies: Vec<IpNet>,
     /// The shared secret of the front ends that speak for their visitors (the web
     /// console): a request that carries it in `X-Proxy-Token` is counted as the address
     /// in its `X-Proxy-Client`. None trusts no front end.
@@ -79,6 +84,7 @@ impl Default for LimitsConfig {
             join_per_address: Rate::new(60, 20),
             join_per_account: Rate::new(30, 10),
             trusted_proxy_hops: 0,
+            trusted_proxies: Vec::new(),
             proxy_token: None,
             max_connections_per_worker: 10_000,
         }
@@ -100,14 +106,14 @@ pub struct Limits {
     login_per_email: DefaultKeyedRateLimiter<String>,
     join_per_address: DefaultKeyedRateLimiter<IpAddr>,
     join_per_account: DefaultKeyedRateLimiter<String>,
-    trusted_proxy_hops: usize,
+    proxies: Proxies,
     proxy_token: Option<String>,
     clock: DefaultClock,
 }
 
 impl Limits {
-    pub fn new(config: &LimitsConfig) -> Limits {
-        Limits {
+    pub fn new(config: &LimitsConfig) -> Result<Limits, UntrustedHops> {
+        Ok(Limits {
             per_address: RateLimiter::keyed(config.per_address.quota()),
             sign_up_per_address: RateLimiter::keyed(config.sign_up_per_address.quota()),
             sign_up_per_email: RateLimiter::keyed(config.sign_up_per_email.quota()),
@@ -115,17 +121,16 @@ impl Limits {
             login_per_email: RateLimiter::keyed(config.login_per_email.quota()),
             join_per_address: RateLimiter::keyed(config.join_per_address.quota()),
             join_per_account: RateLimiter::keyed(config.join_per_account.quota()),
-            trusted_proxy_hops: config.trusted_proxy_hops,
+            proxies: Proxies::new(config.trusted_proxy_hops, &config.trusted_proxies)?,
             proxy_token: config.proxy_token.clone(),
             clock: DefaultClock::default(),
-        }
+        })
     }
 
     /// The client's address: the visitor a trusted front end names, else the
     /// connection's peer or the `X-Forwarded-For` entry the trusted proxies wrote.
     pub fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
-        self.visitor_of_front_end(req.headers())
-            .or_else(|| observability::address::client(req, self.trusted_proxy_hops))
+        self.visitor_of_front_end(req.headers()).or_else(|| self.proxies.client(req))
     }
 
     /// The `X-Proxy-Client` of a request with the right `X-Proxy-Token`.
@@ -204,7 +209,7 @@ mod tests {
     #[test]
     fn a_burst_then_429_with_a_wait_per_key() {
         let config = LimitsConfig { login_per_address: Rate::new(60, 3), ..LimitsConfig::default() };
-        let limits = Limits::new(&config);
+        let limits = Limits::new(&config).unwrap();
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for n in 0..3 {
             let email = format!("u{n}@x.io");
@@ -226,14 +231,27 @@ mod tests {
                 .insert_header(("x-forwarded-for", forwarded))
                 .to_http_request()
         };
-        let direct = Limits::new(&LimitsConfig::default());
+        let direct = Limits::new(&LimitsConfig::default()).unwrap();
         // Clients connecting directly: whatever they claim, their own address counts.
         assert_eq!(direct.client_address(&request("1.2.3.4")), Some("10.1.1.1".parse().unwrap()));
-        let behind_lb = Limits::new(&LimitsConfig { trusted_proxy_hops: 1, ..LimitsConfig::default() });
+        let behind_lb = LimitsConfig {
+            trusted_proxy_hops: 1,
+            trusted_proxies: vec!["10.1.0.0/16".parse().unwrap()],
+            ..LimitsConfig::default()
+        };
+        let behind_lb = Limits::new(&behind_lb).unwrap();
         // Behind one load balancer: its entry (the last), not the one the client wrote.
         let spoofed = request("6.6.6.6, 203.0.113.9");
         assert_eq!(behind_lb.client_address(&spoofed), Some("203.0.113.9".parse().unwrap()));
         assert_eq!(behind_lb.client_address(&request("garbage")), Some("10.1.1.1".parse().unwrap()));
+        // A connection from outside the proxies' network is not a proxy's: its own address.
+        let elsewhere = LimitsConfig {
+            trusted_proxy_hops: 1,
+            trusted_proxies: vec!["10.9.0.0/16".parse().unwrap()],
+            ..LimitsConfig::default()
+        };
+        let elsewhere = Limits::new(&elsewhere).unwrap();
+        assert_eq!(elsewhere.client_address(&spoofed), Some("10.1.1.1".parse().unwrap()));
     }
 
     #[test]
@@ -245,19 +263,20 @@ mod tests {
                 .insert_header((PROXY_CLIENT_HEADER, "198.51.100.4"))
                 .to_http_request()
         };
-        let trusting = Limits::new(&LimitsConfig { proxy_token: Some("s3cret".into()), ..LimitsConfig::default() });
+        let trusting =
+            Limits::new(&LimitsConfig { proxy_token: Some("s3cret".into()), ..LimitsConfig::default() }).unwrap();
         assert_eq!(trusting.client_address(&request("s3cret")), Some("198.51.100.4".parse().unwrap()));
         // A client that guesses at the token, or a router that trusts no front end, counts
         // the connection's own address.
         assert_eq!(trusting.client_address(&request("guess")), Some("10.1.1.1".parse().unwrap()));
-        let untrusting = Limits::new(&LimitsConfig::default());
+        let untrusting = Limits::new(&LimitsConfig::default()).unwrap();
         assert_eq!(untrusting.client_address(&request("s3cret")), Some("10.1.1.1".parse().unwrap()));
     }
 
     #[test]
     fn one_email_is_limited_across_addresses_whatever_its_case() {
         let config = LimitsConfig { login_per_email: Rate::new(1, 2), ..LimitsConfig::default() };
-        let limits = Limits::new(&config);
+        let limits = Limits::new(&config).unwrap();
         let address = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
         assert!(limits.check_action(address(1), &Action::LogIn { email: Some("Ann@x.io") }).is_ok());
         assert!(limits.check_action(address(2), &Action::LogIn { email: Some("ann@x.io") }).is_ok());

@@ -74,7 +74,7 @@ impl Application {
             Duration::from_millis(config.health.interval_ms),
             Duration::from_millis(config.health.timeout_ms),
         ));
-        let limits = Arc::new(Limits::new(&config.limits));
+        let limits = Arc::new(Limits::new(&config.limits)?);
         tokio::spawn(forget_idle_keys(limits.clone()));
         let state = AppState {
             limits,

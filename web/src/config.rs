@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +30,8 @@ pub struct Config {
     /// Proxies in front of the console that append the visitor's address to
     /// `X-Forwarded-For` (1 behind a load balancer, 0 when browsers connect directly).
     pub trusted_proxy_hops: usize,
+    /// The networks those proxies connect from (CIDRs); needed with `trusted_proxy_hops`.
+    pub trusted_proxies: Vec<IpNet>,
     pub workers: Option<usize>,
     pub log_json: bool,
     /// HTTPS on the listener (`cert_file`, `key_file`) and the CAs trusted for an
@@ -46,6 +49,7 @@ impl Default for Config {
             secure_cookies: false,
             proxy_token: None,
             trusted_proxy_hops: 0,
+            trusted_proxies: Vec::new(),
             workers: None,
             log_json: false,
             tls: tls::TlsConfig::default(),

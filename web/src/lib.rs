@@ -23,6 +23,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use base64::Engine;
+use observability::address::Proxies;
 
 pub use config::Config;
 
@@ -36,13 +37,13 @@ pub struct AppState {
     /// router's per-address limits count visitors, not the console.
     pub proxy_token: Option<String>,
     /// Proxies in front of the console that append to `X-Forwarded-For`.
-    pub trusted_proxy_hops: usize,
+    pub proxies: Proxies,
 }
 
 impl AppState {
     /// The platform's client speaking for the visitor of `req`.
     pub fn platform_for(&self, req: &actix_web::HttpRequest) -> client::Client {
-        match (&self.proxy_token, observability::address::client(req, self.trusted_proxy_hops)) {
+        match (&self.proxy_token, self.proxies.client(req)) {
             (Some(token), Some(address)) => self.platform.on_behalf_of(address, token),
             _ => self.platform.clone(),
         }
@@ -79,7 +80,7 @@ impl Application {
             platform,
             metrics,
             proxy_token: config.proxy_token.clone(),
-            trusted_proxy_hops: config.trusted_proxy_hops,
+            proxies: Proxies::new(config.trusted_proxy_hops, &config.trusted_proxies)?,
         };
         let server_tls = config.tls.server()?;
         let secure = config.secure_cookies || server_tls.is_some();

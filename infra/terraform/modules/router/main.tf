@@ -157,6 +157,7 @@ module "router" {
     proxy_token_parameter         = var.proxy_token_parameter
     console_session_key_parameter = var.console_session_key_parameter
     console_port                  = local.console_port
+    vpc_cidr                      = var.vpc_cidr
     topology                      = local.topology
     liveness                      = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-router", port = 8080 })
   })

@@ -1,7 +1,8 @@
 //! The limits a real deployment runs with, through the router, each client address
 //! spoken as by a load balancer (`X-Forwarded-For`): a flood of logins from one address
-//! is told to wait while another address is served, and a stranger who fails on
-//! purpose cannot lock an account's owner out.
+//! is told to wait while another address is served, a stranger who fails on purpose
+//! cannot lock an account's owner out, and a client that reaches the router past the
+//! load balancer cannot name another address.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -72,6 +73,40 @@ async fn one_address_flooding_logins_waits_and_cannot_lock_an_owner_out() {
     // Meanwhile another address logs in as usual.
     let res = log_in_from(&stack, "192.0.2.2", &owner.email, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+
+    // The same flood from 127.0.0.2, outside the proxies' network (127.0.0.1 here): it
+    // names a new address in X-Forwarded-For each time, and the router counts every
+    // login against the connection's own address all the same.
+    let mut statuses = Vec::new();
+    let started = std::time::Instant::now();
+    for n in 0..30 {
+        let body = json!({"email": format!("past-{n}@stack.test"), "password": "wrong password"}).to_string();
+        statuses.push(log_in_past_the_proxies(&stack.router, &format!("203.0.113.{n}"), &body).await);
+    }
+    let refilled = started.elapsed().as_secs() as usize + 1;
+    let served = statuses.iter().filter(|s| **s == 401).count();
+    assert!(served >= 20 && served <= 20 + refilled && served < 30, "{statuses:?} in {:?}", started.elapsed());
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+}
+
+/// `POST /v1/sessions` on a connection from 127.0.0.2 that claims to forward for
+/// `forwarded_for`; the status of the answer.
+async fn log_in_past_the_proxies(router: &str, forwarded_for: &str, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = router.trim_start_matches("http://");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "POST /v1/sessions HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nx-forwarded-for: {forwarded_for}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
+    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 async fn post_from(

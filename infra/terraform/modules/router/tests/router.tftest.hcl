@@ -112,6 +112,10 @@ run "the_console_runs_beside_each_router_behind_a_host_rule" {
     error_message = "Router and console share the proxy token, so the router counts each visitor's own address."
   }
   assert {
+    condition     = strcontains(module.router.user_data, "LOYALTY_ROUTER_LIMITS__TRUSTED_PROXIES=[10.0.0.0/16]") && strcontains(module.router.user_data, "LOYALTY_WEB_TRUSTED_PROXIES=[10.0.0.0/16]")
+    error_message = "Router and console believe X-Forwarded-For only from the VPC the load balancer connects from."
+  }
+  assert {
     condition     = strcontains(module.router.policy, "/loyalty/test/proxy-token") && strcontains(module.router.policy, "/loyalty/test/console-session-key")
     error_message = "The instances may read the console's secrets."
   }
