@@ -40,7 +40,9 @@ impl Proxies {
     /// entry `hops` places from the right (1 behind an AWS load balancer), or the peer
     /// when the header is shorter than that.
     pub fn client(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr().map(|a| a.ip());
+        // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`: the same client, and
+        // the same network, as `a.b.c.d`.
+        let peer = req.peer_addr().map(|a| a.ip().to_canonical());
         if self.hops == 0 || !peer.is_some_and(|peer| self.networks.iter().any(|net| net.contains(&peer))) {
             return peer;
         }
@@ -97,6 +99,13 @@ mod tests {
         let behind_lb = proxies(1, &["10.0.0.0/16", "fd00::/8"]);
         assert_eq!(behind_lb.client(&from("198.51.100.7", "203.0.113.9")), "198.51.100.7".parse().ok());
         assert_eq!(behind_lb.client(&from("fd12::1", "203.0.113.9")), "203.0.113.9".parse().ok());
+    }
+
+    #[test]
+    fn an_ipv4_peer_on_a_dual_stack_listener_is_the_same_peer() {
+        let behind_lb = proxies(1, &["10.0.0.0/16"]);
+        assert_eq!(behind_lb.client(&from("::ffff:10.0.3.4", "203.0.113.9")), "203.0.113.9".parse().ok());
+        assert_eq!(Proxies::none().client(&from("::ffff:198.51.100.7", "")), "198.51.100.7".parse().ok());
     }
 
     #[test]
