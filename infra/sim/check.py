@@ -129,6 +129,9 @@ def built():
         for code in REGIONS:
             lb = client("elbv2", code).describe_load_balancers(Names=[f"loyalty-{code}-internal"])["LoadBalancers"][0]
             check(lb["Scheme"] == "internal", f"{code}: its ALB is internal")
+            attributes = client("elbv2", code).describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])
+            xff = {a["Key"]: a["Value"] for a in attributes["Attributes"]}.get("routing.http.xff_header_processing.mode")
+            check(xff == "preserve", f"{code}: its ALB passes X-Forwarded-For on as the router wrote it")
             listeners = client("elbv2", code).describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
             check([(l["Port"], l["Protocol"]) for l in listeners] == [(443, "HTTPS")], f"{code}: HTTPS only")
             alias = names.get(f"api-{code}.loyalty.internal.", "").rstrip(".").lower()

@@ -23,7 +23,8 @@ pub async fn create_session(
 }
 
 /// The client's address: the last `X-Forwarded-For` entry (the router writes the address
-/// it saw there, and only the router reaches the API), else the connection's peer.
+/// it saw there, and only the router reaches the API; in AWS through the region's internal
+/// load balancer, which passes the header on unchanged), else the connection's peer.
 fn client_address(req: &HttpRequest) -> Option<IpAddr> {
     let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok()).last();
     forwarded

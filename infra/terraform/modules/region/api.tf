@@ -21,6 +21,11 @@ resource "aws_lb" "internal" {
   security_groups            = [aws_security_group.alb.id]
   subnets                    = module.network.private_subnet_ids
   drop_invalid_header_fields = true
+  # The router writes the client's address into X-Forwarded-For, and the API keys failed
+  # logins by it. Appending (the default) would add the router's own address, so every
+  # client behind one router would share one lockout: a stranger's failures would lock
+  # the account's owner out. Only routers and peer regions reach this ALB.
+  xff_header_processing_mode = "preserve"
   enable_deletion_protection = var.deletion_protection
   access_logs {
     bucket  = var.access_logs_bucket

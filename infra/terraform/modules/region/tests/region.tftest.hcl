@@ -130,6 +130,10 @@ run "api_instances_use_imdsv2_readyz_and_rolling_refresh" {
     error_message = "The region's ALB is internal and drops invalid headers."
   }
   assert {
+    condition     = aws_lb.internal.xff_header_processing_mode == "preserve"
+    error_message = "The region's ALB passes on X-Forwarded-For as the router wrote it (the client's address), adding nothing."
+  }
+  assert {
     condition     = strcontains(module.api.user_data, "DB_AUTH=iam") && strcontains(module.api.user_data, "get-parameter --with-decryption")
     error_message = "User data uses IAM database auth and reads secrets from SSM at boot."
   }
