@@ -234,23 +234,22 @@ mod tests {
         let direct = Limits::new(&LimitsConfig::default()).unwrap();
         // Clients connecting directly: whatever they claim, their own address counts.
         assert_eq!(direct.client_address(&request("1.2.3.4")), Some("10.1.1.1".parse().unwrap()));
-        let behind_lb = LimitsConfig {
-            trusted_proxy_hops: 1,
-            trusted_proxies: vec!["10.1.0.0/16".parse().unwrap()],
-            ..LimitsConfig::default()
+        // One load balancer in front, connecting from `network`.
+        let behind_one = |network: &str| {
+            let config = LimitsConfig {
+                trusted_proxy_hops: 1,
+                trusted_proxies: vec![network.parse().unwrap()],
+                ..LimitsConfig::default()
+            };
+            Limits::new(&config).unwrap()
         };
-        let behind_lb = Limits::new(&behind_lb).unwrap();
+        let behind_lb = behind_one("10.1.0.0/16");
         // Behind one load balancer: its entry (the last), not the one the client wrote.
         let spoofed = request("6.6.6.6, 203.0.113.9");
         assert_eq!(behind_lb.client_address(&spoofed), Some("203.0.113.9".parse().unwrap()));
         assert_eq!(behind_lb.client_address(&request("garbage")), Some("10.1.1.1".parse().unwrap()));
         // A connection from outside the proxies' network is not a proxy's: its own address.
-        let elsewhere = LimitsConfig {
-            trusted_proxy_hops: 1,
-            trusted_proxies: vec!["10.9.0.0/16".parse().unwrap()],
-            ..LimitsConfig::default()
-        };
-        let elsewhere = Limits::new(&elsewhere).unwrap();
+        let elsewhere = behind_one("10.9.0.0/16");
         assert_eq!(elsewhere.client_address(&spoofed), Some("10.1.1.1".parse().unwrap()));
     }
 
