@@ -164,9 +164,7 @@ impl Application {
                 .default_service(web::to(routes::no_route))
         })
         .workers(workers)
-        // Longer than the router's pool keeps idle connections, so the router never
-        // reuses one that this side has just closed.
-        .keep_alive(Duration::from_secs(75))
+        .keep_alive(observability::KEEP_ALIVE)
         .shutdown_timeout(10);
         let server = match server_tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls)?,

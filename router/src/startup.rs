@@ -109,7 +109,7 @@ impl Application {
                 .default_service(web::to(dispatch))
         })
         .workers(workers)
-        .keep_alive(Duration::from_secs(75))
+        .keep_alive(observability::KEEP_ALIVE)
         // A client gets 5 s to send a request's head; connections per worker are capped.
         .client_request_timeout(Duration::from_secs(5))
         .max_connections(max_connections)

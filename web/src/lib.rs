@@ -104,6 +104,8 @@ impl Application {
                 .wrap(security::headers())
                 .configure(pages::routes)
         });
+        // Not actix's 5 s: the public load balancer keeps idle connections for 60 s.
+        server = server.keep_alive(observability::KEEP_ALIVE);
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
@@ -124,5 +126,43 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// One `GET /healthz` on `stream`, which stays open; the answer's status line.
+    fn health(stream: &mut TcpStream) -> String {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: console\r\n\r\n").unwrap();
+        let mut answer = [0u8; 512];
+        let read = stream.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_owned()
+    }
+
+    /// A load balancer reuses a connection that has been idle for up to 60 s; actix's own
+    /// default would have closed it after 5.
+    #[actix_web::test]
+    async fn an_idle_connection_stays_open_for_the_load_balancer() {
+        let config = Config { listen: "127.0.0.1:0".into(), workers: Some(1), ..Config::default() };
+        let app = Application::build(config).unwrap();
+        let address = app.address();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let (first, after_idling) = actix_web::rt::task::spawn_blocking(move || {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let first = health(&mut stream);
+            std::thread::sleep(Duration::from_secs(6));
+            (first, health(&mut stream))
+        })
+        .await
+        .unwrap();
+        assert_eq!(first, "HTTP/1.1 200 OK");
+        assert_eq!(after_idling, "HTTP/1.1 200 OK", "the console closed a connection idle for 6 s");
     }
 }
