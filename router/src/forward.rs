@@ -301,11 +301,12 @@ mod tests {
 
     #[actix_web::test]
     async fn a_write_an_instance_refused_goes_to_the_next_instance() {
-        // A port nothing listens on any more: connecting to it is refused.
-        let gone = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            format!("http://{}", listener.local_addr().unwrap())
-        };
+        // A port bound but not listened on: connecting to it is refused. Held to the end,
+        // so no other server of this or a parallel test can be given it (a port freed
+        // at once was, and the router's request met that server).
+        let held = tokio::net::TcpSocket::new_v4().unwrap();
+        held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let gone = format!("http://{}", held.local_addr().unwrap());
         let instance = FlakyInstance::start(Flake::Dropped, 0).await;
         let reply = new_group(&router_before(vec![gone, instance.url.clone()]).await).await.unwrap();
         assert_eq!((reply.status, instance.received()), (201, 1), "never sent to the first: sent on, once");
