@@ -54,33 +54,28 @@ impl Client {
 
     pub async fn regions(&self) -> Result<Reply<Regions>> {
         let path = endpoints::REGIONS.path(&[]);
-
         self.read(endpoints::REGIONS, path).await
     }
 
     /// Signs up; with an admin token, `new.role` may make staff or an admin.
     pub async fn sign_up(&self, new: &NewUser) -> Result<Reply<User>> {
         let path = endpoints::SIGN_UP.path(&[]);
-
         self.write(endpoints::SIGN_UP, path, None, Some(new)).await
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> Result<Reply<Session>> {
         let body = NewSession { email: email.to_owned(), password: password.to_owned() };
         let path = endpoints::LOG_IN.path(&[]);
-
         self.write(endpoints::LOG_IN, path, None, Some(&body)).await
     }
 
     pub async fn user(&self, uid: impl Display) -> Result<Reply<User>> {
         let path = endpoints::USER.path(&[&uid]);
-
         self.read(endpoints::USER, path).await
     }
 
     pub async fn update_user(&self, uid: impl Display, patch: &UserPatch) -> Result<Reply<User>> {
         let path = endpoints::UPDATE_USER.path(&[&uid]);
-
         self.write(endpoints::UPDATE_USER, path, None, Some(patch)).await
     }
 
@@ -92,38 +87,32 @@ impl Client {
 
     pub async fn user_groups(&self, uid: impl Display) -> Result<Reply<UserGroups>> {
         let path = endpoints::USER_GROUPS.path(&[&uid]);
-
         self.read(endpoints::USER_GROUPS, path).await
     }
 
     pub async fn activity(&self, uid: impl Display, page: &PageQuery) -> Result<Reply<ActivityPage>> {
         let path = endpoints::ACTIVITY.path_with_query(&[&uid], page);
-
         self.read(endpoints::ACTIVITY, path).await
     }
 
     pub async fn create_group(&self, new: &NewGroup) -> Result<Reply<Group>> {
         let path = endpoints::CREATE_GROUP.path(&[]);
-
         self.write(endpoints::CREATE_GROUP, path, None, Some(new)).await
     }
 
     pub async fn group(&self, gid: impl Display) -> Result<Reply<Group>> {
         let path = endpoints::GROUP.path(&[&gid]);
-
         self.read(endpoints::GROUP, path).await
     }
 
     pub async fn update_group(&self, gid: impl Display, patch: &GroupPatch) -> Result<Reply<Group>> {
         let path = endpoints::UPDATE_GROUP.path(&[&gid]);
-
         self.write(endpoints::UPDATE_GROUP, path, None, Some(patch)).await
     }
 
     /// Joins `gid` as `new.user_id` with `new.invitation` (admins need none).
     pub async fn join(&self, gid: impl Display, new: &NewMember) -> Result<Reply<Membership>> {
         let path = endpoints::JOIN.path(&[&gid]);
-
         self.write(endpoints::JOIN, path, None, Some(new)).await
     }
 
@@ -134,25 +123,21 @@ impl Client {
         patch: &MemberPatch,
     ) -> Result<Reply<Membership>> {
         let path = endpoints::CHANGE_MEMBER.path(&[&gid, &uid]);
-
         self.write(endpoints::CHANGE_MEMBER, path, None, Some(patch)).await
     }
 
     pub async fn remove_member(&self, gid: impl Display, uid: impl Display) -> Result<Reply<()>> {
         let path = endpoints::REMOVE_MEMBER.path(&[&gid, &uid]);
-
         self.write(endpoints::REMOVE_MEMBER, path, None, NO_BODY).await
     }
 
     pub async fn invite(&self, gid: impl Display, new: &NewInvitation) -> Result<Reply<Invitation>> {
         let path = endpoints::INVITE.path(&[&gid]);
-
         self.write(endpoints::INVITE, path, None, Some(new)).await
     }
 
     pub async fn invitations(&self, gid: impl Display, page: &PageQuery) -> Result<Reply<Page<InvitationSummary>>> {
         let path = endpoints::INVITATIONS.path_with_query(&[&gid], page);
-
         self.read(endpoints::INVITATIONS, path).await
     }
 
@@ -163,53 +148,45 @@ impl Client {
 
     pub async fn transactions(&self, gid: impl Display, page: &PageQuery) -> Result<Reply<Page<LedgerEntry>>> {
         let path = endpoints::TRANSACTIONS.path_with_query(&[&gid], page);
-
         self.read(endpoints::TRANSACTIONS, path).await
     }
 
     /// Spends a group's points, applied at most once per `key` however often it is sent.
     pub async fn redeem(&self, gid: impl Display, new: &NewRedemption, key: &str) -> Result<Reply<Redemption>> {
         let path = endpoints::REDEEM.path(&[&gid]);
-
         self.write(endpoints::REDEEM, path, Some(key), Some(new)).await
     }
 
     /// Bills a customer (staff, admin), applied at most once per `key`.
     pub async fn bill(&self, new: &NewBill, key: &str) -> Result<Reply<Bill>> {
         let path = endpoints::BILL.path(&[]);
-
         self.write(endpoints::BILL, path, Some(key), Some(new)).await
     }
 
     /// Takes back lines of a bill (staff, admin), applied at most once per `key`.
     pub async fn return_bill(&self, bill_id: impl Display, new: &NewReturn, key: &str) -> Result<Reply<Return>> {
         let path = endpoints::RETURN.path(&[&bill_id]);
-
         self.write(endpoints::RETURN, path, Some(key), Some(new)).await
     }
 
     /// What `bill` with the same body would come to now; writes nothing.
     pub async fn quote(&self, new: &NewBill) -> Result<Reply<BillQuote>> {
         let path = endpoints::QUOTE.path(&[]);
-
         self.write(endpoints::QUOTE, path, None, Some(new)).await
     }
 
     pub async fn discounts(&self, rid: impl Display) -> Result<Reply<Discounts>> {
         let path = endpoints::DISCOUNTS.path(&[&rid]);
-
         self.read(endpoints::DISCOUNTS, path).await
     }
 
     pub async fn add_discount(&self, rid: impl Display, new: &NewDiscount) -> Result<Reply<Discount>> {
         let path = endpoints::ADD_DISCOUNT.path(&[&rid]);
-
         self.write(endpoints::ADD_DISCOUNT, path, None, Some(new)).await
     }
 
     pub async fn change_discount(&self, id: impl Display, patch: &DiscountPatch) -> Result<Reply<Discount>> {
         let path = endpoints::CHANGE_DISCOUNT.path(&[&id]);
-
         self.write(endpoints::CHANGE_DISCOUNT, path, None, Some(patch)).await
     }
 
@@ -220,38 +197,32 @@ impl Client {
 
     pub async fn offers(&self, gid: impl Display) -> Result<Reply<Offers>> {
         let path = endpoints::OFFERS.path(&[&gid]);
-
         self.read(endpoints::OFFERS, path).await
     }
 
     /// Issues a group an offer (staff, admin), once per `key`.
     pub async fn issue_offer(&self, gid: impl Display, new: &NewOffer, key: &str) -> Result<Reply<Offer>> {
         let path = endpoints::ISSUE_OFFER.path(&[&gid]);
-
         self.write(endpoints::ISSUE_OFFER, path, Some(key), Some(new)).await
     }
 
     pub async fn catalogue(&self, rid: impl Display) -> Result<Reply<Catalogue>> {
         let path = endpoints::CATALOGUE.path(&[&rid]);
-
         self.read(endpoints::CATALOGUE, path).await
     }
 
     pub async fn add_item(&self, rid: impl Display, new: &NewCatalogueItem) -> Result<Reply<CatalogueItem>> {
         let path = endpoints::ADD_ITEM.path(&[&rid]);
-
         self.write(endpoints::ADD_ITEM, path, None, Some(new)).await
     }
 
     pub async fn change_item(&self, item_id: impl Display, patch: &CatalogueItemPatch) -> Result<Reply<CatalogueItem>> {
         let path = endpoints::CHANGE_ITEM.path(&[&item_id]);
-
         self.write(endpoints::CHANGE_ITEM, path, None, Some(patch)).await
     }
 
     pub async fn remove_item(&self, item_id: impl Display) -> Result<Reply<()>> {
         let path = endpoints::REMOVE_ITEM.path(&[&item_id]);
-
         self.write(endpoints::REMOVE_ITEM, path, None, NO_BODY).await
     }
 }
