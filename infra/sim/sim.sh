@@ -89,7 +89,7 @@ PROVIDER
 moto_pid=
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 # moto has twice refused a rule it had just created, InvalidPermission.Duplicate, as if
-# the provider's request for it had reached it twice (CI runs of e1e51fd and 26ac386,
+# the provider's request for it had reached it twice (CI runs of e1e51fd and cf9522c,
 # both while the tests kept the CPUs busy; in the second, moto served one request at a
 # time and logged no error before it). The stack is then applied once more on a fresh
 # moto; any other failure, or a second one, fails the run.
