@@ -10,7 +10,7 @@ use actix_web::HttpRequest;
 use ipnet::IpNet;
 
 /// The proxies in front of a service: how many append to `X-Forwarded-For`, and the
-/// networks they connect from.
+/// networks they connect from. The default is none: the connection's peer is the client.
 #[derive(Debug, Clone, Default)]
 pub struct Proxies {
     hops: usize,
@@ -24,11 +24,6 @@ pub struct Proxies {
 pub struct UntrustedHops(usize);
 
 impl Proxies {
-    /// No proxies: the connection's peer is the client.
-    pub fn none() -> Proxies {
-        Proxies::default()
-    }
-
     pub fn new(hops: usize, networks: &[IpNet]) -> Result<Proxies, UntrustedHops> {
         if hops > 0 && networks.is_empty() {
             return Err(UntrustedHops(hops));
@@ -82,7 +77,7 @@ mod tests {
 
     #[test]
     fn without_proxies_the_peer_is_the_client_whatever_the_header_says() {
-        assert_eq!(Proxies::none().client(&from("198.51.100.7", "203.0.113.9")), "198.51.100.7".parse().ok());
+        assert_eq!(Proxies::default().client(&from("198.51.100.7", "203.0.113.9")), "198.51.100.7".parse().ok());
     }
 
     #[test]
@@ -105,7 +100,7 @@ mod tests {
     fn an_ipv4_peer_on_a_dual_stack_listener_is_the_same_peer() {
         let behind_lb = proxies(1, &["10.0.0.0/16"]);
         assert_eq!(behind_lb.client(&from("::ffff:10.0.3.4", "203.0.113.9")), "203.0.113.9".parse().ok());
-        assert_eq!(Proxies::none().client(&from("::ffff:198.51.100.7", "")), "198.51.100.7".parse().ok());
+        assert_eq!(Proxies::default().client(&from("::ffff:198.51.100.7", "")), "198.51.100.7".parse().ok());
     }
 
     #[test]
