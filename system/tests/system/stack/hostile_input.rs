@@ -7,15 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::raw::exchange;
 use crate::support::{Stack, expect_json};
 use reqwest::StatusCode;
 
@@ -31,7 +29,6 @@ struct Raw {
 /// Sends `raw` on its own connection; the status the router answered (0: no answer).
 async fn send(router: &str, token: &str, raw: &Raw) -> u16 {
     let address = router.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let mut bytes =
         format!("{} {} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n", raw.method, raw.target).into_bytes();
     if !raw.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
@@ -45,14 +42,8 @@ async fn send(router: &str, token: &str, raw: &Raw) -> u16 {
     }
     bytes.extend(format!("content-length: {}\r\n\r\n", raw.body.len()).as_bytes());
     bytes.extend(&raw.body);
-    if stream.write_all(&bytes).await.is_err() {
-        return 0;
-    }
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the router did not answer {raw:?} within 15 s");
-    let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
-    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    let status = exchange(router, None, &bytes).await;
+    status.unwrap_or_else(|| panic!("the router did not answer {raw:?} within 15 s"))
 }
 
 /// Text an attacker might put anywhere: separators, escapes, traversal, unicode, controls.

@@ -9,6 +9,7 @@
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
+use crate::support::raw::exchange;
 use crate::support::{Options, PASSWORD, Stack};
 
 async fn log_in_from(stack: &Stack, address: &str, email: &str, password: &str) -> Response {
@@ -92,21 +93,13 @@ async fn one_address_flooding_logins_waits_and_cannot_lock_an_owner_out() {
 /// `POST /v1/sessions` on a connection from 127.0.0.2 that claims to forward for
 /// `forwarded_for`; the status of the answer.
 async fn log_in_past_the_proxies(router: &str, forwarded_for: &str, body: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = router.trim_start_matches("http://");
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
-    let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
     let request = format!(
         "POST /v1/sessions HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nx-forwarded-for: {forwarded_for}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
-    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    exchange(router, "127.0.0.2".parse().ok(), request.as_bytes()).await.unwrap_or(0)
 }
 
 async fn post_from(

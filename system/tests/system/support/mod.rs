@@ -6,6 +6,7 @@
 
 mod people;
 mod ports;
+pub mod raw;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
