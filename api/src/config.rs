@@ -51,6 +51,16 @@ pub struct Config {
 pub struct GroupsConfig {
     /// Members a group may have, its owner included (`409 group_full` beyond).
     pub max_members: i64,
+    /// Groups one user may own in one region, their personal group not counted, those
+    /// they left alone included (`409 limit_reached` for a new group or one handed to
+    /// them beyond it): each is rows, relay events and a place in its members' fan-out,
+    /// so one account cannot make them without end.
+    pub max_owned: i64,
+    /// Invitations a group keeps, whatever their state (`409 limit_reached` beyond):
+    /// one that no longer opens the group (used, revoked or expired) is deleted
+    /// `invitations_kept_days` after, and its place is free again.
+    pub max_invitations: i64,
+    pub invitations_kept_days: u32,
 }
 
 /// Group commit of points writes (`services::batches`).
@@ -248,7 +258,7 @@ impl Default for Config {
             },
             directory: DirectoryConfig { lease_secs: 60 },
             points: PointsConfig { batch_runners: 2, max_batch: 64, max_waiting_per_group: 512 },
-            groups: GroupsConfig { max_members: 10 },
+            groups: GroupsConfig { max_members: 10, max_owned: 100, max_invitations: 100, invitations_kept_days: 30 },
             tls: tls::TlsConfig::default(),
         }
     }

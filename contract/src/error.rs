@@ -29,6 +29,10 @@ pub enum ErrorCode {
     /// Addition to the contract: a catalogue item on a bill or redemption is not available.
     ItemUnavailable,
     IdempotencyInProgress,
+    /// Addition to the contract: one user owns as many groups in a region, or one group
+    /// keeps as many invitations, as the deployment allows (a bound on what one account
+    /// can make the platform store).
+    LimitReached,
     PayloadTooLarge,
     /// Addition to the contract: a known path asked with a method it does not answer
     /// (the `Allow` header lists those it does).
@@ -59,7 +63,8 @@ impl ErrorCode {
             | InsufficientPoints
             | AlreadyReturned
             | ItemUnavailable
-            | IdempotencyInProgress => 409,
+            | IdempotencyInProgress
+            | LimitReached => 409,
             Misdirected => 421,
             PayloadTooLarge => 413,
             MethodNotAllowed => 405,

@@ -96,6 +96,11 @@ pub fn update(conn: &mut PgConnection, id: &str, change: &GroupChange) -> QueryR
     Ok(())
 }
 
+/// The groups `owner_id` owns here, their personal group not counted.
+pub fn count_owned(conn: &mut PgConnection, owner_id: &str) -> QueryResult<i64> {
+    groups::table.filter(groups::owner_id.eq(owner_id)).filter(groups::personal_of.is_null()).count().get_result(conn)
+}
+
 pub fn count_active(conn: &mut PgConnection, group_id: &str) -> QueryResult<i64> {
     group_members::table
         .filter(group_members::group_id.eq(group_id))

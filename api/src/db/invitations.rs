@@ -89,6 +89,22 @@ pub fn revoke(conn: &mut PgConnection, group_id: &str, id: &str) -> QueryResult<
     Ok(found == 1)
 }
 
+pub fn count_of_group(conn: &mut PgConnection, group_id: &str) -> QueryResult<i64> {
+    invitations::table.filter(invitations::group_id.eq(group_id)).count().get_result(conn)
+}
+
+/// Deletes up to `limit` invitations that stopped opening their group (used, revoked or
+/// expired, whichever came first) before `cutoff`; how many.
+pub fn purge_closed_before(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM invitations WHERE id IN \
+         (SELECT id FROM invitations WHERE least(used_on, revoked_on, expires_at) < $1 LIMIT $2)",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
+}
+
 /// Up to `limit` invitations of a group, newest first, strictly after `after`.
 pub fn page_of_group(
     conn: &mut PgConnection,

@@ -336,6 +336,29 @@ pub fn with_fresh_id<Id, T>(
     Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))
 }
 
+/// What an advisory lock taken by `lock_until_commit` guards: each its own key space
+/// (the migrations' lock takes one 64-bit key, a space apart from these pairs).
+#[derive(Debug, Clone, Copy)]
+pub enum Guard {
+    /// The groups one user owns in this region.
+    OwnedGroups = 1,
+    /// The invitations one group keeps.
+    Invitations = 2,
+}
+
+/// Holds an advisory lock on `key` until the transaction ends, so that two requests
+/// counting toward one bound and then inserting queue here, and neither passes the
+/// bound the other has just reached. Take it first: a serializable transaction reads
+/// from the snapshot of its first statement. Keys are hashed; two that share a lock
+/// only wait for each other.
+pub fn lock_until_commit(conn: &mut PgConnection, guard: Guard, key: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind::<diesel::sql_types::Integer, _>(guard as i32)
+        .bind::<diesel::sql_types::Text, _>(key)
+        .execute(conn)?;
+    Ok(())
+}
+
 fn is_retryable(err: &DieselError) -> bool {
     matches!(
         err,

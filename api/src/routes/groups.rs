@@ -15,8 +15,10 @@ use crate::services::invitations::{self, InvitationRequest};
 use crate::services::members;
 
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = NewGroup,
-    description = "The caller becomes the group's owner.",
-    responses((status = 201, body = Group), (status = 421, body = ErrorEnvelope)))]
+    description = "The caller becomes the group's owner. A user owns at most `groups.max_owned` groups (default 100) \
+        in one region, their personal group not counted and those they left alone counted: `409 limit_reached` beyond.",
+    responses((status = 201, body = Group), (status = 409, description = "limit_reached", body = ErrorEnvelope),
+    (status = 421, body = ErrorEnvelope)))]
 pub async fn create_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -39,8 +41,10 @@ pub async fn read_group(
 
 #[utoipa::path(patch, path = "/v1/groups/{gid}", tag = "groups", security(("bearer" = [])), request_body = GroupPatch,
     description = "Owner or admin. `owner_id` hands the group to one of its members (400 if they are not one; a \
-        personal group is never given away, 403); the former owner stays a member who may redeem.",
-    responses((status = 200, body = Group), (status = 403, body = ErrorEnvelope)))]
+        personal group is never given away, 403); the former owner stays a member who may redeem. A member who \
+        already owns `groups.max_owned` groups in this region cannot be given another (`409 limit_reached`).",
+    responses((status = 200, body = Group), (status = 403, body = ErrorEnvelope),
+    (status = 409, description = "limit_reached", body = ErrorEnvelope)))]
 pub async fn update_group(
     state: web::Data<AppState>,
     caller: Caller,
@@ -99,8 +103,11 @@ pub async fn remove_member(
 #[utoipa::path(post, path = "/v1/groups/{gid}/invitations", tag = "groups", security(("bearer" = [])),
     request_body = NewInvitation,
     description = "Owner or admin. The code is shown only in this answer (the server keeps its sha256) and opens \
-        the group once. A personal group has no invitations (403).",
-    responses((status = 201, body = Invitation), (status = 403, body = ErrorEnvelope)))]
+        the group once. A personal group has no invitations (403). A group keeps at most `groups.max_invitations` \
+        (default 100), open or not: `409 limit_reached` beyond, until used, revoked and expired ones are deleted \
+        `groups.invitations_kept_days` (30) after they stop opening the group.",
+    responses((status = 201, body = Invitation), (status = 403, body = ErrorEnvelope),
+    (status = 409, description = "limit_reached", body = ErrorEnvelope)))]
 pub async fn create_invitation(
     state: web::Data<AppState>,
     caller: Caller,

@@ -5,11 +5,12 @@ use contract::cursor::LedgerPosition;
 use contract::dto::{Group, GroupPatch, LedgerEntry, Member, MemberRole, NewGroup, Page, UserGroups};
 use contract::internal::Event;
 use contract::text::{Location, Name};
-use contract::{GroupId, RegionId, Regional, UserId};
+use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 
 use crate::auth::Caller;
-use crate::db::{self, groups, ledger, outbox, users};
+use crate::config::GroupsConfig;
+use crate::db::{self, Guard, groups, ledger, outbox, users};
 use crate::domain::{PageRequest, required_text};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -58,6 +59,19 @@ pub fn insert_group(
             Ok(groups::insert(conn, &row)?.then(|| id.clone()))
         },
     )
+}
+
+/// Whether `owner` may own one more group here (`groups.max_owned`). The transaction
+/// must hold `Guard::OwnedGroups` of `owner`, so that two creations or hand-overs at once
+/// cannot both pass the bound.
+fn room_to_own(conn: &mut PgConnection, owner: &UserId, max_owned: i64) -> QueryResult<Result<(), ApiError>> {
+    if groups::count_owned(conn, owner.as_str())? >= max_owned {
+        return Ok(Err(ApiError::new(
+            ErrorCode::LimitReached,
+            format!("{owner} owns {max_owned} groups in this region (those they left included), the most one user may"),
+        )));
+    }
+    Ok(Ok(()))
 }
 
 /// What a caller is to a group, as its own region (the authoritative side) says.
@@ -180,16 +194,18 @@ pub async fn create(state: &AppState, caller: &Caller, new: &NewGroup) -> Result
     let region = state.regions.parse_region("region", &new.region)?;
     state.regions.ensure_local("group", region)?;
     let creator = caller.user_id.clone();
-    let max_members = state.config.groups.max_members;
+    let GroupsConfig { max_members, max_owned, .. } = state.config.groups;
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            // A refusal (`Ok(Err)`) commits nothing: it comes before the insert.
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                db::lock_until_commit(conn, Guard::OwnedGroups, creator.as_str())?;
+                refuse_on_err!(room_to_own(conn, &creator, max_owned)?);
                 let id = insert_group(conn, region, &name, &location, creator.as_str())?;
                 record_membership(conn, region, &id, &creator, true, true, None)?;
-                load(conn, id.as_str(), max_members)?.ok_or(diesel::result::Error::NotFound)
-            })
-            .map_err(ApiError::from)
+                Ok(Ok(load(conn, id.as_str(), max_members)?.ok_or(diesel::result::Error::NotFound)?))
+            })?
         })
         .await
 }
@@ -230,10 +246,15 @@ impl GroupUpdate {
 /// Renames a group or hands it to another member (owner, admin).
 pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: GroupUpdate) -> Result<Group, ApiError> {
     let caller = caller.clone();
-    let max_members = state.config.groups.max_members;
+    let GroupsConfig { max_members, max_owned, .. } = state.config.groups;
     state
         .db
         .serializable(move |conn| {
+            // The bound is checked only for a hand-over to someone else, below; its lock
+            // comes first all the same (the snapshot is taken at the first statement).
+            if let Some(owner) = &update.owner {
+                db::lock_until_commit(conn, Guard::OwnedGroups, owner.as_str())?;
+            }
             let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &id)?);
             refuse_on_err!(standing.require_manager(&id, "changes the group"));
             let mut change =
@@ -248,6 +269,7 @@ pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: Grou
                 let Some(membership) = membership.filter(|m| m.active) else {
                     return Ok(Err(ApiError::invalid_input(format!("{owner} is not a member of {id}"))));
                 };
+                refuse_on_err!(room_to_own(conn, owner, max_owned)?);
                 // The new owner redeems as owner; should the group pass on again, they
                 // keep that right as a member, as the former owner does now.
                 if !membership.can_redeem {

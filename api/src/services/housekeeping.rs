@@ -1,7 +1,8 @@
 //! What would otherwise grow for ever, deleted every hour: token revocations whose tokens
-//! have expired, idempotency records past
-//! their retention (the contract promises at least 24 hours) and outbox events delivered
-//! more than `relay.keep_delivered_hours` ago. In chunks of `CHUNK` rows, each its own
+//! have expired, idempotency records past their retention (the contract promises at least
+//! 24 hours), outbox events delivered more than `relay.keep_delivered_hours` ago and
+//! invitations closed (used, revoked, expired) more than `groups.invitations_kept_days`
+//! ago. In chunks of `CHUNK` rows, each its own
 //! short statement with a pause after it: one DELETE of a day's records ran into the 5 s
 //! statement timeout and held its locks meanwhile.
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Utc;
 
-use crate::db::{Db, idempotency, outbox, revocations};
+use crate::db::{Db, idempotency, invitations, outbox, revocations};
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -23,31 +24,45 @@ pub struct Purged {
     pub idempotency_records: usize,
     pub outbox_events: usize,
     pub token_revocations: usize,
+    pub invitations: usize,
+}
+
+/// How long each kind of row is kept once it is done with.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub idempotency_records: chrono::Duration,
+    pub delivered_events: chrono::Duration,
+    pub closed_invitations: chrono::Duration,
 }
 
 pub async fn run(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let retention = chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24)));
-        let keep_delivered = chrono::Duration::hours(i64::from(state.config.relay.keep_delivered_hours));
-        match purge(&state.db, retention, keep_delivered).await {
+        let retention = Retention {
+            idempotency_records: chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24))),
+            delivered_events: chrono::Duration::hours(i64::from(state.config.relay.keep_delivered_hours)),
+            closed_invitations: chrono::Duration::days(i64::from(state.config.groups.invitations_kept_days)),
+        };
+        match purge(&state.db, retention).await {
             Ok(purged) => tracing::info!(?purged, "housekeeping done"),
             Err(err) => tracing::warn!(error = %err.message, "housekeeping stopped; the next hour goes on"),
         }
     }
 }
 
-/// Deletes idempotency records older than `retention` and outbox events delivered more
-/// than `keep_delivered` ago.
-pub async fn purge(db: &Db, retention: chrono::Duration, keep_delivered: chrono::Duration) -> Result<Purged, ApiError> {
-    let records_cutoff = Utc::now() - retention;
-    let events_cutoff = Utc::now() - keep_delivered;
+/// Deletes what `retention` keeps no longer, and token revocations whose tokens expired.
+pub async fn purge(db: &Db, retention: Retention) -> Result<Purged, ApiError> {
+    let records_cutoff = Utc::now() - retention.idempotency_records;
+    let events_cutoff = Utc::now() - retention.delivered_events;
+    let invitations_cutoff = Utc::now() - retention.closed_invitations;
     Ok(Purged {
         idempotency_records: in_chunks(db, move |conn| idempotency::purge_older_than(conn, records_cutoff, CHUNK))
             .await?,
         outbox_events: in_chunks(db, move |conn| outbox::purge_delivered_before(conn, events_cutoff, CHUNK)).await?,
         token_revocations: in_chunks(db, |conn| revocations::purge_expired(conn, CHUNK)).await?,
+        invitations: in_chunks(db, move |conn| invitations::purge_closed_before(conn, invitations_cutoff, CHUNK))
+            .await?,
     })
 }
 

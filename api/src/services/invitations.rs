@@ -14,7 +14,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
-use crate::db::{self, invitations};
+use crate::db::{self, Guard, invitations};
 use crate::domain::PageRequest;
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -85,12 +85,24 @@ pub async fn create(
 ) -> Result<Invitation, ApiError> {
     let caller = caller.clone();
     let region = group.region();
+    let (max_kept, kept_days) = (state.config.groups.max_invitations, state.config.groups.invitations_kept_days);
     state
         .db
         .run(move |conn| {
             // A refusal (`Ok(Err)`) commits nothing: it comes before the insert.
             conn.transaction::<_, diesel::result::Error, _>(|conn| {
                 refuse_on_err!(ensure_manager(conn, &caller, &group)?);
+                // Read committed: the count after the lock sees what the last holder made.
+                db::lock_until_commit(conn, Guard::Invitations, group.as_str())?;
+                if invitations::count_of_group(conn, group.as_str())? >= max_kept {
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::LimitReached,
+                        format!(
+                            "group {group} keeps {max_kept} invitations, the most a group may: used, revoked and \
+                             expired ones are deleted {kept_days} days after they stop opening it"
+                        ),
+                    )));
+                }
                 let code = new_code(&group);
                 let hash = code_hash(&code);
                 let expires_at = Utc::now() + request.lifetime;

@@ -2,7 +2,10 @@
 //! guessed invitation codes get nowhere.
 
 use crate::support::{TestApp, expect_error, expect_json};
+use api::db::Db;
+use api::services::housekeeping::{Retention, purge};
 use contract::dto::{Group, MemberRole};
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -191,4 +194,90 @@ async fn guessed_codes_are_refused_without_waiting_on_the_group() {
         .await;
     drop(holder);
     expect_json::<Value>(app.join(&eve_token, gid, eve.id.as_str(), &real.code).await, StatusCode::CREATED).await;
+}
+
+/// Statuses and codes of answers taken at once: how many of each.
+#[allow(clippy::unwrap_used)] // test helper
+async fn tally(answers: Vec<reqwest::Response>) -> std::collections::BTreeMap<(u16, String), usize> {
+    let mut tally = std::collections::BTreeMap::new();
+    for res in answers {
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+        *tally.entry((status, code)).or_default() += 1;
+    }
+    tally
+}
+
+/// One account cannot make the platform keep rows without end: a user owns at most
+/// `max_owned` groups in a region (many asked for at once included) and is handed none
+/// beyond; a group keeps at most `max_invitations`, until closed ones are deleted.
+#[tokio::test]
+async fn one_account_owns_a_bounded_number_of_groups_and_invitations() {
+    let app = TestApp::spawn_with(|config| {
+        config.groups.max_owned = 3;
+        config.groups.max_invitations = 4;
+    })
+    .await;
+    let [(ann, ann_token), (bob, bob_token)] = app.customers().await;
+
+    // Twelve creations at once: exactly three pass (the personal group is not counted).
+    let new = json!({"name": "Team", "location": "Lyon", "region": "001"});
+    let answers = join_all((0..12).map(|_| app.post("/v1/groups", Some(&ann_token), &new))).await;
+    let counts = tally(answers).await;
+    assert_eq!(counts.get(&(201, String::new())), Some(&3), "{counts:?}");
+    assert_eq!(counts.get(&(409, "limit_reached".into())), Some(&9), "{counts:?}");
+    let owned: Value =
+        expect_json(app.get(&format!("/v1/users/{}/groups", ann.id), Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!(owned["items"].as_array().unwrap().len(), 4, "three groups and the personal one: {owned}");
+    let ann_group = owned["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["personal"] == false)
+        .and_then(|g| g["id"].as_str())
+        .unwrap()
+        .to_owned();
+
+    // Bob owns three too: Ann cannot hand him a fourth, and the refusal changes nothing.
+    for _ in 0..3 {
+        app.group(&bob_token).await;
+    }
+    app.invite_and_join(&ann_token, &ann_group, bob.id.as_str(), &bob_token, false).await;
+    let path = format!("/v1/groups/{ann_group}");
+    expect_error(
+        app.patch(&path, Some(&ann_token), &json!({"owner_id": bob.id, "name": "Bob's"})).await,
+        StatusCode::CONFLICT,
+        "limit_reached",
+    )
+    .await;
+    let group: Group = expect_json(app.get(&path, Some(&ann_token)).await, StatusCode::OK).await;
+    assert_eq!((group.owner_id, group.name.as_str()), (ann.id.clone(), "Team"));
+    // Renaming is no hand-over.
+    expect_json::<Group>(app.patch(&path, Some(&ann_token), &json!({"name": "Ours"})).await, StatusCode::OK).await;
+
+    // Invitations: the group has used one (Bob's); 24 asked for at once, three pass.
+    let invitations = format!("/v1/groups/{ann_group}/invitations");
+    let options = json!({});
+    let answers = join_all((0..24).map(|_| app.post(&invitations, Some(&ann_token), &options))).await;
+    let counts = tally(answers).await;
+    assert_eq!(counts.get(&(201, String::new())), Some(&3), "{counts:?}");
+    assert_eq!(counts.get(&(409, "limit_reached".into())), Some(&21), "{counts:?}");
+    // Revoking keeps the place taken (a revoked invitation is listed) until housekeeping
+    // deletes it, `invitations_kept_days` after; then the group may invite again.
+    let list: Value = expect_json(app.get(&invitations, Some(&ann_token)).await, StatusCode::OK).await;
+    let open = list["items"].as_array().unwrap().iter().find(|i| i["used_by"].is_null()).unwrap()["id"].clone();
+    let revoke = format!("{invitations}/{}", open.as_str().unwrap());
+    assert_eq!(app.delete(&revoke, Some(&ann_token)).await.status(), StatusCode::NO_CONTENT);
+    expect_error(app.post(&invitations, Some(&ann_token), &json!({})).await, StatusCode::CONFLICT, "limit_reached")
+        .await;
+    let db = Db::new(&app.db.url, &app.config.db, None);
+    let now = Retention {
+        idempotency_records: chrono::Duration::hours(48),
+        delivered_events: chrono::Duration::hours(24),
+        closed_invitations: chrono::Duration::zero(),
+    };
+    let purged = purge(&db, now).await.unwrap();
+    assert_eq!(purged.invitations, 2, "the used one and the revoked one");
+    expect_json::<Value>(app.post(&invitations, Some(&ann_token), &json!({})).await, StatusCode::CREATED).await;
 }

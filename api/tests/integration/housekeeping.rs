@@ -1,5 +1,6 @@
 //! What would grow for ever is deleted in chunks: idempotency records past their
-//! retention and outbox events delivered long ago; nothing younger, nothing undelivered.
+//! retention, outbox events delivered long ago, invitations closed long ago; nothing
+//! younger, nothing undelivered, nothing that still opens a group.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test setup and helpers
 
 use std::time::{Duration, Instant};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::postgres::TestDb;
 use crate::support::test_config;
 use api::db::Db;
-use api::services::housekeeping::{Purged, purge};
+use api::services::housekeeping::{Purged, Retention, purge};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -20,6 +21,14 @@ struct Count {
 
 fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+}
+
+fn retention() -> Retention {
+    Retention {
+        idempotency_records: chrono::Duration::hours(48),
+        delivered_events: chrono::Duration::hours(24),
+        closed_invitations: chrono::Duration::days(30),
+    }
 }
 
 #[tokio::test]
@@ -44,18 +53,43 @@ async fn old_records_and_delivered_events_go_in_chunks_and_nothing_else() {
          INSERT INTO token_revocations (user_id, jti, expires_at)
          SELECT '001-aaaaaa', 'old-' || i, now() - interval '1 minute' FROM generate_series(1, 6000) i;
          INSERT INTO token_revocations (user_id, jti, expires_at)
-         SELECT '001-aaaaaa', 'live-' || i, now() + interval '1 hour' FROM generate_series(1, 3) i;",
+         SELECT '001-aaaaaa', 'live-' || i, now() + interval '1 hour' FROM generate_series(1, 3) i;
+         INSERT INTO groups (id, name, location, owner_id) VALUES ('001-gggggg', 'G', 'L', '001-aaaaaa');
+         INSERT INTO invitations (id, group_id, code_hash, can_redeem, created_by, expires_at, used_by, used_on,
+                                  revoked_on, created_on)
+         SELECT 'closed-' || i, '001-gggggg', 'closed-' || i, false, '001-aaaaaa', now() + interval '1 day',
+                CASE WHEN i % 3 = 0 THEN '001-bbbbbb' END, CASE WHEN i % 3 = 0 THEN now() - interval '31 days' END,
+                CASE WHEN i % 3 = 1 THEN now() - interval '31 days' END, now() - interval '40 days'
+           FROM generate_series(1, 5000) i WHERE i % 3 <> 2
+         UNION ALL
+         SELECT 'expired-' || i, '001-gggggg', 'expired-' || i, false, '001-aaaaaa', now() - interval '31 days',
+                NULL, NULL, NULL, now() - interval '32 days' FROM generate_series(1, 2000) i;
+         INSERT INTO invitations (id, group_id, code_hash, can_redeem, created_by, expires_at, used_by, used_on,
+                                  revoked_on)
+         VALUES ('open', '001-gggggg', 'open', false, '001-aaaaaa', now() + interval '1 day', NULL, NULL, NULL),
+                ('used-lately', '001-gggggg', 'used-lately', false, '001-aaaaaa', now() + interval '1 day',
+                 '001-bbbbbb', now() - interval '29 days', NULL),
+                ('revoked-lately', '001-gggggg', 'revoked-lately', false, '001-aaaaaa', now() - interval '1 day',
+                 NULL, NULL, now() - interval '2 days');",
     )
     .unwrap();
 
-    let purged = purge(&db, chrono::Duration::hours(48), chrono::Duration::hours(24)).await.unwrap();
-    assert_eq!(purged, Purged { idempotency_records: 12_000, outbox_events: 11_000, token_revocations: 6_000 });
+    let purged = purge(&db, retention()).await.unwrap();
+    assert_eq!(
+        purged,
+        Purged { idempotency_records: 12_000, outbox_events: 11_000, token_revocations: 6_000, invitations: 5_333 }
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM invitations"),
+        3,
+        "an open one stays, and closed ones for 30 days"
+    );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM token_revocations"), 3, "unexpired revocations stay");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM idempotency_records WHERE key LIKE 'new-%'"), 10);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM idempotency_records WHERE key LIKE 'old-%'"), 0);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM outbox WHERE delivered_on IS NULL"), 5, "undelivered stay");
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM outbox WHERE delivered_on IS NOT NULL"), 5);
     // A second pass finds nothing.
-    let again = purge(&db, chrono::Duration::hours(48), chrono::Duration::hours(24)).await.unwrap();
+    let again = purge(&db, retention()).await.unwrap();
     assert_eq!(again, Purged::default());
 }

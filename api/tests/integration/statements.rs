@@ -132,6 +132,13 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     };
     invitations::insert(conn, &invitation).unwrap().unwrap();
     assert!(invitations::revoke(conn, GROUP, "001-stminv").unwrap());
+    assert_eq!(invitations::purge_closed_before(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
+    assert_eq!(invitations::purge_closed_before(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
+    diesel::Connection::transaction(conn, |conn| {
+        api::db::lock_until_commit(conn, api::db::Guard::Invitations, GROUP)?;
+        api::db::lock_until_commit(conn, api::db::Guard::OwnedGroups, USER)
+    })
+    .unwrap();
     let revocation = revocations::NewRevocation {
         user_id: USER,
         jti: Some("jti"),

@@ -1,0 +1,2 @@
+DROP INDEX invitations_by_closing;
+DROP INDEX groups_by_owner;
