@@ -61,6 +61,12 @@ pub struct GroupsConfig {
     /// `invitations_kept_days` after, and its place is free again.
     pub max_invitations: i64,
     pub invitations_kept_days: u32,
+    /// Joins of one caller whose invitation opened nothing before that caller is locked
+    /// out of joining, 1 s after the first failure beyond, doubling with each further one
+    /// (admins, who add members without codes, are not counted).
+    pub join_max_failures: u32,
+    /// The longest such lockout.
+    pub join_lockout_secs: u64,
 }
 
 /// Group commit of points writes (`services::batches`).
@@ -258,7 +264,14 @@ impl Default for Config {
             },
             directory: DirectoryConfig { lease_secs: 60 },
             points: PointsConfig { batch_runners: 2, max_batch: 64, max_waiting_per_group: 512 },
-            groups: GroupsConfig { max_members: 10, max_owned: 100, max_invitations: 100, invitations_kept_days: 30 },
+            groups: GroupsConfig {
+                max_members: 10,
+                max_owned: 100,
+                max_invitations: 100,
+                invitations_kept_days: 30,
+                join_max_failures: 5,
+                join_lockout_secs: 300,
+            },
             tls: tls::TlsConfig::default(),
         }
     }

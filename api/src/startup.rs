@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use contract::ErrorCode;
 
-use crate::auth::{Hashing, LoginLimiter, TokenKeys};
+use crate::auth::{Hashing, JoinLockout, LoginLockout, TokenKeys};
 use crate::config::{Config, DbAuth};
 use crate::db::Db;
 use crate::domain::Regions;
@@ -101,9 +101,13 @@ impl Application {
             regions: Regions::new(config.region, config.regions.iter().map(|r| r.id).collect()),
             db: db.clone(),
             tokens,
-            login_limiter: LoginLimiter::new(
+            login_lockout: LoginLockout::new(
                 config.auth.login_max_failures,
                 Duration::from_secs(config.auth.login_lockout_secs),
+            ),
+            join_lockout: JoinLockout::new(
+                config.groups.join_max_failures,
+                Duration::from_secs(config.groups.join_lockout_secs),
             ),
             hashing: Hashing::new(config.auth.hashing_concurrency, Duration::from_millis(config.auth.hashing_wait_ms)),
             catalogue: CatalogueCache::new(Duration::from_secs(config.catalogue.ttl_secs)),

@@ -158,22 +158,19 @@ async fn run(
     Ok(response)
 }
 
-/// The limits of a sign-up, login or join, by the account its body names.
+/// The limits of a sign-up, login or join: by client address, and for sign-ups and logins
+/// by the email the body names.
 fn check_action(state: &AppState, route: &Route, body: &Bytes, address: Option<IpAddr>) -> Result<(), RouterError> {
     let field = |name: &str| -> Option<String> {
         let body: serde_json::Value = serde_json::from_slice(body).ok()?;
         body.get(name)?.as_str().map(str::to_owned)
     };
-    let account = match route {
-        Route::SignUp | Route::LogIn => field("email"),
-        Route::Join(_) => field("user_id"),
-        _ => return Ok(()),
-    };
-    let account = account.as_deref();
+    let email = field("email");
     let action = match route {
-        Route::SignUp => Action::SignUp { email: account },
-        Route::LogIn => Action::LogIn { email: account },
-        _ => Action::Join { account },
+        Route::SignUp => Action::SignUp { email: email.as_deref() },
+        Route::LogIn => Action::LogIn { email: email.as_deref() },
+        Route::Join(_) => Action::Join,
+        _ => return Ok(()),
     };
     state.limits.check_action(address, &action)
 }

@@ -1,13 +1,16 @@
 //! Rate limits at the edge, so one client cannot take service from everyone else: a
 //! general budget per client address, and tighter ones for what costs the platform
 //! most or guesses at secrets (sign-up, login, joining with an invitation code), per
-//! client address and per target account. GCRA buckets (governor), one per key, kept in
-//! memory per router instance; idle keys are dropped every minute, so a flood of
-//! addresses or emails does not grow memory for ever.
+//! client address, and for sign-ups and logins per email. GCRA buckets (governor), one
+//! per key, kept in memory per router instance; idle keys are dropped every minute, so a
+//! flood of addresses or emails does not grow memory for ever.
 //!
-//! Per-account limits are set well above what a person does, because a stranger can
+//! Per-email limits are set well above what a person does, because a stranger can
 //! spend them: they bound a distributed guessing attack on one account, not a person.
-//! The lockout after failed logins is per (email, client address), in the API.
+//! Where the API knows who is asking, it keys its own budget by that: failed logins per
+//! (email, client address), joins whose invitation opened nothing per caller. The router
+//! has no per-account join budget: it could key one only by the `user_id` a body names,
+//! which anyone can name.
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -53,9 +56,8 @@ pub struct LimitsConfig {
     pub sign_up_per_email: Rate,
     pub login_per_address: Rate,
     pub login_per_email: Rate,
-    /// Joins with an invitation code, from one address and by one account.
+    /// Joins with an invitation code from one address.
     pub join_per_address: Rate,
-    pub join_per_account: Rate,
     /// Proxies in front of the router that append the client's address to
     /// `X-Forwarded-For` (1 behind an AWS load balancer, 0 when clients connect directly).
     /// The client's address is the entry that many places from the right; entries
@@ -82,7 +84,6 @@ impl Default for LimitsConfig {
             login_per_address: Rate::new(60, 20),
             login_per_email: Rate::new(60, 20),
             join_per_address: Rate::new(60, 20),
-            join_per_account: Rate::new(30, 10),
             trusted_proxy_hops: 0,
             trusted_proxies: Vec::new(),
             proxy_token: None,
@@ -95,7 +96,7 @@ impl Default for LimitsConfig {
 pub enum Action<'a> {
     SignUp { email: Option<&'a str> },
     LogIn { email: Option<&'a str> },
-    Join { account: Option<&'a str> },
+    Join,
 }
 
 pub struct Limits {
@@ -105,7 +106,6 @@ pub struct Limits {
     login_per_address: DefaultKeyedRateLimiter<IpAddr>,
     login_per_email: DefaultKeyedRateLimiter<String>,
     join_per_address: DefaultKeyedRateLimiter<IpAddr>,
-    join_per_account: DefaultKeyedRateLimiter<String>,
     proxies: Proxies,
     proxy_token: Option<String>,
     clock: DefaultClock,
@@ -120,7 +120,6 @@ impl Limits {
             login_per_address: RateLimiter::keyed(config.login_per_address.quota()),
             login_per_email: RateLimiter::keyed(config.login_per_email.quota()),
             join_per_address: RateLimiter::keyed(config.join_per_address.quota()),
-            join_per_account: RateLimiter::keyed(config.join_per_account.quota()),
             proxies: Proxies::new(config.trusted_proxy_hops, &config.trusted_proxies)?,
             proxy_token: config.proxy_token.clone(),
             clock: DefaultClock::default(),
@@ -153,16 +152,16 @@ impl Limits {
 
     /// The budgets of a sign-up, login or join.
     pub fn check_action(&self, address: Option<IpAddr>, action: &Action<'_>) -> Result<(), RouterError> {
-        let (by_address, by_account, account, what) = match action {
-            Action::SignUp { email } => (&self.sign_up_per_address, &self.sign_up_per_email, email, "sign_up"),
-            Action::LogIn { email } => (&self.login_per_address, &self.login_per_email, email, "log_in"),
-            Action::Join { account } => (&self.join_per_address, &self.join_per_account, account, "join"),
+        let (by_address, by_email, what) = match action {
+            Action::SignUp { email } => (&self.sign_up_per_address, Some((&self.sign_up_per_email, email)), "sign_up"),
+            Action::LogIn { email } => (&self.login_per_address, Some((&self.login_per_email, email)), "log_in"),
+            Action::Join => (&self.join_per_address, None, "join"),
         };
         if let Some(address) = address {
             self.take(by_address, &address, what)?;
         }
-        if let Some(account) = account {
-            self.take(by_account, &account.to_lowercase(), what)?;
+        if let Some((limiter, Some(email))) = by_email {
+            self.take(limiter, &email.to_lowercase(), what)?;
         }
         Ok(())
     }
@@ -188,7 +187,6 @@ impl Limits {
         self.login_per_address.retain_recent();
         self.login_per_email.retain_recent();
         self.join_per_address.retain_recent();
-        self.join_per_account.retain_recent();
         self.per_address.shrink_to_fit();
     }
 }

@@ -60,7 +60,11 @@ pub async fn update_group(
         that does not open it (unknown, used, expired, revoked, another group's, addressed to another user, or a \
         group that does not exist) is `403 invitation_invalid`. An admin adds anyone, with or without one.",
     responses((status = 201, body = Membership), (status = 403, body = ErrorEnvelope),
-    (status = 409, description = "already_member, group_full", body = ErrorEnvelope)))]
+    (status = 409, description = "already_member, group_full", body = ErrorEnvelope),
+    (status = 429, description = "rate_limited: after `groups.join_max_failures` (5) joins of this caller whose \
+        invitation opened nothing, the caller waits 1 s, doubling with each further one up to \
+        `groups.join_lockout_secs` (300); Retry-After says how long. Admins are not counted. Also the router's \
+        limit per client address", body = ErrorEnvelope)))]
 pub async fn add_member(
     state: web::Data<AppState>,
     caller: Caller,

@@ -264,7 +264,8 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     let Some(email) = Email::parse(&new.email) else {
         return Err(wrong());
     };
-    if let Some(retry_after) = state.login_limiter.check(email.as_str(), client) {
+    let pair = (email.as_str().to_owned(), client);
+    if let Some(retry_after) = state.login_lockout.check(&pair) {
         return Err(ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(ErrorCode::RateLimited, "too many failed logins from this address; try again later")
@@ -278,11 +279,11 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     let row = match row {
         Some(row) if valid => row,
         _ => {
-            state.login_limiter.record_failure(email.as_str(), client);
+            state.login_lockout.record_failure(pair);
             return Err(wrong());
         }
     };
-    state.login_limiter.record_success(email.as_str(), client);
+    state.login_lockout.record_success(&pair);
     let (token, expires_at) = state.tokens.issue(row.id.as_str(), row.role)?;
     Ok(Session { token, user_id: row.id, role: row.role, expires_at })
 }

@@ -32,10 +32,39 @@ fn opens(invitation: &invitations::InvitationRow, group: &GroupId, user: &UserId
 }
 
 /// `user` joins `group`. A customer (or staff member) joins only themselves and only with
-/// a valid invitation; an admin adds anyone, with or without one. Every reason an
-/// invitation does not open the group, the group's absence included, is the same
-/// `invitation_invalid`, so a guessed code or id learns nothing.
+/// a valid invitation, and after `groups.join_max_failures` invitations that opened
+/// nothing waits, as a login does (by caller: nobody else can spend their attempts); an
+/// admin adds anyone, with or without one.
 pub async fn join(
+    state: &AppState,
+    caller: &Caller,
+    group: GroupId,
+    user: UserId,
+    invitation: Option<String>,
+) -> Result<Membership, ApiError> {
+    if caller.is_admin() {
+        return admit(state, caller, group, user, invitation).await;
+    }
+    let attempts = &state.join_lockout;
+    if let Some(retry_after) = attempts.check(&caller.user_id) {
+        return Err(ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(ErrorCode::RateLimited, "too many invitations that opened nothing; try again later")
+        });
+    }
+    let joined = admit(state, caller, group, user, invitation).await;
+    match &joined {
+        Ok(_) => attempts.record_success(&caller.user_id),
+        Err(refusal) if refusal.code == ErrorCode::InvitationInvalid => attempts.record_failure(caller.user_id.clone()),
+        Err(_) => {}
+    }
+    joined
+}
+
+/// The join itself. Every reason an invitation does not open the group, the group's
+/// absence included, is the same `invitation_invalid`, so a guessed code or id learns
+/// nothing.
+async fn admit(
     state: &AppState,
     caller: &Caller,
     group: GroupId,

@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth::{Hashing, LoginLimiter, TokenKeys};
+use crate::auth::{Hashing, JoinLockout, LoginLockout, TokenKeys};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Regions;
@@ -48,7 +48,8 @@ pub struct AppState {
     pub regions: Regions,
     pub db: Db,
     pub tokens: TokenKeys,
-    pub login_limiter: LoginLimiter,
+    pub login_lockout: LoginLockout,
+    pub join_lockout: JoinLockout,
     pub hashing: Hashing,
     pub catalogue: catalogue::CatalogueCache,
     pub discounts: discounts::DiscountCache,

@@ -281,3 +281,30 @@ async fn one_account_owns_a_bounded_number_of_groups_and_invitations() {
     assert_eq!(purged.invitations, 2, "the used one and the revoked one");
     expect_json::<Value>(app.post(&invitations, Some(&ann_token), &json!({})).await, StatusCode::CREATED).await;
 }
+
+/// Guessing codes locks out the one who guesses, as their token proves them; never the
+/// user a stranger names in the body.
+#[tokio::test]
+async fn guessing_codes_locks_out_the_guesser_and_nobody_else() {
+    let app = TestApp::spawn_with(|config| config.groups.join_max_failures = 3).await;
+    let [(_, ann_token), (bob, bob_token), (eve, eve_token)] = app.customers().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    let guess = |n: usize| format!("{gid}.{n:A>43}");
+    // Naming Bob, however often, is refused before anything counts.
+    for n in 0..10 {
+        let res = app.join(&eve_token, gid, bob.id.as_str(), &guess(n)).await;
+        expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    // Eve's own guesses: three are answered, then she waits.
+    for n in 0..3 {
+        let res = app.join(&eve_token, gid, eve.id.as_str(), &guess(n)).await;
+        expect_error(res, StatusCode::FORBIDDEN, "invitation_invalid").await;
+    }
+    let res = app.join(&eve_token, gid, eve.id.as_str(), &guess(3)).await;
+    assert_eq!(res.headers()["retry-after"], "1");
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Bob joins at once with the invitation he was given.
+    let code = app.invite(&ann_token, gid, &json!({})).await.code;
+    expect_json::<Value>(app.join(&bob_token, gid, bob.id.as_str(), &code).await, StatusCode::CREATED).await;
+}

@@ -121,7 +121,7 @@ async fn post_from(
 }
 
 #[tokio::test]
-async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_account() {
+async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_caller() {
     let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true, tls: false });
     // Sign-ups from one address: a burst of 10, then one every 2 s.
     let started = std::time::Instant::now();
@@ -140,30 +140,37 @@ async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_accou
     assert!(created >= 10 && created <= 10 + refilled && created < 14, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::TOO_MANY_REQUESTS));
 
-    // Guessing invitation codes: one account gets 10 answers, then waits; an account
-    // elsewhere is not held up by it.
+    // Guessing invitation codes: one account gets 5 answers, then waits (the group's
+    // region keys the lockout by the caller its token proves); an account elsewhere is
+    // not held up by it.
     let (_, owner_token) = stack.customer("002").await;
     let group = stack.new_group(&owner_token, "Guarded", "Here", "002").await;
+    let members = format!("/v1/groups/{}/members", group.id);
     let (guesser, guesser_token) = stack.customer("001").await;
     let mut answers = Vec::new();
-    for n in 0..12 {
+    for n in 0..8 {
         let body = json!({"user_id": guesser.id, "invitation": format!("{}.guess{n}", group.id)});
-        let res = post_from(
-            &stack,
-            "198.51.100.30",
-            &format!("/v1/groups/{}/members", group.id),
-            Some(&guesser_token),
-            &body,
-        )
-        .await;
+        let res = post_from(&stack, "198.51.100.30", &members, Some(&guesser_token), &body).await;
         answers.push((res.status(), res.headers().contains_key("retry-after")));
     }
-    assert!(answers[..10].iter().all(|(s, _)| *s == StatusCode::FORBIDDEN), "{answers:?}");
-    assert!(answers[10..].iter().all(|(s, wait)| *s == StatusCode::TOO_MANY_REQUESTS && *wait), "{answers:?}");
+    assert!(answers[..5].iter().all(|(s, _)| *s == StatusCode::FORBIDDEN), "{answers:?}");
+    assert!(answers[5..].iter().all(|(s, wait)| *s == StatusCode::TOO_MANY_REQUESTS && *wait), "{answers:?}");
     let (other, other_token) = stack.customer("003").await;
     let body = json!({"user_id": other.id, "invitation": format!("{}.guess", group.id)});
-    let res =
-        post_from(&stack, "198.51.100.31", &format!("/v1/groups/{}/members", group.id), Some(&other_token), &body)
-            .await;
+    let res = post_from(&stack, "198.51.100.31", &members, Some(&other_token), &body).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A stranger who names someone else spends nobody's attempts: twelve joins naming
+    // `other` (each refused, 403), then `other` joins with the code they were given. The
+    // router's budget keyed by the body's `user_id` answered `other` 429 here.
+    let (_, stranger_token) = stack.customer("001").await;
+    for n in 0..12 {
+        let body = json!({"user_id": other.id, "invitation": format!("{}.named{n}", group.id)});
+        let res = post_from(&stack, "198.51.100.32", &members, Some(&stranger_token), &body).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "join {n} naming another user");
+    }
+    let code = stack.invitation_code(&owner_token, group.id.as_str(), false).await;
+    let body = json!({"user_id": other.id, "invitation": code});
+    let res = post_from(&stack, "198.51.100.31", &members, Some(&other_token), &body).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
 }
