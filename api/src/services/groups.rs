@@ -126,7 +126,9 @@ pub fn group_not_found(group: &GroupId) -> ApiError {
 
 /// The group, locked, and the caller's standing in it: the start of every change of a
 /// group's membership or governance (they queue on the group's row). `Ok(Err)`: no
-/// such group.
+/// such group. A caller who may not make the change is refused before this, from
+/// `with_standing`: queueing them on the row would let anyone who learnt a group's id
+/// hold up its points writes, which lock that row too.
 pub fn lock_with_standing(
     conn: &mut PgConnection,
     caller: &Caller,
@@ -249,38 +251,56 @@ pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: Grou
     let GroupsConfig { max_members, max_owned, .. } = state.config.groups;
     state
         .db
-        .serializable(move |conn| {
-            // The bound is checked only for a hand-over to someone else, below; its lock
-            // comes first all the same (the snapshot is taken at the first statement).
-            if let Some(owner) = &update.owner {
-                db::lock_until_commit(conn, Guard::OwnedGroups, owner.as_str())?;
-            }
-            let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &id)?);
-            refuse_on_err!(standing.require_manager(&id, "changes the group"));
-            let mut change =
-                groups::GroupChange { name: update.name.clone(), location: update.location.clone(), owner_id: None };
-            if let Some(owner) = &update.owner
-                && *owner != row.owner_id
-            {
-                if row.personal_of.is_some() {
-                    return Ok(Err(ApiError::forbidden("a personal group cannot be given away")));
-                }
-                let membership = groups::membership(conn, id.as_str(), owner.as_str())?;
-                let Some(membership) = membership.filter(|m| m.active) else {
-                    return Ok(Err(ApiError::invalid_input(format!("{owner} is not a member of {id}"))));
-                };
-                refuse_on_err!(room_to_own(conn, owner, max_owned)?);
-                // The new owner redeems as owner; should the group pass on again, they
-                // keep that right as a member, as the former owner does now.
-                if !membership.can_redeem {
-                    groups::set_can_redeem(conn, id.as_str(), owner.as_str(), true)?;
-                }
-                change.owner_id = Some(owner.to_string());
-            }
-            groups::update(conn, id.as_str(), &change)?;
-            Ok(load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(&id)))
+        .retrying(move |conn| {
+            // Only the owner or an admin gets further (see `lock_with_standing`), so nobody
+            // else takes the new owner's lock below either.
+            let what = "changes the group";
+            refuse_on_err!(with_standing(conn, &caller, &id)?.and_then(|(_, seen)| seen.require_manager(&id, what)));
+            conn.build_transaction()
+                .serializable()
+                .run(|conn| change_group(conn, &caller, &id, &update, max_members, max_owned))
         })
         .await?
+}
+
+/// `update`'s transaction.
+fn change_group(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: &GroupId,
+    update: &GroupUpdate,
+    max_members: i64,
+    max_owned: i64,
+) -> QueryResult<Result<Group, ApiError>> {
+    // The bound is checked only for a hand-over to someone else, below; its lock
+    // comes first all the same (the snapshot is taken at the first statement).
+    if let Some(owner) = &update.owner {
+        db::lock_until_commit(conn, Guard::OwnedGroups, owner.as_str())?;
+    }
+    let (row, standing) = refuse_on_err!(lock_with_standing(conn, caller, id)?);
+    refuse_on_err!(standing.require_manager(id, "changes the group"));
+    let mut change =
+        groups::GroupChange { name: update.name.clone(), location: update.location.clone(), owner_id: None };
+    if let Some(owner) = &update.owner
+        && *owner != row.owner_id
+    {
+        if row.personal_of.is_some() {
+            return Ok(Err(ApiError::forbidden("a personal group cannot be given away")));
+        }
+        let membership = groups::membership(conn, id.as_str(), owner.as_str())?;
+        let Some(membership) = membership.filter(|m| m.active) else {
+            return Ok(Err(ApiError::invalid_input(format!("{owner} is not a member of {id}"))));
+        };
+        refuse_on_err!(room_to_own(conn, owner, max_owned)?);
+        // The new owner redeems as owner; should the group pass on again, they
+        // keep that right as a member, as the former owner does now.
+        if !membership.can_redeem {
+            groups::set_can_redeem(conn, id.as_str(), owner.as_str(), true)?;
+        }
+        change.owner_id = Some(owner.to_string());
+    }
+    groups::update(conn, id.as_str(), &change)?;
+    Ok(load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(id)))
 }
 
 fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {

@@ -308,3 +308,31 @@ async fn guessing_codes_locks_out_the_guesser_and_nobody_else() {
     let code = app.invite(&ann_token, gid, &json!({})).await.code;
     expect_json::<Value>(app.join(&bob_token, gid, bob.id.as_str(), &code).await, StatusCode::CREATED).await;
 }
+
+/// A stranger who learnt a group's id is refused before the group's row is locked: the
+/// changes they may not make never queue behind, nor hold up, its points writes.
+#[tokio::test]
+async fn strangers_changing_a_group_are_refused_without_waiting_on_it() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    // Had a refusal waited for the row, it would answer 504 after 2 s.
+    let app = TestApp::spawn_with(|config| config.db.deadline_ms = 2_000).await;
+    let [(ann, ann_token), (eve, eve_token)] = app.customers().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    let mut holder = app.db.connect();
+    holder.begin_test_transaction().unwrap();
+    holder.batch_execute(&format!("SELECT 1 FROM groups WHERE id = '{gid}' FOR UPDATE")).unwrap();
+    let path = format!("/v1/groups/{gid}");
+    let member = format!("{path}/members/{}", ann.id);
+    for res in [
+        app.patch(&path, Some(&eve_token), &json!({"name": "Mine"})).await,
+        app.patch(&path, Some(&eve_token), &json!({"owner_id": eve.id})).await,
+        app.patch(&member, Some(&eve_token), &json!({"can_redeem": true})).await,
+        app.delete(&member, Some(&eve_token)).await,
+    ] {
+        expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    drop(holder);
+    expect_json::<Group>(app.patch(&path, Some(&ann_token), &json!({"name": "Ours"})).await, StatusCode::OK).await;
+}
