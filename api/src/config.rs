@@ -166,6 +166,13 @@ pub struct AuthConfig {
     pub login_max_failures: u32,
     /// The longest such lockout.
     pub login_lockout_secs: u64,
+    /// Failed logins of one email within a minute, from any addresses, past which only
+    /// the networks its user has logged in from may try its password (`429
+    /// rate_limited` elsewhere, before any hashing), per instance.
+    pub email_failures_per_minute: u32,
+    /// How long a network (an IPv4 /24, an IPv6 /64) stays known after the last login
+    /// from it.
+    pub known_network_days: u32,
     /// Password hashes (sign-up, login) running at once; 0: one per core.
     pub hashing_concurrency: usize,
     /// How long a sign-up or login waits for its turn before `429 rate_limited`.
@@ -247,6 +254,8 @@ impl Default for Config {
                 revocation_poll_ms: 1_000,
                 login_max_failures: 5,
                 login_lockout_secs: 300,
+                email_failures_per_minute: 30,
+                known_network_days: 90,
                 hashing_concurrency: 0,
                 hashing_wait_ms: 1_000,
             },

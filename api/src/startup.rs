@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use contract::ErrorCode;
 
-use crate::auth::{Hashing, JoinLockout, LoginLockout, TokenKeys};
+use crate::auth::{Hashing, JoinLockout, LoginLockout, LoginWatch, TokenKeys};
 use crate::config::{Config, DbAuth};
 use crate::db::Db;
 use crate::domain::Regions;
@@ -105,6 +105,7 @@ impl Application {
                 config.auth.login_max_failures,
                 Duration::from_secs(config.auth.login_lockout_secs),
             ),
+            login_watch: LoginWatch::new(config.auth.email_failures_per_minute),
             join_lockout: JoinLockout::new(
                 config.groups.join_max_failures,
                 Duration::from_secs(config.groups.join_lockout_secs),

@@ -20,6 +20,17 @@ pub async fn expect_json<T: DeserializeOwned>(res: Response, status: StatusCode)
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"))
 }
 
+/// `POST /v1/sessions` to `base` as a router forwards it for a client at `address`
+/// (`X-Forwarded-For`): the raw answer.
+pub async fn log_in_from(http: &crate::Client, base: &str, address: &str, email: &str, password: &str) -> Response {
+    http.raw(crate::Method::POST, &format!("{base}/v1/sessions"))
+        .header("x-forwarded-for", address)
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Asserts an error answer: its status, its code, and the envelope's shape (a message,
 /// and the request id the `X-Request-Id` header carries).
 pub async fn expect_error(res: Response, status: StatusCode, code: &str) -> Value {

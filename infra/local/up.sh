@@ -23,7 +23,7 @@
 #   PROFILE [dev]                cargo profile to build; SKIP_BUILD=1 uses BIN_DIR as is
 #   EDGE_LIMITS [local]          local: the router's limits per client address are raised,
 #                                because every client here is 127.0.0.1 (tests, load test,
-#                                bench); per-account limits keep their defaults.
+#                                bench); the per-email sign-up limit keeps its default.
 #                                default: every limit as a real deployment runs it, and the
 #                                client address taken from X-Forwarded-For (one trusted
 #                                hop, from 127.0.0.1), so a test can speak as several

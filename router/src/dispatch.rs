@@ -158,17 +158,16 @@ async fn run(
     Ok(response)
 }
 
-/// The limits of a sign-up, login or join: by client address, and for sign-ups and logins
-/// by the email the body names.
+/// The limits of a sign-up, login or join: by client address, and for sign-ups by the
+/// email the body names.
 fn check_action(state: &AppState, route: &Route, body: &Bytes, address: Option<IpAddr>) -> Result<(), RouterError> {
-    let field = |name: &str| -> Option<String> {
+    let email = || -> Option<String> {
         let body: serde_json::Value = serde_json::from_slice(body).ok()?;
-        body.get(name)?.as_str().map(str::to_owned)
+        body.get("email")?.as_str().map(str::to_owned)
     };
-    let email = field("email");
     let action = match route {
-        Route::SignUp => Action::SignUp { email: email.as_deref() },
-        Route::LogIn => Action::LogIn { email: email.as_deref() },
+        Route::SignUp => return state.limits.check_action(address, &Action::SignUp { email: email().as_deref() }),
+        Route::LogIn => Action::LogIn,
         Route::Join(_) => Action::Join,
         _ => return Ok(()),
     };

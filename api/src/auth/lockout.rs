@@ -6,7 +6,7 @@
 //!   fails on purpose locks out only themselves, never the account's owner (a hard
 //!   per-email lock let anyone lock any user out, forever). The client address is the
 //!   one the router puts in `X-Forwarded-For`; guessing from many addresses is bounded
-//!   by the router's per-email limit.
+//!   by `LoginWatch`.
 //! - the caller of a join with an invitation code, as their token proves them: a budget
 //!   keyed by the `user_id` in the body, as the router had, let anyone keep a user from
 //!   joining by naming them.

@@ -176,11 +176,7 @@ mod tests {
             signing_key: Some(seed.into()),
             active_key_id: active.map(str::to_owned),
             verifying_keys: public.iter().map(|(k, p)| (k.to_string(), p.to_string())).collect::<BTreeMap<_, _>>(),
-            login_max_failures: 5,
-            login_lockout_secs: 60,
-            hashing_concurrency: 0,
-            hashing_wait_ms: 1_000,
-            revocation_poll_ms: 1_000,
+            ..crate::config::Config::default().auth
         }
     }
 

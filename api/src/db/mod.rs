@@ -47,6 +47,7 @@ pub mod groups;
 pub mod idempotency;
 pub mod invitations;
 pub mod ledger;
+pub mod login_networks;
 pub mod offers;
 pub mod outbox;
 pub mod points;
@@ -334,6 +335,25 @@ pub fn with_fresh_id<Id, T>(
         }
     }
     Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))
+}
+
+/// Deletes up to `limit` rows of `table` whose `age` (a column or an expression of
+/// them) is before `cutoff`, found by `key` (its columns, comma-separated); how many. Housekeeping deletes in such
+/// chunks, each a short statement of its own.
+fn delete_before(
+    conn: &mut PgConnection,
+    table: &'static str,
+    key: &'static str,
+    age: &'static str,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(format!(
+        "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {age} < $1 LIMIT $2)"
+    ))
+    .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
 }
 
 /// What an advisory lock taken by `lock_until_commit` guards: each its own key space

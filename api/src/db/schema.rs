@@ -121,6 +121,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_networks (user_id, network) {
+        user_id -> Text,
+        network -> Text,
+        last_login -> Timestamptz,
+    }
+}
+
+diesel::table! {
     membership_repairs (group_id, user_id) {
         group_id -> Text,
         user_id -> Text,
@@ -218,6 +226,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_records,
     invitations,
     ledger_entries,
+    login_networks,
     membership_repairs,
     offers,
     outbox,

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::auth::{Caller, hash_password, verify_password};
-use crate::db::{self, groups, users};
+use crate::db::{self, groups, login_networks, users};
 use crate::domain::{Email, optional_text, parse_email, required_text, within};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -273,6 +273,27 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     }
     let lookup = email.as_str().to_owned();
     let row = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await?;
+    let network = client.map(login_networks::network_of);
+    if state.login_watch.watched(email.as_str()) {
+        // An unknown email is refused alike: the answer says nothing of who exists.
+        let (user, from) = (row.as_ref().map(|r| r.id.to_string()), network.clone());
+        let known = match (user, from) {
+            (Some(user), Some(network)) => {
+                state.db.run(move |conn| Ok(login_networks::known(conn, &user, &network)?)).await?
+            }
+            _ => false,
+        };
+        if !known {
+            return Err(ApiError {
+                retry_after: Some(60),
+                ..ApiError::new(
+                    ErrorCode::RateLimited,
+                    "this account has seen many failed logins; for now only networks it was logged in from before may \
+                     try its password: try again later",
+                )
+            });
+        }
+    }
     let password = new.password.clone();
     let hash = row.as_ref().map(|r| r.password_hash.clone());
     let valid = state.hashing.run(move || verify_password(&password, hash.as_deref())).await?;
@@ -280,10 +301,15 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
         Some(row) if valid => row,
         _ => {
             state.login_lockout.record_failure(pair);
+            state.login_watch.record_failure(email.as_str());
             return Err(wrong());
         }
     };
     state.login_lockout.record_success(&pair);
+    if let Some(network) = network {
+        let user = row.id.to_string();
+        state.db.run(move |conn| Ok(login_networks::remember(conn, &user, &network)?)).await?;
+    }
     let (token, expires_at) = state.tokens.issue(row.id.as_str(), row.role)?;
     Ok(Session { token, user_id: row.id, role: row.role, expires_at })
 }

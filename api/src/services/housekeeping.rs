@@ -2,7 +2,7 @@
 //! have expired, idempotency records past their retention (the contract promises at least
 //! 24 hours), outbox events delivered more than `relay.keep_delivered_hours` ago and
 //! invitations closed (used, revoked, expired) more than `groups.invitations_kept_days`
-//! ago. In chunks of `CHUNK` rows, each its own
+//! ago, and login networks not logged in from for `auth.known_network_days`. In chunks of `CHUNK` rows, each its own
 //! short statement with a pause after it: one DELETE of a day's records ran into the 5 s
 //! statement timeout and held its locks meanwhile.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Utc;
 
-use crate::db::{Db, idempotency, invitations, outbox, revocations};
+use crate::db::{Db, idempotency, invitations, login_networks, outbox, revocations};
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -25,6 +25,7 @@ pub struct Purged {
     pub outbox_events: usize,
     pub token_revocations: usize,
     pub invitations: usize,
+    pub login_networks: usize,
 }
 
 /// How long each kind of row is kept once it is done with.
@@ -33,6 +34,7 @@ pub struct Retention {
     pub idempotency_records: chrono::Duration,
     pub delivered_events: chrono::Duration,
     pub closed_invitations: chrono::Duration,
+    pub login_networks: chrono::Duration,
 }
 
 pub async fn run(state: web::Data<AppState>) {
@@ -43,6 +45,7 @@ pub async fn run(state: web::Data<AppState>) {
             idempotency_records: chrono::Duration::hours(i64::from(state.config.idempotency.retention_hours.max(24))),
             delivered_events: chrono::Duration::hours(i64::from(state.config.relay.keep_delivered_hours)),
             closed_invitations: chrono::Duration::days(i64::from(state.config.groups.invitations_kept_days)),
+            login_networks: chrono::Duration::days(i64::from(state.config.auth.known_network_days)),
         };
         match purge(&state.db, retention).await {
             Ok(purged) => tracing::info!(?purged, "housekeeping done"),
@@ -56,12 +59,15 @@ pub async fn purge(db: &Db, retention: Retention) -> Result<Purged, ApiError> {
     let records_cutoff = Utc::now() - retention.idempotency_records;
     let events_cutoff = Utc::now() - retention.delivered_events;
     let invitations_cutoff = Utc::now() - retention.closed_invitations;
+    let networks_cutoff = Utc::now() - retention.login_networks;
     Ok(Purged {
         idempotency_records: in_chunks(db, move |conn| idempotency::purge_older_than(conn, records_cutoff, CHUNK))
             .await?,
         outbox_events: in_chunks(db, move |conn| outbox::purge_delivered_before(conn, events_cutoff, CHUNK)).await?,
         token_revocations: in_chunks(db, |conn| revocations::purge_expired(conn, CHUNK)).await?,
         invitations: in_chunks(db, move |conn| invitations::purge_closed_before(conn, invitations_cutoff, CHUNK))
+            .await?,
+        login_networks: in_chunks(db, move |conn| login_networks::purge_older_than(conn, networks_cutoff, CHUNK))
             .await?,
     })
 }

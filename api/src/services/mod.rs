@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth::{Hashing, JoinLockout, LoginLockout, TokenKeys};
+use crate::auth::{Hashing, JoinLockout, LoginLockout, LoginWatch, TokenKeys};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Regions;
@@ -49,6 +49,7 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenKeys,
     pub login_lockout: LoginLockout,
+    pub login_watch: LoginWatch,
     pub join_lockout: JoinLockout,
     pub hashing: Hashing,
     pub catalogue: catalogue::CatalogueCache,

@@ -276,6 +276,7 @@ async fn one_account_owns_a_bounded_number_of_groups_and_invitations() {
         idempotency_records: chrono::Duration::hours(48),
         delivered_events: chrono::Duration::hours(24),
         closed_invitations: chrono::Duration::zero(),
+        login_networks: chrono::Duration::days(90),
     };
     let purged = purge(&db, now).await.unwrap();
     assert_eq!(purged.invitations, 2, "the used one and the revoked one");

@@ -28,6 +28,7 @@ fn retention() -> Retention {
         idempotency_records: chrono::Duration::hours(48),
         delivered_events: chrono::Duration::hours(24),
         closed_invitations: chrono::Duration::days(30),
+        login_networks: chrono::Duration::days(90),
     }
 }
 
@@ -70,15 +71,26 @@ async fn old_records_and_delivered_events_go_in_chunks_and_nothing_else() {
                 ('used-lately', '001-gggggg', 'used-lately', false, '001-aaaaaa', now() + interval '1 day',
                  '001-bbbbbb', now() - interval '29 days', NULL),
                 ('revoked-lately', '001-gggggg', 'revoked-lately', false, '001-aaaaaa', now() - interval '1 day',
-                 NULL, NULL, now() - interval '2 days');",
+                 NULL, NULL, now() - interval '2 days');
+         INSERT INTO login_networks (user_id, network, last_login)
+         SELECT '001-aaaaaa', '10.' || i || '.0.0/24', now() - interval '91 days' FROM generate_series(1, 7) i;
+         INSERT INTO login_networks (user_id, network, last_login)
+         VALUES ('001-aaaaaa', '192.0.2.0/24', now() - interval '89 days');",
     )
     .unwrap();
 
     let purged = purge(&db, retention()).await.unwrap();
     assert_eq!(
         purged,
-        Purged { idempotency_records: 12_000, outbox_events: 11_000, token_revocations: 6_000, invitations: 5_333 }
+        Purged {
+            idempotency_records: 12_000,
+            outbox_events: 11_000,
+            token_revocations: 6_000,
+            invitations: 5_333,
+            login_networks: 7
+        }
     );
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM login_networks"), 1, "a network logged in from lately");
     assert_eq!(
         count(&mut conn, "SELECT count(*) AS n FROM invitations"),
         3,

@@ -11,7 +11,9 @@ use diesel_migrations::MigrationHarness;
 use serde_json::json;
 
 use crate::support::postgres::TestDb;
-use api::db::{directory, discounts, groups, idempotency, invitations, ledger, offers, outbox, revocations, users};
+use api::db::{
+    directory, discounts, groups, idempotency, invitations, ledger, login_networks, offers, outbox, revocations, users,
+};
 
 const USER: &str = "001-stmusr";
 const GROUP: &str = "001-stmgrp";
@@ -134,6 +136,12 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     assert!(invitations::revoke(conn, GROUP, "001-stminv").unwrap());
     assert_eq!(invitations::purge_closed_before(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
     assert_eq!(invitations::purge_closed_before(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
+    login_networks::remember(conn, USER, "192.0.2.0/24").unwrap();
+    login_networks::remember(conn, USER, "192.0.2.0/24").unwrap();
+    assert!(login_networks::known(conn, USER, "192.0.2.0/24").unwrap());
+    assert!(!login_networks::known(conn, USER, "198.51.100.0/24").unwrap());
+    assert_eq!(login_networks::purge_older_than(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
+    assert_eq!(login_networks::purge_older_than(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
     diesel::Connection::transaction(conn, |conn| {
         api::db::lock_until_commit(conn, api::db::Guard::Invitations, GROUP)?;
         api::db::lock_until_commit(conn, api::db::Guard::OwnedGroups, USER)

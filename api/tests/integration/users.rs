@@ -284,3 +284,44 @@ async fn health_metrics_openapi_and_regions() {
     let regions: Value = expect_json(app.get("/v1/regions", None).await, StatusCode::OK).await;
     assert_eq!(regions["items"], json!([{"id": "001", "name": "Europe", "status": "up"}]));
 }
+
+/// A login from `address`, as the router forwards it.
+async fn log_in_from(app: &TestApp, address: &str, email: &str, password: &str) -> reqwest::Response {
+    client::testing::log_in_from(&app.http, &app.base, address, email, password).await
+}
+
+/// Guesses at one password from many addresses, each below its own lockout, make the
+/// account watched: then only networks its user logged in from before may try it. The
+/// owner still logs in from home; a stranger cannot keep them out.
+#[tokio::test]
+async fn an_account_guessed_from_many_addresses_lets_in_only_networks_it_knows() {
+    let app = TestApp::spawn_with(|config| config.auth.email_failures_per_minute = 8).await;
+    let (ann, _) = app.customer().await;
+    let res = log_in_from(&app, "203.0.113.5", &ann.email, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "Ann at home, before the attack");
+
+    // Eight guesses, each from an address of its own: each pair is far from its lockout.
+    // The same at an email nobody has.
+    for email in [ann.email.as_str(), "nobody@example.com"] {
+        for n in 1..=8 {
+            let res = log_in_from(&app, &format!("198.51.{n}.1"), email, "wrong password").await;
+            expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+        }
+    }
+    // Now a guess from anywhere else, even with the right password, is refused unhashed,
+    // and alike for the email nobody has: the answer tells nothing of who exists.
+    for (address, email, password) in [
+        ("198.51.9.1", ann.email.as_str(), "wrong password"),
+        ("192.0.2.77", ann.email.as_str(), PASSWORD),
+        ("192.0.2.77", "nobody@example.com", PASSWORD),
+    ] {
+        let res = log_in_from(&app, address, email, password).await;
+        assert_eq!(res.headers()["retry-after"], "60");
+        expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    // Ann, from her network (another address in the same /24), logs in as always.
+    let res = log_in_from(&app, "203.0.113.99", &ann.email, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "Ann at home, during the attack");
+    // Other accounts are not watched.
+    app.login(ADMIN_EMAIL, PASSWORD).await;
+}
