@@ -101,11 +101,5 @@ fixed_statement!(InsertRecords);
 
 /// Deletes up to `limit` records older than `cutoff` (by the age index); how many.
 pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM idempotency_records WHERE (caller_id, key) IN \
-         (SELECT caller_id, key FROM idempotency_records WHERE created_on < $1 LIMIT $2)",
-    )
-    .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
-    .bind::<diesel::sql_types::BigInt, _>(limit)
-    .execute(conn)
+    super::delete_before(conn, "idempotency_records", "caller_id, key", "created_on", cutoff, limit)
 }

@@ -96,13 +96,7 @@ pub fn count_of_group(conn: &mut PgConnection, group_id: &str) -> QueryResult<i6
 /// Deletes up to `limit` invitations that stopped opening their group (used, revoked or
 /// expired, whichever came first) before `cutoff`; how many.
 pub fn purge_closed_before(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM invitations WHERE id IN \
-         (SELECT id FROM invitations WHERE least(used_on, revoked_on, expires_at) < $1 LIMIT $2)",
-    )
-    .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
-    .bind::<diesel::sql_types::BigInt, _>(limit)
-    .execute(conn)
+    super::delete_before(conn, "invitations", "id", "least(used_on, revoked_on, expires_at)", cutoff, limit)
 }
 
 /// Up to `limit` invitations of a group, newest first, strictly after `after`.

@@ -55,10 +55,7 @@ pub fn mark_delivered(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<usize
 
 /// Deletes up to `limit` events delivered before `cutoff`; how many.
 pub fn purge_delivered_before(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
-    diesel::sql_query("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE delivered_on < $1 LIMIT $2)")
-        .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
-        .bind::<BigInt, _>(limit)
-        .execute(conn)
+    super::delete_before(conn, "outbox", "id", "delivered_on", cutoff, limit)
 }
 
 /// Schedules another attempt after `delay_ms`.
