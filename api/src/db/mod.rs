@@ -82,6 +82,8 @@ pub struct Db {
     gate_timeout: Duration,
     deadline: Duration,
     max_tx_attempts: u32,
+    /// What every pooled connection's `statement_timeout` is, but while migrating.
+    statement_timeout_ms: u64,
     /// When a query last succeeded, in ms since `clock` (0: never): readiness checks
     /// take that as their answer instead of queueing behind the requests.
     succeeded_at: Arc<AtomicU64>,
@@ -105,6 +107,7 @@ impl Db {
             gate_timeout: Duration::from_millis(config.gate_timeout_ms),
             deadline: Duration::from_millis(config.deadline_ms),
             max_tx_attempts: config.max_tx_attempts.max(1),
+            statement_timeout_ms: config.statement_timeout_ms,
             succeeded_at: Arc::new(AtomicU64::new(0)),
             clock: Instant::now(),
         }
@@ -226,19 +229,22 @@ impl Db {
     }
 
     /// Waits until the database answers (until `deadline` at most), then applies pending
-    /// migrations. Migrations run under an advisory lock so instances starting together
-    /// do not race.
-    /// Applies pending migrations (one instance at a time, under an advisory lock);
-    /// returns their versions.
+    /// migrations under an advisory lock, so that instances starting together do not
+    /// race; returns their versions.
     pub fn migrate(&self, deadline: std::time::Instant) -> anyhow::Result<Vec<String>> {
         let mut pooled = self.first_connection(deadline)?;
         let conn = &mut pooled.conn;
-        conn.batch_execute("SELECT pg_advisory_lock(7263001)")?;
+        // A migration may rightly take longer than a request's statement (an index built
+        // on a large table, a column filled in): no timeout while migrating.
+        conn.batch_execute("SELECT pg_advisory_lock(7263001); SET statement_timeout = 0")?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
             .map_err(|e| anyhow::anyhow!("migrations failed: {e}"));
-        conn.batch_execute("SELECT pg_advisory_unlock(7263001)")?;
+        conn.batch_execute(&format!(
+            "SELECT pg_advisory_unlock(7263001); SET statement_timeout = {}",
+            self.statement_timeout_ms
+        ))?;
         let applied = applied?;
         for version in &applied {
             tracing::info!(%version, "migration applied");

@@ -192,3 +192,30 @@ impl Drop for DropRoles {
         }
     }
 }
+
+/// Migrations run without the statement timeout of requests: an index built on a large
+/// table takes longer. The connection that ran them gets the timeout back.
+#[tokio::test]
+async fn migrations_run_past_the_statement_timeout_and_requests_keep_it() {
+    use api::db::Db;
+    use std::time::{Duration, Instant};
+    let test_db = TestDb::create();
+    let mut conn = test_db.connect();
+    // The schema before groups_by_owner (migration 11), with 300 000 groups.
+    for _ in 0..10 {
+        conn.run_next_migration(api::db::MIGRATIONS).unwrap();
+    }
+    conn.batch_execute(
+        "INSERT INTO groups (id, name, location, owner_id)
+         SELECT '001-' || lpad(to_hex(i), 6, '0'), 'G', 'L', '001-' || lpad(to_hex(i % 1000), 6, '0')
+           FROM generate_series(1, 300000) i",
+    )
+    .unwrap();
+    let mut config = crate::support::test_config(&test_db.url);
+    config.db.statement_timeout_ms = 50;
+    config.db.pool_size = 1;
+    let db = Db::new(&test_db.url, &config.db, None);
+    db.migrate(Instant::now() + Duration::from_secs(10)).unwrap();
+    let slow = db.run(|conn| Ok(conn.batch_execute("SELECT pg_sleep(0.5)")?));
+    assert_eq!(slow.await.unwrap_err().code, contract::ErrorCode::Timeout);
+}

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY groups_by_owner;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY invitations_by_closing;
