@@ -234,9 +234,10 @@ impl Db {
     pub fn migrate(&self, deadline: std::time::Instant) -> anyhow::Result<Vec<String>> {
         let mut pooled = self.first_connection(deadline)?;
         let conn = &mut pooled.conn;
+        take_migration_lock(conn)?;
         // A migration may rightly take longer than a request's statement (an index built
         // on a large table, a column filled in): no timeout while migrating.
-        conn.batch_execute("SELECT pg_advisory_lock(7263001); SET statement_timeout = 0")?;
+        conn.batch_execute("SET statement_timeout = 0")?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
@@ -341,6 +342,32 @@ pub fn with_fresh_id<Id, T>(
         }
     }
     Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))
+}
+
+/// The lock that lets one instance at a time migrate. Asked for again every 250 ms
+/// rather than waited for in a statement: a statement waiting on it is an open
+/// transaction, and the `CREATE INDEX CONCURRENTLY` of a migration the holder is running
+/// waits for every open transaction to end, so the two deadlocked (an instance started
+/// alongside another failed with "deadlock detected"). Held until unlocked, or until the
+/// session ends should the holder die.
+fn take_migration_lock(conn: &mut PgConnection) -> QueryResult<()> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    let mut waited = false;
+    loop {
+        let taken = diesel::sql_query("SELECT pg_try_advisory_lock(7263001) AS taken").get_result::<Taken>(conn)?;
+        if taken.taken {
+            return Ok(());
+        }
+        if !waited {
+            tracing::info!("another instance is migrating the database; waiting for it");
+            waited = true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// Deletes up to `limit` rows of `table` whose `age` (a column or an expression of

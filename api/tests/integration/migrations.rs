@@ -219,3 +219,25 @@ async fn migrations_run_past_the_statement_timeout_and_requests_keep_it() {
     let slow = db.run(|conn| Ok(conn.batch_execute("SELECT pg_sleep(0.5)")?));
     assert_eq!(slow.await.unwrap_err().code, contract::ErrorCode::Timeout);
 }
+
+/// Two instances starting together: one migrates while the other waits without a
+/// transaction open, which a `CREATE INDEX CONCURRENTLY` of the first would wait for:
+/// waiting in a statement, one of them failed with "deadlock detected".
+#[tokio::test]
+async fn instances_starting_together_migrate_one_after_the_other() {
+    use api::db::Db;
+    use std::time::{Duration, Instant};
+    let test_db = TestDb::create();
+    let config = crate::support::test_config(&test_db.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let starting = (0..2).map(|_| {
+        let db = Db::new(&test_db.url, &config.db, None);
+        tokio::task::spawn_blocking(move || db.migrate(deadline))
+    });
+    let mut applied = Vec::new();
+    for started in futures_util::future::join_all(starting).await {
+        applied.extend(started.unwrap().unwrap());
+    }
+    let all = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&api::db::MIGRATIONS).unwrap();
+    assert_eq!(applied.len(), all.len(), "each migration applied once, by one of the two");
+}
