@@ -12,7 +12,10 @@ use crate::services::accounts;
     (status = 201, body = Session),
     (status = 401, description = "Wrong email or password (never says which)", body = ErrorEnvelope),
     (status = 429, description = "Too many failed logins for this email from this client address (backoff; \
-        `Retry-After` says how long), or too many logins at once", body = ErrorEnvelope)))]
+        `Retry-After` says how long); or this email has seen more than `auth.email_failures_per_minute` failed \
+        logins a minute from anywhere, and the client's network (its /24 or /64) is not one the user logged in \
+        from before (`Retry-After: 60`, answered alike for an email nobody has); or too many logins at once",
+        body = ErrorEnvelope)))]
 pub async fn create_session(
     state: web::Data<AppState>,
     req: HttpRequest,
