@@ -266,6 +266,7 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     };
     let pair = (email.as_str().to_owned(), client);
     if let Some(retry_after) = state.login_lockout.check(&pair) {
+        metrics::counter!("login_refusals_total", "reason" => "lockout").increment(1);
         return Err(ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(ErrorCode::RateLimited, "too many failed logins from this address; try again later")
@@ -284,6 +285,7 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
             _ => false,
         };
         if !known {
+            metrics::counter!("login_refusals_total", "reason" => "watched").increment(1);
             return Err(ApiError {
                 retry_after: Some(60),
                 ..ApiError::new(

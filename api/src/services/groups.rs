@@ -66,6 +66,7 @@ pub fn insert_group(
 /// cannot both pass the bound.
 fn room_to_own(conn: &mut PgConnection, owner: &UserId, max_owned: i64) -> QueryResult<Result<(), ApiError>> {
     if groups::count_owned(conn, owner.as_str())? >= max_owned {
+        metrics::counter!("limit_reached_total", "limit" => "groups.max_owned").increment(1);
         return Ok(Err(ApiError::new(
             ErrorCode::LimitReached,
             format!("{owner} owns {max_owned} groups in this region (those they left included), the most one user may"),

@@ -95,6 +95,7 @@ pub async fn create(
                 // Read committed: the count after the lock sees what the last holder made.
                 db::lock_until_commit(conn, Guard::Invitations, group.as_str())?;
                 if invitations::count_of_group(conn, group.as_str())? >= max_kept {
+                    metrics::counter!("limit_reached_total", "limit" => "groups.max_invitations").increment(1);
                     return Ok(Err(ApiError::new(
                         ErrorCode::LimitReached,
                         format!(

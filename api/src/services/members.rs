@@ -49,6 +49,7 @@ pub async fn join(
     }
     let attempts = &state.join_lockout;
     if let Some(retry_after) = attempts.check(&caller.user_id) {
+        metrics::counter!("join_refusals_total", "reason" => "lockout").increment(1);
         return Err(ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(ErrorCode::RateLimited, "too many invitations that opened nothing; try again later")

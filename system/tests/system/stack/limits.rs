@@ -93,6 +93,8 @@ async fn one_address_flooding_logins_waits_and_cannot_lock_an_owner_out() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 25, "{statuses:?}");
     assert!(statuses[25..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Operators see it: the owner's region counts each refusal (and the pair's two above).
+    assert_eq!(stack.api_metric("002", 0, "login_refusals_total").await, 17.0);
     let res = log_in_from(&stack, "100.64.0.1", &owner.email, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the right password, from a network the owner never used");
     let res = log_in_from(&stack, "203.0.113.200", &owner.email, PASSWORD).await;
@@ -164,6 +166,7 @@ async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_calle
     }
     assert!(answers[..5].iter().all(|(s, _)| *s == StatusCode::FORBIDDEN), "{answers:?}");
     assert!(answers[5..].iter().all(|(s, wait)| *s == StatusCode::TOO_MANY_REQUESTS && *wait), "{answers:?}");
+    assert_eq!(stack.api_metric("002", 0, "join_refusals_total").await, 3.0);
     let (other, other_token) = stack.customer("003").await;
     let body = json!({"user_id": other.id, "invitation": format!("{}.guess", group.id)});
     let res = post_from(&stack, "198.51.100.31", &members, Some(&other_token), &body).await;
