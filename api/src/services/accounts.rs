@@ -272,29 +272,33 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
             ..ApiError::new(ErrorCode::RateLimited, "too many failed logins from this address; try again later")
         });
     }
-    let lookup = email.as_str().to_owned();
-    let row = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await?;
     let network = client.map(login_networks::network_of);
-    if state.login_watch.watched(email.as_str()) {
-        // An unknown email is refused alike: the answer says nothing of who exists.
-        let (user, from) = (row.as_ref().map(|r| r.id.to_string()), network.clone());
-        let known = match (user, from) {
-            (Some(user), Some(network)) => {
-                state.db.run(move |conn| Ok(login_networks::known(conn, &user, &network)?)).await?
-            }
-            _ => false,
-        };
-        if !known {
-            metrics::counter!("login_refusals_total", "reason" => "watched").increment(1);
-            return Err(ApiError {
-                retry_after: Some(60),
-                ..ApiError::new(
-                    ErrorCode::RateLimited,
-                    "this account has seen many failed logins; for now only networks it was logged in from before may \
-                     try its password: try again later",
-                )
-            });
-        }
+    let watched = state.login_watch.watched(email.as_str());
+    let (lookup, from) = (email.as_str().to_owned(), network.clone());
+    // One trip to the database: the user and, while the account is watched, whether the
+    // client's network is one of theirs (an unknown email is refused alike: the answer
+    // says nothing of who exists).
+    let (row, known) = state
+        .db
+        .run(move |conn| {
+            let row = users::find_by_email(conn, &lookup)?;
+            let known = match (&row, &from) {
+                (Some(row), Some(network)) if watched => login_networks::known(conn, row.id.as_str(), network)?,
+                _ => false,
+            };
+            Ok((row, known))
+        })
+        .await?;
+    if watched && !known {
+        metrics::counter!("login_refusals_total", "reason" => "watched").increment(1);
+        return Err(ApiError {
+            retry_after: Some(60),
+            ..ApiError::new(
+                ErrorCode::RateLimited,
+                "this account has seen many failed logins; for now only networks it was logged in from before may \
+                 try its password: try again later",
+            )
+        });
     }
     let password = new.password.clone();
     let hash = row.as_ref().map(|r| r.password_hash.clone());

@@ -125,11 +125,27 @@ pub fn group_not_found(group: &GroupId) -> ApiError {
     ApiError::not_found(format!("group {group} not found"))
 }
 
+/// The group, locked, if the caller's standing passes `may`: the start of a change only
+/// some may make. `may` is asked first from an unlocked read, so a caller who may not is
+/// refused without queueing on the group's row (every points write of the group locks
+/// it too, so queueing would let anyone who learnt the id hold those up), and again once
+/// the row is locked.
+pub fn lock_if_allowed(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    group: &GroupId,
+    may: impl Fn(Standing) -> Result<(), ApiError>,
+) -> QueryResult<Result<(groups::GroupRow, Standing), ApiError>> {
+    refuse_on_err!(with_standing(conn, caller, group)?.and_then(|(_, seen)| may(seen)));
+    let (row, standing) = refuse_on_err!(lock_with_standing(conn, caller, group)?);
+    refuse_on_err!(may(standing));
+    Ok(Ok((row, standing)))
+}
+
 /// The group, locked, and the caller's standing in it: the start of every change of a
 /// group's membership or governance (they queue on the group's row). `Ok(Err)`: no
-/// such group. A caller who may not make the change is refused before this, from
-/// `with_standing`: queueing them on the row would let anyone who learnt a group's id
-/// hold up its points writes, which lock that row too.
+/// such group. A caller who may not make the change is refused before this
+/// (`lock_if_allowed`, or `update`'s own check before its transaction).
 pub fn lock_with_standing(
     conn: &mut PgConnection,
     caller: &Caller,
@@ -253,8 +269,8 @@ pub async fn update(state: &AppState, caller: &Caller, id: GroupId, update: Grou
     state
         .db
         .retrying(move |conn| {
-            // Only the owner or an admin gets further (see `lock_with_standing`), so nobody
-            // else takes the new owner's lock below either.
+            // Only the owner or an admin gets further, before the transaction (see
+            // `lock_if_allowed`), so nobody else takes the new owner's lock below either.
             let what = "changes the group";
             refuse_on_err!(with_standing(conn, &caller, &id)?.and_then(|(_, seen)| seen.require_manager(&id, what)));
             conn.build_transaction()

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::services::AppState;
 use crate::services::accounts::user_not_found;
 use crate::services::groups::{
-    Standing, group_not_found, lock_with_standing, member_rights, record_membership, with_standing,
+    Standing, group_not_found, lock_if_allowed, lock_with_standing, member_rights, record_membership,
 };
 use crate::services::invitations::{code_hash, invitation_invalid};
 
@@ -159,10 +159,8 @@ pub async fn remove(state: &AppState, caller: &Caller, group: GroupId, user: Use
     state
         .db
         .serializable(move |conn| {
-            // Refused before the row is locked (see `lock_with_standing`).
-            refuse_on_err!(with_standing(conn, &caller, &group)?.and_then(|(_, seen)| seen.require_sight(&group)));
-            let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &group)?);
-            refuse_on_err!(standing.require_sight(&group));
+            let sight = |standing: Standing| standing.require_sight(&group);
+            let (row, standing) = refuse_on_err!(lock_if_allowed(conn, &caller, &group, sight)?);
             if !caller.is(&user) {
                 refuse_on_err!(standing.require_manager(&group, "removes other members"));
             }
@@ -199,13 +197,9 @@ pub async fn set_can_redeem(
     let membership = state
         .db
         .serializable(move |conn| {
-            let what = "grants or withdraws the right to redeem";
-            // Refused before the row is locked (see `lock_with_standing`).
-            refuse_on_err!(
-                with_standing(conn, &caller, &group)?.and_then(|(_, seen)| seen.require_manager(&group, what))
-            );
-            let (row, standing) = refuse_on_err!(lock_with_standing(conn, &caller, &group)?);
-            refuse_on_err!(standing.require_manager(&group, what));
+            let manages =
+                |standing: Standing| standing.require_manager(&group, "grants or withdraws the right to redeem");
+            let (row, _) = refuse_on_err!(lock_if_allowed(conn, &caller, &group, manages)?);
             if !groups::membership(conn, group.as_str(), user.as_str())?.is_some_and(|m| m.active) {
                 return Ok(Err(not_a_member(&user, &group)));
             }
