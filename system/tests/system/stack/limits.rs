@@ -186,3 +186,40 @@ async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_calle
     let res = post_from(&stack, "198.51.100.31", &members, Some(&other_token), &body).await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+/// One customer asks the router for 110 groups in region 002, ten at a time: the region
+/// makes 100 (`groups.max_owned`), refuses the rest `409 limit_reached` however they
+/// race, and their invitations are bounded too.
+#[tokio::test]
+async fn one_customer_owns_a_bounded_number_of_groups_asked_for_at_once() {
+    let stack = Stack::start(1);
+    let (_, token) = stack.customer("001").await;
+    let new = json!({"name": "Mine", "location": "Here", "region": "002"});
+    let mut statuses = std::collections::BTreeMap::<(u16, String), usize>::new();
+    let mut made = Vec::new();
+    for _ in 0..11 {
+        let answers =
+            futures_util::future::join_all((0..10).map(|_| stack.post("/v1/groups", Some(&token), &new))).await;
+        for res in answers {
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap();
+            if status == 201 {
+                made.push(body["id"].as_str().unwrap().to_owned());
+            }
+            *statuses.entry((status, body["error"]["code"].as_str().unwrap_or("").to_owned())).or_default() += 1;
+        }
+    }
+    assert_eq!(statuses.get(&(201, String::new())), Some(&100), "{statuses:?}");
+    assert_eq!(statuses.get(&(409, "limit_reached".into())), Some(&10), "{statuses:?}");
+
+    // A group keeps at most 100 invitations, asked for ten at a time as well.
+    let invitations = format!("/v1/groups/{}/invitations", made[0]);
+    let (options, mut refused) = (json!({}), 0);
+    for _ in 0..11 {
+        let answers =
+            futures_util::future::join_all((0..10).map(|_| stack.post(&invitations, Some(&token), &options))).await;
+        refused += answers.iter().filter(|res| res.status() == StatusCode::CONFLICT).count();
+        assert!(answers.iter().all(|res| [201, 409].contains(&res.status().as_u16())));
+    }
+    assert_eq!(refused, 10);
+}
