@@ -144,6 +144,11 @@ pub struct DbConfig {
     /// start-up only checks that none is pending, and `loyalty-api --migrate`, run by the
     /// deploy as the migration role, applies them.
     pub migrate: bool,
+    /// How long a migration may wait in the queue for a table's lock before it steps out
+    /// and tries again: points writes queue behind a waiting `ALTER TABLE`.
+    pub migration_lock_timeout_ms: u64,
+    /// How many times a migration asks for its locks before the deploy fails.
+    pub migration_lock_attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,6 +250,8 @@ impl Default for Config {
                 startup_wait_secs: 30,
                 max_tx_attempts: 30,
                 migrate: true,
+                migration_lock_timeout_ms: 1_000,
+                migration_lock_attempts: 20,
             },
             auth: AuthConfig {
                 token_ttl_secs: 3_600,

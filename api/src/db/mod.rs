@@ -48,12 +48,15 @@ pub mod idempotency;
 pub mod invitations;
 pub mod ledger;
 pub mod login_networks;
+mod migrations;
 pub mod offers;
 pub mod outbox;
 pub mod points;
 pub mod revocations;
 pub mod schema;
 pub mod users;
+
+pub use migrations::MIGRATIONS;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,7 +66,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::Pool;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
@@ -73,8 +75,6 @@ use crate::error::{ApiError, is_deadlock};
 
 pub type PgPool = Pool<PgManager>;
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
-
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
@@ -82,8 +82,7 @@ pub struct Db {
     gate_timeout: Duration,
     deadline: Duration,
     max_tx_attempts: u32,
-    /// What every pooled connection's `statement_timeout` is, but while migrating.
-    statement_timeout_ms: u64,
+    migrating: migrations::Settings,
     /// When a query last succeeded, in ms since `clock` (0: never): readiness checks
     /// take that as their answer instead of queueing behind the requests.
     succeeded_at: Arc<AtomicU64>,
@@ -107,7 +106,7 @@ impl Db {
             gate_timeout: Duration::from_millis(config.gate_timeout_ms),
             deadline: Duration::from_millis(config.deadline_ms),
             max_tx_attempts: config.max_tx_attempts.max(1),
-            statement_timeout_ms: config.statement_timeout_ms,
+            migrating: migrations::Settings::from_config(config),
             succeeded_at: Arc::new(AtomicU64::new(0)),
             clock: Instant::now(),
         }
@@ -228,74 +227,6 @@ impl Db {
         (state.connections, state.idle_connections)
     }
 
-    /// Waits until the database answers (until `deadline` at most), then applies pending
-    /// migrations under an advisory lock, so that instances starting together do not
-    /// race; returns their versions.
-    pub fn migrate(&self, deadline: std::time::Instant) -> anyhow::Result<Vec<String>> {
-        let mut pooled = self.first_connection(deadline)?;
-        let conn = &mut pooled.conn;
-        take_migration_lock(conn)?;
-        // A migration may rightly take longer than a request's statement (an index built
-        // on a large table, a column filled in): no timeout while migrating.
-        conn.batch_execute("SET statement_timeout = 0")?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
-            .map_err(|e| anyhow::anyhow!("migrations failed: {e}"));
-        conn.batch_execute(&format!(
-            "SELECT pg_advisory_unlock(7263001); SET statement_timeout = {}",
-            self.statement_timeout_ms
-        ))?;
-        let applied = applied?;
-        for version in &applied {
-            tracing::info!(%version, "migration applied");
-        }
-        Ok(applied)
-    }
-
-    /// Refuses to serve a schema older than this release's (when this instance does not
-    /// migrate it itself).
-    pub fn check_schema(&self, deadline: std::time::Instant) -> anyhow::Result<()> {
-        use diesel::migration::MigrationSource;
-        #[derive(QueryableByName)]
-        struct Applied {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            version: String,
-        }
-        let mut pooled = self.first_connection(deadline)?;
-        #[derive(QueryableByName)]
-        struct Present {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            present: bool,
-        }
-        let read = |conn: &mut PgConnection| -> QueryResult<std::collections::HashSet<String>> {
-            // Read directly: diesel's own check first creates its table, which this role may not.
-            let table = "SELECT to_regclass('public.__diesel_schema_migrations') IS NOT NULL AS present";
-            if !diesel::sql_query(table).get_result::<Present>(conn)?.present {
-                return Ok(Default::default());
-            }
-            let rows = diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load::<Applied>(conn)?;
-            Ok(rows.into_iter().map(|row| row.version).collect())
-        };
-        let applied =
-            read(&mut pooled.conn).map_err(|e| anyhow::anyhow!("reading the applied migrations failed: {e}"))?;
-        let known = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("this release's migrations: {e}"))?;
-        let pending: Vec<String> = known
-            .iter()
-            .filter(|m| !applied.contains(&m.name().version().to_string()))
-            .map(|m| m.name().to_string())
-            .collect();
-        if !pending.is_empty() {
-            anyhow::bail!(
-                "the database schema is behind this release ({} pending: {}); run `loyalty-api --migrate` as the migration role",
-                pending.len(),
-                pending.join(", ")
-            );
-        }
-        Ok(())
-    }
-
     fn first_connection(
         &self,
         deadline: std::time::Instant,
@@ -342,32 +273,6 @@ pub fn with_fresh_id<Id, T>(
         }
     }
     Err(DieselError::QueryBuilderError("no free id after 8 draws".into()))
-}
-
-/// The lock that lets one instance at a time migrate. Asked for again every 250 ms
-/// rather than waited for in a statement: a statement waiting on it is an open
-/// transaction, and the `CREATE INDEX CONCURRENTLY` of a migration the holder is running
-/// waits for every open transaction to end, so the two deadlocked (an instance started
-/// alongside another failed with "deadlock detected"). Held until unlocked, or until the
-/// session ends should the holder die.
-fn take_migration_lock(conn: &mut PgConnection) -> QueryResult<()> {
-    #[derive(QueryableByName)]
-    struct Taken {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        taken: bool,
-    }
-    let mut waited = false;
-    loop {
-        let taken = diesel::sql_query("SELECT pg_try_advisory_lock(7263001) AS taken").get_result::<Taken>(conn)?;
-        if taken.taken {
-            return Ok(());
-        }
-        if !waited {
-            tracing::info!("another instance is migrating the database; waiting for it");
-            waited = true;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// Deletes up to `limit` rows of `table` whose `age` (a column or an expression of

@@ -241,3 +241,73 @@ async fn instances_starting_together_migrate_one_after_the_other() {
     let all = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&api::db::MIGRATIONS).unwrap();
     assert_eq!(applied.len(), all.len(), "each migration applied once, by one of the two");
 }
+
+/// A migration folder of its own, deleted afterwards.
+struct MigrationDir(std::path::PathBuf);
+
+impl MigrationDir {
+    #[allow(clippy::unwrap_used)] // test helper
+    fn new(name: &str, up: &str, down: &str) -> MigrationDir {
+        let root = std::env::temp_dir().join(format!("loyalty-migrations-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        std::fs::write(root.join(name).join("up.sql"), up).unwrap();
+        std::fs::write(root.join(name).join("down.sql"), down).unwrap();
+        MigrationDir(root)
+    }
+}
+
+impl Drop for MigrationDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A deploy whose migration needs a table to itself while a long transaction reads it (a
+/// report, a dump): Postgres queues every later write behind the waiting `ALTER TABLE`,
+/// so the migration steps out of the queue after its `lock_timeout` and asks again, and
+/// the points writes go on; it applies once the reader is done, or the deploy fails
+/// having applied none of it.
+#[tokio::test]
+async fn a_migration_waiting_for_a_table_lets_points_writes_through() {
+    use crate::support::postgres::DbLock;
+    use api::db::Db;
+    use std::time::{Duration, Instant};
+    let test_db = TestDb::create();
+    let mut conn = test_db.connect();
+    conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
+    conn.batch_execute(
+        "INSERT INTO groups (id, name, location, owner_id) VALUES ('001-aaaaaa', 'G', 'L', '001-bbbbbb')",
+    )
+    .unwrap();
+    let dir = MigrationDir::new(
+        "2026-12-31-000001_groups_note",
+        "ALTER TABLE groups ADD COLUMN note text",
+        "ALTER TABLE groups DROP COLUMN note",
+    );
+    let reader = DbLock::read(&test_db, "groups");
+    let migrate = |attempts| {
+        let mut config = crate::support::test_config(&test_db.url);
+        config.db.migration_lock_timeout_ms = 100;
+        config.db.migration_lock_attempts = attempts;
+        let db = Db::new(&test_db.url, &config.db, None);
+        let source = diesel_migrations::FileBasedMigrations::from_path(&dir.0).unwrap();
+        tokio::task::spawn_blocking(move || db.migrate_from(source, Instant::now() + Duration::from_secs(10)))
+    };
+    let refused = migrate(2).await.unwrap().unwrap_err().to_string();
+    assert!(refused.contains("gave up; nothing of it was applied"), "{refused}");
+
+    let migrating = migrate(1_000);
+
+    conn.batch_execute("SET statement_timeout = 1000").unwrap();
+    for write in 0..15 {
+        std::thread::sleep(Duration::from_millis(100));
+        if let Err(err) = conn.batch_execute("UPDATE groups SET points = points + 1 WHERE id = '001-aaaaaa'") {
+            panic!("points write {write} waited behind the migration: {err}");
+        }
+    }
+    assert!(!migrating.is_finished(), "the migration waits for the reader");
+    reader.release();
+    let applied = migrating.await.unwrap().unwrap();
+    assert_eq!(applied, ["20261231000001"]);
+    conn.batch_execute("SELECT note FROM groups").unwrap();
+}

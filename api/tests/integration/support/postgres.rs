@@ -148,6 +148,12 @@ impl DbLock {
         Self::hold(db, format!("LOCK TABLE {table} IN SHARE MODE"))
     }
 
+    /// A whole table, read by a transaction that stays open (a report, a dump): nothing
+    /// waits for it but what needs the table to itself (`ALTER TABLE`).
+    pub fn read(db: &TestDb, table: &str) -> DbLock {
+        Self::hold(db, format!("LOCK TABLE {table} IN ACCESS SHARE MODE"))
+    }
+
     fn hold(db: &TestDb, statement: String) -> DbLock {
         let (locked, is_locked) = std::sync::mpsc::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
