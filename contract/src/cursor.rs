@@ -21,7 +21,8 @@ impl LedgerPosition {
     pub fn decode(cursor: &str) -> Option<LedgerPosition> {
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
         let (micros, id) = raw.split_once('|')?;
-        let created_on = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let created_on =
+            DateTime::from_timestamp_micros(micros.parse().ok()?).filter(|at| crate::time::keepable(*at))?;
         Some(LedgerPosition { created_on, id: id.to_owned() })
     }
 }
@@ -37,7 +38,8 @@ mod tests {
             id: "001-01ABC".into(),
         };
         assert_eq!(LedgerPosition::decode(&p.encode()), Some(p));
-        for bad in ["!!", "bm9waXBl", ""] {
+        // Not base64; no `|`; times Postgres cannot keep (years -29719 and 255479).
+        for bad in ["!!", "bm9waXBl", "", "LTEwMDAwMDAwMDAwMDAwMDAwMDB8eA", "ODAwMDAwMDAwMDAwMDAwMDAwMHx4"] {
             assert_eq!(LedgerPosition::decode(bad), None);
         }
     }

@@ -16,6 +16,7 @@ pub mod secret;
 #[cfg(feature = "diesel")]
 mod sql;
 pub mod text;
+pub mod time;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use ids::{DiscountId, EntryId, GroupId, IdError, InvitationId, ItemId, OfferId, RegionId, Regional, UserId};

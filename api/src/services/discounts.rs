@@ -75,6 +75,14 @@ fn off(percent: Option<i32>, cents: Option<i64>) -> Result<(Option<i32>, Option<
 }
 
 fn window(from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+    if [from, until].into_iter().flatten().any(|at| !contract::time::keepable(at)) {
+        let years = contract::time::YEARS;
+        return Err(ApiError::invalid_input(format!(
+            "valid_from and valid_until must fall in the years {} to {}",
+            years.start(),
+            years.end()
+        )));
+    }
     match (from, until) {
         (Some(from), Some(until)) if from >= until => {
             Err(ApiError::invalid_input("valid_from must be before valid_until"))

@@ -59,8 +59,11 @@ pub async fn issue(
         return Err(ApiError::forbidden("only staff and admins issue offers"));
     }
     let discount: DiscountId = state.regions.parse_id("discount_id", &new.discount_id)?;
-    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(ApiError::invalid_input("expires_at must be in the future"));
+    if new.expires_at.is_some_and(|at| at <= Utc::now() || !contract::time::keepable(at)) {
+        let last = contract::time::YEARS.end();
+        return Err(ApiError::invalid_input(format!(
+            "expires_at must be in the future, and in the year {last} at the latest"
+        )));
     }
     ensure_offer_discount(state, &discount).await?;
     let (caller, expires_at) = (caller.clone(), new.expires_at);

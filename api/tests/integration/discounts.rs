@@ -71,6 +71,10 @@ async fn staff_manage_their_regions_discounts_and_bad_ones_are_refused() {
     );
     let backwards = json!({"valid_from": "2027-01-02T00:00:00Z", "valid_until": "2027-01-01T00:00:00Z"});
     expect_error(app.patch(&path, Some(&staff), &backwards).await, StatusCode::BAD_REQUEST, "invalid_input").await;
+    for far in ["-200000-01-01T00:00:00Z", "+200000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"] {
+        let res = app.patch(&path, Some(&staff), &json!({"valid_from": far})).await;
+        expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
     expect_error(app.patch(&path, Some(&customer), &json!({"name": "mine"})).await, StatusCode::FORBIDDEN, "forbidden")
         .await;
     let expired: Value = expect_json(

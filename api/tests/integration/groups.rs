@@ -268,7 +268,15 @@ async fn ledger_pages_are_newest_first_and_stable_under_inserts() {
         expect_json(app.get(&format!("/v1/users/{}/activity?limit=200", user.id), Some(&token)).await, StatusCode::OK)
             .await;
     assert_eq!(activity["items"], all["items"]);
-    for bad in ["limit=0", "limit=201", "limit=x", "cursor=garbage", "colour=red"] {
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "cursor=garbage",
+        "colour=red",
+        "cursor=LTEwMDAwMDAwMDAwMDAwMDAwMDB8eA",
+        "cursor=ODAwMDAwMDAwMDAwMDAwMDAwMHx4",
+    ] {
         let res = app.get(&format!("/v1/groups/{gid}/transactions?{bad}"), Some(&token)).await;
         expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
     }

@@ -61,6 +61,11 @@ async fn an_offer_is_issued_once_per_key_and_only_by_staff_of_an_offer_discount(
         (json!({"discount_id": "001-zzzzzz"}), StatusCode::NOT_FOUND, "not_found"),
         (json!({"discount_id": "nope"}), StatusCode::BAD_REQUEST, "invalid_id"),
         (json!({"discount_id": half, "expires_at": "2020-01-01T00:00:00Z"}), StatusCode::BAD_REQUEST, "invalid_input"),
+        (
+            json!({"discount_id": half, "expires_at": "+200000-01-01T00:00:00Z"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
     ];
     for (i, (body, status, code)) in cases.into_iter().enumerate() {
         expect_error(app.post_once(&path, &staff, &format!("bad-{i}"), &body).await, status, code).await;

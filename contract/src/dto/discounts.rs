@@ -81,6 +81,7 @@ pub struct NewDiscount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Category>)]
     pub category: Option<String>,
+    /// This and `valid_until`: in the years 1970 to 9999 (`contract::time`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +157,7 @@ pub struct Offers {
 pub struct NewOffer {
     #[schema(value_type = DiscountId)]
     pub discount_id: String,
+    /// In the future, and in the year 9999 at the latest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
 }

@@ -84,16 +84,25 @@ fn escaped(text: &str) -> String {
         .collect()
 }
 
-/// A merge cursor of the router's shape, with any text where positions go.
+/// A region's ledger position of its own shape (microseconds, `|`, an entry id), at any
+/// time chrono can read: a year Postgres cannot keep once answered 500.
+fn position() -> impl Strategy<Value = String> {
+    let micros = prop_oneof![any::<i64>(), -8_000_000_000_000_000_000i64..-200_000_000_000_000_000];
+    (micros, nasty()).prop_map(|(micros, id)| URL_SAFE_NO_PAD.encode(format!("{micros}|{id}")))
+}
+
+/// A merge cursor of the router's shape, with any text or a position where positions go;
+/// or a region's own position.
 fn cursor() -> impl Strategy<Value = String> {
     let region = prop_oneof![Just("001"), Just("002"), Just("003"), Just("999"), Just("x")];
-    let after = prop::collection::btree_map(region.clone(), nasty(), 0..4);
+    let after = prop::collection::btree_map(region.clone(), prop_oneof![nasty(), position()], 0..4);
     let done = prop::collection::vec(region, 0..3);
     prop_oneof![
         (after, done)
             .prop_map(|(after, done)| URL_SAFE_NO_PAD.encode(json!({"after": after, "done": done}).to_string())),
         nasty().prop_map(|text| URL_SAFE_NO_PAD.encode(text)),
         nasty(),
+        position(),
     ]
 }
 
@@ -106,9 +115,11 @@ fn request(user: String, group: String) -> impl Strategy<Value = Raw> {
         body: vec![],
     });
     let g2 = group.clone();
-    let history = (cursor(), nasty()).prop_map(move |(c, q)| Raw {
+    // The group's own lists: its history, and (for its owner) its invitations.
+    let list = prop_oneof![Just("transactions"), Just("invitations")];
+    let history = (list, cursor(), nasty()).prop_map(move |(list, c, q)| Raw {
         method: "GET",
-        target: format!("/v1/groups/{g2}/transactions?cursor={}&{}", escaped(&c), escaped(&q)),
+        target: format!("/v1/groups/{g2}/{list}?cursor={}&{}", escaped(&c), escaped(&q)),
         headers: vec![],
         body: vec![],
     });
