@@ -23,8 +23,19 @@ impl LedgerPosition {
         let (micros, id) = raw.split_once('|')?;
         let created_on =
             DateTime::from_timestamp_micros(micros.parse().ok()?).filter(|at| crate::time::keepable(*at))?;
-        Some(LedgerPosition { created_on, id: id.to_owned() })
+        is_id(id).then(|| LedgerPosition { created_on, id: id.to_owned() })
     }
+}
+
+/// Whether `id` has the shape of the ids positions hold (a ledger entry's, an
+/// invitation's): a region, `-`, letters and digits. Nothing else is compared in the
+/// database: a NUL byte in a crafted position came back from Postgres as a 500.
+fn is_id(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(region, rest)| {
+        region.parse::<crate::RegionId>().is_ok()
+            && (1..=26).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 #[cfg(test)]
@@ -38,8 +49,18 @@ mod tests {
             id: "001-01ABC".into(),
         };
         assert_eq!(LedgerPosition::decode(&p.encode()), Some(p));
-        // Not base64; no `|`; times Postgres cannot keep (years -29719 and 255479).
-        for bad in ["!!", "bm9waXBl", "", "LTEwMDAwMDAwMDAwMDAwMDAwMDB8eA", "ODAwMDAwMDAwMDAwMDAwMDAwMHx4"] {
+        // Not base64; no `|`; times Postgres cannot keep (years -29719 and 255479); ids
+        // that are none (a NUL byte, no region, a space).
+        for bad in [
+            "!!",
+            "bm9waXBl",
+            "",
+            "LTEwMDAwMDAwMDAwMDAwMDAwMDB8eA",
+            "ODAwMDAwMDAwMDAwMDAwMDAwMHx4",
+            "MTcwMDAwMDAwMDAwMDAwMHwwMDEtAA",
+            "MTcwMDAwMDAwMDAwMDAwMHxhYmM",
+            "MTcwMDAwMDAwMDAwMDAwMHwwMDEtYSBi",
+        ] {
             assert_eq!(LedgerPosition::decode(bad), None);
         }
     }

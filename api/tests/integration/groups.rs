@@ -276,6 +276,8 @@ async fn ledger_pages_are_newest_first_and_stable_under_inserts() {
         "colour=red",
         "cursor=LTEwMDAwMDAwMDAwMDAwMDAwMDB8eA",
         "cursor=ODAwMDAwMDAwMDAwMDAwMDAwMHx4",
+        "cursor=MTcwMDAwMDAwMDAwMDAwMHwA",
+        "cursor=MTcwMDAwMDAwMDAwMDAwMHwwMDEtAA",
     ] {
         let res = app.get(&format!("/v1/groups/{gid}/transactions?{bad}"), Some(&token)).await;
         expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
