@@ -36,7 +36,12 @@ impl IntoParams for Keyed {
                 .name("Idempotency-Key")
                 .parameter_in(ParameterIn::Header)
                 .required(Required::True)
-                .description(Some("1..=255 printable ASCII characters, scoped to the caller: a retry with the same key and body applies once"))
+                .description(Some(
+                    "1..=255 printable ASCII characters, scoped to the caller: a retry with the same key and body \
+                     applies once. The key is remembered by the home region of the group the request is for, and \
+                     compared only with that region's requests: the same key on a request for a group of another \
+                     region is a new request there",
+                ))
                 .schema(Some(key))
                 .build(),
         ]
