@@ -204,7 +204,17 @@ impl Stack {
         let pid = std::fs::read_to_string(&pidfile).unwrap();
         let status = Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
         assert!(status.success());
-        std::thread::sleep(Duration::from_millis(100));
+        // SIGKILL takes effect when the process next leaves the kernel, which on a loaded
+        // machine took long enough that `up` (healing) still found it running and then
+        // saw it exit (a CI failure): wait until it is gone or a zombie.
+        let status = format!("/proc/{}/status", pid.trim());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&status)
+            .is_ok_and(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        {
+            assert!(Instant::now() < deadline, "api-{region}-{instance} still runs 10 s after SIGKILL");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sets a fault on a link of the fault proxy (`api-001-0`, `pg-003`, `pg-003-standby`).
