@@ -130,6 +130,12 @@ pub struct DbConfig {
     /// How long a request may wait for its turn at the database gate before 503.
     pub gate_timeout_ms: u64,
     pub statement_timeout_ms: u64,
+    /// Postgres `idle_in_transaction_session_timeout`: a session whose transaction waits
+    /// this long for its next statement is ended, and its locks released. An instance
+    /// frozen or cut off mid-transaction would otherwise hold its groups' rows until TCP
+    /// gave up on it (hours by default); this instance's own transactions never wait
+    /// between statements.
+    pub idle_in_transaction_timeout_ms: u64,
     /// The longest a request's database work may take, waits included; then it answers
     /// 504 (a slow or cut-off network is not bounded by `statement_timeout`). The work
     /// keeps its connection until it ends, so a slow database cannot pile work up.
@@ -246,6 +252,7 @@ impl Default for Config {
                 connection_timeout_ms: 2_000,
                 gate_timeout_ms: 3_000,
                 statement_timeout_ms: 5_000,
+                idle_in_transaction_timeout_ms: 5_000,
                 deadline_ms: 8_000,
                 startup_wait_secs: 30,
                 max_tx_attempts: 30,

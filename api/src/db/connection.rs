@@ -110,12 +110,16 @@ impl ManageConnection for PgManager {
 #[derive(Debug)]
 pub struct SessionSettings {
     pub statement_timeout_ms: u64,
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
         conn.conn
-            .batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout_ms))
+            .batch_execute(&format!(
+                "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+                self.statement_timeout_ms, self.idle_in_transaction_timeout_ms
+            ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         pin_messages(&mut conn.conn)
     }

@@ -98,7 +98,10 @@ impl Db {
             .max_size(config.pool_size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_millis(config.connection_timeout_ms))
-            .connection_customizer(Box::new(SessionSettings { statement_timeout_ms: config.statement_timeout_ms }))
+            .connection_customizer(Box::new(SessionSettings {
+                statement_timeout_ms: config.statement_timeout_ms,
+                idle_in_transaction_timeout_ms: config.idle_in_transaction_timeout_ms,
+            }))
             .build_unchecked(manager);
         Db {
             pool,

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::postgres::{Cluster, DbLock, TestDb};
 use crate::support::{TestApp, expect_error, expect_json, redeemed_or_insufficient, test_config};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use futures_util::future::join_all;
@@ -89,6 +90,40 @@ async fn two_instances_on_one_database_still_never_overdraw() {
     let _: serde_json::Value =
         expect_json(app.get(&format!("/v1/groups/{gid}"), Some(&token)).await, StatusCode::OK).await;
     drop(second_handle.stop(false));
+}
+
+/// An instance that stops in the middle of a transaction (frozen, or cut off from its
+/// database while the connection stays open) holds the rows it locked until Postgres
+/// ends its session: `idle_in_transaction_session_timeout` does that, so the group's
+/// points writes from the other instances go on instead of timing out behind it.
+#[tokio::test]
+async fn a_transaction_left_open_by_a_stalled_instance_is_ended_by_the_database() {
+    let app = TestApp::spawn_with(|c| {
+        c.db.statement_timeout_ms = 2_000;
+        c.db.idle_in_transaction_timeout_ms = 300;
+    })
+    .await;
+    let funded = app.customer_with_points(10).await;
+    let stalled = api::db::Db::new(&app.db.url, &app.config.db, None);
+    let (locked, is_locked) = tokio::sync::oneshot::channel();
+    let group = funded.group.clone();
+    let holder = tokio::spawn(async move {
+        stalled
+            .run(move |conn| {
+                conn.batch_execute(&format!("BEGIN; SELECT 1 FROM groups WHERE id = '{group}' FOR UPDATE"))?;
+                let _ = locked.send(());
+                std::thread::sleep(Duration::from_secs(3));
+                Ok(conn.batch_execute("COMMIT"))
+            })
+            .await
+    });
+    is_locked.await.unwrap();
+
+    let res = app.post_once(&funded.redemptions, &funded.token, "after-a-stall", &json!({"points": 1})).await;
+    let _: serde_json::Value = expect_json(res, StatusCode::CREATED).await;
+    let commit = holder.await.unwrap().unwrap();
+    assert!(commit.is_err(), "the database ended the stalled transaction: its COMMIT found no session");
+    assert_eq!(app.assert_ledger_consistent(&funded.group), 9);
 }
 
 #[tokio::test]
