@@ -127,6 +127,12 @@ pub struct DbConfig {
     pub pool_size: u32,
     /// How long a query may wait for a pooled connection before the request gets 503.
     pub connection_timeout_ms: u64,
+    /// How long opening a connection may wait on one database host before trying the next
+    /// of the URL (libpq `connect_timeout`, 2 at the least); a URL's own setting wins.
+    pub connect_timeout_secs: u64,
+    /// How long a query or keepalive probe sent to the database may go unacknowledged
+    /// before the connection is given up (libpq `tcp_user_timeout`); a URL's own wins.
+    pub tcp_user_timeout_ms: u64,
     /// How long a request may wait for its turn at the database gate before 503.
     pub gate_timeout_ms: u64,
     pub statement_timeout_ms: u64,
@@ -250,6 +256,8 @@ impl Default for Config {
                 auth: DbAuth::Password,
                 pool_size: 10,
                 connection_timeout_ms: 2_000,
+                connect_timeout_secs: 3,
+                tcp_user_timeout_ms: 10_000,
                 gate_timeout_ms: 3_000,
                 statement_timeout_ms: 5_000,
                 idle_in_transaction_timeout_ms: 5_000,

@@ -17,8 +17,8 @@ pub struct PgManager {
 }
 
 impl PgManager {
-    pub fn new(url: &str, password: Option<PasswordSource>) -> PgManager {
-        PgManager { url: url.to_owned(), password }
+    pub fn new(url: &str, password: Option<PasswordSource>, bounds: &NetworkBounds) -> PgManager {
+        PgManager { url: bounds.applied_to(url), password }
     }
 
     fn url(&self) -> Result<String, diesel::ConnectionError> {
@@ -26,6 +26,56 @@ impl PgManager {
             None => Ok(self.url.clone()),
             Some(password) => with_password(&self.url, &password()),
         }
+    }
+}
+
+/// How long a connection waits on a database host that has gone silent (an availability
+/// zone gone dark, a partition: no refusal, no answer). libpq's defaults are the operating
+/// system's: a connection attempt waited about two minutes for a host that never
+/// answered, before trying the next host of the URL (a promoted standby), and a query on
+/// a connection to it until TCP gave up retransmitting (about fifteen minutes), holding
+/// one of the pool's connections all that time.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkBounds {
+    /// libpq `connect_timeout`, per host (libpq takes 2 at the least).
+    pub connect_timeout_secs: u64,
+    /// libpq `tcp_user_timeout`: how long sent data (a query, a keepalive probe) may go
+    /// unacknowledged before the connection is given up.
+    pub tcp_user_timeout_ms: u64,
+}
+
+impl NetworkBounds {
+    /// `url` with these bounds and TCP keepalives (probing an idle connection after 5 s,
+    /// every 2 s), each only where the URL does not set it itself. A URL
+    /// (`postgres://...`, several hosts too) gets them as query parameters, a
+    /// `key=value` connection string as more pairs.
+    pub fn applied_to(&self, url: &str) -> String {
+        let connect_timeout = self.connect_timeout_secs.max(2).to_string();
+        let tcp_user_timeout = self.tcp_user_timeout_ms.to_string();
+        let settings = [
+            ("connect_timeout", connect_timeout.as_str()),
+            ("tcp_user_timeout", tcp_user_timeout.as_str()),
+            ("keepalives", "1"),
+            ("keepalives_idle", "5"),
+            ("keepalives_interval", "2"),
+        ];
+        let is_uri = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        let query = if is_uri { url.split_once('?').map_or("", |(_, q)| q) } else { url };
+        let set: Vec<&str> =
+            query.split(['&', ' ']).filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim())).collect();
+        let mut out = url.to_owned();
+        for (key, value) in settings.into_iter().filter(|(key, _)| !set.contains(key)) {
+            let separator = match (is_uri, out.contains('?')) {
+                (false, _) => ' ',
+                (true, false) => '?',
+                (true, true) => '&',
+            };
+            out.push(separator);
+            out.push_str(key);
+            out.push('=');
+            out.push_str(value);
+        }
+        out
     }
 }
 
@@ -160,6 +210,24 @@ fn untranslated(lc_messages: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_url_gets_network_bounds_it_does_not_set_itself() {
+        let bounds = NetworkBounds { connect_timeout_secs: 3, tcp_user_timeout_ms: 10_000 };
+        let all = "connect_timeout=3&tcp_user_timeout=10000&keepalives=1&keepalives_idle=5&keepalives_interval=2";
+        assert_eq!(bounds.applied_to("postgres://u@h:5432/db"), format!("postgres://u@h:5432/db?{all}"));
+        assert_eq!(
+            bounds.applied_to("postgres://u@a:1,b:2/db?target_session_attrs=read-write&connect_timeout=2"),
+            "postgres://u@a:1,b:2/db?target_session_attrs=read-write&connect_timeout=2\
+             &tcp_user_timeout=10000&keepalives=1&keepalives_idle=5&keepalives_interval=2"
+        );
+        assert_eq!(
+            bounds.applied_to("host=h dbname=db keepalives=0"),
+            "host=h dbname=db keepalives=0 connect_timeout=3 tcp_user_timeout=10000 keepalives_idle=5 keepalives_interval=2"
+        );
+        let low = NetworkBounds { connect_timeout_secs: 0, tcp_user_timeout_ms: 500 };
+        assert!(low.applied_to("postgresql://h/db").contains("connect_timeout=2&"), "libpq takes 2 s at the least");
+    }
 
     #[test]
     fn tokens_go_in_percent_encoded_with_tls_required() {

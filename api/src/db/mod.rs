@@ -69,7 +69,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use self::connection::{PasswordSource, PgManager, SessionSettings};
+use self::connection::{NetworkBounds, PasswordSource, PgManager, SessionSettings};
 use crate::config::DbConfig;
 use crate::error::{ApiError, is_deadlock};
 
@@ -93,7 +93,11 @@ impl Db {
     /// Builds the pool without connecting: the server starts (and answers 503) even
     /// while its database is down.
     pub fn new(database_url: &str, config: &DbConfig, password: Option<PasswordSource>) -> Db {
-        let manager = PgManager::new(database_url, password);
+        let bounds = NetworkBounds {
+            connect_timeout_secs: config.connect_timeout_secs,
+            tcp_user_timeout_ms: config.tcp_user_timeout_ms,
+        };
+        let manager = PgManager::new(database_url, password, &bounds);
         let pool = Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(0))

@@ -92,6 +92,29 @@ async fn two_instances_on_one_database_still_never_overdraw() {
     drop(second_handle.stop(false));
 }
 
+/// A database host gone silent (an availability zone gone dark: connections are neither
+/// refused nor answered) is passed over for the next host of the URL, as a promoted
+/// standby is reached, within `connect_timeout`. With libpq's default the instance
+/// waited on it for as long as TCP did and did not start.
+#[tokio::test]
+async fn a_database_host_gone_silent_is_passed_over_for_the_next() {
+    let db = TestDb::create();
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let upstream: std::net::SocketAddr = server.rsplit_once('@').unwrap().1.parse().unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let silent = faults::Link::new("silent", listen, upstream);
+    silent.set(faults::Fault::Drop);
+    tokio::spawn(silent.clone().serve());
+    let mut config = test_config(&db.url);
+    config.database_url = format!("postgres://postgres@{listen},{upstream}/{name}");
+    config.db.connect_timeout_secs = 2;
+    config.db.startup_wait_secs = 20;
+    let app = TestApp::start(config, db).await;
+    let (user, token) = app.customer().await;
+    let _: serde_json::Value =
+        expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
+}
+
 /// An instance that stops in the middle of a transaction (frozen, or cut off from its
 /// database while the connection stays open) holds the rows it locked until Postgres
 /// ends its session: `idle_in_transaction_session_timeout` does that, so the group's
