@@ -45,6 +45,7 @@ async fn serve() -> anyhow::Result<()> {
     }
     let config = api::Config::load(args.config.as_deref())?;
     observability::telemetry::init_tracing(config.log_json);
+    observability::open_files::raise_limit();
     if args.migrate {
         let applied = api::startup::migrate_only(&config).await?;
         println!("{} migration(s) applied", applied.len());

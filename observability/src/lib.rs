@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub mod address;
 pub mod config;
+pub mod open_files;
 pub mod request_id;
 pub mod telemetry;
 

@@ -25,6 +25,7 @@ async fn serve() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = router::Config::load(args.config.as_deref())?;
     observability::telemetry::init_tracing(config.log_json);
+    observability::open_files::raise_limit();
     let app = router::Application::build(config).await?;
     app.run_until_stopped().await?;
     Ok(())

@@ -20,6 +20,7 @@ async fn serve() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = web::Config::load(args.config.as_deref())?;
     observability::telemetry::init_tracing(config.log_json);
+    observability::open_files::raise_limit();
     let app = web::Application::build(config)?;
     tracing::info!(url = %format!("http://{}", app.address()), "web console listening");
     app.run_until_stopped().await?;
