@@ -113,11 +113,7 @@ pub fn page_of_group(
         .limit(limit)
         .into_boxed();
     if let Some(after) = after {
-        query = query.filter(
-            invitations::created_on
-                .lt(after.created_on)
-                .or(invitations::created_on.eq(after.created_on).and(invitations::id.lt(after.id.clone()))),
-        );
+        query = query.filter(super::older_than("invitations", after));
     }
     query.load(conn)
 }

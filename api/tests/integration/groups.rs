@@ -284,6 +284,56 @@ async fn ledger_pages_are_newest_first_and_stable_under_inserts() {
     }
 }
 
+/// A member's activity pages through the entries of every group they are in (others'
+/// entries in a shared group too), newest first, each exactly once; a group they left
+/// is no longer in it.
+#[tokio::test]
+async fn a_members_activity_pages_through_all_their_groups_newest_first() {
+    let app = TestApp::spawn().await;
+    let [(ann, ann_token), (bob, bob_token)] = app.customers().await;
+    let team = app.group(&bob_token).await;
+    let left = app.group(&bob_token).await;
+    for group in [&team, &left] {
+        app.invite_and_join(&bob_token, group.id.as_str(), ann.id.as_str(), &ann_token, false).await;
+    }
+    for _ in 0..3 {
+        app.award(ann.id.as_str(), None, 100, 1).await;
+        app.award(ann.id.as_str(), Some(team.id.as_str()), 100, 1).await;
+        app.award(bob.id.as_str(), Some(team.id.as_str()), 100, 1).await;
+        app.award(ann.id.as_str(), Some(left.id.as_str()), 100, 1).await;
+    }
+    let leave = app.delete(&format!("/v1/groups/{}/members/{}", left.id, ann.id), Some(&ann_token)).await;
+    assert!(leave.status().is_success(), "{}", leave.status());
+
+    let position = |e: &Value| {
+        let at: chrono::DateTime<chrono::Utc> = e["created_on"].as_str().unwrap().parse().unwrap();
+        (at, e["id"].as_str().unwrap().to_owned())
+    };
+    let mut expected = Vec::new();
+    for gid in [ann.personal_group_id.as_str(), team.id.as_str()] {
+        let all: Value = expect_json(
+            app.get(&format!("/v1/groups/{gid}/transactions?limit=200"), Some(&ann_token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        expected.extend(all["items"].as_array().unwrap().iter().map(position));
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(expected.len(), 9);
+
+    let mut seen = Vec::new();
+    let mut path = format!("/v1/users/{}/activity?limit=2", ann.id);
+    loop {
+        let page: Value = expect_json(app.get(&path, Some(&ann_token)).await, StatusCode::OK).await;
+        seen.extend(page["items"].as_array().unwrap().iter().map(position));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/users/{}/activity?limit=2&cursor={cursor}", ann.id),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
 #[tokio::test]
 async fn the_home_region_vouches_for_the_user_whose_groups_are_asked() {
     let app = TestApp::spawn().await;

@@ -132,7 +132,9 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         created_by: &user_id,
         expires_at: Utc::now() + Duration::hours(1),
     };
-    invitations::insert(conn, &invitation).unwrap().unwrap();
+    let inserted = invitations::insert(conn, &invitation).unwrap().unwrap();
+    let at = contract::cursor::LedgerPosition { created_on: inserted.created_on, id: "001-stminw".into() };
+    assert_eq!(invitations::page_of_group(conn, GROUP, Some(&at), 10).unwrap().len(), 1);
     assert!(invitations::revoke(conn, GROUP, "001-stminv").unwrap());
     assert_eq!(invitations::purge_closed_before(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
     assert_eq!(invitations::purge_closed_before(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
@@ -192,6 +194,13 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     offers::set_bill_counts(conn, &[(GROUP, "002", 4)]).unwrap();
     assert_eq!(offers::bill_counts(conn, &[GROUP]).unwrap()[&(GROUP.to_owned(), "002".to_owned())], 4);
     assert!(discounts::delete(conn, "001-disc01").unwrap());
+
+    // Pages of a group's and a member's entries, from the start and past a position.
+    let at = contract::cursor::LedgerPosition { created_on: w.created_on, id: entry_id.clone() };
+    assert_eq!(ledger::page_of_group(conn, GROUP, None, 10).unwrap().len(), 1);
+    assert!(ledger::page_of_group(conn, GROUP, Some(&at), 10).unwrap().is_empty());
+    assert_eq!(ledger::page_of_member(conn, USER, None, 10).unwrap()[0].lines, Some(lines.clone()));
+    assert!(ledger::page_of_member(conn, USER, Some(&at), 10).unwrap().is_empty());
 
     // A bill's lines are kept in its entry; a return names its bill.
     assert_eq!(ledger::bills(conn, &[&entry_id]).unwrap()[0].lines, Some(lines));
