@@ -13,6 +13,14 @@ pub fn keepable(at: DateTime<Utc>) -> bool {
     YEARS.contains(&at.year())
 }
 
+/// The first instant after every time the platform keeps: where a newest-first page
+/// with no position starts.
+pub fn after_all() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(YEARS.end() + 1, 1, 1)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MAX_UTC, |at| at.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +33,7 @@ mod tests {
         assert!(!keepable(at("1969-12-31T23:59:59Z")));
         assert!(!keepable(DateTime::from_timestamp_micros(-1_000_000_000_000_000_000).unwrap()));
         assert!(!keepable(DateTime::from_timestamp_micros(8_000_000_000_000_000_000).unwrap()));
+        assert!(!keepable(after_all()));
+        assert_eq!(after_all() - chrono::Duration::microseconds(1), at("9999-12-31T23:59:59.999999Z"));
     }
 }

@@ -277,7 +277,7 @@ pub fn page_of_group(
 /// newest first: each group's first `limit` read by its index (`LATERAL`), then merged.
 /// As one scan of the ledger joined to the memberships, Postgres read every entry of
 /// every such group to sort them: 560 ms a page for a member of a group of 1 000 000
-/// entries, 0.9 ms so. Without a position, the page starts before the year 10000, so
+/// entries, 0.9 ms so. Without a position, the page starts after every time kept, so
 /// that the statement has one text whichever page is asked.
 pub fn page_of_member(
     conn: &mut PgConnection,
@@ -291,7 +291,7 @@ pub fn page_of_member(
         WHERE m.user_id = $1 AND m.active ORDER BY e.created_on DESC, e.id DESC LIMIT $4";
     let (before, before_id) = match after {
         Some(after) => (after.created_on, after.id.as_str()),
-        None => (DateTime::from_timestamp(253_402_300_800, 0).unwrap_or(DateTime::<Utc>::MAX_UTC), ""),
+        None => (contract::time::after_all(), ""),
     };
     diesel::sql_query(MEMBER_PAGE)
         .bind::<Text, _>(user_id)
