@@ -208,6 +208,20 @@ fn hostile_input_never_takes_an_instance_out() {
         };
         assert_eq!(runtime.block_on(send(&stack.router, &token, &raw)), 400);
     }
+    // Positions of the cursor's own shape that Postgres cannot compare: a time before
+    // 4713 BC, one after 9999, a NUL byte in the id. Each was a 500 from the region.
+    for position in ["-210866803200000001|001-x", "8000000000000000000|001-x", "1700000000000000|001-\0"] {
+        let cursor = URL_SAFE_NO_PAD.encode(position);
+        for list in ["transactions", "invitations"] {
+            let raw = Raw {
+                method: "GET",
+                target: format!("/v1/groups/{}/{list}?cursor={cursor}", group.id),
+                headers: vec![],
+                body: vec![],
+            };
+            assert_eq!(runtime.block_on(send(&stack.router, &token, &raw)), 400, "{position:?} on {list}");
+        }
+    }
     runtime.block_on(all_up(&stack));
     let mut runner = TestRunner::new(Config { cases: 400, failure_persistence: None, ..Config::default() });
     let strategy = request(user.id.to_string(), group.id.to_string());
