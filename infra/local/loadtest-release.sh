@@ -11,6 +11,10 @@ export LOYALTY_ADMIN_EMAIL=admin@loyalty.local LOYALTY_ADMIN_PASSWORD=change-me-
 
 cd "$ROOT"
 cargo build --release -q -p loadtest -p topology
+# From an empty deployment every time, so that each run's figures start from the same
+# state (earlier runs' users, groups and ledgers used to stay and grow).
+bash infra/local/down.sh >/dev/null 2>&1 || true
+rm -rf "$LOYALTY_STATE_DIR"
 trap 'bash infra/local/down.sh >/dev/null' EXIT
 bash infra/local/up.sh >/dev/null
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

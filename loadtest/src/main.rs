@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     let report = loadtest::run(scenario).await?;
     report.print();
     report.write(&out)?;
-    println!("report: {}/summary.json, chart: {}/chart.svg", out.display(), out.display());
+    println!("report: {0}/report.md, {0}/summary.json, chart: {0}/chart.svg", out.display());
     if !report.passed() {
         std::process::exit(1);
     }

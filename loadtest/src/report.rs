@@ -1,5 +1,5 @@
-//! The run's report: a table on the terminal, `summary.json`, and `chart.svg` with
-//! throughput and p99 latency over time.
+//! The run's report: a table on the terminal and in `report.md`, `summary.json`, and
+//! `chart.svg` with throughput and p99 latency over time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -115,20 +115,37 @@ impl Report {
     }
 
     pub fn print(&self) {
-        println!(
-            "\n{} operations in {:.1} s: {:.0} ops/s ({} virtual users, seed {}, {:.0} % of writes sent twice)",
+        print!("\n{}", self.markdown());
+    }
+
+    /// The figures and the verdict as Markdown: what `print` shows, and `report.md`,
+    /// which docs/LOADTEST.md links to so that its figures are always a run's own.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = self.write_markdown(&mut out);
+        out
+    }
+
+    fn write_markdown(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        writeln!(
+            out,
+            "{} operations in {:.1} s: **{:.0} ops/s** ({} users, {} groups, {} virtual users, seed {}, {:.0} % of writes sent twice).\n",
             self.operations,
             self.seconds,
             self.per_second,
+            self.users,
+            self.groups,
             self.concurrency,
             self.seed,
             self.duplicate_share * 100.0
-        );
-        println!("| operation | count | ops/s | p50 ms | p90 ms | p99 ms | max ms | answers |");
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        )?;
+        writeln!(out, "| operation | count | ops/s | p50 ms | p90 ms | p99 ms | max ms | answers |")?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |")?;
         for op in &self.ops {
             let answers: Vec<String> = op.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!(
+            writeln!(
+                out,
                 "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
                 op.op,
                 op.count,
@@ -138,32 +155,36 @@ impl Report {
                 op.p99_ms,
                 op.max_ms,
                 answers.join(", ")
-            );
+            )?;
         }
-        println!(
-            "retries with the same key: {}; writes sent twice on purpose: {}; replayed answers: {}; outcomes unknown: {} (resolved by retrying the key: {})",
+        writeln!(
+            out,
+            "\n- Retries with the same key: {}; writes sent twice on purpose: {}; answers replayed: {}; outcomes unknown: {} (resolved by retrying the key: {}).",
             self.retries, self.duplicates_sent, self.replays_seen, self.unknown_outcomes, self.unknown_resolved
-        );
+        )?;
         for (why, count) in &self.unanswered {
-            println!("  no answer ({count}×) {why}");
+            writeln!(out, "- No answer ({count}×): {why}")?;
         }
         let v = &self.verdict;
-        println!(
-            "verdict over {} groups and {} ledger entries ({} acknowledged writes, {} refused): {}",
+        writeln!(
+            out,
+            "- Verdict over {} groups and {} ledger entries ({} acknowledged writes, {} refused): **{}**",
             v.groups,
             v.entries,
             v.acknowledged_writes,
             v.refused_writes,
             if self.passed() { "CONSISTENT: no point lost or invented" } else { "VIOLATIONS" }
-        );
+        )?;
         for violation in v.violations.iter().chain(&self.midrun_violations) {
-            println!("  - {violation}");
+            writeln!(out, "  - {violation}")?;
         }
+        Ok(())
     }
 
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("summary.json"), serde_json::to_vec_pretty(self)?)?;
+        std::fs::write(dir.join("report.md"), self.markdown())?;
         self.chart(&dir.join("chart.svg"))?;
         Ok(())
     }
@@ -204,5 +225,56 @@ impl Report {
         draw(&bottom, "p99 latency", "ms", max_p99, self.timeline.iter().map(|s| (s.second, s.p99_ms)).collect(), RED)?;
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(violations: Vec<Violation>) -> Report {
+        let op = OpSummary {
+            op: "redeem".into(),
+            count: 10,
+            per_second: 5.0,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms: 3.0,
+            max_ms: 4.0,
+            outcomes: [("ok".to_owned(), 9), ("insufficient_points".to_owned(), 1)].into(),
+        };
+        Report {
+            seed: 42,
+            users: 20,
+            groups: 5,
+            concurrency: 16,
+            duplicate_share: 0.1,
+            seconds: 2.0,
+            operations: 10,
+            per_second: 5.0,
+            ops: vec![op],
+            retries: 0,
+            duplicates_sent: 1,
+            replays_seen: 1,
+            unknown_outcomes: 0,
+            unknown_resolved: 0,
+            unanswered: [("timed out".to_owned(), 2)].into(),
+            verdict: Verdict { groups: 5, entries: 9, acknowledged_writes: 9, refused_writes: 1, violations },
+            midrun_violations: vec![],
+            timeline: vec![],
+            started: Instant::now(),
+            samples: vec![],
+        }
+    }
+
+    #[test]
+    fn the_markdown_report_holds_every_operation_and_the_verdict() {
+        let consistent = report(vec![]).markdown();
+        assert!(consistent.contains("| redeem | 10 | 5.0 | 1.00 | 2.00 | 3.00 | 4.00 | insufficient_points 1, ok 9 |"));
+        assert!(consistent.contains("- No answer (2×): timed out"));
+        assert!(consistent.contains("**CONSISTENT: no point lost or invented**"));
+        let broken = report(vec![Violation::NegativeBalance { group: "001-a".into(), balance: -1 }]).markdown();
+        assert!(broken.contains("**VIOLATIONS**"), "{broken}");
+        assert!(broken.contains("001-a"), "{broken}");
     }
 }
