@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::postgres::{Cluster, DbLock, TestDb};
+use crate::support::silence::SilentAddress;
 use crate::support::{TestApp, expect_error, expect_json, redeemed_or_insufficient, test_config};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -113,6 +114,42 @@ async fn a_database_host_gone_silent_is_passed_over_for_the_next() {
     let (user, token) = app.customer().await;
     let _: serde_json::Value =
         expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
+}
+
+/// A database host that goes silent in the middle of a query (packets go nowhere, nothing
+/// is refused) gives the query up within `db.tcp_user_timeout_ms`, and the pool's next
+/// connection is a new one. Without that bound libpq waited for as long as TCP went on
+/// retransmitting (about fifteen minutes), and the pool's connection with it.
+#[tokio::test]
+async fn a_query_to_a_host_gone_silent_is_given_up_within_the_tcp_user_timeout() {
+    let Some(host) = SilentAddress::add() else {
+        eprintln!("SKIPPED: silencing an address takes root (make test runs as root)");
+        return;
+    };
+    let db = TestDb::create();
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let upstream: std::net::SocketAddr = server.rsplit_once('@').unwrap().1.parse().unwrap();
+    let listen = std::net::TcpListener::bind((host.ip, 0)).unwrap().local_addr().unwrap();
+    tokio::spawn(faults::Link::new("mid-query", listen, upstream).serve());
+    let mut config = test_config(&db.url).db;
+    config.pool_size = 1;
+    config.tcp_user_timeout_ms = 2_000;
+    // Far beyond the bound, so that only the bound can end the wait.
+    config.deadline_ms = 60_000;
+    let pool = api::db::Db::new(&format!("postgres://postgres@{listen}/{name}"), &config, None);
+    let select = || pool.run(|conn| Ok(conn.batch_execute("SELECT 1")?));
+    select().await.expect("the connection works before the host goes silent");
+
+    host.silence();
+    let started = Instant::now();
+    let silent = select().await;
+    let waited = started.elapsed();
+    let err = silent.expect_err("a query to a silent host cannot succeed");
+    assert_ne!(err.code, contract::ErrorCode::Timeout, "only the request's deadline ended the wait: {err:?}");
+    assert!(waited < Duration::from_secs(15), "the bound is 2 s; the query waited {waited:?}");
+
+    host.speak();
+    select().await.expect("a new connection once the host answers again");
 }
 
 /// An instance that stops in the middle of a transaction (frozen, or cut off from its

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod postgres;
+pub mod silence;
 
 use std::time::Duration;
 
