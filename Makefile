@@ -1,5 +1,5 @@
 # The two commands: `make up` (the local deployment) and `make test` (every test).
-.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release infra-check infra-sim deny
+.PHONY: up down test fmt lint openapi drills bench bench-hop loadtest loadtest-release audit infra-check infra-sim deny
 
 PROFILE ?= dev
 
@@ -47,6 +47,11 @@ loadtest:
 # The same scenario against a release build on its own ports; report in docs/loadtest/.
 loadtest-release:
 	bash infra/local/loadtest-release.sh $(ARGS)
+
+# Every region's books checked in its database (loyalty-api --audit) of the running
+# local deployment.
+audit:
+	bash infra/local/audit.sh
 
 # Offline checks of the AWS deployment: terraform fmt/validate/test and checkov.
 infra-check:

@@ -25,15 +25,25 @@ struct Args {
     /// instances with `db.migrate = false` only check the schema).
     #[arg(long)]
     migrate: bool,
+    /// Check every group's books and exit: balance and debt are their ledger's sums, each
+    /// entry's balance follows from the ones before it, open offers are counted right, no
+    /// bill is returned beyond what it awarded. Exits 1 when anything is off; read-only
+    /// (point `database_url` at a standby to spare the primary).
+    #[arg(long)]
+    audit: bool,
+    /// With --audit: the report as JSON.
+    #[arg(long, requires = "audit")]
+    json: bool,
 }
 
 fn main() -> std::process::ExitCode {
-    observability::telemetry::exit_code("the regional API", actix_web::rt::System::new().block_on(serve()))
+    let args = Args::parse();
+    let service = if args.audit { "the audit" } else { "the regional API" };
+    observability::telemetry::exit_code(service, actix_web::rt::System::new().block_on(serve(args)))
 }
 
-async fn serve() -> anyhow::Result<()> {
+async fn serve(args: Args) -> anyhow::Result<()> {
     tls::install_default_provider();
-    let args = Args::parse();
     if args.new_signing_key {
         let (seed, public) = api::auth::new_signing_key();
         println!("{seed}\n{public}");
@@ -44,6 +54,10 @@ async fn serve() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = api::Config::load(args.config.as_deref())?;
+    if args.audit {
+        // Before tracing: the report is the command's output, alone on stdout.
+        return audit(&config, args.json).await;
+    }
     observability::telemetry::init_tracing(config.log_json);
     observability::open_files::raise_limit();
     if args.migrate {
@@ -53,5 +67,27 @@ async fn serve() -> anyhow::Result<()> {
     }
     let app = api::Application::build(config).await?;
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn audit(config: &api::Config, json: bool) -> anyhow::Result<()> {
+    let audit = api::startup::audit_only(config).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&audit)?);
+    } else {
+        let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        println!(
+            "{}, {}: {}",
+            counted(audit.groups, "group", "groups"),
+            counted(audit.entries.unsigned_abs(), "ledger entry", "ledger entries"),
+            counted(audit.findings.len() as u64, "finding", "findings")
+        );
+        for finding in &audit.findings {
+            println!("  - {finding}");
+        }
+    }
+    if !audit.findings.is_empty() {
+        anyhow::bail!("the books of region {} do not add up", config.region);
+    }
     Ok(())
 }

@@ -83,6 +83,14 @@ pub async fn migrate_only(config: &Config) -> anyhow::Result<Vec<String>> {
     tokio::task::spawn_blocking(move || db.migrate(deadline)).await?
 }
 
+/// `loyalty-api --audit`: every group's books in the configured database, 200 groups a
+/// statement (`db::audit`).
+pub async fn audit_only(config: &Config) -> anyhow::Result<crate::db::audit::Audit> {
+    let db = Db::new(&config.database_url, &config.db, database_password(config).await?);
+    let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
+    tokio::task::spawn_blocking(move || db.audit(deadline, 200)).await?
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         contract::internal::check_service_token(config.service_token.as_deref()).map_err(anyhow::Error::msg)?;

@@ -20,3 +20,5 @@ bash infra/local/up.sh >/dev/null
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 eval "$("$target_dir/release/loyalty-topology" env --deployment loadtest)"
 "$target_dir/release/loyalty-loadtest" --url "http://127.0.0.1:$ROUTER_PORT" --out docs/loadtest "$@"
+# The same books from the databases' side.
+PROFILE=release bash infra/local/audit.sh

@@ -39,6 +39,7 @@ macro_rules! unnest {
     };
 }
 
+pub mod audit;
 pub mod catalogue;
 pub mod connection;
 pub mod directory;

@@ -1,8 +1,9 @@
 //! A short, small run of the load test against a throwaway deployment: the platform
 //! under concurrent bills, redemptions (on contended groups), reads, deliberate
-//! duplicates and same-key retries must pass the consistency verdict. The deployment
-//! runs with TLS on every hop (`TLS=1`), so the load test's client speaks HTTPS too (the
-//! drills run it over plain HTTP).
+//! duplicates and same-key retries must pass the consistency verdict, and every region's
+//! books their audit (`loyalty-api --audit`). The deployment runs with TLS on every hop
+//! (`TLS=1`), so the load test's client speaks HTTPS too (the drills run it over plain
+//! HTTP).
 
 use crate::support::{ADMIN_EMAIL, Options, PASSWORD, Stack};
 use clap::Parser;
@@ -37,4 +38,10 @@ async fn a_short_load_run_loses_and_invents_nothing() {
     assert!(report.verdict.acknowledged_writes > 50, "the run did real work");
     assert!(report.duplicates_sent > 0 && report.replays_seen == report.duplicates_sent);
     assert!(out.join("chart.svg").exists() && out.join("summary.json").exists());
+    // The same books from the databases' side, every group of every region.
+    for region in crate::support::regions() {
+        let (audit, clean) = stack.audit(&region);
+        assert!(clean, "region {region}'s books: {audit}");
+        assert!(audit["entries"].as_i64() > Some(0), "region {region} was audited: {audit}");
+    }
 }

@@ -237,7 +237,8 @@ impl TestApp {
         self.api.with_token(staff).bill(&bill, &client::new_key()).await.unwrap().value
     }
 
-    /// Checks the invariants for one group: balance == sum(ledger), balance >= 0.
+    /// Checks the invariants for one group (balance == sum(ledger), balance >= 0) and
+    /// audits every group of the test's database.
     pub fn assert_ledger_consistent(&self, group_id: &str) -> i64 {
         self.db.assert_ledger_consistent(group_id)
     }

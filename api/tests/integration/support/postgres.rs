@@ -63,6 +63,10 @@ impl TestDb {
         .expect("group exists");
         assert_eq!(check.points, check.ledger.unwrap_or(0), "balance must equal the sum of the ledger");
         assert!(check.points >= 0, "balance must never be negative");
+        // And every group's books in this test's database, as `loyalty-api --audit` reads them.
+        let books = api::db::audit::books_after(&mut self.connect(), "", i64::MAX).expect("the audit reads");
+        let findings: Vec<_> = books.iter().flat_map(api::db::audit::GroupBooks::findings).collect();
+        assert!(findings.is_empty(), "the audit found: {findings:?}");
         check.points
     }
 }

@@ -35,6 +35,15 @@ async fn drill_2_the_primary_database_dies_and_the_standby_takes_over_losing_not
     assert!(unavailable < Duration::from_secs(8), "the APIs follow the promotion by themselves");
     assert!(region_after.ops > 0 && region_after.failed == 0, "003 serves again: {region_after}");
     assert!(during.ops > 0 && during.failed == 0, "the other regions kept serving: {during}");
+    // Every group's books in every region, 003's read from its promoted standby.
+    for id in crate::support::regions() {
+        let (audit, clean) = stack.audit(&id);
+        eprintln!(
+            "  audit of {id}: {} groups, {} entries, findings {}",
+            audit["groups"], audit["entries"], audit["findings"]
+        );
+        assert!(clean, "region {id}'s books after the failover: {audit}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -247,6 +247,24 @@ impl Stack {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// `loyalty-api --audit` of a region's database (its primary, or after a promotion
+    /// its standby): the report as JSON, and whether the books add up.
+    pub fn audit(&self, region: &str) -> (Value, bool) {
+        let ports = self.region(region);
+        let hosts: Vec<String> =
+            std::iter::once(&ports.postgres).chain(&ports.standby).map(|p| format!("127.0.0.1:{}", p.port)).collect();
+        let url = format!("postgres://postgres@{}/loyalty?target_session_attrs=read-write", hosts.join(","));
+        let output = Command::new(bin_dir().join("loyalty-api"))
+            .args(["--audit", "--json"])
+            .env("LOYALTY_REGION", region)
+            .env("LOYALTY_DATABASE_URL", url)
+            .output()
+            .unwrap();
+        let report = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("no report ({e}): {}", String::from_utf8_lossy(&output.stderr)));
+        (report, output.status.success())
+    }
+
     /// Stops a region's primary Postgres abruptly, as a crash would.
     pub fn kill_primary(&self, region: &str) {
         self.pg(&["kill", self.state.join("pg").join(region).to_str().unwrap()]);

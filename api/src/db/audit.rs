@@ -1,0 +1,193 @@
+//! The region's books checked from the database's side (`loyalty-api --audit`): what the
+//! load test's verdict checks from the clients' side, for every group of a running
+//! region, so that a point lost or invented shows even where no test was looking (a bug
+//! in a release, a hand-made repair, a restore). Read-only; run it against a standby to
+//! keep the load off the primary.
+
+use std::fmt;
+use std::time::Instant;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use serde::Serialize;
+
+use super::Db;
+
+/// One group's figures as its row keeps them and as its ledger and offers add up.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct GroupBooks {
+    #[diesel(sql_type = Text)]
+    pub group_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub points: i64,
+    #[diesel(sql_type = BigInt)]
+    pub ledger_points: i64,
+    #[diesel(sql_type = BigInt)]
+    pub points_debt: i64,
+    #[diesel(sql_type = BigInt)]
+    pub ledger_debt: i64,
+    #[diesel(sql_type = Integer)]
+    pub open_offers: i32,
+    #[diesel(sql_type = Integer)]
+    pub counted_open_offers: i32,
+    #[diesel(sql_type = BigInt)]
+    pub entries: i64,
+    /// The first entry (oldest first) whose `balance_after` is not the sum of the points
+    /// up to it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub broken_entry: Option<String>,
+    /// A bill of the group whose returns took back more than it awarded, or a return
+    /// naming no bill of the group.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub over_returned_bill: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum Finding {
+    BalanceIsNotLedgerSum { group: String, balance: i64, ledger_sum: i64 },
+    DebtIsNotLedgerSum { group: String, debt: i64, ledger_sum: i64 },
+    BrokenChain { group: String, entry: String },
+    OpenOffersMiscounted { group: String, kept: i32, counted: i32 },
+    ReturnedMoreThanAwarded { group: String, bill: String },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::BalanceIsNotLedgerSum { group, balance, ledger_sum } => {
+                write!(f, "group {group}: balance {balance}, but its ledger sums to {ledger_sum}")
+            }
+            Finding::DebtIsNotLedgerSum { group, debt, ledger_sum } => {
+                write!(f, "group {group}: owes {debt} points, but its ledger's debt changes sum to {ledger_sum}")
+            }
+            Finding::BrokenChain { group, entry } => {
+                write!(f, "group {group}: entry {entry}'s balance_after does not follow from the entries before it")
+            }
+            Finding::OpenOffersMiscounted { group, kept, counted } => {
+                write!(f, "group {group}: keeps {kept} open offers, holds {counted}")
+            }
+            Finding::ReturnedMoreThanAwarded { group, bill } => {
+                write!(f, "group {group}: the returns of bill {bill} took back more than it awarded (or it is no bill)")
+            }
+        }
+    }
+}
+
+impl GroupBooks {
+    pub fn findings(&self) -> Vec<Finding> {
+        let group = || self.group_id.clone();
+        [
+            (self.points != self.ledger_points).then(|| Finding::BalanceIsNotLedgerSum {
+                group: group(),
+                balance: self.points,
+                ledger_sum: self.ledger_points,
+            }),
+            (self.points_debt != self.ledger_debt).then(|| Finding::DebtIsNotLedgerSum {
+                group: group(),
+                debt: self.points_debt,
+                ledger_sum: self.ledger_debt,
+            }),
+            self.broken_entry.clone().map(|entry| Finding::BrokenChain { group: group(), entry }),
+            (self.open_offers != self.counted_open_offers).then(|| Finding::OpenOffersMiscounted {
+                group: group(),
+                kept: self.open_offers,
+                counted: self.counted_open_offers,
+            }),
+            self.over_returned_bill.clone().map(|bill| Finding::ReturnedMoreThanAwarded { group: group(), bill }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// What `Db::audit` read and found.
+#[derive(Debug, Default, Serialize)]
+pub struct Audit {
+    pub groups: u64,
+    pub entries: i64,
+    pub findings: Vec<Finding>,
+}
+
+/// Up to `limit` groups after `after` (by id), each in one statement: one snapshot, so a
+/// points write committing meanwhile is seen whole or not at all. A return reverses
+/// `-points + debt_change` of what its bill awarded (`points - debt_change`).
+const BOOKS: &str = "\
+WITH g AS (SELECT id, points, points_debt, open_offers FROM groups WHERE id > $1 ORDER BY id LIMIT $2),
+l AS (
+    SELECT e.group_id, e.id, e.kind, e.points, coalesce(e.debt_change, 0) AS debt_change, e.bill_id,
+           e.balance_after, e.created_on,
+           sum(e.points) OVER (PARTITION BY e.group_id ORDER BY e.created_on, e.id) AS running
+    FROM g JOIN ledger_entries e ON e.group_id = g.id
+),
+sums AS (
+    SELECT group_id, sum(points) AS points, sum(debt_change) AS debt, count(*) AS entries,
+           (array_agg(id ORDER BY created_on, id) FILTER (WHERE balance_after <> running))[1] AS broken_entry
+    FROM l GROUP BY group_id
+),
+opened AS (
+    SELECT o.group_id, count(*) AS offers FROM g JOIN offers o ON o.group_id = g.id
+    WHERE o.state = 'open' GROUP BY o.group_id
+),
+over_returned AS (
+    SELECT group_id, min(bill_id) AS bill_id FROM (
+        SELECT r.group_id, r.bill_id
+        FROM l r LEFT JOIN l a ON a.id = r.bill_id AND a.group_id = r.group_id AND a.kind = 'award'
+        WHERE r.kind = 'return'
+        GROUP BY r.group_id, r.bill_id, a.id, a.points, a.debt_change
+        HAVING a.id IS NULL OR sum(r.debt_change - r.points) > a.points - a.debt_change
+    ) bills GROUP BY group_id
+)
+SELECT g.id AS group_id, g.points, g.points_debt, g.open_offers,
+    coalesce(s.points, 0)::int8 AS ledger_points, coalesce(s.debt, 0)::int8 AS ledger_debt,
+    coalesce(s.entries, 0)::int8 AS entries, s.broken_entry,
+    coalesce(opened.offers, 0)::int4 AS counted_open_offers, over_returned.bill_id AS over_returned_bill
+FROM g LEFT JOIN sums s ON s.group_id = g.id
+    LEFT JOIN opened ON opened.group_id = g.id
+    LEFT JOIN over_returned ON over_returned.group_id = g.id
+ORDER BY g.id";
+
+fn read_all(conn: &mut PgConnection, chunk: i64, audit: &mut Audit) -> QueryResult<()> {
+    let mut after = String::new();
+    loop {
+        let books = books_after(conn, &after, chunk)?;
+        let Some(last) = books.last() else { return Ok(()) };
+        after = last.group_id.clone();
+        audit.groups += books.len() as u64;
+        audit.entries += books.iter().map(|b| b.entries).sum::<i64>();
+        audit.findings.extend(books.iter().flat_map(GroupBooks::findings));
+    }
+}
+
+pub fn books_after(conn: &mut PgConnection, after: &str, limit: i64) -> QueryResult<Vec<GroupBooks>> {
+    diesel::sql_query(BOOKS).bind::<Text, _>(after).bind::<BigInt, _>(limit).load(conn)
+}
+
+impl Db {
+    /// Every group's books, `chunk` groups a statement, without the requests' statement
+    /// timeout (a group of millions of entries takes seconds to sum).
+    pub fn audit(&self, deadline: Instant, chunk: i64) -> anyhow::Result<Audit> {
+        #[derive(QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = Text)]
+            value: String,
+        }
+        let set = |conn: &mut PgConnection, value: &str| {
+            diesel::sql_query("SELECT set_config('statement_timeout', $1, false) AS value")
+                .bind::<Text, _>(value)
+                .get_result::<Setting>(conn)
+        };
+        let mut pooled = self.first_connection(deadline)?;
+        let conn = &mut pooled.conn;
+        let requests: Setting =
+            diesel::sql_query("SELECT current_setting('statement_timeout') AS value").get_result(conn)?;
+        set(conn, "0")?;
+        let mut audit = Audit::default();
+        let read = read_all(conn, chunk.max(1), &mut audit);
+        // The connection goes back to the pool with the requests' timeout.
+        set(conn, &requests.value)?;
+        read?;
+        Ok(audit)
+    }
+}

@@ -1,0 +1,76 @@
+//! `loyalty-api --audit`: every group's books checked from the database's side. The 28
+//! checks of other tests (`assert_ledger_consistent`) run it over their databases too,
+//! so it reads clean books of every kind (bills, discounts, offers, returns with debt,
+//! races) and finds nothing; here it must name each way a book can be wrong.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use api::db::audit::Finding;
+use diesel::connection::SimpleConnection;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, expect_json};
+
+#[allow(clippy::unwrap_used)] // test helper: a command that cannot start stops the test
+fn audit_binary(database_url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_loyalty-api"))
+        .args(["--audit", "--json"])
+        .env("LOYALTY_DATABASE_URL", database_url)
+        .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_audit_names_every_book_that_does_not_add_up() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff_token().await;
+    // A group with a bill, a redemption and a return that leaves a debt.
+    let funded = app.customer_with_points(50).await;
+    let soup = app.dish(&staff, "mains", 3_000).await;
+    let body = json!({"user_id": funded.user.id, "store_region": "001", "items": [{"item_id": soup, "qty": 1}]});
+    let bill: Value = expect_json(app.post_once("/v1/bills", &staff, "b", &body).await, StatusCode::CREATED).await;
+    let spent = app.post_once(&funded.redemptions, &funded.token, "r", &json!({"points": 70})).await;
+    let _: Value = expect_json(spent, StatusCode::CREATED).await;
+    let back = format!("/v1/bills/{}/returns", bill["id"].as_str().unwrap());
+    let returned: Value = expect_json(app.post_once(&back, &staff, "x", &json!({})).await, StatusCode::CREATED).await;
+    assert_eq!(returned["points_owed"], 20, "the return leaves a debt: {returned}");
+    // A second group, whose books stay right.
+    app.customer_with_points(5).await;
+
+    let db = api::db::Db::new(&app.db.url, &app.config.db, None);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let clean = db.audit(deadline, 1).unwrap();
+    assert!(clean.findings.is_empty(), "{:?}", clean.findings);
+    assert!(clean.groups >= 2 && clean.entries >= 5, "{clean:?}");
+    let out = audit_binary(&app.db.url);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Four ways the books can be wrong, each written past the API.
+    let (group, entry) = (&funded.group, bill["id"].as_str().unwrap());
+    app.db
+        .connect()
+        .batch_execute(&format!(
+            "UPDATE groups SET points = points + 1, points_debt = 0, open_offers = 2 WHERE id = '{group}';
+             UPDATE ledger_entries SET balance_after = balance_after + 1 WHERE id = '{entry}';
+             UPDATE ledger_entries SET debt_change = coalesce(debt_change, 0) + 100 WHERE bill_id = '{entry}';"
+        ))
+        .unwrap();
+    let found = db.audit(deadline, 1).unwrap().findings;
+    let group = group.to_string();
+    let expected = [
+        Finding::BalanceIsNotLedgerSum { group: group.clone(), balance: 1, ledger_sum: 0 },
+        Finding::DebtIsNotLedgerSum { group: group.clone(), debt: 0, ledger_sum: 120 },
+        Finding::BrokenChain { group: group.clone(), entry: entry.to_owned() },
+        Finding::OpenOffersMiscounted { group: group.clone(), kept: 2, counted: 0 },
+        Finding::ReturnedMoreThanAwarded { group: group.clone(), bill: entry.to_owned() },
+    ];
+    assert_eq!(found, expected, "only the altered group, each fault once");
+
+    let out = audit_binary(&app.db.url);
+    assert_eq!(out.status.code(), Some(1), "findings fail the command");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(5), "{report}");
+}
