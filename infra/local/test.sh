@@ -27,6 +27,9 @@ stamp() {
 export -f step stamp
 
 bash "$PG" ensure
+# `ip` (iproute2): the resilience test silences an address of its own with it.
+command -v ip >/dev/null 2>&1 ||
+  { apt-get install -y -qq iproute2 || { apt-get update -qq && apt-get install -y -qq iproute2; }; } >/dev/null 2>&1 || true
 
 # The AWS operations tool is tested against moto (a mock AWS API) on loopback.
 if ! command -v moto_server >/dev/null 2>&1; then
