@@ -20,5 +20,12 @@ bash infra/local/up.sh >/dev/null
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 eval "$("$target_dir/release/loyalty-topology" env --deployment loadtest)"
 "$target_dir/release/loyalty-loadtest" --url "http://127.0.0.1:$ROUTER_PORT" --out docs/loadtest "$@"
-# The same books from the databases' side.
-PROFILE=release bash infra/local/audit.sh
+# The same books from the databases' side, added to the report.
+status=0
+audit=$(PROFILE=release bash infra/local/audit.sh) || status=$?
+printf '%s\n' "$audit"
+{
+  printf "\nThe same books from the databases' side (\`loyalty-api --audit\`, every group of every region):\n\n"
+  printf '```\n%s\n```\n' "$audit"
+} >>docs/loadtest/report.md
+exit "$status"
