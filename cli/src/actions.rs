@@ -206,6 +206,10 @@ pub async fn change_item(api: &Api, item: &str, change: CatalogueItemPatch) -> O
     value(api.change_item(item, &change).await)
 }
 
+pub async fn remove_item(api: &Api, item: &str) -> Outcome<Value> {
+    done(api.remove_item(item).await)
+}
+
 pub async fn create_staff(api: &Api, email: &str, password: &str, full_name: &str, region: &str) -> Outcome<User> {
     value(api.sign_up(&new_user(email, password, full_name, region, Some(Role::Staff))).await)
 }

@@ -209,6 +209,10 @@ pub enum ItemCommand {
     Available {
         item: String,
     },
+    /// Take an item off the menu for good (`unavailable` keeps it, hidden).
+    Remove {
+        item: String,
+    },
 }
 
 #[derive(Subcommand)]

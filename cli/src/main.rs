@@ -248,33 +248,27 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
         Command::Item(item) => {
             let s = app.session()?;
             let api = app.api(Some(&s))?;
-            let changed = match item {
+            let (id, patch) = match item {
                 ItemCommand::Add { region, name, category, price_cents, points } => {
-                    actions::add_item(&api, &region, &name, &category, price_cents, points).await?
+                    let made = actions::add_item(&api, &region, &name, &category, price_cents, points).await?;
+                    app.print(&made, show::item);
+                    return Ok(());
+                }
+                ItemCommand::Remove { item } => {
+                    app.print(&actions::remove_item(&api, &item).await?, |_| format!("{item} removed"));
+                    return Ok(());
                 }
                 ItemCommand::Price { item, price_cents } => {
-                    let patch = CatalogueItemPatch { price_cents: Some(price_cents), ..Default::default() };
-                    actions::change_item(&api, &item, patch).await?
+                    (item, CatalogueItemPatch { price_cents: Some(price_cents), ..Default::default() })
                 }
                 ItemCommand::Unavailable { item } => {
-                    let patch = CatalogueItemPatch { available: Some(false), ..Default::default() };
-                    actions::change_item(&api, &item, patch).await?
+                    (item, CatalogueItemPatch { available: Some(false), ..Default::default() })
                 }
                 ItemCommand::Available { item } => {
-                    let patch = CatalogueItemPatch { available: Some(true), ..Default::default() };
-                    actions::change_item(&api, &item, patch).await?
+                    (item, CatalogueItemPatch { available: Some(true), ..Default::default() })
                 }
             };
-            app.print(&changed, |i| {
-                format!(
-                    "{}  {}  {}  {} pts  available: {}",
-                    i.id,
-                    i.name,
-                    show::money(i.price_cents),
-                    i.points_price,
-                    i.available
-                )
-            });
+            app.print(&actions::change_item(&api, &id, patch).await?, show::item);
         }
         Command::CreateStaff { account: Account { email, password, name }, region } => {
             let s = app.session()?;

@@ -1,7 +1,7 @@
 //! Human-readable output (`--json` prints the API's JSON instead).
 
 use contract::dto::{
-    ActivityPage, AppliedDiscount, Audience, Bill, BillQuote, Catalogue, Discounts, Group, Invitation,
+    ActivityPage, AppliedDiscount, Audience, Bill, BillQuote, Catalogue, CatalogueItem, Discounts, Group, Invitation,
     InvitationSummary, MemberRole, Membership, Offers, Page, Redemption, Regions, Return, User, UserGroups,
 };
 
@@ -45,6 +45,10 @@ pub fn groups(groups: &UserGroups) -> String {
         .collect();
     lines.extend(groups.unavailable.iter().map(|g| format!("{g}  (its region is unavailable right now)")));
     if lines.is_empty() { "no groups".into() } else { lines.join("\n") }
+}
+
+pub fn item(i: &CatalogueItem) -> String {
+    format!("{}  {}  {}  {} pts  available: {}", i.id, i.name, money(i.price_cents), i.points_price, i.available)
 }
 
 pub fn catalogue(catalogue: &Catalogue) -> String {

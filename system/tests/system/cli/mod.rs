@@ -199,6 +199,13 @@ async fn subcommands_script_the_platform() {
     // A customer cannot bill: refused, exit 1.
     let (code, _, err) = loyalty(&url, &customer, &["bill", "--user", &uid, "--store", "002", "--item", &line]).await;
     assert_eq!(code, 1, "{err}");
+    // Staff take the dish off the menu: gone from it, and no longer billed.
+    let (code, out, err) = loyalty(&url, &staff, &["item", "remove", &item_id]).await;
+    assert!(code == 0 && out.contains(&format!("{item_id} removed")), "{out}{err}");
+    let (_, out, _) = loyalty(&url, &customer, &["catalogue", "002"]).await;
+    assert!(!out.contains("Empanada"), "{out}");
+    let (code, _, err) = loyalty(&url, &staff, &["bill", "--user", &uid, "--store", "002", "--item", &line]).await;
+    assert!(code == 1 && err.contains("not_found"), "{err}");
 
     // A lost answer: the redemption reaches the platform, the connection drops, the CLI
     // retries with the same key, and it is applied once.
