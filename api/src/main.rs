@@ -28,7 +28,7 @@ struct Args {
     /// Check every group's books and exit: balance and debt are their ledger's sums, each
     /// entry's balance follows from the ones before it, open offers are counted right, no
     /// bill is returned beyond what it awarded. Exits 1 when anything is off; read-only
-    /// (point `database_url` at a standby to spare the primary).
+    /// (`database_url` may name a readable replica, to spare the primary).
     #[arg(long)]
     audit: bool,
     /// With --audit: the report as JSON.

@@ -1,8 +1,8 @@
 //! The region's books checked from the database's side (`loyalty-api --audit`): what the
 //! load test's verdict checks from the clients' side, for every group of a running
 //! region, so that a point lost or invented shows even where no test was looking (a bug
-//! in a release, a hand-made repair, a restore). Read-only; run it against a standby to
-//! keep the load off the primary.
+//! in a release, a hand-made repair, a restore). Read-only, so a readable replica serves
+//! as well as the primary and spares it.
 
 use std::fmt;
 use std::time::Instant;
