@@ -29,6 +29,12 @@ pub enum WebError {
     Session(String),
 }
 
+/// `raw` (trimmed) read as a `T`, or a refusal that says what it should have been
+/// (`what`: "a group id").
+pub fn parsed<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, WebError> {
+    raw.trim().parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not {what}")))
+}
+
 impl WebError {
     pub fn session(e: impl std::fmt::Display) -> WebError {
         WebError::Session(e.to_string())

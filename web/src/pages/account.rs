@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{csrf_field, page};
-use crate::error::WebError;
+use crate::error::{WebError, parsed};
 use crate::session::{Me, Platform, Posted, Visitor};
 
 pub fn see_other(location: &str) -> HttpResponse {
@@ -179,7 +179,7 @@ fn optional(field: &str) -> Option<Option<String>> {
 pub async fn update_profile(me: Me, Posted(form): Posted<ProfileForm>) -> Result<HttpResponse, WebError> {
     let age = match form.age.trim() {
         "" => None,
-        raw => Some(raw.parse().map_err(|_| WebError::Invalid(format!("age {raw:?} is not a whole number")))?),
+        raw => Some(parsed(raw, "an age (a whole number)")?),
     };
     let patch = UserPatch {
         full_name: Some(form.full_name.trim().to_owned()),

@@ -13,11 +13,11 @@ use serde::Deserialize;
 use super::account::{Button, see_other};
 use super::layout::{csrf_field, money, page, svg};
 use crate::chart;
-use crate::error::WebError;
+use crate::error::{WebError, parsed};
 use crate::session::{Login, Me, Posted, Visitor, attempt_key};
 
 fn gid(raw: &str) -> Result<GroupId, WebError> {
-    raw.parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a group id")))
+    parsed(raw, "a group id")
 }
 
 fn may_redeem(group: &Group, user: &UserId) -> bool {
@@ -244,7 +244,7 @@ pub async fn revoke_invitation(
 ) -> Result<HttpResponse, WebError> {
     let (raw, iid) = path.into_inner();
     let gid = gid(&raw)?;
-    let iid: InvitationId = iid.parse().map_err(|_| WebError::Invalid("not an invitation id".to_owned()))?;
+    let iid: InvitationId = parsed(&iid, "an invitation id")?;
     me.platform.revoke_invitation(&gid, &iid).await?;
     Ok(see_other(&format!("/groups/{gid}")))
 }

@@ -56,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/till/menu", web::get().to(till::menu))
         .route("/till/menu", web::post().to(till::add_item))
         .route("/till/menu/{item_id}/availability", web::post().to(till::set_availability))
+        .route("/till/menu/{item_id}/remove", web::post().to(till::remove_item))
         .route("/till/discounts", web::get().to(offers::discounts))
         .route("/till/discounts", web::post().to(offers::add_discount))
         .route("/till/discounts/{discount_id}/remove", web::post().to(offers::remove_discount))

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::account::{Button, see_other};
 use super::layout::{csrf_field, money, page};
-use crate::error::WebError;
+use crate::error::{WebError, parsed};
 use crate::session::{Posted, Staff, attempt_key};
 
 fn off(d: &Discount) -> String {
@@ -140,8 +140,7 @@ pub async fn remove_discount(
     id: web::Path<String>,
     Posted(_): Posted<Button>,
 ) -> Result<HttpResponse, WebError> {
-    let id: DiscountId = id.parse().map_err(|_| WebError::Invalid("not a discount id".to_owned()))?;
-    me.platform.remove_discount(&id).await?;
+    me.platform.remove_discount(&parsed::<DiscountId>(&id, "a discount id")?).await?;
     Ok(see_other("/till/discounts"))
 }
 
@@ -172,13 +171,12 @@ pub struct ReturnForm {
 }
 
 pub async fn take_return(Staff(me): Staff, Posted(form): Posted<ReturnForm>) -> Result<Markup, WebError> {
-    let bill: EntryId =
-        form.bill_id.trim().parse().map_err(|_| WebError::Invalid(format!("{:?} is not a bill id", form.bill_id)))?;
+    let bill: EntryId = parsed(&form.bill_id, "a bill id")?;
     let mut lines = Vec::new();
     for line in form.lines.split(',').map(str::trim).filter(|l| !l.is_empty()) {
         let (item_id, qty) =
             line.split_once(':').ok_or_else(|| WebError::Invalid(format!("{line:?} is not item:quantity")))?;
-        let qty = qty.trim().parse().map_err(|_| WebError::Invalid(format!("{qty:?} is not a quantity")))?;
+        let qty = parsed(qty, "a quantity")?;
         lines.push(BillLine { item_id: item_id.trim().to_owned(), qty });
     }
     let new = NewReturn { lines: Some(lines).filter(|l| !l.is_empty()) };

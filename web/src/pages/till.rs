@@ -14,9 +14,9 @@ use contract::{ItemId, Regional, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::account::see_other;
+use super::account::{Button, see_other};
 use super::layout::{csrf_field, money, page};
-use crate::error::WebError;
+use crate::error::{WebError, parsed};
 use crate::session::{Me, Posted, Staff, attempt_key};
 
 const QTY: &str = "qty_";
@@ -27,7 +27,7 @@ pub struct Customer {
 }
 
 fn customer_id(raw: &str) -> Result<UserId, WebError> {
-    raw.trim().parse().map_err(|_| WebError::Invalid(format!("{raw:?} is not a customer id (like 001-abc123)")))
+    parsed(raw, "a customer id (like 001-abc123)")
 }
 
 pub async fn till(Staff(me): Staff, query: web::Query<Customer>) -> Result<Markup, WebError> {
@@ -91,8 +91,7 @@ fn lines<'a>(
     let mut lines = Vec::new();
     for item in menu {
         let Some(raw) = query.get(&format!("{QTY}{}", item.id)) else { continue };
-        let qty: i64 =
-            raw.trim().parse().map_err(|_| WebError::Invalid(format!("quantity {raw:?} is not a number")))?;
+        let qty: i64 = parsed(raw, "a quantity")?;
         if !(0..=100).contains(&qty) {
             return Err(WebError::Invalid(format!("quantity {qty} is out of 0..=100")));
         }
@@ -172,7 +171,7 @@ pub async fn bill(Staff(me): Staff, Posted(form): Posted<BillForm>) -> Result<Ma
     for line in form.lines.split(',') {
         let (item_id, qty) =
             line.split_once(':').ok_or_else(|| WebError::Invalid("malformed bill lines".to_owned()))?;
-        let qty = qty.parse().map_err(|_| WebError::Invalid("malformed quantity".to_owned()))?;
+        let qty = parsed(qty, "a quantity")?;
         items.push(BillLine { item_id: item_id.to_owned(), qty });
     }
     let new = new_bill(&me, &form.user_id, &form.group_id, &items);
@@ -211,6 +210,10 @@ pub async fn menu(Staff(me): Staff) -> Result<Markup, WebError> {
                                     (csrf_field(&me.visitor))
                                     input type="hidden" name="available" value=(if item.available { "false" } else { "true" });
                                     button.secondary type="submit" { @if item.available { "Take off" } @else { "Put back" } }
+                                }
+                                form.inline method="post" action={ "/till/menu/" (item.id) "/remove" } {
+                                    (csrf_field(&me.visitor))
+                                    button.secondary type="submit" { "Remove" }
                                 }
                             }
                         }
@@ -260,8 +263,17 @@ pub async fn set_availability(
     item: web::Path<String>,
     Posted(form): Posted<AvailabilityForm>,
 ) -> Result<HttpResponse, WebError> {
-    let id: ItemId = item.parse().map_err(|_| WebError::Invalid("not an item id".to_owned()))?;
     let patch = CatalogueItemPatch { available: Some(form.available), ..CatalogueItemPatch::default() };
-    me.platform.change_item(&id, &patch).await?;
+    me.platform.change_item(&parsed::<ItemId>(&item, "an item id")?, &patch).await?;
+    Ok(see_other("/till/menu"))
+}
+
+/// Takes an item off the menu for good ("Take off" keeps it, to put back).
+pub async fn remove_item(
+    Staff(me): Staff,
+    item: web::Path<String>,
+    Posted(_): Posted<Button>,
+) -> Result<HttpResponse, WebError> {
+    me.platform.remove_item(&parsed::<ItemId>(&item, "an item id")?).await?;
     Ok(see_other("/till/menu"))
 }

@@ -258,6 +258,10 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
     assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
     let later = till.get(&format!("/till?user_id={}", ann.id)).await;
     assert!(!later.body.contains("Console pie"), "an item taken off the menu is not offered");
+    let removed = till.post(&format!("/till/menu/{item_id}/remove"), &[]).await;
+    assert_eq!((removed.status, removed.location()), (StatusCode::SEE_OTHER, Some("/till/menu")), "{}", removed.body);
+    let menu = till.get("/till/menu").await;
+    assert!(!menu.body.contains("Console pie"), "a removed item is gone from the menu: {}", menu.body);
 }
 
 /// The till's review of a bill of `qty` × `item_id` into Ann's personal pool, with the
@@ -334,6 +338,7 @@ async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
         "/till/bill",
         "/till/menu",
         "/till/menu/001-abcdef/availability",
+        "/till/menu/001-abcdef/remove",
         "/till/discounts",
         "/till/discounts/001-abcdef/remove",
         "/till/returns",
