@@ -27,7 +27,7 @@ struct Args {
     migrate: bool,
     /// Check every group's books and exit: balance and debt are their ledger's sums, each
     /// entry's balance follows from the ones before it, open offers are counted right, no
-    /// bill is returned beyond what it awarded. Exits 1 when anything is off; read-only
+    /// bill is returned beyond what it awarded, every used offer's bill used it. Exits 1 when anything is off; read-only
     /// (`database_url` may name a readable replica, to spare the primary).
     #[arg(long)]
     audit: bool,

@@ -40,6 +40,9 @@ pub struct GroupBooks {
     /// naming no bill of the group.
     #[diesel(sql_type = Nullable<Text>)]
     pub over_returned_bill: Option<String>,
+    /// A used offer of the group whose bill is not in its ledger or does not name it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub offer_without_bill: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +53,7 @@ pub enum Finding {
     BrokenChain { group: String, entry: String },
     OpenOffersMiscounted { group: String, kept: i32, counted: i32 },
     ReturnedMoreThanAwarded { group: String, bill: String },
+    OfferUsedByNoBill { group: String, offer: String },
 }
 
 impl fmt::Display for Finding {
@@ -69,6 +73,9 @@ impl fmt::Display for Finding {
             }
             Finding::ReturnedMoreThanAwarded { group, bill } => {
                 write!(f, "group {group}: the returns of bill {bill} took back more than it awarded (or it is no bill)")
+            }
+            Finding::OfferUsedByNoBill { group, offer } => {
+                write!(f, "group {group}: offer {offer} is used, but no bill of the group used it")
             }
         }
     }
@@ -95,6 +102,7 @@ impl GroupBooks {
                 counted: self.counted_open_offers,
             }),
             self.over_returned_bill.clone().map(|bill| Finding::ReturnedMoreThanAwarded { group: group(), bill }),
+            self.offer_without_bill.clone().map(|offer| Finding::OfferUsedByNoBill { group: group(), offer }),
         ]
         .into_iter()
         .flatten()
@@ -138,14 +146,22 @@ over_returned AS (
         GROUP BY r.group_id, r.bill_id, a.id, a.points, a.debt_change
         HAVING a.id IS NULL OR sum(r.debt_change - r.points) > a.points - a.debt_change
     ) bills GROUP BY group_id
+),
+offer_without_bill AS (
+    SELECT o.group_id, min(o.id) AS offer_id FROM g JOIN offers o ON o.group_id = g.id
+    WHERE o.state = 'used' AND NOT EXISTS (
+        SELECT 1 FROM ledger_entries e WHERE e.id = o.used_by_bill AND e.group_id = o.group_id AND e.offer_id = o.id)
+    GROUP BY o.group_id
 )
 SELECT g.id AS group_id, g.points, g.points_debt, g.open_offers,
     coalesce(s.points, 0)::int8 AS ledger_points, coalesce(s.debt, 0)::int8 AS ledger_debt,
     coalesce(s.entries, 0)::int8 AS entries, s.broken_entry,
-    coalesce(opened.offers, 0)::int4 AS counted_open_offers, over_returned.bill_id AS over_returned_bill
+    coalesce(opened.offers, 0)::int4 AS counted_open_offers, over_returned.bill_id AS over_returned_bill,
+    offer_without_bill.offer_id AS offer_without_bill
 FROM g LEFT JOIN sums s ON s.group_id = g.id
     LEFT JOIN opened ON opened.group_id = g.id
     LEFT JOIN over_returned ON over_returned.group_id = g.id
+    LEFT JOIN offer_without_bill ON offer_without_bill.group_id = g.id
 ORDER BY g.id";
 
 fn read_all(conn: &mut PgConnection, chunk: i64, audit: &mut Audit) -> QueryResult<()> {

@@ -37,8 +37,18 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let back = format!("/v1/bills/{}/returns", bill["id"].as_str().unwrap());
     let returned: Value = expect_json(app.post_once(&back, &staff, "x", &json!({})).await, StatusCode::CREATED).await;
     assert_eq!(returned["points_owed"], 20, "the return leaves a debt: {returned}");
-    // A second group, whose books stay right.
-    app.customer_with_points(5).await;
+    // A second group, whose bill uses an offer of a half-price discount.
+    let other = app.customer_with_points(5).await;
+    let half = app.discount(&staff, json!({"name": "Half", "percent_off": 50, "audience": "offer"})).await;
+    let offers = format!("/v1/groups/{}/offers", other.group);
+    let offer: Value = expect_json(
+        app.post_once(&offers, &staff, "o", &json!({"discount_id": half["id"]})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let body = json!({"user_id": other.user.id, "store_region": "001", "items": [{"item_id": soup, "qty": 1}]});
+    let used: Value = expect_json(app.post_once("/v1/bills", &staff, "h", &body).await, StatusCode::CREATED).await;
+    assert_eq!(used["discounts"][0]["offer_id"], offer["id"], "{used}");
 
     let db = api::db::Db::new(&app.db.url, &app.config.db, None);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -48,29 +58,37 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let out = audit_binary(&app.db.url);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // Four ways the books can be wrong, each written past the API.
+    // Five ways the books can be wrong, each written past the API: four in the first
+    // group, and the second group's offer said to be used by its first bill.
     let (group, entry) = (&funded.group, bill["id"].as_str().unwrap());
     app.db
         .connect()
         .batch_execute(&format!(
             "UPDATE groups SET points = points + 1, points_debt = 0, open_offers = 2 WHERE id = '{group}';
              UPDATE ledger_entries SET balance_after = balance_after + 1 WHERE id = '{entry}';
-             UPDATE ledger_entries SET debt_change = coalesce(debt_change, 0) + 100 WHERE bill_id = '{entry}';"
+             UPDATE ledger_entries SET debt_change = coalesce(debt_change, 0) + 100 WHERE bill_id = '{entry}';
+             UPDATE offers SET used_by_bill = (SELECT id FROM ledger_entries WHERE group_id = '{other}' AND offer_id IS NULL)
+              WHERE group_id = '{other}';",
+            other = other.group
         ))
         .unwrap();
     let found = db.audit(deadline, 1).unwrap().findings;
     let group = group.to_string();
+    let offer = offer["id"].as_str().unwrap().to_owned();
     let expected = [
         Finding::BalanceIsNotLedgerSum { group: group.clone(), balance: 1, ledger_sum: 0 },
         Finding::DebtIsNotLedgerSum { group: group.clone(), debt: 0, ledger_sum: 120 },
         Finding::BrokenChain { group: group.clone(), entry: entry.to_owned() },
         Finding::OpenOffersMiscounted { group: group.clone(), kept: 2, counted: 0 },
         Finding::ReturnedMoreThanAwarded { group: group.clone(), bill: entry.to_owned() },
+        Finding::OfferUsedByNoBill { group: other.group.clone(), offer },
     ];
-    assert_eq!(found, expected, "only the altered group, each fault once");
+    // Groups come in id order; each fault once, and nothing else.
+    assert_eq!(found.len(), expected.len(), "{found:?}");
+    assert!(expected.iter().all(|f| found.contains(f)), "{found:?}");
 
     let out = audit_binary(&app.db.url);
     assert_eq!(out.status.code(), Some(1), "findings fail the command");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["findings"].as_array().map(Vec::len), Some(5), "{report}");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(6), "{report}");
 }
