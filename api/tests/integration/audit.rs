@@ -1,4 +1,4 @@
-//! `loyalty-api --audit`: every group's books checked from the database's side. The 28
+//! `loyalty-api --audit`: every group's books checked from the database's side. The 27
 //! checks of other tests (`assert_ledger_consistent`) run it over their databases too,
 //! so it reads clean books of every kind (bills, discounts, offers, returns with debt,
 //! races) and finds nothing; here it must name each way a book can be wrong.
