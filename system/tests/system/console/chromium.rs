@@ -28,6 +28,9 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 struct Driver {
     child: Child,
     url: String,
+    /// chromedriver's and its browsers' TMPDIR: Chromium leaves a folder of its own in
+    /// it for every browser (its singleton socket), which used to pile up in /tmp.
+    scratch: PathBuf,
 }
 
 impl Driver {
@@ -36,8 +39,11 @@ impl Driver {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+        let scratch = std::env::temp_dir().join(format!("loyalty-chromium-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&scratch).unwrap();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", &scratch)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -48,7 +54,7 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not listen");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Some(Driver { child, url })
+        Some(Driver { child, url, scratch })
     }
 
     /// A browser of its own (its own profile, so its own cookies).
@@ -88,6 +94,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
