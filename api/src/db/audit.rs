@@ -164,11 +164,14 @@ FROM g LEFT JOIN sums s ON s.group_id = g.id
     LEFT JOIN offer_without_bill ON offer_without_bill.group_id = g.id
 ORDER BY g.id";
 
-fn read_all(conn: &mut PgConnection, chunk: i64, audit: &mut Audit) -> QueryResult<()> {
+/// Every group's books on `conn`, `chunk` groups a statement, under the connection's own
+/// statement timeout.
+pub fn read_all(conn: &mut PgConnection, chunk: i64) -> QueryResult<Audit> {
+    let mut audit = Audit::default();
     let mut after = String::new();
     loop {
-        let books = books_after(conn, &after, chunk)?;
-        let Some(last) = books.last() else { return Ok(()) };
+        let books = books_after(conn, &after, chunk.max(1))?;
+        let Some(last) = books.last() else { return Ok(audit) };
         after = last.group_id.clone();
         audit.groups += books.len() as u64;
         audit.entries += books.iter().map(|b| b.entries).sum::<i64>();
@@ -176,7 +179,7 @@ fn read_all(conn: &mut PgConnection, chunk: i64, audit: &mut Audit) -> QueryResu
     }
 }
 
-pub fn books_after(conn: &mut PgConnection, after: &str, limit: i64) -> QueryResult<Vec<GroupBooks>> {
+fn books_after(conn: &mut PgConnection, after: &str, limit: i64) -> QueryResult<Vec<GroupBooks>> {
     diesel::sql_query(BOOKS).bind::<Text, _>(after).bind::<BigInt, _>(limit).load(conn)
 }
 
@@ -199,11 +202,9 @@ impl Db {
         let requests: Setting =
             diesel::sql_query("SELECT current_setting('statement_timeout') AS value").get_result(conn)?;
         set(conn, "0")?;
-        let mut audit = Audit::default();
-        let read = read_all(conn, chunk.max(1), &mut audit);
+        let read = read_all(conn, chunk);
         // The connection goes back to the pool with the requests' timeout.
         set(conn, &requests.value)?;
-        read?;
-        Ok(audit)
+        Ok(read?)
     }
 }

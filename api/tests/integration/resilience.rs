@@ -100,8 +100,7 @@ async fn two_instances_on_one_database_still_never_overdraw() {
 #[tokio::test]
 async fn a_database_host_gone_silent_is_passed_over_for_the_next() {
     let db = TestDb::create();
-    let (server, name) = db.url.rsplit_once('/').unwrap();
-    let upstream: std::net::SocketAddr = server.rsplit_once('@').unwrap().1.parse().unwrap();
+    let (upstream, name) = db.server();
     let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let silent = faults::Link::new("silent", listen, upstream);
     silent.set(faults::Fault::Drop);
@@ -127,8 +126,7 @@ async fn a_query_to_a_host_gone_silent_is_given_up_within_the_tcp_user_timeout()
         return;
     };
     let db = TestDb::create();
-    let (server, name) = db.url.rsplit_once('/').unwrap();
-    let upstream: std::net::SocketAddr = server.rsplit_once('@').unwrap().1.parse().unwrap();
+    let (upstream, name) = db.server();
     let listen = std::net::TcpListener::bind((host.ip, 0)).unwrap().local_addr().unwrap();
     tokio::spawn(faults::Link::new("mid-query", listen, upstream).serve());
     let mut config = test_config(&db.url).db;
