@@ -221,7 +221,7 @@ async fn owners_invite_and_a_second_session_joins_with_the_code_then_redeems_onc
 
 #[tokio::test]
 async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
-    let Till { stack, ann, item_id, browser: mut till, .. } = Till::open("Console pie", 1_250).await;
+    let Till { stack, console, ann, item_id, browser: mut till, .. } = Till::open("Console pie", 1_250).await;
     let item_id = item_id.as_str();
 
     let found = till.get(&format!("/till?user_id={}", ann.id)).await;
@@ -258,6 +258,11 @@ async fn the_till_bills_once_however_often_its_confirmation_is_sent() {
     assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
     let later = till.get(&format!("/till?user_id={}", ann.id)).await;
     assert!(!later.body.contains("Console pie"), "an item taken off the menu is not offered");
+    // A customer's session, its own CSRF token and all, may not remove it.
+    let mut customer = Browser::logged_in(&console, &stack, &ann.email).await;
+    let refused = customer.post(&format!("/till/menu/{item_id}/remove"), &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(till.get("/till/menu").await.body.contains("Console pie"), "still on the menu");
     let removed = till.post(&format!("/till/menu/{item_id}/remove"), &[]).await;
     assert_eq!((removed.status, removed.location()), (StatusCode::SEE_OTHER, Some("/till/menu")), "{}", removed.body);
     let menu = till.get("/till/menu").await;
