@@ -65,7 +65,8 @@ pub struct GroupsConfig {
     /// out of joining, 1 s after the first failure beyond, doubling with each further one
     /// (admins, who add members without codes, are not counted).
     pub join_max_failures: u32,
-    /// The longest such lockout.
+    /// The longest such lockout (30 days at the most). Failures are counted for the
+    /// whole region, in its database.
     pub join_lockout_secs: u64,
 }
 
@@ -181,11 +182,12 @@ pub struct AuthConfig {
     /// Failed logins of one email from one client address before that pair is locked
     /// out, 1 s after the first failure beyond, doubling with each further one.
     pub login_max_failures: u32,
-    /// The longest such lockout.
+    /// The longest such lockout (30 days at the most). Failures are counted for the
+    /// whole region, in its database.
     pub login_lockout_secs: u64,
     /// Failed logins of one email within a minute, from any addresses, past which only
     /// the networks its user has logged in from may try its password (`429
-    /// rate_limited` elsewhere, before any hashing), per instance.
+    /// rate_limited` elsewhere, before any hashing), counted for the whole region.
     pub email_failures_per_minute: u32,
     /// How long a network (an IPv4 /24, an IPv6 /64) stays known after the last login
     /// from it.

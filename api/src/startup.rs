@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use contract::ErrorCode;
 
-use crate::auth::{Hashing, JoinLockout, LoginLockout, LoginWatch, TokenKeys};
+use crate::auth::{Hashing, Lockout, TokenKeys};
 use crate::config::{Config, DbAuth};
 use crate::db::Db;
 use crate::domain::Regions;
@@ -109,12 +109,11 @@ impl Application {
             regions: Regions::new(config.region, config.regions.iter().map(|r| r.id).collect()),
             db: db.clone(),
             tokens,
-            login_lockout: LoginLockout::new(
+            login_lockout: Lockout::logins(
                 config.auth.login_max_failures,
                 Duration::from_secs(config.auth.login_lockout_secs),
             ),
-            login_watch: LoginWatch::new(config.auth.email_failures_per_minute),
-            join_lockout: JoinLockout::new(
+            join_lockout: Lockout::joins(
                 config.groups.join_max_failures,
                 Duration::from_secs(config.groups.join_lockout_secs),
             ),

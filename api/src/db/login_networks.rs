@@ -1,5 +1,5 @@
 //! The networks each user of this region has logged in from (`login_networks`): while
-//! the account is watched (`auth::LoginWatch`), only these may try its password.
+//! the account is watched (`db::email_failures`), only these may try its password.
 
 use std::net::IpAddr;
 

@@ -43,6 +43,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_failures (email) {
+        email -> Text,
+        minute_started -> Timestamptz,
+        failures -> Int4,
+        previous -> Int4,
+    }
+}
+
+diesel::table! {
     group_members (group_id, user_id) {
         group_id -> Text,
         user_id -> Text,
@@ -117,6 +126,16 @@ diesel::table! {
         bill_id -> Nullable<Text>,
         debt_change -> Nullable<Int8>,
         lines -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    lockouts (kind, subject) {
+        kind -> Text,
+        subject -> Text,
+        failures -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        last_failure -> Timestamptz,
     }
 }
 
@@ -221,11 +240,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalogue_items,
     discounts,
     email_directory,
+    email_failures,
     group_members,
     groups,
     idempotency_records,
     invitations,
     ledger_entries,
+    lockouts,
     login_networks,
     membership_repairs,
     offers,

@@ -2,7 +2,8 @@
 //! have expired, idempotency records past their retention (the contract promises at least
 //! 24 hours), outbox events delivered more than `relay.keep_delivered_hours` ago and
 //! invitations closed (used, revoked, expired) more than `groups.invitations_kept_days`
-//! ago, and login networks not logged in from for `auth.known_network_days`. In chunks of `CHUNK` rows, each its own
+//! ago, login networks not logged in from for `auth.known_network_days`, and failed
+//! attempts (lockouts, failed logins by email) that no longer count. In chunks of `CHUNK` rows, each its own
 //! short statement with a pause after it: one DELETE of a day's records ran into the 5 s
 //! statement timeout and held its locks meanwhile.
 
@@ -11,12 +12,13 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Utc;
 
-use crate::db::{Db, idempotency, invitations, login_networks, outbox, revocations};
+use crate::db::{Db, email_failures, idempotency, invitations, lockouts, login_networks, outbox, revocations};
 use crate::error::ApiError;
 use crate::services::AppState;
 
 const CHUNK: i64 = 5_000;
 const PAUSE: Duration = Duration::from_millis(50);
+const TWO_MINUTES: Duration = Duration::from_secs(120);
 
 /// What one pass deleted.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub struct Purged {
     pub token_revocations: usize,
     pub invitations: usize,
     pub login_networks: usize,
+    pub lockouts: usize,
+    pub email_failures: usize,
 }
 
 /// How long each kind of row is kept once it is done with.
@@ -35,6 +39,10 @@ pub struct Retention {
     pub delivered_events: chrono::Duration,
     pub closed_invitations: chrono::Duration,
     pub login_networks: chrono::Duration,
+    /// A lockout after its subject's last failure; a minute of failed logins after it
+    /// began. Twice the longest lockout (`Lockout::forget_after`), and two minutes at
+    /// the least: by then neither counts any more.
+    pub failed_attempts: chrono::Duration,
 }
 
 pub async fn run(state: web::Data<AppState>) {
@@ -46,6 +54,10 @@ pub async fn run(state: web::Data<AppState>) {
             delivered_events: chrono::Duration::hours(i64::from(state.config.relay.keep_delivered_hours)),
             closed_invitations: chrono::Duration::days(i64::from(state.config.groups.invitations_kept_days)),
             login_networks: chrono::Duration::days(i64::from(state.config.auth.known_network_days)),
+            failed_attempts: chrono::Duration::from_std(
+                state.login_lockout.forget_after().max(state.join_lockout.forget_after()).max(TWO_MINUTES),
+            )
+            .unwrap_or(chrono::Duration::days(60)),
         };
         match purge(&state.db, retention).await {
             Ok(purged) => tracing::info!(?purged, "housekeeping done"),
@@ -60,6 +72,7 @@ pub async fn purge(db: &Db, retention: Retention) -> Result<Purged, ApiError> {
     let events_cutoff = Utc::now() - retention.delivered_events;
     let invitations_cutoff = Utc::now() - retention.closed_invitations;
     let networks_cutoff = Utc::now() - retention.login_networks;
+    let attempts_cutoff = Utc::now() - retention.failed_attempts;
     Ok(Purged {
         idempotency_records: in_chunks(db, move |conn| idempotency::purge_older_than(conn, records_cutoff, CHUNK))
             .await?,
@@ -68,6 +81,9 @@ pub async fn purge(db: &Db, retention: Retention) -> Result<Purged, ApiError> {
         invitations: in_chunks(db, move |conn| invitations::purge_closed_before(conn, invitations_cutoff, CHUNK))
             .await?,
         login_networks: in_chunks(db, move |conn| login_networks::purge_older_than(conn, networks_cutoff, CHUNK))
+            .await?,
+        lockouts: in_chunks(db, move |conn| lockouts::purge_older_than(conn, attempts_cutoff, CHUNK)).await?,
+        email_failures: in_chunks(db, move |conn| email_failures::purge_older_than(conn, attempts_cutoff, CHUNK))
             .await?,
     })
 }

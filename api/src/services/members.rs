@@ -5,11 +5,11 @@
 use contract::dto::Membership;
 use contract::{ErrorCode, GroupId, Regional, UserId};
 
-use crate::auth::Caller;
-use crate::db::{groups, invitations, users};
+use crate::auth::{Caller, join_subject};
+use crate::db::{groups, invitations, lockouts, users};
 use crate::error::ApiError;
 use crate::services::AppState;
-use crate::services::accounts::user_not_found;
+use crate::services::accounts::{count_failure, user_not_found};
 use crate::services::groups::{
     Standing, group_not_found, lock_if_allowed, lock_with_standing, member_rights, record_membership,
 };
@@ -47,8 +47,11 @@ pub async fn join(
     if caller.is_admin() {
         return admit(state, caller, group, user, invitation).await;
     }
-    let attempts = &state.join_lockout;
-    if let Some(retry_after) = attempts.check(&caller.user_id) {
+    let lockout = state.join_lockout;
+    let subject = join_subject(&caller.user_id);
+    let who = subject.clone();
+    let locked = state.db.run(move |conn| Ok(lockouts::locked_for(conn, lockout.kind, &who)?)).await?;
+    if let Some(retry_after) = locked {
         metrics::counter!("join_refusals_total", "reason" => "lockout").increment(1);
         return Err(ApiError {
             retry_after: Some(retry_after),
@@ -57,8 +60,16 @@ pub async fn join(
     }
     let joined = admit(state, caller, group, user, invitation).await;
     match &joined {
-        Ok(_) => attempts.record_success(&caller.user_id),
-        Err(refusal) if refusal.code == ErrorCode::InvitationInvalid => attempts.record_failure(caller.user_id.clone()),
+        Ok(_) => {
+            // The member is in: a failure to forget earlier failures must not say otherwise.
+            let cleared = state.db.run(move |conn| Ok(lockouts::clear(conn, lockout.kind, &subject)?)).await;
+            if let Err(err) = cleared {
+                tracing::warn!(error = %err.message, "a join's earlier failures were not forgotten");
+            }
+        }
+        Err(refusal) if refusal.code == ErrorCode::InvitationInvalid => {
+            state.db.run(move |conn| Ok(count_failure(conn, lockout, &subject)?)).await?
+        }
         Err(_) => {}
     }
     joined

@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth::{Hashing, JoinLockout, LoginLockout, LoginWatch, TokenKeys};
+use crate::auth::{Hashing, Lockout, TokenKeys};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::Regions;
@@ -48,9 +48,8 @@ pub struct AppState {
     pub regions: Regions,
     pub db: Db,
     pub tokens: TokenKeys,
-    pub login_lockout: LoginLockout,
-    pub login_watch: LoginWatch,
-    pub join_lockout: JoinLockout,
+    pub login_lockout: Lockout,
+    pub join_lockout: Lockout,
     pub hashing: Hashing,
     pub catalogue: catalogue::CatalogueCache,
     pub discounts: discounts::DiscountCache,

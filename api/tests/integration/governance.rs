@@ -277,6 +277,7 @@ async fn one_account_owns_a_bounded_number_of_groups_and_invitations() {
         delivered_events: chrono::Duration::hours(24),
         closed_invitations: chrono::Duration::zero(),
         login_networks: chrono::Duration::days(90),
+        failed_attempts: chrono::Duration::minutes(10),
     };
     let purged = purge(&db, now).await.unwrap();
     assert_eq!(purged.invitations, 2, "the used one and the revoked one");
@@ -297,14 +298,25 @@ async fn guessing_codes_locks_out_the_guesser_and_nobody_else() {
         let res = app.join(&eve_token, gid, bob.id.as_str(), &guess(n)).await;
         expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
-    // Eve's own guesses: three are answered, then she waits.
+    // Eve's own guesses, spread over two instances of the region: three are answered,
+    // then she waits on either (the failures are counted in the region's database).
+    let second = app.sibling().await;
+    let join_at = |base: &str, n: usize| {
+        app.http
+            .raw(client::Method::POST, &format!("{base}/v1/groups/{gid}/members"))
+            .bearer_auth(&eve_token)
+            .json(&json!({"user_id": eve.id, "invitation": guess(n)}))
+            .send()
+    };
     for n in 0..3 {
-        let res = app.join(&eve_token, gid, eve.id.as_str(), &guess(n)).await;
+        let res = join_at([&app.base, &second.base][n % 2], n).await.unwrap();
         expect_error(res, StatusCode::FORBIDDEN, "invitation_invalid").await;
     }
-    let res = app.join(&eve_token, gid, eve.id.as_str(), &guess(3)).await;
-    assert_eq!(res.headers()["retry-after"], "1");
-    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    for base in [&app.base, &second.base] {
+        let res = join_at(base, 3).await.unwrap();
+        assert_eq!(res.headers()["retry-after"], "1");
+        expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
     // Bob joins at once with the invitation he was given.
     let code = app.invite(&ann_token, gid, &json!({})).await.code;
     expect_json::<Value>(app.join(&bob_token, gid, bob.id.as_str(), &code).await, StatusCode::CREATED).await;

@@ -1,6 +1,7 @@
 //! What would grow for ever is deleted in chunks: idempotency records past their
-//! retention, outbox events delivered long ago, invitations closed long ago; nothing
-//! younger, nothing undelivered, nothing that still opens a group.
+//! retention, outbox events delivered long ago, invitations closed long ago, failed
+//! attempts that no longer count; nothing younger, nothing undelivered, nothing that
+//! still opens a group.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test setup and helpers
 
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ fn retention() -> Retention {
         delivered_events: chrono::Duration::hours(24),
         closed_invitations: chrono::Duration::days(30),
         login_networks: chrono::Duration::days(90),
+        failed_attempts: chrono::Duration::minutes(10),
     }
 }
 
@@ -75,7 +77,13 @@ async fn old_records_and_delivered_events_go_in_chunks_and_nothing_else() {
          INSERT INTO login_networks (user_id, network, last_login)
          SELECT '001-aaaaaa', '10.' || i || '.0.0/24', now() - interval '91 days' FROM generate_series(1, 7) i;
          INSERT INTO login_networks (user_id, network, last_login)
-         VALUES ('001-aaaaaa', '192.0.2.0/24', now() - interval '89 days');",
+         VALUES ('001-aaaaaa', '192.0.2.0/24', now() - interval '89 days');
+         INSERT INTO lockouts (kind, subject, failures, last_failure)
+         SELECT 'login', 'a@x.io 10.0.0.' || i, 9, now() - interval '11 minutes' FROM generate_series(1, 3) i;
+         INSERT INTO lockouts (kind, subject, failures, locked_until)
+         VALUES ('join', '001-aaaaaa', 6, now() + interval '2 seconds');
+         INSERT INTO email_failures (email, minute_started, failures)
+         VALUES ('old@x.io', now() - interval '11 minutes', 40), ('new@x.io', now(), 1);",
     )
     .unwrap();
 
@@ -87,10 +95,14 @@ async fn old_records_and_delivered_events_go_in_chunks_and_nothing_else() {
             outbox_events: 11_000,
             token_revocations: 6_000,
             invitations: 5_333,
-            login_networks: 7
+            login_networks: 7,
+            lockouts: 3,
+            email_failures: 1,
         }
     );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM login_networks"), 1, "a network logged in from lately");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM lockouts"), 1, "a lockout that still counts");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM email_failures"), 1);
     assert_eq!(
         count(&mut conn, "SELECT count(*) AS n FROM invitations"),
         3,

@@ -62,16 +62,13 @@ async fn two_instances_on_one_database_still_never_overdraw() {
     let app = TestApp::spawn().await;
     // A second instance of the same region: the per-instance group gate does not span
     // both, so SERIALIZABLE and the row lock are what keep the balance right.
-    let second = api::Application::build(app.config.clone()).await.unwrap();
-    let second_base = format!("http://127.0.0.1:{}", second.port());
-    let second_handle = second.handle();
-    tokio::spawn(second.run_until_stopped());
+    let second = app.sibling().await;
 
     let (user, token) = app.customer().await;
     let gid = user.personal_group_id.as_str().to_owned();
     app.award(user.id.as_str(), None, 10_000, 1).await; // 100 points
     let responses = join_all((0..40).map(|i| {
-        let base = if i % 2 == 0 { app.base.clone() } else { second_base.clone() };
+        let base = if i % 2 == 0 { app.base.clone() } else { second.base.clone() };
         let (client, token, gid) = (app.http.clone(), token.clone(), gid.clone());
         async move {
             client
@@ -90,7 +87,6 @@ async fn two_instances_on_one_database_still_never_overdraw() {
     assert_eq!(app.assert_ledger_consistent(&gid), 100 % 7);
     let _: serde_json::Value =
         expect_json(app.get(&format!("/v1/groups/{gid}"), Some(&token)).await, StatusCode::OK).await;
-    drop(second_handle.stop(false));
 }
 
 /// A database host gone silent (an availability zone gone dark: connections are neither

@@ -27,10 +27,7 @@ async fn refused_within(app: &TestApp, base: &str, path: &str, token: &str, limi
 async fn a_logout_revokes_that_token_only_and_all_revokes_every_one() {
     let app = TestApp::spawn_with(|c| c.auth.revocation_poll_ms = 200).await;
     // A second instance of the region, which learns of revocations by polling.
-    let second = api::Application::build(app.config.clone()).await.unwrap();
-    let second_base = format!("http://127.0.0.1:{}", second.port());
-    let second_handle = second.handle();
-    tokio::spawn(second.run_until_stopped());
+    let second = app.sibling().await;
 
     let (user, first) = app.customer().await;
     let me = format!("/v1/users/{}", user.id);
@@ -42,7 +39,7 @@ async fn a_logout_revokes_that_token_only_and_all_revokes_every_one() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let refused = expect_error(app.get(&me, Some(&first)).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     assert!(refused["error"]["message"].as_str().unwrap().contains("revoked"), "{refused}");
-    let took = refused_within(&app, &second_base, &me, &first, Duration::from_secs(3)).await;
+    let took = refused_within(&app, &second.base, &me, &first, Duration::from_secs(3)).await;
     eprintln!("a logout reached the second instance in {took:?}");
     // The user's other sessions go on.
     expect_json::<User>(app.get(&me, Some(&other)).await, StatusCode::OK).await;
@@ -58,15 +55,14 @@ async fn a_logout_revokes_that_token_only_and_all_revokes_every_one() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     for token in [&other, &third] {
         expect_error(app.get(&me, Some(token)).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-        refused_within(&app, &second_base, &me, token, Duration::from_secs(3)).await;
+        refused_within(&app, &second.base, &me, token, Duration::from_secs(3)).await;
     }
     // A new login works at once, on both instances (issued after the revocation).
     let fresh = app.login(&user.email, PASSWORD).await.token;
     expect_json::<User>(app.get(&me, Some(&fresh)).await, StatusCode::OK).await;
     let res =
-        app.http.raw(client::Method::GET, &format!("{second_base}{me}")).bearer_auth(&fresh).send().await.unwrap();
+        app.http.raw(client::Method::GET, &format!("{}{me}", second.base)).bearer_auth(&fresh).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    second_handle.stop(true).await;
 }
 
 #[tokio::test]

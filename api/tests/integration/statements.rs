@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::support::postgres::TestDb;
 use api::db::{
-    directory, discounts, groups, idempotency, invitations, ledger, login_networks, offers, outbox, revocations, users,
+    directory, discounts, email_failures, groups, idempotency, invitations, ledger, lockouts, login_networks, offers,
+    outbox, revocations, users,
 };
 
 const USER: &str = "001-stmusr";
@@ -144,6 +145,28 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     assert!(!login_networks::known(conn, USER, "198.51.100.0/24").unwrap());
     assert_eq!(login_networks::purge_older_than(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
     assert_eq!(login_networks::purge_older_than(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
+
+    // Failed attempts: a lockout counted, locked, read, cleared; a failed login by email.
+    assert_eq!(lockouts::count_failure(conn, "login", "a@x.io 192.0.2.1", 600.0).unwrap(), 1);
+    assert_eq!(lockouts::count_failure(conn, "login", "a@x.io 192.0.2.1", 600.0).unwrap(), 2);
+    assert_eq!(lockouts::locked_for(conn, "login", "a@x.io 192.0.2.1").unwrap(), None);
+    assert_eq!(lockouts::lock(conn, "login", "a@x.io 192.0.2.1", 2.5).unwrap(), 1);
+    assert_eq!(lockouts::lock(conn, "login", "a@x.io 192.0.2.1", 0.5).unwrap(), 1, "the longer lock stands");
+    assert_eq!(lockouts::locked_for(conn, "login", "a@x.io 192.0.2.1").unwrap(), Some(3));
+    assert_eq!(lockouts::locked_for(conn, "join", "a@x.io 192.0.2.1").unwrap(), None, "kinds apart");
+    assert_eq!(lockouts::count_failure(conn, "login", "a@x.io 192.0.2.1", 0.0).unwrap(), 1, "a quiet subject restarts");
+    assert_eq!(lockouts::clear(conn, "login", "a@x.io 192.0.2.1").unwrap(), 1);
+    lockouts::count_failure(conn, "join", USER, 600.0).unwrap();
+    assert_eq!(lockouts::purge_older_than(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
+    assert_eq!(lockouts::purge_older_than(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
+    for _ in 0..3 {
+        email_failures::count(conn, "a@x.io").unwrap();
+    }
+    assert!(email_failures::watched(conn, "a@x.io", 3).unwrap());
+    assert!(!email_failures::watched(conn, "a@x.io", 4).unwrap());
+    assert!(!email_failures::watched(conn, "b@x.io", 1).unwrap());
+    assert_eq!(email_failures::purge_older_than(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
+    assert_eq!(email_failures::purge_older_than(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
     diesel::Connection::transaction(conn, |conn| {
         api::db::lock_until_commit(conn, api::db::Guard::Invitations, GROUP)?;
         api::db::lock_until_commit(conn, api::db::Guard::OwnedGroups, USER)
@@ -208,4 +231,36 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     offers::reopen(conn, &["001-offer2"]).unwrap();
     assert_eq!(offers::open_of(conn, &[GROUP]).unwrap().len(), 1);
     assert!(discounts::all(conn).unwrap().is_empty());
+}
+
+/// An email's failed logins count for the minute they fall in and the one after: the
+/// watch holds while either minute reached the threshold, and ends after a quiet minute.
+/// Time is moved by moving the minute's start back.
+#[test]
+fn failed_logins_of_an_email_count_this_minute_and_the_last() {
+    let db = TestDb::create();
+    let conn = &mut db.connect();
+    conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
+    use diesel::RunQueryDsl;
+    let minute_started_ago = |conn: &mut diesel::PgConnection, seconds: i32| {
+        diesel::sql_query("UPDATE email_failures SET minute_started = now() - make_interval(secs => $1)")
+            .bind::<diesel::sql_types::Integer, _>(seconds)
+            .execute(conn)
+            .unwrap();
+    };
+    for _ in 0..3 {
+        email_failures::count(conn, "a@x.io").unwrap();
+    }
+    assert!(email_failures::watched(conn, "a@x.io", 3).unwrap());
+    minute_started_ago(conn, 61);
+    assert!(email_failures::watched(conn, "a@x.io", 3).unwrap(), "the last minute still counts");
+    email_failures::count(conn, "a@x.io").unwrap(); // a new minute: 1, the last: 3
+    assert!(email_failures::watched(conn, "a@x.io", 3).unwrap());
+    minute_started_ago(conn, 61);
+    assert!(!email_failures::watched(conn, "a@x.io", 3).unwrap(), "three failures two minutes ago");
+    assert!(email_failures::watched(conn, "a@x.io", 1).unwrap(), "one failure in the last minute");
+    minute_started_ago(conn, 121);
+    assert!(!email_failures::watched(conn, "a@x.io", 1).unwrap(), "a quiet minute ends the watch");
+    email_failures::count(conn, "a@x.io").unwrap(); // nothing carried from two minutes ago
+    assert!(!email_failures::watched(conn, "a@x.io", 2).unwrap());
 }

@@ -325,3 +325,44 @@ async fn an_account_guessed_from_many_addresses_lets_in_only_networks_it_knows()
     // Other accounts are not watched.
     app.login(ADMIN_EMAIL, PASSWORD).await;
 }
+
+/// Behind the load balancer a region runs several instances; an attacker's guesses land
+/// on all of them. Failures are counted in the region's database, so spreading them
+/// buys nothing: five failures lock the pair out on every instance, and guesses from many
+/// addresses make the account watched on every instance. (Counted in each instance's
+/// memory, as before, the two instances here allowed ten guesses, and sixteen before the
+/// watch.)
+#[tokio::test]
+async fn guesses_spread_over_the_instances_of_a_region_count_as_one() {
+    let app = TestApp::spawn_with(|config| config.auth.email_failures_per_minute = 8).await;
+    let second = app.sibling().await;
+    let bases = [app.base.as_str(), second.base.as_str()];
+    let (ann, _) = app.customer().await;
+    let (bob, _) = app.customer().await;
+
+    for n in 0..5 {
+        let res = client::testing::log_in_from(&app.http, bases[n % 2], "198.51.100.7", &ann.email, "guess").await;
+        expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    for base in bases {
+        let res = client::testing::log_in_from(&app.http, base, "198.51.100.7", &ann.email, PASSWORD).await;
+        assert!(res.headers().contains_key("retry-after"));
+        expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+
+    // Bob, guessed at from eight addresses, four on each instance.
+    let res = client::testing::log_in_from(&app.http, bases[0], "203.0.113.5", &bob.email, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "Bob at home, before the attack");
+    for n in 1..=8 {
+        let address = format!("198.51.{n}.1");
+        let res = client::testing::log_in_from(&app.http, bases[n % 2], &address, &bob.email, "guess").await;
+        expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    for base in bases {
+        let res = client::testing::log_in_from(&app.http, base, "192.0.2.77", &bob.email, PASSWORD).await;
+        assert_eq!(res.headers()["retry-after"], "60");
+        expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        let res = client::testing::log_in_from(&app.http, base, "203.0.113.9", &bob.email, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "Bob at home, during the attack");
+    }
+}

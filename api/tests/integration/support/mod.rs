@@ -95,6 +95,15 @@ impl TestApp {
         TestApp { base, api, http, config, db, handle }
     }
 
+    /// A second instance of the same region, on the same database and configuration.
+    pub async fn sibling(&self) -> Sibling {
+        let second = Application::build(self.config.clone()).await.expect("application builds");
+        let base = format!("http://127.0.0.1:{}", second.port());
+        let handle = second.handle();
+        tokio::spawn(second.run_until_stopped());
+        Sibling { base, handle }
+    }
+
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
         let mut req = self.api.raw(method, path);
         if let Some(token) = token {
@@ -265,6 +274,18 @@ pub async fn redeemed_or_insufficient(responses: Vec<Response>) -> (i64, i64) {
 /// A customer's sign-up.
 pub fn new_user(email: &str, full_name: &str, region: &str) -> NewUser {
     NewUser::new(email, PASSWORD, full_name, region)
+}
+
+/// Another instance of the test's region, on its database, stopped when dropped.
+pub struct Sibling {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
 }
 
 impl Drop for TestApp {

@@ -1,0 +1,68 @@
+//! Failed attempts of one subject (`lockouts`), shared by every instance of the region:
+//! how many, and until when the subject is refused. The policy (how many failures lock,
+//! for how long) is `auth::Lockout`'s; the times are the database's clock, so instances
+//! whose clocks differ still agree.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::{now, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Integer, Text};
+
+use super::schema::lockouts;
+
+/// Whole seconds until `subject` may try again, while it is locked out.
+pub fn locked_for(conn: &mut PgConnection, kind: &str, subject: &str) -> QueryResult<Option<u64>> {
+    let seconds: Option<i64> = lockouts::table
+        .find((kind, subject))
+        .filter(lockouts::locked_until.gt(now))
+        .select(sql::<BigInt>("greatest(ceil(extract(epoch FROM locked_until - now())), 1)::bigint"))
+        .first(conn)
+        .optional()?;
+    Ok(seconds.map(|s| s.unsigned_abs()))
+}
+
+/// Counts a failure of `subject`; its failures so far. A subject whose last failure is
+/// more than `forget_after_secs` old starts again from one.
+pub fn count_failure(conn: &mut PgConnection, kind: &str, subject: &str, forget_after_secs: f64) -> QueryResult<u32> {
+    #[derive(QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = Integer)]
+        failures: i32,
+    }
+    let counted: Counted = diesel::sql_query(
+        "INSERT INTO lockouts AS l (kind, subject, failures) VALUES ($1, $2, 1)
+         ON CONFLICT (kind, subject) DO UPDATE SET
+             failures = CASE WHEN l.last_failure < now() - make_interval(secs => $3) THEN 1
+                             ELSE l.failures + 1 END,
+             last_failure = now()
+         RETURNING failures",
+    )
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(subject)
+    .bind::<Double, _>(forget_after_secs)
+    .get_result(conn)?;
+    Ok(counted.failures.unsigned_abs())
+}
+
+/// Refuses `subject` for `seconds` from now, or longer if it already is: two failures
+/// counted at once on two instances each lock, and the longer lock stands.
+pub fn lock(conn: &mut PgConnection, kind: &str, subject: &str, seconds: f64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE lockouts SET locked_until = greatest(locked_until, now() + make_interval(secs => $3))
+         WHERE kind = $1 AND subject = $2",
+    )
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(subject)
+    .bind::<Double, _>(seconds)
+    .execute(conn)
+}
+
+/// Forgets `subject`'s failures (it succeeded).
+pub fn clear(conn: &mut PgConnection, kind: &str, subject: &str) -> QueryResult<usize> {
+    diesel::delete(lockouts::table.find((kind, subject))).execute(conn)
+}
+
+/// Deletes up to `limit` subjects whose last failure is before `cutoff`; how many.
+pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
+    super::delete_before(conn, "lockouts", "kind, subject", "last_failure", cutoff, limit)
+}

@@ -1,0 +1,2 @@
+DROP TABLE email_failures;
+DROP TABLE lockouts;
