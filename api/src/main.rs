@@ -77,9 +77,10 @@ async fn audit(config: &api::Config, json: bool) -> anyhow::Result<()> {
     } else {
         let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         println!(
-            "{}, {}: {}",
+            "{}, {}, {}: {}",
             counted(audit.groups, "group", "groups"),
             counted(audit.entries.unsigned_abs(), "ledger entry", "ledger entries"),
+            counted(audit.answers, "answer kept for retries", "answers kept for retries"),
             counted(audit.findings.len() as u64, "finding", "findings")
         );
         for finding in &audit.findings {

@@ -1,14 +1,16 @@
 //! The region's books checked from the database's side (`loyalty-api --audit`): what the
 //! load test's verdict checks from the clients' side, for every group of a running
 //! region, so that a point lost or invented shows even where no test was looking (a bug
-//! in a release, a hand-made repair, a restore). Read-only, so a readable replica serves
-//! as well as the primary and spares it.
+//! in a release, a hand-made repair, a restore). Then every answer kept for a retry
+//! (idempotency records): a replay must never tell a client of a write the books do not
+//! hold as told. Read-only, so a readable replica serves as well as the primary and
+//! spares it.
 
 use std::fmt;
 use std::time::Instant;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use serde::Serialize;
 
 use super::Db;
@@ -54,6 +56,7 @@ pub enum Finding {
     OpenOffersMiscounted { group: String, kept: i32, counted: i32 },
     ReturnedMoreThanAwarded { group: String, bill: String },
     OfferUsedByNoBill { group: String, offer: String },
+    AnswerNotInBooks { caller: String, key: String, answered: Option<String> },
 }
 
 impl fmt::Display for Finding {
@@ -76,6 +79,13 @@ impl fmt::Display for Finding {
             }
             Finding::OfferUsedByNoBill { group, offer } => {
                 write!(f, "group {group}: offer {offer} is used, but no bill of the group used it")
+            }
+            Finding::AnswerNotInBooks { caller, key, answered } => {
+                let answered = answered.as_deref().unwrap_or("nothing");
+                write!(
+                    f,
+                    "the answer kept for {caller}'s key {key:?} names {answered}, which the books do not hold as told"
+                )
             }
         }
     }
@@ -115,6 +125,8 @@ impl GroupBooks {
 pub struct Audit {
     pub groups: u64,
     pub entries: i64,
+    /// Answers kept for retries, checked against the books.
+    pub answers: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -164,18 +176,66 @@ FROM g LEFT JOIN sums s ON s.group_id = g.id
     LEFT JOIN offer_without_bill ON offer_without_bill.group_id = g.id
 ORDER BY g.id";
 
-/// Every group's books on `conn`, `chunk` groups a statement, under the connection's own
-/// statement timeout.
+/// Up to `limit` answers kept for retries after (`caller`, `key`), each with whether the
+/// books hold what it told: an answer naming a ledger entry (a bill, a redemption, a
+/// return: `id`, `group_id`, `balance_after`) needs that entry, in that group, with that
+/// balance after; one naming an offer (`id`, `discount_id`, `state`) needs that offer, of
+/// that discount. A record and what it answers are written in one transaction, so one
+/// statement's snapshot holds both or neither. Refusals name nothing to hold.
+const ANSWERS: &str = "\
+SELECT r.caller_id, r.key, r.response_body->>'id' AS answered,
+    CASE WHEN r.response_status <> 201 THEN true
+         WHEN r.response_body ?& array['id', 'group_id', 'balance_after'] THEN EXISTS (
+             SELECT 1 FROM ledger_entries e WHERE e.id = r.response_body->>'id'
+                 AND e.group_id = r.response_body->>'group_id'
+                 AND e.balance_after = (r.response_body->>'balance_after')::int8)
+         WHEN r.response_body ?& array['id', 'discount_id', 'state'] THEN EXISTS (
+             SELECT 1 FROM offers o WHERE o.id = r.response_body->>'id'
+                 AND o.discount_id = r.response_body->>'discount_id')
+         ELSE true END AS held
+FROM idempotency_records r WHERE (r.caller_id, r.key) > ($1, $2)
+ORDER BY r.caller_id, r.key LIMIT $3";
+
+#[derive(Debug, QueryableByName)]
+struct KeptAnswer {
+    #[diesel(sql_type = Text)]
+    caller_id: String,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    answered: Option<String>,
+    #[diesel(sql_type = Bool)]
+    held: bool,
+}
+
+/// Every group's books on `conn`, `chunk` groups a statement, then every kept answer, 25
+/// times `chunk` a statement, under the connection's own statement timeout.
 pub fn read_all(conn: &mut PgConnection, chunk: i64) -> QueryResult<Audit> {
     let mut audit = Audit::default();
     let mut after = String::new();
     loop {
         let books = books_after(conn, &after, chunk.max(1))?;
-        let Some(last) = books.last() else { return Ok(audit) };
+        let Some(last) = books.last() else { break };
         after = last.group_id.clone();
         audit.groups += books.len() as u64;
         audit.entries += books.iter().map(|b| b.entries).sum::<i64>();
         audit.findings.extend(books.iter().flat_map(GroupBooks::findings));
+    }
+    let (mut caller, mut key) = (String::new(), String::new());
+    loop {
+        let answers: Vec<KeptAnswer> = diesel::sql_query(ANSWERS)
+            .bind::<Text, _>(&caller)
+            .bind::<Text, _>(&key)
+            .bind::<BigInt, _>(chunk.max(1) * 25)
+            .load(conn)?;
+        let Some(last) = answers.last() else { return Ok(audit) };
+        (caller, key) = (last.caller_id.clone(), last.key.clone());
+        audit.answers += answers.len() as u64;
+        audit.findings.extend(answers.into_iter().filter(|a| !a.held).map(|a| Finding::AnswerNotInBooks {
+            caller: a.caller_id,
+            key: a.key,
+            answered: a.answered,
+        }));
     }
 }
 

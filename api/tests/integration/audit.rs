@@ -1,7 +1,8 @@
 //! `loyalty-api --audit`: every group's books checked from the database's side. The 27
 //! checks of other tests (`assert_ledger_consistent`) run it over their databases too,
 //! so it reads clean books of every kind (bills, discounts, offers, returns with debt,
-//! races) and finds nothing; here it must name each way a book can be wrong.
+//! races) and finds nothing; here it must name each way a book can be wrong, and each
+//! answer kept for a retry that the books do not bear out.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,7 +27,8 @@ fn audit_binary(database_url: &str) -> std::process::Output {
 #[tokio::test]
 async fn the_audit_names_every_book_that_does_not_add_up() {
     let app = TestApp::spawn().await;
-    let staff = app.staff_token().await;
+    let staff_session = app.login(crate::support::STAFF_EMAIL, crate::support::PASSWORD).await;
+    let staff = staff_session.token.clone();
     // A group with a bill, a redemption and a return that leaves a debt.
     let funded = app.customer_with_points(50).await;
     let soup = app.dish(&staff, "mains", 3_000).await;
@@ -55,11 +57,15 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let clean = db.audit(deadline, 1).unwrap();
     assert!(clean.findings.is_empty(), "{:?}", clean.findings);
     assert!(clean.groups >= 2 && clean.entries >= 5, "{clean:?}");
+    // The two bills that funded the customers, and the five writes above.
+    assert_eq!(clean.answers, 7, "{clean:?}");
     let out = audit_binary(&app.db.url);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // Five ways the books can be wrong, each written past the API: four in the first
-    // group, and the second group's offer said to be used by its first bill.
+    // Six ways the books can be wrong, each written past the API: four in the first
+    // group, the second group's offer said to be used by its first bill, and the
+    // redemption's kept answer naming an entry the ledger does not hold. The first
+    // group's bill entry, changed, no longer bears out its kept answer either.
     let (group, entry) = (&funded.group, bill["id"].as_str().unwrap());
     app.db
         .connect()
@@ -68,7 +74,9 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
              UPDATE ledger_entries SET balance_after = balance_after + 1 WHERE id = '{entry}';
              UPDATE ledger_entries SET debt_change = coalesce(debt_change, 0) + 100 WHERE bill_id = '{entry}';
              UPDATE offers SET used_by_bill = (SELECT id FROM ledger_entries WHERE group_id = '{other}' AND offer_id IS NULL)
-              WHERE group_id = '{other}';",
+              WHERE group_id = '{other}';
+             UPDATE idempotency_records SET response_body = jsonb_set(response_body, '{{id}}', '\"001-gone00\"')
+              WHERE key = 'r';",
             other = other.group
         ))
         .unwrap();
@@ -82,6 +90,16 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
         Finding::OpenOffersMiscounted { group: group.clone(), kept: 2, counted: 0 },
         Finding::ReturnedMoreThanAwarded { group: group.clone(), bill: entry.to_owned() },
         Finding::OfferUsedByNoBill { group: other.group.clone(), offer },
+        Finding::AnswerNotInBooks {
+            caller: staff_session.user_id.to_string(),
+            key: "b".into(),
+            answered: Some(entry.to_owned()),
+        },
+        Finding::AnswerNotInBooks {
+            caller: funded.user.id.to_string(),
+            key: "r".into(),
+            answered: Some("001-gone00".into()),
+        },
     ];
     // Groups come in id order; each fault once, and nothing else.
     assert_eq!(found.len(), expected.len(), "{found:?}");
@@ -90,5 +108,6 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let out = audit_binary(&app.db.url);
     assert_eq!(out.status.code(), Some(1), "findings fail the command");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["findings"].as_array().map(Vec::len), Some(6), "{report}");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(8), "{report}");
+    assert_eq!(report["answers"], 7, "{report}");
 }
