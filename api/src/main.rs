@@ -34,6 +34,11 @@ struct Args {
     /// With --audit: the report as JSON.
     #[arg(long, requires = "audit")]
     json: bool,
+    /// With --audit: also check this region's membership index against every other
+    /// configured region's groups (over `/internal`: the regions' `urls` and the service
+    /// token). A region that cannot be asked fails the audit.
+    #[arg(long, requires = "audit")]
+    across_regions: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,7 +61,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let config = api::Config::load(args.config.as_deref())?;
     if args.audit {
         // Before tracing: the report is the command's output, alone on stdout.
-        return audit(&config, args.json).await;
+        return audit(&config, args.json, args.across_regions).await;
     }
     observability::telemetry::init_tracing(config.log_json);
     observability::open_files::raise_limit();
@@ -70,8 +75,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit(config: &api::Config, json: bool) -> anyhow::Result<()> {
-    let audit = api::startup::audit_only(config).await?;
+async fn audit(config: &api::Config, json: bool, across_regions: bool) -> anyhow::Result<()> {
+    let audit = api::startup::audit_only(config, across_regions).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&audit)?);
     } else {
@@ -83,12 +88,25 @@ async fn audit(config: &api::Config, json: bool) -> anyhow::Result<()> {
             counted(audit.answers, "answer kept for retries", "answers kept for retries"),
             counted(audit.findings.len() as u64, "finding", "findings")
         );
+        if across_regions {
+            println!(
+                "{} of other regions' groups compared with the index, {} still on their way",
+                counted(audit.memberships, "membership", "memberships"),
+                audit.memberships_pending
+            );
+        }
         for finding in &audit.findings {
             println!("  - {finding}");
+        }
+        for region in &audit.regions_unreached {
+            println!("  - not checked, region {region}");
         }
     }
     if !audit.findings.is_empty() {
         anyhow::bail!("the books of region {} do not add up", config.region);
+    }
+    if !audit.regions_unreached.is_empty() {
+        anyhow::bail!("region {}'s index was not checked against every region", config.region);
     }
     Ok(())
 }

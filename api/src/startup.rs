@@ -9,7 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use contract::ErrorCode;
+use contract::{ErrorCode, RegionId};
 
 use crate::auth::{Hashing, Lockout, TokenKeys};
 use crate::config::{Config, DbAuth};
@@ -25,7 +25,7 @@ use crate::services::points::PointsBatch;
 use crate::services::pricing::RemoteCatalogues;
 use crate::services::redeem_rights::RedeemRights;
 use crate::services::revocations::{self, Revocations};
-use crate::services::{AppState, accounts, directory, housekeeping, relay};
+use crate::services::{AppState, accounts, directory, housekeeping, membership_audit, relay};
 use observability::{request_id, telemetry};
 
 /// Request bodies are at most 64 KiB (contract).
@@ -84,11 +84,24 @@ pub async fn migrate_only(config: &Config) -> anyhow::Result<Vec<String>> {
 }
 
 /// `loyalty-api --audit`: every group's books in the configured database, 200 groups a
-/// statement (`db::audit`).
-pub async fn audit_only(config: &Config) -> anyhow::Result<crate::db::audit::Audit> {
+/// statement (`db::audit`); `across_regions`, then the membership index against every
+/// other configured region's groups, over `/internal` (`services::membership_audit`).
+pub async fn audit_only(config: &Config, across_regions: bool) -> anyhow::Result<crate::db::audit::Audit> {
     let db = Db::new(&config.database_url, &config.db, database_password(config).await?);
     let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
-    tokio::task::spawn_blocking(move || db.audit(deadline, 200)).await?
+    let reading = db.clone();
+    let mut audit = tokio::task::spawn_blocking(move || reading.audit(deadline, 200)).await??;
+    if across_regions {
+        let peers = Peers::new(config)?;
+        let others: Vec<RegionId> = config.regions.iter().map(|r| r.id).collect();
+        let across = membership_audit::check(&db, &peers, config.region, &others).await;
+        audit.memberships = across.checked;
+        audit.memberships_pending = across.pending;
+        audit.findings.extend(across.findings);
+        audit.regions_unreached =
+            across.unreached.into_iter().map(|(region, why)| format!("{region}: {why}")).collect();
+    }
+    Ok(audit)
 }
 
 impl Application {

@@ -60,6 +60,8 @@ pub const EVENTS: Endpoint = internal("POST", "/internal/events");
 pub const FULL_CATALOGUE: Endpoint = internal("GET", "/internal/catalogue");
 pub const ALL_DISCOUNTS: Endpoint = internal("GET", "/internal/discounts");
 pub const REVOCATIONS: Endpoint = internal("GET", "/internal/revocations");
+pub const MEMBERSHIPS: Endpoint = internal("GET", "/internal/memberships");
+pub const MEMBERSHIPS_AT: Endpoint = internal("POST", "/internal/memberships/at");
 
 pub const ALL: &[Endpoint] = &[
     REGIONS,
@@ -98,6 +100,8 @@ pub const ALL: &[Endpoint] = &[
     FULL_CATALOGUE,
     ALL_DISCOUNTS,
     REVOCATIONS,
+    MEMBERSHIPS,
+    MEMBERSHIPS_AT,
 ];
 
 /// A path segment's characters that are sent as they are (RFC 3986 unreserved).

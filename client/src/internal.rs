@@ -2,7 +2,7 @@
 //! region's services ask of another's.
 
 use contract::dto::{Catalogue, Discounts};
-use contract::internal::{EventBatch, Revocations};
+use contract::internal::{EventBatch, MembershipKeys, MembershipStates, MembershipsQuery, Revocations};
 use reqwest::Method;
 use serde::Serialize;
 
@@ -37,5 +37,18 @@ impl Client {
     pub async fn revocations(&self, after: i64) -> Result<Reply<Revocations>> {
         let path = endpoints::REVOCATIONS.path_with_query(&[], &After { after });
         self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// The memberships of one home region's users in this region's groups, a page in
+    /// (group, user) order.
+    pub async fn memberships(&self, query: &MembershipsQuery) -> Result<Reply<MembershipStates>> {
+        let path = endpoints::MEMBERSHIPS.path_with_query(&[], query);
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// Those of `keys`' memberships that exist in this region.
+    pub async fn memberships_at(&self, keys: &MembershipKeys) -> Result<Reply<MembershipStates>> {
+        let path = endpoints::MEMBERSHIPS_AT.path(&[]);
+        self.call(Method::POST, &path, None, Some(keys)).await
     }
 }

@@ -127,3 +127,50 @@ pub struct Revocation {
 pub struct Revocations {
     pub items: Vec<Revocation>,
 }
+
+/// A membership as its group's region keeps it (`GET /internal/memberships`, `POST
+/// /internal/memberships/at`): what the member's home region's index must come to say.
+/// `undelivered`: the event that tells the home region of its latest change is still in
+/// the group region's outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipState {
+    pub group_id: GroupId,
+    pub user_id: UserId,
+    pub active: bool,
+    pub version: i64,
+    pub undelivered: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipStates {
+    pub items: Vec<MembershipState>,
+}
+
+/// `GET /internal/memberships`: the memberships of `home_region`'s users in this region's
+/// groups, after (`after_group`, `after_user`) in that order, at most `limit`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipsQuery {
+    pub home_region: RegionId,
+    #[serde(default)]
+    pub after_group: String,
+    #[serde(default)]
+    pub after_user: String,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipKey {
+    pub group_id: GroupId,
+    pub user_id: UserId,
+}
+
+/// `POST /internal/memberships/at`: these memberships of `home_region`'s users, those
+/// that exist.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipKeys {
+    pub home_region: RegionId,
+    pub items: Vec<MembershipKey>,
+}

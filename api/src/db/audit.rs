@@ -1,7 +1,8 @@
 //! The region's books checked from the database's side (`loyalty-api --audit`): what the
 //! load test's verdict checks from the clients' side, for every group of a running
 //! region, so that a point lost or invented shows even where no test was looking (a bug
-//! in a release, a hand-made repair, a restore). Then every answer kept for a retry
+//! in a release, a hand-made repair, a restore), and that the membership index of the
+//! group's own region's users says what the group says. Then every answer kept for a retry
 //! (idempotency records): a replay must never tell a client of a write the books do not
 //! hold as told. Read-only, so a readable replica serves as well as the primary and
 //! spares it.
@@ -45,18 +46,71 @@ pub struct GroupBooks {
     /// A used offer of the group whose bill is not in its ledger or does not name it.
     #[diesel(sql_type = Nullable<Text>)]
     pub offer_without_bill: Option<String>,
+    /// A user of this region whose membership index disagrees with their membership of
+    /// the group (written in the same transaction for a user of the group's region).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub index_off_user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "finding", rename_all = "snake_case")]
 pub enum Finding {
-    BalanceIsNotLedgerSum { group: String, balance: i64, ledger_sum: i64 },
-    DebtIsNotLedgerSum { group: String, debt: i64, ledger_sum: i64 },
-    BrokenChain { group: String, entry: String },
-    OpenOffersMiscounted { group: String, kept: i32, counted: i32 },
-    ReturnedMoreThanAwarded { group: String, bill: String },
-    OfferUsedByNoBill { group: String, offer: String },
-    AnswerNotInBooks { caller: String, key: String, answered: Option<String> },
+    BalanceIsNotLedgerSum {
+        group: String,
+        balance: i64,
+        ledger_sum: i64,
+    },
+    DebtIsNotLedgerSum {
+        group: String,
+        debt: i64,
+        ledger_sum: i64,
+    },
+    BrokenChain {
+        group: String,
+        entry: String,
+    },
+    OpenOffersMiscounted {
+        group: String,
+        kept: i32,
+        counted: i32,
+    },
+    ReturnedMoreThanAwarded {
+        group: String,
+        bill: String,
+    },
+    OfferUsedByNoBill {
+        group: String,
+        offer: String,
+    },
+    MembershipIndexOff {
+        group: String,
+        user: String,
+    },
+    /// Another region's group says more than this region's index, its event delivered.
+    IndexBehindGroup {
+        group: String,
+        user: String,
+        index_version: Option<i64>,
+        group_version: i64,
+    },
+    /// This region's index and another region's group, at one version, disagree.
+    IndexDisagrees {
+        group: String,
+        user: String,
+        version: i64,
+    },
+    /// This region's index says what another region's group never did.
+    IndexAheadOfGroup {
+        group: String,
+        user: String,
+        index_version: i64,
+        group_version: Option<i64>,
+    },
+    AnswerNotInBooks {
+        caller: String,
+        key: String,
+        answered: Option<String>,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -79,6 +133,24 @@ impl fmt::Display for Finding {
             }
             Finding::OfferUsedByNoBill { group, offer } => {
                 write!(f, "group {group}: offer {offer} is used, but no bill of the group used it")
+            }
+            Finding::MembershipIndexOff { group, user } => {
+                write!(f, "group {group}: user {user}'s membership index does not say what the group says")
+            }
+            Finding::IndexBehindGroup { group, user, index_version, group_version } => {
+                let index = index_version.map_or("nothing".to_owned(), |v| format!("version {v}"));
+                write!(
+                    f,
+                    "group {group}: user {user}'s membership is at version {group_version}, its event delivered, but \
+                     their index holds {index}"
+                )
+            }
+            Finding::IndexDisagrees { group, user, version } => {
+                write!(f, "group {group}: user {user}'s membership and their index disagree at version {version}")
+            }
+            Finding::IndexAheadOfGroup { group, user, index_version, group_version } => {
+                let kept = group_version.map_or("no such membership".to_owned(), |v| format!("version {v}"));
+                write!(f, "group {group}: user {user}'s index holds version {index_version}, the group {kept}")
             }
             Finding::AnswerNotInBooks { caller, key, answered } => {
                 let answered = answered.as_deref().unwrap_or("nothing");
@@ -113,6 +185,7 @@ impl GroupBooks {
             }),
             self.over_returned_bill.clone().map(|bill| Finding::ReturnedMoreThanAwarded { group: group(), bill }),
             self.offer_without_bill.clone().map(|offer| Finding::OfferUsedByNoBill { group: group(), offer }),
+            self.index_off_user.clone().map(|user| Finding::MembershipIndexOff { group: group(), user }),
         ]
         .into_iter()
         .flatten()
@@ -127,6 +200,12 @@ pub struct Audit {
     pub entries: i64,
     /// Answers kept for retries, checked against the books.
     pub answers: u64,
+    /// With `--across-regions`: memberships of other regions' groups and index rows of
+    /// them compared, those whose latest event is still on its way, and the regions that
+    /// could not be asked (the audit then fails: it did not see everything).
+    pub memberships: u64,
+    pub memberships_pending: u64,
+    pub regions_unreached: Vec<String>,
     pub findings: Vec<Finding>,
 }
 
@@ -164,16 +243,28 @@ offer_without_bill AS (
     WHERE o.state = 'used' AND NOT EXISTS (
         SELECT 1 FROM ledger_entries e WHERE e.id = o.used_by_bill AND e.group_id = o.group_id AND e.offer_id = o.id)
     GROUP BY o.group_id
+),
+index_off AS (
+    SELECT group_id, min(user_id) AS user_id FROM (
+        SELECT m.group_id, m.user_id FROM g JOIN group_members m ON m.group_id = g.id
+            LEFT JOIN user_group_index i ON i.user_id = m.user_id AND i.group_id = m.group_id
+        WHERE left(m.user_id, 4) = left(m.group_id, 4)
+            AND (i.user_id IS NULL OR i.active <> m.active OR i.version <> m.version)
+        UNION ALL
+        SELECT i.group_id, i.user_id FROM g JOIN user_group_index i ON i.group_id = g.id
+        WHERE NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = i.group_id AND m.user_id = i.user_id)
+    ) off GROUP BY group_id
 )
 SELECT g.id AS group_id, g.points, g.points_debt, g.open_offers,
     coalesce(s.points, 0)::int8 AS ledger_points, coalesce(s.debt, 0)::int8 AS ledger_debt,
     coalesce(s.entries, 0)::int8 AS entries, s.broken_entry,
     coalesce(opened.offers, 0)::int4 AS counted_open_offers, over_returned.bill_id AS over_returned_bill,
-    offer_without_bill.offer_id AS offer_without_bill
+    offer_without_bill.offer_id AS offer_without_bill, index_off.user_id AS index_off_user
 FROM g LEFT JOIN sums s ON s.group_id = g.id
     LEFT JOIN opened ON opened.group_id = g.id
     LEFT JOIN over_returned ON over_returned.group_id = g.id
     LEFT JOIN offer_without_bill ON offer_without_bill.group_id = g.id
+    LEFT JOIN index_off ON index_off.group_id = g.id
 ORDER BY g.id";
 
 /// Up to `limit` answers kept for retries after (`caller`, `key`), each with whether the

@@ -51,6 +51,7 @@ pub mod invitations;
 pub mod ledger;
 pub mod lockouts;
 pub mod login_networks;
+pub mod membership_check;
 mod migrations;
 pub mod offers;
 pub mod outbox;

@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use contract::dto::Discounts;
-use contract::internal::{Confirmation, EventBatch, NewReservation, Reservation, UserRef};
+use contract::internal::{
+    Confirmation, EventBatch, MembershipKeys, MembershipStates, MembershipsQuery, NewReservation, Reservation, UserRef,
+};
 use serde::Deserialize;
 
 use crate::db::users;
@@ -10,7 +12,7 @@ use crate::domain::parse_email;
 use crate::error::ApiError;
 use crate::routes::extract::ServiceCaller;
 use crate::services::AppState;
-use crate::services::{catalogue, directory, discounts, events, revocations};
+use crate::services::{catalogue, directory, discounts, events, membership_audit, revocations};
 
 #[derive(Deserialize)]
 pub struct EmailQuery {
@@ -107,4 +109,23 @@ pub async fn full_catalogue(state: web::Data<AppState>, _: ServiceCaller) -> Res
 /// Every discount, for pricing bills of this region's menu in other regions.
 pub async fn all_discounts(state: web::Data<AppState>, _: ServiceCaller) -> Result<web::Json<Discounts>, ApiError> {
     Ok(web::Json(Discounts { items: discounts::list(&state, state.regions.local).await? }))
+}
+
+/// This region's memberships of another region's users, a page: what that region's
+/// audit checks its index against (services::membership_audit).
+pub async fn memberships(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    query: web::Query<MembershipsQuery>,
+) -> Result<web::Json<MembershipStates>, ApiError> {
+    Ok(web::Json(membership_audit::memberships_of(&state.db, query.into_inner()).await?))
+}
+
+/// Those of the named memberships that exist here, as they stand now.
+pub async fn memberships_at(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    keys: web::Json<MembershipKeys>,
+) -> Result<web::Json<MembershipStates>, ApiError> {
+    Ok(web::Json(membership_audit::memberships_at(&state.db, keys.into_inner()).await?))
 }

@@ -71,7 +71,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/internal/users", web::get().to(internal::find_user_by_email))
         .route("/internal/catalogue", web::get().to(internal::full_catalogue))
         .route("/internal/discounts", web::get().to(internal::all_discounts))
-        .route("/internal/revocations", web::get().to(internal::revocations));
+        .route("/internal/revocations", web::get().to(internal::revocations))
+        .route("/internal/memberships", web::get().to(internal::memberships))
+        .route("/internal/memberships/at", web::post().to(internal::memberships_at));
 }
 
 /// Answers paths and methods that match no route, in the contract's envelope.

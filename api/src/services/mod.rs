@@ -24,6 +24,7 @@ pub mod groups;
 pub mod housekeeping;
 pub mod invitations;
 pub mod members;
+pub mod membership_audit;
 pub mod offers;
 pub mod peers;
 pub mod points;

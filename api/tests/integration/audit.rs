@@ -62,10 +62,11 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let out = audit_binary(&app.db.url);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // Six ways the books can be wrong, each written past the API: four in the first
-    // group, the second group's offer said to be used by its first bill, and the
-    // redemption's kept answer naming an entry the ledger does not hold. The first
-    // group's bill entry, changed, no longer bears out its kept answer either.
+    // Seven ways the books can be wrong, each written past the API: four in the first
+    // group, the second group's offer said to be used by its first bill, its member's
+    // index saying they left it, and the redemption's kept answer naming an entry the
+    // ledger does not hold. The first group's bill entry, changed, no longer bears out its
+    // kept answer either.
     let (group, entry) = (&funded.group, bill["id"].as_str().unwrap());
     app.db
         .connect()
@@ -75,6 +76,7 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
              UPDATE ledger_entries SET debt_change = coalesce(debt_change, 0) + 100 WHERE bill_id = '{entry}';
              UPDATE offers SET used_by_bill = (SELECT id FROM ledger_entries WHERE group_id = '{other}' AND offer_id IS NULL)
               WHERE group_id = '{other}';
+             UPDATE user_group_index SET active = false WHERE group_id = '{other}';
              UPDATE idempotency_records SET response_body = jsonb_set(response_body, '{{id}}', '\"001-gone00\"')
               WHERE key = 'r';",
             other = other.group
@@ -90,6 +92,7 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
         Finding::OpenOffersMiscounted { group: group.clone(), kept: 2, counted: 0 },
         Finding::ReturnedMoreThanAwarded { group: group.clone(), bill: entry.to_owned() },
         Finding::OfferUsedByNoBill { group: other.group.clone(), offer },
+        Finding::MembershipIndexOff { group: other.group.clone(), user: other.user.id.to_string() },
         Finding::AnswerNotInBooks {
             caller: staff_session.user_id.to_string(),
             key: "b".into(),
@@ -108,6 +111,6 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let out = audit_binary(&app.db.url);
     assert_eq!(out.status.code(), Some(1), "findings fail the command");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["findings"].as_array().map(Vec::len), Some(8), "{report}");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(9), "{report}");
     assert_eq!(report["answers"], 7, "{report}");
 }

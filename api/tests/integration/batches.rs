@@ -70,18 +70,26 @@ fn setup(groups: &[&str]) -> Setup {
     let config = test_config(&test_db.url);
     let db = Db::new(&test_db.url, &config.db, None);
     db.migrate(Instant::now() + Duration::from_secs(10)).unwrap();
+    let mut conn = test_db.connect();
+    // The member lives in this region, so the audit reads its index of the groups below.
+    diesel::sql_query(
+        "INSERT INTO users (id, email, password_hash, role, full_name, personal_group_id) VALUES ('001-tester', 't@x.io', 'x', 'customer', 'T', $1)",
+    )
+    .bind::<diesel::sql_types::Text, _>(groups[0])
+    .execute(&mut conn)
+    .unwrap();
     for id in groups {
-        let mut conn = test_db.connect();
         diesel::sql_query("INSERT INTO groups (id, name, location, owner_id) VALUES ($1, 'g', 'here', '001-tester')")
             .bind::<diesel::sql_types::Text, _>(*id)
             .execute(&mut conn)
             .unwrap();
-        diesel::sql_query(
+        // The membership, and its member's index of it (the same region's: one transaction).
+        for insert in [
             "INSERT INTO group_members (group_id, user_id, active, version, can_redeem) VALUES ($1, '001-tester', true, 1, true)",
-        )
-        .bind::<diesel::sql_types::Text, _>(*id)
-        .execute(&mut conn)
-        .unwrap();
+            "INSERT INTO user_group_index (user_id, group_id, active, version) VALUES ('001-tester', $1, true, 1)",
+        ] {
+            diesel::sql_query(insert).bind::<diesel::sql_types::Text, _>(*id).execute(&mut conn).unwrap();
+        }
     }
     Setup { test_db, db }
 }

@@ -29,9 +29,13 @@ async fn reserve(app: &TestApp, email: &str, replaces: Option<&str>) -> Value {
 #[tokio::test]
 async fn internal_endpoints_need_the_service_token() {
     let app = TestApp::spawn().await;
-    for (method, path) in
-        [("GET", "/internal/catalogue"), ("GET", "/internal/directory?email=a@b.cd"), ("POST", "/internal/events")]
-    {
+    for (method, path) in [
+        ("GET", "/internal/catalogue"),
+        ("GET", "/internal/directory?email=a@b.cd"),
+        ("POST", "/internal/events"),
+        ("GET", "/internal/memberships?home_region=002&limit=10"),
+        ("POST", "/internal/memberships/at"),
+    ] {
         let req = app.http.raw(method.parse().unwrap(), &format!("{}{path}", app.base)).json(&json!({"events": []}));
         expect_error(req.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
         let wrong = app
@@ -189,4 +193,62 @@ async fn users_from_before_replication_reach_every_directory_region_once() {
         facts("SELECT destination_region AS fact FROM outbox WHERE payload->>'email' = 'old@example.com' ORDER BY 1"),
         ["002", "003"]
     );
+}
+
+#[tokio::test]
+#[allow(clippy::unwrap_used)] // test set-up
+async fn a_region_lists_its_memberships_of_another_regions_users_to_that_regions_audit() {
+    use diesel::connection::SimpleConnection;
+
+    let app = TestApp::spawn().await;
+    // Two of region 002's users in a group of this region; the event of one's latest
+    // change has not left yet.
+    app.db
+        .connect()
+        .batch_execute(
+            "INSERT INTO groups (id, name, location, owner_id) VALUES ('001-grp001', 'G', '', '002-aaaaaa');
+             INSERT INTO group_members (group_id, user_id, active, version) VALUES
+               ('001-grp001', '002-aaaaaa', true, 2), ('001-grp001', '002-bbbbbb', false, 3);
+             INSERT INTO outbox (destination_region, kind, payload) VALUES ('002', 'membership',
+               '{\"group_id\": \"001-grp001\", \"user_id\": \"002-bbbbbb\", \"active\": false, \"version\": 3}');",
+        )
+        .unwrap();
+    let get = |path: &'static str| internal(&app, reqwest::Method::GET, path, None);
+    let first: Value = expect_json(get("/internal/memberships?home_region=002&limit=1").await, StatusCode::OK).await;
+    assert_eq!(
+        first["items"],
+        json!([{"group_id": "001-grp001", "user_id": "002-aaaaaa", "active": true, "version": 2, "undelivered": false}])
+    );
+    let next = "/internal/memberships?home_region=002&limit=1&after_group=001-grp001&after_user=002-aaaaaa";
+    let second: Value = expect_json(get(next).await, StatusCode::OK).await;
+    assert_eq!(
+        second["items"],
+        json!([{"group_id": "001-grp001", "user_id": "002-bbbbbb", "active": false, "version": 3, "undelivered": true}])
+    );
+    let last = "/internal/memberships?home_region=002&limit=1&after_group=001-grp001&after_user=002-bbbbbb";
+    assert_eq!(expect_json::<Value>(get(last).await, StatusCode::OK).await["items"], json!([]));
+    // Another region's audit learns nothing of these users.
+    let other: Value = expect_json(get("/internal/memberships?home_region=003&limit=10").await, StatusCode::OK).await;
+    assert_eq!(other["items"], json!([]));
+
+    let app = &app;
+    let at = |home: &str, keys: Value| {
+        let body = json!({"home_region": home, "items": keys});
+        async move { internal(app, reqwest::Method::POST, "/internal/memberships/at", Some(&body)).await }
+    };
+    let keys = json!([
+        {"group_id": "001-grp001", "user_id": "002-aaaaaa"},
+        {"group_id": "001-grp001", "user_id": "002-zzzzzz"},
+    ]);
+    let found: Value = expect_json(at("002", keys.clone()).await, StatusCode::OK).await;
+    assert_eq!(
+        found["items"],
+        json!([{"group_id": "001-grp001", "user_id": "002-aaaaaa", "active": true, "version": 2, "undelivered": false}])
+    );
+    let asked_for_another: Value = expect_json(at("003", keys).await, StatusCode::OK).await;
+    assert_eq!(asked_for_another["items"], json!([]), "only the home region's own users");
+    // A page of keys is bounded by the body's 64 KiB, as any request's.
+    let too_many: Vec<Value> =
+        (0..2001).map(|i| json!({"group_id": "001-grp001", "user_id": format!("002-{i:06}")})).collect();
+    expect_error(at("002", json!(too_many)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 
 use crate::support::postgres::TestDb;
 use api::db::{
-    directory, discounts, email_failures, groups, idempotency, invitations, ledger, lockouts, login_networks, offers,
-    outbox, revocations, users,
+    directory, discounts, email_failures, groups, idempotency, invitations, ledger, lockouts, login_networks,
+    membership_check, offers, outbox, revocations, users,
 };
 
 const USER: &str = "001-stmusr";
@@ -47,6 +47,17 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     users::apply_membership(conn, USER, GROUP, true, member.version).unwrap();
     users::apply_membership(conn, USER, GROUP, false, member.version).unwrap(); // not newer: ignored
     assert_eq!(users::group_ids(conn, USER).unwrap().iter().map(|g| g.as_str()).collect::<Vec<_>>(), [GROUP]);
+    // The audit's membership check, both sides (here one region plays both).
+    let listed = membership_check::of_home_region(conn, "001", "", "", 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].version, listed[0].active, listed[0].undelivered), (member.version, true, false));
+    assert!(membership_check::of_home_region(conn, "001", GROUP, USER, 10).unwrap().is_empty(), "after the last");
+    assert!(membership_check::of_home_region(conn, "002", "", "", 10).unwrap().is_empty());
+    assert_eq!(membership_check::at(conn, "001", &[GROUP, "001-nosuch"], &[USER, USER]).unwrap(), listed);
+    let indexed = membership_check::index_at(conn, &[GROUP], &[USER]).unwrap();
+    assert_eq!(indexed, listed);
+    assert_eq!(membership_check::index_of_groups_in(conn, "001", "", "", 10).unwrap(), listed);
+    assert!(membership_check::index_of_groups_in(conn, "003", "", "", 10).unwrap().is_empty());
 
     // The batched points write: lock, ledger, balances, idempotency records.
     assert_eq!(groups::lock_many(conn, &[GROUP]).unwrap().len(), 1);

@@ -39,9 +39,12 @@ async fn a_short_load_run_loses_and_invents_nothing() {
     assert!(report.duplicates_sent > 0 && report.replays_seen == report.duplicates_sent);
     assert!(out.join("chart.svg").exists() && out.join("summary.json").exists());
     // The same books from the databases' side, every group of every region.
+    let mut memberships = 0;
     for region in crate::support::regions() {
         let (audit, clean) = stack.audit(&region);
         assert!(clean, "region {region}'s books: {audit}");
         assert!(audit["entries"].as_i64() > Some(0), "region {region} was audited: {audit}");
+        memberships += audit["memberships"].as_u64().unwrap_or_default();
     }
+    assert!(memberships > 0, "the groups span regions, and their members' indexes were checked");
 }

@@ -247,16 +247,19 @@ impl Stack {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    /// `loyalty-api --audit` of a region's database (its primary, or after a promotion
-    /// its standby): the report as JSON, and whether the books add up.
+    /// `loyalty-api --audit --across-regions` of a region's database (its primary, or after
+    /// a promotion its standby) and of its index against the other regions' groups: the
+    /// report as JSON, and whether the books add up.
     pub fn audit(&self, region: &str) -> (Value, bool) {
         let ports = self.region(region);
         let hosts: Vec<String> =
             std::iter::once(&ports.postgres).chain(&ports.standby).map(|p| format!("127.0.0.1:{}", p.port)).collect();
         let url = format!("postgres://postgres@{}/loyalty?target_session_attrs=read-write", hosts.join(","));
         let output = Command::new(bin_dir().join("loyalty-api"))
-            .args(["--audit", "--json"])
+            .args(["--audit", "--json", "--across-regions", "--config"])
+            .arg(self.state.join("topology.toml"))
             .env("LOYALTY_REGION", region)
+            .env("LOYALTY_SERVICE_TOKEN", self.service_token())
             .env("LOYALTY_DATABASE_URL", url)
             .output()
             .unwrap();

@@ -1,0 +1,1 @@
+DROP INDEX user_group_index_by_group;
