@@ -73,8 +73,14 @@ step "chromium if missing, infrastructure checks, the AWS stack applied to a sim
 setsid bash -c 'set -o pipefail; infrastructure_checks "$@" 2>&1 | stamp' infra "$ROOT" "$scratch" >"$scratch/infra.log" 2>&1 &
 infra_pid=$!
 
-step "cargo fmt --check"
+step "cargo fmt --check; no Rust source over 400 lines"
 cargo fmt --all -- --check
+# A file that long does more than one thing: split it by what each part does.
+long=$(git -C "$ROOT" ls-files -z '*.rs' | (cd "$ROOT" && xargs -0 wc -l) | awk '$2 != "total" && $1 > 400')
+if [ -n "$long" ]; then
+  echo "over 400 lines: $long"
+  exit 1
+fi
 step "cargo deny (advisories from the offline snapshot, licences, bans, sources)"
 bash "$ROOT/infra/local/deny.sh"
 

@@ -1,6 +1,6 @@
 //! Failed logins of each email, from any address, by the minute (`email_failures`),
 //! shared by every instance of the region: the count behind the watch on accounts whose
-//! password is being guessed from many addresses (`services::accounts::log_in`).
+//! password is being guessed from many addresses (`services::sessions::log_in`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

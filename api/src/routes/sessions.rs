@@ -6,7 +6,7 @@ use contract::dto::{NewSession, Session};
 
 use crate::error::ApiError;
 use crate::services::AppState;
-use crate::services::accounts;
+use crate::services::sessions;
 
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = NewSession, responses(
     (status = 201, body = Session),
@@ -21,7 +21,7 @@ pub async fn create_session(
     req: HttpRequest,
     body: web::Json<NewSession>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = accounts::log_in(&state, &body, client_address(&req)).await?;
+    let session = sessions::log_in(&state, &body, client_address(&req)).await?;
     Ok(HttpResponse::Created().json(session))
 }
 

@@ -1,17 +1,16 @@
-//! Sign-up, login, profiles and the bootstrap accounts.
+//! Sign-up, profiles and the bootstrap accounts.
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use contract::dto::{NewSession, NewUser, Role, Session, User, UserPatch};
+use contract::dto::{NewUser, Role, User, UserPatch};
 use contract::numbers::Age;
 use contract::text::{Location, Name, Password, Phone, TextKind};
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::auth::{Caller, Lockout, hash_password, login_subject, verify_password};
-use crate::db::{self, email_failures, groups, lockouts, login_networks, users};
+use crate::auth::{Caller, hash_password};
+use crate::db::{self, groups, users};
 use crate::domain::{Email, optional_text, parse_email, required_text, within};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -257,109 +256,6 @@ async fn change_role(state: &AppState, caller: &Caller, user_id: &UserId, role: 
             Ok(())
         }
     }
-}
-
-pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) -> Result<Session, ApiError> {
-    let wrong = || ApiError::unauthenticated("the email or the password is wrong");
-    let Some(email) = Email::parse(&new.email) else {
-        return Err(wrong());
-    };
-    let lockout = state.login_lockout;
-    let subject = login_subject(email.as_str(), client);
-    let network = client.map(login_networks::network_of);
-    let threshold = state.config.auth.email_failures_per_minute.max(1);
-    let (lookup, who, from) = (email.as_str().to_owned(), subject.clone(), network.clone());
-    // One turn on a connection: whether this address is locked out of the email, whether
-    // the email is watched, the user and, while it is watched, whether the client's
-    // network is one of theirs. An unknown email is refused alike: the answer says
-    // nothing of who exists.
-    let gate = state
-        .db
-        .run(move |conn| {
-            if let Some(retry_after) = lockouts::locked_for(conn, lockout.kind, &who)? {
-                return Ok(LoginGate::LockedOut(retry_after));
-            }
-            let watched = email_failures::watched(conn, &lookup, threshold)?;
-            let row = users::find_by_email(conn, &lookup)?;
-            let known = match (&row, &from) {
-                (Some(row), Some(network)) if watched => login_networks::known(conn, row.id.as_str(), network)?,
-                _ => false,
-            };
-            Ok(if watched && !known { LoginGate::Watched } else { LoginGate::Open(row) })
-        })
-        .await?;
-    let row = match gate {
-        LoginGate::LockedOut(retry_after) => {
-            metrics::counter!("login_refusals_total", "reason" => "lockout").increment(1);
-            return Err(ApiError {
-                retry_after: Some(retry_after),
-                ..ApiError::new(ErrorCode::RateLimited, "too many failed logins from this address; try again later")
-            });
-        }
-        LoginGate::Watched => {
-            metrics::counter!("login_refusals_total", "reason" => "watched").increment(1);
-            return Err(ApiError {
-                retry_after: Some(60),
-                ..ApiError::new(
-                    ErrorCode::RateLimited,
-                    "this account has seen many failed logins; for now only networks it was logged in from before \
-                     may try its password: try again later",
-                )
-            });
-        }
-        LoginGate::Open(row) => row,
-    };
-    let password = new.password.clone();
-    let hash = row.as_ref().map(|r| r.password_hash.clone());
-    let valid = state.hashing.run(move || verify_password(&password, hash.as_deref())).await?;
-    let row = match row {
-        Some(row) if valid => row,
-        _ => {
-            let failed = email.as_str().to_owned();
-            state
-                .db
-                .run(move |conn| {
-                    count_failure(conn, lockout, &subject)?;
-                    email_failures::count(conn, &failed)?;
-                    Ok(())
-                })
-                .await?;
-            return Err(wrong());
-        }
-    };
-    let user = row.id.to_string();
-    state
-        .db
-        .run(move |conn| {
-            lockouts::clear(conn, lockout.kind, &subject)?;
-            if let Some(network) = network {
-                login_networks::remember(conn, &user, &network)?;
-            }
-            Ok(())
-        })
-        .await?;
-    let (token, expires_at) = state.tokens.issue(row.id.as_str(), row.role)?;
-    Ok(Session { token, user_id: row.id, role: row.role, expires_at })
-}
-
-/// What the database says of a login before its password is checked.
-enum LoginGate {
-    /// This (email, address) pair failed too often: seconds to wait.
-    LockedOut(u64),
-    /// The email is watched and the client's network is not one of its user's.
-    Watched,
-    /// The password may be tried; the user, if the email is anyone's.
-    Open(Option<users::UserRow>),
-}
-
-/// Counts a failure of `subject` for the whole region, and locks it out once `lockout`
-/// says so.
-pub fn count_failure(conn: &mut PgConnection, lockout: Lockout, subject: &str) -> QueryResult<()> {
-    let failures = lockouts::count_failure(conn, lockout.kind, subject, lockout.forget_after().as_secs_f64())?;
-    if let Some(wait) = lockout.wait_after(failures) {
-        lockouts::lock(conn, lockout.kind, subject, wait.as_secs_f64())?;
-    }
-    Ok(())
 }
 
 /// Creates the configured bootstrap accounts that do not exist yet: the admin in its

@@ -9,11 +9,12 @@ use crate::auth::{Caller, join_subject};
 use crate::db::{groups, invitations, lockouts, users};
 use crate::error::ApiError;
 use crate::services::AppState;
-use crate::services::accounts::{count_failure, user_not_found};
+use crate::services::accounts::user_not_found;
 use crate::services::groups::{
     Standing, group_not_found, lock_if_allowed, lock_with_standing, member_rights, record_membership,
 };
 use crate::services::invitations::{code_hash, invitation_invalid};
+use crate::services::sessions::count_failure;
 
 fn not_a_member(user: &UserId, group: &GroupId) -> ApiError {
     ApiError::not_found(format!("{user} is not a member of {group}"))

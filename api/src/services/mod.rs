@@ -32,6 +32,7 @@ pub mod pricing;
 pub mod redeem_rights;
 pub mod relay;
 pub mod revocations;
+pub mod sessions;
 
 use std::sync::Arc;
 
