@@ -215,6 +215,14 @@ async fn groups_span_regions_and_bills_price_from_any_region() {
     );
     let (audit, clean) = stack.audit("002");
     assert!(clean, "another region's index is not Ann's: {audit}");
+
+    // A region the audit cannot ask leaves the index unchecked: that fails it too.
+    stack.kill_api("003", 0);
+    let (audit, clean) = stack.audit("002");
+    assert!(!clean, "{audit}");
+    assert_eq!(audit["findings"], json!([]), "{audit}");
+    let unreached = audit["regions_unreached"].as_array().cloned().unwrap_or_default();
+    assert!(unreached.len() == 1 && unreached[0].as_str().is_some_and(|r| r.starts_with("003: ")), "{audit}");
 }
 
 #[tokio::test]
