@@ -39,6 +39,11 @@ struct Args {
     /// token). A region that cannot be asked fails the audit.
     #[arg(long, requires = "audit")]
     across_regions: bool,
+    /// With --across-regions: set each index row found off to what its group's region
+    /// says (after restoring either side's database from a backup, say), each only if it
+    /// still reads as the audit read it. What was set right is reported, not failed.
+    #[arg(long, requires = "across_regions")]
+    repair: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,7 +66,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let config = api::Config::load(args.config.as_deref())?;
     if args.audit {
         // Before tracing: the report is the command's output, alone on stdout.
-        return audit(&config, args.json, args.across_regions).await;
+        return audit(&config, &args).await;
     }
     observability::telemetry::init_tracing(config.log_json);
     observability::open_files::raise_limit();
@@ -75,9 +80,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit(config: &api::Config, json: bool, across_regions: bool) -> anyhow::Result<()> {
-    let audit = api::startup::audit_only(config, across_regions).await?;
-    if json {
+async fn audit(config: &api::Config, args: &Args) -> anyhow::Result<()> {
+    let audit = api::startup::audit_only(config, args.across_regions, args.repair).await?;
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&audit)?);
     } else {
         let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -88,7 +93,7 @@ async fn audit(config: &api::Config, json: bool, across_regions: bool) -> anyhow
             counted(audit.answers, "answer kept for retries", "answers kept for retries"),
             counted(audit.findings.len() as u64, "finding", "findings")
         );
-        if across_regions {
+        if args.across_regions {
             println!(
                 "{} of other regions' groups compared with the index, {} still on their way",
                 counted(audit.memberships, "membership", "memberships"),
@@ -97,6 +102,9 @@ async fn audit(config: &api::Config, json: bool, across_regions: bool) -> anyhow
         }
         for finding in &audit.findings {
             println!("  - {finding}");
+        }
+        for repaired in &audit.repaired {
+            println!("  - set right: {repaired}");
         }
         for region in &audit.regions_unreached {
             println!("  - not checked, region {region}");

@@ -85,8 +85,13 @@ pub async fn migrate_only(config: &Config) -> anyhow::Result<Vec<String>> {
 
 /// `loyalty-api --audit`: every group's books in the configured database, 200 groups a
 /// statement (`db::audit`); `across_regions`, then the membership index against every
-/// other configured region's groups, over `/internal` (`services::membership_audit`).
-pub async fn audit_only(config: &Config, across_regions: bool) -> anyhow::Result<crate::db::audit::Audit> {
+/// other configured region's groups, over `/internal` (`services::membership_audit`),
+/// setting right with `repair` the index rows it finds off.
+pub async fn audit_only(
+    config: &Config,
+    across_regions: bool,
+    repair: bool,
+) -> anyhow::Result<crate::db::audit::Audit> {
     let db = Db::new(&config.database_url, &config.db, database_password(config).await?);
     let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
     let reading = db.clone();
@@ -94,10 +99,11 @@ pub async fn audit_only(config: &Config, across_regions: bool) -> anyhow::Result
     if across_regions {
         let peers = Peers::new(config)?;
         let others: Vec<RegionId> = config.regions.iter().map(|r| r.id).collect();
-        let across = membership_audit::check(&db, &peers, config.region, &others).await;
+        let across = membership_audit::check(&db, &peers, config.region, &others, repair).await;
         audit.memberships = across.checked;
         audit.memberships_pending = across.pending;
         audit.findings.extend(across.findings);
+        audit.repaired = across.repaired;
         audit.regions_unreached =
             across.unreached.into_iter().map(|(region, why)| format!("{region}: {why}")).collect();
     }

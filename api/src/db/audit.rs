@@ -207,6 +207,8 @@ pub struct Audit {
     pub memberships_pending: u64,
     pub regions_unreached: Vec<String>,
     pub findings: Vec<Finding>,
+    /// With `--repair`: index rows found off and set to what their group's region says.
+    pub repaired: Vec<Finding>,
 }
 
 /// Up to `limit` groups after `after` (by id), each in one statement: one snapshot, so a

@@ -104,3 +104,47 @@ pub fn index_of_groups_in(
     .bind::<BigInt, _>(limit)
     .load(conn)
 }
+
+/// Sets this region's index row of (`user`, `group`) to `to` (active, version), or removes
+/// it for `None`, only if it still stands as the audit read it (`read`: its version, or
+/// `None` for no row): a repair never undoes a change that arrived since. Whether it did.
+pub fn set_index(
+    conn: &mut PgConnection,
+    user: &str,
+    group: &str,
+    read: Option<i64>,
+    to: Option<(bool, i64)>,
+) -> QueryResult<bool> {
+    let changed = match (read, to) {
+        (None, None) => 0,
+        // A row for a user this region does not have would break the index's key.
+        (None, Some((active, version))) => diesel::sql_query(
+            "INSERT INTO user_group_index (user_id, group_id, active, version)
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)
+             ON CONFLICT (user_id, group_id) DO NOTHING",
+        )
+        .bind::<Text, _>(user)
+        .bind::<Text, _>(group)
+        .bind::<Bool, _>(active)
+        .bind::<BigInt, _>(version)
+        .execute(conn)?,
+        (Some(read), Some((active, version))) => diesel::sql_query(
+            "UPDATE user_group_index SET active = $3, version = $4, updated_on = now()
+             WHERE user_id = $1 AND group_id = $2 AND version = $5",
+        )
+        .bind::<Text, _>(user)
+        .bind::<Text, _>(group)
+        .bind::<Bool, _>(active)
+        .bind::<BigInt, _>(version)
+        .bind::<BigInt, _>(read)
+        .execute(conn)?,
+        (Some(read), None) => {
+            diesel::sql_query("DELETE FROM user_group_index WHERE user_id = $1 AND group_id = $2 AND version = $3")
+                .bind::<Text, _>(user)
+                .bind::<Text, _>(group)
+                .bind::<BigInt, _>(read)
+                .execute(conn)?
+        }
+    };
+    Ok(changed == 1)
+}

@@ -12,6 +12,11 @@
 //! - this region's index rows of its groups, against its memberships read after them: an
 //!   index row of a membership the group's region does not have, or at a version it never
 //!   reached, was never told by it.
+//!
+//! With `repair` (`--repair`), each such row is set to what the group's region says, on
+//! condition that it still reads as the audit read it (`membership_check::set_index`):
+//! after a restore of either side's database from a backup, the index then follows the
+//! groups again, and a membership change arriving meanwhile is never undone.
 
 use contract::RegionId;
 use contract::internal::{MembershipKey, MembershipKeys, MembershipState, MembershipStates, MembershipsQuery};
@@ -35,13 +40,16 @@ pub struct Across {
     /// Memberships whose latest event is still on its way to this region.
     pub pending: u64,
     pub findings: Vec<Finding>,
+    /// What was found and set right (with `repair`).
+    pub repaired: Vec<Finding>,
     /// Regions that could not be asked, and why.
     pub unreached: Vec<(RegionId, String)>,
 }
 
-/// Checks this (`local`) region's index against each of `others`.
-pub async fn check(db: &Db, peers: &Peers, local: RegionId, others: &[RegionId]) -> Across {
-    let mut check = Check { db, peers, local, across: Across::default() };
+/// Checks this (`local`) region's index against each of `others`; with `repair`, sets
+/// right what it can.
+pub async fn check(db: &Db, peers: &Peers, local: RegionId, others: &[RegionId], repair: bool) -> Across {
+    let mut check = Check { db, peers, local, repair, across: Across::default() };
     for &region in others.iter().filter(|&&r| r != local) {
         let checked = async {
             check.their_memberships(region).await?;
@@ -59,6 +67,7 @@ struct Check<'a> {
     db: &'a Db,
     peers: &'a Peers,
     local: RegionId,
+    repair: bool,
     across: Across,
 }
 
@@ -82,7 +91,11 @@ impl Check<'_> {
                 let indexed = index.iter().find(|i| same(i, membership));
                 match behind(membership, indexed) {
                     Some(_) if membership.undelivered => self.across.pending += 1,
-                    Some(finding) => self.across.findings.push(finding),
+                    Some(finding) => {
+                        let (read, to) = (indexed.map(|i| i.version), Some((membership.active, membership.version)));
+                        let key = (membership.user_id.to_string(), membership.group_id.to_string());
+                        self.settle(finding, key, read, to).await?;
+                    }
                     None => {}
                 }
             }
@@ -120,18 +133,39 @@ impl Check<'_> {
             for row in &index {
                 let kept = theirs.iter().find(|m| same(row, m));
                 if kept.is_none_or(|m| m.version < row.version) {
-                    self.across.findings.push(Finding::IndexAheadOfGroup {
+                    let finding = Finding::IndexAheadOfGroup {
                         group: row.group_id.clone(),
                         user: row.user_id.clone(),
                         index_version: row.version,
                         group_version: kept.map(|m| m.version),
-                    });
+                    };
+                    let key = (row.user_id.clone(), row.group_id.clone());
+                    self.settle(finding, key, Some(row.version), kept.map(|m| (m.active, m.version))).await?;
                 }
             }
             if index.len() < PAGE {
                 return Ok(());
             }
         }
+    }
+
+    /// Keeps `finding`, or with `repair` sets the index row (`user`, `group`) from `read`
+    /// to `to`, the group region's state, and keeps it as repaired if that took.
+    async fn settle(
+        &mut self,
+        finding: Finding,
+        (user, group): (String, String),
+        read: Option<i64>,
+        to: Option<(bool, i64)>,
+    ) -> Result<(), ApiError> {
+        let repaired = self.repair
+            && self.db.run(move |conn| Ok(membership_check::set_index(conn, &user, &group, read, to)?)).await?;
+        if repaired {
+            self.across.repaired.push(finding)
+        } else {
+            self.across.findings.push(finding)
+        }
+        Ok(())
     }
 }
 

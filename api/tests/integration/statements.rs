@@ -58,6 +58,15 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     assert_eq!(indexed, listed);
     assert_eq!(membership_check::index_of_groups_in(conn, "001", "", "", 10).unwrap(), listed);
     assert!(membership_check::index_of_groups_in(conn, "003", "", "", 10).unwrap().is_empty());
+    // The repair: each change only from the row as read, and only for a user of this region.
+    let set = |conn: &mut _, read, to| membership_check::set_index(conn, USER, "002-other1", read, to).unwrap();
+    assert!(set(conn, None, Some((true, 2))), "added");
+    assert!(!set(conn, None, Some((true, 2))), "already there");
+    assert!(!set(conn, Some(1), Some((false, 3))), "read at a version it is no longer at");
+    assert!(set(conn, Some(2), Some((false, 3))));
+    assert!(!membership_check::set_index(conn, "001-nobody", "002-other1", None, Some((true, 1))).unwrap());
+    assert!(!set(conn, Some(2), None) && set(conn, Some(3), None), "removed as read only");
+    assert!(!set(conn, None, None));
 
     // The batched points write: lock, ledger, balances, idempotency records.
     assert_eq!(groups::lock_many(conn, &[GROUP]).unwrap().len(), 1);

@@ -251,6 +251,11 @@ impl Stack {
     /// a promotion its standby) and of its index against the other regions' groups: the
     /// report as JSON, and whether the books add up.
     pub fn audit(&self, region: &str) -> (Value, bool) {
+        self.audit_with(region, &[])
+    }
+
+    /// The same with more arguments (`--repair`).
+    pub fn audit_with(&self, region: &str, more: &[&str]) -> (Value, bool) {
         let ports = self.region(region);
         let hosts: Vec<String> =
             std::iter::once(&ports.postgres).chain(&ports.standby).map(|p| format!("127.0.0.1:{}", p.port)).collect();
@@ -258,6 +263,7 @@ impl Stack {
         let output = Command::new(bin_dir().join("loyalty-api"))
             .args(["--audit", "--json", "--across-regions", "--config"])
             .arg(self.state.join("topology.toml"))
+            .args(more)
             .env("LOYALTY_REGION", region)
             .env("LOYALTY_SERVICE_TOKEN", self.service_token())
             .env("LOYALTY_DATABASE_URL", url)
