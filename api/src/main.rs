@@ -96,24 +96,24 @@ async fn audit(config: &api::Config, args: &Args) -> anyhow::Result<()> {
         if args.across_regions {
             println!(
                 "{} of other regions' groups compared with the index, {} still on their way",
-                counted(audit.memberships, "membership", "memberships"),
-                audit.memberships_pending
+                counted(audit.index.memberships, "membership", "memberships"),
+                audit.index.memberships_pending
             );
         }
         for finding in &audit.findings {
             println!("  - {finding}");
         }
-        for repaired in &audit.repaired {
+        for repaired in &audit.index.repaired {
             println!("  - set right: {repaired}");
         }
-        for region in &audit.regions_unreached {
+        for region in &audit.index.regions_unreached {
             println!("  - not checked, region {region}");
         }
     }
     if !audit.findings.is_empty() {
         anyhow::bail!("the books of region {} do not add up", config.region);
     }
-    if !audit.regions_unreached.is_empty() {
+    if !audit.index.regions_unreached.is_empty() {
         anyhow::bail!("region {}'s index was not checked against every region", config.region);
     }
     Ok(())

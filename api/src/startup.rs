@@ -99,13 +99,7 @@ pub async fn audit_only(
     if across_regions {
         let peers = Peers::new(config)?;
         let others: Vec<RegionId> = config.regions.iter().map(|r| r.id).collect();
-        let across = membership_audit::check(&db, &peers, config.region, &others, repair).await;
-        audit.memberships = across.checked;
-        audit.memberships_pending = across.pending;
-        audit.findings.extend(across.findings);
-        audit.repaired = across.repaired;
-        audit.regions_unreached =
-            across.unreached.into_iter().map(|(region, why)| format!("{region}: {why}")).collect();
+        membership_audit::check(&db, &peers, config.region, &others, repair, &mut audit).await;
     }
     Ok(audit)
 }

@@ -200,14 +200,21 @@ pub struct Audit {
     pub entries: i64,
     /// Answers kept for retries, checked against the books.
     pub answers: u64,
-    /// With `--across-regions`: memberships of other regions' groups and index rows of
-    /// them compared, those whose latest event is still on its way, and the regions that
-    /// could not be asked (the audit then fails: it did not see everything).
+    /// With `--across-regions` (`services::membership_audit`).
+    #[serde(flatten)]
+    pub index: IndexCheck,
+    pub findings: Vec<Finding>,
+}
+
+/// The check of the membership index against other regions' groups: memberships and
+/// index rows compared, those whose latest event is still on its way, the regions that
+/// could not be asked (the audit then fails: it did not see everything), and with
+/// `--repair` the index rows found off and set to what their group's region says.
+#[derive(Debug, Default, Serialize)]
+pub struct IndexCheck {
     pub memberships: u64,
     pub memberships_pending: u64,
     pub regions_unreached: Vec<String>,
-    pub findings: Vec<Finding>,
-    /// With `--repair`: index rows found off and set to what their group's region says.
     pub repaired: Vec<Finding>,
 }
 

@@ -22,7 +22,7 @@ use contract::RegionId;
 use contract::internal::{MembershipKey, MembershipKeys, MembershipState, MembershipStates, MembershipsQuery};
 
 use crate::db::Db;
-use crate::db::audit::Finding;
+use crate::db::audit::{Audit, Finding};
 use crate::db::membership_check::{self, MembershipRow};
 use crate::error::ApiError;
 use crate::services::peers::Peers;
@@ -32,43 +32,28 @@ const PAGE: usize = 500;
 /// The most a group region lists or looks up in one call.
 const MAX_PAGE: usize = 2_000;
 
-/// What the check read and found.
-#[derive(Debug, Default)]
-pub struct Across {
-    /// Memberships and index rows compared.
-    pub checked: u64,
-    /// Memberships whose latest event is still on its way to this region.
-    pub pending: u64,
-    pub findings: Vec<Finding>,
-    /// What was found and set right (with `repair`).
-    pub repaired: Vec<Finding>,
-    /// Regions that could not be asked, and why.
-    pub unreached: Vec<(RegionId, String)>,
-}
-
-/// Checks this (`local`) region's index against each of `others`; with `repair`, sets
-/// right what it can.
-pub async fn check(db: &Db, peers: &Peers, local: RegionId, others: &[RegionId], repair: bool) -> Across {
-    let mut check = Check { db, peers, local, repair, across: Across::default() };
+/// Checks this (`local`) region's index against each of `others`, into `audit`; with
+/// `repair`, sets right what it can.
+pub async fn check(db: &Db, peers: &Peers, local: RegionId, others: &[RegionId], repair: bool, audit: &mut Audit) {
+    let mut check = Check { db, peers, local, repair, audit };
     for &region in others.iter().filter(|&&r| r != local) {
         let checked = async {
             check.their_memberships(region).await?;
             check.our_index(region).await
         };
         if let Err(err) = checked.await {
-            check.across.unreached.push((region, err.message));
+            check.audit.index.regions_unreached.push(format!("{region}: {}", err.message));
         }
     }
-    check.across
 }
 
-/// One run of the check: where it reads, and what it found so far.
+/// One run of the check: where it reads, and where it writes what it finds.
 struct Check<'a> {
     db: &'a Db,
     peers: &'a Peers,
     local: RegionId,
     repair: bool,
-    across: Across,
+    audit: &'a mut Audit,
 }
 
 impl Check<'_> {
@@ -86,11 +71,11 @@ impl Check<'_> {
             let Some(last) = page.last() else { return Ok(()) };
             (query.after_group, query.after_user) = (last.group_id.to_string(), last.user_id.to_string());
             let index = index_at(self.db, &page).await?;
-            self.across.checked += page.len() as u64;
+            self.audit.index.memberships += page.len() as u64;
             for membership in &page {
                 let indexed = index.iter().find(|i| same(i, membership));
                 match behind(membership, indexed) {
-                    Some(_) if membership.undelivered => self.across.pending += 1,
+                    Some(_) if membership.undelivered => self.audit.index.memberships_pending += 1,
                     Some(finding) => {
                         let (read, to) = (indexed.map(|i| i.version), Some((membership.active, membership.version)));
                         let key = (membership.user_id.to_string(), membership.group_id.to_string());
@@ -129,7 +114,7 @@ impl Check<'_> {
             };
             let asked = &keys;
             let theirs = self.peers.get(region, |peer| async move { peer.memberships_at(asked).await }).await?.items;
-            self.across.checked += index.len() as u64;
+            self.audit.index.memberships += index.len() as u64;
             for row in &index {
                 let kept = theirs.iter().find(|m| same(row, m));
                 if kept.is_none_or(|m| m.version < row.version) {
@@ -161,9 +146,9 @@ impl Check<'_> {
         let repaired = self.repair
             && self.db.run(move |conn| Ok(membership_check::set_index(conn, &user, &group, read, to)?)).await?;
         if repaired {
-            self.across.repaired.push(finding)
+            self.audit.index.repaired.push(finding)
         } else {
-            self.across.findings.push(finding)
+            self.audit.findings.push(finding)
         }
         Ok(())
     }
