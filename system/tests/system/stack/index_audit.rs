@@ -3,7 +3,7 @@
 //! database restored from a backup, how `--repair` sets them right, and that a region it
 //! cannot ask fails it.
 
-use crate::support::{Stack, expect_json};
+use crate::support::{Stack, expect_error, expect_json};
 use contract::dto::User;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -28,6 +28,22 @@ async fn the_index_is_audited_against_every_regions_groups_and_set_right_on_requ
     }
     let (audit, _) = stack.audit("001");
     assert!(audit["memberships"].as_u64() >= Some(2), "Ann's membership, and her index's row of it: {audit}");
+    // What the audit reads is for the regions alone: the router forwards none of it, even
+    // to a caller who holds the service token.
+    for (method, path) in [
+        (client::Method::GET, "/internal/memberships?home_region=001&limit=10"),
+        (client::Method::POST, "/internal/memberships/at"),
+    ] {
+        let asked = stack
+            .http
+            .raw(method, &format!("{}{path}", stack.router))
+            .header("X-Service-Token", stack.service_token())
+            .json(&json!({"home_region": "001", "items": [{"group_id": group.id, "user_id": ann.id}]}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(asked, StatusCode::NOT_FOUND, "not_found").await;
+    }
 
     // Ann's index row of the group gone, as if 001 were restored from before the event of
     // her joining, and a row naming a group 003 never had, as if 003 were restored from
