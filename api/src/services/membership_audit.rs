@@ -18,6 +18,8 @@
 //! after a restore of either side's database from a backup, the index then follows the
 //! groups again, and a membership change arriving meanwhile is never undone.
 
+use std::collections::HashMap;
+
 use contract::RegionId;
 use contract::internal::{MembershipKey, MembershipKeys, MembershipState, MembershipStates, MembershipsQuery};
 
@@ -71,9 +73,10 @@ impl Check<'_> {
             let Some(last) = page.last() else { return Ok(()) };
             (query.after_group, query.after_user) = (last.group_id.to_string(), last.user_id.to_string());
             let index = index_at(self.db, &page).await?;
+            let index: HashMap<_, _> = index.iter().map(|row| (key_of(row), row)).collect();
             self.audit.index.memberships += page.len() as u64;
             for membership in &page {
-                let indexed = index.iter().find(|i| same(i, membership));
+                let indexed = index.get(&(membership.group_id.as_str(), membership.user_id.as_str())).copied();
                 match behind(membership, indexed) {
                     Some(_) if membership.undelivered => self.audit.index.memberships_pending += 1,
                     Some(finding) => {
@@ -114,9 +117,10 @@ impl Check<'_> {
             };
             let asked = &keys;
             let theirs = self.peers.get(region, |peer| async move { peer.memberships_at(asked).await }).await?.items;
+            let theirs: HashMap<_, _> = theirs.iter().map(|m| ((m.group_id.as_str(), m.user_id.as_str()), m)).collect();
             self.audit.index.memberships += index.len() as u64;
             for row in &index {
-                let kept = theirs.iter().find(|m| same(row, m));
+                let kept = theirs.get(&key_of(row)).copied();
                 if kept.is_none_or(|m| m.version < row.version) {
                     let finding = Finding::IndexAheadOfGroup {
                         group: row.group_id.clone(),
@@ -211,8 +215,9 @@ async fn index_at(db: &Db, page: &[MembershipState]) -> Result<Vec<MembershipRow
     .await
 }
 
-fn same(row: &MembershipRow, membership: &MembershipState) -> bool {
-    row.group_id == membership.group_id.as_str() && row.user_id == membership.user_id.as_str()
+/// A row's (group, user): what the two sides are matched by.
+fn key_of(row: &MembershipRow) -> (&str, &str) {
+    (row.group_id.as_str(), row.user_id.as_str())
 }
 
 /// What is wrong when the index (`indexed`) does not say what `membership` says: behind
