@@ -167,6 +167,54 @@ def built():
         groups_asg = client("autoscaling", code).describe_auto_scaling_groups(AutoScalingGroupNames=[f"loyalty-{code}-api"])
         check(groups_asg["AutoScalingGroups"][0]["HealthCheckType"] == "EC2", f"{code}: the fleet is replaced on EC2 health")
 
+    print("  alarms: who is paged, about what")
+    for side in ["router", *REGIONS]:
+        _alarms(side)
+
+
+def _alarms(side):
+    """The side's alarms publish, firing and clearing, to its topic, encrypted with a key
+    CloudWatch may use, and watch the side's own load balancer, target groups and database."""
+    prefix = "loyalty-router" if side == "router" else f"loyalty-{side}-api"
+    expected = {f"{prefix}-no-ready-instance", f"{prefix}-5xx", f"{prefix}-slow"}
+    expected |= {"loyalty-router-console-no-ready-instance"} if side == "router" else {f"loyalty-{side}-db-cpu", f"loyalty-{side}-db-storage"}
+    named = "loyalty-router" if side == "router" else f"loyalty-{side}-"
+    alarms = {a["AlarmName"]: a for a in client("cloudwatch", side).describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith(named)}
+    check(set(alarms) == expected, f"{side}: alarms {', '.join(sorted(alarms))}")
+    sns = client("sns", side)
+    topic = next((t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{prefix}-alarms")), None)
+    check(topic is not None, f"{side}: a topic {prefix}-alarms")
+    if topic is None:
+        return
+    check(all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in alarms.values()),
+          f"{side}: every alarm pages that topic when it fires and when it clears")
+    key = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId", "")
+    policy = client("kms", side).get_key_policy(KeyId=key, PolicyName="default")["Policy"] if key else "{}"
+    check(key.startswith("arn:aws:kms:") and "cloudwatch.amazonaws.com" in policy,
+          f"{side}: the topic is encrypted with a key CloudWatch may use")
+    emails = {s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] if s["Protocol"] == "email"}
+    check(emails == {"oncall@loyalty.example"}, f"{side}: the topic pages the configured email")
+    elb = client("elbv2", side)
+    lb = elb.describe_load_balancers(Names=["loyalty-public" if side == "router" else f"loyalty-{side}-internal"])["LoadBalancers"][0]
+    lb_dimension = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+    groups = {g["TargetGroupArn"].split(":", 5)[5] for g in elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]}
+    watched = []
+    for alarm in alarms.values():
+        metrics = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        metrics += [{"Namespace": alarm["Namespace"], "Dimensions": alarm["Dimensions"]}] if alarm.get("Namespace") else []
+        for metric in metrics:
+            dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            if metric["Namespace"] == "AWS/RDS":
+                watched.append(dims == {"DBInstanceIdentifier": f"loyalty-{side}"})
+            else:
+                watched.append(dims.get("LoadBalancer") == lb_dimension and dims.get("TargetGroup", next(iter(groups))) in groups)
+    check(watched and all(watched), f"{side}: they watch its own load balancer, target groups{'' if side == 'router' else ' and database'}")
+    if side != "router":
+        subscriptions = client("rds", side).describe_event_subscriptions()["EventSubscriptionsList"]
+        mine = [e for e in subscriptions if e["SnsTopicArn"] == topic and f"loyalty-{side}" in e.get("SourceIdsList", [])]
+        check(len(mine) == 1 and "failover" in mine[0].get("EventCategoriesList", []),
+              f"{side}: the database's failovers and failures are sent to the topic")
+
 
 def _policy_name(code):
     names = boto3.client("iam", region_name="us-east-1", **creds).list_role_policies(RoleName=f"loyalty-{code}-api")["PolicyNames"]
@@ -184,6 +232,9 @@ def gone():
         check(not live, f"{code}: no active peering left")
     zones = boto3.client("route53", region_name="us-east-1", **creds).list_hosted_zones()["HostedZones"]
     check(not zones, "no hosted zone left")
+    for code in REGIONS:
+        check(not client("cloudwatch", code).describe_alarms()["MetricAlarms"], f"{code}: no alarm left")
+        check(not client("sns", code).list_topics()["Topics"], f"{code}: no topic left")
 
 
 built() if phase == "built" else gone()

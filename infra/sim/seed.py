@@ -1,4 +1,5 @@
-"""Seeds the simulated AWS (moto) with what the stack takes as given: a KMS key, a
+"""Seeds the simulated AWS (moto) with what the stack takes as given: a KMS key (that
+CloudWatch and RDS events may use for the alarm topics), a
 release bucket with the artefacts, an access-log bucket and an imported ACM certificate
 per AWS region, and the SSM parameters. Prints the tfvars (JSON) the stack is applied
 with. Usage: seed.py ENDPOINT CERT_PEM KEY_PEM"""
@@ -38,9 +39,24 @@ out = {
     "internal_ca_bundle": {"key": "ca/internal.pem", "sha256": sha["ca/internal.pem"]},
     "token_verifying_keys": {f"{code}k1": f"public-key-of-{code}" for code in regions},
 }
+out["alarm_emails"] = ["oncall@loyalty.example"]
+
+
+def key_policy(region):
+    """The account administers the key; CloudWatch alarms and RDS events may use it to
+    publish to the alarm topics it encrypts (docs/DEPLOY.md, "Once per account")."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "TheAccountAdministersTheKey", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "AlarmsAndDatabaseEventsPublishToEncryptedTopics", "Effect": "Allow",
+         "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+    ]})
+
+
 for code, region in regions.items():
     kms = boto3.client("kms", region_name=region, **creds)
-    out["kms_key_arns"][code] = kms.create_key(Description=f"loyalty {code}")["KeyMetadata"]["Arn"]
+    out["kms_key_arns"][code] = kms.create_key(Description=f"loyalty {code}", Policy=key_policy(region))["KeyMetadata"]["Arn"]
     s3 = boto3.client("s3", region_name=region, **creds)
     for bucket in (f"loyalty-releases-{code}", f"loyalty-alb-logs-{code}"):
         if region == "us-east-1":

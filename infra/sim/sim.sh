@@ -59,6 +59,7 @@ provider "aws" {
   endpoints {
     acm         = "$ENDPOINT"
     autoscaling = "$ENDPOINT"
+    cloudwatch  = "$ENDPOINT"
     ec2         = "$ENDPOINT"
     elbv2       = "$ENDPOINT"
     iam         = "$ENDPOINT"
@@ -67,6 +68,7 @@ provider "aws" {
     rds         = "$ENDPOINT"
     route53     = "$ENDPOINT"
     s3          = "$ENDPOINT"
+    sns         = "$ENDPOINT"
     ssm         = "$ENDPOINT"
     sts         = "$ENDPOINT"
   }

@@ -57,6 +57,7 @@ module "region_001" {
   verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
+  alarm_emails            = var.alarm_emails
   tags                    = local.tags
 }
 
@@ -81,6 +82,7 @@ module "region_002" {
   verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
+  alarm_emails            = var.alarm_emails
   tags                    = local.tags
 }
 
@@ -105,6 +107,7 @@ module "region_003" {
   verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
+  alarm_emails            = var.alarm_emails
   tags                    = local.tags
 }
 
@@ -129,6 +132,7 @@ module "router" {
   console_session_key_parameter = var.console_session_key_parameter
   kms_key_arn                   = var.kms_key_arns["001"]
   access_logs_bucket            = var.access_logs_buckets["001"]
+  alarm_emails                  = var.alarm_emails
   tags                          = local.tags
 }
 

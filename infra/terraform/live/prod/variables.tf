@@ -113,3 +113,9 @@ variable "access_logs_buckets" {
   description = "Per region, an S3 bucket in its AWS region for the ALBs' access logs (ALBs log only to same-region buckets)."
   type        = map(string)
 }
+
+variable "alarm_emails" {
+  description = "Who the alarms of every region and of the routers page, by email (each confirms its subscription from the first message). docs/DEPLOY.md, \"What pages you\"."
+  type        = list(string)
+  default     = []
+}

@@ -51,6 +51,7 @@ module "api" {
   certificate_arn    = var.certificate_arn
   # Readiness fails while the region's database fails over: a minute's grace at boot.
   health_check_grace_period = 60
+  alarm_emails              = var.alarm_emails
   policy_statements = [
     {
       Sid      = "ConnectToTheRegionDatabaseAsTheApiUser"

@@ -99,3 +99,9 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "alarm_emails" {
+  description = "Who this part's alarms page, by email (each confirms its subscription from the first message)."
+  type        = list(string)
+  default     = []
+}

@@ -41,3 +41,22 @@ output "host_rules" {
     forwards_to = rule.action[0].target_group_arn == aws_lb_target_group.host[k].arn
   } }
 }
+
+output "alarm_topic" {
+  description = "The SNS topic the service's alarms publish to, the key it is encrypted with, and who is subscribed by email"
+  value = {
+    arn         = aws_sns_topic.alarms.arn
+    kms_key     = aws_sns_topic.alarms.kms_master_key_id
+    subscribers = [for s in aws_sns_topic_subscription.email : s.endpoint]
+  }
+}
+
+output "alarms" {
+  description = "Each alarm of the service: what it watches (metric, or the metrics of its expression) and whom it pages"
+  value = { for alarm in concat(values(aws_cloudwatch_metric_alarm.no_ready_instance), [aws_cloudwatch_metric_alarm.errors, aws_cloudwatch_metric_alarm.latency]) : alarm.alarm_name => {
+    metrics       = alarm.metric_name != null && alarm.metric_name != "" ? [alarm.metric_name] : [for q in alarm.metric_query : q.metric[0].metric_name if length(q.metric) > 0]
+    dimensions    = alarm.metric_name != null && alarm.metric_name != "" ? alarm.dimensions : one(distinct([for q in alarm.metric_query : q.metric[0].dimensions if length(q.metric) > 0]))
+    alarm_actions = alarm.alarm_actions
+    ok_actions    = alarm.ok_actions
+  } }
+}

@@ -84,3 +84,18 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "alarm_emails" {
+  description = "Who the service's alarms page, by email (each confirms its subscription from the first message)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_thresholds" {
+  description = "When the service's alarms fire: the share of 5xx answers (%) and the 99th percentile of answer times (s). See docs/DEPLOY.md."
+  type = object({
+    error_percent = number
+    p99_seconds   = number
+  })
+  default = { error_percent = 2, p99_seconds = 2 }
+}

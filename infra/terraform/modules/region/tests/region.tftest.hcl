@@ -169,6 +169,48 @@ run "instances_boot_from_checked_artefacts_and_reach_only_what_they_use" {
   }
 }
 
+run "alarms_page_through_one_encrypted_topic" {
+  command = apply
+  variables {
+    alarm_emails = ["ops@example.com"]
+  }
+
+  assert {
+    condition     = module.api.alarm_topic.kms_key == var.kms_key_arn && module.api.alarm_topic.subscribers == ["ops@example.com"]
+    error_message = "The region's alarms publish to a topic encrypted with its key, which pages the configured emails."
+  }
+  assert {
+    condition     = toset(keys(module.api.alarms)) == toset(["loyalty-002-api-no-ready-instance", "loyalty-002-api-5xx", "loyalty-002-api-slow"])
+    error_message = "The API pages when no instance is ready, on a share of 5xx answers, and on slow answers."
+  }
+  assert {
+    condition = alltrue([for a in values(module.api.alarms) :
+    a.alarm_actions == toset([module.api.alarm_topic.arn]) && a.ok_actions == toset([module.api.alarm_topic.arn])])
+    error_message = "Every API alarm pages the topic when it fires and when it clears."
+  }
+  assert {
+    condition = (toset(module.api.alarms["loyalty-002-api-5xx"].metrics) == toset(["RequestCount", "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"])
+    && alltrue([for a in values(module.api.alarms) : a.dimensions["LoadBalancer"] == "app/mock/1"]))
+    error_message = "The API's alarms watch its own internal load balancer: the service's 5xx and the balancer's, against all requests."
+  }
+  assert {
+    condition = alltrue([for a in [aws_cloudwatch_metric_alarm.db["cpu"], aws_cloudwatch_metric_alarm.db["storage"]] :
+      a.dimensions["DBInstanceIdentifier"] == aws_db_instance.this.identifier
+    && a.alarm_actions == toset([module.api.alarm_topic.arn]) && a.ok_actions == toset([module.api.alarm_topic.arn])])
+    error_message = "The database's CPU and storage alarms watch this region's database and page the same topic."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.db["storage"].threshold == 5 * 1024 * 1024 * 1024
+    error_message = "Storage pages below 5 % of the first allocation (5 GiB of 100), under where autoscaling grows it (10 %)."
+  }
+  assert {
+    condition = (aws_db_event_subscription.db.sns_topic == module.api.alarm_topic.arn
+      && aws_db_event_subscription.db.source_ids == toset([aws_db_instance.this.identifier])
+    && contains(aws_db_event_subscription.db.event_categories, "failover"))
+    error_message = "The database's failovers, failures and low storage are sent to the topic."
+  }
+}
+
 run "artefact_checksums_are_checked" {
   command = plan
   variables {

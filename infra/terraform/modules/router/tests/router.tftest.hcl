@@ -120,3 +120,23 @@ run "the_console_runs_beside_each_router_behind_a_host_rule" {
     error_message = "The instances may read the console's secrets."
   }
 }
+
+run "alarms_cover_the_router_and_the_console" {
+  command = apply
+
+  assert {
+    condition = toset(keys(module.router.alarms)) == toset([
+      "loyalty-router-no-ready-instance", "loyalty-router-console-no-ready-instance", "loyalty-router-5xx", "loyalty-router-slow"
+    ])
+    error_message = "The routers and the console beside them each page when none is ready; the public ALB pages on 5xx and slow answers."
+  }
+  assert {
+    condition = alltrue([for a in values(module.router.alarms) :
+    a.alarm_actions == toset([module.router.alarm_topic.arn]) && a.ok_actions == toset([module.router.alarm_topic.arn])])
+    error_message = "Every router alarm pages the router's topic when it fires and when it clears."
+  }
+  assert {
+    condition     = module.router.alarm_topic.kms_key == var.kms_key_arn && length(module.router.alarm_topic.subscribers) == 0
+    error_message = "The topic is encrypted with the key given, and pages nobody unless told whom."
+  }
+}
