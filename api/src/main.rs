@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use api::db::audit::Audit;
+use api::startup::{AuditOptions, AuditRun};
 use clap::Parser;
 
 // Requests allocate and free JSON, rows and futures across the workers and the database
@@ -44,6 +46,12 @@ struct Args {
     /// still reads as the audit read it. What was set right is reported, not failed.
     #[arg(long, requires = "across_regions")]
     repair: bool,
+    /// With --audit: run as the daily timer does, on the instance so named, and only if
+    /// it claims today's (UTC) audit of the region first; when another instance holds the
+    /// day, say so on stderr and exit 0. Prints the report as one JSON line for CloudWatch
+    /// Logs: the counts, `findings` (the number the books alarm watches), the first 20.
+    #[arg(long, requires = "audit", conflicts_with = "json", value_name = "INSTANCE")]
+    daily: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -81,34 +89,21 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 }
 
 async fn audit(config: &api::Config, args: &Args) -> anyhow::Result<()> {
-    let audit = api::startup::audit_only(config, args.across_regions, args.repair).await?;
-    if args.json {
+    let options = AuditOptions { across_regions: args.across_regions, repair: args.repair, daily: args.daily.clone() };
+    let audit = match api::startup::audit_only(config, &options).await? {
+        AuditRun::Read(audit) => audit,
+        AuditRun::Held { by, finished } => {
+            let state = if finished { "done by" } else { "claimed by" };
+            eprintln!("today's audit of region {} is {state} {by}", config.region);
+            return Ok(());
+        }
+    };
+    if let Some(instance) = &args.daily {
+        println!("{}", serde_json::to_string(&DailyLine::of(config.region, instance, &audit))?);
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&audit)?);
     } else {
-        let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        println!(
-            "{}, {}, {}: {}",
-            counted(audit.groups, "group", "groups"),
-            counted(audit.entries.unsigned_abs(), "ledger entry", "ledger entries"),
-            counted(audit.answers, "answer kept for retries", "answers kept for retries"),
-            counted(audit.findings.len() as u64, "finding", "findings")
-        );
-        if args.across_regions {
-            println!(
-                "{} of other regions' groups compared with the index, {} still on their way",
-                counted(audit.index.memberships, "membership", "memberships"),
-                audit.index.memberships_pending
-            );
-        }
-        for finding in &audit.findings {
-            println!("  - {finding}");
-        }
-        for repaired in &audit.index.repaired {
-            println!("  - set right: {repaired}");
-        }
-        for region in &audit.index.regions_unreached {
-            println!("  - not checked, region {region}");
-        }
+        report(&audit, args.across_regions);
     }
     if !audit.findings.is_empty() {
         anyhow::bail!("the books of region {} do not add up", config.region);
@@ -117,4 +112,62 @@ async fn audit(config: &api::Config, args: &Args) -> anyhow::Result<()> {
         anyhow::bail!("region {}'s index was not checked against every region", config.region);
     }
     Ok(())
+}
+
+fn report(audit: &Audit, across_regions: bool) {
+    let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    println!(
+        "{}, {}, {}: {}",
+        counted(audit.groups, "group", "groups"),
+        counted(audit.entries.unsigned_abs(), "ledger entry", "ledger entries"),
+        counted(audit.answers, "answer kept for retries", "answers kept for retries"),
+        counted(audit.findings.len() as u64, "finding", "findings")
+    );
+    if across_regions {
+        println!(
+            "{} of other regions' groups compared with the index, {} still on their way",
+            counted(audit.index.memberships, "membership", "memberships"),
+            audit.index.memberships_pending
+        );
+    }
+    for finding in &audit.findings {
+        println!("  - {finding}");
+    }
+    for repaired in &audit.index.repaired {
+        println!("  - set right: {repaired}");
+    }
+    for region in &audit.index.regions_unreached {
+        println!("  - not checked, region {region}");
+    }
+}
+
+/// The daily audit's report as one CloudWatch Logs event: counts only, and the first
+/// findings, so that a region whose books are badly off still fits one event (256 KiB).
+#[derive(serde::Serialize)]
+struct DailyLine<'a> {
+    region: String,
+    instance: &'a str,
+    groups: u64,
+    entries: i64,
+    answers: u64,
+    memberships: u64,
+    findings: usize,
+    regions_unreached: &'a [String],
+    first_findings: Vec<String>,
+}
+
+impl<'a> DailyLine<'a> {
+    fn of(region: impl ToString, instance: &'a str, audit: &'a Audit) -> Self {
+        DailyLine {
+            region: region.to_string(),
+            instance,
+            groups: audit.groups,
+            entries: audit.entries,
+            answers: audit.answers,
+            memberships: audit.index.memberships,
+            findings: audit.findings.len(),
+            regions_unreached: &audit.index.regions_unreached,
+            first_findings: audit.findings.iter().take(20).map(ToString::to_string).collect(),
+        }
+    }
 }

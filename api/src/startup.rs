@@ -14,6 +14,7 @@ use contract::{ErrorCode, RegionId};
 use crate::auth::{Hashing, Lockout, TokenKeys};
 use crate::config::{Config, DbAuth};
 use crate::db::Db;
+use crate::db::audit_days::Claim;
 use crate::domain::Regions;
 use crate::error::ApiError;
 use crate::routes;
@@ -83,25 +84,55 @@ pub async fn migrate_only(config: &Config) -> anyhow::Result<Vec<String>> {
     tokio::task::spawn_blocking(move || db.migrate(deadline)).await?
 }
 
+/// What `loyalty-api --audit` checks, and how it runs.
+#[derive(Debug, Default)]
+pub struct AuditOptions {
+    /// The membership index against every other configured region's groups too.
+    pub across_regions: bool,
+    /// Set right the index rows found off.
+    pub repair: bool,
+    /// As the daily timer runs it, on the instance so named: only if it wins today's
+    /// claim (`db::audit_days`), which then records what the audit found.
+    pub daily: Option<String>,
+}
+
+/// How a run of the audit went: it read the books, or another instance has today's.
+#[derive(Debug)]
+pub enum AuditRun {
+    Read(crate::db::audit::Audit),
+    Held { by: String, finished: bool },
+}
+
 /// `loyalty-api --audit`: every group's books in the configured database, 200 groups a
 /// statement (`db::audit`); `across_regions`, then the membership index against every
 /// other configured region's groups, over `/internal` (`services::membership_audit`),
 /// setting right with `repair` the index rows it finds off.
-pub async fn audit_only(
-    config: &Config,
-    across_regions: bool,
-    repair: bool,
-) -> anyhow::Result<crate::db::audit::Audit> {
+pub async fn audit_only(config: &Config, options: &AuditOptions) -> anyhow::Result<AuditRun> {
     let db = Db::new(&config.database_url, &config.db, database_password(config).await?);
     let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
+    let day = match options.daily.clone() {
+        None => None,
+        Some(instance) => {
+            let claiming = db.clone();
+            match tokio::task::spawn_blocking(move || claiming.claim_audit_day(deadline, &instance)).await?? {
+                Claim::Won(day) => Some(day),
+                Claim::Held { by, finished } => return Ok(AuditRun::Held { by, finished }),
+            }
+        }
+    };
     let reading = db.clone();
     let mut audit = tokio::task::spawn_blocking(move || reading.audit(deadline, 200)).await??;
-    if across_regions {
+    if options.across_regions {
         let peers = Peers::new(config)?;
         let others: Vec<RegionId> = config.regions.iter().map(|r| r.id).collect();
-        membership_audit::check(&db, &peers, config.region, &others, repair, &mut audit).await;
+        membership_audit::check(&db, &peers, config.region, &others, options.repair, &mut audit).await;
     }
-    Ok(audit)
+    if let (Some(day), Some(instance)) = (day, options.daily.clone()) {
+        let findings = audit.findings.len();
+        let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
+        tokio::task::spawn_blocking(move || db.finish_audit_day(deadline, day, &instance, findings)).await??;
+    }
+    Ok(AuditRun::Read(audit))
 }
 
 impl Application {

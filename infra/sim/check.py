@@ -159,6 +159,8 @@ def built():
         check(f'"s3://loyalty-releases-{code}/loyalty-api/sim" "{hashlib.sha256(body).hexdigest()}"' in user_data,
               f"{code}: instances fetch the release from S3 and check its sha256 (the object's)")
         check("apt-get" not in user_data and "sslmode=verify-full" in user_data, f"{code}: boot installs nothing; the database is verified (verify-full)")
+        check("systemctl enable --now loyalty-audit.timer" in user_data and f"LOYALTY_AUDIT_LOG_GROUP=/loyalty/{code}/audit" in user_data,
+              f"{code}: instances try the daily audit and send its report to the region's log group")
         role = client("iam", code).get_role_policy(RoleName=f"loyalty-{code}-api", PolicyName=_policy_name(code))
         statements = role["PolicyDocument"]["Statement"]
         s3 = [s for s in statements if "s3:GetObject" in s["Action"]]
@@ -177,7 +179,8 @@ def _alarms(side):
     CloudWatch may use, and watch the side's own load balancer, target groups and database."""
     prefix = "loyalty-router" if side == "router" else f"loyalty-{side}-api"
     expected = {f"{prefix}-no-ready-instance", f"{prefix}-5xx", f"{prefix}-slow"}
-    expected |= {"loyalty-router-console-no-ready-instance"} if side == "router" else {f"loyalty-{side}-db-cpu", f"loyalty-{side}-db-storage"}
+    expected |= {"loyalty-router-console-no-ready-instance"} if side == "router" else {
+        f"loyalty-{side}-db-cpu", f"loyalty-{side}-db-storage", f"loyalty-{side}-books", f"loyalty-{side}-books-unchecked"}
     named = "loyalty-router" if side == "router" else f"loyalty-{side}-"
     alarms = {a["AlarmName"]: a for a in client("cloudwatch", side).describe_alarms()["MetricAlarms"] if a["AlarmName"].startswith(named)}
     check(set(alarms) == expected, f"{side}: alarms {', '.join(sorted(alarms))}")
@@ -206,10 +209,16 @@ def _alarms(side):
             dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
             if metric["Namespace"] == "AWS/RDS":
                 watched.append(dims == {"DBInstanceIdentifier": f"loyalty-{side}"})
+            elif metric["Namespace"] == "Loyalty":
+                watched.append(dims == {"Region": side})
             else:
                 watched.append(dims.get("LoadBalancer") == lb_dimension and dims.get("TargetGroup", next(iter(groups))) in groups)
-    check(watched and all(watched), f"{side}: they watch its own load balancer, target groups{'' if side == 'router' else ' and database'}")
+    check(watched and all(watched), f"{side}: they watch its own load balancer, target groups{'' if side == 'router' else ', database and audit'}")
     if side != "router":
+        filters = client("logs", side).describe_metric_filters(logGroupName=f"/loyalty/{side}/audit")["metricFilters"]
+        made = [t for f in filters for t in f["metricTransformations"]]
+        check(len(made) == 1 and made[0]["metricName"] == "AuditFindings" and made[0]["metricValue"] == "$.findings",
+              f"{side}: the daily audit's reports count its findings into the metric the books alarms watch")
         subscriptions = client("rds", side).describe_event_subscriptions()["EventSubscriptionsList"]
         mine = [e for e in subscriptions if e["SnsTopicArn"] == topic and f"loyalty-{side}" in e.get("SourceIdsList", [])]
         check(len(mine) == 1 and "failover" in mine[0].get("EventCategoriesList", []),

@@ -44,13 +44,16 @@ out["alarm_emails"] = ["oncall@loyalty.example"]
 
 def key_policy(region):
     """The account administers the key; CloudWatch alarms and RDS events may use it to
-    publish to the alarm topics it encrypts (docs/DEPLOY.md, "Once per account")."""
+    publish to the alarm topics it encrypts, CloudWatch Logs to keep the flow logs and
+    audit reports it encrypts (docs/DEPLOY.md, "Once per account")."""
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "TheAccountAdministersTheKey", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
          "Action": "kms:*", "Resource": "*"},
         {"Sid": "AlarmsAndDatabaseEventsPublishToEncryptedTopics", "Effect": "Allow",
          "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]},
          "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+        {"Sid": "LogsEncryptFlowLogsAndAuditReports", "Effect": "Allow", "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*"},
     ]})
 
 

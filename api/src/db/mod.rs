@@ -40,6 +40,7 @@ macro_rules! unnest {
 }
 
 pub mod audit;
+pub mod audit_days;
 pub mod catalogue;
 pub mod connection;
 pub mod directory;

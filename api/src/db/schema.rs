@@ -1,6 +1,16 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    audit_days (day) {
+        day -> Date,
+        claimed_by -> Text,
+        claimed_on -> Timestamptz,
+        finished_on -> Nullable<Timestamptz>,
+        findings -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
     catalogue_items (id) {
         id -> Text,
         name -> Text,
@@ -237,6 +247,7 @@ diesel::joinable!(store_bill_counts -> groups (group_id));
 diesel::joinable!(user_group_index -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_days,
     catalogue_items,
     discounts,
     email_directory,

@@ -4,6 +4,7 @@
 //! races) and finds nothing; here it must name each way a book can be wrong, and each
 //! answer kept for a retry that the books do not bear out.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -113,4 +114,104 @@ async fn the_audit_names_every_book_that_does_not_add_up() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"].as_array().map(Vec::len), Some(9), "{report}");
     assert_eq!(report["answers"], 7, "{report}");
+}
+
+/// The daily audit as an instance's timer runs it: `audit.sh` (the script the API
+/// instances get) with `aws` replaced by a recorder, against the real binary and
+/// database. One instance claims the day and sends one report; a second try that day
+/// sends nothing; a claim its instance left unfinished for an hour is taken over.
+#[tokio::test]
+async fn the_daily_audit_runs_once_a_day_and_sends_one_report() {
+    let app = TestApp::spawn().await;
+    let customer = app.customer_with_points(10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (config, record, fake_bin) = (dir.path().join("api.toml"), dir.path().join("aws.log"), dir.path().join("bin"));
+    // Only this region: the index check has no other region to ask.
+    std::fs::write(&config, "[[regions]]\nid = \"001\"\nname = \"Europe\"\n").unwrap();
+    std::fs::create_dir(&fake_bin).unwrap();
+    let aws = fake_bin.join("aws");
+    // The recorder: each call's arguments on a line, then the events file it was given.
+    let recorder = format!(
+        "#!/bin/bash\necho \"$*\" >>'{log}'\nfor a in \"$@\"; do case $a in file://*) cat \"${{a#file://}}\" >>'{log}'; echo >>'{log}';; esac; done\n",
+        log = record.display()
+    );
+    std::fs::write(&aws, recorder).unwrap();
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/terraform/modules/region/audit.sh");
+    let run_script = || {
+        Command::new("bash")
+            .arg(script)
+            .env("PATH", format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env("LOYALTY_API", env!("CARGO_BIN_EXE_loyalty-api"))
+            .env("LOYALTY_CONFIG", &config)
+            .env("LOYALTY_AUDIT_LOG_GROUP", "/loyalty/001/audit")
+            .env("LOYALTY_DATABASE_URL", &app.db.url)
+            .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5")
+            .output()
+            .unwrap()
+    };
+    let hostname = String::from_utf8(Command::new("hostname").output().unwrap().stdout).unwrap().trim().to_owned();
+
+    let first = run_script();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let calls = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert_eq!(lines.len(), 3, "a stream made, one event sent: {calls}");
+    assert_eq!(
+        lines[0],
+        format!("logs create-log-stream --log-group-name /loyalty/001/audit --log-stream-name {hostname}")
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "logs put-log-events --log-group-name /loyalty/001/audit --log-stream-name {hostname} --log-events file://"
+        )),
+        "{calls}"
+    );
+    let events: Value = serde_json::from_str(lines[2]).unwrap();
+    assert!(events[0]["timestamp"].as_i64().unwrap() > 1_700_000_000_000, "milliseconds: {events}");
+    let report: Value = serde_json::from_str(events[0]["message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (report["region"].as_str(), report["instance"].as_str()),
+        (Some("001"), Some(hostname.as_str())),
+        "{report}"
+    );
+    assert_eq!(report["findings"], 0, "{report}");
+    assert!(report["groups"].as_u64().unwrap() >= 1 && report["entries"].as_i64().unwrap() >= 1, "{report}");
+
+    // The day is done: another try, on any instance, reads nothing and sends nothing.
+    let again = run_script();
+    assert!(again.status.success() && again.stdout.is_empty(), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("is done by {hostname}")), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), calls, "nothing more sent");
+
+    // A claim left unfinished an hour ago (its instance died) is taken over; the books,
+    // now off, are reported and the command fails.
+    let mut conn = app.db.connect();
+    conn.batch_execute(&format!(
+        "UPDATE audit_days SET finished_on = NULL, findings = NULL, claimed_on = now() - interval '61 minutes';
+         UPDATE groups SET points = points + 1 WHERE id = '{}';",
+        customer.group
+    ))
+    .unwrap();
+    let daily = |instance: &str| {
+        Command::new(env!("CARGO_BIN_EXE_loyalty-api"))
+            .args(["--audit", "--daily", instance])
+            .env("LOYALTY_CONFIG", &config)
+            .env("LOYALTY_DATABASE_URL", &app.db.url)
+            .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5")
+            .output()
+            .unwrap()
+    };
+    let taken = daily("i-second");
+    assert_eq!(taken.status.code(), Some(1), "findings fail it: {taken:?}");
+    let report: Value = serde_json::from_slice(&taken.stdout).unwrap();
+    assert_eq!((report["instance"].as_str(), report["findings"].as_u64()), (Some("i-second"), Some(1)), "{report}");
+    assert_eq!(report["first_findings"].as_array().map(Vec::len), Some(1), "{report}");
+    assert!(report["first_findings"][0].as_str().unwrap().contains(&customer.group.to_string()), "{report}");
+
+    // A claim held now, not yet an hour old, is left to its instance.
+    conn.batch_execute("UPDATE audit_days SET finished_on = NULL, claimed_on = now() - interval '59 minutes'").unwrap();
+    let held = daily("i-third");
+    assert!(held.status.success() && held.stdout.is_empty(), "{held:?}");
+    assert!(String::from_utf8_lossy(&held.stderr).contains("is claimed by i-second"), "{held:?}");
 }

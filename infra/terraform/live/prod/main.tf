@@ -28,6 +28,8 @@ provider "aws" {
 locals {
   names = { "001" = "Europe", "002" = "Americas", "003" = "Asia-Pacific" }
   cidrs = { "001" = "10.1.0.0/16", "002" = "10.2.0.0/16", "003" = "10.3.0.0/16" }
+  # Each region's daily audit from its quietest hour (UTC): about 3 a.m. local.
+  audit_hours = { "001" = 2, "002" = 8, "003" = 18 }
   # Internal URLs are known up front (DNS names under the deployment's zone), so every
   # region can be told where the others are without a dependency cycle.
   peers = { for id, name in local.names : id => { name = name, url = "https://api-${id}.${var.internal_domain}" } }
@@ -54,6 +56,7 @@ module "region_001" {
   kms_key_arn             = var.kms_key_arns["001"]
   access_logs_bucket      = var.access_logs_buckets["001"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/001"
+  audit_hour_utc          = local.audit_hours["001"]
   verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
@@ -79,6 +82,7 @@ module "region_002" {
   kms_key_arn             = var.kms_key_arns["002"]
   access_logs_bucket      = var.access_logs_buckets["002"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/002"
+  audit_hour_utc          = local.audit_hours["002"]
   verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers
@@ -104,6 +108,7 @@ module "region_003" {
   kms_key_arn             = var.kms_key_arns["003"]
   access_logs_bucket      = var.access_logs_buckets["003"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/003"
+  audit_hour_utc          = local.audit_hours["003"]
   verifying_keys          = var.token_verifying_keys
   service_token_parameter = var.service_token_parameter
   peers                   = local.peers

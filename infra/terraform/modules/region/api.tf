@@ -72,6 +72,12 @@ module "api" {
       Resource = var.kms_key_arn
     },
     {
+      Sid      = "SendTheDailyAuditsReport"
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource = "${aws_cloudwatch_log_group.audit.arn}:*"
+    },
+    {
       Sid      = "ReadExactlyTheDeployedArtefacts"
       Effect   = "Allow"
       Action   = ["s3:GetObject"]
@@ -86,6 +92,9 @@ module "api" {
     service_token_parameter = var.service_token_parameter
     topology                = local.topology
     liveness                = templatefile("${path.module}/../liveness.sh.tftpl", { service = "loyalty-api", port = 8080 })
+    audit_script            = file("${path.module}/audit.sh")
+    audit_log_group         = aws_cloudwatch_log_group.audit.name
+    audit_hour_utc          = format("%02d", var.audit_hour_utc)
   })
   tags = local.tags
 }

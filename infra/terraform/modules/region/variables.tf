@@ -142,3 +142,13 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "audit_hour_utc" {
+  description = "The hour (UTC, 0-23) from which the API instances try the daily audit of the region's books, hourly until one has run it: the region's quietest."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.audit_hour_utc >= 0 && var.audit_hour_utc <= 23 && floor(var.audit_hour_utc) == var.audit_hour_utc
+    error_message = "audit_hour_utc is a whole hour, 0 to 23."
+  }
+}

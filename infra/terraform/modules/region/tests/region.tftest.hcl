@@ -211,6 +211,54 @@ run "alarms_page_through_one_encrypted_topic" {
   }
 }
 
+run "the_books_are_audited_daily_and_page_when_off_or_unchecked" {
+  command = apply
+  variables {
+    audit_hour_utc = 4
+  }
+
+  assert {
+    condition = (strcontains(module.api.user_data, "OnCalendar=*-*-* 04..23:00:00 UTC")
+      && strcontains(module.api.user_data, "--audit --across-regions --daily \"$instance\"")
+    && strcontains(module.api.user_data, "LOYALTY_AUDIT_LOG_GROUP=/loyalty/002/audit"))
+    error_message = "The instances try the audit hourly from the quiet hour, across regions, claiming the day, reporting to the region's audit log group."
+  }
+  assert {
+    condition = (one([for s in jsondecode(module.api.policy).Statement : s if s.Sid == "SendTheDailyAuditsReport"]).Resource == "${aws_cloudwatch_log_group.audit.arn}:*"
+    && one([for s in jsondecode(module.api.policy).Statement : s if s.Sid == "SendTheDailyAuditsReport"]).Action == ["logs:CreateLogStream", "logs:PutLogEvents"])
+    error_message = "The instances may write the audit's report to its log group, and nothing else of CloudWatch Logs."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.audit.kms_key_id == var.kms_key_arn && aws_cloudwatch_log_group.audit.retention_in_days >= 365
+    error_message = "The reports are encrypted with the region's key and kept over a year."
+  }
+  assert {
+    condition = (aws_cloudwatch_log_metric_filter.audit_findings.metric_transformation[0].value == "$.findings"
+    && aws_cloudwatch_log_metric_filter.audit_findings.metric_transformation[0].dimensions["Region"] == "$.region")
+    error_message = "The metric is the report's count of findings, by the report's region."
+  }
+  assert {
+    condition = alltrue([for a in values(aws_cloudwatch_metric_alarm.books) :
+      a.namespace == "Loyalty" && a.metric_name == "AuditFindings" && a.dimensions["Region"] == "002"
+    && a.alarm_actions == toset([module.api.alarm_topic.arn]) && a.ok_actions == toset([module.api.alarm_topic.arn])])
+    error_message = "Both books alarms watch this region's audit metric and page the region's topic."
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.books["books"].threshold == 0 && aws_cloudwatch_metric_alarm.books["books"].treat_missing_data == "ignore"
+      && aws_cloudwatch_metric_alarm.books["books-unchecked"].treat_missing_data == "breaching"
+    && aws_cloudwatch_metric_alarm.books["books-unchecked"].period * aws_cloudwatch_metric_alarm.books["books-unchecked"].datapoints_to_alarm == 25 * 3600)
+    error_message = "Any finding pages until a clean audit; 25 hours without a report pages."
+  }
+}
+
+run "audit_hour_is_checked" {
+  command = plan
+  variables {
+    audit_hour_utc = 24
+  }
+  expect_failures = [var.audit_hour_utc]
+}
+
 run "artefact_checksums_are_checked" {
   command = plan
   variables {
