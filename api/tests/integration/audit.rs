@@ -194,15 +194,15 @@ async fn the_daily_audit_runs_once_a_day_and_sends_one_report() {
     ))
     .unwrap();
     let daily = |instance: &str| {
-        Command::new(env!("CARGO_BIN_EXE_loyalty-api"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-api"));
+        command
             .args(["--audit", "--daily", instance])
             .env("LOYALTY_CONFIG", &config)
             .env("LOYALTY_DATABASE_URL", &app.db.url)
-            .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5")
-            .output()
-            .unwrap()
+            .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5");
+        command
     };
-    let taken = daily("i-second");
+    let taken = daily("i-second").output().unwrap();
     assert_eq!(taken.status.code(), Some(1), "findings fail it: {taken:?}");
     let report: Value = serde_json::from_slice(&taken.stdout).unwrap();
     assert_eq!((report["instance"].as_str(), report["findings"].as_u64()), (Some("i-second"), Some(1)), "{report}");
@@ -211,7 +211,19 @@ async fn the_daily_audit_runs_once_a_day_and_sends_one_report() {
 
     // A claim held now, not yet an hour old, is left to its instance.
     conn.batch_execute("UPDATE audit_days SET finished_on = NULL, claimed_on = now() - interval '59 minutes'").unwrap();
-    let held = daily("i-third");
+    let held = daily("i-third").output().unwrap();
     assert!(held.status.success() && held.stdout.is_empty(), "{held:?}");
     assert!(String::from_utf8_lossy(&held.stderr).contains("is claimed by i-second"), "{held:?}");
+
+    // Four instances whose timers fire at once: one claims the day and reports.
+    conn.batch_execute("DELETE FROM audit_days").unwrap();
+    let started: Vec<_> = (0..4)
+        .map(|i| {
+            let mut racer = daily(&format!("i-racer-{i}"));
+            racer.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = started.into_iter().map(|child| child.wait_with_output().unwrap()).collect();
+    let reports = outputs.iter().filter(|out| !out.stdout.is_empty()).count();
+    assert_eq!(reports, 1, "{outputs:?}");
 }

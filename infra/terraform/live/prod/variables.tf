@@ -118,4 +118,8 @@ variable "alarm_emails" {
   description = "Who the alarms of every region and of the routers page, by email (each confirms its subscription from the first message). docs/DEPLOY.md, \"What pages you\"."
   type        = list(string)
   default     = []
+  validation {
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alarm_emails are email addresses."
+  }
 }

@@ -87,3 +87,11 @@ run "every_vpc_reaches_the_ones_it_calls_by_name" {
     error_message = "Each region's internal load balancer has its api-<code> name, the one in every topology."
   }
 }
+
+run "alarm_emails_are_checked" {
+  command = plan
+  variables {
+    alarm_emails = ["oncall@loyalty.example", "not an address"]
+  }
+  expect_failures = [var.alarm_emails]
+}
