@@ -169,9 +169,24 @@ def built():
         groups_asg = client("autoscaling", code).describe_auto_scaling_groups(AutoScalingGroupNames=[f"loyalty-{code}-api"])
         check(groups_asg["AutoScalingGroups"][0]["HealthCheckType"] == "EC2", f"{code}: the fleet is replaced on EC2 health")
 
-    print("  alarms: who is paged, about what")
+    print("  alarms: who is paged, about what; where the services' logs go")
     for side in ["router", *REGIONS]:
         _alarms(side)
+        _logs(side)
+
+
+def _logs(side):
+    """The services' logs go to a KMS-encrypted group, which the instances may write to."""
+    name = "/loyalty/loyalty-router" if side == "router" else f"/loyalty/loyalty-{side}-api"
+    found = [g for g in client("logs", side).describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name]
+    check(len(found) == 1 and found[0].get("kmsKeyId", "").startswith("arn:aws:kms:"), f"{side}: its services log to {name}, encrypted")
+    role = "loyalty-router" if side == "router" else f"loyalty-{side}-api"
+    iam = boto3.client("iam", region_name="us-east-1", **creds)
+    statements = [st for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]
+                  for st in iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]["Statement"]]
+    shipping = [st for st in statements if st.get("Sid") == "ShipTheServicesLogs"]
+    check(len(shipping) == 1 and shipping[0]["Resource"] == f"{found[0]['arn'].removesuffix(':*')}:*" if found else False,
+          f"{side}: its instances may write to that group only")
 
 
 def _alarms(side):

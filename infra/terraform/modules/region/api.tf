@@ -52,6 +52,7 @@ module "api" {
   # Readiness fails while the region's database fails over: a minute's grace at boot.
   health_check_grace_period = 60
   alarm_emails              = var.alarm_emails
+  log_services              = ["loyalty-api"]
   policy_statements = [
     {
       Sid      = "ConnectToTheRegionDatabaseAsTheApiUser"

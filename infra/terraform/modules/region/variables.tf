@@ -23,7 +23,7 @@ variable "certificate_arn" {
 }
 
 variable "api_ami_id" {
-  description = "AMI for API instances (Debian 12 with libpq5)."
+  description = "AMI for API instances (Debian 12 with libpq5, the AWS CLI and the CloudWatch agent)."
   type        = string
 }
 

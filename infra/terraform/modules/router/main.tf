@@ -141,6 +141,7 @@ module "router" {
   # /readyz is false only while no region answers, when new routers would not help.
   health_check_grace_period = 30
   alarm_emails              = var.alarm_emails
+  log_services              = ["loyalty-router", "loyalty-web"]
   host_routes = {
     console = { port = local.console_port, host = var.console_host, health_path = "/healthz" }
   }

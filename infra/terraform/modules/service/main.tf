@@ -14,7 +14,7 @@ resource "aws_iam_role" "this" {
 
 resource "aws_iam_role_policy" "this" {
   role   = aws_iam_role.this.id
-  policy = jsonencode({ Version = "2012-10-17", Statement = var.policy_statements })
+  policy = jsonencode({ Version = "2012-10-17", Statement = concat(var.policy_statements, [local.ship_logs_statement]) })
 }
 
 resource "aws_iam_instance_profile" "this" {
@@ -48,7 +48,7 @@ resource "aws_launch_template" "this" {
   monitoring {
     enabled = true
   }
-  user_data = base64encode(var.user_data)
+  user_data = base64encode("${var.user_data}${local.ship_logs}")
   tag_specifications {
     resource_type = "instance"
     tags          = merge(var.tags, { Name = var.name })

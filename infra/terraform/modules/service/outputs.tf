@@ -60,3 +60,13 @@ output "alarms" {
     ok_actions    = alarm.ok_actions
   } }
 }
+
+output "log_group" {
+  description = "Where the instances' services log: its name and ARN, key and retention"
+  value = {
+    name              = aws_cloudwatch_log_group.services.name
+    arn               = aws_cloudwatch_log_group.services.arn
+    kms_key_id        = aws_cloudwatch_log_group.services.kms_key_id
+    retention_in_days = aws_cloudwatch_log_group.services.retention_in_days
+  }
+}

@@ -99,3 +99,13 @@ variable "alarm_thresholds" {
   })
   default = { error_percent = 2, p99_seconds = 2 }
 }
+
+variable "log_services" {
+  description = "The systemd services on the instances whose output goes to /var/log/loyalty/<service>.log and from there to the service's log group"
+  type        = list(string)
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 90
+}

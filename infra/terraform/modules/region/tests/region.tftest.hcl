@@ -251,6 +251,22 @@ run "the_books_are_audited_daily_and_page_when_off_or_unchecked" {
   }
 }
 
+run "the_api_logs_outlive_its_instances" {
+  command = apply
+
+  assert {
+    condition = (strcontains(module.api.user_data, "StandardOutput=append:/var/log/loyalty/loyalty-api.log")
+      && strcontains(module.api.user_data, "\"file_path\":\"/var/log/loyalty/loyalty-api.log\",\"log_group_name\":\"/loyalty/loyalty-002-api\"")
+    && strcontains(module.api.user_data, "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s"))
+    error_message = "The API writes its log to a file that the CloudWatch agent sends to the API's log group."
+  }
+  assert {
+    condition = (one([for s in jsondecode(module.api.policy).Statement : s.Resource if s.Sid == "ShipTheServicesLogs"]) == "${module.api.log_group.arn}:*"
+    && module.api.log_group.kms_key_id == var.kms_key_arn && module.api.log_group.retention_in_days == 90)
+    error_message = "The instances may write to their service's log group only, encrypted with the region's key and kept 90 days."
+  }
+}
+
 run "audit_hour_is_checked" {
   command = plan
   variables {

@@ -140,3 +140,14 @@ run "alarms_cover_the_router_and_the_console" {
     error_message = "The topic is encrypted with the key given, and pages nobody unless told whom."
   }
 }
+
+run "the_router_and_console_logs_outlive_their_instances" {
+  command = apply
+
+  assert {
+    condition = alltrue([for service in ["loyalty-router", "loyalty-web"] :
+      strcontains(module.router.user_data, "StandardOutput=append:/var/log/loyalty/${service}.log")
+    && strcontains(module.router.user_data, "\"file_path\":\"/var/log/loyalty/${service}.log\",\"log_group_name\":\"/loyalty/loyalty-router\"")])
+    error_message = "The router and the console each write a log file that the CloudWatch agent sends to the routers' log group."
+  }
+}
