@@ -52,7 +52,8 @@ module "api" {
   # Readiness fails while the region's database fails over: a minute's grace at boot.
   health_check_grace_period = 60
   alarm_emails              = var.alarm_emails
-  log_services              = ["loyalty-api"]
+  # The daily audit's own output too: why a day went unchecked.
+  log_services = ["loyalty-api", "loyalty-audit"]
   policy_statements = [
     {
       Sid      = "ConnectToTheRegionDatabaseAsTheApiUser"

@@ -35,7 +35,7 @@ locals {
       missing     = "ignore"
     }
     books-unchecked = {
-      description = "No audit of region ${var.region_id}'s books has reported for 25 hours: see the instances' journal (loyalty-audit.service)."
+      description = "No audit of region ${var.region_id}'s books has reported for 25 hours: see its log, streams <instance>/loyalty-audit of /loyalty/${local.name}-api."
       statistic   = "SampleCount"
       periods     = 25
       comparison  = "LessThanThreshold"

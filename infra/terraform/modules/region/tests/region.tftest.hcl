@@ -255,10 +255,10 @@ run "the_api_logs_outlive_its_instances" {
   command = apply
 
   assert {
-    condition = (strcontains(module.api.user_data, "StandardOutput=append:/var/log/loyalty/loyalty-api.log")
-      && strcontains(module.api.user_data, "\"file_path\":\"/var/log/loyalty/loyalty-api.log\",\"log_group_name\":\"/loyalty/loyalty-002-api\"")
-    && strcontains(module.api.user_data, "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s"))
-    error_message = "The API writes its log to a file that the CloudWatch agent sends to the API's log group."
+    condition = alltrue([for service in ["loyalty-api", "loyalty-audit"] :
+      strcontains(module.api.user_data, "StandardOutput=append:/var/log/loyalty/${service}.log")
+    && strcontains(module.api.user_data, "\"file_path\":\"/var/log/loyalty/${service}.log\",\"log_group_name\":\"/loyalty/loyalty-002-api\"")])
+    error_message = "The API and its daily audit write their logs to files that the CloudWatch agent sends to the API's log group."
   }
   assert {
     condition = (one([for s in jsondecode(module.api.policy).Statement : s.Resource if s.Sid == "ShipTheServicesLogs"]) == "${module.api.log_group.arn}:*"
