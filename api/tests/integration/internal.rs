@@ -247,8 +247,13 @@ async fn a_region_lists_its_memberships_of_another_regions_users_to_that_regions
     );
     let asked_for_another: Value = expect_json(at("003", keys).await, StatusCode::OK).await;
     assert_eq!(asked_for_another["items"], json!([]), "only the home region's own users");
-    // A page of keys is bounded by the body's 64 KiB, as any request's.
-    let too_many: Vec<Value> =
-        (0..2001).map(|i| json!({"group_id": "001-grp001", "user_id": format!("002-{i:06}")})).collect();
-    expect_error(at("002", json!(too_many)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // A page is at most 1 000 keys, which fit the body's 64 KiB; a body over it is
+    // refused before it is read, as any request's.
+    let keys = |n: usize| -> Value {
+        (0..n).map(|i| json!({"group_id": "001-grp001", "user_id": format!("002-{i:06}")})).collect()
+    };
+    let most: Value = expect_json(at("002", keys(1000)).await, StatusCode::OK).await;
+    assert_eq!(most["items"], json!([]), "none of these users is a member");
+    expect_error(at("002", keys(1001)).await, StatusCode::BAD_REQUEST, "invalid_input").await;
+    expect_error(at("002", keys(2001)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
