@@ -26,6 +26,8 @@ sha = {key: hashlib.sha256(body).hexdigest() for key, body in artefacts.items()}
 out = {
     "aws_regions": regions,
     "deletion_protection": False,
+    # moto has no API to copy automated backups to another region (infra/README.md).
+    "copy_backups": False,
     "migration_principals": ["arn:aws:iam::123456789012:root"],
     "certificate_arns": {},
     "kms_key_arns": {},

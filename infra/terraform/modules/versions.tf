@@ -1,6 +1,6 @@
 # The provider constraint of every module here, written once: each module's versions.tf
-# and live/prod/versions.tf are links to this file (peering declares its own, for its two
-# provider aliases).
+# and live/prod/versions.tf are links to this file (peering and region declare their own,
+# for their provider aliases).
 terraform {
   required_version = ">= 1.7"
   required_providers {

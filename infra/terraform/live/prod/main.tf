@@ -40,7 +40,7 @@ locals {
 
 module "region_001" {
   source    = "../../modules/region"
-  providers = { aws = aws.r001 }
+  providers = { aws = aws.r001, aws.backup = aws.r002 }
 
   region_id               = "001"
   vpc_cidr                = local.cidrs["001"]
@@ -54,6 +54,7 @@ module "region_001" {
   deletion_protection     = var.deletion_protection
   migration_principals    = var.migration_principals
   kms_key_arn             = var.kms_key_arns["001"]
+  backup_copy             = { kms_key_arn = var.kms_key_arns["002"], enabled = var.copy_backups }
   access_logs_bucket      = var.access_logs_buckets["001"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/001"
   audit_hour_utc          = local.audit_hours["001"]
@@ -66,7 +67,7 @@ module "region_001" {
 
 module "region_002" {
   source    = "../../modules/region"
-  providers = { aws = aws.r002 }
+  providers = { aws = aws.r002, aws.backup = aws.r003 }
 
   region_id               = "002"
   vpc_cidr                = local.cidrs["002"]
@@ -80,6 +81,7 @@ module "region_002" {
   deletion_protection     = var.deletion_protection
   migration_principals    = var.migration_principals
   kms_key_arn             = var.kms_key_arns["002"]
+  backup_copy             = { kms_key_arn = var.kms_key_arns["003"], enabled = var.copy_backups }
   access_logs_bucket      = var.access_logs_buckets["002"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/002"
   audit_hour_utc          = local.audit_hours["002"]
@@ -92,7 +94,7 @@ module "region_002" {
 
 module "region_003" {
   source    = "../../modules/region"
-  providers = { aws = aws.r003 }
+  providers = { aws = aws.r003, aws.backup = aws.r001 }
 
   region_id               = "003"
   vpc_cidr                = local.cidrs["003"]
@@ -106,6 +108,7 @@ module "region_003" {
   deletion_protection     = var.deletion_protection
   migration_principals    = var.migration_principals
   kms_key_arn             = var.kms_key_arns["003"]
+  backup_copy             = { kms_key_arn = var.kms_key_arns["001"], enabled = var.copy_backups }
   access_logs_bucket      = var.access_logs_buckets["003"]
   signing_key_parameter   = "${var.signing_key_parameter_prefix}/003"
   audit_hour_utc          = local.audit_hours["003"]

@@ -123,3 +123,9 @@ variable "alarm_emails" {
     error_message = "alarm_emails are email addresses."
   }
 }
+
+variable "copy_backups" {
+  description = "Copy each region's database backups to the next region's AWS region (001 to 002's, 002 to 003's, 003 to 001's). Off only where that API is missing (moto, `make infra-sim`)."
+  type        = bool
+  default     = true
+}

@@ -114,3 +114,14 @@ resource "aws_iam_role_policy" "migrator" {
     }]
   })
 }
+
+# A copy of the automated backups (snapshots and transaction logs) in another AWS region,
+# so the region's ledger outlives the loss of its whole AWS region, up to the copy's latest
+# restorable time: the copy is asynchronous (docs/DEPLOY.md, "Losing an AWS region").
+resource "aws_db_instance_automated_backups_replication" "elsewhere" {
+  count                  = var.backup_copy.enabled ? 1 : 0
+  provider               = aws.backup
+  source_db_instance_arn = aws_db_instance.this.arn
+  kms_key_id             = var.backup_copy.kms_key_arn
+  retention_period       = aws_db_instance.this.backup_retention_period
+}

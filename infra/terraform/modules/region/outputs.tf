@@ -29,3 +29,8 @@ output "migrations" {
   description = "What the deploy runs migrations with: the role to assume and the security group to run in."
   value       = { role_arn = aws_iam_role.migrator.arn, security_group_id = aws_security_group.migrations.id }
 }
+
+output "backup_copy" {
+  description = "The copy of the database's backups in another AWS region: its ARN there and the key it is encrypted with, or null where it is off."
+  value       = one([for copy in aws_db_instance_automated_backups_replication.elsewhere : { arn = copy.id, kms_key_arn = copy.kms_key_id }])
+}

@@ -152,3 +152,11 @@ variable "audit_hour_utc" {
     error_message = "audit_hour_utc is a whole hour, 0 to 23."
   }
 }
+
+variable "backup_copy" {
+  description = "The copy of the database's automated backups in the AWS region of the provider aws.backup: that region's KMS key for it, and whether to make it (off only where the API is missing: moto)."
+  type = object({
+    kms_key_arn = string
+    enabled     = optional(bool, true)
+  })
+}

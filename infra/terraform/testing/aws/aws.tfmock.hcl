@@ -45,6 +45,7 @@ mock_resource "aws_lb_listener" {
 
 mock_resource "aws_db_instance" {
   defaults = {
+    arn         = "arn:aws:rds:us-east-1:123456789012:db:mock"
     address     = "mock.rds.amazonaws.com"
     resource_id = "db-MOCK"
   }
@@ -60,5 +61,11 @@ mock_resource "aws_launch_template" {
 mock_resource "aws_sns_topic" {
   defaults = {
     arn = "arn:aws:sns:eu-west-1:123456789012:mock-alarms"
+  }
+}
+
+mock_resource "aws_db_instance_automated_backups_replication" {
+  defaults = {
+    id = "arn:aws:rds:us-west-2:123456789012:auto-backup:ab-mock"
   }
 }

@@ -95,3 +95,14 @@ run "alarm_emails_are_checked" {
   }
   expect_failures = [var.alarm_emails]
 }
+
+run "each_region_copies_its_backups_to_the_next_aws_region" {
+  command = apply
+
+  assert {
+    condition = (module.region_001.backup_copy.kms_key_arn == var.kms_key_arns["002"]
+      && module.region_002.backup_copy.kms_key_arn == var.kms_key_arns["003"]
+    && module.region_003.backup_copy.kms_key_arn == var.kms_key_arns["001"])
+    error_message = "001's backups are copied to 002's AWS region, 002's to 003's, 003's to 001's, each with that region's key."
+  }
+}

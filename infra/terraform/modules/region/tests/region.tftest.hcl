@@ -2,6 +2,11 @@ mock_provider "aws" {
   source = "../../testing/aws"
 }
 
+mock_provider "aws" {
+  alias  = "backup"
+  source = "../../testing/aws"
+}
+
 variables {
   region_id               = "002"
   vpc_cidr                = "10.2.0.0/16"
@@ -18,6 +23,7 @@ variables {
   signing_key_parameter   = "/loyalty/test/signing-key"
   verifying_keys          = { "002k1" = "public-key-of-002" }
   service_token_parameter = "/loyalty/test/service-token"
+  backup_copy             = { kms_key_arn = "arn:aws:kms:us-west-2:123456789012:key/backup" }
   peers = {
     "001" = { name = "Europe", url = "https://api-001.loyalty.internal" }
     "002" = { name = "Americas", url = "https://api-002.loyalty.internal" }
@@ -273,6 +279,29 @@ run "audit_hour_is_checked" {
     audit_hour_utc = 24
   }
   expect_failures = [var.audit_hour_utc]
+}
+
+run "the_backups_are_copied_to_another_aws_region" {
+  command = apply
+
+  assert {
+    condition = (aws_db_instance_automated_backups_replication.elsewhere[0].source_db_instance_arn == aws_db_instance.this.arn
+      && aws_db_instance_automated_backups_replication.elsewhere[0].kms_key_id == var.backup_copy.kms_key_arn
+    && aws_db_instance_automated_backups_replication.elsewhere[0].retention_period == aws_db_instance.this.backup_retention_period)
+    error_message = "The database's automated backups are copied, encrypted with the other region's key, and kept as long as the originals."
+  }
+}
+
+run "no_backup_copy_where_it_is_turned_off" {
+  command = plan
+  variables {
+    backup_copy = { kms_key_arn = "arn:aws:kms:us-west-2:123456789012:key/backup", enabled = false }
+  }
+
+  assert {
+    condition     = length(aws_db_instance_automated_backups_replication.elsewhere) == 0
+    error_message = "Turned off (moto), no copy is made."
+  }
 }
 
 run "artefact_checksums_are_checked" {
