@@ -48,7 +48,8 @@ struct Args {
     repair: bool,
     /// With --audit: run as the daily timer does, on the instance so named, and only if
     /// it claims today's (UTC) audit of the region first; when another instance holds the
-    /// day, say so on stderr and exit 0. Prints the report as one JSON line for CloudWatch
+    /// day, say so on stderr and exit 0; an audit that could not ask every region gives
+    /// the day up for the next try. Prints the report as one JSON line for CloudWatch
     /// Logs: the counts, `findings` (the number the books alarm watches), the first 20.
     #[arg(long, requires = "audit", conflicts_with = "json", value_name = "INSTANCE")]
     daily: Option<String>,

@@ -128,9 +128,11 @@ pub async fn audit_only(config: &Config, options: &AuditOptions) -> anyhow::Resu
         membership_audit::check(&db, &peers, config.region, &others, options.repair, &mut audit).await;
     }
     if let (Some(day), Some(instance)) = (day, options.daily.clone()) {
-        let findings = audit.findings.len();
+        // A region that could not be asked leaves the day open: the next try (an hour
+        // on) checks the index against it again, and reads the books again.
+        let checked = audit.index.regions_unreached.is_empty().then_some(audit.findings.len());
         let deadline = Instant::now() + Duration::from_secs(config.db.startup_wait_secs);
-        tokio::task::spawn_blocking(move || db.finish_audit_day(deadline, day, &instance, findings)).await??;
+        tokio::task::spawn_blocking(move || db.end_audit_day(deadline, day, &instance, checked)).await??;
     }
     Ok(AuditRun::Read(audit))
 }

@@ -47,6 +47,17 @@ fn finish(conn: &mut PgConnection, day: NaiveDate, instance: &str, findings: i32
         .execute(conn)
 }
 
+/// Gives up `instance`'s unfinished claim of `day`.
+fn give_up(conn: &mut PgConnection, day: NaiveDate, instance: &str) -> QueryResult<usize> {
+    diesel::delete(
+        audit_days::table
+            .find(day)
+            .filter(audit_days::claimed_by.eq(instance))
+            .filter(audit_days::finished_on.is_null()),
+    )
+    .execute(conn)
+}
+
 /// Today's audit, as a claim for it found it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -68,15 +79,21 @@ impl Db {
         Ok(Claim::Held { by, finished })
     }
 
-    pub fn finish_audit_day(
+    /// Ends `instance`'s claim of `day`: finished with its findings, or (`None`: the
+    /// audit did not see everything) given up, for the next try to take.
+    pub fn end_audit_day(
         &self,
         deadline: Instant,
         day: NaiveDate,
         instance: &str,
-        findings: usize,
+        findings: Option<usize>,
     ) -> anyhow::Result<()> {
         let mut pooled = self.first_connection(deadline)?;
-        finish(&mut pooled.conn, day, instance, i32::try_from(findings).unwrap_or(i32::MAX))?;
+        let conn = &mut pooled.conn;
+        match findings {
+            Some(found) => finish(conn, day, instance, i32::try_from(found).unwrap_or(i32::MAX))?,
+            None => give_up(conn, day, instance)?,
+        };
         Ok(())
     }
 }

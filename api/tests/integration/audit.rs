@@ -226,4 +226,20 @@ async fn the_daily_audit_runs_once_a_day_and_sends_one_report() {
     let outputs: Vec<_> = started.into_iter().map(|child| child.wait_with_output().unwrap()).collect();
     let reports = outputs.iter().filter(|out| !out.stdout.is_empty()).count();
     assert_eq!(reports, 1, "{outputs:?}");
+
+    // An audit that could not ask a region leaves the day to the next try.
+    conn.batch_execute("DELETE FROM audit_days").unwrap();
+    let with_peer = dir.path().join("with-peer.toml");
+    std::fs::write(
+        &with_peer,
+        "[[regions]]\nid = \"001\"\nname = \"Europe\"\n\n[[regions]]\nid = \"002\"\nname = \"Americas\"\nurls = [\"http://127.0.0.1:1\"]\n",
+    )
+    .unwrap();
+    let unreached = daily("i-cut-off").arg("--across-regions").env("LOYALTY_CONFIG", &with_peer).output().unwrap();
+    assert_eq!(unreached.status.code(), Some(1), "{unreached:?}");
+    let report: Value = serde_json::from_slice(&unreached.stdout).unwrap();
+    assert_eq!(report["regions_unreached"].as_array().map(Vec::len), Some(1), "{report}");
+    let next = daily("i-next").output().unwrap();
+    let report: Value = serde_json::from_slice(&next.stdout).unwrap();
+    assert_eq!(report["instance"], "i-next", "the day was left open: {next:?}");
 }
