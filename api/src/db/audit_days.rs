@@ -10,6 +10,9 @@ use diesel::sql_types::{Date, Text};
 use super::Db;
 use super::schema::audit_days;
 
+/// Today, in UTC, by the database's clock: the one clock every instance shares.
+const TODAY: &str = "(now() AT TIME ZONE 'UTC')::date";
+
 /// Claims today (UTC, the database's clock) for `instance`; the day, if the claim was
 /// won. Lost while another instance holds it, or once the day's audit finished; won over
 /// a claim left unfinished for an hour (its instance stopped mid-audit).
@@ -19,12 +22,12 @@ fn claim_today(conn: &mut PgConnection, instance: &str) -> QueryResult<Option<Na
         #[diesel(sql_type = Date)]
         day: NaiveDate,
     }
-    let claimed: Option<Claimed> = diesel::sql_query(
-        "INSERT INTO audit_days AS a (day, claimed_by) VALUES ((now() AT TIME ZONE 'UTC')::date, $1)
+    let claimed: Option<Claimed> = diesel::sql_query(format!(
+        "INSERT INTO audit_days AS a (day, claimed_by) VALUES ({TODAY}, $1)
          ON CONFLICT (day) DO UPDATE SET claimed_by = excluded.claimed_by, claimed_on = now()
          WHERE a.finished_on IS NULL AND a.claimed_on < now() - interval '1 hour'
-         RETURNING day",
-    )
+         RETURNING day"
+    ))
     .bind::<Text, _>(instance)
     .get_result(conn)
     .optional()?;
@@ -34,7 +37,7 @@ fn claim_today(conn: &mut PgConnection, instance: &str) -> QueryResult<Option<Na
 /// Who holds today's claim, and whether its audit finished.
 fn claimed_by(conn: &mut PgConnection) -> QueryResult<Option<(String, bool)>> {
     audit_days::table
-        .filter(audit_days::day.eq(diesel::dsl::sql::<Date>("(now() AT TIME ZONE 'UTC')::date")))
+        .filter(audit_days::day.eq(diesel::dsl::sql::<Date>(TODAY)))
         .select((audit_days::claimed_by, audit_days::finished_on.is_not_null()))
         .first(conn)
         .optional()

@@ -15,14 +15,17 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, expect_json};
 
+/// `program` told where the audit's database is (the binary itself, or a script that
+/// runs it).
+fn on_database(program: &str, database_url: &str) -> Command {
+    let mut command = Command::new(program);
+    command.env("LOYALTY_DATABASE_URL", database_url).env("LOYALTY_DB__STARTUP_WAIT_SECS", "5");
+    command
+}
+
 #[allow(clippy::unwrap_used)] // test helper: a command that cannot start stops the test
 fn audit_binary(database_url: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_loyalty-api"))
-        .args(["--audit", "--json"])
-        .env("LOYALTY_DATABASE_URL", database_url)
-        .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5")
-        .output()
-        .unwrap()
+    on_database(env!("CARGO_BIN_EXE_loyalty-api"), database_url).args(["--audit", "--json"]).output().unwrap()
 }
 
 #[tokio::test]
@@ -139,14 +142,12 @@ async fn the_daily_audit_runs_once_a_day_and_sends_one_report() {
     std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/terraform/modules/region/audit.sh");
     let run_script = || {
-        Command::new("bash")
+        on_database("bash", &app.db.url)
             .arg(script)
             .env("PATH", format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default()))
             .env("LOYALTY_API", env!("CARGO_BIN_EXE_loyalty-api"))
             .env("LOYALTY_CONFIG", &config)
             .env("LOYALTY_AUDIT_LOG_GROUP", "/loyalty/001/audit")
-            .env("LOYALTY_DATABASE_URL", &app.db.url)
-            .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5")
             .output()
             .unwrap()
     };
@@ -194,12 +195,8 @@ async fn the_daily_audit_runs_once_a_day_and_sends_one_report() {
     ))
     .unwrap();
     let daily = |instance: &str| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_loyalty-api"));
-        command
-            .args(["--audit", "--daily", instance])
-            .env("LOYALTY_CONFIG", &config)
-            .env("LOYALTY_DATABASE_URL", &app.db.url)
-            .env("LOYALTY_DB__STARTUP_WAIT_SECS", "5");
+        let mut command = on_database(env!("CARGO_BIN_EXE_loyalty-api"), &app.db.url);
+        command.args(["--audit", "--daily", instance]).env("LOYALTY_CONFIG", &config);
         command
     };
     let taken = daily("i-second").output().unwrap();
