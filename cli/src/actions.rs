@@ -71,6 +71,11 @@ pub async fn log_out(api: &Api, user: &str) -> Outcome<Value> {
     done(api.log_out(user, false).await)
 }
 
+/// Changes the user's password; the platform revokes every token of theirs with it.
+pub async fn change_password(api: &Api, user: &str, current: &str, new: &str) -> Outcome<Value> {
+    done(api.change_password(user, Some(current), new).await)
+}
+
 /// Leaves a group, or (the owner) removes a member from it.
 pub async fn leave(api: &Api, group: &str, user: &str) -> Outcome<Value> {
     done(api.remove_member(group, user).await)

@@ -41,6 +41,14 @@ pub enum Command {
     },
     /// Forget the session.
     Logout,
+    /// Change your password: every session of yours is logged out, and this one logs in
+    /// again with the new password.
+    Password {
+        #[arg(long, env = "LOYALTY_PASSWORD")]
+        current: String,
+        #[arg(long, env = "LOYALTY_NEW_PASSWORD")]
+        new: String,
+    },
     /// Your profile.
     Me,
     /// Your groups, with their points, from every region.

@@ -105,6 +105,18 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
                 }
             });
         }
+        Command::Password { current, new } => {
+            let s = app.session()?;
+            let api = app.api(Some(&s))?;
+            let email = actions::profile(&api, &s.user_id).await?.email;
+            actions::change_password(&api, &s.user_id, &current, &new).await?;
+            // The change revoked this session's token too.
+            let session = app.log_in(&email, &new).await.inspect_err(|_| {
+                let _ = app.store.forget();
+                eprintln!("your password was changed, but logging in again failed: log in with the new one");
+            })?;
+            app.print(&session, |_| "password changed; your other sessions are logged out".into());
+        }
         Command::Me => {
             let s = app.session()?;
             app.print(&actions::profile(&app.api(Some(&s))?, &s.user_id).await?, show::user);

@@ -29,6 +29,7 @@ pub const LOG_IN: Endpoint = public("POST", "/v1/sessions");
 pub const USER: Endpoint = public("GET", "/v1/users/{uid}");
 pub const UPDATE_USER: Endpoint = public("PATCH", "/v1/users/{uid}");
 pub const LOG_OUT: Endpoint = public("DELETE", "/v1/users/{uid}/sessions");
+pub const CHANGE_PASSWORD: Endpoint = public("PUT", "/v1/users/{uid}/password");
 pub const USER_GROUPS: Endpoint = public("GET", "/v1/users/{uid}/groups");
 pub const ACTIVITY: Endpoint = public("GET", "/v1/users/{uid}/activity");
 pub const CREATE_GROUP: Endpoint = public("POST", "/v1/groups");
@@ -70,6 +71,7 @@ pub const ALL: &[Endpoint] = &[
     USER,
     UPDATE_USER,
     LOG_OUT,
+    CHANGE_PASSWORD,
     USER_GROUPS,
     ACTIVITY,
     CREATE_GROUP,

@@ -7,7 +7,7 @@ use contract::dto::{
     ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, DiscountPatch, Discounts,
     Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem,
     NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewSession, NewUser, Offer,
-    Offers, Page, Redemption, Regions, Return, Session, User, UserGroups, UserPatch,
+    Offers, Page, PasswordChange, Redemption, Regions, Return, Session, User, UserGroups, UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -83,6 +83,14 @@ impl Client {
     pub async fn log_out(&self, uid: impl Display, all: bool) -> Result<Reply<()>> {
         let path = endpoints::LOG_OUT.path_with_query(&[&uid], &LogOutQuery { all });
         self.write(endpoints::LOG_OUT, path, None, NO_BODY).await
+    }
+
+    /// Changes the password and so revokes every token of the user, this client's too.
+    /// `current` is the password now; an admin resetting another user's leaves it out.
+    pub async fn change_password(&self, uid: impl Display, current: Option<&str>, new: &str) -> Result<Reply<()>> {
+        let body = PasswordChange { current_password: current.map(str::to_owned), new_password: new.to_owned() };
+        let path = endpoints::CHANGE_PASSWORD.path(&[&uid]);
+        self.write(endpoints::CHANGE_PASSWORD, path, None, Some(&body)).await
     }
 
     pub async fn user_groups(&self, uid: impl Display) -> Result<Reply<UserGroups>> {

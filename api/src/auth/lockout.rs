@@ -37,6 +37,12 @@ impl Lockout {
         Lockout::new("join", max_failures, max_lockout)
     }
 
+    /// Wrong current passwords given to a password change, counted per user: only the
+    /// holder of one of their tokens can try, so the user is the subject.
+    pub fn password_checks(max_failures: u32, max_lockout: Duration) -> Lockout {
+        Lockout::new("password", max_failures, max_lockout)
+    }
+
     fn new(kind: &'static str, max_failures: u32, max_lockout: Duration) -> Lockout {
         Lockout { kind, max_failures: max_failures.max(1), max_lockout: max_lockout.min(LONGEST) }
     }

@@ -88,6 +88,20 @@ pub fn set_role(conn: &mut PgConnection, id: &str, role: &str) -> QueryResult<Op
         .optional()
 }
 
+/// Sets a user's password hash, only while it is still `expected` when that is given (a
+/// change checked against the current password loses to one that landed meanwhile);
+/// whether it was set.
+pub fn set_password(conn: &mut PgConnection, id: &str, hash: &str, expected: Option<&str>) -> QueryResult<bool> {
+    let change = (users::password_hash.eq(hash), users::updated_on.eq(diesel::dsl::now));
+    let set = match expected {
+        Some(old) => {
+            diesel::update(users::table.find(id).filter(users::password_hash.eq(old))).set(change).execute(conn)?
+        }
+        None => diesel::update(users::table.find(id)).set(change).execute(conn)?,
+    };
+    Ok(set == 1)
+}
+
 pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange) -> QueryResult<Option<UserRow>> {
     diesel::update(users::table.find(id))
         .set((change, users::updated_on.eq(diesel::dsl::now)))

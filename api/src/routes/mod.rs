@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/users/{uid}", web::patch().to(users::update_user))
         .route("/v1/sessions", web::post().to(sessions::create_session))
         .route("/v1/users/{uid}/sessions", web::delete().to(users::log_out))
+        .route("/v1/users/{uid}/password", web::put().to(users::change_password))
         .route("/v1/groups", web::post().to(groups::create_group))
         .route("/v1/groups/{gid}", web::patch().to(groups::update_group))
         .route("/v1/groups/{gid}/members", web::post().to(groups::add_member))

@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use contract::dto::{LedgerEntry, NewUser, Page, User, UserGroups, UserPatch};
+use contract::dto::{LedgerEntry, NewUser, Page, PasswordChange, User, UserGroups, UserPatch};
 use contract::{ErrorEnvelope, UserId};
 
 use crate::auth::Caller;
@@ -7,7 +7,7 @@ use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
 use crate::routes::extract::{Anywhere, Here, MaybeCaller};
 use crate::services::AppState;
-use crate::services::{accounts, groups, revocations};
+use crate::services::{accounts, groups, passwords, revocations};
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
     (status = 201, body = User),
@@ -44,6 +44,31 @@ pub async fn update_user(
     body: web::Json<UserPatch>,
 ) -> Result<web::Json<User>, ApiError> {
     Ok(web::Json(accounts::update_profile(&state, &caller, uid, &body).await?))
+}
+
+/// Password change (v1.2 addition).
+#[utoipa::path(put, path = "/v1/users/{uid}/password", tag = "users", security(("bearer" = [])),
+    request_body = PasswordChange,
+    description = "Changes the user's password and revokes every token the user holds, the one presented too: \
+        afterwards only the new password opens a session. A user changing their own gives `current_password`; an \
+        admin may set another user's password without it. Not retried by clients: a change that went through \
+        has revoked the token a retry would carry.",
+    responses((status = 204, description = "Changed; every token of the user revoked"),
+        (status = 400, description = "invalid_input: new_password too short or too long", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the current password is wrong or missing, or staff changing another's",
+            body = ErrorEnvelope),
+        (status = 429, description = "rate_limited: after `auth.login_max_failures` (5) wrong current passwords the \
+            user waits 1 s, doubling with each further one up to `auth.login_lockout_secs` (300); Retry-After says \
+            how long", body = ErrorEnvelope)))]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Here(uid): Here<UserId>,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    passwords::change(&state, &caller, uid, &body).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(serde::Deserialize)]

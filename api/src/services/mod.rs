@@ -26,6 +26,7 @@ pub mod invitations;
 pub mod members;
 pub mod membership_audit;
 pub mod offers;
+pub mod passwords;
 pub mod peers;
 pub mod points;
 pub mod pricing;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub login_lockout: Lockout,
     pub join_lockout: Lockout,
+    pub password_lockout: Lockout,
     pub hashing: Hashing,
     pub catalogue: catalogue::CatalogueCache,
     pub discounts: discounts::DiscountCache,

@@ -17,6 +17,7 @@ mod internal;
 mod layers;
 mod migrations;
 mod offers;
+mod passwords;
 mod points;
 mod points_races;
 mod resilience;

@@ -100,6 +100,20 @@ pub struct NewSession {
     pub password: String,
 }
 
+/// (v1.2 addition) `PUT /v1/users/{uid}/password`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password now: required of everyone changing their own, so that a token alone
+    /// (a stolen one) cannot take the account. An admin setting another user's password
+    /// may leave it out; when given, it is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Password>)]
+    pub current_password: Option<String>,
+    #[schema(value_type = Password)]
+    pub new_password: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Session {
     pub token: String,

@@ -56,6 +56,12 @@ async fn loyalty_json_trusting(url: &str, config: &Path, ca_file: Option<&Path>,
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("loyalty {args:?}: bad JSON ({e}): {out}"))
 }
 
+/// The token of the session the CLI keeps in `config`.
+fn session_token(config: &Path) -> String {
+    let session: Value = serde_json::from_str(&std::fs::read_to_string(config.join("session.json")).unwrap()).unwrap();
+    session["token"].as_str().unwrap().to_owned()
+}
+
 /// A proxy to `target` that swallows the answer on the first connection (the request
 /// reaches the platform; the client sees the connection drop), then forwards faithfully.
 async fn lossy_proxy(target: String) -> (String, Arc<AtomicUsize>) {
@@ -217,11 +223,24 @@ async fn subcommands_script_the_platform() {
     let sevens = ledger["items"].as_array().unwrap().iter().filter(|e| e["points"] == -7).count();
     assert_eq!(sevens, 1, "applied exactly once: {ledger}");
 
+    // A new password: a wrong current one is refused (exit 1); the right one revokes the
+    // session's token, and the CLI logs in again with the new password.
+    let old_token = session_token(&customer);
+    let new_password = "the cli's new passphrase";
+    let (code, _, err) = loyalty(&url, &customer, &["password", "--current", "wrong one", "--new", new_password]).await;
+    assert!(code == 1 && err.contains("forbidden"), "{err}");
+    let changed = loyalty_json(&url, &customer, &["password", "--current", PASSWORD, "--new", new_password]).await;
+    assert_eq!(changed["user_id"], uid.as_str());
+    let res = stack.get(&format!("/v1/users/{uid}"), Some(&old_token)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the token from before the change is refused");
+    assert_eq!(loyalty_json(&url, &customer, &["me"]).await["id"], uid.as_str());
+    let (code, _, _) =
+        loyalty(&url, &dir.join("elsewhere"), &["login", "--email", &email, "--password", PASSWORD]).await;
+    assert_eq!(code, 4, "the old password opens nothing (401: exit 4)");
+
     // Logging out revokes the token on the platform and removes it here; then commands
     // say so with exit code 4.
-    let session: Value =
-        serde_json::from_str(&std::fs::read_to_string(customer.join("session.json")).unwrap()).unwrap();
-    let token = session["token"].as_str().unwrap().to_owned();
+    let token = session_token(&customer);
     let out = loyalty_json(&url, &customer, &["logout"]).await;
     assert_eq!(out, json!({"logged_out": true, "token_revoked": true}));
     assert!(!customer.join("session.json").exists());

@@ -1,0 +1,97 @@
+//! Changing a password (v1.2 addition). Whoever changes their own must also know the
+//! current one, so a stolen token alone cannot take the account; wrong guesses are counted
+//! per user and locked out like logins. The new hash and the revocation of every token the
+//! user holds commit in one transaction: after a change, only the new password opens a
+//! session.
+
+use contract::dto::PasswordChange;
+use contract::text::{Password, TextKind};
+use contract::{ErrorCode, UserId};
+use diesel::prelude::*;
+
+use crate::auth::{Caller, hash_password, verify_password};
+use crate::db::{lockouts, users};
+use crate::error::ApiError;
+use crate::services::accounts::user_not_found;
+use crate::services::sessions::count_failure;
+use crate::services::{AppState, revocations};
+
+pub async fn change(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+    change: &PasswordChange,
+) -> Result<(), ApiError> {
+    let own = caller.is(&user_id);
+    if !own && !caller.is_admin() {
+        // Staff may see the user, so for them it is a refusal; for others the user is not there.
+        return Err(if caller.is_staff_or_admin() {
+            ApiError::forbidden("you may only change your own password")
+        } else {
+            user_not_found(&user_id)
+        });
+    }
+    Password::check_length("new_password", &change.new_password).map_err(ApiError::invalid_input)?;
+    let current = change.current_password.clone();
+    if own && current.is_none() {
+        // A refusal, not bad input: the same body is valid from an admin for another user.
+        return Err(ApiError::forbidden("changing your own password needs current_password"));
+    }
+    let lockout = state.password_lockout;
+    let id = user_id.to_string();
+    let (row, locked) =
+        state.db.run(move |conn| Ok((users::find(conn, &id)?, lockouts::locked_for(conn, lockout.kind, &id)?))).await?;
+    let row = row.ok_or_else(|| user_not_found(&user_id))?;
+    if let (Some(_), Some(retry_after)) = (&current, locked) {
+        return Err(ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
+        });
+    }
+
+    let old_hash = row.password_hash;
+    let checked_hash = old_hash.clone();
+    let new_password = change.new_password.clone();
+    let new_hash = state
+        .hashing
+        .run(move || match current {
+            Some(current) if !verify_password(&current, Some(&checked_hash)) => Ok(None),
+            _ => hash_password(&new_password).map(Some),
+        })
+        .await??;
+    let id = user_id.to_string();
+    let checked = change.current_password.is_some();
+    let Some(new_hash) = new_hash else {
+        state.db.run(move |conn| Ok(count_failure(conn, lockout, &id)?)).await?;
+        metrics::counter!("password_change_refusals_total").increment(1);
+        return Err(ApiError::forbidden("the current password is wrong"));
+    };
+
+    let revocation = revocations::all_of(state, &user_id);
+    let row = revocation.clone();
+    let seq = state
+        .db
+        .run(move |conn| {
+            Ok(conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                let expected = checked.then_some(old_hash.as_str());
+                if !users::set_password(conn, &id, &new_hash, expected)? {
+                    return Ok(None);
+                }
+                lockouts::clear(conn, lockout.kind, &id)?;
+                revocations::write(conn, &row).map(Some)
+            })?)
+        })
+        .await?;
+    let Some(seq) = seq else {
+        // Changed (or, for an admin's reset, deleted) since it was read: what was checked
+        // is not the password any more.
+        return Err(if checked {
+            ApiError::forbidden("the current password is wrong: it was changed meanwhile")
+        } else {
+            user_not_found(&user_id)
+        });
+    };
+    revocations::written(state, revocation, seq);
+    tracing::info!(user_id = %user_id, by = %caller.user_id, "password changed; tokens revoked");
+    Ok(())
+}
