@@ -159,8 +159,38 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
                 input #age name="age" type="number" min=(numbers::Age::MIN) max=(numbers::Age::MAX) value=[user.age];
                 p { button type="submit" { "Save" } }
             }
+            h2 { "Password" }
+            form method="post" action="/password" {
+                (csrf_field(&me.visitor))
+                label for="current_password" { "Current password" }
+                input #current_password name="current_password" type="password" autocomplete="current-password" required;
+                label for="new_password" { "New password (at least " (Password::MIN) " characters)" }
+                input #new_password name="new_password" type="password" autocomplete="new-password" required minlength=(Password::MIN) maxlength=(Password::MAX);
+                p.muted { "Changing it logs you out everywhere else." }
+                p { button type="submit" { "Change password" } }
+            }
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+/// The platform revokes every token of the user with the change, this session's too: it
+/// logs in again with the new password, so only the other sessions end.
+pub async fn change_password(
+    me: Me,
+    Platform(platform): Platform,
+    Posted(form): Posted<PasswordForm>,
+) -> Result<HttpResponse, WebError> {
+    let email = me.platform.user(&me.login.user_id).await?.value.email;
+    me.platform.change_password(&me.login.user_id, Some(&form.current_password), &form.new_password).await?;
+    let session = platform.log_in(&email, &form.new_password).await?.value;
+    me.visitor.log_in(&session)?;
+    Ok(see_other("/profile"))
 }
 
 #[derive(Deserialize)]

@@ -120,6 +120,18 @@ async fn a_customer_signs_up_sees_pools_and_the_chart_and_logs_out() {
     assert_eq!(activity.matches("bill of 20.00").count(), 2, "{activity}");
     assert!(ann.get("/menus").await.body.contains("Console soup"));
 
+    // A new password: refused without the right current one; with it, this session goes
+    // on and the old password opens nothing.
+    let wrong = ann.post("/password", &[("current_password", "not it"), ("new_password", "a new passphrase")]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+    assert!(wrong.body.contains("the current password is wrong"), "{}", wrong.body);
+    let changed =
+        ann.post("/password", &[("current_password", "correct horse"), ("new_password", "a new passphrase")]).await;
+    assert_eq!((changed.status, changed.location()), (StatusCode::SEE_OTHER, Some("/profile")), "{}", changed.body);
+    assert_eq!(ann.get("/pools").await.status, StatusCode::OK, "the session goes on with a new token");
+    let old = serde_json::json!({"email": email, "password": "correct horse"});
+    assert_eq!(stack.post("/v1/sessions", None, &old).await.status(), StatusCode::UNAUTHORIZED);
+
     let out = ann.post("/logout", &[]).await;
     assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, Some("/login")));
     let after = ann.get("/pools").await;
@@ -328,6 +340,7 @@ async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
     let customers = [
         "/logout".to_owned(),
         "/profile".to_owned(),
+        "/password".to_owned(),
         "/groups".to_owned(),
         "/join".to_owned(),
         format!("/groups/{gid}/invitations"),
