@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -156,35 +156,47 @@ pub async fn page(db: &Db, after: i64) -> Result<RevocationPage, ApiError> {
     Ok(RevocationPage { items })
 }
 
-/// Follows every region's denylist until the process ends. A region that does not
-/// answer is asked again after 1, 2, 4 ... 30 s, not at every poll.
+/// Follows every region's denylist until the process ends, each region on its own: a
+/// region whose calls hang until their timeout delays only its own users' revocations.
+/// (In one loop, a hung region held every other region's reads up by its timeout: a
+/// logout in 002 reached 001 after 1.9 s instead of 0.7 s while 003 dropped traffic.)
 pub async fn run(state: web::Data<AppState>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(state.config.auth.revocation_poll_ms.max(100)));
+    let poll = Duration::from_millis(state.config.auth.revocation_poll_ms.max(100));
+    let follows = state.regions.all().iter().map(|&region| follow(&state, region, poll));
+    let forget = async {
+        loop {
+            tokio::time::sleep(poll).await;
+            state.revocations.forget_expired(Utc::now());
+        }
+    };
+    futures_util::future::join(futures_util::future::join_all(follows), forget).await;
+}
+
+/// Reads `region`'s list every `poll`. A region that does not answer is asked again after
+/// 2, 4 then 5 s: seldom enough that a region which is down costs its peers little, soon
+/// enough that once it is back its users' revocations are followed within seconds.
+async fn follow(state: &AppState, region: RegionId, poll: Duration) {
+    let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing: HashMap<RegionId, (u32, Instant)> = HashMap::new();
+    let mut failures = 0u32;
     loop {
         tick.tick().await;
-        for &region in state.regions.all() {
-            if failing.get(&region).is_some_and(|(_, retry_at)| Instant::now() < *retry_at) {
-                continue;
+        match sync_region(state, region).await {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(%region, "revocations read again");
+                }
+                failures = 0;
             }
-            match sync_region(&state, region).await {
-                Ok(()) => {
-                    if failing.remove(&region).is_some() {
-                        tracing::info!(%region, "revocations read again");
-                    }
+            Err(err) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(%region, error = %err.message, "revocations not read; retrying with backoff");
                 }
-                Err(err) => {
-                    let failures = failing.get(&region).map_or(1, |(n, _)| n + 1);
-                    if failures == 1 {
-                        tracing::warn!(%region, error = %err.message, "revocations not read; retrying with backoff");
-                    }
-                    let wait = Duration::from_secs(1 << failures.min(5)).min(Duration::from_secs(30));
-                    failing.insert(region, (failures, Instant::now() + wait));
-                }
+                let wait = Duration::from_secs(1 << failures.min(3)).min(Duration::from_secs(5));
+                tokio::time::sleep(wait.saturating_sub(poll)).await;
             }
         }
-        state.revocations.forget_expired(Utc::now());
     }
 }
 

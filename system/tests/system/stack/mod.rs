@@ -325,6 +325,37 @@ async fn refused_after(stack: &Stack, path: &str, token: &str) -> Duration {
     }
 }
 
+/// A region that hangs (its fault link drops traffic: every call to it waits for its
+/// timeout) must not hold up the other regions' revocations: each region's denylist is
+/// followed on its own.
+#[tokio::test]
+async fn a_hung_region_does_not_delay_the_others_revocations() {
+    let stack =
+        Stack::start_with(crate::support::Options { instances: 1, drill: true, real_limits: false, tls: false });
+    // Customers of 002 whose tokens 001 checks (each owns a group kept in 001).
+    let mut people = Vec::new();
+    for n in 0..5 {
+        let (user, token) = stack.customer("002").await;
+        let group = stack.new_group(&token, &format!("Hung {n}"), "Lyon", "001").await;
+        people.push((user, token, format!("/v1/groups/{}", group.id)));
+    }
+    stack.fault("api-003-0", json!({"fault": "drop"})).await;
+    let mut slowest = Duration::ZERO;
+    for (user, token, group_path) in &people {
+        // Spread over the 003 calls' timeouts and backoff.
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        let path = format!("/v1/users/{}/sessions", user.id);
+        let res = stack.request(reqwest::Method::DELETE, &path, Some(token), None).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        let took = refused_after(&stack, group_path, token).await;
+        eprintln!("with 003 hanging, a logout in 002 was refused by 001 after {took:?}");
+        slowest = slowest.max(took);
+    }
+    stack.heal().await;
+    // One poll (1 s) and the time to see it.
+    assert!(slowest < Duration::from_millis(1_500), "a hung region held up 002's revocations: {slowest:?}");
+}
+
 #[tokio::test]
 async fn a_revoked_token_is_refused_in_every_region_within_a_poll() {
     let stack = Stack::start(1);
@@ -342,6 +373,19 @@ async fn a_revoked_token_is_refused_in_every_region_within_a_poll() {
     let fresh = stack.login(&promoted.email, PASSWORD).await;
     assert_eq!(fresh.role, contract::dto::Role::Staff);
     expect_json::<Value>(stack.get(&group_path, Some(&fresh.token)).await, StatusCode::OK).await;
+
+    // A password change in 002 (through the router) ends the user's sessions in 001 too.
+    let (changer, before) = stack.customer("002").await;
+    let group = stack.new_group(&before, "Changed", "Lyon", "001").await;
+    let group_path = format!("/v1/groups/{}", group.id);
+    let change = json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"});
+    let path = format!("/v1/users/{}/password", changer.id);
+    let res = stack.request(reqwest::Method::PUT, &path, Some(&before), Some(&change)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let took = refused_after(&stack, &group_path, &before).await;
+    eprintln!("a password change in 002 was refused by 001 after {took:?}");
+    let after = stack.login(&changer.email, "a brand new passphrase").await;
+    expect_json::<Value>(stack.get(&group_path, Some(&after.token)).await, StatusCode::OK).await;
 
     // Region 003 goes down: the other regions' revocations still travel.
     stack.kill_api("003", 0);
