@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer};
+use diesel::sql_types::{Array, BigInt, Integer, Text};
 
 use super::schema::outbox;
 
@@ -33,17 +33,24 @@ pub fn enqueue(
     Ok(())
 }
 
-/// Claims up to `limit` due events for `lease_secs`: other relays skip them meanwhile,
-/// and if this one dies they come due again.
-pub fn claim_due(conn: &mut PgConnection, limit: i64, lease_secs: i32) -> QueryResult<Vec<PendingRow>> {
+/// Claims up to `limit` due events for `destination` for `lease_secs`: other relays skip
+/// them meanwhile, and if this one dies they come due again.
+pub fn claim_due(
+    conn: &mut PgConnection,
+    destination: &str,
+    limit: i64,
+    lease_secs: i32,
+) -> QueryResult<Vec<PendingRow>> {
     diesel::sql_query(
         "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1
-         WHERE id IN (SELECT id FROM outbox WHERE delivered_on IS NULL AND next_attempt_at <= now()
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE delivered_on IS NULL AND next_attempt_at <= now() AND destination_region = $3
                       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING id, destination_region, payload, attempts, created_on",
     )
     .bind::<BigInt, _>(limit)
     .bind::<Integer, _>(lease_secs)
+    .bind::<Text, _>(destination)
     .load(conn)
 }
 

@@ -128,12 +128,14 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
 
     // The outbox: enqueue, claim, retry, deliver, purge.
     outbox::enqueue(conn, "002", "membership", &json!({"n": 1})).unwrap();
-    let claimed = outbox::claim_due(conn, 10, 30).unwrap();
+    outbox::enqueue(conn, "003", "membership", &json!({"n": 2})).unwrap();
+    let claimed = outbox::claim_due(conn, "002", 10, 30).unwrap();
     assert_eq!((claimed.len(), claimed[0].attempts, claimed[0].destination_region.as_str()), (1, 1, "002"));
     let ids: Vec<i64> = claimed.iter().map(|p| p.id).collect();
     assert_eq!(outbox::retry_later(conn, &ids, 5).unwrap(), 1);
-    assert_eq!(outbox::backlog(conn).unwrap().0, 1);
+    assert_eq!(outbox::backlog(conn).unwrap().0, 2);
     assert_eq!(outbox::mark_delivered(conn, &ids).unwrap(), 1);
+    assert_eq!(outbox::claim_due(conn, "003", 10, 30).unwrap().len(), 1, "each destination claims its own");
     assert_eq!(outbox::purge_delivered_before(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
 
     // The email directory's reservation protocol.

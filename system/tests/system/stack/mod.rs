@@ -326,22 +326,31 @@ async fn refused_after(stack: &Stack, path: &str, token: &str) -> Duration {
 }
 
 /// A region that hangs (its fault link drops traffic: every call to it waits for its
-/// timeout) must not hold up the other regions' revocations: each region's denylist is
-/// followed on its own.
+/// timeout) must hold up nothing the other regions owe each other: each region's token
+/// denylist is followed, and each destination's events sent, on its own.
 #[tokio::test]
-async fn a_hung_region_does_not_delay_the_others_revocations() {
+async fn a_hung_region_delays_neither_the_others_revocations_nor_their_events() {
     let stack =
         Stack::start_with(crate::support::Options { instances: 1, drill: true, real_limits: false, tls: false });
     // Customers of 002 whose tokens 001 checks (each owns a group kept in 001).
-    let mut people = Vec::new();
+    let mut logouts = Vec::new();
     for n in 0..5 {
         let (user, token) = stack.customer("002").await;
         let group = stack.new_group(&token, &format!("Hung {n}"), "Lyon", "001").await;
-        people.push((user, token, format!("/v1/groups/{}", group.id)));
+        logouts.push((user, token, format!("/v1/groups/{}", group.id)));
+    }
+    // Pairs joining groups of 001: one of 003 (an event for 003), one of 002 (for 002).
+    let (_, owner) = stack.customer("001").await;
+    let for_003 = stack.new_group(&owner, "For 003", "Lyon", "001").await;
+    let for_002 = stack.new_group(&owner, "For 002", "Lyon", "001").await;
+    let mut joins = Vec::new();
+    for _ in 0..5 {
+        joins.push((stack.customer("003").await, stack.customer("002").await));
     }
     stack.fault("api-003-0", json!({"fault": "drop"})).await;
-    let mut slowest = Duration::ZERO;
-    for (user, token, group_path) in &people {
+
+    let mut slowest_logout = Duration::ZERO;
+    for (user, token, group_path) in &logouts {
         // Spread over the 003 calls' timeouts and backoff.
         tokio::time::sleep(Duration::from_millis(1_300)).await;
         let path = format!("/v1/users/{}/sessions", user.id);
@@ -349,11 +358,39 @@ async fn a_hung_region_does_not_delay_the_others_revocations() {
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         let took = refused_after(&stack, group_path, token).await;
         eprintln!("with 003 hanging, a logout in 002 was refused by 001 after {took:?}");
-        slowest = slowest.max(took);
+        slowest_logout = slowest_logout.max(took);
+    }
+    let mut slowest_event = Duration::ZERO;
+    for ((far, far_token), (near, near_token)) in &joins {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let res = stack.invite_and_join(&owner, for_003.id.as_str(), far.id.as_str(), far_token, false).await;
+        expect_json::<Value>(res, StatusCode::CREATED).await;
+        let res = stack.invite_and_join(&owner, for_002.id.as_str(), near.id.as_str(), near_token, false).await;
+        expect_json::<Value>(res, StatusCode::CREATED).await;
+        let joined = Instant::now();
+        let me = format!("/v1/users/{}", near.id);
+        while !expect_json::<User>(stack.get(&me, Some(near_token)).await, StatusCode::OK)
+            .await
+            .groups
+            .contains(&for_002.id)
+        {
+            assert!(joined.elapsed() < Duration::from_secs(10), "the membership never reached 002");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let took = joined.elapsed();
+        eprintln!("with 003 hanging, a membership reached 002's index after {took:?}");
+        slowest_event = slowest_event.max(took);
     }
     stack.heal().await;
-    // One poll (1 s) and the time to see it.
-    assert!(slowest < Duration::from_millis(1_500), "a hung region held up 002's revocations: {slowest:?}");
+    // One poll (1 s) and the time to see it; the relay's pause (250 ms) and a delivery.
+    assert!(
+        slowest_logout < Duration::from_millis(1_500),
+        "a hung region held up 002's revocations: {slowest_logout:?}"
+    );
+    assert!(
+        slowest_event < Duration::from_millis(1_000),
+        "a hung region held up the events for 002: {slowest_event:?}"
+    );
 }
 
 #[tokio::test]
