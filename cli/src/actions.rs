@@ -147,8 +147,17 @@ fn new_bill(user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)
 }
 
 /// Bills with one fresh Idempotency-Key, retried with it until a definite answer.
+/// The customer's id: `user` itself, or found by email (what a customer tells the till).
+pub async fn customer(api: &Api, user: &str) -> Outcome<String> {
+    match user.contains('@') {
+        true => Ok(value(api.find_user(user).await)?.id.to_string()),
+        false => Ok(user.to_owned()),
+    }
+}
+
 pub async fn bill(api: &Api, user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)]) -> Outcome<Bill> {
-    value(api.bill(&new_bill(user, group, store, lines), &client::new_key()).await)
+    let user = customer(api, user).await?;
+    value(api.bill(&new_bill(&user, group, store, lines), &client::new_key()).await)
 }
 
 pub async fn quote(
@@ -158,7 +167,8 @@ pub async fn quote(
     store: &str,
     lines: &[(String, u32)],
 ) -> Outcome<BillQuote> {
-    value(api.quote(&new_bill(user, group, store, lines)).await)
+    let user = customer(api, user).await?;
+    value(api.quote(&new_bill(&user, group, store, lines)).await)
 }
 
 /// Takes back `lines` of a bill (all that is left when empty), with one fresh key.

@@ -172,6 +172,7 @@ pub enum Command {
 /// A bill, as `bill` and `quote` take it.
 #[derive(clap::Args)]
 pub struct BillArgs {
+    /// The customer's id, or their email.
     #[arg(long)]
     pub user: String,
     #[arg(long)]

@@ -25,6 +25,7 @@ const fn internal(method: &'static str, path: &'static str) -> Endpoint {
 
 pub const REGIONS: Endpoint = public("GET", "/v1/regions");
 pub const SIGN_UP: Endpoint = public("POST", "/v1/users");
+pub const FIND_USER: Endpoint = public("GET", "/v1/users");
 pub const LOG_IN: Endpoint = public("POST", "/v1/sessions");
 pub const USER: Endpoint = public("GET", "/v1/users/{uid}");
 pub const UPDATE_USER: Endpoint = public("PATCH", "/v1/users/{uid}");
@@ -67,6 +68,7 @@ pub const MEMBERSHIPS_AT: Endpoint = internal("POST", "/internal/memberships/at"
 pub const ALL: &[Endpoint] = &[
     REGIONS,
     SIGN_UP,
+    FIND_USER,
     LOG_IN,
     USER,
     UPDATE_USER,

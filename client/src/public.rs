@@ -5,9 +5,9 @@ use std::fmt::Display;
 
 use contract::dto::{
     ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, DiscountPatch, Discounts,
-    Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill, NewCatalogueItem,
-    NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewSession, NewUser, Offer,
-    Offers, Page, PasswordChange, Redemption, Regions, Return, Session, User, UserGroups, UserPatch,
+    EmailQuery, Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill,
+    NewCatalogueItem, NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewSession,
+    NewUser, Offer, Offers, Page, PasswordChange, Redemption, Regions, Return, Session, User, UserGroups, UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -61,6 +61,12 @@ impl Client {
     pub async fn sign_up(&self, new: &NewUser) -> Result<Reply<User>> {
         let path = endpoints::SIGN_UP.path(&[]);
         self.write(endpoints::SIGN_UP, path, None, Some(new)).await
+    }
+
+    /// (staff, admin) The user with `email`, in any case.
+    pub async fn find_user(&self, email: &str) -> Result<Reply<User>> {
+        let path = endpoints::FIND_USER.path_with_query(&[], &EmailQuery { email: email.to_owned() });
+        self.read(endpoints::FIND_USER, path).await
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> Result<Reply<Session>> {

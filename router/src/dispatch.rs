@@ -62,6 +62,7 @@ fn labels(route: &Route) -> (&'static str, String) {
         Route::Regions => ("regions", "-".into()),
         Route::SignUp => ("sign_up", "-".into()),
         Route::LogIn => ("log_in", "-".into()),
+        Route::FindUser => ("find_user", "-".into()),
         Route::Bill => ("bill", "-".into()),
         Route::Quote => ("quote", "-".into()),
         Route::NewGroup => ("new_group", "-".into()),
@@ -142,6 +143,7 @@ async fn run(
         Route::Regions => status::list_regions(state),
         Route::SignUp => accounts::sign_up(state, &outgoing).await?,
         Route::LogIn => accounts::log_in(state, &outgoing).await?,
+        Route::FindUser => accounts::find_user(state, &outgoing).await?,
         Route::UserGroups(user) => fanout::user_groups(state, user, &outgoing).await?,
         Route::UserActivity(user) => fanout::user_activity(state, user, &outgoing).await?,
         Route::Bill | Route::Quote => {

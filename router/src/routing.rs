@@ -14,6 +14,8 @@ pub enum Route {
     SignUp,
     /// Login: the email's directory entry names the home region.
     LogIn,
+    /// Staff finding a user by email (`?email=`): routed as a login.
+    FindUser,
     /// Routed by a field of the body: `group_id`, else `user_id`.
     Bill,
     /// A bill's quote: routed as the bill it quotes.
@@ -45,6 +47,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
     match (m, segments.as_slice()) {
         ("GET", ["v1", "regions"]) => Ok(Route::Regions),
         ("POST", ["v1", "users"]) => Ok(Route::SignUp),
+        ("GET", ["v1", "users"]) => Ok(Route::FindUser),
         ("POST", ["v1", "sessions"]) => Ok(Route::LogIn),
         ("POST", ["v1", "bills"]) => Ok(Route::Bill),
         ("POST", ["v1", "bills", "quote"]) => Ok(Route::Quote),
@@ -69,7 +72,8 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         (_, ["v1", "regions"] | ["healthz"] | ["readyz"] | ["openapi.json"]) => {
             Err(RouterError::method_not_allowed("GET"))
         }
-        (_, ["v1", "users" | "sessions" | "bills"] | ["v1", "bills", "quote"] | ["v1", "bills", _, "returns"]) => {
+        (_, ["v1", "users"]) => Err(RouterError::method_not_allowed("GET, POST")),
+        (_, ["v1", "sessions" | "bills"] | ["v1", "bills", "quote"] | ["v1", "bills", _, "returns"]) => {
             Err(RouterError::method_not_allowed("POST"))
         }
         (_, ["v1", "groups"]) => Err(RouterError::method_not_allowed("POST")),
@@ -106,6 +110,8 @@ mod tests {
         assert_eq!(r(Method::GET, "/v1/users/001-abc123/groups"), Ok(Route::UserGroups(uid.clone())));
         assert_eq!(r(Method::GET, "/v1/users/001-abc123/activity"), Ok(Route::UserActivity(uid)));
         assert_eq!(r(Method::POST, "/v1/users"), Ok(Route::SignUp));
+        assert_eq!(r(Method::GET, "/v1/users"), Ok(Route::FindUser));
+        assert_eq!(r(Method::DELETE, "/v1/users"), Err(contract::ErrorCode::MethodNotAllowed));
         assert_eq!(r(Method::POST, "/v1/sessions"), Ok(Route::LogIn));
         assert_eq!(r(Method::POST, "/v1/bills"), Ok(Route::Bill));
         assert_eq!(r(Method::POST, "/v1/bills/quote"), Ok(Route::Quote));

@@ -1,7 +1,7 @@
 //! Region-to-region endpoints (service token only; the router never forwards these).
 
 use actix_web::{HttpResponse, web};
-use contract::dto::Discounts;
+use contract::dto::{Discounts, EmailQuery};
 use contract::internal::{
     Confirmation, EventBatch, MembershipKeys, MembershipStates, MembershipsQuery, NewReservation, Reservation, UserRef,
 };
@@ -13,11 +13,6 @@ use crate::error::ApiError;
 use crate::routes::extract::ServiceCaller;
 use crate::services::AppState;
 use crate::services::{catalogue, directory, discounts, events, membership_audit, revocations};
-
-#[derive(Deserialize)]
-pub struct EmailQuery {
-    email: String,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/openapi.json", web::get().to(openapi::serve_openapi))
         .route("/v1/regions", web::get().to(regions::list_regions))
         .route("/v1/users", web::post().to(users::create_user))
+        .route("/v1/users", web::get().to(users::find_user))
         .route("/v1/users/{uid}", web::get().to(users::read_user))
         .route("/v1/users/{uid}", web::patch().to(users::update_user))
         .route("/v1/sessions", web::post().to(sessions::create_session))

@@ -67,7 +67,7 @@ impl IntoParams for Keyed {
     paths(
         health::liveness, health::readiness, health::render_metrics,
         regions::list_regions,
-        users::create_user, users::read_user, users::update_user, users::list_user_groups, users::list_user_activity,
+        users::create_user, users::find_user, users::read_user, users::update_user, users::list_user_groups, users::list_user_activity,
         sessions::create_session, users::log_out, users::change_password,
         groups::create_group, groups::read_group, groups::update_group, groups::add_member, groups::change_member,
         groups::remove_member, groups::create_invitation, groups::list_invitations, groups::revoke_invitation,

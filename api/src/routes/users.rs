@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use contract::dto::{LedgerEntry, NewUser, Page, PasswordChange, User, UserGroups, UserPatch};
+use contract::dto::{EmailQuery, LedgerEntry, NewUser, Page, PasswordChange, User, UserGroups, UserPatch};
 use contract::{ErrorEnvelope, UserId};
 
 use crate::auth::Caller;
@@ -22,6 +22,27 @@ pub async fn create_user(
     let account = accounts::Account::parse(&state, &body)?;
     let user = accounts::sign_up(&state, caller.0.as_ref(), account).await?;
     Ok(HttpResponse::Created().json(user))
+}
+
+/// Finding a customer by email (v1.2 addition): what staff at a till ask.
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = [])),
+    params(("email" = String, Query, description = "The user's email, in any case")),
+    description = "Staff and admins find a user by email (the router asks the email's home region). Customers \
+        are refused whatever the email, so the answer tells them nothing of who has an account.",
+    responses((status = 200, body = User),
+        (status = 400, description = "invalid_input: not an email", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "forbidden: customers may not look users up", body = ErrorEnvelope),
+        (status = 404, description = "not_found: no user has this email", body = ErrorEnvelope)))]
+pub async fn find_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<EmailQuery>,
+) -> Result<web::Json<User>, ApiError> {
+    if !caller.is_staff_or_admin() {
+        return Err(ApiError::forbidden("only staff and admins look users up by email"));
+    }
+    Ok(web::Json(accounts::find_by_email(&state, &query.email).await?))
 }
 
 #[utoipa::path(get, path = "/v1/users/{uid}", tag = "users", security(("bearer" = [])), responses(

@@ -144,6 +144,20 @@ pub async fn load(state: &AppState, user_id: UserId) -> Result<User, ApiError> {
     state.db.run(move |conn| load_with(conn, &user_id)).await
 }
 
+/// The user of this region with `email` (any case), as `load` shows them.
+pub async fn find_by_email(state: &AppState, email: &str) -> Result<User, ApiError> {
+    let email = parse_email(email)?;
+    state
+        .db
+        .run(move |conn| {
+            let row = users::find_by_email(conn, email.as_str())?
+                .ok_or_else(|| ApiError::not_found("no user with this email"))?;
+            let group_ids = users::group_ids(conn, row.id.as_str())?;
+            to_dto(row, group_ids)
+        })
+        .await
+}
+
 /// `load` on a connection the caller holds.
 fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError> {
     let row = users::find(conn, user_id.as_str())?.ok_or_else(|| user_not_found(user_id))?;

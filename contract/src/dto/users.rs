@@ -100,6 +100,13 @@ pub struct NewSession {
     pub password: String,
 }
 
+/// `?email=`: (v1.2 addition) `GET /v1/users`, staff finding a customer by email; also
+/// the regions' directory look-ups.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailQuery {
+    pub email: String,
+}
+
 /// (v1.2 addition) `PUT /v1/users/{uid}/password`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

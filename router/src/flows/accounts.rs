@@ -10,8 +10,9 @@
 //! created twice. The home region also announces every new user to every directory
 //! region through its outbox, so a lost confirmation is repaired by itself.
 //!
-//! Login asks every directory region at once and goes to the home region the entries
-//! name; a region found without the confirmed entry is sent it (read repair).
+//! Login (and staff finding a user by email) asks every directory region at once and goes
+//! to the home region the entries name; a region found without the confirmed entry is
+//! sent it (read repair).
 
 use actix_web::HttpResponse;
 use actix_web::http::{Method, StatusCode};
@@ -219,12 +220,28 @@ async fn look_up(state: &AppState, region: RegionId, email: &Email) -> Result<Op
 pub async fn log_in(state: &AppState, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
     let body = json_object(&outgoing.body)?;
     let email = body.get("email").and_then(|e| e.as_str()).and_then(Email::parse);
+    Ok(forward(state, region_for(state, email).await?, outgoing).await?.into_response())
+}
+
+/// Staff finding a user by email (`GET /v1/users?email=`): routed as a login is. The
+/// region answers a customer 403 before it looks, so wherever an unknown email is sent,
+/// the answer says nothing of who has an account.
+pub async fn find_user(state: &AppState, outgoing: &Outgoing) -> Result<HttpResponse, RouterError> {
+    let query = outgoing.path_and_query.split_once('?').map_or("", |(_, query)| query);
+    let email =
+        serde_urlencoded::from_str::<contract::dto::EmailQuery>(query).ok().and_then(|q| Email::parse(&q.email));
+    Ok(forward(state, region_for(state, email).await?, outgoing).await?.into_response())
+}
+
+/// Where a request about `email` goes: the home region its directory entries name. An
+/// email no region knows, or none at all, goes to a region that answers 401 or 404 the
+/// usual way (a directory region that answered checks a login's password against a dummy
+/// hash, taking as long as a real check would).
+async fn region_for(state: &AppState, email: Option<Email>) -> Result<RegionId, RouterError> {
     let regions = state.upstreams.ids();
     let Some(email) = email else {
-        // No such account can exist; any region answers 401 the usual way.
         let any = state.upstreams.regions().find(|r| r.is_up()).map(|r| r.id).or(regions.first().copied());
-        let any = any.ok_or_else(|| RouterError::internal("no regions"))?;
-        return Ok(forward(state, any, outgoing).await?.into_response());
+        return any.ok_or_else(|| RouterError::internal("no regions"));
     };
     let directory = directory_regions(&email, &regions);
     let answers: Vec<(RegionId, Result<Option<DirectoryEntry>, RouterError>)> =
@@ -235,21 +252,18 @@ pub async fn log_in(state: &AppState, outgoing: &Outgoing) -> Result<HttpRespons
         .await;
     let entries = || answers.iter().filter_map(|(region, answer)| Some((*region, answer.as_ref().ok()?.as_ref()?)));
     let confirmed = entries().find(|(_, entry)| entry.confirmed).map(|(_, entry)| entry.clone());
-    let home = match (&confirmed, entries().next()) {
+    match (&confirmed, entries().next()) {
         (Some(entry), _) => {
             repair(state, &email, entry, &answers).await;
-            entry.home_region
+            Ok(entry.home_region)
         }
         // A sign-up under way, or one whose confirmations have not arrived yet.
-        (None, Some((_, entry))) => entry.home_region,
-        // Unknown email: a directory region that answered checks the password against a
-        // dummy hash and says 401, taking as long as a real check would.
+        (None, Some((_, entry))) => Ok(entry.home_region),
         (None, None) => match answers.iter().find(|(_, answer)| answer.is_ok()) {
-            Some((region, _)) => *region,
-            None => return Err(RouterError::unavailable("none of the email's directory regions answered")),
+            Some((region, _)) => Ok(*region),
+            None => Err(RouterError::unavailable("none of the email's directory regions answered")),
         },
-    };
-    Ok(forward(state, home, outgoing).await?.into_response())
+    }
 }
 
 /// Sends the confirmed `entry` to the directory regions that answered without it.

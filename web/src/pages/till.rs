@@ -35,9 +35,12 @@ pub async fn till(Staff(me): Staff, query: web::Query<Customer>) -> Result<Marku
     let platform = &me.platform;
     let found = match query.user_id.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(raw) => {
-            let uid = customer_id(raw)?;
-            let user = platform.user(&uid).await?.value;
-            let groups = platform.user_groups(&uid).await?.value;
+            // What a customer remembers is their email; their id is on their app.
+            let user = match raw.contains('@') {
+                true => platform.find_user(raw.trim()).await?.value,
+                false => platform.user(&customer_id(raw)?).await?.value,
+            };
+            let groups = platform.user_groups(&user.id).await?.value;
             let menu = platform.catalogue(store).await?.value;
             Some((user, groups, menu))
         }
@@ -48,8 +51,8 @@ pub async fn till(Staff(me): Staff, query: web::Query<Customer>) -> Result<Marku
         Some(&me.visitor),
         html! {
             form method="get" action="/till" {
-                label for="user_id" { "Customer id" }
-                input #user_id name="user_id" required placeholder="001-abc123" value=[query.user_id.as_deref()];
+                label for="user_id" { "Customer email or id" }
+                input #user_id name="user_id" required placeholder="ann@example.com or 001-abc123" value=[query.user_id.as_deref()];
                 p { button type="submit" { "Find" } }
             }
             @if let Some((user, groups, menu)) = found {

@@ -166,6 +166,10 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
     let fresh_email = || format!("m-{}@stack.test", ulid::Ulid::new().to_string().to_lowercase());
     match row.label.as_str() {
         "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/v1/regions" => (row.path.clone(), None, false),
+        "/v1/users" if row.method == Method::GET => {
+            (format!("/v1/users?email={}", world.subject.email.to_uppercase()), None, false)
+        }
+        "/v1/users#unknown" => (format!("/v1/users?email={}", fresh_email()), None, false),
         "/v1/users" => (
             row.path.clone(),
             Some(json!({"email": fresh_email(), "password": PASSWORD, "full_name": "New", "home_region": "001"})),
@@ -278,13 +282,21 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
     }
 }
 
-/// The request of a row that revokes `victim`'s tokens (a logout, a role change).
+/// The rows that revoke the named user's tokens.
+const REVOKING: [&str; 4] =
+    ["/v1/users/{uid}/sessions", "/v1/users/{uid}/sessions#all", "/v1/users/{uid}#role", "/v1/users/{uid}/password"];
+
+/// The request of a row that revokes `victim`'s tokens (logout, role or password change).
 fn revoking_request(row: &Row, victim: &Person) -> (String, Option<Value>, bool) {
     let user = format!("/v1/users/{}", victim.user.id);
     match row.label.as_str() {
         "/v1/users/{uid}/sessions" => (format!("{user}/sessions"), None, false),
         "/v1/users/{uid}/sessions#all" => (format!("{user}/sessions?all=true"), None, false),
         "/v1/users/{uid}#role" => (user, Some(json!({"role": "staff"})), false),
+        "/v1/users/{uid}/password" => {
+            let change = json!({"current_password": PASSWORD, "new_password": "a new passphrase"});
+            (format!("{user}/password"), Some(change), false)
+        }
         other => panic!("not a revoking row: {other}"),
     }
 }
@@ -348,11 +360,9 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
     for row in &rows {
         for (kind, &expected) in KINDS.iter().zip(&row.expected) {
             // Rows that revoke the named user's tokens name a new user each time.
-            let victim = match row.label.as_str() {
-                "/v1/users/{uid}/sessions" | "/v1/users/{uid}/sessions#all" | "/v1/users/{uid}#role" => {
-                    Some(person(&stack, "001").await)
-                }
-                _ => None,
+            let victim = match REVOKING.contains(&row.label.as_str()) {
+                true => Some(person(&stack, "001").await),
+                false => None,
             };
             let caller = match (&victim, *kind) {
                 (Some(victim), "self") => Some(victim),

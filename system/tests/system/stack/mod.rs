@@ -65,6 +65,19 @@ async fn accounts_are_global_and_found_by_email() {
         expect_error(unknown, StatusCode::UNAUTHORIZED, "unauthenticated").await,
     );
     assert_eq!(wrong["error"]["message"], unknown["error"]["message"]);
+    // Staff anywhere find a customer of any region by email (the router asks the email's
+    // directory); a customer is refused alike for an email that is someone's or no one's.
+    let staff = stack.staff("002").await;
+    let (cleo, cleo_token) = stack.customer("003").await;
+    let find = |email: &str| format!("/v1/users?email={}", email.replace('@', "%40"));
+    let found: User =
+        expect_json(stack.get(&find(&cleo.email.to_uppercase()), Some(&staff)).await, StatusCode::OK).await;
+    assert_eq!(found.id, cleo.id);
+    expect_error(stack.get(&find("nobody@stack.test"), Some(&staff)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let probes = [ann.email.as_str(), "nobody@stack.test"];
+    for email in probes {
+        expect_error(stack.get(&find(email), Some(&cleo_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    }
 
     // The router answers malformed and unknown ids itself, and never forwards /internal.
     expect_error(stack.get("/v1/users/nonsense", Some(&admin)).await, StatusCode::BAD_REQUEST, "invalid_id").await;
