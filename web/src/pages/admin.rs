@@ -1,5 +1,5 @@
 //! Admin pages: the regions' status as the router sees it, a few of the router's figures
-//! from its metrics, and creating staff accounts.
+//! from its metrics, creating staff accounts and resetting a user's password.
 
 use actix_web::{HttpResponse, web};
 use contract::dto::{NewUser, RegionStatus, Role};
@@ -137,6 +137,14 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
                 label for="home_region" { "Store region" } select #home_region name="home_region" { (region_options(&regions)) }
                 p { button type="submit" { "Create staff" } }
             }
+            h2 { "Reset a user's password" }
+            p.muted { "For someone who has forgotten theirs: every session of theirs ends." }
+            form method="post" action="/admin/passwords" {
+                (csrf_field(&me.visitor))
+                label for="reset_email" { "Their email" } input #reset_email name="email" type="email" required;
+                label for="new_password" { "New password" } input #new_password name="new_password" type="password" required minlength=(Password::MIN) maxlength=(Password::MAX) autocomplete="new-password";
+                p { button type="submit" { "Reset the password" } }
+            }
         },
     ))
 }
@@ -178,5 +186,19 @@ pub async fn create_staff(Admin(me): Admin, Posted(form): Posted<StaffForm>) -> 
     let mut new = NewUser::new(&form.email, &form.password, &form.full_name, &form.home_region);
     new.role = Some(Role::Staff);
     me.platform.sign_up(&new).await?;
+    Ok(see_other("/admin"))
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    email: String,
+    new_password: String,
+}
+
+/// Sets another user's password (the platform lets an admin do so without the current
+/// one, and revokes the user's tokens); an admin's own goes through the profile page.
+pub async fn reset_password(Admin(me): Admin, Posted(form): Posted<ResetForm>) -> Result<HttpResponse, WebError> {
+    let user = me.platform.find_user(form.email.trim()).await?.value;
+    me.platform.change_password(&user.id, None, &form.new_password).await?;
     Ok(see_other("/admin"))
 }

@@ -116,4 +116,18 @@ async fn admins_create_staff_who_open_the_till_and_no_one_else_may() {
     assert_eq!(cashier.get("/admin").await.status, StatusCode::FORBIDDEN);
     let role = stack.sql("002", &format!("SELECT role FROM users WHERE email = '{email}'"));
     assert_eq!(role.trim(), "staff");
+
+    // Ann forgot her password: only the admin resets it, and her session ends.
+    let mut ann_browser = Browser::logged_in(&console, &stack, &ann.email).await;
+    let reset = [("email", ann.email.as_str()), ("new_password", "reset by the admin")];
+    assert_eq!(staff.post("/admin/passwords", &reset).await.status, StatusCode::FORBIDDEN);
+    let done = admin.post("/admin/passwords", &reset).await;
+    assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, Some("/admin")), "{}", done.body);
+    assert_eq!(ann_browser.get("/pools").await.location(), Some("/login"), "her old session is over");
+    let old = [("email", ann.email.as_str()), ("password", crate::support::PASSWORD)];
+    assert_eq!(Browser::new(&console).post("/login", &old).await.status, StatusCode::UNAUTHORIZED);
+    let new = [("email", ann.email.as_str()), ("password", "reset by the admin")];
+    assert_eq!(Browser::new(&console).post("/login", &new).await.status, StatusCode::SEE_OTHER);
+    let nobody = [("email", "nobody@console.test"), ("new_password", "reset by the admin")];
+    refused_in_words(&admin.post("/admin/passwords", &nobody).await, StatusCode::NOT_FOUND);
 }
