@@ -156,14 +156,17 @@ async fn customer_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool>
             println!("Group {} created; you own it. Invite people from \"Manage a group I own\".", group.id);
         }
         8 => manage_group(api, session).await?,
-        9 => {
-            app.store.forget()?;
-            println!("Logged out.");
-            return Ok(true);
-        }
+        9 => return log_out(app).await,
         _ => return Ok(true),
     }
     Ok(false)
+}
+
+/// Revokes the session's token on the platform, as `loyalty logout` does, and forgets it.
+async fn log_out(app: &App) -> Outcome<bool> {
+    let (_, revoked) = app.log_out().await?;
+    println!("{}", if revoked { "Logged out." } else { "Logged out here (the token lapses at its expiry)." });
+    Ok(true)
 }
 
 /// The owner's menu for one of their groups: members, invitations, rights, hand-over.
@@ -326,11 +329,7 @@ async fn staff_menu(app: &App, api: &Api, session: &Session) -> Outcome<bool> {
             .await?;
             println!("Staff account {} created in region {}.", user.id, user.home_region);
         }
-        "Log out" => {
-            let (_, revoked) = app.log_out().await?;
-            println!("{}", if revoked { "Logged out." } else { "Logged out here (the token lapses at its expiry)." });
-            return Ok(true);
-        }
+        "Log out" => return log_out(app).await,
         _ => return Ok(true),
     }
     Ok(false)
@@ -350,8 +349,8 @@ async fn pick_item(api: &Api, region: &str) -> Outcome<Option<String>> {
 /// Find the customer, pick the group, pick items and quantities from this region's
 /// menu, confirm the total, then bill.
 async fn bill(api: &Api, region: &str) -> Outcome<()> {
-    let customer = ask("Customer id")?;
-    let user = actions::profile(api, customer.trim()).await?;
+    let customer = actions::customer(api, ask("Customer email or id")?.trim()).await?;
+    let user = actions::profile(api, &customer).await?;
     println!("Customer: {} ({})", user.full_name, user.email);
     let groups: Vec<String> = user.groups.iter().map(ToString::to_string).collect();
     let group = groups.get(choose("Into which group?", &groups)?).cloned();

@@ -53,18 +53,19 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
     let group = stack.new_group(&staff, "Menu club", "Rennes", "001").await;
     let code = stack.invitation_code(&staff, group.id.as_str(), false).await;
     let (staff_dir, customer_dir) = (stack.state.join("pty-staff"), stack.state.join("pty-customer"));
-    let (ann_id, ann_email, group_id) = (ann.id.to_string(), ann.email.clone(), group.id.to_string());
+    let (ann_email, group_id) = (ann.email.clone(), group.id.to_string());
 
     let url_for_staff = url.clone();
+    let ann_email_for_staff = ann_email.clone();
     tokio::task::spawn_blocking(move || {
         use expectrl::Expect;
         let mut s = menus(&url_for_staff, &staff_dir);
         log_in(&mut s, "staff@001.loyalty.local", STAFF_PASSWORD);
         s.expect("What would you like to do?").unwrap();
         choose_nth(&mut s, 0); // Bill a customer
-        s.expect("Customer id").unwrap();
+        s.expect("Customer email or id").unwrap();
         settle();
-        s.send_line(&ann_id).unwrap();
+        s.send_line(ann_email_for_staff.to_uppercase()).unwrap();
         s.expect("Customer: Stack Customer").unwrap();
         s.expect("Into which group?").unwrap();
         choose_nth(&mut s, 0); // the personal group
@@ -87,10 +88,11 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
     .unwrap();
 
     let url_for_customer = url.clone();
-    tokio::task::spawn_blocking(move || {
+    let menu_token = tokio::task::spawn_blocking(move || {
         use expectrl::Expect;
         let mut s = menus(&url_for_customer, &customer_dir);
         log_in(&mut s, &ann_email, PASSWORD);
+        let token = session_token(&customer_dir);
         s.expect("What would you like to do?").unwrap();
         choose_nth(&mut s, 2); // Join a group
         s.expect("Invitation code").unwrap();
@@ -108,11 +110,16 @@ async fn the_menus_let_staff_bill_and_a_customer_join_and_redeem() {
         s.send_line("5").unwrap();
         s.expect("redeemed 5 points").unwrap();
         s.expect("What would you like to do?").unwrap();
-        choose_nth(&mut s, 10); // Quit
+        choose_nth(&mut s, 9); // Log out
+        s.expect("Logged out.").unwrap();
         s.expect(expectrl::Eof).unwrap();
+        token
     })
     .await
     .unwrap();
+    // Logging out from the menu revokes the token on the platform, as `logout` does.
+    let res = stack.get(&format!("/v1/users/{}", ann.id), Some(&menu_token)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     let personal: Group = expect_json(
         stack.get(&format!("/v1/groups/{}", ann.personal_group_id), Some(&ann_token)).await,
