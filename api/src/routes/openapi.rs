@@ -62,7 +62,10 @@ impl IntoParams for Keyed {
             (a group they are not in, another customer's account, a group's invitations) is `404 not_found`, \
             worded as for a missing thing; staff may not bill themselves (admins may); staff who are not members \
             are refused a redemption with 403 (they see every group); a ledger entry's `actor_id` is null only \
-            for entries older than v1.1 whose actor was no longer known."
+            for entries older than v1.1 whose actor was no longer known. Operations added since, each described \
+            where it is: logout (`DELETE /v1/users/{uid}/sessions`), role changes (`PATCH /v1/users/{uid}` \
+            `role`), password changes and resets (`PUT /v1/users/{uid}/password`), staff finding a user by email \
+            (`GET /v1/users?email=`)."
     ),
     paths(
         health::liveness, health::readiness, health::render_metrics,
