@@ -1,8 +1,9 @@
 //! Admin pages: the regions' status as the router sees it, a few of the router's figures
-//! from its metrics, creating staff accounts and resetting a user's password.
+//! from its metrics, creating staff accounts, changing a user's role and resetting a
+//! user's password.
 
 use actix_web::{HttpResponse, web};
-use contract::dto::{NewUser, RegionStatus, Role};
+use contract::dto::{NewUser, RegionStatus, Role, UserPatch};
 use contract::text::{Name, Password, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -137,6 +138,15 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
                 label for="home_region" { "Store region" } select #home_region name="home_region" { (region_options(&regions)) }
                 p { button type="submit" { "Create staff" } }
             }
+            h2 { "Change a user's role" }
+            p.muted { "Staff who leave become customers: their sessions end, and the till is closed to them." }
+            form method="post" action="/admin/roles" {
+                (csrf_field(&me.visitor))
+                label for="role_email" { "Their email" } input #role_email name="email" type="email" required;
+                label for="role" { "Role" }
+                select #role name="role" { option value="customer" { "customer" } option value="staff" { "staff" } option value="admin" { "admin" } }
+                p { button type="submit" { "Change the role" } }
+            }
             h2 { "Reset a user's password" }
             p.muted { "For someone who has forgotten theirs: every session of theirs ends." }
             form method="post" action="/admin/passwords" {
@@ -200,5 +210,19 @@ pub struct ResetForm {
 pub async fn reset_password(Admin(me): Admin, Posted(form): Posted<ResetForm>) -> Result<HttpResponse, WebError> {
     let user = me.platform.find_user(form.email.trim()).await?.value;
     me.platform.change_password(&user.id, None, &form.new_password).await?;
+    Ok(see_other("/admin"))
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    email: String,
+    role: Role,
+}
+
+/// Gives another user a role (the platform revokes their tokens, which carry the old one).
+pub async fn change_role(Admin(me): Admin, Posted(form): Posted<RoleForm>) -> Result<HttpResponse, WebError> {
+    let user = me.platform.find_user(form.email.trim()).await?.value;
+    let patch = UserPatch { role: Some(form.role), ..UserPatch::default() };
+    me.platform.update_user(&user.id, &patch).await?;
     Ok(see_other("/admin"))
 }

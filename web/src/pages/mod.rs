@@ -65,5 +65,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/till/returns", web::post().to(offers::take_return))
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/staff", web::post().to(admin::create_staff))
+        .route("/admin/roles", web::post().to(admin::change_role))
         .route("/admin/passwords", web::post().to(admin::reset_password));
 }

@@ -117,6 +117,21 @@ async fn admins_create_staff_who_open_the_till_and_no_one_else_may() {
     let role = stack.sql("002", &format!("SELECT role FROM users WHERE email = '{email}'"));
     assert_eq!(role.trim(), "staff");
 
+    // The cashier leaves: the admin makes them a customer, and the till is closed at once.
+    let demote = [("email", email.as_str()), ("role", "customer")];
+    assert_eq!(staff.post("/admin/roles", &demote).await.status, StatusCode::FORBIDDEN);
+    let done = admin.post("/admin/roles", &demote).await;
+    assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, Some("/admin")), "{}", done.body);
+    // Their token is revoked (in 001, Ann's region, within a poll): the first page that
+    // asks the platform as them then ends the session.
+    let (find, asked) = (format!("/till?user_id={}", ann.id), std::time::Instant::now());
+    while cashier.get(&find).await.location() != Some("/login") {
+        assert!(asked.elapsed() < std::time::Duration::from_secs(5), "their session goes on");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(cashier.post("/login", &login).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(cashier.get("/till").await.status, StatusCode::FORBIDDEN, "a customer now");
+
     // Ann forgot her password: only the admin resets it, and her session ends.
     let mut ann_browser = Browser::logged_in(&console, &stack, &ann.email).await;
     let reset = [("email", ann.email.as_str()), ("new_password", "reset by the admin")];
