@@ -57,12 +57,12 @@ async fn follow(state: &AppState, destination: RegionId) {
 async fn drain_once(state: &AppState, destination: RegionId) -> Result<usize, ApiError> {
     let limit = state.config.relay.batch_size;
     let region = destination.to_string();
-    let rows = state.db.run(move |conn| Ok(outbox::claim_due(conn, &region, limit, CLAIM_SECS)?)).await?;
+    let claimed_for = region.clone();
+    let rows = state.db.run(move |conn| Ok(outbox::claim_due(conn, &claimed_for, limit, CLAIM_SECS)?)).await?;
     let count = rows.len();
     if count == 0 {
         return Ok(0);
     }
-    let region = destination.to_string();
     let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(1);
     let (delivered, undelivered) = deliver(state, destination, &rows).await;
     if !delivered.is_empty() {
