@@ -159,10 +159,6 @@ impl Application {
                 config.auth.login_max_failures,
                 Duration::from_secs(config.auth.login_lockout_secs),
             ),
-            password_lockout: Lockout::password_checks(
-                config.auth.login_max_failures,
-                Duration::from_secs(config.auth.login_lockout_secs),
-            ),
             join_lockout: Lockout::joins(
                 config.groups.join_max_failures,
                 Duration::from_secs(config.groups.join_lockout_secs),

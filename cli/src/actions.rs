@@ -147,16 +147,24 @@ fn new_bill(user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)
 }
 
 /// Bills with one fresh Idempotency-Key, retried with it until a definite answer.
-/// The customer's id: `user` itself, or found by email (what a customer tells the till).
-pub async fn customer(api: &Api, user: &str) -> Outcome<String> {
+/// The customer a till names: by email (what a customer tells it) or by id.
+pub async fn customer(api: &Api, user: &str) -> Outcome<User> {
     match user.contains('@') {
-        true => Ok(value(api.find_user(user).await)?.id.to_string()),
+        true => value(api.find_user(user).await),
+        false => profile(api, user).await,
+    }
+}
+
+/// The id of the customer a till names, looked up only when it is an email.
+async fn customer_id(api: &Api, user: &str) -> Outcome<String> {
+    match user.contains('@') {
+        true => Ok(customer(api, user).await?.id.to_string()),
         false => Ok(user.to_owned()),
     }
 }
 
 pub async fn bill(api: &Api, user: &str, group: Option<&str>, store: &str, lines: &[(String, u32)]) -> Outcome<Bill> {
-    let user = customer(api, user).await?;
+    let user = customer_id(api, user).await?;
     value(api.bill(&new_bill(&user, group, store, lines), &client::new_key()).await)
 }
 
@@ -167,7 +175,7 @@ pub async fn quote(
     store: &str,
     lines: &[(String, u32)],
 ) -> Outcome<BillQuote> {
-    let user = customer(api, user).await?;
+    let user = customer_id(api, user).await?;
     value(api.quote(&new_bill(&user, group, store, lines)).await)
 }
 

@@ -349,8 +349,7 @@ async fn pick_item(api: &Api, region: &str) -> Outcome<Option<String>> {
 /// Find the customer, pick the group, pick items and quantities from this region's
 /// menu, confirm the total, then bill.
 async fn bill(api: &Api, region: &str) -> Outcome<()> {
-    let customer = actions::customer(api, ask("Customer email or id")?.trim()).await?;
-    let user = actions::profile(api, &customer).await?;
+    let user = actions::customer(api, ask("Customer email or id")?.trim()).await?;
     println!("Customer: {} ({})", user.full_name, user.email);
     let groups: Vec<String> = user.groups.iter().map(ToString::to_string).collect();
     let group = groups.get(choose("Into which group?", &groups)?).cloned();

@@ -37,10 +37,10 @@ impl Lockout {
         Lockout::new("join", max_failures, max_lockout)
     }
 
-    /// Wrong current passwords given to a password change, counted per user: only the
-    /// holder of one of their tokens can try, so the user is the subject.
-    pub fn password_checks(max_failures: u32, max_lockout: Duration) -> Lockout {
-        Lockout::new("password", max_failures, max_lockout)
+    /// The same policy for wrong current passwords given to a password change, counted
+    /// per user: only the holder of one of their tokens can try, so the user is the subject.
+    pub fn for_password_checks(self) -> Lockout {
+        Lockout { kind: "password", ..self }
     }
 
     fn new(kind: &'static str, max_failures: u32, max_lockout: Duration) -> Lockout {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use contract::dto::{NewUser, Role, User, UserPatch};
 use contract::numbers::Age;
 use contract::text::{Location, Name, Password, Phone, TextKind};
-use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
+use contract::{ErrorCode, RegionId, Regional, UserId};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -31,8 +31,9 @@ pub struct Account {
     pub role: Role,
 }
 
-fn parse_password(password: &str) -> Result<String, ApiError> {
-    Password::check_length("password", password).map_err(ApiError::invalid_input)?;
+/// `password` as the field `field`, checked.
+pub fn parse_password(field: &str, password: &str) -> Result<String, ApiError> {
+    Password::check_length(field, password).map_err(ApiError::invalid_input)?;
     Ok(password.to_owned())
 }
 
@@ -57,7 +58,7 @@ impl Account {
         state.regions.ensure_local("user", home_region)?;
         Ok(Account {
             email: parse_email(&new.email)?,
-            password: parse_password(&new.password)?,
+            password: parse_password("password", &new.password)?,
             full_name: required_text::<Name>("full_name", &new.full_name)?,
             home_region,
             phone: parse_phone(new.phone.as_deref())?,
@@ -141,7 +142,13 @@ async fn create(state: &AppState, account: Account) -> Result<User, ApiError> {
 
 /// The user as the contract shows it, with the groups from the index.
 pub async fn load(state: &AppState, user_id: UserId) -> Result<User, ApiError> {
-    state.db.run(move |conn| load_with(conn, &user_id)).await
+    state
+        .db
+        .run(move |conn| {
+            let row = users::find(conn, user_id.as_str())?.ok_or_else(|| user_not_found(&user_id))?;
+            to_dto(conn, row)
+        })
+        .await
 }
 
 /// The user of this region with `email` (any case), as `load` shows them.
@@ -152,20 +159,14 @@ pub async fn find_by_email(state: &AppState, email: &str) -> Result<User, ApiErr
         .run(move |conn| {
             let row = users::find_by_email(conn, email.as_str())?
                 .ok_or_else(|| ApiError::not_found("no user with this email"))?;
-            let group_ids = users::group_ids(conn, row.id.as_str())?;
-            to_dto(row, group_ids)
+            to_dto(conn, row)
         })
         .await
 }
 
-/// `load` on a connection the caller holds.
-fn load_with(conn: &mut PgConnection, user_id: &UserId) -> Result<User, ApiError> {
-    let row = users::find(conn, user_id.as_str())?.ok_or_else(|| user_not_found(user_id))?;
-    let group_ids = users::group_ids(conn, user_id.as_str())?;
-    to_dto(row, group_ids)
-}
-
-fn to_dto(row: users::UserRow, group_ids: Vec<GroupId>) -> Result<User, ApiError> {
+/// `row` as the contract shows it, with its groups from the index.
+fn to_dto(conn: &mut PgConnection, row: users::UserRow) -> Result<User, ApiError> {
+    let group_ids = users::group_ids(conn, row.id.as_str())?;
     Ok(User {
         home_region: row.id.region(),
         id: row.id,
@@ -290,7 +291,8 @@ pub async fn bootstrap(state: &AppState, deadline: Instant) -> anyhow::Result<()
     for (email, password, role) in wanted {
         let account = Account {
             email: Email::parse(&email).ok_or_else(|| anyhow::anyhow!("bootstrap email {email:?} is not valid"))?,
-            password: parse_password(&password).map_err(|e| anyhow::anyhow!("bootstrap password: {}", e.message))?,
+            password: parse_password("password", &password)
+                .map_err(|e| anyhow::anyhow!("bootstrap password: {}", e.message))?,
             full_name: format!("Bootstrap {}", role.as_str()),
             home_region: config.region,
             phone: None,

@@ -55,10 +55,7 @@ pub async fn run(state: web::Data<AppState>) {
             closed_invitations: chrono::Duration::days(i64::from(state.config.groups.invitations_kept_days)),
             login_networks: chrono::Duration::days(i64::from(state.config.auth.known_network_days)),
             failed_attempts: chrono::Duration::from_std(
-                [state.login_lockout, state.join_lockout, state.password_lockout]
-                    .iter()
-                    .map(|l| l.forget_after())
-                    .fold(TWO_MINUTES, Duration::max),
+                state.login_lockout.forget_after().max(state.join_lockout.forget_after()).max(TWO_MINUTES),
             )
             .unwrap_or(chrono::Duration::days(60)),
         };

@@ -53,7 +53,6 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub login_lockout: Lockout,
     pub join_lockout: Lockout,
-    pub password_lockout: Lockout,
     pub hashing: Hashing,
     pub catalogue: catalogue::CatalogueCache,
     pub discounts: discounts::DiscountCache,

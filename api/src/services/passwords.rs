@@ -5,14 +5,13 @@
 //! session.
 
 use contract::dto::PasswordChange;
-use contract::text::{Password, TextKind};
 use contract::{ErrorCode, UserId};
 use diesel::prelude::*;
 
 use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{lockouts, users};
 use crate::error::ApiError;
-use crate::services::accounts::user_not_found;
+use crate::services::accounts::{parse_password, user_not_found};
 use crate::services::sessions::count_failure;
 use crate::services::{AppState, revocations};
 
@@ -31,13 +30,13 @@ pub async fn change(
             user_not_found(&user_id)
         });
     }
-    Password::check_length("new_password", &change.new_password).map_err(ApiError::invalid_input)?;
+    let new_password = parse_password("new_password", &change.new_password)?;
     let current = change.current_password.clone();
     if own && current.is_none() {
         // A refusal, not bad input: the same body is valid from an admin for another user.
         return Err(ApiError::forbidden("changing your own password needs current_password"));
     }
-    let lockout = state.password_lockout;
+    let lockout = state.login_lockout.for_password_checks();
     let id = user_id.to_string();
     let (row, locked) =
         state.db.run(move |conn| Ok((users::find(conn, &id)?, lockouts::locked_for(conn, lockout.kind, &id)?))).await?;
@@ -51,7 +50,6 @@ pub async fn change(
 
     let old_hash = row.password_hash;
     let checked_hash = old_hash.clone();
-    let new_password = change.new_password.clone();
     let new_hash = state
         .hashing
         .run(move || match current {

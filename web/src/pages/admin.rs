@@ -3,7 +3,7 @@
 //! user's password.
 
 use actix_web::{HttpResponse, web};
-use contract::dto::{NewUser, RegionStatus, Role, UserPatch};
+use contract::dto::{NewUser, RegionStatus, Role, User, UserPatch};
 use contract::text::{Name, Password, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use super::account::{region_options, see_other};
 use super::layout::{csrf_field, page};
 use crate::AppState;
 use crate::error::WebError;
-use crate::session::{Admin, Posted};
+use crate::session::{Admin, Me, Posted, Visitor};
 
 /// The router's metrics worth a glance, by their Prometheus names: the sum over all
 /// label sets of each.
@@ -138,23 +138,27 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
                 label for="home_region" { "Store region" } select #home_region name="home_region" { (region_options(&regions)) }
                 p { button type="submit" { "Create staff" } }
             }
-            h2 { "Change a user's role" }
-            p.muted { "Staff who leave become customers: their sessions end, and the till is closed to them." }
-            form method="post" action="/admin/roles" {
-                (csrf_field(&me.visitor))
-                label for="role_email" { "Their email" } input #role_email name="email" type="email" required;
-                label for="role" { "Role" }
-                select #role name="role" { option value="customer" { "customer" } option value="staff" { "staff" } option value="admin" { "admin" } }
-                p { button type="submit" { "Change the role" } }
-            }
-            h2 { "Reset a user's password" }
-            p.muted { "For someone who has forgotten theirs: every session of theirs ends." }
-            form method="post" action="/admin/passwords" {
-                (csrf_field(&me.visitor))
-                label for="reset_email" { "Their email" } input #reset_email name="email" type="email" required;
-                label for="new_password" { "New password" } input #new_password name="new_password" type="password" required minlength=(Password::MIN) maxlength=(Password::MAX) autocomplete="new-password";
-                p { button type="submit" { "Reset the password" } }
-            }
+            (by_email(&me.visitor, ByEmail {
+                title: "Change a user's role",
+                note: "Staff who leave become customers: their sessions end, and the till is closed to them.",
+                action: "/admin/roles",
+                field_id: "role_email",
+                fields: html! {
+                    label for="role" { "Role" }
+                    select #role name="role" { option value="customer" { "customer" } option value="staff" { "staff" } option value="admin" { "admin" } }
+                },
+                button: "Change the role",
+            }))
+            (by_email(&me.visitor, ByEmail {
+                title: "Reset a user's password",
+                note: "For someone who has forgotten theirs: every session of theirs ends.",
+                action: "/admin/passwords",
+                field_id: "reset_email",
+                fields: html! {
+                    label for="new_password" { "New password" } input #new_password name="new_password" type="password" required minlength=(Password::MIN) maxlength=(Password::MAX) autocomplete="new-password";
+                },
+                button: "Reset the password",
+            }))
         },
     ))
 }
@@ -199,6 +203,34 @@ pub async fn create_staff(Admin(me): Admin, Posted(form): Posted<StaffForm>) -> 
     Ok(see_other("/admin"))
 }
 
+/// A form that acts on the user whose email it asks for; `fields` say what it sets.
+struct ByEmail {
+    title: &'static str,
+    note: &'static str,
+    action: &'static str,
+    field_id: &'static str,
+    fields: Markup,
+    button: &'static str,
+}
+
+fn by_email(visitor: &Visitor, form: ByEmail) -> Markup {
+    html! {
+        h2 { (form.title) }
+        p.muted { (form.note) }
+        form method="post" action=(form.action) {
+            (csrf_field(visitor))
+            label for=(form.field_id) { "Their email" } input id=(form.field_id) name="email" type="email" required;
+            (form.fields)
+            p { button type="submit" { (form.button) } }
+        }
+    }
+}
+
+/// The user an admin's form names by email.
+async fn named_user(me: &Me, email: &str) -> Result<User, WebError> {
+    Ok(me.platform.find_user(email.trim()).await?.value)
+}
+
 #[derive(Deserialize)]
 pub struct ResetForm {
     email: String,
@@ -208,7 +240,7 @@ pub struct ResetForm {
 /// Sets another user's password (the platform lets an admin do so without the current
 /// one, and revokes the user's tokens); an admin's own goes through the profile page.
 pub async fn reset_password(Admin(me): Admin, Posted(form): Posted<ResetForm>) -> Result<HttpResponse, WebError> {
-    let user = me.platform.find_user(form.email.trim()).await?.value;
+    let user = named_user(&me, &form.email).await?;
     me.platform.change_password(&user.id, None, &form.new_password).await?;
     Ok(see_other("/admin"))
 }
@@ -221,7 +253,7 @@ pub struct RoleForm {
 
 /// Gives another user a role (the platform revokes their tokens, which carry the old one).
 pub async fn change_role(Admin(me): Admin, Posted(form): Posted<RoleForm>) -> Result<HttpResponse, WebError> {
-    let user = me.platform.find_user(form.email.trim()).await?.value;
+    let user = named_user(&me, &form.email).await?;
     let patch = UserPatch { role: Some(form.role), ..UserPatch::default() };
     me.platform.update_user(&user.id, &patch).await?;
     Ok(see_other("/admin"))
