@@ -21,6 +21,33 @@ pub fn locked_for(conn: &mut PgConnection, kind: &str, subject: &str) -> QueryRe
     Ok(seconds.map(|s| s.unsigned_abs()))
 }
 
+/// Counts an attempt of `subject` as a failure (until `clear` says it succeeded), unless
+/// the subject is locked out: its failures so far, or `None` while locked. Attempts at
+/// once queue on the row, so one that would lock the subject does so (in its transaction)
+/// before the next is counted.
+pub fn attempt(conn: &mut PgConnection, kind: &str, subject: &str, forget_after_secs: f64) -> QueryResult<Option<u32>> {
+    #[derive(QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = Integer)]
+        failures: i32,
+    }
+    let counted: Option<Counted> = diesel::sql_query(
+        "INSERT INTO lockouts AS l (kind, subject, failures) VALUES ($1, $2, 1)
+         ON CONFLICT (kind, subject) DO UPDATE SET
+             failures = CASE WHEN l.last_failure < now() - make_interval(secs => $3) THEN 1
+                             ELSE l.failures + 1 END,
+             last_failure = now()
+         WHERE l.locked_until IS NULL OR l.locked_until <= now()
+         RETURNING failures",
+    )
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(subject)
+    .bind::<Double, _>(forget_after_secs)
+    .get_result(conn)
+    .optional()?;
+    Ok(counted.map(|c| c.failures.unsigned_abs()))
+}
+
 /// Counts a failure of `subject`; its failures so far. A subject whose last failure is
 /// more than `forget_after_secs` old starts again from one.
 pub fn count_failure(conn: &mut PgConnection, kind: &str, subject: &str, forget_after_secs: f64) -> QueryResult<u32> {

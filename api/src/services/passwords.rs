@@ -12,7 +12,7 @@ use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{lockouts, users};
 use crate::error::ApiError;
 use crate::services::accounts::{parse_password, user_not_found};
-use crate::services::sessions::count_failure;
+use crate::services::sessions::take_attempt;
 use crate::services::{AppState, revocations};
 
 pub async fn change(
@@ -38,10 +38,21 @@ pub async fn change(
     }
     let lockout = state.login_lockout.for_password_checks();
     let id = user_id.to_string();
-    let (row, locked) =
-        state.db.run(move |conn| Ok((users::find(conn, &id)?, lockouts::locked_for(conn, lockout.kind, &id)?))).await?;
+    let checked = current.is_some();
+    let (row, admitted) = state
+        .db
+        .run(move |conn| {
+            let row = users::find(conn, &id)?;
+            // A guess is counted before it is checked; an admin's reset guesses nothing.
+            let admitted = match (&row, checked) {
+                (Some(_), true) => take_attempt(conn, lockout, &id)?,
+                _ => Ok(()),
+            };
+            Ok((row, admitted))
+        })
+        .await?;
     let row = row.ok_or_else(|| user_not_found(&user_id))?;
-    if let (Some(_), Some(retry_after)) = (&current, locked) {
+    if let Err(retry_after) = admitted {
         return Err(ApiError {
             retry_after: Some(retry_after),
             ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
@@ -58,9 +69,7 @@ pub async fn change(
         })
         .await??;
     let id = user_id.to_string();
-    let checked = change.current_password.is_some();
     let Some(new_hash) = new_hash else {
-        state.db.run(move |conn| Ok(count_failure(conn, lockout, &id)?)).await?;
         metrics::counter!("password_change_refusals_total").increment(1);
         return Err(ApiError::forbidden("the current password is wrong"));
     };

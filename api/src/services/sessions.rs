@@ -39,7 +39,15 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
                 (Some(row), Some(network)) if watched => login_networks::known(conn, row.id.as_str(), network)?,
                 _ => false,
             };
-            Ok(if watched && !known { LoginGate::Watched } else { LoginGate::Open(row) })
+            if watched && !known {
+                return Ok(LoginGate::Watched);
+            }
+            // The password is about to be tried: counted first, so logins sent at once
+            // cannot all pass the check above before any of them has failed.
+            Ok(match take_attempt(conn, lockout, &who)? {
+                Err(retry_after) => LoginGate::LockedOut(retry_after),
+                Ok(()) => LoginGate::Open(row),
+            })
         })
         .await?;
     let row = match gate {
@@ -70,14 +78,7 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
         Some(row) if valid => row,
         _ => {
             let failed = email.as_str().to_owned();
-            state
-                .db
-                .run(move |conn| {
-                    count_failure(conn, lockout, &subject)?;
-                    email_failures::count(conn, &failed)?;
-                    Ok(())
-                })
-                .await?;
+            state.db.run(move |conn| Ok(email_failures::count(conn, &failed)?)).await?;
             return Err(wrong());
         }
     };
@@ -104,6 +105,25 @@ enum LoginGate {
     Watched,
     /// The password may be tried; the user, if the email is anyone's.
     Open(Option<users::UserRow>),
+}
+
+/// Takes one attempt of `subject` before what it guards is checked: `Err(seconds to wait)`
+/// while `lockout` holds it; else the attempt counts as a failure until
+/// `lockouts::clear` forgets it, and locks the subject once the policy says so. Counted
+/// first, in one transaction, so that of attempts sent at once only as many are checked
+/// as the policy allows: counted after the check, 40 wrong current passwords sent at once
+/// through the router were all checked.
+pub fn take_attempt(conn: &mut PgConnection, lockout: Lockout, subject: &str) -> QueryResult<Result<(), u64>> {
+    conn.transaction(|conn| {
+        let forget_after = lockout.forget_after().as_secs_f64();
+        let Some(failures) = lockouts::attempt(conn, lockout.kind, subject, forget_after)? else {
+            return Ok(Err(lockouts::locked_for(conn, lockout.kind, subject)?.unwrap_or(1)));
+        };
+        if let Some(wait) = lockout.wait_after(failures) {
+            lockouts::lock(conn, lockout.kind, subject, wait.as_secs_f64())?;
+        }
+        Ok(Ok(()))
+    })
 }
 
 /// Counts a failure of `subject` for the whole region, and locks it out once `lockout`

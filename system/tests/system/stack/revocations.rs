@@ -138,3 +138,42 @@ async fn a_revoked_token_is_refused_in_every_region_within_a_poll() {
     let took = refused_after(&stack, &group_path, &token).await;
     eprintln!("with 003 down, a logout in 001 was refused by 002 after {took:?}");
 }
+
+/// A stolen token fired at the password change many times at once, through the router:
+/// only `auth.login_max_failures` (5) guesses are checked before the lockout refuses the
+/// rest unchecked, and the right password then waits too. Logins likewise.
+#[tokio::test]
+async fn a_burst_of_password_guesses_is_checked_only_until_the_lockout() {
+    let stack = Stack::start(1);
+    let (user, token) = stack.customer("002").await;
+    let path = format!("/v1/users/{}/password", user.id);
+    let guesses = (0..40).map(|n| {
+        let body = json!({"current_password": format!("guess number {n}"), "new_password": "a brand new passphrase"});
+        let (stack, path, token) = (&stack, &path, &token);
+        async move { stack.request(reqwest::Method::PUT, path, Some(token), Some(&body)).await.status() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::FORBIDDEN).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    eprintln!("40 guesses at once: {checked} checked (403), {refused} refused (429)");
+    assert_eq!(checked + refused, 40, "{statuses:?}");
+    assert!(checked <= 5, "{checked} guesses were checked against the password");
+    let right = json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"});
+    let res = stack.request(reqwest::Method::PUT, &path, Some(&token), Some(&right)).await;
+    assert!(res.headers().contains_key("retry-after"));
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    expect_json::<User>(stack.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
+
+    // The same for logins of one email from one address: five passwords are tried.
+    let (victim, _) = stack.customer("003").await;
+    let logins = (0..40).map(|n| {
+        let body = json!({"email": victim.email, "password": format!("guess number {n}")});
+        let stack = &stack;
+        async move { stack.post("/v1/sessions", None, &body).await.status() }
+    });
+    let statuses = futures_util::future::join_all(logins).await;
+    let tried = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    eprintln!("40 logins at once: {tried} passwords tried (401), {refused} refused (429)");
+    assert_eq!((tried, refused), (5, 35), "{statuses:?}");
+}
