@@ -74,9 +74,14 @@ async fn accounts_are_global_and_found_by_email() {
         expect_json(stack.get(&find(&cleo.email.to_uppercase()), Some(&staff)).await, StatusCode::OK).await;
     assert_eq!(found.id, cleo.id);
     expect_error(stack.get(&find("nobody@stack.test"), Some(&staff)).await, StatusCode::NOT_FOUND, "not_found").await;
-    let probes = [ann.email.as_str(), "nobody@stack.test"];
+    let probes = [ann.email.as_str(), "nobody@stack.test", "nul%00@stack.test"];
     for email in probes {
         expect_error(stack.get(&find(email), Some(&cleo_token)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    // Crafted queries: none, twice, or not an email, answered in the envelope.
+    let twice = format!("{}&email=nobody%40stack.test", find(&cleo.email));
+    for path in ["/v1/users", "/v1/users?mail=x", twice.as_str(), "/v1/users?email=nul%00%40stack.test"] {
+        expect_error(stack.get(path, Some(&staff)).await, StatusCode::BAD_REQUEST, "invalid_input").await;
     }
 
     // The router answers malformed and unknown ids itself, and never forwards /internal.
@@ -223,6 +228,9 @@ async fn a_region_that_is_down_fails_fast_and_the_others_keep_working() {
         })
         .await;
 
+    let (dora, dora_token) = stack.customer("002").await;
+    let staff1 = stack.staff("001").await;
+
     stack.kill_api("002", 0);
     stack
         .eventually("the router sees region 002 down", || async {
@@ -246,6 +254,20 @@ async fn a_region_that_is_down_fails_fast_and_the_others_keep_working() {
     let (carl, _) = stack.customer("003").await;
     assert_eq!(carl.home_region.as_str(), "003");
     assert_eq!(stack.get(&format!("/v1/users/{}", ann.id), Some(&ann_token)).await.status(), StatusCode::OK);
+    // A password change of one of 002's users waits for 002, and finding them by email
+    // too; finding a user of another region does not.
+    let change = json!({"current_password": PASSWORD, "new_password": "changed while down"});
+    let path = format!("/v1/users/{}/password", dora.id);
+    let res = stack.request(reqwest::Method::PUT, &path, Some(&dora_token), Some(&change)).await;
+    expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
+    let find = |email: &str| format!("/v1/users?email={}", email.replace('@', "%40"));
+    expect_error(
+        stack.get(&find(&dora.email), Some(&staff1)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "region_unavailable",
+    )
+    .await;
+    expect_json::<User>(stack.get(&find(&ann.email), Some(&staff1)).await, StatusCode::OK).await;
 
     // Healing: the region comes back and serves again, nothing restarted but it.
     stack.up();
@@ -254,6 +276,8 @@ async fn a_region_that_is_down_fails_fast_and_the_others_keep_working() {
             stack.get(&format!("/v1/groups/{}", group.id), Some(&ann_token)).await.status() == StatusCode::OK
         })
         .await;
+    // The change refused while 002 was down applied nothing: the old password still opens.
+    assert_eq!(stack.login(&dora.email, PASSWORD).await.user_id, dora.id);
 }
 
 #[tokio::test]
