@@ -48,27 +48,23 @@ pub fn attempt(conn: &mut PgConnection, kind: &str, subject: &str, forget_after_
     Ok(counted.map(|c| c.failures.unsigned_abs()))
 }
 
-/// Counts a failure of `subject`; its failures so far. A subject whose last failure is
-/// more than `forget_after_secs` old starts again from one.
-pub fn count_failure(conn: &mut PgConnection, kind: &str, subject: &str, forget_after_secs: f64) -> QueryResult<u32> {
-    #[derive(QueryableByName)]
-    struct Counted {
-        #[diesel(sql_type = Integer)]
-        failures: i32,
-    }
-    let counted: Counted = diesel::sql_query(
-        "INSERT INTO lockouts AS l (kind, subject, failures) VALUES ($1, $2, 1)
-         ON CONFLICT (kind, subject) DO UPDATE SET
-             failures = CASE WHEN l.last_failure < now() - make_interval(secs => $3) THEN 1
-                             ELSE l.failures + 1 END,
-             last_failure = now()
-         RETURNING failures",
-    )
-    .bind::<Text, _>(kind)
-    .bind::<Text, _>(subject)
-    .bind::<Double, _>(forget_after_secs)
-    .get_result(conn)?;
-    Ok(counted.failures.unsigned_abs())
+/// Takes back one of `subject`'s counted attempts (it turned out not to be a failure):
+/// the failures left, or `None` when none were counted.
+pub fn give_back(conn: &mut PgConnection, kind: &str, subject: &str) -> QueryResult<Option<u32>> {
+    let left: Option<i32> = diesel::update(lockouts::table.find((kind, subject)))
+        .filter(lockouts::failures.gt(0))
+        .set(lockouts::failures.eq(lockouts::failures - 1))
+        .returning(lockouts::failures)
+        .get_result(conn)
+        .optional()?;
+    Ok(left.map(i32::unsigned_abs))
+}
+
+/// Lifts `subject`'s lock, whatever its failures.
+pub fn unlock(conn: &mut PgConnection, kind: &str, subject: &str) -> QueryResult<usize> {
+    diesel::update(lockouts::table.find((kind, subject)))
+        .set(lockouts::locked_until.eq(None::<DateTime<Utc>>))
+        .execute(conn)
 }
 
 /// Refuses `subject` for `seconds` from now, or longer if it already is: two failures

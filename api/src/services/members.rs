@@ -14,7 +14,7 @@ use crate::services::groups::{
     Standing, group_not_found, lock_if_allowed, lock_with_standing, member_rights, record_membership,
 };
 use crate::services::invitations::{code_hash, invitation_invalid};
-use crate::services::sessions::count_failure;
+use crate::services::sessions::{give_back_attempt, take_attempt};
 
 fn not_a_member(user: &UserId, group: &GroupId) -> ApiError {
     ApiError::not_found(format!("{user} is not a member of {group}"))
@@ -48,11 +48,17 @@ pub async fn join(
     if caller.is_admin() {
         return admit(state, caller, group, user, invitation).await;
     }
+    if !caller.is(&user) {
+        // Refused before anything counts: naming another user spends nobody's attempts.
+        return Err(ApiError::forbidden("you may only add yourself to a group"));
+    }
     let lockout = state.join_lockout;
     let subject = join_subject(&caller.user_id);
     let who = subject.clone();
-    let locked = state.db.run(move |conn| Ok(lockouts::locked_for(conn, lockout.kind, &who)?)).await?;
-    if let Some(retry_after) = locked {
+    // The code is about to be tried: counted first, so joins sent at once cannot all pass
+    // the lockout before any of them has failed.
+    let admitted = state.db.run(move |conn| Ok(take_attempt(conn, lockout, &who)?)).await?;
+    if let Err(retry_after) = admitted {
         metrics::counter!("join_refusals_total", "reason" => "lockout").increment(1);
         return Err(ApiError {
             retry_after: Some(retry_after),
@@ -60,18 +66,25 @@ pub async fn join(
         });
     }
     let joined = admit(state, caller, group, user, invitation).await;
-    match &joined {
-        Ok(_) => {
-            // The member is in: a failure to forget earlier failures must not say otherwise.
-            let cleared = state.db.run(move |conn| Ok(lockouts::clear(conn, lockout.kind, &subject)?)).await;
-            if let Err(err) = cleared {
-                tracing::warn!(error = %err.message, "a join's earlier failures were not forgotten");
-            }
+    let wrong_code = matches!(&joined, Err(refusal) if refusal.code == ErrorCode::InvitationInvalid);
+    if !wrong_code {
+        // A member is in (earlier failures are forgotten) or the code was not what failed
+        // (the attempt is given back). Neither may change the answer if it fails.
+        let joined_now = joined.is_ok();
+        let settled = state
+            .db
+            .run(move |conn| {
+                if joined_now {
+                    lockouts::clear(conn, lockout.kind, &subject)?;
+                } else {
+                    give_back_attempt(conn, lockout, &subject)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(err) = settled {
+            tracing::warn!(error = %err.message, "a join's attempt was not settled");
         }
-        Err(refusal) if refusal.code == ErrorCode::InvitationInvalid => {
-            state.db.run(move |conn| Ok(count_failure(conn, lockout, &subject)?)).await?
-        }
-        Err(_) => {}
     }
     joined
 }
@@ -86,9 +99,6 @@ async fn admit(
     user: UserId,
     invitation: Option<String>,
 ) -> Result<Membership, ApiError> {
-    if !caller.is(&user) && !caller.is_admin() {
-        return Err(ApiError::forbidden("you may only add yourself to a group"));
-    }
     let hash = match invitation.as_deref() {
         // The code names its group: one for another group is refused without a lookup.
         Some(code) if code.strip_prefix(group.as_str()).is_some_and(|rest| rest.starts_with('.')) => {

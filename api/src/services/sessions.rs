@@ -126,12 +126,16 @@ pub fn take_attempt(conn: &mut PgConnection, lockout: Lockout, subject: &str) ->
     })
 }
 
-/// Counts a failure of `subject` for the whole region, and locks it out once `lockout`
-/// says so.
-pub fn count_failure(conn: &mut PgConnection, lockout: Lockout, subject: &str) -> QueryResult<()> {
-    let failures = lockouts::count_failure(conn, lockout.kind, subject, lockout.forget_after().as_secs_f64())?;
-    if let Some(wait) = lockout.wait_after(failures) {
-        lockouts::lock(conn, lockout.kind, subject, wait.as_secs_f64())?;
-    }
-    Ok(())
+/// Gives back an attempt `take_attempt` took whose outcome was no failure of what the
+/// lockout guards (a join refused because the group is full, say), and lifts the lock it
+/// may have set if the failures left call for none.
+pub fn give_back_attempt(conn: &mut PgConnection, lockout: Lockout, subject: &str) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        if let Some(left) = lockouts::give_back(conn, lockout.kind, subject)?
+            && lockout.wait_after(left).is_none()
+        {
+            lockouts::unlock(conn, lockout.kind, subject)?;
+        }
+        Ok(())
+    })
 }

@@ -284,13 +284,20 @@ async fn one_account_owns_a_bounded_number_of_groups_and_invitations() {
     expect_json::<Value>(app.post(&invitations, Some(&ann_token), &json!({})).await, StatusCode::CREATED).await;
 }
 
+/// An application whose join lockout allows three wrong codes, three customers and a
+/// group of the first.
+async fn three_guesses_allowed() -> (TestApp, [(contract::dto::User, String); 3], Group) {
+    let app = TestApp::spawn_with(|config| config.groups.join_max_failures = 3).await;
+    let customers = app.customers().await;
+    let group = app.group(&customers[0].1).await;
+    (app, customers, group)
+}
+
 /// Guessing codes locks out the one who guesses, as their token proves them; never the
 /// user a stranger names in the body.
 #[tokio::test]
 async fn guessing_codes_locks_out_the_guesser_and_nobody_else() {
-    let app = TestApp::spawn_with(|config| config.groups.join_max_failures = 3).await;
-    let [(_, ann_token), (bob, bob_token), (eve, eve_token)] = app.customers().await;
-    let group = app.group(&ann_token).await;
+    let (app, [(_, ann_token), (bob, bob_token), (eve, eve_token)], group) = three_guesses_allowed().await;
     let gid = group.id.as_str();
     let guess = |n: usize| format!("{gid}.{n:A>43}");
     // Naming Bob, however often, is refused before anything counts.
@@ -320,6 +327,37 @@ async fn guessing_codes_locks_out_the_guesser_and_nobody_else() {
     // Bob joins at once with the invitation he was given.
     let code = app.invite(&ann_token, gid, &json!({})).await.code;
     expect_json::<Value>(app.join(&bob_token, gid, bob.id.as_str(), &code).await, StatusCode::CREATED).await;
+}
+
+/// Guesses sent at once are each counted before their code is checked, so only the
+/// allowance is checked, whichever instance takes them; a refusal that is no wrong code
+/// gives its attempt back.
+#[tokio::test]
+async fn a_burst_of_guesses_is_checked_only_until_the_lockout() {
+    let (app, [(_, ann_token), (bob, bob_token), (eve, eve_token)], group) = three_guesses_allowed().await;
+    let gid = group.id.as_str();
+    let second = app.sibling().await;
+    let guesses = (0..30).map(|n| {
+        app.http
+            .raw(client::Method::POST, &format!("{}/v1/groups/{gid}/members", [&app.base, &second.base][n % 2]))
+            .bearer_auth(&eve_token)
+            .json(&json!({"user_id": eve.id, "invitation": format!("{gid}.{n:A>43}")}))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = join_all(guesses).await.into_iter().map(|res| res.unwrap().status()).collect();
+    let count = |status: StatusCode| statuses.iter().filter(|s| **s == status).count();
+    // Counted after the check, as before, 17 of 30 were checked.
+    assert_eq!((count(StatusCode::FORBIDDEN), count(StatusCode::TOO_MANY_REQUESTS)), (3, 27), "{statuses:?}");
+
+    // Bob, a member already, is refused five times with good codes: none of it locks him.
+    app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
+    for _ in 0..5 {
+        let code = app.invite(&ann_token, gid, &json!({})).await.code;
+        let res = app.join(&bob_token, gid, bob.id.as_str(), &code).await;
+        expect_error(res, StatusCode::CONFLICT, "already_member").await;
+    }
+    let other = app.group(&ann_token).await;
+    app.invite_and_join(&ann_token, other.id.as_str(), bob.id.as_str(), &bob_token, false).await;
 }
 
 /// A stranger who learnt a group's id is refused before the group's row is locked: the

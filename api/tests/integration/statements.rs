@@ -168,17 +168,24 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     assert_eq!(login_networks::purge_older_than(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
     assert_eq!(login_networks::purge_older_than(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
 
-    // Failed attempts: a lockout counted, locked, read, cleared; a failed login by email.
-    assert_eq!(lockouts::count_failure(conn, "login", "a@x.io 192.0.2.1", 600.0).unwrap(), 1);
-    assert_eq!(lockouts::count_failure(conn, "login", "a@x.io 192.0.2.1", 600.0).unwrap(), 2);
-    assert_eq!(lockouts::locked_for(conn, "login", "a@x.io 192.0.2.1").unwrap(), None);
-    assert_eq!(lockouts::lock(conn, "login", "a@x.io 192.0.2.1", 2.5).unwrap(), 1);
-    assert_eq!(lockouts::lock(conn, "login", "a@x.io 192.0.2.1", 0.5).unwrap(), 1, "the longer lock stands");
-    assert_eq!(lockouts::locked_for(conn, "login", "a@x.io 192.0.2.1").unwrap(), Some(3));
-    assert_eq!(lockouts::locked_for(conn, "join", "a@x.io 192.0.2.1").unwrap(), None, "kinds apart");
-    assert_eq!(lockouts::count_failure(conn, "login", "a@x.io 192.0.2.1", 0.0).unwrap(), 1, "a quiet subject restarts");
-    assert_eq!(lockouts::clear(conn, "login", "a@x.io 192.0.2.1").unwrap(), 1);
-    lockouts::count_failure(conn, "join", USER, 600.0).unwrap();
+    // Failed attempts: a lockout counted, locked, read, given back, cleared; a failed login by email.
+    const SUBJECT: &str = "a@x.io 192.0.2.1";
+    assert_eq!(lockouts::attempt(conn, "login", SUBJECT, 600.0).unwrap(), Some(1));
+    assert_eq!(lockouts::attempt(conn, "login", SUBJECT, 600.0).unwrap(), Some(2));
+    assert_eq!(lockouts::locked_for(conn, "login", SUBJECT).unwrap(), None);
+    assert_eq!(lockouts::lock(conn, "login", SUBJECT, 2.5).unwrap(), 1);
+    assert_eq!(lockouts::lock(conn, "login", SUBJECT, 0.5).unwrap(), 1, "the longer lock stands");
+    assert_eq!(lockouts::locked_for(conn, "login", SUBJECT).unwrap(), Some(3));
+    assert_eq!(lockouts::attempt(conn, "login", SUBJECT, 600.0).unwrap(), None, "nothing counts while locked");
+    assert_eq!(lockouts::locked_for(conn, "join", SUBJECT).unwrap(), None, "kinds apart");
+    assert_eq!(lockouts::give_back(conn, "login", SUBJECT).unwrap(), Some(1));
+    assert_eq!(lockouts::unlock(conn, "login", SUBJECT).unwrap(), 1);
+    assert_eq!(lockouts::locked_for(conn, "login", SUBJECT).unwrap(), None);
+    assert_eq!(lockouts::attempt(conn, "login", SUBJECT, 0.0).unwrap(), Some(1), "a quiet subject restarts");
+    assert_eq!(lockouts::give_back(conn, "login", SUBJECT).unwrap(), Some(0));
+    assert_eq!(lockouts::give_back(conn, "login", SUBJECT).unwrap(), None, "never below none");
+    assert_eq!(lockouts::clear(conn, "login", SUBJECT).unwrap(), 1);
+    lockouts::attempt(conn, "join", USER, 600.0).unwrap();
     assert_eq!(lockouts::purge_older_than(conn, Utc::now() - Duration::hours(1), 10).unwrap(), 0);
     assert_eq!(lockouts::purge_older_than(conn, Utc::now() + Duration::hours(1), 10).unwrap(), 1);
     for _ in 0..3 {
