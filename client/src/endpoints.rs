@@ -47,6 +47,7 @@ pub const REDEEM: Endpoint = public("POST", "/v1/groups/{gid}/redemptions");
 pub const BILL: Endpoint = public("POST", "/v1/bills");
 pub const QUOTE: Endpoint = public("POST", "/v1/bills/quote");
 pub const RETURN: Endpoint = public("POST", "/v1/bills/{bill_id}/returns");
+pub const RECEIPT: Endpoint = public("GET", "/v1/bills/{bill_id}");
 pub const CATALOGUE: Endpoint = public("GET", "/v1/regions/{rid}/catalogue");
 pub const ADD_ITEM: Endpoint = public("POST", "/v1/regions/{rid}/catalogue");
 pub const CHANGE_ITEM: Endpoint = public("PATCH", "/v1/catalogue/{item_id}");
@@ -90,6 +91,7 @@ pub const ALL: &[Endpoint] = &[
     BILL,
     QUOTE,
     RETURN,
+    RECEIPT,
     CATALOGUE,
     ADD_ITEM,
     CHANGE_ITEM,

@@ -7,7 +7,8 @@ use contract::dto::{
     ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, DiscountPatch, Discounts,
     EmailQuery, Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill,
     NewCatalogueItem, NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewSession,
-    NewUser, Offer, Offers, Page, PasswordChange, Redemption, Regions, Return, Session, User, UserGroups, UserPatch,
+    NewUser, Offer, Offers, Page, PasswordChange, Receipt, Redemption, Regions, Return, Session, User, UserGroups,
+    UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -181,6 +182,12 @@ impl Client {
     pub async fn return_bill(&self, bill_id: impl Display, new: &NewReturn, key: &str) -> Result<Reply<Return>> {
         let path = endpoints::RETURN.path(&[&bill_id]);
         self.write(endpoints::RETURN, path, Some(key), Some(new)).await
+    }
+
+    /// A bill's receipt: its lines with the units returned, and its returns.
+    pub async fn receipt(&self, bill_id: impl Display) -> Result<Reply<Receipt>> {
+        let path = endpoints::RECEIPT.path(&[&bill_id]);
+        self.read(endpoints::RECEIPT, path).await
     }
 
     /// What `bill` with the same body would come to now; writes nothing.

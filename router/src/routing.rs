@@ -52,6 +52,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         ("POST", ["v1", "bills"]) => Ok(Route::Bill),
         ("POST", ["v1", "bills", "quote"]) => Ok(Route::Quote),
         ("POST", ["v1", "bills", bill, "returns"]) => Ok(Route::Region(region_of::<EntryId>("bill", bill)?)),
+        ("GET", ["v1", "bills", bill]) if *bill != "quote" => Ok(Route::Region(region_of::<EntryId>("bill", bill)?)),
         ("POST", ["v1", "groups"]) => Ok(Route::NewGroup),
         ("GET", ["v1", "users", uid, "groups"]) => {
             uid.parse().map(Route::UserGroups).map_err(|e| id_error("user", uid, e))
@@ -76,6 +77,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouterError> {
         (_, ["v1", "sessions" | "bills"] | ["v1", "bills", "quote"] | ["v1", "bills", _, "returns"]) => {
             Err(RouterError::method_not_allowed("POST"))
         }
+        (_, ["v1", "bills", _]) => Err(RouterError::method_not_allowed("GET")),
         (_, ["v1", "groups"]) => Err(RouterError::method_not_allowed("POST")),
         _ => Err(RouterError::not_found()),
     }
@@ -121,6 +123,12 @@ mod tests {
         assert_eq!(r(Method::POST, bill), Ok(Route::Region("002".parse().unwrap())));
         assert_eq!(r(Method::POST, "/v1/bills/002-nope/returns"), Err(contract::ErrorCode::InvalidId));
         assert_eq!(r(Method::GET, "/v1/bills/quote"), Err(contract::ErrorCode::MethodNotAllowed));
+        assert_eq!(r(Method::GET, &bill.replace("/returns", "")), Ok(Route::Region("002".parse().unwrap())));
+        assert_eq!(r(Method::GET, "/v1/bills/nope"), Err(contract::ErrorCode::InvalidId));
+        assert_eq!(
+            r(Method::DELETE, "/v1/bills/002-01JD3Q6M2V8X4Y5Z6A7B8C9D0E"),
+            Err(contract::ErrorCode::MethodNotAllowed)
+        );
         assert_eq!(r(Method::POST, "/v1/groups"), Ok(Route::NewGroup));
         assert_eq!(r(Method::GET, "/v1/regions"), Ok(Route::Regions));
     }

@@ -12,6 +12,7 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 
 use super::schema::ledger_entries;
+use crate::domain::returns::{LineFigures, ReturnedLine};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = ledger_entries)]
@@ -42,6 +43,19 @@ pub struct EntryRow {
     pub debt_change: Option<i64>,
     /// A bill's lines as billed, a return's units taken back per line (`domain::returns`).
     pub lines: Option<serde_json::Value>,
+}
+
+impl EntryRow {
+    /// A bill's lines as billed; none for a bill from before bills kept them (or whose
+    /// lines do not parse: it cannot be returned).
+    pub fn line_figures(&self) -> Vec<LineFigures> {
+        self.lines.clone().and_then(|lines| serde_json::from_value(lines).ok()).unwrap_or_default()
+    }
+
+    /// The units of a bill's lines a return took back.
+    pub fn returned_lines(&self) -> Vec<ReturnedLine> {
+        self.lines.clone().and_then(|lines| serde_json::from_value(lines).ok()).unwrap_or_default()
+    }
 }
 
 /// A ledger entry to write; its time is the database's, taken as it is inserted.

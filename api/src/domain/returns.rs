@@ -45,6 +45,32 @@ pub struct BilledBill {
     pub lines: Vec<BilledLine>,
 }
 
+/// A bill's lines as billed (`figures`, in line order), with the units `returns` took
+/// back from each.
+pub fn billed_lines<'a>(
+    figures: Vec<LineFigures>,
+    returns: impl IntoIterator<Item = &'a ReturnedLine>,
+) -> Vec<BilledLine> {
+    let mut lines: Vec<BilledLine> = figures
+        .into_iter()
+        .enumerate()
+        .map(|(no, line)| BilledLine {
+            line_no: i32::try_from(no).unwrap_or(i32::MAX),
+            item_id: line.item_id,
+            qty: line.qty,
+            paid_cents: line.paid_cents,
+            points: line.points,
+            returned_qty: 0,
+        })
+        .collect();
+    for returned in returns {
+        if let Some(line) = lines.iter_mut().find(|l| l.line_no == returned.line) {
+            line.returned_qty += returned.qty;
+        }
+    }
+    lines
+}
+
 /// `total` split in proportion to `weights`, the remainder going one unit at a time to
 /// the largest fractions (then the first lines): the parts add up to `total`.
 pub fn split(total: i64, weights: &[i64]) -> Vec<i64> {

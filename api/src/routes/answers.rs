@@ -4,7 +4,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use contract::dto::{AppliedDiscount, Bill, Redemption, Return};
+use contract::dto::{AppliedDiscount, Bill, Receipt, ReceiptLine, Redemption, Return};
 use contract::{ErrorCode, GroupId};
 use diesel::QueryResult;
 use serde::Serialize;
@@ -16,6 +16,7 @@ use crate::domain::returns::ReturnRefusal;
 use crate::error::ApiError;
 use crate::services::groups::group_not_found;
 use crate::services::points::Answered;
+use crate::services::receipts;
 
 /// The answer of a decision (`db::points::Render`).
 pub fn render(write: &PointsWrite, decision: Result<&EntryRow, &Refusal>) -> QueryResult<Answer> {
@@ -105,6 +106,23 @@ fn returned(entry: &EntryRow) -> QueryResult<Return> {
         points_owed: owed,
         balance_after: entry.balance_after,
         created_on: entry.created_on,
+    })
+}
+
+/// A bill's receipt in the contract's words: the bill and its returns as they were answered.
+pub fn receipt(read: &receipts::Receipt) -> QueryResult<Receipt> {
+    let lines = read.lines.iter().map(|line| ReceiptLine {
+        item_id: line.item_id.clone(),
+        qty: line.qty,
+        paid_cents: line.paid_cents,
+        points: line.points,
+        returned_qty: line.returned_qty,
+    });
+    Ok(Receipt {
+        bill: bill(&read.bill)?,
+        actor_id: read.bill.actor_id.clone(),
+        lines: lines.collect(),
+        returns: read.returns.iter().map(returned).collect::<QueryResult<_>>()?,
     })
 }
 

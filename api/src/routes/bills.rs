@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use contract::dto::{Bill, BillQuote, NewBill, NewReturn, Return};
+use contract::dto::{Bill, BillQuote, NewBill, NewReturn, Receipt, Return};
 use contract::{EntryId, ErrorEnvelope};
 
 use crate::auth::Caller;
@@ -9,6 +9,7 @@ use crate::routes::extract::{Here, KeyedJson};
 use crate::routes::openapi::Keyed;
 use crate::services::AppState;
 use crate::services::points::{self, BillRequest};
+use crate::services::receipts;
 
 #[utoipa::path(post, path = "/v1/bills", tag = "points", security(("bearer" = [])), request_body = NewBill,
     params(Keyed),
@@ -84,4 +85,18 @@ pub async fn return_bill(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.idempotent(&caller);
     Ok(answers::respond(points::return_bill(&state, &caller, request, bill, &body).await?))
+}
+
+/// The bill's receipt: the bill as it was answered, who billed it, each line's share of
+/// what was paid and earned with the units returned so far, and the returns. For staff
+/// and admins (who take returns), the group's members and the customer it was billed to
+/// (even after leaving the group); anyone else gets `404`, as for a missing bill.
+#[utoipa::path(get, path = "/v1/bills/{bill_id}", tag = "points", security(("bearer" = [])),
+    responses((status = 200, body = Receipt), (status = 404, body = ErrorEnvelope)))]
+pub async fn read_bill(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Here(bill): Here<EntryId>,
+) -> Result<web::Json<Receipt>, ApiError> {
+    Ok(web::Json(answers::receipt(&receipts::of_bill(&state, &caller, bill).await?)?))
 }

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/bills", web::post().to(bills::create_bill))
         .route("/v1/bills/quote", web::post().to(bills::quote_bill))
         .route("/v1/bills/{bill_id}/returns", web::post().to(bills::return_bill))
+        .route("/v1/bills/{bill_id}", web::get().to(bills::read_bill))
         .route("/v1/groups/{gid}", web::get().to(groups::read_group))
         .route("/v1/regions/{rid}/catalogue", web::get().to(catalogue::list_catalogue))
         .route("/v1/groups/{gid}/transactions", web::get().to(groups::list_group_transactions))

@@ -65,7 +65,7 @@ impl IntoParams for Keyed {
             for entries older than v1.1 whose actor was no longer known. Operations added since, each described \
             where it is: logout (`DELETE /v1/users/{uid}/sessions`), role changes (`PATCH /v1/users/{uid}` \
             `role`), password changes and resets (`PUT /v1/users/{uid}/password`), staff finding a user by email \
-            (`GET /v1/users?email=`)."
+            (`GET /v1/users?email=`), a bill's receipt (`GET /v1/bills/{bill_id}`)."
     ),
     paths(
         health::liveness, health::readiness, health::render_metrics,
@@ -78,7 +78,7 @@ impl IntoParams for Keyed {
         catalogue::list_catalogue, catalogue::add_catalogue_item, catalogue::change_catalogue_item, catalogue::remove_catalogue_item,
         discounts::list_discounts, discounts::add_discount, discounts::change_discount, discounts::remove_discount,
         offers::list_offers, offers::issue_offer,
-        bills::create_bill, bills::quote_bill, bills::return_bill, redemptions::create_redemption,
+        bills::create_bill, bills::quote_bill, bills::read_bill, bills::return_bill, redemptions::create_redemption,
     ),
     modifiers(&BearerAuth)
 )]

@@ -30,6 +30,7 @@ pub mod passwords;
 pub mod peers;
 pub mod points;
 pub mod pricing;
+pub mod receipts;
 pub mod redeem_rights;
 pub mod relay;
 pub mod revocations;

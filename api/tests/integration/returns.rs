@@ -50,6 +50,15 @@ async fn returns_take_back_the_lines_share_as_billed_to_the_cent_and_point() {
         (&json!(2_251), &json!(22)),
         "the rest of the line"
     );
+    // The receipt says what each line was paid and earned, and how much of it came back.
+    let receipt = format!("/v1/bills/{}", bill["id"].as_str().unwrap());
+    let read: Value = expect_json(app.get(&receipt, Some(&staff)).await, StatusCode::OK).await;
+    assert_eq!((&read["bill"], &read["returns"]), (&bill, &json!([first, second])));
+    assert_eq!(
+        read["lines"],
+        json!([{"item_id": soup, "qty": 3, "paid_cents": 3_376, "points": 33, "returned_qty": 3},
+               {"item_id": wine, "qty": 1, "paid_cents": 899, "points": 9, "returned_qty": 0}])
+    );
     let more = json!({"lines": [{"item_id": soup, "qty": 1}]});
     expect_error(give_back(&app, &staff, &bill, "r3", more).await, StatusCode::CONFLICT, "already_returned").await;
     let rest: Value = expect_json(give_back(&app, &staff, &bill, "r4", json!({})).await, StatusCode::CREATED).await;
@@ -152,4 +161,42 @@ async fn returning_the_whole_bill_opens_its_offer_again_and_strangers_are_refuse
     let path = format!("/v1/bills/{}/returns", bill["id"].as_str().unwrap_or_default());
     expect_error(app.post(&path, Some(&staff), &json!({})).await, StatusCode::BAD_REQUEST, "missing_idempotency_key")
         .await;
+}
+
+/// A receipt is read by staff, the group's members and the customer billed, even once
+/// they have left the group; to anyone else, and for an id that is no bill, there is none.
+#[tokio::test]
+async fn a_receipt_is_for_staff_the_group_and_the_customer_billed() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff_token().await;
+    let [(_, ann_token), (bob, bob_token), (_, eve_token)] = app.customers().await;
+    let gid = app.group(&ann_token).await.id.to_string();
+    app.invite_and_join(&ann_token, &gid, bob.id.as_str(), &bob_token, true).await;
+    let soup = app.dish(&staff, "mains", 1_000).await;
+    let body =
+        json!({"user_id": bob.id, "group_id": gid, "store_region": "001", "items": [{"item_id": soup, "qty": 2}]});
+    let bill: Value = expect_json(app.post_once("/v1/bills", &staff, "b", &body).await, StatusCode::CREATED).await;
+    let receipt = format!("/v1/bills/{}", bill["id"].as_str().unwrap());
+    for token in [&staff, &ann_token, &bob_token] {
+        let read: Value = expect_json(app.get(&receipt, Some(token)).await, StatusCode::OK).await;
+        assert_eq!(read["bill"], bill);
+    }
+    expect_error(app.get(&receipt, Some(&eve_token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    expect_error(app.get(&receipt, None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let left = app.delete(&format!("/v1/groups/{gid}/members/{}", bob.id), Some(&bob_token)).await;
+    assert_eq!(left.status(), StatusCode::NO_CONTENT);
+    expect_json::<Value>(app.get(&receipt, Some(&bob_token)).await, StatusCode::OK).await;
+
+    // Ledger entries that are no bill, and ids no bill of this region can have.
+    let redeemed =
+        app.post_once(&format!("/v1/groups/{gid}/redemptions"), &ann_token, "r", &json!({"points": 1})).await;
+    let redemption: Value = expect_json(redeemed, StatusCode::CREATED).await;
+    for (id, status, code) in [
+        (redemption["id"].as_str().unwrap(), StatusCode::NOT_FOUND, "not_found"),
+        ("001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E", StatusCode::NOT_FOUND, "not_found"),
+        ("002-01JD3Q6M2V8X4Y5Z6A7B8C9D0E", StatusCode::MISDIRECTED_REQUEST, "misdirected"),
+        ("001-x'OR'1'='1", StatusCode::BAD_REQUEST, "invalid_id"),
+    ] {
+        expect_error(app.get(&format!("/v1/bills/{id}"), Some(&staff)).await, status, code).await;
+    }
 }

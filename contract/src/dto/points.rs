@@ -205,6 +205,34 @@ pub struct Return {
     pub created_on: DateTime<Utc>,
 }
 
+/// (addition) A bill as its receipt, `GET /v1/bills/{bill_id}`: the bill as it was
+/// answered, who billed it, its lines and the returns taken from it so far.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    pub bill: Bill,
+    /// Who billed it; null only for bills older than v1.1.
+    pub actor_id: Option<UserId>,
+    /// In the bill's order; empty for a bill from before bills kept their lines (it
+    /// cannot be returned).
+    pub lines: Vec<ReceiptLine>,
+    /// Oldest first.
+    pub returns: Vec<Return>,
+}
+
+/// A line of a bill: what it was paid (its share of what the bill paid, the discount
+/// taken off) and earned, fixed when it was billed, and how many of its units were
+/// returned. A return of the rest takes back exactly `paid_cents` and `points` less
+/// what earlier returns of the line took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptLine {
+    #[schema(value_type = ItemId)]
+    pub item_id: String,
+    pub qty: i64,
+    pub paid_cents: i64,
+    pub points: i64,
+    pub returned_qty: i64,
+}
+
 /// A discount a bill applied (or a quote would): v1.2 bills apply at most one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AppliedDiscount {

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use crate::db::{catalogue, groups, ledger, offers};
 use crate::domain::discounts::Terms;
 use crate::domain::points::{Change, OpenOffer, PricedItem, Refusal, Rule, Seen, decide};
-use crate::domain::returns::{BilledBill, BilledLine, LineFigures, ReturnedLine};
+use crate::domain::returns::{BilledBill, ReturnedLine, billed_lines};
 
 /// What the batch's transaction read for its deciding writes.
 pub(super) struct Read {
@@ -85,37 +85,19 @@ pub(super) fn read(conn: &mut PgConnection, deciding: &[(&str, &Rule)], lock: bo
 /// The bills of `ids` with their lines and what earlier returns took back, as returns
 /// read them. A bill's lines that do not parse are none: it cannot be returned.
 fn returned_bills(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<HashMap<String, (String, BilledBill)>> {
-    let mut bills: HashMap<String, (String, BilledBill)> = ledger::bills(conn, ids)?
-        .into_iter()
-        .map(|entry| {
-            let figures: Vec<LineFigures> =
-                entry.lines.and_then(|lines| serde_json::from_value(lines).ok()).unwrap_or_default();
-            let lines = figures
-                .into_iter()
-                .enumerate()
-                .map(|(no, line)| BilledLine {
-                    line_no: i32::try_from(no).unwrap_or(i32::MAX),
-                    item_id: line.item_id,
-                    qty: line.qty,
-                    paid_cents: line.paid_cents,
-                    points: line.points,
-                    returned_qty: 0,
-                })
-                .collect();
-            let bill = BilledBill { user_id: entry.user_id.to_string(), offer_id: entry.offer_id, lines };
-            (entry.id.to_string(), (entry.group_id.to_string(), bill))
-        })
-        .collect();
+    let mut taken: HashMap<String, Vec<ReturnedLine>> = HashMap::new();
     for back in ledger::returns_of(conn, ids)? {
-        let taken: Vec<ReturnedLine> = back.lines.and_then(|l| serde_json::from_value(l).ok()).unwrap_or_default();
-        let Some((_, bill)) = back.bill_id.and_then(|id| bills.get_mut(id.as_str())) else { continue };
-        for returned in taken {
-            if let Some(line) = bill.lines.iter_mut().find(|l| l.line_no == returned.line) {
-                line.returned_qty += returned.qty;
-            }
+        if let Some(bill) = &back.bill_id {
+            taken.entry(bill.to_string()).or_default().extend(back.returned_lines());
         }
     }
-    Ok(bills)
+    let bills = ledger::bills(conn, ids)?.into_iter().map(|entry| {
+        let returns = taken.get(entry.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let lines = billed_lines(entry.line_figures(), returns);
+        let bill = BilledBill { user_id: entry.user_id.to_string(), offer_id: entry.offer_id, lines };
+        (entry.id.to_string(), (entry.group_id.to_string(), bill))
+    });
+    Ok(bills.collect())
 }
 
 /// Whether a store's discounts issue offers by themselves, so its bills are counted.

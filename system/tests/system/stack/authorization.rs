@@ -70,6 +70,8 @@ struct World {
     admin: Person,
     group: String,
     item: String,
+    /// A bill of `redeemer`'s into G.
+    bill: String,
     /// An `offer` discount of region 002.
     discount: String,
 }
@@ -104,7 +106,7 @@ impl World {
                           "items": [{"item_id": item, "qty": 10}]});
         let res =
             stack.post_once(&stack.router, "/v1/bills", &staff_002.token, &ulid::Ulid::new().to_string(), &bill).await;
-        expect_json::<Value>(res, StatusCode::CREATED).await;
+        let bill: Value = expect_json(res, StatusCode::CREATED).await;
         let discount = new_discount(stack, &staff_002.token).await;
         World {
             owner,
@@ -120,6 +122,7 @@ impl World {
             discount,
             group,
             item,
+            bill: bill["id"].as_str().unwrap().to_owned(),
         }
     }
 
@@ -175,13 +178,11 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
             Some(json!({"email": fresh_email(), "password": PASSWORD, "full_name": "New", "home_region": "001"})),
             false,
         ),
-        "/v1/users#staff" => (
-            "/v1/users".into(),
-            Some(
-                json!({"email": fresh_email(), "password": PASSWORD, "full_name": "New staff", "home_region": "002", "role": "staff"}),
-            ),
-            false,
-        ),
+        "/v1/users#staff" => {
+            let body = json!({"email": fresh_email(), "password": PASSWORD, "full_name": "New staff",
+                              "home_region": "002", "role": "staff"});
+            ("/v1/users".into(), Some(body), false)
+        }
         "/v1/sessions" => (row.path.clone(), Some(json!({"email": world.subject.email, "password": PASSWORD})), false),
         "/v1/users/{uid}" => {
             let body = (row.method == Method::PATCH).then(|| json!({"full_name": "Sam"}));
@@ -206,11 +207,8 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
         }
         "/v1/groups/{gid}/members#for-another" => {
             let code = invitation(stack, world).await["code"].clone();
-            (
-                format!("/v1/groups/{g}/members"),
-                Some(json!({"user_id": world.bystander.user.id, "invitation": code})),
-                false,
-            )
+            let body = json!({"user_id": world.bystander.user.id, "invitation": code});
+            (format!("/v1/groups/{g}/members"), Some(body), false)
         }
         "/v1/groups/{gid}/members/{uid}" => {
             let body = (row.method == Method::PATCH).then(|| json!({"can_redeem": false}));
@@ -253,6 +251,7 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
                               "items": [{"item_id": world.item, "qty": 1}]});
             (row.path.clone(), Some(body), false)
         }
+        "/v1/bills/{bill_id}" => (format!("/v1/bills/{}", world.bill), None, false),
         "/v1/bills/{bill_id}/returns" => {
             // A bill of its own for each cell: a return takes back all of it.
             let bill = json!({"user_id": world.plain.user.id, "group_id": g, "store_region": "002",
