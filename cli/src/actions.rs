@@ -3,8 +3,8 @@
 use contract::dto::{
     ActivityPage, Bill, BillLine, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, Discounts, Group,
     GroupPatch, Invitation, InvitationSummary, MemberPatch, Membership, NewBill, NewCatalogueItem, NewDiscount,
-    NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewUser, Offer, Offers, Page, Redemption,
-    Regions, Return, Role, Session, User, UserGroups,
+    NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewUser, Offer, Offers, Page, Receipt,
+    Redemption, Regions, Return, Role, Session, User, UserGroups,
 };
 use contract::numbers::{NumberKind, PageSize};
 use serde_json::{Value, json};
@@ -177,6 +177,10 @@ pub async fn quote(
 ) -> Outcome<BillQuote> {
     let user = customer_id(api, user).await?;
     value(api.quote(&new_bill(&user, group, store, lines)).await)
+}
+
+pub async fn receipt(api: &Api, bill: &str) -> Outcome<Receipt> {
+    value(api.receipt(bill).await)
 }
 
 /// Takes back `lines` of a bill (all that is left when empty), with one fresh key.

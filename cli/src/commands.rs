@@ -138,6 +138,10 @@ pub enum Command {
     Bill(BillArgs),
     /// (staff) What a bill would come to (discount, points), billing nothing.
     Quote(BillArgs),
+    /// A bill's receipt: what each line was paid and earned, what came back, the returns.
+    Receipt {
+        bill: String,
+    },
     /// (staff) Take back a bill's items (`--item ID:QTY`), or all that is left.
     Return {
         bill: String,

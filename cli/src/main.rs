@@ -207,6 +207,10 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
                 show::quote,
             );
         }
+        Command::Receipt { bill } => {
+            let s = app.session()?;
+            app.print(&actions::receipt(&app.api(Some(&s))?, &bill).await?, show::receipt);
+        }
         Command::Return { bill, items } => {
             let s = app.session()?;
             let lines = items.iter().map(|l| parse_line(l)).collect::<Outcome<Vec<_>>>()?;

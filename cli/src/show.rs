@@ -2,7 +2,7 @@
 
 use contract::dto::{
     ActivityPage, AppliedDiscount, Audience, Bill, BillQuote, Catalogue, CatalogueItem, Discounts, Group, Invitation,
-    InvitationSummary, MemberRole, Membership, Offers, Page, Redemption, Regions, Return, User, UserGroups,
+    InvitationSummary, MemberRole, Membership, Offers, Page, Receipt, Redemption, Regions, Return, User, UserGroups,
 };
 
 pub fn money(cents: i64) -> String {
@@ -107,6 +107,20 @@ pub fn quote(q: &BillQuote) -> String {
         q.group_id,
         q.balance
     )
+}
+
+pub fn receipt(r: &Receipt) -> String {
+    let by = r.actor_id.as_ref().map(|a| format!(" by {a}")).unwrap_or_default();
+    let mut out = format!("{} on {}{by}", bill(&r.bill), r.bill.created_on.format("%Y-%m-%d %H:%M UTC"));
+    for line in &r.lines {
+        let back = if line.returned_qty > 0 { format!(", {} returned", line.returned_qty) } else { String::new() };
+        let paid = money(line.paid_cents);
+        out += &format!("\n  {} x {}: {paid} paid, {} points{back}", line.qty, line.item_id, line.points);
+    }
+    for back in &r.returns {
+        out += &format!("\n  {}", returned(back));
+    }
+    out
 }
 
 pub fn returned(r: &Return) -> String {

@@ -8,6 +8,7 @@ pub mod group;
 pub mod layout;
 pub mod offers;
 pub mod pools;
+pub mod returns;
 pub mod till;
 
 use actix_web::http::header;
@@ -61,8 +62,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/till/discounts", web::get().to(offers::discounts))
         .route("/till/discounts", web::post().to(offers::add_discount))
         .route("/till/discounts/{discount_id}/remove", web::post().to(offers::remove_discount))
-        .route("/till/returns", web::get().to(offers::returns))
-        .route("/till/returns", web::post().to(offers::take_return))
+        .route("/till/returns", web::get().to(returns::returns))
+        .route("/till/returns", web::post().to(returns::take_return))
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/staff", web::post().to(admin::create_staff))
         .route("/admin/roles", web::post().to(admin::change_role))

@@ -1,20 +1,18 @@
-//! The store's discounts (staff of the region manage them, v1.2), and returns: a bill's
-//! lines taken back, keyed like the bill (the form carries its attempt key, so a double
-//! submit returns once).
+//! The store's discounts: staff of the region manage them (v1.2).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use contract::dto::{Audience, BillLine, Discount, NewDiscount, NewReturn};
+use contract::dto::{Audience, Discount, NewDiscount};
 use contract::numbers::{self, NumberKind};
 use contract::text::{Category, Name, TextKind};
-use contract::{DiscountId, EntryId, Regional};
+use contract::{DiscountId, Regional};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::account::{Button, see_other};
 use super::layout::{csrf_field, money, page};
 use crate::error::{WebError, parsed};
-use crate::session::{Posted, Staff, attempt_key};
+use crate::session::{Posted, Staff};
 
 fn off(d: &Discount) -> String {
     match (d.percent_off, d.amount_off_cents) {
@@ -95,7 +93,7 @@ pub struct DiscountForm {
 }
 
 /// How the discounts table shows an instant; the form's fields read the same in UTC.
-const SHOWN: &str = "%d %b %Y %H:%M UTC";
+pub const SHOWN: &str = "%d %b %Y %H:%M UTC";
 
 /// A `datetime-local` field, read as UTC: empty is none.
 fn instant(field: &str, raw: &str) -> Result<Option<DateTime<Utc>>, WebError> {
@@ -142,57 +140,4 @@ pub async fn remove_discount(
 ) -> Result<HttpResponse, WebError> {
     me.platform.remove_discount(&parsed::<DiscountId>(&id, "a discount id")?).await?;
     Ok(see_other("/till/discounts"))
-}
-
-pub async fn returns(Staff(me): Staff) -> Result<Markup, WebError> {
-    Ok(page(
-        "Take a return",
-        Some(&me.visitor),
-        html! {
-            p.muted { "A return takes back what the bill paid and awarded for the items returned, as billed." }
-            form method="post" action="/till/returns" {
-                (csrf_field(&me.visitor))
-                input type="hidden" name="key" value=(client::new_key());
-                label for="bill_id" { "Bill id (on the receipt)" } input #bill_id name="bill_id" required;
-                label for="lines" { "Items returned, as item:quantity separated by commas (leave empty for the whole bill)" }
-                input #lines name="lines" placeholder="001-abc123:1";
-                p { button type="submit" { "Take the return" } }
-            }
-        },
-    ))
-}
-
-#[derive(Deserialize)]
-pub struct ReturnForm {
-    key: String,
-    bill_id: String,
-    #[serde(default)]
-    lines: String,
-}
-
-pub async fn take_return(Staff(me): Staff, Posted(form): Posted<ReturnForm>) -> Result<Markup, WebError> {
-    let bill: EntryId = parsed(&form.bill_id, "a bill id")?;
-    let mut lines = Vec::new();
-    for line in form.lines.split(',').map(str::trim).filter(|l| !l.is_empty()) {
-        let (item_id, qty) =
-            line.split_once(':').ok_or_else(|| WebError::Invalid(format!("{line:?} is not item:quantity")))?;
-        let qty = parsed(qty, "a quantity")?;
-        lines.push(BillLine { item_id: item_id.trim().to_owned(), qty });
-    }
-    let new = NewReturn { lines: Some(lines).filter(|l| !l.is_empty()) };
-    let key = attempt_key(Some(&form.key))?;
-    let taken = me.platform.return_bill(&bill, &new, &key).await?;
-    let r = &taken.value;
-    Ok(page(
-        "Returned",
-        Some(&me.visitor),
-        html! {
-            p.banner.ok role="status" #returned {
-                "Refund " (money(r.amount_cents)) "; " (r.points_reversed) " points taken back from pool " code { (r.group_id) }
-                @if r.points_owed > 0 { " (" (r.points_taken) " from its balance; it had spent the other " (r.points_owed) ", which its next bills pay back)" }
-                "." @if taken.replayed { " This return had been sent before: it was taken once." }
-            }
-            p { a href="/till/returns" { "Another return" } }
-        },
-    ))
 }

@@ -41,6 +41,14 @@ async fn staff_quote_bill_and_take_returns_with_discounts_and_offers() {
 
     let back = loyalty_json(&url, &staff, &["return", billed["id"].as_str().unwrap(), "--item", &line]).await;
     assert_eq!((&back["amount_cents"], &back["points_reversed"]), (&1_000.into(), &10.into()));
+    // The customer reads the receipt: the line, both units back, and the return.
+    let (code, receipt, _) = loyalty(&url, &customer, &["receipt", billed["id"].as_str().unwrap()]).await;
+    assert!(
+        code == 0
+            && receipt.contains(&format!("2 x {}: 10.00 paid, 10 points, 2 returned", item["id"].as_str().unwrap())),
+        "{receipt}"
+    );
+    assert!(receipt.contains(back["id"].as_str().unwrap()), "{receipt}");
     let (code, _, err) = loyalty(&url, &staff, &["return", billed["id"].as_str().unwrap()]).await;
     assert_eq!(code, 1, "nothing left to return: {err}");
     assert!(err.contains("already_returned"), "{err}");

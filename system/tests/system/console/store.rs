@@ -73,14 +73,26 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
     let pool = customer.get(&format!("/groups/{}", ann.personal_group_id)).await.body;
     assert!(pool.contains("id=\"offers\"") && pool.contains("<td>used"), "{pool}");
 
-    // A return of the whole bill, sent twice with the form's key: taken once.
-    let page = till.get("/till/returns").await.body;
+    // The bill found by the id on its receipt: its item as billed, with what is left.
+    let page = till.get(&format!("/till/returns?bill_id={bill_id}")).await.body;
+    let row = browser::between(&page, "Console stew", "</tr>");
+    assert!(row.contains("<td class=\"num\">1</td><td class=\"num\">10.00</td><td class=\"num\">0</td>"), "{row}");
     let key = browser::field(&page, "key").to_owned();
-    let fields = [("key", key.as_str()), ("bill_id", bill_id.as_str()), ("lines", "")];
+    let quantity = format!("qty_{item_id}");
+    let fields = [("key", key.as_str()), ("bill_id", bill_id.as_str()), (quantity.as_str(), "1")];
+    // Returned with the form, sent twice with its key: taken once.
     let first = till.post("/till/returns", &fields).await;
     assert!(first.body.contains("Refund 10.00; 10 points taken back"), "{}", first.body);
     let again = till.post("/till/returns", &fields).await;
     assert!(again.body.contains("it was taken once"), "{}", again.body);
+    let page = till.get(&format!("/till/returns?bill_id={bill_id}")).await.body;
+    assert!(
+        page.contains("Everything on this bill has been returned") && page.contains("refund 10.00, 10 points"),
+        "{page}"
+    );
+    let key = client::new_key();
+    let rest = till.post("/till/returns", &[("key", key.as_str()), ("bill_id", bill_id.as_str()), ("all", "1")]).await;
+    assert_eq!(rest.status, StatusCode::CONFLICT, "nothing left: {}", rest.body);
     let entries = stack
         .sql("002", &format!("SELECT count(*) FROM ledger_entries WHERE kind = 'return' AND bill_id = '{bill_id}'"));
     assert_eq!(entries.trim(), "1");

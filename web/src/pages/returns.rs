@@ -1,0 +1,158 @@
+//! Returns at the till: the staff member finds the bill by the id on its receipt, sees
+//! each item as billed with what is left to return, and takes back some of it or all.
+//! The form carries its attempt key, drawn when the bill was shown, so a double submit
+//! or a reload returns once.
+
+use std::collections::HashMap;
+
+use actix_web::web;
+use contract::EntryId;
+use contract::dto::{BillLine, Catalogue, NewReturn, Receipt};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{csrf_field, money, page};
+use super::offers::SHOWN;
+use crate::error::{WebError, parsed};
+use crate::session::{Me, Posted, Staff, attempt_key};
+
+const QTY: &str = "qty_";
+
+#[derive(Deserialize)]
+pub struct Find {
+    bill_id: Option<String>,
+}
+
+pub async fn returns(Staff(me): Staff, query: web::Query<Find>) -> Result<Markup, WebError> {
+    let asked = query.bill_id.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    let found = match asked {
+        Some(raw) => {
+            let receipt = me.platform.receipt(&parsed::<EntryId>(raw, "a bill id")?).await?.value;
+            // Named from the menu of the store the bill was made in; an item taken off
+            // it since is shown by its id.
+            let menu = me.platform.catalogue(receipt.bill.store_region).await?.value;
+            Some((receipt, menu))
+        }
+        None => None,
+    };
+    Ok(page(
+        "Take a return",
+        Some(&me.visitor),
+        html! {
+            p.muted { "A return takes back what the bill paid and awarded for the items returned, as billed." }
+            form method="get" action="/till/returns" {
+                label for="bill_id" { "Bill id (on the receipt)" }
+                input #bill_id name="bill_id" required placeholder="001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E" value=[asked];
+                p { button type="submit" { "Find the bill" } }
+            }
+            @if let Some((receipt, menu)) = &found { (bill(&me, receipt, menu)) }
+        },
+    ))
+}
+
+/// One row per item of the bill: bought, paid, returned so far and left.
+struct Item<'a> {
+    id: &'a str,
+    bought: i64,
+    paid_cents: i64,
+    returned: i64,
+}
+
+fn items(receipt: &Receipt) -> Vec<Item<'_>> {
+    let mut items: Vec<Item<'_>> = Vec::new();
+    for line in &receipt.lines {
+        match items.iter_mut().find(|i| i.id == line.item_id) {
+            Some(item) => {
+                item.bought += line.qty;
+                item.paid_cents += line.paid_cents;
+                item.returned += line.returned_qty;
+            }
+            None => items.push(Item {
+                id: &line.item_id,
+                bought: line.qty,
+                paid_cents: line.paid_cents,
+                returned: line.returned_qty,
+            }),
+        }
+    }
+    items
+}
+
+fn bill(me: &Me, receipt: &Receipt, menu: &Catalogue) -> Markup {
+    let b = &receipt.bill;
+    let names: HashMap<&str, &str> = menu.items.iter().map(|i| (i.id.as_str(), i.name.as_str())).collect();
+    let items = items(receipt);
+    let anything_left = items.iter().any(|i| i.bought > i.returned);
+    html! {
+        h2 { "Bill " code { (b.id) } }
+        p { (money(b.amount_cents)) " paid on " (b.created_on.format(SHOWN)) " by " code { (b.user_id) } ", "
+            (b.points_awarded) " points to pool " code { (b.group_id) } "." }
+        form method="post" action="/till/returns" {
+            (csrf_field(&me.visitor))
+            input type="hidden" name="key" value=(client::new_key());
+            input type="hidden" name="bill_id" value=(b.id);
+            table #lines {
+                thead { tr { th { "Item" } th.num { "Bought" } th.num { "Paid" } th.num { "Returned" } th { "Return now" } } }
+                tbody {
+                    @for item in &items {
+                        @let left = item.bought - item.returned;
+                        tr {
+                            td { label for={ (QTY) (item.id) } { (names.get(item.id).copied().unwrap_or(item.id)) } }
+                            td.num { (item.bought) } td.num { (money(item.paid_cents)) } td.num { (item.returned) }
+                            td { input.qty id={ (QTY) (item.id) } name={ (QTY) (item.id) } type="number" min="0" max=(left) value="0" disabled[left == 0]; }
+                        }
+                    }
+                }
+            }
+            @if anything_left {
+                p { button type="submit" { "Return these" } " " button.secondary type="submit" name="all" value="1" { "Return everything left" } }
+            } @else {
+                p #nothing-left { "Everything on this bill has been returned." }
+            }
+        }
+        @if !receipt.returns.is_empty() {
+            h2 { "Returns of this bill" }
+            ul #returns {
+                @for r in &receipt.returns {
+                    li { (r.created_on.format(SHOWN)) ": refund " (money(r.amount_cents)) ", " (r.points_reversed) " points (" code { (r.id) } ")" }
+                }
+            }
+        }
+    }
+}
+
+pub async fn take_return(Staff(me): Staff, Posted(form): Posted<HashMap<String, String>>) -> Result<Markup, WebError> {
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    let bill: EntryId = parsed(field("bill_id"), "a bill id")?;
+    let lines = if form.contains_key("all") {
+        None
+    } else {
+        let mut lines = Vec::new();
+        for (name, raw) in &form {
+            let Some(item_id) = name.strip_prefix(QTY) else { continue };
+            let qty: i64 = parsed(raw, "a quantity")?;
+            if qty > 0 {
+                lines.push(BillLine { item_id: item_id.to_owned(), qty });
+            }
+        }
+        if lines.is_empty() {
+            return Err(WebError::Invalid("pick at least one item to return".to_owned()));
+        }
+        Some(lines)
+    };
+    let key = attempt_key(Some(field("key")))?;
+    let taken = me.platform.return_bill(&bill, &NewReturn { lines }, &key).await?;
+    let r = &taken.value;
+    Ok(page(
+        "Returned",
+        Some(&me.visitor),
+        html! {
+            p.banner.ok role="status" #returned {
+                "Refund " (money(r.amount_cents)) "; " (r.points_reversed) " points taken back from pool " code { (r.group_id) }
+                @if r.points_owed > 0 { " (" (r.points_taken) " from its balance; it had spent the other " (r.points_owed) ", which its next bills pay back)" }
+                "." @if taken.replayed { " This return had been sent before: it was taken once." }
+            }
+            p { a href={ "/till/returns?bill_id=" (r.bill_id) } { "The bill" } " · " a href="/till/returns" { "Another return" } }
+        },
+    ))
+}
