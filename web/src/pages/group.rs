@@ -35,7 +35,10 @@ pub fn entries(items: &[LedgerEntry]) -> Markup {
                         td {
                             (e.kind.as_str())
                             @if let Some(cents) = e.amount_cents {
+                                // The receipt of the bill, or of the bill a refund was of.
+                                @let bill = e.bill_id.as_ref().unwrap_or(&e.id);
                                 @if e.bill_id.is_some() { " · refund of " } @else { " · bill of " } (money(cents))
+                                " · " a href={ "/receipts/" (bill) } { "receipt" }
                             }
                             @if let Some(debt) = e.debt_change.filter(|d| *d != 0) {
                                 @if debt > 0 { " · " (debt) " points owed" } @else { " · " (-debt) " points paid back" }

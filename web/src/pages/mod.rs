@@ -8,7 +8,7 @@ pub mod group;
 pub mod layout;
 pub mod offers;
 pub mod pools;
-pub mod returns;
+pub mod receipts;
 pub mod till;
 
 use actix_web::http::header;
@@ -51,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/groups/{gid}/redeem", web::get().to(group::review_redemption))
         .route("/groups/{gid}/redeem", web::post().to(group::redeem))
         .route("/activity", web::get().to(activity::activity))
+        .route("/receipts/{bill_id}", web::get().to(receipts::receipt))
         .route("/menus", web::get().to(activity::menus))
         .route("/till", web::get().to(till::till))
         .route("/till/review", web::get().to(till::review))
@@ -62,8 +63,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/till/discounts", web::get().to(offers::discounts))
         .route("/till/discounts", web::post().to(offers::add_discount))
         .route("/till/discounts/{discount_id}/remove", web::post().to(offers::remove_discount))
-        .route("/till/returns", web::get().to(returns::returns))
-        .route("/till/returns", web::post().to(returns::take_return))
+        .route("/till/returns", web::get().to(receipts::returns))
+        .route("/till/returns", web::post().to(receipts::take_return))
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/staff", web::post().to(admin::create_staff))
         .route("/admin/roles", web::post().to(admin::change_role))

@@ -313,6 +313,7 @@ async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
         "/till/discounts",
         "/till/returns",
         "/admin",
+        "/receipts/001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E",
         &format!("/groups/{}", ann.personal_group_id),
     ] {
         let res = anonymous.get(path).await;

@@ -1,6 +1,6 @@
 //! The console's store pages (v1.2): staff add a discount, the till's review shows it
-//! applied by the server, the bill applies it, an offer shows on the pool's page, and a
-//! return (sent twice) is taken once.
+//! applied by the server, the bill applies it, an offer shows on the pool's page, a
+//! return (sent twice) is taken once, and the customer reads the bill's receipt.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -97,5 +97,19 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
         .sql("002", &format!("SELECT count(*) FROM ledger_entries WHERE kind = 'return' AND bill_id = '{bill_id}'"));
     assert_eq!(entries.trim(), "1");
     let pool = customer.get(&format!("/groups/{}", ann.personal_group_id)).await.body;
-    assert!(pool.contains("refund of 10.00") && pool.contains("<td>open"), "the offer is open again: {pool}");
+    assert!(
+        pool.contains(&format!("refund of 10.00 · <a href=\"/receipts/{bill_id}\">receipt</a>"))
+            && pool.contains("<td>open"),
+        "the offer is open again: {pool}"
+    );
+    // Ann reads the receipt from her pool's page; a stranger, or a crafted id, reads nothing.
+    let receipt = customer.get(&format!("/receipts/{bill_id}")).await;
+    assert!(
+        receipt.body.contains("Console stew") && receipt.body.contains("Everything on this bill has been returned")
+    );
+    assert!(!receipt.body.contains("Return now"), "no return form outside the till: {}", receipt.body);
+    let (eve, _) = stack.customer("002").await;
+    let mut stranger = Browser::logged_in(&console, &stack, &eve.email).await;
+    assert_eq!(stranger.get(&format!("/receipts/{bill_id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(stranger.get("/receipts/002-x'%20OR%201=1").await.status, StatusCode::BAD_REQUEST);
 }

@@ -1,7 +1,8 @@
-//! Returns at the till: the staff member finds the bill by the id on its receipt, sees
-//! each item as billed with what is left to return, and takes back some of it or all.
-//! The form carries its attempt key, drawn when the bill was shown, so a double submit
-//! or a reload returns once.
+//! A bill's receipt: whoever the platform lets read it (the customer billed, the pool's
+//! members) sees each item as billed and what came back; at the till, staff find the
+//! bill by the id on its receipt and take back some of what is left, or all. The return
+//! form carries its attempt key, drawn when the bill was shown, so a double submit or a
+//! reload returns once.
 
 use std::collections::HashMap;
 
@@ -23,16 +24,27 @@ pub struct Find {
     bill_id: Option<String>,
 }
 
+/// The bill's receipt, and the menu of the store it was made in, which names its items
+/// (an item taken off the menu since is shown by its id).
+async fn read(me: &Me, raw: &str) -> Result<(Receipt, Catalogue), WebError> {
+    let receipt = me.platform.receipt(&parsed::<EntryId>(raw, "a bill id")?).await?.value;
+    let menu = me.platform.catalogue(receipt.bill.store_region).await?.value;
+    Ok((receipt, menu))
+}
+
+pub async fn receipt(me: Me, bill: web::Path<String>) -> Result<Markup, WebError> {
+    let (receipt, menu) = read(&me, &bill).await?;
+    Ok(page(
+        "Receipt",
+        Some(&me.visitor),
+        html! { (summary(&receipt)) (lines(false, &receipt, &menu)) (returned(&receipt)) },
+    ))
+}
+
 pub async fn returns(Staff(me): Staff, query: web::Query<Find>) -> Result<Markup, WebError> {
     let asked = query.bill_id.as_deref().map(str::trim).filter(|b| !b.is_empty());
     let found = match asked {
-        Some(raw) => {
-            let receipt = me.platform.receipt(&parsed::<EntryId>(raw, "a bill id")?).await?.value;
-            // Named from the menu of the store the bill was made in; an item taken off
-            // it since is shown by its id.
-            let menu = me.platform.catalogue(receipt.bill.store_region).await?.value;
-            Some((receipt, menu))
-        }
+        Some(raw) => Some(read(&me, raw).await?),
         None => None,
     };
     Ok(page(
@@ -45,7 +57,16 @@ pub async fn returns(Staff(me): Staff, query: web::Query<Find>) -> Result<Markup
                 input #bill_id name="bill_id" required placeholder="001-01JD3Q6M2V8X4Y5Z6A7B8C9D0E" value=[asked];
                 p { button type="submit" { "Find the bill" } }
             }
-            @if let Some((receipt, menu)) = &found { (bill(&me, receipt, menu)) }
+            @if let Some((receipt, menu)) = &found {
+                (summary(receipt))
+                form method="post" action="/till/returns" {
+                    (csrf_field(&me.visitor))
+                    input type="hidden" name="key" value=(client::new_key());
+                    input type="hidden" name="bill_id" value=(receipt.bill.id);
+                    (lines(true, receipt, menu))
+                }
+                (returned(receipt))
+            }
         },
     ))
 }
@@ -78,38 +99,47 @@ fn items(receipt: &Receipt) -> Vec<Item<'_>> {
     items
 }
 
-fn bill(me: &Me, receipt: &Receipt, menu: &Catalogue) -> Markup {
+fn summary(receipt: &Receipt) -> Markup {
     let b = &receipt.bill;
-    let names: HashMap<&str, &str> = menu.items.iter().map(|i| (i.id.as_str(), i.name.as_str())).collect();
-    let items = items(receipt);
-    let anything_left = items.iter().any(|i| i.bought > i.returned);
     html! {
         h2 { "Bill " code { (b.id) } }
         p { (money(b.amount_cents)) " paid on " (b.created_on.format(SHOWN)) " by " code { (b.user_id) } ", "
             (b.points_awarded) " points to pool " code { (b.group_id) } "." }
-        form method="post" action="/till/returns" {
-            (csrf_field(&me.visitor))
-            input type="hidden" name="key" value=(client::new_key());
-            input type="hidden" name="bill_id" value=(b.id);
-            table #lines {
-                thead { tr { th { "Item" } th.num { "Bought" } th.num { "Paid" } th.num { "Returned" } th { "Return now" } } }
-                tbody {
-                    @for item in &items {
-                        @let left = item.bought - item.returned;
-                        tr {
-                            td { label for={ (QTY) (item.id) } { (names.get(item.id).copied().unwrap_or(item.id)) } }
-                            td.num { (item.bought) } td.num { (money(item.paid_cents)) } td.num { (item.returned) }
+    }
+}
+
+/// The bill's items; at the till, with a quantity to return of each, capped at what is
+/// left, and the buttons that send them.
+fn lines(at_till: bool, receipt: &Receipt, menu: &Catalogue) -> Markup {
+    let names: HashMap<&str, &str> = menu.items.iter().map(|i| (i.id.as_str(), i.name.as_str())).collect();
+    let items = items(receipt);
+    let anything_left = items.iter().any(|i| i.bought > i.returned);
+    html! {
+        table #lines {
+            thead { tr { th { "Item" } th.num { "Bought" } th.num { "Paid" } th.num { "Returned" } @if at_till { th { "Return now" } } } }
+            tbody {
+                @for item in &items {
+                    @let left = item.bought - item.returned;
+                    tr {
+                        td { label for={ (QTY) (item.id) } { (names.get(item.id).copied().unwrap_or(item.id)) } }
+                        td.num { (item.bought) } td.num { (money(item.paid_cents)) } td.num { (item.returned) }
+                        @if at_till {
                             td { input.qty id={ (QTY) (item.id) } name={ (QTY) (item.id) } type="number" min="0" max=(left) value="0" disabled[left == 0]; }
                         }
                     }
                 }
             }
-            @if anything_left {
-                p { button type="submit" { "Return these" } " " button.secondary type="submit" name="all" value="1" { "Return everything left" } }
-            } @else {
-                p #nothing-left { "Everything on this bill has been returned." }
-            }
         }
+        @if !anything_left {
+            p #nothing-left { "Everything on this bill has been returned." }
+        } @else if at_till {
+            p { button type="submit" { "Return these" } " " button.secondary type="submit" name="all" value="1" { "Return everything left" } }
+        }
+    }
+}
+
+fn returned(receipt: &Receipt) -> Markup {
+    html! {
         @if !receipt.returns.is_empty() {
             h2 { "Returns of this bill" }
             ul #returns {
