@@ -73,7 +73,11 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     };
     let password = new.password.clone();
     let hash = row.as_ref().map(|r| r.password_hash.clone());
-    let valid = state.hashing.run(move || verify_password(&password, hash.as_deref())).await?;
+    let checked = state.hashing.run(move || verify_password(&password, hash.as_deref())).await;
+    let valid = match checked {
+        Ok(valid) => valid,
+        Err(busy) => return Err(unchecked(state, lockout, subject, busy).await),
+    };
     let row = match row {
         Some(row) if valid => row,
         _ => {
@@ -124,6 +128,17 @@ pub fn take_attempt(conn: &mut PgConnection, lockout: Lockout, subject: &str) ->
         }
         Ok(Ok(()))
     })
+}
+
+/// `refusal`, for an attempt `take_attempt` took whose password was never checked (the
+/// hashing pool was busy): the attempt is given back, so a login turned away for load
+/// spends none of the subject's.
+pub async fn unchecked(state: &AppState, lockout: Lockout, subject: String, refusal: ApiError) -> ApiError {
+    let given = state.db.run(move |conn| Ok(give_back_attempt(conn, lockout, &subject)?)).await;
+    if let Err(err) = given {
+        tracing::warn!(error = %err.message, "an unchecked attempt was not given back");
+    }
+    refusal
 }
 
 /// Gives back an attempt `take_attempt` took whose outcome was no failure of what the

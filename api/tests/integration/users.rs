@@ -168,6 +168,19 @@ async fn password_hashing_is_bounded_and_a_flood_is_told_to_wait() {
             other => panic!("a login answered {other}: {answers:?}"),
         }
     }
+    // Only the logins whose password was checked count against their (email, address):
+    // one turned away before hashing gave its attempt back.
+    #[derive(diesel::QueryableByName)]
+    struct Counted {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        failures: i64,
+    }
+    let counted: Counted = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT coalesce(sum(failures), 0)::bigint AS failures FROM lockouts WHERE kind = 'login'"),
+        &mut app.db.connect(),
+    )
+    .unwrap();
+    assert_eq!(counted.failures as usize, answers.len() - refused, "{answers:?}");
     // The flood over, logins work again.
     app.login(&user.email, PASSWORD).await;
 }
