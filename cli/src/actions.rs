@@ -76,6 +76,10 @@ pub async fn change_password(api: &Api, user: &str, current: &str, new: &str) ->
     done(api.change_password(user, Some(current), new).await)
 }
 
+pub async fn close_account(api: &Api, user: &str, current: &str) -> Outcome<Value> {
+    done(api.close_account(user, Some(current)).await)
+}
+
 /// Leaves a group, or (the owner) removes a member from it.
 pub async fn leave(api: &Api, group: &str, user: &str) -> Outcome<Value> {
     done(api.remove_member(group, user).await)

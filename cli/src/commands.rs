@@ -49,6 +49,12 @@ pub enum Command {
         #[arg(long, env = "LOYALTY_NEW_PASSWORD")]
         new: String,
     },
+    /// Close your account: what identifies you is erased and you are logged out
+    /// everywhere. Leave your groups first; your personal group's points are forfeited.
+    CloseAccount {
+        #[arg(long, env = "LOYALTY_PASSWORD")]
+        current: String,
+    },
     /// Your profile.
     Me,
     /// Your groups, with their points, from every region.

@@ -117,6 +117,13 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
             })?;
             app.print(&session, |_| "password changed; your other sessions are logged out".into());
         }
+        Command::CloseAccount { current } => {
+            let s = app.session()?;
+            actions::close_account(&app.api(Some(&s))?, &s.user_id, &current).await?;
+            // Closing revoked this session's token too.
+            app.store.forget()?;
+            app.print(&json!({"closed": s.user_id}), |_| "your account is closed and its personal data erased".into());
+        }
         Command::Me => {
             let s = app.session()?;
             app.print(&actions::profile(&app.api(Some(&s))?, &s.user_id).await?, show::user);

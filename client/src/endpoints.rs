@@ -31,6 +31,7 @@ pub const USER: Endpoint = public("GET", "/v1/users/{uid}");
 pub const UPDATE_USER: Endpoint = public("PATCH", "/v1/users/{uid}");
 pub const LOG_OUT: Endpoint = public("DELETE", "/v1/users/{uid}/sessions");
 pub const CHANGE_PASSWORD: Endpoint = public("PUT", "/v1/users/{uid}/password");
+pub const CLOSE_ACCOUNT: Endpoint = public("DELETE", "/v1/users/{uid}");
 pub const USER_GROUPS: Endpoint = public("GET", "/v1/users/{uid}/groups");
 pub const ACTIVITY: Endpoint = public("GET", "/v1/users/{uid}/activity");
 pub const CREATE_GROUP: Endpoint = public("POST", "/v1/groups");
@@ -75,6 +76,7 @@ pub const ALL: &[Endpoint] = &[
     UPDATE_USER,
     LOG_OUT,
     CHANGE_PASSWORD,
+    CLOSE_ACCOUNT,
     USER_GROUPS,
     ACTIVITY,
     CREATE_GROUP,

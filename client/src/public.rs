@@ -4,11 +4,11 @@
 use std::fmt::Display;
 
 use contract::dto::{
-    ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, DiscountPatch, Discounts,
-    EmailQuery, Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch, Membership, NewBill,
-    NewCatalogueItem, NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewSession,
-    NewUser, Offer, Offers, Page, PasswordChange, Receipt, Redemption, Regions, Return, Session, User, UserGroups,
-    UserPatch,
+    AccountClosure, ActivityPage, Bill, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount,
+    DiscountPatch, Discounts, EmailQuery, Group, GroupPatch, Invitation, InvitationSummary, LedgerEntry, MemberPatch,
+    Membership, NewBill, NewCatalogueItem, NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption,
+    NewReturn, NewSession, NewUser, Offer, Offers, Page, PasswordChange, Receipt, Redemption, Regions, Return, Session,
+    User, UserGroups, UserPatch,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -98,6 +98,15 @@ impl Client {
         let body = PasswordChange { current_password: current.map(str::to_owned), new_password: new.to_owned() };
         let path = endpoints::CHANGE_PASSWORD.path(&[&uid]);
         self.write(endpoints::CHANGE_PASSWORD, path, None, Some(&body)).await
+    }
+
+    /// Closes the account, erasing what identifies its user, and so revokes every token
+    /// of theirs, this client's too. `current` is the password now; an admin closing a
+    /// customer's account leaves it out.
+    pub async fn close_account(&self, uid: impl Display, current: Option<&str>) -> Result<Reply<()>> {
+        let body = AccountClosure { current_password: current.map(str::to_owned) };
+        let path = endpoints::CLOSE_ACCOUNT.path(&[&uid]);
+        self.write(endpoints::CLOSE_ACCOUNT, path, None, Some(&body)).await
     }
 
     pub async fn user_groups(&self, uid: impl Display) -> Result<Reply<UserGroups>> {

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     /// keeps as many invitations, as the deployment allows (a bound on what one account
     /// can make the platform store).
     LimitReached,
+    /// Addition to the contract: an account is closed only once its user is in no group
+    /// but their personal one (groups they own are handed over or left first).
+    StillAMember,
     PayloadTooLarge,
     /// Addition to the contract: a known path asked with a method it does not answer
     /// (the `Allow` header lists those it does).
@@ -64,7 +67,8 @@ impl ErrorCode {
             | AlreadyReturned
             | ItemUnavailable
             | IdempotencyInProgress
-            | LimitReached => 409,
+            | LimitReached
+            | StillAMember => 409,
             Misdirected => 421,
             PayloadTooLarge => 413,
             MethodNotAllowed => 405,

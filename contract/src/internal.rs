@@ -33,6 +33,9 @@ pub enum Event {
     Membership { user_id: UserId, group_id: GroupId, active: bool, version: i64 },
     /// A user exists: the email's directory region records where.
     Directory { email: String, user_id: UserId },
+    /// A user's account was closed: the email's directory region forgets its entry and
+    /// refuses any later confirmation of that user.
+    DirectoryErased { email: String, user_id: UserId },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use contract::{RegionId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
-use super::schema::email_directory;
+use super::schema::{email_directory, erased_users};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = email_directory)]
@@ -67,11 +67,12 @@ pub fn reserve(
 }
 
 /// Records that `user_id` (homed in `home_region`) has `email`. A confirmed entry is
-/// never pointed at another user; `Ok(false)` reports such a conflict.
+/// never pointed at another user, nor an entry at a user whose account was closed;
+/// `Ok(false)` reports either.
 pub fn confirm(conn: &mut PgConnection, email: &str, user_id: &str, home_region: &str) -> QueryResult<bool> {
     let updated = diesel::sql_query(
         "INSERT INTO email_directory (email, home_region, user_id, confirmed)
-         VALUES ($1, $2, $3, true)
+         SELECT $1, $2, $3, true WHERE NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = $3)
          ON CONFLICT (email) DO UPDATE
          SET home_region = EXCLUDED.home_region, user_id = EXCLUDED.user_id, confirmed = true,
              reservation_id = NULL, lease_until = NULL, updated_on = now()
@@ -82,6 +83,17 @@ pub fn confirm(conn: &mut PgConnection, email: &str, user_id: &str, home_region:
     .bind::<Text, _>(user_id)
     .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// Forgets `email`'s entry if it is `user_id`'s, whose account was closed, and refuses
+/// that user's confirmations from now on (see `confirm`).
+pub fn erase(conn: &mut PgConnection, email: &str, user_id: &str) -> QueryResult<()> {
+    diesel::insert_into(erased_users::table)
+        .values(erased_users::user_id.eq(user_id))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    diesel::delete(email_directory::table.find(email).filter(email_directory::user_id.eq(user_id))).execute(conn)?;
+    Ok(())
 }
 
 /// Drops an unconfirmed reservation (its sign-up was refused).

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Text};
 
+use super::schema::email_failures;
+
 /// Counts a failed login of `email` in the current minute. A minute over rolls its count
 /// into `previous`; two minutes over, nothing is carried.
 pub fn count(conn: &mut PgConnection, email: &str) -> QueryResult<usize> {
@@ -41,6 +43,11 @@ pub fn watched(conn: &mut PgConnection, email: &str, threshold: u32) -> QueryRes
     .bind::<Integer, _>(i32::try_from(threshold).unwrap_or(i32::MAX))
     .get_result(conn)?;
     Ok(answer.watched)
+}
+
+/// Forgets `email`'s failed logins (its account was closed).
+pub fn forget(conn: &mut PgConnection, email: &str) -> QueryResult<usize> {
+    diesel::delete(email_failures::table.find(email)).execute(conn)
 }
 
 /// Deletes up to `limit` emails whose minute started before `cutoff`; how many.

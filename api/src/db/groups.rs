@@ -266,7 +266,7 @@ impl QueryFragment<Pg> for UserGroupsStatement<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("SELECT EXISTS (SELECT 1 FROM users WHERE users.id = ");
         out.push_bind_param::<Text, _>(self.user_id)?;
-        out.push_sql("), ARRAY(");
+        out.push_sql(" AND users.erased_on IS NULL), ARRAY(");
         super::users::push_group_ids(&mut out, self.user_id)?;
         out.push_sql("), ");
         out.push_sql(GROUP_WITH_MEMBERS);

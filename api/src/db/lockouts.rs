@@ -85,6 +85,17 @@ pub fn clear(conn: &mut PgConnection, kind: &str, subject: &str) -> QueryResult<
     diesel::delete(lockouts::table.find((kind, subject))).execute(conn)
 }
 
+/// Forgets every subject that names the user of `user_id` and `email`: their logins'
+/// (email, address) pairs and their own attempts (their account was closed).
+pub fn forget_user(conn: &mut PgConnection, email: &str, user_id: &str) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM lockouts WHERE subject = $2 OR (kind = 'login' AND left(subject, length($1) + 1) = $1 || ' ')",
+    )
+    .bind::<Text, _>(email)
+    .bind::<Text, _>(user_id)
+    .execute(conn)
+}
+
 /// Deletes up to `limit` subjects whose last failure is before `cutoff`; how many.
 pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
     super::delete_before(conn, "lockouts", "kind, subject", "last_failure", cutoff, limit)

@@ -32,6 +32,11 @@ pub fn known(conn: &mut PgConnection, user_id: &str, network: &str) -> QueryResu
     diesel::select(diesel::dsl::exists(login_networks::table.find((user_id, network)))).get_result(conn)
 }
 
+/// Forgets every network of `user_id` (their account was closed).
+pub fn forget_user(conn: &mut PgConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(login_networks::table.filter(login_networks::user_id.eq(user_id))).execute(conn)
+}
+
 /// Deletes up to `limit` networks last logged in from before `cutoff`; how many.
 pub fn purge_older_than(conn: &mut PgConnection, cutoff: DateTime<Utc>, limit: i64) -> QueryResult<usize> {
     super::delete_before(conn, "login_networks", "user_id, network", "last_login", cutoff, limit)

@@ -62,6 +62,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    erased_users (user_id) {
+        user_id -> Text,
+        erased_on -> Timestamptz,
+    }
+}
+
+diesel::table! {
     group_members (group_id, user_id) {
         group_id -> Text,
         user_id -> Text,
@@ -236,6 +243,7 @@ diesel::table! {
         created_on -> Timestamptz,
         updated_on -> Timestamptz,
         directory_replicated -> Bool,
+        erased_on -> Nullable<Timestamptz>,
     }
 }
 
@@ -252,6 +260,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     discounts,
     email_directory,
     email_failures,
+    erased_users,
     group_members,
     groups,
     idempotency_records,

@@ -56,8 +56,49 @@ pub fn insert(conn: &mut PgConnection, row: &NewUserRow<'_>) -> QueryResult<bool
     Ok(inserted == 1)
 }
 
+/// The user of `id`, unless there is none or their account was closed (as every read
+/// and change of a user below: a closed account is no one's).
 pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+    users::table.find(id).filter(users::erased_on.is_null()).select(UserRow::as_select()).first(conn).optional()
+}
+
+/// Whether `id` is a user of this region, closed accounts included: the membership index
+/// still follows their groups, so the audit's books keep agreeing.
+pub fn known(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.find(id))).get_result(conn)
+}
+
+/// The user of `id`, locked until the transaction ends, unless their account was closed.
+pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .filter(users::erased_on.is_null())
+        .select(UserRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+/// Closes the account of `id`: erases what identifies its user (email, name, phone,
+/// location, age, password hash), keeping the id, its role and personal group, which the
+/// ledger and memberships name. The email becomes `erased:{id}`, which no sign-up can
+/// take (it has no `@`), so the address itself is free. Whether it was open.
+pub fn erase(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
+    let erased = diesel::update(users::table.find(id).filter(users::erased_on.is_null()))
+        .set((
+            users::email.eq(format!("erased:{id}")),
+            // No Argon2 hash: nothing verifies against it.
+            users::password_hash.eq("!"),
+            users::full_name.eq(""),
+            users::phone.eq(None::<String>),
+            users::location.eq(None::<String>),
+            users::age.eq(None::<i32>),
+            users::erased_on
+                .eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>("now()")),
+            users::updated_on.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(erased == 1)
 }
 
 /// Up to `limit` users whose directory entry has not been announced to every replica
@@ -76,12 +117,17 @@ pub fn mark_replicated(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<usi
 }
 
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<UserRow>> {
-    users::table.filter(users::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .filter(users::email.eq(email))
+        .filter(users::erased_on.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Sets a user's role; `Ok(None)` when there is no such user.
 pub fn set_role(conn: &mut PgConnection, id: &str, role: &str) -> QueryResult<Option<UserRow>> {
-    diesel::update(users::table.find(id))
+    diesel::update(users::table.find(id).filter(users::erased_on.is_null()))
         .set((users::role.eq(role), users::updated_on.eq(diesel::dsl::now)))
         .returning(UserRow::as_returning())
         .get_result(conn)
@@ -93,17 +139,16 @@ pub fn set_role(conn: &mut PgConnection, id: &str, role: &str) -> QueryResult<Op
 /// whether it was set.
 pub fn set_password(conn: &mut PgConnection, id: &str, hash: &str, expected: Option<&str>) -> QueryResult<bool> {
     let change = (users::password_hash.eq(hash), users::updated_on.eq(diesel::dsl::now));
+    let user = users::table.find(id).filter(users::erased_on.is_null());
     let set = match expected {
-        Some(old) => {
-            diesel::update(users::table.find(id).filter(users::password_hash.eq(old))).set(change).execute(conn)?
-        }
-        None => diesel::update(users::table.find(id)).set(change).execute(conn)?,
+        Some(old) => diesel::update(user.filter(users::password_hash.eq(old))).set(change).execute(conn)?,
+        None => diesel::update(user).set(change).execute(conn)?,
     };
     Ok(set == 1)
 }
 
 pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange) -> QueryResult<Option<UserRow>> {
-    diesel::update(users::table.find(id))
+    diesel::update(users::table.find(id).filter(users::erased_on.is_null()))
         .set((change, users::updated_on.eq(diesel::dsl::now)))
         .returning(UserRow::as_returning())
         .get_result(conn)

@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/users", web::get().to(users::find_user))
         .route("/v1/users/{uid}", web::get().to(users::read_user))
         .route("/v1/users/{uid}", web::patch().to(users::update_user))
+        .route("/v1/users/{uid}", web::delete().to(users::close_account))
         .route("/v1/sessions", web::post().to(sessions::create_session))
         .route("/v1/users/{uid}/sessions", web::delete().to(users::log_out))
         .route("/v1/users/{uid}/password", web::put().to(users::change_password))

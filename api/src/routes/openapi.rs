@@ -65,13 +65,14 @@ impl IntoParams for Keyed {
             for entries older than v1.1 whose actor was no longer known. Operations added since, each described \
             where it is: logout (`DELETE /v1/users/{uid}/sessions`), role changes (`PATCH /v1/users/{uid}` \
             `role`), password changes and resets (`PUT /v1/users/{uid}/password`), staff finding a user by email \
-            (`GET /v1/users?email=`), a bill's receipt (`GET /v1/bills/{bill_id}`)."
+            (`GET /v1/users?email=`), a bill's receipt (`GET /v1/bills/{bill_id}`), closing an account (`DELETE /v1/users/{uid}`, error \
+            `still_a_member`)."
     ),
     paths(
         health::liveness, health::readiness, health::render_metrics,
         regions::list_regions,
         users::create_user, users::find_user, users::read_user, users::update_user, users::list_user_groups, users::list_user_activity,
-        sessions::create_session, users::log_out, users::change_password,
+        sessions::create_session, users::log_out, users::change_password, users::close_account,
         groups::create_group, groups::read_group, groups::update_group, groups::add_member, groups::change_member,
         groups::remove_member, groups::create_invitation, groups::list_invitations, groups::revoke_invitation,
         groups::list_group_transactions,

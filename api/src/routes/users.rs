@@ -1,5 +1,7 @@
 use actix_web::{HttpResponse, web};
-use contract::dto::{EmailQuery, LedgerEntry, NewUser, Page, PasswordChange, User, UserGroups, UserPatch};
+use contract::dto::{
+    AccountClosure, EmailQuery, LedgerEntry, NewUser, Page, PasswordChange, User, UserGroups, UserPatch,
+};
 use contract::{ErrorEnvelope, UserId};
 
 use crate::auth::Caller;
@@ -7,7 +9,7 @@ use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
 use crate::routes::extract::{Anywhere, Here, MaybeCaller};
 use crate::services::AppState;
-use crate::services::{accounts, groups, passwords, revocations};
+use crate::services::{accounts, erasure, groups, passwords, revocations};
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
     (status = 201, body = User),
@@ -89,6 +91,34 @@ pub async fn change_password(
     body: web::Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     passwords::change(&state, &caller, uid, &body).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Closing an account (an addition): the right to erasure.
+#[utoipa::path(delete, path = "/v1/users/{uid}", tag = "users", security(("bearer" = [])), request_body = AccountClosure,
+    description = "Closes the account and erases what identifies its user: email, name, phone, location, age and \
+        password, the networks they logged in from, and their email's directory entries, so the email is free \
+        for a new sign-up. Every token of the user is revoked in the same transaction. Ledger entries, \
+        memberships and the personal group (with its points, which nobody can bill or spend any more) keep only \
+        the id. A customer closes their own account with `current_password` (wrong ones are counted like a \
+        password change's); an admin closes a customer's without it. Refused while the user is in any group \
+        but their personal one, and for staff and admin accounts (made customers' first). Afterwards the user \
+        is `404` everywhere. Not retried by clients: a closure that went through has revoked the token a retry \
+        would carry.",
+    responses((status = 204, description = "Closed; personal data erased, every token revoked"),
+        (status = 401, body = ErrorEnvelope),
+        (status = 403, description = "forbidden: the current password is wrong or missing, staff closing \
+            another's, or a staff or admin account", body = ErrorEnvelope),
+        (status = 409, description = "still_a_member: in a group other than their personal one", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited: too many wrong current passwords (as for a password change)",
+            body = ErrorEnvelope)))]
+pub async fn close_account(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Here(uid): Here<UserId>,
+    body: web::Json<AccountClosure>,
+) -> Result<HttpResponse, ApiError> {
+    erasure::close(&state, &caller, uid, &body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,12 +1,12 @@
 //! The email directory entries this region owns: reservations with a lease, their
 //! confirmation or release, and look-ups. The router drives sign-up and login with these.
 
-use contract::internal::{Confirmation, DirectoryEntry, NewReservation, Reservation};
+use contract::internal::{Confirmation, DirectoryEntry, Event, NewReservation, Reservation};
 use contract::{Regional, UserId};
 use diesel::prelude::*;
 
 use crate::db::directory;
-use crate::domain::parse_email;
+use crate::domain::{Regions, parse_email};
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -89,22 +89,44 @@ pub async fn look_up(state: &AppState, email: &str) -> Result<Option<DirectoryEn
 /// directly when this region is one of them, through the outbox to the others. Runs in
 /// the user's creating transaction, so a user never exists without its directory
 /// entries on the way.
-pub fn announce_user(
+pub fn announce_user(conn: &mut PgConnection, regions: &Regions, email: &str, user: &UserId) -> QueryResult<()> {
+    let event = |email: &str| Event::Directory { email: email.to_owned(), user_id: user.clone() };
+    to_replicas(conn, regions, email, event, |conn, email| {
+        directory::confirm(conn, email, user.as_str(), user.region().as_str()).map(drop)
+    })
+}
+
+/// Erases `user`'s entry of `email` in every region that keeps one, and has each refuse
+/// that user from now on: here directly, through the outbox to the others, in the
+/// transaction that closes the account.
+pub fn announce_erasure(conn: &mut PgConnection, regions: &Regions, email: &str, user: &UserId) -> QueryResult<()> {
+    // The erasure holds here too, where the user lived, whether or not this region keeps
+    // an entry of the email.
+    directory::erase(conn, email, user.as_str())?;
+    let event = |email: &str| Event::DirectoryErased { email: email.to_owned(), user_id: user.clone() };
+    to_replicas(conn, regions, email, event, |_, _| Ok(()))
+}
+
+/// Does `here` when this region keeps `email`'s directory entry, and sends the others
+/// that keep it `event`, through the outbox (in the caller's transaction).
+fn to_replicas(
     conn: &mut PgConnection,
-    state_regions: &crate::domain::Regions,
+    regions: &Regions,
     email: &str,
-    user: &UserId,
+    event: impl Fn(&str) -> Event,
+    here: impl FnOnce(&mut PgConnection, &str) -> QueryResult<()>,
 ) -> QueryResult<()> {
     let Some(email) = contract::email::Email::parse(email) else {
         return Ok(());
     };
-    for replica in contract::directory::directory_regions(&email, state_regions.all()) {
-        if replica == state_regions.local {
-            directory::confirm(conn, email.as_str(), user.as_str(), user.region().as_str())?;
+    let mut here = Some(here);
+    for replica in contract::directory::directory_regions(&email, regions.all()) {
+        if replica == regions.local {
+            if let Some(here) = here.take() {
+                here(conn, email.as_str())?;
+            }
         } else {
-            let event =
-                contract::internal::Event::Directory { email: email.as_str().to_owned(), user_id: user.clone() };
-            crate::services::groups::enqueue_event(conn, replica, &event)?;
+            crate::services::groups::enqueue_event(conn, replica, &event(email.as_str()))?;
         }
     }
     Ok(())

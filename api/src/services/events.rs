@@ -1,6 +1,6 @@
 //! Events from other regions' outboxes, applied idempotently and in any order:
 //! membership changes carry a version (last writer wins), directory entries converge on
-//! the one user that has the email.
+//! the one user that has the email, and a closed account's entry, once erased, stays so.
 
 use chrono::Utc;
 use contract::Regional;
@@ -37,7 +37,7 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
         Event::Membership { user_id, group_id, active, version } => {
             if user_id.region() != local {
                 tracing::warn!(%user_id, "membership event for a user of another region; ignored");
-            } else if users::find(conn, user_id.as_str())?.is_none() {
+            } else if !users::known(conn, user_id.as_str())? {
                 tracing::warn!(%user_id, %group_id, "membership event for an unknown user; ignored");
             } else {
                 users::apply_membership(conn, user_id.as_str(), group_id.as_str(), *active, *version)?;
@@ -46,9 +46,10 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
         Event::Directory { email, user_id } => {
             if !directory::confirm(conn, email, user_id.as_str(), user_id.region().as_str())? {
                 metrics::counter!("directory_conflicts_total").increment(1);
-                tracing::error!(%email, %user_id, "email already belongs to another user in the directory");
+                tracing::error!(%email, %user_id, "email already belongs to another user, or to a closed account");
             }
         }
+        Event::DirectoryErased { email, user_id } => directory::erase(conn, email, user_id.as_str())?,
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod catalogue;
 pub mod directory;
 pub mod discounts;
+pub mod erasure;
 pub mod events;
 pub mod group_commit;
 pub mod groups;

@@ -12,7 +12,7 @@ use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{lockouts, users};
 use crate::error::ApiError;
 use crate::services::accounts::{parse_password, user_not_found};
-use crate::services::sessions::take_attempt;
+use crate::services::sessions::{take_attempt, unchecked};
 use crate::services::{AppState, revocations};
 
 pub async fn change(
@@ -21,58 +21,13 @@ pub async fn change(
     user_id: UserId,
     change: &PasswordChange,
 ) -> Result<(), ApiError> {
-    let own = caller.is(&user_id);
-    if !own && !caller.is_admin() {
-        // Staff may see the user, so for them it is a refusal; for others the user is not there.
-        return Err(if caller.is_staff_or_admin() {
-            ApiError::forbidden("you may only change your own password")
-        } else {
-            user_not_found(&user_id)
-        });
-    }
     let new_password = parse_password("new_password", &change.new_password)?;
-    let current = change.current_password.clone();
-    if own && current.is_none() {
-        // A refusal, not bad input: the same body is valid from an admin for another user.
-        return Err(ApiError::forbidden("changing your own password needs current_password"));
-    }
+    let doing = Doing { own: "change your own password", another: "change another's password" };
+    let (row, checked) = vouched(state, caller, &user_id, change.current_password.clone(), doing).await?;
+    let old_hash = row.password_hash;
+    let new_hash = state.hashing.run(move || hash_password(&new_password)).await??;
     let lockout = state.login_lockout.for_password_checks();
     let id = user_id.to_string();
-    let checked = current.is_some();
-    let (row, admitted) = state
-        .db
-        .run(move |conn| {
-            let row = users::find(conn, &id)?;
-            // A guess is counted before it is checked; an admin's reset guesses nothing.
-            let admitted = match (&row, checked) {
-                (Some(_), true) => take_attempt(conn, lockout, &id)?,
-                _ => Ok(()),
-            };
-            Ok((row, admitted))
-        })
-        .await?;
-    let row = row.ok_or_else(|| user_not_found(&user_id))?;
-    if let Err(retry_after) = admitted {
-        return Err(ApiError {
-            retry_after: Some(retry_after),
-            ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
-        });
-    }
-
-    let old_hash = row.password_hash;
-    let checked_hash = old_hash.clone();
-    let new_hash = state
-        .hashing
-        .run(move || match current {
-            Some(current) if !verify_password(&current, Some(&checked_hash)) => Ok(None),
-            _ => hash_password(&new_password).map(Some),
-        })
-        .await??;
-    let id = user_id.to_string();
-    let Some(new_hash) = new_hash else {
-        metrics::counter!("password_change_refusals_total").increment(1);
-        return Err(ApiError::forbidden("the current password is wrong"));
-    };
 
     let revocation = revocations::all_of(state, &user_id);
     let row = revocation.clone();
@@ -101,4 +56,72 @@ pub async fn change(
     revocations::written(state, revocation, seq);
     tracing::info!(user_id = %user_id, by = %caller.user_id, "password changed; tokens revoked");
     Ok(())
+}
+
+/// What a refusal says the caller tried: on their own account, or another's.
+pub struct Doing {
+    pub own: &'static str,
+    pub another: &'static str,
+}
+
+/// The user `user_id`, whose account `caller` may act on knowing `current` (the password
+/// now): their own with it, checked and counted per user like a login, so a token alone
+/// (a stolen one) cannot act; another's only as an admin, who may leave it out. Staff
+/// are refused another's account, customers answered as if there were no such user. The
+/// row and whether its password was checked (a change then lands only on that hash).
+pub async fn vouched(
+    state: &AppState,
+    caller: &Caller,
+    user_id: &UserId,
+    current: Option<String>,
+    doing: Doing,
+) -> Result<(users::UserRow, bool), ApiError> {
+    let own = caller.is(user_id);
+    if !own && !caller.is_admin() {
+        // Staff may see the user, so for them it is a refusal; for others the user is not there.
+        return Err(if caller.is_staff_or_admin() {
+            ApiError::forbidden(format!("you may not {}", doing.another))
+        } else {
+            user_not_found(user_id)
+        });
+    }
+    if own && current.is_none() {
+        // A refusal, not bad input: the same body is valid from an admin for another user.
+        return Err(ApiError::forbidden(format!("to {} you give current_password", doing.own)));
+    }
+    let lockout = state.login_lockout.for_password_checks();
+    let id = user_id.to_string();
+    let checked = current.is_some();
+    let (row, admitted) = state
+        .db
+        .run(move |conn| {
+            let row = users::find(conn, &id)?;
+            // A guess is counted before it is checked; an admin's act guesses nothing.
+            let admitted = match (&row, checked) {
+                (Some(_), true) => take_attempt(conn, lockout, &id)?,
+                _ => Ok(()),
+            };
+            Ok((row, admitted))
+        })
+        .await?;
+    let row = row.ok_or_else(|| user_not_found(user_id))?;
+    if let Err(retry_after) = admitted {
+        return Err(ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
+        });
+    }
+    if let Some(current) = current {
+        let hash = row.password_hash.clone();
+        let checked = state.hashing.run(move || verify_password(&current, Some(&hash))).await;
+        let right = match checked {
+            Ok(right) => right,
+            Err(busy) => return Err(unchecked(state, lockout, user_id.to_string(), busy).await),
+        };
+        if !right {
+            metrics::counter!("password_check_refusals_total").increment(1);
+            return Err(ApiError::forbidden("the current password is wrong"));
+        }
+    }
+    Ok((row, checked))
 }

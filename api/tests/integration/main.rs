@@ -10,6 +10,7 @@ mod batches;
 mod catalogue;
 mod convergence;
 mod discounts;
+mod erasure;
 mod find_user;
 mod governance;
 mod groups;

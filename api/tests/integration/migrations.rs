@@ -26,11 +26,11 @@ fn migrations_apply_revert_and_apply_again() {
     let mut conn = db.connect();
     let applied = conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
     assert!(!applied.is_empty());
-    assert_eq!(tables(&mut conn), 19);
+    assert_eq!(tables(&mut conn), 20);
     conn.revert_all_migrations(api::db::MIGRATIONS).unwrap();
     assert_eq!(tables(&mut conn), 0, "down.sql removes everything up.sql made");
     conn.run_pending_migrations(api::db::MIGRATIONS).unwrap();
-    assert_eq!(tables(&mut conn), 19);
+    assert_eq!(tables(&mut conn), 20);
 }
 
 #[derive(QueryableByName, Debug, PartialEq)]

@@ -260,6 +260,30 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     offers::reopen(conn, &["001-offer2"]).unwrap();
     assert_eq!(offers::open_of(conn, &[GROUP]).unwrap().len(), 1);
     assert!(discounts::all(conn).unwrap().is_empty());
+
+    // A closed account: its row erased and skipped by every read, its traces forgotten,
+    // its directory entry erased and that user refused by the directory for good.
+    login_networks::remember(conn, USER, "198.51.100.0/24").unwrap();
+    email_failures::count(conn, "statements@test.loyalty").unwrap();
+    for subject in ["statements@test.loyalty 192.0.2.1", "statements@test.loyaltyx 192.0.2.1"] {
+        lockouts::attempt(conn, "login", subject, 600.0).unwrap();
+    }
+    lockouts::attempt(conn, "password", USER, 600.0).unwrap();
+    assert!(directory::confirm(conn, "statements@test.loyalty", USER, "001").unwrap());
+    assert!(users::lock(conn, USER).unwrap().is_some());
+    assert!(users::erase(conn, USER).unwrap());
+    assert!(!users::erase(conn, USER).unwrap(), "once");
+    assert!(users::find(conn, USER).unwrap().is_none() && users::known(conn, USER).unwrap());
+    assert!(users::find_by_email(conn, &format!("erased:{USER}")).unwrap().is_none());
+    assert!(users::lock(conn, USER).unwrap().is_none());
+    assert_eq!(login_networks::forget_user(conn, USER).unwrap(), 1);
+    assert_eq!(email_failures::forget(conn, "statements@test.loyalty").unwrap(), 1);
+    assert_eq!(lockouts::forget_user(conn, "statements@test.loyalty", USER).unwrap(), 2, "not another email's");
+    directory::erase(conn, "statements@test.loyalty", USER).unwrap();
+    directory::erase(conn, "statements@test.loyalty", USER).unwrap();
+    assert!(directory::find(conn, "statements@test.loyalty").unwrap().is_none());
+    assert!(!directory::confirm(conn, "statements@test.loyalty", USER, "001").unwrap(), "refused for good");
+    assert!(directory::confirm(conn, "statements@test.loyalty", "001-newusr", "001").unwrap(), "free for others");
 }
 
 /// An email's failed logins count for the minute they fall in and the one after: the

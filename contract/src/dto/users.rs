@@ -121,6 +121,17 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// (addition) `DELETE /v1/users/{uid}`: closing an account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountClosure {
+    /// The password now: required of a user closing their own account, so a token alone
+    /// cannot; an admin closing another's leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Password>)]
+    pub current_password: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Session {
     pub token: String,

@@ -1,7 +1,7 @@
 //! Signing up (choosing the home region), logging in and out, and the profile.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use contract::dto::{NewUser, Region, RegionStatus, UserPatch};
 use contract::numbers::{self, NumberKind};
 use contract::text::{Location, Name, Password, Phone, TextKind};
@@ -20,11 +20,20 @@ pub async fn home(visitor: Visitor) -> HttpResponse {
     see_other(if visitor.login.is_some() { "/pools" } else { "/login" })
 }
 
-pub async fn login_page(visitor: Visitor) -> Markup {
+#[derive(Deserialize)]
+pub struct LoginNotice {
+    #[serde(default)]
+    closed: bool,
+}
+
+pub async fn login_page(visitor: Visitor, notice: web::Query<LoginNotice>) -> Markup {
     page(
         "Log in",
         Some(&visitor),
         html! {
+            @if notice.closed {
+                p.banner.ok role="status" { "Your account is closed: what identified you is erased." }
+            }
             form method="post" action="/login" {
                 (csrf_field(&visitor))
                 label for="email" { "Email" }
@@ -169,8 +178,31 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
                 p.muted { "Changing it logs you out everywhere else." }
                 p { button type="submit" { "Change password" } }
             }
+            h2 { "Close my account" }
+            form method="post" action="/close-account" {
+                (csrf_field(&me.visitor))
+                p.muted { "Your name, email, phone, location, age and password are erased and you are logged out \
+                    everywhere; your email is free to sign up again. Leave your pools first (hand over those you \
+                    own). The points of your personal pool are forfeited." }
+                label for="closing_password" { "Current password" }
+                input #closing_password name="current_password" type="password" autocomplete="current-password" required;
+                p { button type="submit" { "Close my account" } }
+            }
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub struct ClosureForm {
+    current_password: String,
+}
+
+/// The platform revokes every token of the user as it closes the account: the session
+/// ends here too.
+pub async fn close_account(me: Me, Posted(form): Posted<ClosureForm>) -> Result<HttpResponse, WebError> {
+    me.platform.close_account(&me.login.user_id, Some(&form.current_password)).await?;
+    me.visitor.log_out();
+    Ok(see_other("/login?closed=true"))
 }
 
 #[derive(Deserialize)]

@@ -39,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/profile", web::get().to(account::profile))
         .route("/profile", web::post().to(account::update_profile))
         .route("/password", web::post().to(account::change_password))
+        .route("/close-account", web::post().to(account::close_account))
         .route("/pools", web::get().to(pools::pools))
         .route("/groups", web::post().to(pools::create_group))
         .route("/join", web::post().to(pools::join))

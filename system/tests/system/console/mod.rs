@@ -5,6 +5,7 @@
 mod attacks;
 mod browser;
 mod chromium;
+mod closing;
 mod owners;
 mod store;
 
@@ -342,6 +343,7 @@ async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
         "/logout".to_owned(),
         "/profile".to_owned(),
         "/password".to_owned(),
+        "/close-account".to_owned(),
         "/groups".to_owned(),
         "/join".to_owned(),
         format!("/groups/{gid}/invitations"),

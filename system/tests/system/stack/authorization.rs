@@ -7,48 +7,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod table;
+
+use table::{KINDS, REVOKING, Row, revoking_request, table};
+
 use crate::support::{PASSWORD, Stack, expect_json};
 use contract::dto::User;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const KINDS: [&str; 9] =
-    ["anonymous", "self", "other_customer", "member", "redeemer", "owner", "staff", "staff_other", "admin"];
-
-struct Row {
-    method: Method,
-    /// The route as the OpenAPI document names it.
-    path: String,
-    /// `path#variant`: the same route with another body.
-    label: String,
-    expected: Vec<u16>,
-}
-
-fn table() -> Vec<Row> {
-    let text = include_str!("../data/authorization.txt");
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            assert_eq!(
-                fields.len(),
-                2 + KINDS.len(),
-                "a row has a method, a route and {} statuses: {line}",
-                KINDS.len()
-            );
-            let label = fields[1].to_owned();
-            Row {
-                method: fields[0].parse().unwrap(),
-                path: label.split('#').next().unwrap().to_owned(),
-                label,
-                expected: fields[2..].iter().map(|s| s.parse().unwrap()).collect(),
-            }
-        })
-        .collect()
-}
-
-struct Person {
+pub struct Person {
     user: User,
     token: String,
     email: String,
@@ -278,25 +246,6 @@ async fn request(stack: &Stack, world: &World, row: &Row, caller: Option<&Person
             (format!("/v1/groups/{g}/offers"), post.then(|| json!({"discount_id": world.discount})), post)
         }
         other => panic!("the table has a row this test cannot build a request for: {} {other}", row.method),
-    }
-}
-
-/// The rows that revoke the named user's tokens.
-const REVOKING: [&str; 4] =
-    ["/v1/users/{uid}/sessions", "/v1/users/{uid}/sessions#all", "/v1/users/{uid}#role", "/v1/users/{uid}/password"];
-
-/// The request of a row that revokes `victim`'s tokens (logout, role or password change).
-fn revoking_request(row: &Row, victim: &Person) -> (String, Option<Value>, bool) {
-    let user = format!("/v1/users/{}", victim.user.id);
-    match row.label.as_str() {
-        "/v1/users/{uid}/sessions" => (format!("{user}/sessions"), None, false),
-        "/v1/users/{uid}/sessions#all" => (format!("{user}/sessions?all=true"), None, false),
-        "/v1/users/{uid}#role" => (user, Some(json!({"role": "staff"})), false),
-        "/v1/users/{uid}/password" => {
-            let change = json!({"current_password": PASSWORD, "new_password": "a new passphrase"});
-            (format!("{user}/password"), Some(change), false)
-        }
-        other => panic!("not a revoking row: {other}"),
     }
 }
 

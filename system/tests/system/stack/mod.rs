@@ -2,6 +2,7 @@
 //! the local deployment's scripts, driven only through the router's public API.
 
 mod authorization;
+mod closing;
 mod discounts;
 mod governance;
 mod hostile_input;

@@ -1,0 +1,163 @@
+//! Closing an account: what identifies the user is erased and every token revoked, the
+//! email is free for a new sign-up, the books keep the id; a token alone closes nothing,
+//! and a member of groups, staff and admins are refused.
+
+use crate::support::{ADMIN_EMAIL, PASSWORD, STAFF_EMAIL, TestApp, expect_error, expect_json, new_user};
+use contract::dto::{Session, User};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+async fn close(app: &TestApp, uid: &str, token: Option<&str>, body: &Value) -> Response {
+    app.request(Method::DELETE, &format!("/v1/users/{uid}"), token, Some(body)).await
+}
+
+#[derive(QueryableByName, Debug, PartialEq)]
+struct Left {
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    full_name: String,
+    #[diesel(sql_type = Text)]
+    password_hash: String,
+    #[diesel(sql_type = Bool)]
+    erased: bool,
+    #[diesel(sql_type = Bool)]
+    refused_for_good: bool,
+    #[diesel(sql_type = Bool)]
+    networks_kept: bool,
+    #[diesel(sql_type = Bool)]
+    entry_kept: bool,
+}
+
+#[tokio::test]
+async fn a_closed_account_is_erased_its_email_free_and_its_books_kept() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let uid = user.id.as_str();
+    let bill = app.award(uid, None, 2_500, 1).await;
+    let staff = app.staff_token().await;
+
+    // A token alone closes nothing: the current password is asked, and checked.
+    expect_error(close(&app, uid, Some(&token), &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let wrong = json!({"current_password": "not the password"});
+    expect_error(close(&app, uid, Some(&token), &wrong).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let closed = close(&app, uid, Some(&token), &json!({"current_password": PASSWORD})).await;
+    assert_eq!(closed.status(), StatusCode::NO_CONTENT);
+
+    // Gone for everyone: the token, the login, the user by id and by email.
+    expect_error(app.get(&format!("/v1/users/{uid}"), Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
+        .await;
+    let login = app.post("/v1/sessions", None, &json!({"email": user.email, "password": PASSWORD})).await;
+    expect_error(login, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    expect_error(app.get(&format!("/v1/users/{uid}"), Some(&staff)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let by_email = app.get(&format!("/v1/users?email={}", user.email), Some(&staff)).await;
+    expect_error(by_email, StatusCode::NOT_FOUND, "not_found").await;
+    let again = close(&app, uid, Some(&app.admin_token().await), &json!({})).await;
+    expect_error(again, StatusCode::NOT_FOUND, "not_found").await;
+    // Nothing bills the personal group any more; its books still add up, the bill in them.
+    let billed = app
+        .post_once(
+            "/v1/bills",
+            &staff,
+            "after",
+            &json!({"user_id": uid, "store_region": "001",
+            "items": [{"item_id": app.item(1_000, 10).await, "qty": 1}]}),
+        )
+        .await;
+    assert!(billed.status().is_client_error(), "{}", billed.status());
+    let group = user.personal_group_id.as_str();
+    assert_eq!(app.assert_ledger_consistent(group), bill.balance_after);
+    let ledger: Value =
+        expect_json(app.get(&format!("/v1/groups/{group}/transactions"), Some(&staff)).await, StatusCode::OK).await;
+    assert_eq!(ledger["items"][0]["id"], json!(bill.id));
+
+    // What identified the user is gone from the database; the id stays, refused for good.
+    let mut conn = app.db.connect();
+    let left: Left = diesel::sql_query(
+        "SELECT email, full_name, password_hash, erased_on IS NOT NULL AS erased,
+                EXISTS (SELECT 1 FROM erased_users WHERE user_id = $1) AS refused_for_good,
+                EXISTS (SELECT 1 FROM login_networks WHERE user_id = $1) AS networks_kept,
+                EXISTS (SELECT 1 FROM email_directory WHERE email = $2) AS entry_kept
+         FROM users WHERE id = $1",
+    )
+    .bind::<Text, _>(uid)
+    .bind::<Text, _>(&user.email)
+    .get_result(&mut conn)
+    .unwrap();
+    let expected = Left {
+        email: format!("erased:{uid}"),
+        full_name: String::new(),
+        password_hash: "!".into(),
+        erased: true,
+        refused_for_good: true,
+        networks_kept: false,
+        entry_kept: false,
+    };
+    assert_eq!(left, expected);
+
+    // The email signs up again, as someone new.
+    let fresh = app.api.sign_up(&new_user(&user.email, "Someone New", "001")).await.unwrap().value;
+    assert_ne!(fresh.id, user.id);
+    expect_json::<Session>(
+        app.post("/v1/sessions", None, &json!({"email": user.email, "password": PASSWORD})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn members_of_groups_staff_and_admins_are_not_closed_and_only_admins_close_others() {
+    let app = TestApp::spawn().await;
+    let [(ann, ann_token), (bob, bob_token), (carl, carl_token)] = app.customers().await;
+    let group = app.group(&ann_token).await;
+    let gid = group.id.as_str();
+    app.invite_and_join(&ann_token, gid, bob.id.as_str(), &bob_token, false).await;
+    let own = json!({"current_password": PASSWORD});
+
+    // Members leave first, an owner once alone.
+    for (user, token) in [(&bob, &bob_token), (&ann, &ann_token)] {
+        let res = close(&app, user.id.as_str(), Some(token), &own).await;
+        expect_error(res, StatusCode::CONFLICT, "still_a_member").await;
+    }
+    let left = app.delete(&format!("/v1/groups/{gid}/members/{}", bob.id), Some(&bob_token)).await;
+    assert_eq!(left.status(), StatusCode::NO_CONTENT);
+    assert_eq!(close(&app, bob.id.as_str(), Some(&bob_token), &own).await.status(), StatusCode::NO_CONTENT);
+    let left = app.delete(&format!("/v1/groups/{gid}/members/{}", ann.id), Some(&ann_token)).await;
+    assert_eq!(left.status(), StatusCode::NO_CONTENT);
+    assert_eq!(close(&app, ann.id.as_str(), Some(&ann_token), &own).await.status(), StatusCode::NO_CONTENT);
+
+    // Another's account: a customer learns nothing, staff are refused, an admin closes it.
+    let (dan, dan_token) = app.customer().await;
+    let dans = dan.id.as_str();
+    expect_error(close(&app, dans, Some(&carl_token), &own).await, StatusCode::NOT_FOUND, "not_found").await;
+    let staff = app.staff_token().await;
+    expect_error(close(&app, dans, Some(&staff), &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    expect_error(close(&app, dans, None, &json!({})).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let admin = app.admin_token().await;
+    assert_eq!(close(&app, dans, Some(&admin), &json!({})).await.status(), StatusCode::NO_CONTENT);
+    expect_error(
+        app.get(&format!("/v1/users/{dans}"), Some(&dan_token)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // Staff and admin accounts are made customers' first; their own password is asked too.
+    let staff_id = app.login(STAFF_EMAIL, PASSWORD).await.user_id;
+    let res = close(&app, staff_id.as_str(), Some(&admin), &json!({})).await;
+    expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let admin_id = app.login(ADMIN_EMAIL, PASSWORD).await.user_id;
+    expect_error(close(&app, admin_id.as_str(), Some(&admin), &own).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let still: User = expect_json(app.get(&format!("/v1/users/{staff_id}"), Some(&admin)).await, StatusCode::OK).await;
+    assert_eq!(still.email, STAFF_EMAIL);
+
+    // Guesses at the password are counted as a password change's are.
+    let wrong = json!({"current_password": "not the password"});
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(close(&app, carl.id.as_str(), Some(&carl_token), &wrong).await.status().as_u16());
+    }
+    assert_eq!(statuses, [403, 403, 403, 403, 403, 429]);
+}
