@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contract::ErrorCode;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
 
@@ -29,16 +29,32 @@ impl Hashing {
 
     /// Runs `hash` on a blocking thread once a permit is free.
     pub async fn run<T: Send + 'static>(&self, hash: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        let permit = match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
+        self.turn().await?.run(hash).await
+    }
+
+    /// Waits at most `wait` for a permit. Taken before anything else a login does, so
+    /// one turned away for load costs the database nothing and counts no attempt.
+    pub async fn turn(&self) -> Result<Turn, ApiError> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Turn(permit)),
             _ => {
                 metrics::counter!("password_hashing_refused_total").increment(1);
-                return Err(ApiError {
+                Err(ApiError {
                     retry_after: Some(1),
                     ..ApiError::new(ErrorCode::RateLimited, "too many sign-ups and logins at once; retry in a second")
-                });
+                })
             }
-        };
+        }
+    }
+}
+
+/// A turn at hashing: one of the permits, held until the hash it runs is done.
+pub struct Turn(OwnedSemaphorePermit);
+
+impl Turn {
+    /// Runs `hash` on a blocking thread.
+    pub async fn run<T: Send + 'static>(self, hash: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let permit = self.0;
         Ok(actix_web::web::block(move || {
             let _permit = permit;
             hash()

@@ -12,7 +12,7 @@ use crate::auth::{Caller, hash_password, verify_password};
 use crate::db::{lockouts, users};
 use crate::error::ApiError;
 use crate::services::accounts::{parse_password, user_not_found};
-use crate::services::sessions::{take_attempt, unchecked};
+use crate::services::sessions::take_attempt;
 use crate::services::{AppState, revocations};
 
 pub async fn change(
@@ -89,6 +89,12 @@ pub async fn vouched(
         // A refusal, not bad input: the same body is valid from an admin for another user.
         return Err(ApiError::forbidden(format!("to {} you give current_password", doing.own)));
     }
+    // A turn at hashing first, as a login takes it: a check turned away for load counts
+    // no attempt.
+    let turn = match current {
+        Some(_) => Some(state.hashing.turn().await?),
+        None => None,
+    };
     let lockout = state.login_lockout.for_password_checks();
     let id = user_id.to_string();
     let checked = current.is_some();
@@ -111,14 +117,9 @@ pub async fn vouched(
             ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
         });
     }
-    if let Some(current) = current {
+    if let (Some(current), Some(turn)) = (current, turn) {
         let hash = row.password_hash.clone();
-        let checked = state.hashing.run(move || verify_password(&current, Some(&hash))).await;
-        let right = match checked {
-            Ok(right) => right,
-            Err(busy) => return Err(unchecked(state, lockout, user_id.to_string(), busy).await),
-        };
-        if !right {
+        if !turn.run(move || verify_password(&current, Some(&hash))).await? {
             metrics::counter!("password_check_refusals_total").increment(1);
             return Err(ApiError::forbidden("the current password is wrong"));
         }

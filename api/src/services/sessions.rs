@@ -18,6 +18,8 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     let Some(email) = Email::parse(&new.email) else {
         return Err(wrong());
     };
+    // A turn at hashing first: a login turned away for load does nothing else.
+    let turn = state.hashing.turn().await?;
     let lockout = state.login_lockout;
     let subject = login_subject(email.as_str(), client);
     let network = client.map(login_networks::network_of);
@@ -73,11 +75,7 @@ pub async fn log_in(state: &AppState, new: &NewSession, client: Option<IpAddr>) 
     };
     let password = new.password.clone();
     let hash = row.as_ref().map(|r| r.password_hash.clone());
-    let checked = state.hashing.run(move || verify_password(&password, hash.as_deref())).await;
-    let valid = match checked {
-        Ok(valid) => valid,
-        Err(busy) => return Err(unchecked(state, lockout, subject, busy).await),
-    };
+    let valid = turn.run(move || verify_password(&password, hash.as_deref())).await?;
     let row = match row {
         Some(row) if valid => row,
         _ => {
@@ -128,17 +126,6 @@ pub fn take_attempt(conn: &mut PgConnection, lockout: Lockout, subject: &str) ->
         }
         Ok(Ok(()))
     })
-}
-
-/// `refusal`, for an attempt `take_attempt` took whose password was never checked (the
-/// hashing pool was busy): the attempt is given back, so a login turned away for load
-/// spends none of the subject's.
-pub async fn unchecked(state: &AppState, lockout: Lockout, subject: String, refusal: ApiError) -> ApiError {
-    let given = state.db.run(move |conn| Ok(give_back_attempt(conn, lockout, &subject)?)).await;
-    if let Err(err) = given {
-        tracing::warn!(error = %err.message, "an unchecked attempt was not given back");
-    }
-    refusal
 }
 
 /// Gives back an attempt `take_attempt` took whose outcome was no failure of what the
