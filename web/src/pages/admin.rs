@@ -159,6 +159,15 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
                 },
                 button: "Reset the password",
             }))
+            (by_email(&me.visitor, ByEmail {
+                title: "Close a customer's account",
+                note: "For a customer who asks to be erased: their name, email, phone, location, age and password \
+                    go, every session of theirs ends, and their email is free again. They leave their pools first.",
+                action: "/admin/closures",
+                field_id: "closure_email",
+                fields: html! {},
+                button: "Close the account",
+            }))
         },
     ))
 }
@@ -242,6 +251,18 @@ pub struct ResetForm {
 pub async fn reset_password(Admin(me): Admin, Posted(form): Posted<ResetForm>) -> Result<HttpResponse, WebError> {
     let user = named_user(&me, &form.email).await?;
     me.platform.change_password(&user.id, None, &form.new_password).await?;
+    Ok(see_other("/admin"))
+}
+
+#[derive(Deserialize)]
+pub struct ClosureForm {
+    email: String,
+}
+
+/// Closes a customer's account (the platform lets an admin do so without their password).
+pub async fn close_account(Admin(me): Admin, Posted(form): Posted<ClosureForm>) -> Result<HttpResponse, WebError> {
+    let user = named_user(&me, &form.email).await?;
+    me.platform.close_account(&user.id, None).await?;
     Ok(see_other("/admin"))
 }
 

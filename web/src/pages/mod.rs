@@ -69,5 +69,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/staff", web::post().to(admin::create_staff))
         .route("/admin/roles", web::post().to(admin::change_role))
-        .route("/admin/passwords", web::post().to(admin::reset_password));
+        .route("/admin/passwords", web::post().to(admin::reset_password))
+        .route("/admin/closures", web::post().to(admin::close_account));
 }

@@ -372,6 +372,7 @@ async fn pages_need_a_login_the_right_role_and_every_form_its_csrf_token() {
     }
     forged(&mut admin, "/admin/staff").await;
     forged(&mut admin, "/admin/passwords").await;
+    forged(&mut admin, "/admin/closures").await;
     forged(&mut admin, "/admin/roles").await;
     assert_eq!(customer.get("/pools").await.status, StatusCode::OK, "the forged logout did not log out");
 

@@ -145,4 +145,12 @@ async fn admins_create_staff_who_open_the_till_and_no_one_else_may() {
     assert_eq!(Browser::new(&console).post("/login", &new).await.status, StatusCode::SEE_OTHER);
     let nobody = [("email", "nobody@console.test"), ("new_password", "reset by the admin")];
     refused_in_words(&admin.post("/admin/passwords", &nobody).await, StatusCode::NOT_FOUND);
+
+    // Ann asks to be erased: only the admin closes her account, then nobody finds her.
+    let erase = [("email", ann.email.as_str())];
+    assert_eq!(staff.post("/admin/closures", &erase).await.status, StatusCode::FORBIDDEN);
+    let done = admin.post("/admin/closures", &erase).await;
+    assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, Some("/admin")), "{}", done.body);
+    assert_eq!(Browser::new(&console).post("/login", &new).await.status, StatusCode::UNAUTHORIZED);
+    refused_in_words(&admin.post("/admin/closures", &erase).await, StatusCode::NOT_FOUND);
 }
