@@ -9,7 +9,7 @@ mod password;
 mod token;
 
 pub use caller::Caller;
-pub use hashing::Hashing;
+pub use hashing::{Hashing, Turn};
 pub use lockout::{Lockout, join_subject, login_subject};
 pub use password::{hash_password, verify_password};
 pub use token::{Claims, TokenKeys, new_signing_key};

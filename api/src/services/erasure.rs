@@ -30,7 +30,8 @@ pub async fn close(
     closure: &AccountClosure,
 ) -> Result<(), ApiError> {
     let doing = Doing { own: "close your own account", another: "close another's account" };
-    let (row, checked) = vouched(state, caller, &user_id, closure.current_password.clone(), doing).await?;
+    let vouched = vouched(state, caller, &user_id, closure.current_password.clone(), doing).await?;
+    let (row, checked, ()) = vouched.then(|| ()).await?;
     if row.role != Role::Customer {
         return Err(ApiError::forbidden("a staff or admin account is made a customer's before it is closed"));
     }

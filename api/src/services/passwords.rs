@@ -8,7 +8,7 @@ use contract::dto::PasswordChange;
 use contract::{ErrorCode, UserId};
 use diesel::prelude::*;
 
-use crate::auth::{Caller, hash_password, verify_password};
+use crate::auth::{Caller, Turn, hash_password, verify_password};
 use crate::db::{lockouts, users};
 use crate::error::ApiError;
 use crate::services::accounts::{parse_password, user_not_found};
@@ -23,9 +23,9 @@ pub async fn change(
 ) -> Result<(), ApiError> {
     let new_password = parse_password("new_password", &change.new_password)?;
     let doing = Doing { own: "change your own password", another: "change another's password" };
-    let (row, checked) = vouched(state, caller, &user_id, change.current_password.clone(), doing).await?;
-    let old_hash = row.password_hash;
-    let new_hash = state.hashing.run(move || hash_password(&new_password)).await??;
+    let vouched = vouched(state, caller, &user_id, change.current_password.clone(), doing).await?;
+    let (row, checked, new_hash) = vouched.then(move || hash_password(&new_password)).await?;
+    let (old_hash, new_hash) = (row.password_hash, new_hash?);
     let lockout = state.login_lockout.for_password_checks();
     let id = user_id.to_string();
 
@@ -67,15 +67,15 @@ pub struct Doing {
 /// The user `user_id`, whose account `caller` may act on knowing `current` (the password
 /// now): their own with it, checked and counted per user like a login, so a token alone
 /// (a stolen one) cannot act; another's only as an admin, who may leave it out. Staff
-/// are refused another's account, customers answered as if there were no such user. The
-/// row and whether its password was checked (a change then lands only on that hash).
+/// are refused another's account, customers answered as if there were no such user.
+/// `Vouched::then` checks the password and does the act's own hashing on one turn.
 pub async fn vouched(
     state: &AppState,
     caller: &Caller,
     user_id: &UserId,
     current: Option<String>,
     doing: Doing,
-) -> Result<(users::UserRow, bool), ApiError> {
+) -> Result<Vouched, ApiError> {
     let own = caller.is(user_id);
     if !own && !caller.is_admin() {
         // Staff may see the user, so for them it is a refusal; for others the user is not there.
@@ -90,11 +90,8 @@ pub async fn vouched(
         return Err(ApiError::forbidden(format!("to {} you give current_password", doing.own)));
     }
     // A turn at hashing first, as a login takes it: a check turned away for load counts
-    // no attempt.
-    let turn = match current {
-        Some(_) => Some(state.hashing.turn().await?),
-        None => None,
-    };
+    // no attempt, and one that passes is not turned away before its work.
+    let turn = state.hashing.turn().await?;
     let lockout = state.login_lockout.for_password_checks();
     let id = user_id.to_string();
     let checked = current.is_some();
@@ -117,12 +114,39 @@ pub async fn vouched(
             ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
         });
     }
-    if let (Some(current), Some(turn)) = (current, turn) {
-        let hash = row.password_hash.clone();
-        if !turn.run(move || verify_password(&current, Some(&hash))).await? {
-            metrics::counter!("password_check_refusals_total").increment(1);
-            return Err(ApiError::forbidden("the current password is wrong"));
+    Ok(Vouched { row, current, turn })
+}
+
+/// A user whose account the caller may act on, once the password given is checked.
+pub struct Vouched {
+    row: users::UserRow,
+    current: Option<String>,
+    turn: Turn,
+}
+
+impl Vouched {
+    /// Checks the password given (if any), then runs `work` on the same turn at hashing:
+    /// the row, whether the password was checked (a change then lands only on that
+    /// hash), and what `work` made; `403` when the password is wrong.
+    pub async fn then<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<(users::UserRow, bool, T), ApiError> {
+        let (current, hash) = (self.current, self.row.password_hash.clone());
+        let checked = current.is_some();
+        let done = self
+            .turn
+            .run(move || match current {
+                Some(current) if !verify_password(&current, Some(&hash)) => None,
+                _ => Some(work()),
+            })
+            .await?;
+        match done {
+            Some(made) => Ok((self.row, checked, made)),
+            None => {
+                metrics::counter!("password_check_refusals_total").increment(1);
+                Err(ApiError::forbidden("the current password is wrong"))
+            }
         }
     }
-    Ok((row, checked))
 }
