@@ -24,11 +24,18 @@ pub struct Find {
     bill_id: Option<String>,
 }
 
-/// The bill's receipt, and the menu of the store it was made in, which names its items
-/// (an item taken off the menu since is shown by its id).
+/// The bill's receipt, and the menu of the store it was made in, which names its items:
+/// an item taken off the menu since, or all of them while the store's region does not
+/// answer, is shown by its id (the receipt is the bill's region's alone).
 async fn read(me: &Me, raw: &str) -> Result<(Receipt, Catalogue), WebError> {
     let receipt = me.platform.receipt(&parsed::<EntryId>(raw, "a bill id")?).await?.value;
-    let menu = me.platform.catalogue(receipt.bill.store_region).await?.value;
+    let menu = match me.platform.catalogue(receipt.bill.store_region).await {
+        Ok(menu) => menu.value,
+        Err(err) => {
+            tracing::warn!(error = %err, region = %receipt.bill.store_region, "a receipt's items are shown by id");
+            Catalogue { items: Vec::new() }
+        }
+    };
     Ok((receipt, menu))
 }
 

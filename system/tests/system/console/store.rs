@@ -112,4 +112,10 @@ async fn staff_run_discounts_and_returns_and_customers_see_their_offers() {
     let mut stranger = Browser::logged_in(&console, &stack, &eve.email).await;
     assert_eq!(stranger.get(&format!("/receipts/{bill_id}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(stranger.get("/receipts/002-x'%20OR%201=1").await.status, StatusCode::BAD_REQUEST);
+    // With the store's region down the receipt still reads (the bill's region keeps it),
+    // its item named by id.
+    stack.kill_api("001", 0);
+    let receipt = customer.get(&format!("/receipts/{bill_id}")).await;
+    assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.body);
+    assert!(receipt.body.contains(item_id) && !receipt.body.contains("Console stew"), "{}", receipt.body);
 }
