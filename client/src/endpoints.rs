@@ -66,6 +66,7 @@ pub const ALL_DISCOUNTS: Endpoint = internal("GET", "/internal/discounts");
 pub const REVOCATIONS: Endpoint = internal("GET", "/internal/revocations");
 pub const MEMBERSHIPS: Endpoint = internal("GET", "/internal/memberships");
 pub const MEMBERSHIPS_AT: Endpoint = internal("POST", "/internal/memberships/at");
+pub const MEMBER_GROUPS: Endpoint = internal("GET", "/internal/memberships/of");
 
 pub const ALL: &[Endpoint] = &[
     REGIONS,
@@ -110,6 +111,7 @@ pub const ALL: &[Endpoint] = &[
     REVOCATIONS,
     MEMBERSHIPS,
     MEMBERSHIPS_AT,
+    MEMBER_GROUPS,
 ];
 
 /// A path segment's characters that are sent as they are (RFC 3986 unreserved).

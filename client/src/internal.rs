@@ -2,7 +2,9 @@
 //! region's services ask of another's.
 
 use contract::dto::{Catalogue, Discounts};
-use contract::internal::{EventBatch, MembershipKeys, MembershipStates, MembershipsQuery, Revocations};
+use contract::internal::{
+    EventBatch, MemberGroups, MemberQuery, MembershipKeys, MembershipStates, MembershipsQuery, Revocations,
+};
 use reqwest::Method;
 use serde::Serialize;
 
@@ -43,6 +45,12 @@ impl Client {
     /// (group, user) order.
     pub async fn memberships(&self, query: &MembershipsQuery) -> Result<Reply<MembershipStates>> {
         let path = endpoints::MEMBERSHIPS.path_with_query(&[], query);
+        self.call(Method::GET, &path, None, None::<&()>).await
+    }
+
+    /// The groups of this region `query.user_id` is an active member of.
+    pub async fn member_groups(&self, query: &MemberQuery) -> Result<Reply<MemberGroups>> {
+        let path = endpoints::MEMBER_GROUPS.path_with_query(&[], query);
         self.call(Method::GET, &path, None, None::<&()>).await
     }
 

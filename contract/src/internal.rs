@@ -149,6 +149,19 @@ pub struct MembershipStates {
     pub items: Vec<MembershipState>,
 }
 
+/// `GET /internal/memberships/of?user_id=`: whom a region is asked about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberQuery {
+    pub user_id: UserId,
+}
+
+/// The groups of the answering region that the asked user is an active member of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberGroups {
+    pub items: Vec<GroupId>,
+}
+
 /// `GET /internal/memberships`: the memberships of `home_region`'s users in this region's
 /// groups, after (`after_group`, `after_user`) in that order, at most `limit`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -283,6 +283,17 @@ impl QueryFragment<Pg> for UserGroupsStatement<'_> {
 fixed_statement!(UserGroupsStatement => (Bool, Array<Text>, Nullable<GroupColumns>, MemberColumns));
 
 /// Which of `pairs` (group, user) are active memberships, each with its `can_redeem`.
+/// The groups of this region `user_id` is an active member of (the memberships are this
+/// region's to keep, so the answer is authoritative, unlike the member's index).
+pub fn active_groups_of(conn: &mut PgConnection, user_id: &str) -> QueryResult<Vec<GroupId>> {
+    group_members::table
+        .filter(group_members::user_id.eq(user_id))
+        .filter(group_members::active.eq(true))
+        .select(group_members::group_id)
+        .order(group_members::group_id)
+        .load(conn)
+}
+
 pub fn active_among(conn: &mut PgConnection, pairs: &[(&str, &str)]) -> QueryResult<HashMap<(String, String), bool>> {
     let (group_ids, user_ids): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
     let found: Vec<(String, String, bool)> = ActiveAmong { group_ids: &group_ids, user_ids: &user_ids }.load(conn)?;

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use contract::dto::{Discounts, EmailQuery};
 use contract::internal::{
-    Confirmation, EventBatch, MembershipKeys, MembershipStates, MembershipsQuery, NewReservation, Reservation, UserRef,
+    Confirmation, EventBatch, MemberGroups, MemberQuery, MembershipKeys, MembershipStates, MembershipsQuery,
+    NewReservation, Reservation, UserRef,
 };
 use serde::Deserialize;
 
@@ -12,7 +13,7 @@ use crate::domain::parse_email;
 use crate::error::ApiError;
 use crate::routes::extract::ServiceCaller;
 use crate::services::AppState;
-use crate::services::{catalogue, directory, discounts, events, membership_audit, revocations};
+use crate::services::{catalogue, directory, discounts, erasure, events, membership_audit, revocations};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +115,16 @@ pub async fn memberships(
     query: web::Query<MembershipsQuery>,
 ) -> Result<web::Json<MembershipStates>, ApiError> {
     Ok(web::Json(membership_audit::memberships_of(&state.db, query.into_inner()).await?))
+}
+
+/// The groups of this region a user is an active member of: what their home region asks
+/// before closing their account.
+pub async fn member_groups(
+    state: web::Data<AppState>,
+    _: ServiceCaller,
+    query: web::Query<MemberQuery>,
+) -> Result<web::Json<MemberGroups>, ApiError> {
+    Ok(web::Json(MemberGroups { items: erasure::groups_here(&state, query.into_inner().user_id).await? }))
 }
 
 /// Those of the named memberships that exist here, as they stand now.

@@ -77,7 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/internal/discounts", web::get().to(internal::all_discounts))
         .route("/internal/revocations", web::get().to(internal::revocations))
         .route("/internal/memberships", web::get().to(internal::memberships))
-        .route("/internal/memberships/at", web::post().to(internal::memberships_at));
+        .route("/internal/memberships/at", web::post().to(internal::memberships_at))
+        .route("/internal/memberships/of", web::get().to(internal::member_groups));
 }
 
 /// Answers paths and methods that match no route, in the contract's envelope.

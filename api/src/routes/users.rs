@@ -102,7 +102,8 @@ pub async fn change_password(
         memberships and the personal group (with its points, which nobody can bill or spend any more) keep only \
         the id. A customer closes their own account with `current_password` (wrong ones are counted like a \
         password change's); an admin closes a customer's without it. Refused while the user is in any group \
-        but their personal one, and for staff and admin accounts (made customers' first). Afterwards the user \
+        but their personal one (every region is asked: `503` while one does not answer, and nothing is \
+        erased), and for staff and admin accounts (made customers' first). Afterwards the user \
         is `404` everywhere. Not retried by clients: a closure that went through has revoked the token a retry \
         would carry.",
     responses((status = 204, description = "Closed; personal data erased, every token revoked"),

@@ -8,11 +8,15 @@
 //! points, which nobody can bill or spend any more.
 //!
 //! A user still in any group but their personal one is refused (`409 still_a_member`):
-//! leaving is theirs to do (an owner hands a group over, or leaves it once alone), and
-//! groups of other regions are left in those regions. Staff and admin accounts are made
-//! customers' first.
+//! leaving is theirs to do (an owner hands a group over, or leaves it once alone). Each
+//! region that keeps memberships is asked, not the user's index, which learns of a join
+//! in another region only when its event arrives: this region's groups in the closing
+//! transaction, the others just before it (so a region that does not answer makes the
+//! closure `503`, and nothing is erased). Staff and admin accounts are made customers'
+//! first.
 
 use contract::dto::{AccountClosure, Role};
+use contract::internal::MemberQuery;
 use contract::{ErrorCode, GroupId, UserId};
 
 use crate::auth::Caller;
@@ -35,6 +39,10 @@ pub async fn close(
     if row.role != Role::Customer {
         return Err(ApiError::forbidden("a staff or admin account is made a customer's before it is closed"));
     }
+    let elsewhere = groups_elsewhere(state, &user_id).await?;
+    if !elsewhere.is_empty() {
+        return Err(still_a_member(&user_id, &elsewhere));
+    }
     let checked_hash = checked.then_some(row.password_hash);
     let (email, personal) = (row.email, row.personal_group_id);
     let regions = state.regions.clone();
@@ -49,17 +57,13 @@ pub async fn close(
             if checked_hash.as_ref().is_some_and(|hash| hash != &row.password_hash) {
                 return Ok(Err(ApiError::forbidden("the current password is wrong: it was changed meanwhile")));
             }
-            let others: Vec<GroupId> =
-                users::group_ids(conn, user.as_str())?.into_iter().filter(|g| g != &group).collect();
-            if !others.is_empty() {
-                let named = others.iter().map(GroupId::as_str).collect::<Vec<_>>().join(", ");
-                return Ok(Err(ApiError::new(
-                    ErrorCode::StillAMember,
-                    format!("{user} is still a member of {named}: leave them first (an owner hands a group over)"),
-                )));
+            let here: Vec<GroupId> =
+                groups::active_groups_of(conn, user.as_str())?.into_iter().filter(|g| g != &group).collect();
+            if !here.is_empty() {
+                return Ok(Err(still_a_member(&user, &here)));
             }
-            // Serializable, and the index read above: a join committing meanwhile fails
-            // one of the two transactions, so no member of a group is left erased.
+            // Serializable, and the memberships read above: a join of this region
+            // committing meanwhile fails one of the two transactions.
             groups::lock(conn, group.as_str())?;
             let previous = groups::membership(conn, group.as_str(), user.as_str())?;
             if previous.as_ref().is_some_and(|m| m.active) {
@@ -78,4 +82,33 @@ pub async fn close(
     metrics::counter!("accounts_closed_total").increment(1);
     tracing::info!(user_id = %user_id, by = %caller.user_id, "account closed; personal data erased, tokens revoked");
     Ok(())
+}
+
+fn still_a_member(user: &UserId, groups: &[GroupId]) -> ApiError {
+    let named = groups.iter().map(GroupId::as_str).collect::<Vec<_>>().join(", ");
+    ApiError::new(
+        ErrorCode::StillAMember,
+        format!("{user} is still a member of {named}: leave them first (an owner hands a group over)"),
+    )
+}
+
+/// The groups of the other regions `user` is an active member of, as each region says;
+/// `503` when one does not answer (whether the user is still a member there is unknown).
+async fn groups_elsewhere(state: &AppState, user: &UserId) -> Result<Vec<GroupId>, ApiError> {
+    let query = MemberQuery { user_id: user.clone() };
+    let others = state.regions.all().iter().copied().filter(|r| *r != state.regions.local);
+    let asked = others.map(|region| {
+        let query = &query;
+        state.peers.get(region, move |peer| async move { peer.member_groups(query).await })
+    });
+    let mut groups = Vec::new();
+    for answer in futures_util::future::join_all(asked).await {
+        groups.extend(answer?.items);
+    }
+    Ok(groups)
+}
+
+/// The group region's side: the groups of this region `user` is an active member of.
+pub async fn groups_here(state: &AppState, user: UserId) -> Result<Vec<GroupId>, ApiError> {
+    state.db.run(move |conn| Ok(groups::active_groups_of(conn, user.as_str())?)).await
 }

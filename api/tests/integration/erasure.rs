@@ -9,6 +9,12 @@ use diesel::sql_types::{Bool, Text};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+/// An application of region 001 alone: a closure asks every other region whether the
+/// user is a member there, and the tests' other regions have no instances to ask.
+async fn one_region() -> TestApp {
+    TestApp::spawn_with(|config| config.regions.retain(|r| r.id.to_string() == "001")).await
+}
+
 async fn close(app: &TestApp, uid: &str, token: Option<&str>, body: &Value) -> Response {
     app.request(Method::DELETE, &format!("/v1/users/{uid}"), token, Some(body)).await
 }
@@ -33,7 +39,7 @@ struct Left {
 
 #[tokio::test]
 async fn a_closed_account_is_erased_its_email_free_and_its_books_kept() {
-    let app = TestApp::spawn().await;
+    let app = one_region().await;
     let (user, token) = app.customer().await;
     let uid = user.id.as_str();
     let bill = app.award(uid, None, 2_500, 1).await;
@@ -109,7 +115,7 @@ async fn a_closed_account_is_erased_its_email_free_and_its_books_kept() {
 
 #[tokio::test]
 async fn members_of_groups_staff_and_admins_are_not_closed_and_only_admins_close_others() {
-    let app = TestApp::spawn().await;
+    let app = one_region().await;
     let [(ann, ann_token), (bob, bob_token), (carl, carl_token)] = app.customers().await;
     let group = app.group(&ann_token).await;
     let gid = group.id.as_str();
@@ -160,4 +166,16 @@ async fn members_of_groups_staff_and_admins_are_not_closed_and_only_admins_close
         statuses.push(close(&app, carl.id.as_str(), Some(&carl_token), &wrong).await.status().as_u16());
     }
     assert_eq!(statuses, [403, 403, 403, 403, 403, 429]);
+}
+
+/// Whether a user is still a member in a region that does not answer is unknown: the
+/// closure is refused with 503 and nothing is erased.
+#[tokio::test]
+async fn a_region_that_cannot_be_asked_makes_the_closure_wait() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.customer().await;
+    let res = close(&app, user.id.as_str(), Some(&token), &json!({"current_password": PASSWORD})).await;
+    expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
+    expect_json::<User>(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
+    app.login(&user.email, PASSWORD).await;
 }

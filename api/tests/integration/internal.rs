@@ -35,6 +35,7 @@ async fn internal_endpoints_need_the_service_token() {
         ("POST", "/internal/events"),
         ("GET", "/internal/memberships?home_region=002&limit=10"),
         ("POST", "/internal/memberships/at"),
+        ("GET", "/internal/memberships/of?user_id=001-abc123"),
     ] {
         let req = app.http.raw(method.parse().unwrap(), &format!("{}{path}", app.base)).json(&json!({"events": []}));
         expect_error(req.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
@@ -46,6 +47,17 @@ async fn internal_endpoints_need_the_service_token() {
         expect_error(wrong.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
     assert_eq!(internal(&app, reqwest::Method::GET, "/internal/catalogue", None).await.status(), StatusCode::OK);
+    // A user's active memberships here, as a closing home region asks: their personal
+    // group only, then a group joined too.
+    let (user, token) = app.customer().await;
+    let path = format!("/internal/memberships/of?user_id={}", user.id);
+    let listed: Value = internal(&app, reqwest::Method::GET, &path, None).await.json().await.unwrap();
+    assert_eq!(listed["items"], json!([user.personal_group_id]));
+    let (_, owner) = app.customer().await;
+    let group = app.group(&owner).await;
+    app.invite_and_join(&owner, group.id.as_str(), user.id.as_str(), &token, false).await;
+    let listed: Value = internal(&app, reqwest::Method::GET, &path, None).await.json().await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
 }
 
 #[tokio::test]
