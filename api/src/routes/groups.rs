@@ -12,7 +12,7 @@ use crate::routes::extract::{Anywhere, Here};
 use crate::services::AppState;
 use crate::services::groups::{self, GroupUpdate};
 use crate::services::invitations::{self, InvitationRequest};
-use crate::services::members;
+use crate::services::{ledger, members};
 
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", security(("bearer" = [])), request_body = NewGroup,
     description = "The caller becomes the group's owner. A user owns at most `groups.max_owned` groups (default 100) \
@@ -162,5 +162,5 @@ pub async fn list_group_transactions(
     params: web::Query<PageParams>,
 ) -> Result<web::Json<Page<LedgerEntry>>, ApiError> {
     let page = PageRequest::parse(&params)?;
-    Ok(web::Json(groups::transactions(&state, &caller, gid, page).await?))
+    Ok(web::Json(ledger::transactions(&state, &caller, gid, page).await?))
 }

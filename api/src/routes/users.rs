@@ -9,7 +9,7 @@ use crate::domain::{PageParams, PageRequest};
 use crate::error::ApiError;
 use crate::routes::extract::{Anywhere, Here, MaybeCaller};
 use crate::services::AppState;
-use crate::services::{accounts, erasure, groups, passwords, revocations};
+use crate::services::{accounts, erasure, groups, ledger, passwords, revocations};
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = NewUser, responses(
     (status = 201, body = User),
@@ -183,5 +183,5 @@ pub async fn list_user_activity(
 ) -> Result<web::Json<Page<LedgerEntry>>, ApiError> {
     accounts::ensure_may_read(&caller, &uid)?;
     let page = PageRequest::parse(&params)?;
-    Ok(web::Json(groups::activity(&state, uid, page).await?))
+    Ok(web::Json(ledger::activity(&state, uid, page).await?))
 }

@@ -1,8 +1,7 @@
 //! Groups: creation, reading, governance (names, owner), who may do what to a group
-//! (`Standing`), and the ledger pages of groups and users.
+//! (`Standing`), and the groups of a user.
 
-use contract::cursor::LedgerPosition;
-use contract::dto::{Group, GroupPatch, LedgerEntry, Member, MemberRole, NewGroup, Page, UserGroups};
+use contract::dto::{Group, GroupPatch, Member, MemberRole, NewGroup, UserGroups};
 use contract::internal::Event;
 use contract::text::{Location, Name};
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
@@ -10,8 +9,8 @@ use diesel::prelude::*;
 
 use crate::auth::Caller;
 use crate::config::GroupsConfig;
-use crate::db::{self, Guard, groups, ledger, outbox, users};
-use crate::domain::{PageRequest, required_text};
+use crate::db::{self, Guard, groups, outbox, users};
+use crate::domain::required_text;
 use crate::error::ApiError;
 use crate::services::AppState;
 
@@ -320,45 +319,6 @@ fn change_group(
     Ok(load(conn, id.as_str(), max_members)?.ok_or_else(|| group_not_found(id)))
 }
 
-fn to_entry(row: ledger::EntryRow) -> QueryResult<LedgerEntry> {
-    Ok(LedgerEntry {
-        id: row.id,
-        group_id: row.group_id,
-        user_id: row.user_id,
-        actor_id: row.actor_id,
-        kind: row.kind,
-        points: row.points,
-        amount_cents: row.amount_cents,
-        bill_id: row.bill_id,
-        debt_change: row.debt_change,
-        balance_after: row.balance_after,
-        idempotency_key: row.idempotency_key,
-        created_on: row.created_on,
-    })
-}
-
-fn entry_position(row: &ledger::EntryRow) -> LedgerPosition {
-    LedgerPosition { created_on: row.created_on, id: row.id.to_string() }
-}
-
-pub async fn transactions(
-    state: &AppState,
-    caller: &Caller,
-    id: GroupId,
-    page: PageRequest,
-) -> Result<Page<LedgerEntry>, ApiError> {
-    let caller = caller.clone();
-    state
-        .db
-        .run(move |conn| {
-            let (_, standing) = with_standing(conn, &caller, &id)??;
-            standing.require_sight(&id)?;
-            let rows = ledger::page_of_group(conn, id.as_str(), page.after.as_ref(), page.limit + 1)?;
-            Ok(page.page(rows, entry_position, to_entry)?)
-        })
-        .await
-}
-
 /// The groups of this region the user belongs to (the router merges every region's).
 /// The user's home region also vouches for the user (404 if unknown) and adds their
 /// membership index, so the router's fan-out needs no separate call for it.
@@ -383,17 +343,6 @@ pub async fn of_user(state: &AppState, user: UserId) -> Result<UserGroups, ApiEr
                 .map(|(row, members)| to_dto(row, members, max_members))
                 .collect::<QueryResult<_>>()?;
             Ok(UserGroups { items, unavailable: Vec::new(), memberships })
-        })
-        .await
-}
-
-/// Ledger entries of every group of this region the user belongs to, newest first.
-pub async fn activity(state: &AppState, user: UserId, page: PageRequest) -> Result<Page<LedgerEntry>, ApiError> {
-    state
-        .db
-        .run(move |conn| {
-            let rows = ledger::page_of_member(conn, user.as_str(), page.after.as_ref(), page.limit + 1)?;
-            Ok(page.page(rows, entry_position, to_entry)?)
         })
         .await
 }

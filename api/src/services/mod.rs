@@ -24,6 +24,7 @@ pub mod group_commit;
 pub mod groups;
 pub mod housekeeping;
 pub mod invitations;
+pub mod ledger;
 pub mod members;
 pub mod membership_audit;
 pub mod offers;
