@@ -49,12 +49,17 @@ impl EntryRow {
     /// A bill's lines as billed; none for a bill from before bills kept them (or whose
     /// lines do not parse: it cannot be returned).
     pub fn line_figures(&self) -> Vec<LineFigures> {
-        self.lines.clone().and_then(|lines| serde_json::from_value(lines).ok()).unwrap_or_default()
+        self.lines_as()
     }
 
     /// The units of a bill's lines a return took back.
     pub fn returned_lines(&self) -> Vec<ReturnedLine> {
-        self.lines.clone().and_then(|lines| serde_json::from_value(lines).ok()).unwrap_or_default()
+        self.lines_as()
+    }
+
+    fn lines_as<T: serde::de::DeserializeOwned>(&self) -> Vec<T> {
+        use serde::Deserialize;
+        self.lines.as_ref().and_then(|lines| Vec::<T>::deserialize(lines).ok()).unwrap_or_default()
     }
 }
 
@@ -324,11 +329,12 @@ pub fn bills(conn: &mut PgConnection, ids: &[&str]) -> QueryResult<Vec<EntryRow>
         .load(conn)
 }
 
-/// The returns of `bills` (the units each took back are in their lines).
+/// The returns of `bills`, oldest first (the units each took back are in their lines).
 pub fn returns_of(conn: &mut PgConnection, bills: &[&str]) -> QueryResult<Vec<EntryRow>> {
     ledger_entries::table
         .filter(ledger_entries::bill_id.eq_any(bills))
         .filter(ledger_entries::kind.eq("return"))
+        .order((ledger_entries::created_on, ledger_entries::id))
         .select(EntryRow::as_select())
         .load(conn)
 }

@@ -59,7 +59,14 @@ pub fn insert(conn: &mut PgConnection, row: &NewUserRow<'_>) -> QueryResult<bool
 /// The user of `id`, unless there is none or their account was closed (as every read
 /// and change of a user below: a closed account is no one's).
 pub fn find(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).filter(users::erased_on.is_null()).select(UserRow::as_select()).first(conn).optional()
+    open_user(id).select(UserRow::as_select()).first(conn).optional()
+}
+
+/// The user of `id` while their account is open: where every read and change of a user
+/// by id starts.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn open_user<'a>(id: &'a str) -> _ {
+    users::table.find(id).filter(users::erased_on.is_null())
 }
 
 /// Whether `id` is a user of this region, closed accounts included: the membership index
@@ -70,13 +77,7 @@ pub fn known(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
 
 /// The user of `id`, locked until the transaction ends, unless their account was closed.
 pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table
-        .find(id)
-        .filter(users::erased_on.is_null())
-        .select(UserRow::as_select())
-        .for_update()
-        .first(conn)
-        .optional()
+    open_user(id).select(UserRow::as_select()).for_update().first(conn).optional()
 }
 
 /// Closes the account of `id`: erases what identifies its user (email, name, phone,
@@ -84,7 +85,7 @@ pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
 /// ledger and memberships name. The email becomes `erased:{id}`, which no sign-up can
 /// take (it has no `@`), so the address itself is free. Whether it was open.
 pub fn erase(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
-    let erased = diesel::update(users::table.find(id).filter(users::erased_on.is_null()))
+    let erased = diesel::update(open_user(id))
         .set((
             users::email.eq(format!("erased:{id}")),
             // No Argon2 hash: nothing verifies against it.
@@ -127,7 +128,7 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option
 
 /// Sets a user's role; `Ok(None)` when there is no such user.
 pub fn set_role(conn: &mut PgConnection, id: &str, role: &str) -> QueryResult<Option<UserRow>> {
-    diesel::update(users::table.find(id).filter(users::erased_on.is_null()))
+    diesel::update(open_user(id))
         .set((users::role.eq(role), users::updated_on.eq(diesel::dsl::now)))
         .returning(UserRow::as_returning())
         .get_result(conn)
@@ -139,7 +140,7 @@ pub fn set_role(conn: &mut PgConnection, id: &str, role: &str) -> QueryResult<Op
 /// whether it was set.
 pub fn set_password(conn: &mut PgConnection, id: &str, hash: &str, expected: Option<&str>) -> QueryResult<bool> {
     let change = (users::password_hash.eq(hash), users::updated_on.eq(diesel::dsl::now));
-    let user = users::table.find(id).filter(users::erased_on.is_null());
+    let user = open_user(id);
     let set = match expected {
         Some(old) => diesel::update(user.filter(users::password_hash.eq(old))).set(change).execute(conn)?,
         None => diesel::update(user).set(change).execute(conn)?,
@@ -148,7 +149,7 @@ pub fn set_password(conn: &mut PgConnection, id: &str, hash: &str, expected: Opt
 }
 
 pub fn update_profile(conn: &mut PgConnection, id: &str, change: &ProfileChange) -> QueryResult<Option<UserRow>> {
-    diesel::update(users::table.find(id).filter(users::erased_on.is_null()))
+    diesel::update(open_user(id))
         .set((change, users::updated_on.eq(diesel::dsl::now)))
         .returning(UserRow::as_returning())
         .get_result(conn)

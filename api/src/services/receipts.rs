@@ -31,8 +31,7 @@ pub async fn of_bill(state: &AppState, caller: &Caller, id: EntryId) -> Result<R
             if !sees {
                 return Err(not_found());
             }
-            let mut returns = ledger::returns_of(conn, &[id.as_str()])?;
-            returns.sort_by(|a, b| (a.created_on, &a.id).cmp(&(b.created_on, &b.id)));
+            let returns = ledger::returns_of(conn, &[id.as_str()])?;
             let taken: Vec<_> = returns.iter().flat_map(EntryRow::returned_lines).collect();
             let lines = billed_lines(bill.line_figures(), &taken);
             Ok(Receipt { bill, lines, returns })
