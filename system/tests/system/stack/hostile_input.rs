@@ -274,4 +274,16 @@ async fn the_router_refuses_wrong_methods_non_object_bodies_and_tokenless_caller
     crate::support::expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let res = stack.get("/v1/groups/099-abcdef", None).await;
     crate::support::expect_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+    // A receipt asked for by a crafted id, or with a method it does not answer, never
+    // leaves the router; a made-up bill of a real region is no one's.
+    for crafted in ["002-x'%20OR%201=1", "..%2F..%2Finternal", "002-", "99-01JD3Q6M2V8X4Y5Z6A7B8C9D0E"] {
+        let res = stack.get(&format!("/v1/bills/{crafted}"), Some(&token)).await;
+        crate::support::expect_error(res, StatusCode::BAD_REQUEST, "invalid_id").await;
+    }
+    let made_up = "/v1/bills/002-01JD3Q6M2V8X4Y5Z6A7B8C9D0E";
+    crate::support::expect_error(stack.get(made_up, Some(&token)).await, StatusCode::NOT_FOUND, "not_found").await;
+    let res = stack.request(reqwest::Method::DELETE, made_up, Some(&token), None).await;
+    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+    crate::support::expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
