@@ -1,10 +1,10 @@
 //! What a user can do, one function each; the subcommands and the menus both call these.
 
 use contract::dto::{
-    ActivityPage, Bill, BillLine, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount, Discounts, Group,
-    GroupPatch, Invitation, InvitationSummary, MemberPatch, Membership, NewBill, NewCatalogueItem, NewDiscount,
-    NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewUser, Offer, Offers, Page, Receipt,
-    Redemption, Regions, Return, Role, Session, User, UserGroups,
+    AccountClosure, ActivityPage, Bill, BillLine, BillQuote, Catalogue, CatalogueItem, CatalogueItemPatch, Discount,
+    Discounts, Group, GroupPatch, Invitation, InvitationSummary, MemberPatch, Membership, NewBill, NewCatalogueItem,
+    NewDiscount, NewGroup, NewInvitation, NewMember, NewOffer, NewRedemption, NewReturn, NewUser, Offer, Offers, Page,
+    Receipt, Redemption, Regions, Return, Role, Session, User, UserGroups,
 };
 use contract::numbers::{NumberKind, PageSize};
 use serde_json::{Value, json};
@@ -76,8 +76,11 @@ pub async fn change_password(api: &Api, user: &str, current: &str, new: &str) ->
     done(api.change_password(user, Some(current), new).await)
 }
 
-pub async fn close_account(api: &Api, user: &str, current: &str) -> Outcome<Value> {
-    done(api.close_account(user, Some(current)).await)
+/// Closes the user's account, giving up `forfeit` points of their personal group (the
+/// platform refuses when that is not its balance, and says what is).
+pub async fn close_account(api: &Api, user: &str, current: &str, forfeit: Option<u64>) -> Outcome<Value> {
+    let closure = AccountClosure { current_password: Some(current.to_owned()), forfeit_points: forfeit };
+    done(api.close_account(user, &closure).await)
 }
 
 /// Leaves a group, or (the owner) removes a member from it.

@@ -50,10 +50,15 @@ pub enum Command {
         new: String,
     },
     /// Close your account: what identifies you is erased and you are logged out
-    /// everywhere. Leave your groups first; your personal group's points are forfeited.
+    /// everywhere. Leave your groups first. Points left in your personal group are given
+    /// up only when you name their number.
     CloseAccount {
         #[arg(long, env = "LOYALTY_PASSWORD")]
         current: String,
+        /// The points of your personal group you give up (its balance; `loyalty groups`
+        /// shows it), required when it holds any.
+        #[arg(long)]
+        forfeit_points: Option<u64>,
     },
     /// Your profile.
     Me,

@@ -117,9 +117,9 @@ async fn run(app: &App, command: Command) -> Outcome<()> {
             })?;
             app.print(&session, |_| "password changed; your other sessions are logged out".into());
         }
-        Command::CloseAccount { current } => {
+        Command::CloseAccount { current, forfeit_points } => {
             let s = app.session()?;
-            actions::close_account(&app.api(Some(&s))?, &s.user_id, &current).await?;
+            actions::close_account(&app.api(Some(&s))?, &s.user_id, &current, forfeit_points).await?;
             // Closing revoked this session's token too.
             app.store.forget()?;
             app.print(&json!({"closed": s.user_id}), |_| "your account is closed and its personal data erased".into());

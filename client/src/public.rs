@@ -103,10 +103,9 @@ impl Client {
     /// Closes the account, erasing what identifies its user, and so revokes every token
     /// of theirs, this client's too. `current` is the password now; an admin closing a
     /// customer's account leaves it out.
-    pub async fn close_account(&self, uid: impl Display, current: Option<&str>) -> Result<Reply<()>> {
-        let body = AccountClosure { current_password: current.map(str::to_owned) };
+    pub async fn close_account(&self, uid: impl Display, closure: &AccountClosure) -> Result<Reply<()>> {
         let path = endpoints::CLOSE_ACCOUNT.path(&[&uid]);
-        self.write(endpoints::CLOSE_ACCOUNT, path, None, Some(&body)).await
+        self.write(endpoints::CLOSE_ACCOUNT, path, None, Some(closure)).await
     }
 
     pub async fn user_groups(&self, uid: impl Display) -> Result<Reply<UserGroups>> {

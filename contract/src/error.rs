@@ -36,6 +36,9 @@ pub enum ErrorCode {
     /// Addition to the contract: an account is closed only once its user is in no group
     /// but their personal one (groups they own are handed over or left first).
     StillAMember,
+    /// Addition to the contract: closing an account whose personal group holds points
+    /// the closure did not agree to give up (`forfeit_points`, equal to the balance).
+    PointsRemaining,
     PayloadTooLarge,
     /// Addition to the contract: a known path asked with a method it does not answer
     /// (the `Allow` header lists those it does).
@@ -68,7 +71,8 @@ impl ErrorCode {
             | ItemUnavailable
             | IdempotencyInProgress
             | LimitReached
-            | StillAMember => 409,
+            | StillAMember
+            | PointsRemaining => 409,
             Misdirected => 421,
             PayloadTooLarge => 413,
             MethodNotAllowed => 405,

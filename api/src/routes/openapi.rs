@@ -65,8 +65,8 @@ impl IntoParams for Keyed {
             for entries older than v1.1 whose actor was no longer known. Operations added since, each described \
             where it is: logout (`DELETE /v1/users/{uid}/sessions`), role changes (`PATCH /v1/users/{uid}` \
             `role`), password changes and resets (`PUT /v1/users/{uid}/password`), staff finding a user by email \
-            (`GET /v1/users?email=`), a bill's receipt (`GET /v1/bills/{bill_id}`), closing an account (`DELETE /v1/users/{uid}`, error \
-            `still_a_member`)."
+            (`GET /v1/users?email=`), a bill's receipt (`GET /v1/bills/{bill_id}`), closing an account (`DELETE /v1/users/{uid}`, errors \
+            `still_a_member` and `points_remaining`)."
     ),
     paths(
         health::liveness, health::readiness, health::render_metrics,

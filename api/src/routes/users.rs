@@ -110,7 +110,8 @@ pub async fn change_password(
         (status = 401, body = ErrorEnvelope),
         (status = 403, description = "forbidden: the current password is wrong or missing, staff closing \
             another's, or a staff or admin account", body = ErrorEnvelope),
-        (status = 409, description = "still_a_member: in a group other than their personal one", body = ErrorEnvelope),
+        (status = 409, description = "still_a_member: in a group other than their personal one; points_remaining: \
+            the personal group holds points and `forfeit_points` does not name their number", body = ErrorEnvelope),
         (status = 429, description = "rate_limited: too many wrong current passwords (as for a password change)",
             body = ErrorEnvelope)))]
 pub async fn close_account(

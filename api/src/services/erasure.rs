@@ -5,7 +5,9 @@
 //! email's directory entries in every region that keeps one, which from then on refuse
 //! that user, so the email is free for a new sign-up. What stays names only the id: the
 //! ledger (the books must still add up), memberships, and the personal group with its
-//! points, which nobody can bill or spend any more.
+//! points, which nobody can bill or spend any more: a closure gives them up only when it
+//! names their number (`forfeit_points`, checked under the group's lock), else
+//! `409 points_remaining`, so no user loses points they have not seen.
 //!
 //! A user still in any group but their personal one is refused (`409 still_a_member`):
 //! leaving is theirs to do (an owner hands a group over, or leaves it once alone). Each
@@ -45,6 +47,7 @@ pub async fn close(
     }
     let checked_hash = checked.then_some(row.password_hash);
     let (email, personal) = (row.email, row.personal_group_id);
+    let forfeit = closure.forfeit_points;
     let regions = state.regions.clone();
     let revocation = revocations::all_of(state, &user_id);
     let (written, user, group) = (revocation.clone(), user_id.clone(), personal.clone());
@@ -63,8 +66,12 @@ pub async fn close(
                 return Ok(Err(still_a_member(&user, &here)));
             }
             // Serializable, and the memberships read above: a join of this region
-            // committing meanwhile fails one of the two transactions.
-            groups::lock(conn, group.as_str())?;
+            // committing meanwhile fails one of the two transactions. The lock holds the
+            // balance still until the commit, so what is given up is what was agreed.
+            let balance = groups::lock(conn, group.as_str())?.map_or(0, |g| g.points);
+            if balance != 0 && u64::try_from(balance).ok() != forfeit {
+                return Ok(Err(points_remaining(&group, balance)));
+            }
             let previous = groups::membership(conn, group.as_str(), user.as_str())?;
             if previous.as_ref().is_some_and(|m| m.active) {
                 record_membership(conn, regions.local, &group, &user, false, false, previous.as_ref())?;
@@ -89,6 +96,16 @@ fn still_a_member(user: &UserId, groups: &[GroupId]) -> ApiError {
     ApiError::new(
         ErrorCode::StillAMember,
         format!("{user} is still a member of {named}: leave them first (an owner hands a group over)"),
+    )
+}
+
+fn points_remaining(group: &GroupId, balance: i64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PointsRemaining,
+        format!(
+            "the personal group {group} holds {balance} points, which nobody can spend once the account is \
+             closed: redeem them, or send forfeit_points: {balance} to give them up"
+        ),
     )
 }
 

@@ -8,11 +8,11 @@ use contract::dto::PasswordChange;
 use contract::{ErrorCode, UserId};
 use diesel::prelude::*;
 
-use crate::auth::{Caller, Turn, hash_password, verify_password};
-use crate::db::{lockouts, users};
+use crate::auth::{Caller, Lockout, Turn, hash_password, verify_password};
+use crate::db::{Db, lockouts, users};
 use crate::error::ApiError;
 use crate::services::accounts::{parse_password, user_not_found};
-use crate::services::sessions::take_attempt;
+use crate::services::sessions::{give_back_attempt, take_attempt};
 use crate::services::{AppState, revocations};
 
 pub async fn change(
@@ -114,7 +114,27 @@ pub async fn vouched(
             ..ApiError::new(ErrorCode::RateLimited, "too many wrong current passwords; try again later")
         });
     }
-    Ok(Vouched { row, current, turn })
+    let counted = checked.then(|| Counted { db: state.db.clone(), lockout, user: user_id.to_string() });
+    Ok(Vouched { row, current, turn, counted })
+}
+
+/// The attempt a password check took, to give back when the password is right: the
+/// lockout is of wrong passwords, and a user told "not yet" after a right one (a
+/// closure while still a member, say) tries again with it.
+struct Counted {
+    db: Db,
+    lockout: Lockout,
+    user: String,
+}
+
+impl Counted {
+    async fn give_back(self) {
+        let Counted { db, lockout, user } = self;
+        let settled = db.run(move |conn| Ok(give_back_attempt(conn, lockout, &user)?)).await;
+        if let Err(err) = settled {
+            tracing::warn!(error = %err.message, "a right password's attempt was not given back");
+        }
+    }
 }
 
 /// A user whose account the caller may act on, once the password given is checked.
@@ -122,6 +142,7 @@ pub struct Vouched {
     row: users::UserRow,
     current: Option<String>,
     turn: Turn,
+    counted: Option<Counted>,
 }
 
 impl Vouched {
@@ -142,7 +163,12 @@ impl Vouched {
             })
             .await?;
         match done {
-            Some(made) => Ok((self.row, checked, made)),
+            Some(made) => {
+                if let Some(counted) = self.counted {
+                    counted.give_back().await;
+                }
+                Ok((self.row, checked, made))
+            }
             None => {
                 metrics::counter!("password_check_refusals_total").increment(1);
                 Err(ApiError::forbidden("the current password is wrong"))

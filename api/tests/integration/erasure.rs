@@ -1,6 +1,7 @@
 //! Closing an account: what identifies the user is erased and every token revoked, the
 //! email is free for a new sign-up, the books keep the id; a token alone closes nothing,
-//! and a member of groups, staff and admins are refused.
+//! points are given up only when the closure names their number, and a member of groups,
+//! staff and admins are refused.
 
 use crate::support::{ADMIN_EMAIL, PASSWORD, STAFF_EMAIL, TestApp, expect_error, expect_json, new_user};
 use contract::dto::{Session, User};
@@ -49,8 +50,8 @@ async fn a_closed_account_is_erased_its_email_free_and_its_books_kept() {
     expect_error(close(&app, uid, Some(&token), &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
     let wrong = json!({"current_password": "not the password"});
     expect_error(close(&app, uid, Some(&token), &wrong).await, StatusCode::FORBIDDEN, "forbidden").await;
-    let closed = close(&app, uid, Some(&token), &json!({"current_password": PASSWORD})).await;
-    assert_eq!(closed.status(), StatusCode::NO_CONTENT);
+    let agreed = json!({"current_password": PASSWORD, "forfeit_points": bill.balance_after});
+    assert_eq!(close(&app, uid, Some(&token), &agreed).await.status(), StatusCode::NO_CONTENT);
 
     // Gone for everyone: the token, the login, the user by id and by email.
     expect_error(app.get(&format!("/v1/users/{uid}"), Some(&token)).await, StatusCode::UNAUTHORIZED, "unauthenticated")
@@ -166,6 +167,48 @@ async fn members_of_groups_staff_and_admins_are_not_closed_and_only_admins_close
         statuses.push(close(&app, carl.id.as_str(), Some(&carl_token), &wrong).await.status().as_u16());
     }
     assert_eq!(statuses, [403, 403, 403, 403, 403, 429]);
+}
+
+/// A closure that does not name the personal group's balance (none, a stale one, a
+/// crafted one) is refused and changes nothing; one that names it gives the points up.
+#[tokio::test]
+async fn points_are_given_up_only_when_the_closure_names_their_number() {
+    let app = one_region().await;
+    let (user, token) = app.customer().await;
+    let uid = user.id.as_str();
+    let seen = app.award(uid, None, 2_500, 1).await.balance_after;
+    let with = |forfeit: Value| json!({"current_password": PASSWORD, "forfeit_points": forfeit});
+
+    let res = close(&app, uid, Some(&token), &json!({"current_password": PASSWORD})).await;
+    let refused: Value = expect_json(res, StatusCode::CONFLICT).await;
+    assert_eq!(refused["error"]["code"], "points_remaining");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("holds {seen} points")), "{message}");
+    for wrong in [json!(0), json!(seen - 1), json!(seen + 1), json!(u64::MAX)] {
+        let res = close(&app, uid, Some(&token), &with(wrong)).await;
+        expect_error(res, StatusCode::CONFLICT, "points_remaining").await;
+    }
+    for crafted in [json!(-1), json!("25"), json!(2.5), json!(null)] {
+        let status = close(&app, uid, Some(&token), &with(crafted.clone())).await.status();
+        let expected = if crafted.is_null() { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
+        assert_eq!(status, expected, "{crafted}");
+    }
+    // Points that arrived after the user looked: what they agreed to is not the balance.
+    let now = app.award(uid, None, 1_000, 1).await.balance_after;
+    expect_error(close(&app, uid, Some(&token), &with(json!(seen))).await, StatusCode::CONFLICT, "points_remaining")
+        .await;
+    expect_json::<User>(app.get(&format!("/v1/users/{uid}"), Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(close(&app, uid, Some(&token), &with(json!(now))).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), now, "the books keep them");
+
+    // An admin closing another's account names them too.
+    let (dan, _) = app.customer().await;
+    let dans = app.award(dan.id.as_str(), None, 700, 1).await.balance_after;
+    let admin = app.admin_token().await;
+    let res = close(&app, dan.id.as_str(), Some(&admin), &json!({})).await;
+    expect_error(res, StatusCode::CONFLICT, "points_remaining").await;
+    let res = close(&app, dan.id.as_str(), Some(&admin), &json!({"forfeit_points": dans})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
 }
 
 /// Whether a user is still a member in a region that does not answer is unknown: the

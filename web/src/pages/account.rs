@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use contract::dto::{NewUser, Region, RegionStatus, UserPatch};
+use contract::dto::{AccountClosure, NewUser, Region, RegionStatus, UserPatch};
 use contract::numbers::{self, NumberKind};
 use contract::text::{Location, Name, Password, Phone, TextKind};
 use maud::{Markup, html};
@@ -143,6 +143,7 @@ pub async fn sign_up(
 
 pub async fn profile(me: Me) -> Result<Markup, WebError> {
     let user = me.platform.user(&me.login.user_id).await?.value;
+    let personal = me.platform.group(&user.personal_group_id).await?.value;
     Ok(page(
         "Profile",
         Some(&me.visitor),
@@ -183,7 +184,16 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
                 (csrf_field(&me.visitor))
                 p.muted { "Your name, email, phone, location, age and password are erased and you are logged out \
                     everywhere; your email is free to sign up again. Leave your pools first (hand over those you \
-                    own). The points of your personal pool are forfeited." }
+                    own)." }
+                @if personal.points > 0 {
+                    // The box carries the number seen here: the platform refuses the closure
+                    // if the pool holds another by then, so nothing unseen is given up.
+                    label.check {
+                        input #forfeit_points name="forfeit_points" type="checkbox" value=(personal.points) required;
+                        " I give up the " (personal.points) " points of my personal pool: nobody can spend them \
+                        once my account is closed."
+                    }
+                }
                 label for="closing_password" { "Current password" }
                 input #closing_password name="current_password" type="password" autocomplete="current-password" required;
                 p { button type="submit" { "Close my account" } }
@@ -195,12 +205,14 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
 #[derive(Deserialize)]
 pub struct ClosureForm {
     current_password: String,
+    forfeit_points: Option<u64>,
 }
 
 /// The platform revokes every token of the user as it closes the account: the session
 /// ends here too.
 pub async fn close_account(me: Me, Posted(form): Posted<ClosureForm>) -> Result<HttpResponse, WebError> {
-    me.platform.close_account(&me.login.user_id, Some(&form.current_password)).await?;
+    let closure = AccountClosure { current_password: Some(form.current_password), forfeit_points: form.forfeit_points };
+    me.platform.close_account(&me.login.user_id, &closure).await?;
     me.visitor.log_out();
     Ok(see_other("/login?closed=true"))
 }

@@ -3,7 +3,7 @@
 //! user's password.
 
 use actix_web::{HttpResponse, web};
-use contract::dto::{NewUser, RegionStatus, Role, User, UserPatch};
+use contract::dto::{AccountClosure, NewUser, RegionStatus, Role, User, UserPatch};
 use contract::text::{Name, Password, TextKind};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::account::{region_options, see_other};
 use super::layout::{csrf_field, page};
 use crate::AppState;
-use crate::error::WebError;
+use crate::error::{WebError, parsed};
 use crate::session::{Admin, Me, Posted, Visitor};
 
 /// The router's metrics worth a glance, by their Prometheus names: the sum over all
@@ -162,10 +162,15 @@ pub async fn admin(state: web::Data<AppState>, Admin(me): Admin) -> Result<Marku
             (by_email(&me.visitor, ByEmail {
                 title: "Close a customer's account",
                 note: "For a customer who asks to be erased: their name, email, phone, location, age and password \
-                    go, every session of theirs ends, and their email is free again. They leave their pools first.",
+                    go, every session of theirs ends, and their email is free again. They leave their pools first. \
+                    Points left in their personal pool are given up only when you name their number (the \
+                    platform says it when it refuses).",
                 action: "/admin/closures",
                 field_id: "closure_email",
-                fields: html! {},
+                fields: html! {
+                    label for="forfeit_points" { "Points of their personal pool to give up" }
+                    input #forfeit_points name="forfeit_points" type="number" min="0" placeholder="0";
+                },
                 button: "Close the account",
             }))
         },
@@ -257,12 +262,19 @@ pub async fn reset_password(Admin(me): Admin, Posted(form): Posted<ResetForm>) -
 #[derive(Deserialize)]
 pub struct ClosureForm {
     email: String,
+    #[serde(default)]
+    forfeit_points: String,
 }
 
 /// Closes a customer's account (the platform lets an admin do so without their password).
 pub async fn close_account(Admin(me): Admin, Posted(form): Posted<ClosureForm>) -> Result<HttpResponse, WebError> {
     let user = named_user(&me, &form.email).await?;
-    me.platform.close_account(&user.id, None).await?;
+    let forfeit_points = match form.forfeit_points.trim() {
+        "" => None,
+        given => Some(parsed(given, "a number of points")?),
+    };
+    let closure = AccountClosure { current_password: None, forfeit_points };
+    me.platform.close_account(&user.id, &closure).await?;
     Ok(see_other("/admin"))
 }
 

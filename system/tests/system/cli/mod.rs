@@ -249,6 +249,17 @@ async fn subcommands_script_the_platform() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the old token is refused");
     let (code, _, err) = loyalty(&url, &customer, &["me"]).await;
     assert_eq!(code, 4, "{err}");
+
+    // Closing the account: the points left in the personal group are named, or nothing
+    // is closed (exit 1, the platform saying how many there are).
+    loyalty_json(&url, &customer, &["login", "--email", &email, "--password", new_password]).await;
+    let (code, _, err) = loyalty(&url, &customer, &["close-account", "--current", new_password]).await;
+    assert!(code == 1 && err.contains("points_remaining") && err.contains("holds 18 points"), "{err}");
+    let close = ["close-account", "--current", new_password, "--forfeit-points", "18"];
+    assert_eq!(loyalty_json(&url, &customer, &close).await["closed"], uid.as_str());
+    assert!(!customer.join("session.json").exists());
+    let (code, _, _) = loyalty(&url, &customer, &["login", "--email", &email, "--password", new_password]).await;
+    assert_eq!(code, 4, "the closed account opens nothing");
     // The platform unreachable: exit code 3.
     let (code, _, _) = loyalty("http://127.0.0.1:9", &customer, &["regions"]).await;
     assert_eq!(code, 3);

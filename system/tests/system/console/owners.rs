@@ -146,9 +146,18 @@ async fn admins_create_staff_who_open_the_till_and_no_one_else_may() {
     let nobody = [("email", "nobody@console.test"), ("new_password", "reset by the admin")];
     refused_in_words(&admin.post("/admin/passwords", &nobody).await, StatusCode::NOT_FOUND);
 
-    // Ann asks to be erased: only the admin closes her account, then nobody finds her.
-    let erase = [("email", ann.email.as_str())];
+    // Ann asks to be erased: only the admin closes her account, then nobody finds her. Her
+    // personal pool holds points: the admin names their number, or nothing is closed.
+    let till = stack.staff("001").await;
+    let item = stack.add_item(&till, "001", "Parting soup", 3_000, 10).await;
+    let bill = json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
+    stack.bill(&till, &format!("parting-{}", ann.id), &bill).await;
+    let erase = [("email", ann.email.as_str()), ("forfeit_points", "")];
     assert_eq!(staff.post("/admin/closures", &erase).await.status, StatusCode::FORBIDDEN);
+    let refused = admin.post("/admin/closures", &erase).await;
+    refused_in_words(&refused, StatusCode::CONFLICT);
+    assert!(refused.body.contains("holds 30 points"), "{}", refused.body);
+    let erase = [("email", ann.email.as_str()), ("forfeit_points", "30")];
     let done = admin.post("/admin/closures", &erase).await;
     assert_eq!((done.status, done.location()), (StatusCode::SEE_OTHER, Some("/admin")), "{}", done.body);
     assert_eq!(Browser::new(&console).post("/login", &new).await.status, StatusCode::UNAUTHORIZED);
