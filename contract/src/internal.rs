@@ -36,6 +36,10 @@ pub enum Event {
     /// A user's account was closed: the email's directory region forgets its entry and
     /// refuses any later confirmation of that user.
     DirectoryErased { email: String, user_id: UserId },
+    /// The member's home region found the account closed when a membership event said
+    /// they joined: the group's region ends that membership (a join that committed as
+    /// the closure did, with a token the group's region had not yet learnt was revoked).
+    MemberErased { user_id: UserId, group_id: GroupId },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -75,6 +75,11 @@ pub fn known(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.find(id))).get_result(conn)
 }
 
+/// Whether `id` is a user of this region whose account was closed.
+pub fn erased(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.find(id).filter(users::erased_on.is_not_null()))).get_result(conn)
+}
+
 /// The user of `id`, locked until the transaction ends, unless their account was closed.
 pub fn lock(conn: &mut PgConnection, id: &str) -> QueryResult<Option<UserRow>> {
     open_user(id).select(UserRow::as_select()).for_update().first(conn).optional()

@@ -16,10 +16,18 @@
 //! transaction, the others just before it (so a region that does not answer makes the
 //! closure `503`, and nothing is erased). Staff and admin accounts are made customers'
 //! first.
+//!
+//! A region asked may still let the user join after it answered: its join commits before
+//! the closure does, or before it learns of the revocation (a poll, or as long as it
+//! cannot reach this region). That join's event reaches this region, which finds the
+//! account closed and sends `MemberErased` back; the group's region then ends the
+//! membership (`end_membership`), as a leave would.
 
 use contract::dto::{AccountClosure, Role};
 use contract::internal::MemberQuery;
-use contract::{ErrorCode, GroupId, UserId};
+use contract::{ErrorCode, GroupId, RegionId, UserId};
+use diesel::PgConnection;
+use diesel::QueryResult;
 
 use crate::auth::Caller;
 use crate::db::{email_failures, groups, lockouts, login_networks, users};
@@ -107,6 +115,27 @@ fn points_remaining(group: &GroupId, balance: i64) -> ApiError {
              closed: redeem them, or send forfeit_points: {balance} to give them up"
         ),
     )
+}
+
+/// The group region's side of `MemberErased`: ends the membership of `user`, whose
+/// account was closed, unless it already ended. An owner is left in place (a group handed
+/// over to a user in the instant they closed their account), for an admin to settle.
+pub fn end_membership(conn: &mut PgConnection, local: RegionId, group: &GroupId, user: &UserId) -> QueryResult<()> {
+    let Some(row) = groups::lock(conn, group.as_str())? else {
+        return Ok(());
+    };
+    let previous = groups::membership(conn, group.as_str(), user.as_str())?;
+    if !previous.as_ref().is_some_and(|m| m.active) {
+        return Ok(());
+    }
+    if row.owner_id == *user {
+        metrics::counter!("closed_account_owners_total").increment(1);
+        tracing::error!(%group, %user, "a closed account owns a group: an admin hands it over");
+        return Ok(());
+    }
+    record_membership(conn, local, group, user, false, false, previous.as_ref())?;
+    metrics::counter!("closed_account_memberships_ended_total").increment(1);
+    Ok(())
 }
 
 /// The groups of the other regions `user` is an active member of, as each region says;

@@ -1,6 +1,8 @@
 //! Events from other regions' outboxes, applied idempotently and in any order:
 //! membership changes carry a version (last writer wins), directory entries converge on
 //! the one user that has the email, and a closed account's entry, once erased, stays so.
+//! A closed account's membership in another region, which a closure cannot always
+//! prevent (`erasure`), is sent back to that region to end when its event arrives.
 
 use chrono::Utc;
 use contract::Regional;
@@ -9,7 +11,8 @@ use diesel::prelude::*;
 
 use crate::db::{directory, users};
 use crate::error::ApiError;
-use crate::services::AppState;
+use crate::services::groups::enqueue_event;
+use crate::services::{AppState, erasure};
 
 pub async fn apply(state: &AppState, batch: EventBatch) -> Result<(), ApiError> {
     let local = state.regions.local;
@@ -41,6 +44,11 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
                 tracing::warn!(%user_id, %group_id, "membership event for an unknown user; ignored");
             } else {
                 users::apply_membership(conn, user_id.as_str(), group_id.as_str(), *active, *version)?;
+                if *active && users::erased(conn, user_id.as_str())? {
+                    tracing::warn!(%user_id, %group_id, "a closed account joined a group; its region ends it");
+                    let event = Event::MemberErased { user_id: user_id.clone(), group_id: group_id.clone() };
+                    enqueue_event(conn, group_id.region(), &event)?;
+                }
             }
         }
         Event::Directory { email, user_id } => {
@@ -50,6 +58,12 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
             }
         }
         Event::DirectoryErased { email, user_id } => directory::erase(conn, email, user_id.as_str())?,
+        Event::MemberErased { user_id, group_id } if group_id.region() == local => {
+            erasure::end_membership(conn, local, group_id, user_id)?;
+        }
+        Event::MemberErased { group_id, .. } => {
+            tracing::warn!(%group_id, "a closed account's membership in a group of another region; ignored");
+        }
     }
     Ok(())
 }

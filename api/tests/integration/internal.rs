@@ -164,6 +164,48 @@ async fn events_from_other_regions_are_applied_idempotently() {
     .await;
 }
 
+/// The group region's side of a closed account's late join: the membership ends once,
+/// however often the event comes, and an owner's is left for an admin.
+#[tokio::test]
+async fn a_closed_accounts_membership_sent_back_ends_once_and_never_an_owners() {
+    let app = TestApp::spawn().await;
+    let [(ann, ann_token), (bob, bob_token)] = app.customers().await;
+    let gid = app.group(&ann_token).await.id.to_string();
+    app.invite_and_join(&ann_token, &gid, bob.id.as_str(), &bob_token, false).await;
+    let erased = |user: &str, group: &str| {
+        json!({"events": [{"id": 1, "origin": "002", "created_on": "2026-01-01T00:00:00Z",
+               "event": {"kind": "member_erased", "user_id": user, "group_id": group}}]})
+    };
+    let members = || async {
+        let group: Value =
+            expect_json(app.get(&format!("/v1/groups/{gid}"), Some(&ann_token)).await, StatusCode::OK).await;
+        group["members"].clone()
+    };
+    for _ in 0..3 {
+        let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&erased(bob.id.as_str(), &gid))).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(members().await, json!([ann.id]));
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        version: i64,
+    }
+    let version: Version = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT version FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind::<diesel::sql_types::Text, _>(&gid)
+            .bind::<diesel::sql_types::Text, _>(bob.id.as_str()),
+        &mut app.db.connect(),
+    )
+    .unwrap();
+    assert_eq!(version.version, 2, "one join, one end");
+    let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&erased(ann.id.as_str(), &gid))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(members().await, json!([ann.id]), "the owner stays");
+    let elsewhere = erased(ann.id.as_str(), "002-abcdef");
+    assert_eq!(internal(&app, reqwest::Method::POST, "/internal/events", Some(&elsewhere)).await.status(), 204);
+}
+
 #[tokio::test]
 #[allow(clippy::unwrap_used)] // test set-up
 async fn users_from_before_replication_reach_every_directory_region_once() {

@@ -24,8 +24,7 @@ async fn internal(stack: &Stack, region: &str, method: Method, path: &str, body:
 
 #[tokio::test]
 async fn a_closed_accounts_email_is_forgotten_by_every_region_and_signs_up_again() {
-    let stack =
-        Stack::start_with(crate::support::Options { instances: 1, drill: true, real_limits: false, tls: false });
+    let stack = Stack::with_faults();
     let (ann, token) = stack.customer("001").await;
     let (_, olga) = stack.customer("003").await;
     let group = stack.new_group(&olga, "Club", "Lima", "002").await;
@@ -84,4 +83,49 @@ async fn a_closed_accounts_email_is_forgotten_by_every_region_and_signs_up_again
     let fresh: User = expect_json(stack.post("/v1/users", None, &body).await, StatusCode::CREATED).await;
     assert_eq!(fresh.home_region.as_str(), "003");
     assert_eq!(stack.login(&email, PASSWORD).await.user_id, fresh.id);
+}
+
+/// A partition that keeps 002 from learning 001's revocations: a closure in 001 asks 002
+/// (no membership), commits, and the closed account's token still opens a group of 002,
+/// which has not heard of it. Once the partition heals, the join's event reaches 001,
+/// which finds the account closed and has 002 end the membership: no group keeps a
+/// member nobody is.
+#[tokio::test]
+async fn a_join_that_slipped_past_a_closure_is_ended_once_the_home_region_hears_of_it() {
+    let stack = Stack::with_faults();
+    let (ann, token) = stack.customer("001").await;
+    let (_, olga) = stack.customer("002").await;
+    let group = stack.new_group(&olga, "Late club", "Quito", "002").await;
+    let gid = group.id.as_str();
+    let code = stack.invitation_code(&olga, gid, false).await;
+
+    // Nothing reaches 001 but the user, straight to its API: she closes her account.
+    stack.fault("api-001-0", json!({"fault": "drop"})).await;
+    let closure = json!({"current_password": PASSWORD});
+    let closed = stack
+        .http
+        .raw(Method::DELETE, &format!("{}/v1/users/{}", stack.api_url("001", 0), ann.id))
+        .bearer_auth(&token)
+        .json(&closure)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::NO_CONTENT);
+    // 002 has not learnt of the revocation: her token joins its group.
+    let join = json!({"user_id": ann.id, "invitation": code});
+    let joined = stack.post(&format!("/v1/groups/{gid}/members"), Some(&token), &join).await;
+    assert_eq!(joined.status(), StatusCode::CREATED, "{}", joined.text().await.unwrap_or_default());
+    let membership = format!("SELECT active FROM group_members WHERE group_id = '{gid}' AND user_id = '{}'", ann.id);
+    assert_eq!(stack.sql("002", &membership).trim(), "t");
+
+    stack.heal().await;
+    stack
+        .eventually("002 ends the closed account's membership", || async {
+            stack.sql("002", &membership).trim() == "f"
+        })
+        .await;
+    let index = format!("SELECT active FROM user_group_index WHERE group_id = '{gid}' AND user_id = '{}'", ann.id);
+    stack.eventually("001's index follows", || async { stack.sql("001", &index).trim() == "f" }).await;
+    let refused = || async { stack.get(&format!("/v1/groups/{gid}"), Some(&token)).await.status() == 401 };
+    stack.eventually("002 learns of the revocation", refused).await;
 }

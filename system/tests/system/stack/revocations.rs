@@ -28,8 +28,7 @@ async fn refused_after(stack: &Stack, path: &str, token: &str) -> Duration {
 /// denylist is followed, and each destination's events sent, on its own.
 #[tokio::test]
 async fn a_hung_region_delays_neither_the_others_revocations_nor_their_events() {
-    let stack =
-        Stack::start_with(crate::support::Options { instances: 1, drill: true, real_limits: false, tls: false });
+    let stack = Stack::with_faults();
     // Customers of 002 whose tokens 001 checks (each owns a group kept in 001).
     let mut logouts = Vec::new();
     for n in 0..5 {

@@ -84,6 +84,11 @@ impl Stack {
         Self::start_with(Options { instances: 2, drill: true, real_limits: false, tls: false })
     }
 
+    /// One API instance per region behind fault links: a partition cuts a region off.
+    pub fn with_faults() -> Stack {
+        Self::start_with(Options { instances: 1, drill: true, real_limits: false, tls: false })
+    }
+
     pub fn start_with(options: Options) -> Stack {
         let instances = options.instances;
         let bin_dir = bin_dir();
