@@ -148,6 +148,15 @@ pub fn add_open_offers(conn: &mut PgConnection, deltas: &[(&str, i32)]) -> Query
     Ok(())
 }
 
+/// Sets the balance of `id` to nothing: a closed account's personal group, whose points
+/// the ledger has just written off (`ledger::insert_forfeit`).
+pub fn write_off(conn: &mut PgConnection, id: &str) -> QueryResult<()> {
+    diesel::update(groups::table.find(id))
+        .set((groups::points.eq(0), groups::updated_on.eq(diesel::dsl::now)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Writes the balances of a batch of points changes: (group, new balance, new debt).
 pub fn set_points_many(conn: &mut PgConnection, balances: &[(&str, i64, i64)]) -> QueryResult<()> {
     let ids: Vec<&str> = balances.iter().map(|b| b.0).collect();

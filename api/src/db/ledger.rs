@@ -86,6 +86,32 @@ pub struct NewEntryRow<'a> {
     pub lines: Option<&'a serde_json::Value>,
 }
 
+/// Writes off the whole balance (`points`) of a closed account's personal group, as the
+/// account closes (`groups::write_off` sets the balance to match).
+pub fn insert_forfeit(
+    conn: &mut PgConnection,
+    id: &EntryId,
+    group: &str,
+    user: &str,
+    actor: &str,
+    points: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(ledger_entries::table)
+        .values((
+            ledger_entries::id.eq(id.as_str()),
+            ledger_entries::group_id.eq(group),
+            ledger_entries::user_id.eq(user),
+            ledger_entries::kind.eq(EntryKind::Forfeit.as_str()),
+            ledger_entries::points.eq(-points),
+            ledger_entries::balance_after.eq(0),
+            // Not a request's key: one closure per account, so one forfeit per group.
+            ledger_entries::idempotency_key.eq(format!("closure:{user}")),
+            ledger_entries::actor_id.eq(actor),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 type Condition = Box<dyn BoxableExpression<ledger_entries::table, Pg, SqlType = Bool>>;
 
 /// Inserts `rows` in their order, so entries of one group get increasing times; each as

@@ -4,10 +4,12 @@
 //! (`users::erase`), the networks they logged in from, their failed attempts, and their
 //! email's directory entries in every region that keeps one, which from then on refuse
 //! that user, so the email is free for a new sign-up. What stays names only the id: the
-//! ledger (the books must still add up), memberships, and the personal group with its
-//! points, which nobody can bill or spend any more: a closure gives them up only when it
+//! ledger (the books must still add up), memberships, and the personal group, which
+//! nobody can bill or spend from any more. Its points are given up only when the closure
 //! names their number (`forfeit_points`, checked under the group's lock), else
-//! `409 points_remaining`, so no user loses points they have not seen.
+//! `409 points_remaining`, so no user loses points they have not seen; given up, they are
+//! written off by a `forfeit` entry in the same transaction, so the balance is nothing
+//! and the ledger says where the points went.
 //!
 //! A user still in any group but their personal one is refused (`409 still_a_member`):
 //! leaving is theirs to do (an owner hands a group over, or leaves it once alone). Each
@@ -25,12 +27,12 @@
 
 use contract::dto::{AccountClosure, Role};
 use contract::internal::MemberQuery;
-use contract::{ErrorCode, GroupId, RegionId, UserId};
+use contract::{EntryId, ErrorCode, GroupId, RegionId, UserId};
 use diesel::PgConnection;
 use diesel::QueryResult;
 
 use crate::auth::Caller;
-use crate::db::{email_failures, groups, lockouts, login_networks, users};
+use crate::db::{email_failures, groups, ledger, lockouts, login_networks, users};
 use crate::error::ApiError;
 use crate::services::accounts::user_not_found;
 use crate::services::groups::record_membership;
@@ -58,7 +60,7 @@ pub async fn close(
     let forfeit = closure.forfeit_points;
     let regions = state.regions.clone();
     let revocation = revocations::all_of(state, &user_id);
-    let (written, user, group) = (revocation.clone(), user_id.clone(), personal.clone());
+    let (written, user, group, actor) = (revocation.clone(), user_id.clone(), personal.clone(), caller.user_id.clone());
     let seq = state
         .db
         .serializable(move |conn| {
@@ -79,6 +81,11 @@ pub async fn close(
             let balance = groups::lock(conn, group.as_str())?.map_or(0, |g| g.points);
             if balance != 0 && u64::try_from(balance).ok() != forfeit {
                 return Ok(Err(points_remaining(&group, balance)));
+            }
+            if balance > 0 {
+                let entry = EntryId::from_ulid(regions.local, ulid::Ulid::new());
+                ledger::insert_forfeit(conn, &entry, group.as_str(), user.as_str(), actor.as_str(), balance)?;
+                groups::write_off(conn, group.as_str())?;
             }
             let previous = groups::membership(conn, group.as_str(), user.as_str())?;
             if previous.as_ref().is_some_and(|m| m.active) {

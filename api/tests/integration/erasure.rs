@@ -63,7 +63,8 @@ async fn a_closed_account_is_erased_its_email_free_and_its_books_kept() {
     expect_error(by_email, StatusCode::NOT_FOUND, "not_found").await;
     let again = close(&app, uid, Some(&app.admin_token().await), &json!({})).await;
     expect_error(again, StatusCode::NOT_FOUND, "not_found").await;
-    // Nothing bills the personal group any more; its books still add up, the bill in them.
+    // Nothing bills the personal group any more; its books still add up: the bill, then
+    // the points given up written off by the closure.
     let billed = app
         .post_once(
             "/v1/bills",
@@ -75,10 +76,13 @@ async fn a_closed_account_is_erased_its_email_free_and_its_books_kept() {
         .await;
     assert!(billed.status().is_client_error(), "{}", billed.status());
     let group = user.personal_group_id.as_str();
-    assert_eq!(app.assert_ledger_consistent(group), bill.balance_after);
+    assert_eq!(app.assert_ledger_consistent(group), 0);
     let ledger: Value =
         expect_json(app.get(&format!("/v1/groups/{group}/transactions"), Some(&staff)).await, StatusCode::OK).await;
-    assert_eq!(ledger["items"][0]["id"], json!(bill.id));
+    let forfeit = &ledger["items"][0];
+    assert_eq!((&forfeit["kind"], &forfeit["points"]), (&json!("forfeit"), &json!(-bill.balance_after)));
+    assert_eq!((&forfeit["balance_after"], &forfeit["actor_id"]), (&json!(0), &json!(uid)));
+    assert_eq!(ledger["items"][1]["id"], json!(bill.id));
 
     // What identified the user is gone from the database; the id stays, refused for good.
     let mut conn = app.db.connect();
@@ -199,7 +203,7 @@ async fn points_are_given_up_only_when_the_closure_names_their_number() {
         .await;
     expect_json::<User>(app.get(&format!("/v1/users/{uid}"), Some(&token)).await, StatusCode::OK).await;
     assert_eq!(close(&app, uid, Some(&token), &with(json!(now))).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), now, "the books keep them");
+    assert_eq!(app.assert_ledger_consistent(user.personal_group_id.as_str()), 0, "written off");
 
     // An admin closing another's account names them too.
     let (dan, _) = app.customer().await;
@@ -209,6 +213,24 @@ async fn points_are_given_up_only_when_the_closure_names_their_number() {
     expect_error(res, StatusCode::CONFLICT, "points_remaining").await;
     let res = close(&app, dan.id.as_str(), Some(&admin), &json!({"forfeit_points": dans})).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let ledger: Value = expect_json(
+        app.get(&format!("/v1/groups/{}/transactions", dan.personal_group_id), Some(&admin)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let forfeit = &ledger["items"][0];
+    assert_eq!((&forfeit["kind"], &forfeit["points"]), (&json!("forfeit"), &json!(-dans)));
+    let admin_id = app.login(ADMIN_EMAIL, PASSWORD).await.user_id;
+    assert_eq!((&forfeit["user_id"], &forfeit["actor_id"]), (&json!(dan.id), &json!(admin_id)), "the admin gave up");
+    // A closed account with nothing left writes nothing off.
+    let (eve, eve_token) = app.customer().await;
+    assert_eq!(close(&app, eve.id.as_str(), Some(&eve_token), &with(json!(0))).await.status(), StatusCode::NO_CONTENT);
+    let ledger: Value = expect_json(
+        app.get(&format!("/v1/groups/{}/transactions", eve.personal_group_id), Some(&admin)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ledger["items"], json!([]));
 }
 
 /// Whether a user is still a member in a region that does not answer is unknown: the

@@ -16,6 +16,9 @@ pub enum EntryKind {
     Redeem,
     /// (v1.2) Points a return of a bill took back.
     Return,
+    /// (addition) Points a closed account gave up (`AccountClosure.forfeit_points`):
+    /// the whole balance of its personal group, written off as the account closed.
+    Forfeit,
 }
 
 impl EntryKind {
@@ -24,6 +27,7 @@ impl EntryKind {
             EntryKind::Award => "award",
             EntryKind::Redeem => "redeem",
             EntryKind::Return => "return",
+            EntryKind::Forfeit => "forfeit",
         }
     }
 }
@@ -35,6 +39,7 @@ impl std::str::FromStr for EntryKind {
             "award" => Ok(EntryKind::Award),
             "redeem" => Ok(EntryKind::Redeem),
             "return" => Ok(EntryKind::Return),
+            "forfeit" => Ok(EntryKind::Forfeit),
             _ => Err(()),
         }
     }
@@ -49,7 +54,7 @@ pub struct LedgerEntry {
     /// no longer known when it was introduced.
     pub actor_id: Option<UserId>,
     pub kind: EntryKind,
-    /// Signed: positive for awards, negative for redemptions and returns.
+    /// Signed: positive for awards, negative for redemptions, returns and forfeits.
     pub points: i64,
     /// A bill's amount paid, or a return's amount refunded.
     #[serde(skip_serializing_if = "Option::is_none")]

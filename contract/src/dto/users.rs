@@ -130,8 +130,8 @@ pub struct AccountClosure {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Password>)]
     pub current_password: Option<String>,
-    /// The points of the personal group the user agrees to give up: nobody can spend
-    /// them once the account is closed. Required, and equal to the group's balance, when
+    /// The points of the personal group the user agrees to give up: the closure writes
+    /// them off (a `forfeit` ledger entry). Required, and equal to the group's balance, when
     /// that balance is not zero (`409 points_remaining` otherwise, the message naming
     /// it), so no closure gives up points its user has not seen, nor more than they saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -180,7 +180,7 @@ fn decide_and_write(
                     change.returned.iter().map(|&(line, qty)| ReturnedLine { line, qty }).collect();
                 serde_json::to_value(taken).ok()
             }
-            EntryKind::Redeem => None,
+            EntryKind::Redeem | EntryKind::Forfeit => None,
         })
         .collect();
     let rows: Vec<NewEntryRow<'_>> = changes

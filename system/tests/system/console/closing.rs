@@ -1,6 +1,6 @@
 //! Closing an account from the profile page: refused with a wrong password, and while its
 //! personal pool holds points the box that gives them up is not ticked; then the account
-//! is closed, the session ends and the email opens nothing.
+//! is closed, its points written off, the session ends and the email opens nothing.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -36,4 +36,10 @@ async fn a_customer_closes_their_account_from_the_profile_page() {
     assert_eq!((after.status, after.location()), (StatusCode::SEE_OTHER, Some("/login")), "the session ended");
     let login = json!({"email": ann.email, "password": PASSWORD});
     assert_eq!(stack.post("/v1/sessions", None, &login).await.status(), StatusCode::UNAUTHORIZED);
+    // The 50 points were written off as the account closed.
+    let pool = ann.personal_group_id.as_str();
+    let last =
+        format!("SELECT kind, points FROM ledger_entries WHERE group_id = '{pool}' ORDER BY created_on DESC LIMIT 1");
+    assert_eq!(stack.sql("002", &last).trim(), "forfeit|-50");
+    assert_eq!(stack.sql("002", &format!("SELECT points FROM groups WHERE id = '{pool}'")).trim(), "0");
 }
