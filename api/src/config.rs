@@ -179,6 +179,11 @@ pub struct AuthConfig {
     /// How often each instance reads every region's token denylist: a logout or role
     /// change is refused everywhere within this (at once where it was made).
     pub revocation_poll_ms: u64,
+    /// How long another region's denylist may go unread before this region refuses
+    /// writes (anything but GET) by that region's users with `503 region_unavailable`: a
+    /// token revoked there meanwhile (a stolen one, a fired cashier's) is not known here,
+    /// so it may not spend, bill or give a group away while that lasts. Reads go on.
+    pub revocation_stale_ms: u64,
     /// Failed logins of one email from one client address before that pair is locked
     /// out, 1 s after the first failure beyond, doubling with each further one.
     pub login_max_failures: u32,
@@ -276,6 +281,7 @@ impl Default for Config {
                 active_key_id: None,
                 verifying_keys: BTreeMap::new(),
                 revocation_poll_ms: 1_000,
+                revocation_stale_ms: 10_000,
                 login_max_failures: 5,
                 login_lockout_secs: 300,
                 email_failures_per_minute: 30,

@@ -6,6 +6,7 @@
 
 use std::future::{Ready, ready};
 use std::ops::Deref;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -36,6 +37,15 @@ fn from_header(req: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let user_id = claims.sub.parse().map_err(|_| ApiError::unauthenticated("the token is invalid or has expired"))?;
     if state.revocations.is_revoked(&user_id, &claims) {
         return Err(ApiError::unauthenticated("the token has been revoked; log in again"));
+    }
+    let home = user_id.region();
+    let stale = Duration::from_millis(state.config.auth.revocation_stale_ms);
+    if !req.method().is_safe() && home != state.regions.local && !state.revocations.read_within(home, stale) {
+        metrics::counter!("writes_refused_unknown_revocations_total", "home" => home.to_string()).increment(1);
+        return Err(ApiError::region_unavailable(format!(
+            "region {home}, which keeps this account's revoked tokens, has not been heard from lately: writes \
+             wait until it is (reads go on)"
+        )));
     }
     Ok(Some(Caller { user_id, role: claims.role, claims }))
 }

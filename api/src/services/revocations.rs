@@ -4,12 +4,14 @@
 //! number (its own region's from the database, the others' over `/internal/revocations`)
 //! every `auth.revocation_poll_ms`, and checks a token against what it has learnt in
 //! memory: no call on the request path. So a revoked token is refused everywhere within
-//! one poll (at once by the instance that revoked it), and a region that cannot be
-//! reached only delays its own users' revocations; its tokens still expire.
+//! one poll (at once by the instance that revoked it). A region whose list cannot be
+//! read for `auth.revocation_stale_ms` has its users' writes refused elsewhere (`503`;
+//! `routes::extract`) until it is read again: a revocation made there meanwhile cannot be
+//! known, and a stolen token must not spend on the strength of that. Reads go on.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -24,9 +26,18 @@ use crate::services::AppState;
 /// Rows read per query; a poll goes on reading while pages come back full.
 const PAGE: i64 = 1_000;
 
-#[derive(Default)]
 pub struct Revocations {
     inner: RwLock<Denylist>,
+    /// A list not read yet counts as read when the instance started: its peers may come
+    /// up a little after it (`make up`, a deploy), and a list is read within seconds of
+    /// its region answering.
+    started: Instant,
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Revocations { inner: RwLock::default(), started: Instant::now() }
+    }
 }
 
 #[derive(Default)]
@@ -37,6 +48,8 @@ struct Denylist {
     users: HashMap<UserId, (i64, i64)>,
     /// Per region, the last sequence number read with nothing unsettled before it.
     cursors: HashMap<RegionId, i64>,
+    /// Per region, when its list was last read to the end.
+    read_on: HashMap<RegionId, Instant>,
 }
 
 /// When a token was issued, in milliseconds: its id is a ULID, whose first 48 bits are
@@ -77,10 +90,19 @@ impl Revocations {
         self.inner.read().map_or(0, |list| list.cursors.get(&region).copied().unwrap_or(0))
     }
 
-    fn set_cursor(&self, region: RegionId, seq: i64) {
+    /// `region`'s list was read to the end, up to `seq` settled.
+    fn read_to(&self, region: RegionId, seq: i64) {
         if let Ok(mut list) = self.inner.write() {
             list.cursors.insert(region, seq);
+            list.read_on.insert(region, Instant::now());
         }
+    }
+
+    /// Whether `region`'s list was read to the end within `within`: if not, a token of
+    /// its users revoked since may be refused everywhere but here.
+    pub fn read_within(&self, region: RegionId, within: Duration) -> bool {
+        let Ok(list) = self.inner.read() else { return false };
+        list.read_on.get(&region).unwrap_or(&self.started).elapsed() <= within
     }
 
     /// Forgets entries whose tokens have all expired.
@@ -235,10 +257,29 @@ async fn sync_region(state: &AppState, region: RegionId) -> Result<(), ApiError>
             break;
         }
     }
-    state.revocations.set_cursor(region, cursor);
+    state.revocations.read_to(region, cursor);
     Ok(())
 }
 
 async fn remote_page(state: &AppState, region: RegionId, after: i64) -> Result<RevocationPage, ApiError> {
     state.peers.get(region, |peer| async move { peer.revocations(after).await }).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_counts_as_read_from_the_start_then_from_its_last_read() {
+        let region: RegionId = "002".parse().unwrap_or_else(|_| unreachable!("a valid region"));
+        let fresh = Revocations::default();
+        assert!(fresh.read_within(region, Duration::from_secs(10)), "just started");
+        let started = Instant::now().checked_sub(Duration::from_secs(20)).unwrap_or_else(Instant::now);
+        let old = Revocations { started, ..Revocations::default() };
+        assert!(!old.read_within(region, Duration::from_secs(10)), "never read in 20 s");
+        old.read_to(region, 7);
+        assert!(old.read_within(region, Duration::from_secs(10)));
+        assert_eq!(old.cursor(region), 7);
+        assert!(!old.read_within("003".parse().unwrap_or_else(|_| unreachable!()), Duration::from_secs(10)));
+    }
 }

@@ -87,9 +87,9 @@ async fn a_closed_accounts_email_is_forgotten_by_every_region_and_signs_up_again
 
 /// A partition that keeps 002 from learning 001's revocations: a closure in 001 asks 002
 /// (no membership), commits, and the closed account's token still opens a group of 002,
-/// which has not heard of it. Once the partition heals, the join's event reaches 001,
-/// which finds the account closed and has 002 end the membership: no group keeps a
-/// member nobody is.
+/// which has not heard of it; once 001's list has gone unread too long, 002 refuses that
+/// token's writes. When the partition heals, the join's event reaches 001, which finds
+/// the account closed and has 002 end the membership: no group keeps a member nobody is.
 #[tokio::test]
 async fn a_join_that_slipped_past_a_closure_is_ended_once_the_home_region_hears_of_it() {
     let stack = Stack::with_faults();
@@ -101,6 +101,7 @@ async fn a_join_that_slipped_past_a_closure_is_ended_once_the_home_region_hears_
 
     // Nothing reaches 001 but the user, straight to its API: she closes her account.
     stack.fault("api-001-0", json!({"fault": "drop"})).await;
+    let cut = std::time::Instant::now();
     let closure = json!({"current_password": PASSWORD});
     let closed = stack
         .http
@@ -117,6 +118,21 @@ async fn a_join_that_slipped_past_a_closure_is_ended_once_the_home_region_hears_
     assert_eq!(joined.status(), StatusCode::CREATED, "{}", joined.text().await.unwrap_or_default());
     let membership = format!("SELECT active FROM group_members WHERE group_id = '{gid}' AND user_id = '{}'", ann.id);
     assert_eq!(stack.sql("002", &membership).trim(), "t");
+    // Once 001's denylist has gone unread for `auth.revocation_stale_ms` (10 s), 002 takes
+    // no more writes from 001's users: the revoked token still reads, but spends nothing.
+    let (redeem, attempt) = (format!("/v1/groups/{gid}/redemptions"), std::cell::Cell::new(0));
+    stack
+        .eventually("002 refuses writes of 001's users", || {
+            attempt.set(attempt.get() + 1);
+            let (key, redeem, token, stack) = (format!("stale-{}", attempt.get()), &redeem, &token, &stack);
+            async move {
+                let res = stack.post_once(&stack.router, redeem, token, &key, &json!({"points": 1})).await;
+                res.status() == StatusCode::SERVICE_UNAVAILABLE
+            }
+        })
+        .await;
+    eprintln!("STALE: 002 refused 001's users' writes {:.1} s after the cut", cut.elapsed().as_secs_f64());
+    assert_eq!(stack.get(&format!("/v1/groups/{gid}"), Some(&token)).await.status(), StatusCode::OK, "reads go on");
 
     stack.heal().await;
     stack

@@ -36,13 +36,19 @@ async fn a_hung_region_delays_neither_the_others_revocations_nor_their_events() 
         let group = stack.new_group(&token, &format!("Hung {n}"), "Lyon", "001").await;
         logouts.push((user, token, format!("/v1/groups/{}", group.id)));
     }
-    // Pairs joining groups of 001: one of 003 (an event for 003), one of 002 (for 002).
+    // Pairs of membership changes in groups of 001: the owner removing a customer of 003
+    // (an event for 003), then a customer of 002 joining (an event for 002). Removals by
+    // the owner, not writes of 003's users: once 003's denylist has gone unread for
+    // `auth.revocation_stale_ms`, 001 refuses those.
     let (_, owner) = stack.customer("001").await;
     let for_003 = stack.new_group(&owner, "For 003", "Lyon", "001").await;
     let for_002 = stack.new_group(&owner, "For 002", "Lyon", "001").await;
     let mut joins = Vec::new();
     for _ in 0..5 {
-        joins.push((stack.customer("003").await, stack.customer("002").await));
+        let (far, far_token) = stack.customer("003").await;
+        let res = stack.invite_and_join(&owner, for_003.id.as_str(), far.id.as_str(), &far_token, false).await;
+        expect_json::<Value>(res, StatusCode::CREATED).await;
+        joins.push((far, stack.customer("002").await));
     }
     stack.fault("api-003-0", json!({"fault": "drop"})).await;
 
@@ -58,10 +64,11 @@ async fn a_hung_region_delays_neither_the_others_revocations_nor_their_events() 
         slowest_logout = slowest_logout.max(took);
     }
     let mut slowest_event = Duration::ZERO;
-    for ((far, far_token), (near, near_token)) in &joins {
+    for (far, (near, near_token)) in &joins {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let res = stack.invite_and_join(&owner, for_003.id.as_str(), far.id.as_str(), far_token, false).await;
-        expect_json::<Value>(res, StatusCode::CREATED).await;
+        let removal = format!("/v1/groups/{}/members/{}", for_003.id, far.id);
+        let res = stack.request(reqwest::Method::DELETE, &removal, Some(&owner), None).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
         let res = stack.invite_and_join(&owner, for_002.id.as_str(), near.id.as_str(), near_token, false).await;
         expect_json::<Value>(res, StatusCode::CREATED).await;
         let joined = Instant::now();
