@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{BigInt, Bool, Text};
 
-use super::schema::users;
+use super::schema::{user_group_index, users};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -186,6 +186,25 @@ impl QueryFragment<Pg> for GroupIds<'_> {
 }
 
 fixed_statement!(GroupIds => Text);
+
+/// Groups the index says `user_id` joined (or joined again) since `since`: the events of
+/// joins that committed after the group's region answered a closure's question.
+pub fn joined_since(conn: &mut PgConnection, user_id: &str, since: DateTime<Utc>) -> QueryResult<Vec<GroupId>> {
+    user_group_index::table
+        .filter(user_group_index::user_id.eq(user_id))
+        .filter(user_group_index::active.eq(true))
+        .filter(user_group_index::updated_on.ge(since))
+        .select(user_group_index::group_id)
+        .order(user_group_index::group_id)
+        .load(conn)
+}
+
+/// Writes the row of `id` without changing it, so a serializable transaction that
+/// locks it afterwards, having read before this committed (a closure), fails and runs
+/// again, and this waits for one that locked it first. Whether the user is here.
+pub fn touch(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
+    Ok(diesel::update(users::table.find(id)).set(users::id.eq(users::id)).execute(conn)? == 1)
+}
 
 /// Applies a membership change to the index if it is newer than what the index holds,
 /// so duplicated or reordered deliveries converge (last writer by version wins).

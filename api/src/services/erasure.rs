@@ -21,18 +21,20 @@
 //!
 //! A region asked may still let the user join after it answered: its join commits before
 //! the closure does, or before it learns of the revocation (a poll, or as long as it
-//! cannot reach this region). That join's event reaches this region, which finds the
-//! account closed and sends `MemberErased` back; the group's region then ends the
-//! membership (`end_membership`), as a leave would.
+//! cannot reach this region). If the join's event arrives before the closing transaction
+//! reads the index, that sees a membership newer than the question and refuses; while it
+//! runs, the event waits for the user's row (`users::touch`) or makes it run again; once
+//! it has committed, the event finds the account closed and sends `MemberErased` back,
+//! and the group's region ends the membership (`end_membership`), as a leave would.
 
 use contract::dto::{AccountClosure, Role};
 use contract::internal::MemberQuery;
-use contract::{EntryId, ErrorCode, GroupId, RegionId, UserId};
+use contract::{EntryId, ErrorCode, GroupId, RegionId, Regional, UserId};
 use diesel::PgConnection;
 use diesel::QueryResult;
 
 use crate::auth::Caller;
-use crate::db::{email_failures, groups, ledger, lockouts, login_networks, users};
+use crate::db::{self, email_failures, groups, ledger, lockouts, login_networks, users};
 use crate::error::ApiError;
 use crate::services::accounts::user_not_found;
 use crate::services::groups::record_membership;
@@ -51,6 +53,9 @@ pub async fn close(
     if row.role != Role::Customer {
         return Err(ApiError::forbidden("a staff or admin account is made a customer's before it is closed"));
     }
+    // The database's clock, as the index's times are: a join whose event arrives from now
+    // on may have committed after its region answered below.
+    let asked_at = state.db.run(|conn| Ok(db::directory::now(conn)?)).await?;
     let elsewhere = groups_elsewhere(state, &user_id).await?;
     if !elsewhere.is_empty() {
         return Err(still_a_member(&user_id, &elsewhere));
@@ -74,6 +79,13 @@ pub async fn close(
                 groups::active_groups_of(conn, user.as_str())?.into_iter().filter(|g| g != &group).collect();
             if !here.is_empty() {
                 return Ok(Err(still_a_member(&user, &here)));
+            }
+            let late: Vec<GroupId> = users::joined_since(conn, user.as_str(), asked_at)?
+                .into_iter()
+                .filter(|g| g.region() != regions.local)
+                .collect();
+            if !late.is_empty() {
+                return Ok(Err(still_a_member(&user, &late)));
             }
             // Serializable, and the memberships read above: a join of this region
             // committing meanwhile fails one of the two transactions. The lock holds the

@@ -43,6 +43,11 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
             } else if !users::known(conn, user_id.as_str())? {
                 tracing::warn!(%user_id, %group_id, "membership event for an unknown user; ignored");
             } else {
+                if *active {
+                    // A closure of this user under way either fails and sees this join
+                    // when it runs again, or commits first and is seen just below.
+                    users::touch(conn, user_id.as_str())?;
+                }
                 users::apply_membership(conn, user_id.as_str(), group_id.as_str(), *active, *version)?;
                 if *active && users::erased(conn, user_id.as_str())? {
                     tracing::warn!(%user_id, %group_id, "a closed account joined a group; its region ends it");

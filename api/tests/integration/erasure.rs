@@ -3,6 +3,7 @@
 //! points are given up only when the closure names their number, and a member of groups,
 //! staff and admins are refused.
 
+use crate::support::postgres::DbLock;
 use crate::support::{ADMIN_EMAIL, PASSWORD, STAFF_EMAIL, TestApp, expect_error, expect_json, new_user};
 use contract::dto::{Session, User};
 use diesel::prelude::*;
@@ -243,4 +244,65 @@ async fn a_region_that_cannot_be_asked_makes_the_closure_wait() {
     expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "region_unavailable").await;
     expect_json::<User>(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
     app.login(&user.email, PASSWORD).await;
+}
+
+/// A join's event applied while the closing transaction runs waits for it (the user's
+/// row), then finds the account closed and has the group's region end the membership.
+#[tokio::test]
+async fn a_join_event_during_the_closing_transaction_is_sent_back_to_end() {
+    let app = one_region().await;
+    let (user, token) = app.customer().await;
+    let uid = user.id.as_str();
+    let held = DbLock::group(&app.db, user.personal_group_id.as_str());
+    let db = &app.db;
+    let waiting = |n: i64| async move {
+        for _ in 0..100 {
+            let count: Count = diesel::sql_query(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+            )
+            .get_result(&mut db.connect())
+            .unwrap();
+            if count.n >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let event = |active: bool, version: i64| {
+        json!({"events": [{"id": version, "origin": "002", "created_on": "2026-01-01T00:00:00Z",
+            "event": {"kind": "membership", "user_id": uid, "group_id": "002-remote", "active": active, "version": version}}]})
+    };
+    // She was in that group and left: the index has its row, so the join below updates
+    // it (no new row, whose key check on the user's row would make it wait anyway).
+    for (active, version) in [(true, 1), (false, 2)] {
+        let res = app.internal(Method::POST, "/internal/events", Some(&event(active, version))).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+    let rejoined = event(true, 3);
+    let own = json!({"current_password": PASSWORD});
+    let closing = close(&app, uid, Some(&token), &own);
+    let applying = async {
+        waiting(1).await; // the closure holds the user's row and waits for its group
+        app.internal(Method::POST, "/internal/events", Some(&rejoined)).await
+    };
+    let releasing = async {
+        waiting(2).await; // and the event waits for the user's row
+        held.release();
+    };
+    let (closed, applied, ()) = tokio::join!(closing, applying, releasing);
+    assert_eq!((closed.status(), applied.status()), (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT));
+    let sent: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM outbox WHERE kind = 'member_erased' AND destination_region = '002'
+           AND payload->>'user_id' = $1 AND payload->>'group_id' = '002-remote'",
+    )
+    .bind::<Text, _>(uid)
+    .get_result(&mut app.db.connect())
+    .unwrap();
+    assert_eq!(sent.n, 1);
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }

@@ -5,22 +5,10 @@ use crate::support::{TestApp, expect_error, expect_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[allow(clippy::unwrap_used)] // test helper
-async fn internal(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
-    let mut req = app
-        .http
-        .raw(method, &format!("{}{path}", app.base))
-        .header("X-Service-Token", app.config.service_token.clone().unwrap());
-    if let Some(body) = body {
-        req = req.json(body);
-    }
-    req.send().await.unwrap()
-}
-
 async fn reserve(app: &TestApp, email: &str, replaces: Option<&str>) -> Value {
     let body = json!({"email": email, "home_region": "002", "replaces": replaces});
     expect_json(
-        internal(app, reqwest::Method::POST, "/internal/directory/reservations", Some(&body)).await,
+        app.internal(reqwest::Method::POST, "/internal/directory/reservations", Some(&body)).await,
         StatusCode::OK,
     )
     .await
@@ -46,17 +34,17 @@ async fn internal_endpoints_need_the_service_token() {
             .json(&json!({"events": []}));
         expect_error(wrong.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
     }
-    assert_eq!(internal(&app, reqwest::Method::GET, "/internal/catalogue", None).await.status(), StatusCode::OK);
+    assert_eq!(app.internal(reqwest::Method::GET, "/internal/catalogue", None).await.status(), StatusCode::OK);
     // A user's active memberships here, as a closing home region asks: their personal
     // group only, then a group joined too.
     let (user, token) = app.customer().await;
     let path = format!("/internal/memberships/of?user_id={}", user.id);
-    let listed: Value = internal(&app, reqwest::Method::GET, &path, None).await.json().await.unwrap();
+    let listed: Value = app.internal(reqwest::Method::GET, &path, None).await.json().await.unwrap();
     assert_eq!(listed["items"], json!([user.personal_group_id]));
     let (_, owner) = app.customer().await;
     let group = app.group(&owner).await;
     app.invite_and_join(&owner, group.id.as_str(), user.id.as_str(), &token, false).await;
-    let listed: Value = internal(&app, reqwest::Method::GET, &path, None).await.json().await.unwrap();
+    let listed: Value = app.internal(reqwest::Method::GET, &path, None).await.json().await.unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
 }
 
@@ -80,7 +68,7 @@ async fn reservations_hold_lapse_and_are_replaced_only_knowingly() {
     // A released reservation frees the email at once.
     let release = json!({"email": "zoe@example.com", "reservation_id": second});
     assert_eq!(
-        internal(&app, reqwest::Method::POST, "/internal/directory/releases", Some(&release)).await.status(),
+        app.internal(reqwest::Method::POST, "/internal/directory/releases", Some(&release)).await.status(),
         StatusCode::NO_CONTENT
     );
     let third = reserve(&app, "zoe@example.com", None).await;
@@ -89,17 +77,17 @@ async fn reservations_hold_lapse_and_are_replaced_only_knowingly() {
     // Confirmed: taken for good, found by look-up, and never pointed at another user.
     let confirm = json!({"email": "zoe@example.com", "user_id": "002-zoezoe"});
     assert_eq!(
-        internal(&app, reqwest::Method::POST, "/internal/directory/confirmations", Some(&confirm)).await.status(),
+        app.internal(reqwest::Method::POST, "/internal/directory/confirmations", Some(&confirm)).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        internal(&app, reqwest::Method::POST, "/internal/directory/confirmations", Some(&confirm)).await.status(),
+        app.internal(reqwest::Method::POST, "/internal/directory/confirmations", Some(&confirm)).await.status(),
         StatusCode::NO_CONTENT,
         "idempotent"
     );
     let other = json!({"email": "zoe@example.com", "user_id": "003-zoezoe"});
     expect_error(
-        internal(&app, reqwest::Method::POST, "/internal/directory/confirmations", Some(&other)).await,
+        app.internal(reqwest::Method::POST, "/internal/directory/confirmations", Some(&other)).await,
         StatusCode::CONFLICT,
         "email_taken",
     )
@@ -107,7 +95,7 @@ async fn reservations_hold_lapse_and_are_replaced_only_knowingly() {
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     assert_eq!(reserve(&app, "zoe@example.com", None).await["outcome"], "taken");
     let entry: Value = expect_json(
-        internal(&app, reqwest::Method::GET, "/internal/directory?email=ZOE%40example.com", None).await,
+        app.internal(reqwest::Method::GET, "/internal/directory?email=ZOE%40example.com", None).await,
         StatusCode::OK,
     )
     .await;
@@ -116,7 +104,7 @@ async fn reservations_hold_lapse_and_are_replaced_only_knowingly() {
         json!({"email": "zoe@example.com", "home_region": "002", "user_id": "002-zoezoe", "confirmed": true})
     );
     expect_error(
-        internal(&app, reqwest::Method::GET, "/internal/directory?email=nobody%40example.com", None).await,
+        app.internal(reqwest::Method::GET, "/internal/directory?email=nobody%40example.com", None).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -133,23 +121,22 @@ async fn events_from_other_regions_are_applied_idempotently() {
     };
     // Out of order and duplicated: the leave (version 2) wins over the late join (version 1).
     for batch in [vec![event(true, 1)], vec![event(false, 2), event(true, 1)], vec![event(true, 1)]] {
-        let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&json!({"events": batch}))).await;
+        let res = app.internal(reqwest::Method::POST, "/internal/events", Some(&json!({"events": batch}))).await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
     }
     let me: Value = expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
     assert_eq!(me["groups"], json!([user.personal_group_id]));
-    let res =
-        internal(&app, reqwest::Method::POST, "/internal/events", Some(&json!({"events": [event(true, 3)]}))).await;
+    let res = app.internal(reqwest::Method::POST, "/internal/events", Some(&json!({"events": [event(true, 3)]}))).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let me: Value = expect_json(app.get(&format!("/v1/users/{}", user.id), Some(&token)).await, StatusCode::OK).await;
     assert_eq!(me["groups"], json!([user.personal_group_id, "003-remote"]));
     // A directory event records the user.
     let directory = json!({"id": 9, "origin": "002", "created_on": "2026-01-01T00:00:00Z",
                            "event": {"kind": "directory", "email": "far@example.com", "user_id": "002-farawy"}});
-    let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&json!({"events": [directory]}))).await;
+    let res = app.internal(reqwest::Method::POST, "/internal/events", Some(&json!({"events": [directory]}))).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let entry: Value = expect_json(
-        internal(&app, reqwest::Method::GET, "/internal/directory?email=far%40example.com", None).await,
+        app.internal(reqwest::Method::GET, "/internal/directory?email=far%40example.com", None).await,
         StatusCode::OK,
     )
     .await;
@@ -157,7 +144,7 @@ async fn events_from_other_regions_are_applied_idempotently() {
     // A malformed batch is refused whole, and nothing of it is applied.
     let bad = json!({"events": [event(true, 4), {"id": 1, "origin": "002", "created_on": "2026-01-01T00:00:00Z", "event": {"kind": "gossip"}}]});
     expect_error(
-        internal(&app, reqwest::Method::POST, "/internal/events", Some(&bad)).await,
+        app.internal(reqwest::Method::POST, "/internal/events", Some(&bad)).await,
         StatusCode::BAD_REQUEST,
         "invalid_input",
     )
@@ -182,7 +169,7 @@ async fn a_closed_accounts_membership_sent_back_ends_once_and_never_an_owners() 
         group["members"].clone()
     };
     for _ in 0..3 {
-        let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&erased(bob.id.as_str(), &gid))).await;
+        let res = app.internal(reqwest::Method::POST, "/internal/events", Some(&erased(bob.id.as_str(), &gid))).await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
     }
     assert_eq!(members().await, json!([ann.id]));
@@ -199,11 +186,11 @@ async fn a_closed_accounts_membership_sent_back_ends_once_and_never_an_owners() 
     )
     .unwrap();
     assert_eq!(version.version, 2, "one join, one end");
-    let res = internal(&app, reqwest::Method::POST, "/internal/events", Some(&erased(ann.id.as_str(), &gid))).await;
+    let res = app.internal(reqwest::Method::POST, "/internal/events", Some(&erased(ann.id.as_str(), &gid))).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(members().await, json!([ann.id]), "the owner stays");
     let elsewhere = erased(ann.id.as_str(), "002-abcdef");
-    assert_eq!(internal(&app, reqwest::Method::POST, "/internal/events", Some(&elsewhere)).await.status(), 204);
+    assert_eq!(app.internal(reqwest::Method::POST, "/internal/events", Some(&elsewhere)).await.status(), 204);
 }
 
 #[tokio::test]
@@ -267,7 +254,7 @@ async fn a_region_lists_its_memberships_of_another_regions_users_to_that_regions
                '{\"group_id\": \"001-grp001\", \"user_id\": \"002-bbbbbb\", \"active\": false, \"version\": 3}');",
         )
         .unwrap();
-    let get = |path: &'static str| internal(&app, reqwest::Method::GET, path, None);
+    let get = |path: &'static str| app.internal(reqwest::Method::GET, path, None);
     let first: Value = expect_json(get("/internal/memberships?home_region=002&limit=1").await, StatusCode::OK).await;
     assert_eq!(
         first["items"],
@@ -288,7 +275,7 @@ async fn a_region_lists_its_memberships_of_another_regions_users_to_that_regions
     let app = &app;
     let at = |home: &str, keys: Value| {
         let body = json!({"home_region": home, "items": keys});
-        async move { internal(app, reqwest::Method::POST, "/internal/memberships/at", Some(&body)).await }
+        async move { app.internal(reqwest::Method::POST, "/internal/memberships/at", Some(&body)).await }
     };
     let keys = json!([
         {"group_id": "001-grp001", "user_id": "002-aaaaaa"},

@@ -248,6 +248,16 @@ impl TestApp {
 
     /// Checks the invariants for one group (balance == sum(ledger), balance >= 0) and
     /// audits every group of the test's database.
+    /// A call of this instance's `/internal` API with the service token.
+    pub async fn internal(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let token = self.config.service_token.clone().unwrap_or_default();
+        let mut req = self.http.raw(method, &format!("{}{path}", self.base)).header("X-Service-Token", token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.unwrap()
+    }
+
     pub fn assert_ledger_consistent(&self, group_id: &str) -> i64 {
         self.db.assert_ledger_consistent(group_id)
     }

@@ -85,6 +85,27 @@ async fn a_closed_accounts_email_is_forgotten_by_every_region_and_signs_up_again
     assert_eq!(stack.login(&email, PASSWORD).await.user_id, fresh.id);
 }
 
+/// A stack with fault links, Ann (a customer of 001, logged in) and an invitation for
+/// her into a group of 002 she is not in yet.
+struct Club {
+    stack: Stack,
+    ann: User,
+    token: String,
+    gid: String,
+    code: String,
+}
+
+impl Club {
+    async fn open(name: &str) -> Club {
+        let stack = Stack::with_faults();
+        let (ann, token) = stack.customer("001").await;
+        let (_, olga) = stack.customer("002").await;
+        let gid = stack.new_group(&olga, name, "Quito", "002").await.id.to_string();
+        let code = stack.invitation_code(&olga, &gid, false).await;
+        Club { stack, ann, token, gid, code }
+    }
+}
+
 /// A partition that keeps 002 from learning 001's revocations: a closure in 001 asks 002
 /// (no membership), commits, and the closed account's token still opens a group of 002,
 /// which has not heard of it; once 001's list has gone unread too long, 002 refuses that
@@ -92,12 +113,8 @@ async fn a_closed_accounts_email_is_forgotten_by_every_region_and_signs_up_again
 /// the account closed and has 002 end the membership: no group keeps a member nobody is.
 #[tokio::test]
 async fn a_join_that_slipped_past_a_closure_is_ended_once_the_home_region_hears_of_it() {
-    let stack = Stack::with_faults();
-    let (ann, token) = stack.customer("001").await;
-    let (_, olga) = stack.customer("002").await;
-    let group = stack.new_group(&olga, "Late club", "Quito", "002").await;
-    let gid = group.id.as_str();
-    let code = stack.invitation_code(&olga, gid, false).await;
+    let Club { stack, ann, token, gid, code } = Club::open("Late club").await;
+    let gid = gid.as_str();
 
     // Nothing reaches 001 but the user, straight to its API: she closes her account.
     stack.fault("api-001-0", json!({"fault": "drop"})).await;
@@ -144,4 +161,34 @@ async fn a_join_that_slipped_past_a_closure_is_ended_once_the_home_region_hears_
     stack.eventually("001's index follows", || async { stack.sql("001", &index).trim() == "f" }).await;
     let refused = || async { stack.get(&format!("/v1/groups/{gid}"), Some(&token)).await.status() == 401 };
     stack.eventually("002 learns of the revocation", refused).await;
+}
+
+/// A join whose region had already answered the closure's question, and whose event
+/// reaches the home region before the closing transaction reads: the closure sees a
+/// membership newer than its question and is refused. (003 answers slowly, so the join
+/// in 002 and its event fit between 002's answer and the transaction.)
+#[tokio::test]
+async fn a_join_between_the_question_and_the_closing_transaction_refuses_the_closure() {
+    let Club { stack, ann, token, gid, code } = Club::open("Quick club").await;
+    let gid = gid.as_str();
+    let admin = stack.admin().await;
+    stack.fault("api-003-0", json!({"fault": "latency", "ms": 900})).await;
+
+    // An admin's closure takes no password hashing: 002 is asked at once, 003 answers
+    // after about two seconds.
+    let account = format!("/v1/users/{}", ann.id);
+    let nothing = json!({});
+    let closing = stack.request(Method::DELETE, &account, Some(&admin), Some(&nothing));
+    let joining = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let join = json!({"user_id": ann.id, "invitation": code});
+        stack.post(&format!("/v1/groups/{gid}/members"), Some(&token), &join).await
+    };
+    let (closed, joined) = tokio::join!(closing, joining);
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    let refused: Value = expect_json(closed, StatusCode::CONFLICT).await;
+    assert_eq!(refused["error"]["code"], "still_a_member", "{refused}");
+    assert!(refused["error"]["message"].as_str().is_some_and(|m| m.contains(gid)), "{refused}");
+    stack.heal().await;
+    expect_json::<User>(stack.get(&account, Some(&token)).await, StatusCode::OK).await;
 }
