@@ -27,6 +27,7 @@
 //! it has committed, the event finds the account closed and sends `MemberErased` back,
 //! and the group's region ends the membership (`end_membership`), as a leave would.
 
+use chrono::{DateTime, Utc};
 use contract::dto::{AccountClosure, Role};
 use contract::internal::MemberQuery;
 use contract::{EntryId, ErrorCode, GroupId, RegionId, Regional, UserId};
@@ -62,52 +63,44 @@ pub async fn close(
     }
     let checked_hash = checked.then_some(row.password_hash);
     let (email, personal) = (row.email, row.personal_group_id);
-    let forfeit = closure.forfeit_points;
     let regions = state.regions.clone();
     let revocation = revocations::all_of(state, &user_id);
-    let (written, user, group, actor) = (revocation.clone(), user_id.clone(), personal.clone(), caller.user_id.clone());
+    let closing = Closing {
+        user: user_id.clone(),
+        personal: personal.clone(),
+        actor: caller.user_id.clone(),
+        local: regions.local,
+        asked_at,
+        forfeit: closure.forfeit_points,
+    };
+    let written = revocation.clone();
     let seq = state
         .db
         .serializable(move |conn| {
+            let user = &closing.user;
             let Some(row) = users::lock(conn, user.as_str())? else {
-                return Ok(Err(user_not_found(&user)));
+                return Ok(Err(user_not_found(user)));
             };
             if checked_hash.as_ref().is_some_and(|hash| hash != &row.password_hash) {
                 return Ok(Err(ApiError::forbidden("the current password is wrong: it was changed meanwhile")));
             }
-            let here: Vec<GroupId> =
-                groups::active_groups_of(conn, user.as_str())?.into_iter().filter(|g| g != &group).collect();
-            if !here.is_empty() {
-                return Ok(Err(still_a_member(&user, &here)));
+            let left = closing.groups_left(conn)?;
+            if !left.is_empty() {
+                return Ok(Err(still_a_member(user, &left)));
             }
-            let late: Vec<GroupId> = users::joined_since(conn, user.as_str(), asked_at)?
-                .into_iter()
-                .filter(|g| g.region() != regions.local)
-                .collect();
-            if !late.is_empty() {
-                return Ok(Err(still_a_member(&user, &late)));
+            if let Err(refusal) = closing.give_up_points(conn)? {
+                return Ok(Err(refusal));
             }
-            // Serializable, and the memberships read above: a join of this region
-            // committing meanwhile fails one of the two transactions. The lock holds the
-            // balance still until the commit, so what is given up is what was agreed.
-            let balance = groups::lock(conn, group.as_str())?.map_or(0, |g| g.points);
-            if balance != 0 && u64::try_from(balance).ok() != forfeit {
-                return Ok(Err(points_remaining(&group, balance)));
-            }
-            if balance > 0 {
-                let entry = EntryId::from_ulid(regions.local, ulid::Ulid::new());
-                ledger::insert_forfeit(conn, &entry, group.as_str(), user.as_str(), actor.as_str(), balance)?;
-                groups::write_off(conn, group.as_str())?;
-            }
+            let group = &closing.personal;
             let previous = groups::membership(conn, group.as_str(), user.as_str())?;
             if previous.as_ref().is_some_and(|m| m.active) {
-                record_membership(conn, regions.local, &group, &user, false, false, previous.as_ref())?;
+                record_membership(conn, regions.local, group, user, false, false, previous.as_ref())?;
             }
             users::erase(conn, user.as_str())?;
             login_networks::forget_user(conn, user.as_str())?;
             email_failures::forget(conn, &email)?;
             lockouts::forget_user(conn, &email, user.as_str())?;
-            directory::announce_erasure(conn, &regions, &email, &user)?;
+            directory::announce_erasure(conn, &regions, &email, user)?;
             revocations::write(conn, &written).map(Ok)
         })
         .await??;
@@ -116,6 +109,48 @@ pub async fn close(
     metrics::counter!("accounts_closed_total").increment(1);
     tracing::info!(user_id = %user_id, by = %caller.user_id, "account closed; personal data erased, tokens revoked");
     Ok(())
+}
+
+/// What the closing transaction needs besides the user's row.
+struct Closing {
+    user: UserId,
+    personal: GroupId,
+    /// Who closes: the user, or an admin.
+    actor: UserId,
+    local: RegionId,
+    /// When the other regions were asked, by the database's clock.
+    asked_at: DateTime<Utc>,
+    forfeit: Option<u64>,
+}
+
+impl Closing {
+    /// The groups the user is still in: this region's (serializable, so a join here
+    /// committing meanwhile fails one of the two transactions), and other regions' whose
+    /// joins' events arrived since those regions answered.
+    fn groups_left(&self, conn: &mut PgConnection) -> QueryResult<Vec<GroupId>> {
+        let user = self.user.as_str();
+        let mut left: Vec<GroupId> =
+            groups::active_groups_of(conn, user)?.into_iter().filter(|g| g != &self.personal).collect();
+        left.extend(users::joined_since(conn, user, self.asked_at)?.into_iter().filter(|g| g.region() != self.local));
+        Ok(left)
+    }
+
+    /// Writes off the personal group's points if the closure named their number; the
+    /// group's lock holds the balance still until the commit, so what is given up is
+    /// what was agreed.
+    fn give_up_points(&self, conn: &mut PgConnection) -> QueryResult<Result<(), ApiError>> {
+        let group = self.personal.as_str();
+        let balance = groups::lock(conn, group)?.map_or(0, |g| g.points);
+        if balance != 0 && u64::try_from(balance).ok() != self.forfeit {
+            return Ok(Err(points_remaining(&self.personal, balance)));
+        }
+        if balance > 0 {
+            let entry = EntryId::from_ulid(self.local, ulid::Ulid::new());
+            ledger::insert_forfeit(conn, &entry, group, self.user.as_str(), self.actor.as_str(), balance)?;
+            groups::write_off(conn, group)?;
+        }
+        Ok(Ok(()))
+    }
 }
 
 fn still_a_member(user: &UserId, groups: &[GroupId]) -> ApiError {

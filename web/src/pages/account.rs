@@ -190,8 +190,8 @@ pub async fn profile(me: Me) -> Result<Markup, WebError> {
                     // if the pool holds another by then, so nothing unseen is given up.
                     label.check {
                         input #forfeit_points name="forfeit_points" type="checkbox" value=(personal.points) required;
-                        " I give up the " (personal.points) " points of my personal pool: nobody can spend them \
-                        once my account is closed."
+                        " I give up the " (personal.points) " points of my personal pool: they are written off \
+                        as my account closes."
                     }
                 }
                 label for="closing_password" { "Current password" }
