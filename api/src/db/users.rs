@@ -69,15 +69,11 @@ fn open_user<'a>(id: &'a str) -> _ {
     users::table.find(id).filter(users::erased_on.is_null())
 }
 
-/// Whether `id` is a user of this region, closed accounts included: the membership index
-/// still follows their groups, so the audit's books keep agreeing.
-pub fn known(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(users::table.find(id))).get_result(conn)
-}
-
-/// Whether `id` is a user of this region whose account was closed.
-pub fn erased(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(users::table.find(id).filter(users::erased_on.is_not_null()))).get_result(conn)
+/// Whether the account of `id` was closed; `None` when no user of this region has that
+/// id. Closed accounts count as users here: the membership index still follows their
+/// groups, so the audit's books keep agreeing.
+pub fn closed(conn: &mut PgConnection, id: &str) -> QueryResult<Option<bool>> {
+    users::table.find(id).select(users::erased_on.is_not_null()).first(conn).optional()
 }
 
 /// The user of `id`, locked until the transaction ends, unless their account was closed.
@@ -201,9 +197,10 @@ pub fn joined_since(conn: &mut PgConnection, user_id: &str, since: DateTime<Utc>
 
 /// Writes the row of `id` without changing it, so a serializable transaction that
 /// locks it afterwards, having read before this committed (a closure), fails and runs
-/// again, and this waits for one that locked it first. Whether the user is here.
-pub fn touch(conn: &mut PgConnection, id: &str) -> QueryResult<bool> {
-    Ok(diesel::update(users::table.find(id)).set(users::id.eq(users::id)).execute(conn)? == 1)
+/// again, and this waits for one that locked it first.
+pub fn touch(conn: &mut PgConnection, id: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id)).set(users::id.eq(users::id)).execute(conn)?;
+    Ok(())
 }
 
 /// Applies a membership change to the index if it is newer than what the index holds,

@@ -99,8 +99,8 @@ pub async fn change_password(
     description = "Closes the account and erases what identifies its user: email, name, phone, location, age and \
         password, the networks they logged in from, and their email's directory entries, so the email is free \
         for a new sign-up. Every token of the user is revoked in the same transaction. Ledger entries, \
-        memberships and the personal group (with its points, which nobody can bill or spend any more) keep only \
-        the id. A customer closes their own account with `current_password` (wrong ones are counted like a \
+        memberships and the personal group keep only the id; the personal group's points are given up only \
+        when `forfeit_points` names their number, and are then written off by a `forfeit` ledger entry. A customer closes their own account with `current_password` (wrong ones are counted like a \
         password change's); an admin closes a customer's without it. Refused while the user is in any group \
         but their personal one (every region is asked: `503` while one does not answer, and nothing is \
         erased), and for staff and admin accounts (made customers' first). Afterwards the user \

@@ -40,20 +40,22 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
         Event::Membership { user_id, group_id, active, version } => {
             if user_id.region() != local {
                 tracing::warn!(%user_id, "membership event for a user of another region; ignored");
-            } else if !users::known(conn, user_id.as_str())? {
+                return Ok(());
+            }
+            if *active {
+                // A closure of this user under way either fails and sees this join when it
+                // runs again, or commits first and is seen just below.
+                users::touch(conn, user_id.as_str())?;
+            }
+            let Some(closed) = users::closed(conn, user_id.as_str())? else {
                 tracing::warn!(%user_id, %group_id, "membership event for an unknown user; ignored");
-            } else {
-                if *active {
-                    // A closure of this user under way either fails and sees this join
-                    // when it runs again, or commits first and is seen just below.
-                    users::touch(conn, user_id.as_str())?;
-                }
-                users::apply_membership(conn, user_id.as_str(), group_id.as_str(), *active, *version)?;
-                if *active && users::erased(conn, user_id.as_str())? {
-                    tracing::warn!(%user_id, %group_id, "a closed account joined a group; its region ends it");
-                    let event = Event::MemberErased { user_id: user_id.clone(), group_id: group_id.clone() };
-                    enqueue_event(conn, group_id.region(), &event)?;
-                }
+                return Ok(());
+            };
+            users::apply_membership(conn, user_id.as_str(), group_id.as_str(), *active, *version)?;
+            if *active && closed {
+                tracing::warn!(%user_id, %group_id, "a closed account joined a group; its region ends it");
+                let event = Event::MemberErased { user_id: user_id.clone(), group_id: group_id.clone() };
+                enqueue_event(conn, group_id.region(), &event)?;
             }
         }
         Event::Directory { email, user_id } => {

@@ -46,10 +46,9 @@ struct Denylist {
     tokens: HashMap<String, i64>,
     /// User → (tokens issued before this are revoked, ms; when that stops mattering, s).
     users: HashMap<UserId, (i64, i64)>,
-    /// Per region, the last sequence number read with nothing unsettled before it.
-    cursors: HashMap<RegionId, i64>,
-    /// Per region, when its list was last read to the end.
-    read_on: HashMap<RegionId, Instant>,
+    /// Per region, the last sequence number read with nothing unsettled before it, and
+    /// when its list was last read to the end.
+    read: HashMap<RegionId, (i64, Instant)>,
 }
 
 /// When a token was issued, in milliseconds: its id is a ULID, whose first 48 bits are
@@ -87,14 +86,13 @@ impl Revocations {
     }
 
     fn cursor(&self, region: RegionId) -> i64 {
-        self.inner.read().map_or(0, |list| list.cursors.get(&region).copied().unwrap_or(0))
+        self.inner.read().map_or(0, |list| list.read.get(&region).map_or(0, |(seq, _)| *seq))
     }
 
     /// `region`'s list was read to the end, up to `seq` settled.
     fn read_to(&self, region: RegionId, seq: i64) {
         if let Ok(mut list) = self.inner.write() {
-            list.cursors.insert(region, seq);
-            list.read_on.insert(region, Instant::now());
+            list.read.insert(region, (seq, Instant::now()));
         }
     }
 
@@ -102,7 +100,7 @@ impl Revocations {
     /// its users revoked since may be refused everywhere but here.
     pub fn read_within(&self, region: RegionId, within: Duration) -> bool {
         let Ok(list) = self.inner.read() else { return false };
-        list.read_on.get(&region).unwrap_or(&self.started).elapsed() <= within
+        list.read.get(&region).map_or(self.started, |(_, on)| *on).elapsed() <= within
     }
 
     /// Forgets entries whose tokens have all expired.

@@ -273,7 +273,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     assert!(users::lock(conn, USER).unwrap().is_some());
     assert!(users::erase(conn, USER).unwrap());
     assert!(!users::erase(conn, USER).unwrap(), "once");
-    assert!(users::find(conn, USER).unwrap().is_none() && users::known(conn, USER).unwrap());
+    assert!(users::find(conn, USER).unwrap().is_none() && users::closed(conn, USER).unwrap().is_some());
     assert!(users::find_by_email(conn, &format!("erased:{USER}")).unwrap().is_none());
     assert!(users::lock(conn, USER).unwrap().is_none());
     assert_eq!(login_networks::forget_user(conn, USER).unwrap(), 1);
