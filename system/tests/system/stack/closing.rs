@@ -192,3 +192,41 @@ async fn a_join_between_the_question_and_the_closing_transaction_refuses_the_clo
     stack.heal().await;
     expect_json::<User>(stack.get(&account, Some(&token)).await, StatusCode::OK).await;
 }
+
+/// Closures that do not name the personal group's balance, sent through the router:
+/// crafted numbers are refused as bad input, wrong ones (twenty at once) as
+/// `points_remaining` or told to wait for a turn at hashing, a stranger's learns nothing;
+/// the account stays open and the points stay until a closure names them.
+#[tokio::test]
+async fn crafted_and_repeated_closures_through_the_router_give_up_nothing() {
+    let stack = Stack::start(1);
+    let (ann, token) = stack.customer("001").await;
+    let staff = stack.staff("001").await;
+    let item = stack.add_item(&staff, "001", "Last supper", 4_000, 10).await;
+    let bill = json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
+    stack.bill(&staff, &format!("last-{}", ann.id), &bill).await;
+    let account = format!("/v1/users/{}", ann.id);
+    let with = |forfeit: Value| json!({"current_password": PASSWORD, "forfeit_points": forfeit});
+
+    for crafted in [json!(-40), json!("40"), json!(40.5), json!({"points": 40})] {
+        let res = stack.request(Method::DELETE, &account, Some(&token), Some(&with(crafted))).await;
+        expect_error(res, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    let wrong = with(json!(39));
+    let burst = (0..20).map(|_| stack.request(Method::DELETE, &account, Some(&token), Some(&wrong)));
+    let statuses: Vec<u16> = futures_util::future::join_all(burst).await.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| [409, 429].contains(s)) && statuses.contains(&409), "{statuses:?}");
+    let (_, eve) = stack.customer("002").await;
+    let res = stack.request(Method::DELETE, &account, Some(&eve), Some(&with(json!(40)))).await;
+    expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    let pool = format!("/v1/groups/{}", ann.personal_group_id);
+    let kept: Value = expect_json(stack.get(&pool, Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(kept["points"], 40, "nothing given up");
+
+    let closed = stack.request(Method::DELETE, &account, Some(&token), Some(&with(json!(40)))).await;
+    assert_eq!(closed.status(), StatusCode::NO_CONTENT);
+    let pool = ann.personal_group_id.as_str();
+    let last =
+        format!("SELECT kind, points FROM ledger_entries WHERE group_id = '{pool}' ORDER BY created_on DESC LIMIT 1");
+    assert_eq!(stack.sql("001", &last).trim(), "forfeit|-40");
+}
