@@ -23,16 +23,32 @@ pub async fn apply(state: &AppState, batch: EventBatch) -> Result<(), ApiError> 
     }
     state
         .db
-        .run(move |conn| {
+        .retrying(move |conn| {
             conn.transaction(|conn| {
+                // The users' rows first and in id order: two regions' batches naming the
+                // same users in other orders deadlocked. Other conflicts run it again.
+                for user_id in users_named(&batch, local) {
+                    users::touch(conn, user_id)?;
+                }
                 for envelope in &batch.events {
                     apply_one(conn, local, &envelope.event)?;
                 }
-                Ok::<_, diesel::result::Error>(())
-            })?;
-            Ok(())
+                Ok(())
+            })
         })
         .await
+}
+
+/// This region's users whose rows the batch's membership events lock, in id order.
+fn users_named(batch: &EventBatch, local: contract::RegionId) -> std::collections::BTreeSet<&str> {
+    batch
+        .events
+        .iter()
+        .filter_map(|envelope| match &envelope.event {
+            Event::Membership { user_id, .. } if user_id.region() == local => Some(user_id.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Event) -> QueryResult<()> {
@@ -42,11 +58,8 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
                 tracing::warn!(%user_id, "membership event for a user of another region; ignored");
                 return Ok(());
             }
-            if *active {
-                // A closure of this user under way either fails and sees this join when it
-                // runs again, or commits first and is seen just below.
-                users::touch(conn, user_id.as_str())?;
-            }
+            // `apply` touched the user's row: a closure of this user under way either fails
+            // and sees this join when it runs again, or committed first and is seen below.
             let Some(closed) = users::closed(conn, user_id.as_str())? else {
                 tracing::warn!(%user_id, %group_id, "membership event for an unknown user; ignored");
                 return Ok(());

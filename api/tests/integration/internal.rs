@@ -151,6 +151,38 @@ async fn events_from_other_regions_are_applied_idempotently() {
     .await;
 }
 
+/// Two regions' relays deliver at once batches that name the same users in opposite
+/// orders; each batch is one transaction, so taking the users' rows in the order given
+/// would deadlock them and Postgres would abort one.
+#[tokio::test]
+async fn concurrent_batches_naming_the_same_users_in_opposite_orders_both_apply() {
+    let app = TestApp::spawn().await;
+    let [(ann, token), (bob, _), (cid, _)] = app.customers().await;
+    let users = [ann.id.to_string(), bob.id.to_string(), cid.id.to_string()];
+    let batch = |origin: &str, round: i64, order: &[&String]| {
+        let events: Vec<Value> = order
+            .iter()
+            .map(|user_id| {
+                json!({"id": round, "origin": origin, "created_on": "2026-01-01T00:00:00Z",
+                       "event": {"kind": "membership", "user_id": user_id, "group_id": format!("{origin}-gr{round:04}"),
+                                 "active": true, "version": round}})
+            })
+            .collect();
+        json!({"events": events})
+    };
+    for round in 1..=12 {
+        let forward = batch("002", round, &[&users[0], &users[1], &users[2]]);
+        let backward = batch("003", round, &[&users[2], &users[1], &users[0]]);
+        let (a, b) = tokio::join!(
+            app.internal(reqwest::Method::POST, "/internal/events", Some(&forward)),
+            app.internal(reqwest::Method::POST, "/internal/events", Some(&backward)),
+        );
+        assert_eq!((a.status(), b.status()), (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT), "round {round}");
+    }
+    let me: Value = expect_json(app.get(&format!("/v1/users/{}", ann.id), Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(me["groups"].as_array().map(Vec::len), Some(1 + 24));
+}
+
 /// The group region's side of a closed account's late join: the membership ends once,
 /// however often the event comes, and an owner's is left for an admin.
 #[tokio::test]
