@@ -173,6 +173,10 @@ impl<B: Batch> GroupCommit<B> {
                     }
                 }
                 Err(err) if jobs.len() > 1 && B::may_be_one_jobs(&err) => {
+                    // Each job then costs a transaction of its own: a batch that fails
+                    // for no job's fault is a bug this counter shows.
+                    metrics::counter!("group_commit_batches_split_total").increment(1);
+                    tracing::warn!(jobs = jobs.len(), "a batch failed; its jobs run one by one");
                     for (i, reply) in replies.into_iter().enumerate() {
                         let single = self.batch.apply(jobs.clone(), i..i + 1).await;
                         let _ = reply.send(single.and_then(|outcomes| outcomes.into_iter().next().ok_or(err.clone())));

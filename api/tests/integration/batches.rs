@@ -12,6 +12,7 @@ use api::db::Db;
 use api::db::ledger::EntryRow;
 use api::db::points::{Answer, PointsWrite, Stored};
 use api::domain::Qty;
+use api::domain::discounts::{Off, Terms};
 use api::domain::points::{PricedItem, Prices, Refusal, Rule, Store};
 use api::services::group_commit::{Limits, Unqueued};
 use api::services::points::{PointsBatch, PointsQueue};
@@ -58,6 +59,25 @@ fn award(group: &str, key: &str, points: i64) -> PointsWrite {
         },
         request_id: "r".into(),
     }
+}
+
+/// `award`, where the store issues the group a half-price offer on every second bill.
+fn award_with_offers(group: &str, key: &str) -> PointsWrite {
+    let mut write = award(group, key, 10);
+    if let Rule::Bill { discounts, .. } = &mut write.rule {
+        *discounts = Arc::new(vec![Terms {
+            id: "001-half01".into(),
+            name: "Half".into(),
+            off: Off::Percent(50),
+            min_spend_cents: 0,
+            category: None,
+            valid_from: None,
+            valid_until: None,
+            audience: contract::dto::Audience::Offer,
+            every_n_bills: Some(2),
+        }]);
+    }
+    write
 }
 
 struct Setup {
@@ -201,4 +221,27 @@ async fn a_groups_writes_wait_for_its_batch_while_other_groups_go_on() {
     assert_eq!(fresh(first), (201, json!({ "points": 1, "balance_after": 1 })));
     assert_eq!(fresh(second), (201, json!({ "points": 2, "balance_after": 3 })));
     assert_eq!(test_db.assert_ledger_consistent("001-slow01"), 3);
+}
+
+/// The second bill of a batch earns the group an offer and the third uses it, all in the
+/// one transaction: the offer is written before it is marked used.
+#[actix_web::test]
+async fn an_offer_one_bill_issues_is_used_by_the_next_in_the_same_batch() {
+    let Setup { test_db, .. } = setup(&["001-offer1"]);
+    let writes: Vec<PointsWrite> = (0..3).map(|i| award_with_offers("001-offer1", &format!("o{i}"))).collect();
+    let mut conn = test_db.connect();
+    let stored = api::db::points::apply(&mut conn, REGION.parse().unwrap(), &writes, render).expect("one batch");
+    let points: Vec<Answer> = stored.into_iter().map(|s| fresh(Ok(s))).collect();
+    assert_eq!(
+        points,
+        [
+            (201, json!({ "points": 10, "balance_after": 10 })),
+            (201, json!({ "points": 10, "balance_after": 20 })),
+            (201, json!({ "points": 5, "balance_after": 25 })),
+        ]
+    );
+    use api::db::schema::offers::dsl as o;
+    let offers: Vec<(String, Option<String>)> = o::offers.select((o::state, o::used_by_bill)).load(&mut conn).unwrap();
+    assert!(matches!(offers.as_slice(), [(state, Some(_))] if state == "used"), "{offers:?}");
+    assert_eq!(test_db.assert_ledger_consistent("001-offer1"), 25);
 }

@@ -60,9 +60,10 @@ pub(super) struct OfferWrites {
 
 impl OfferWrites {
     pub(super) fn write(&self, conn: &mut PgConnection, read: &Read) -> QueryResult<()> {
+        // Issued first: a later bill of the same batch may use an offer an earlier one issued.
+        offers::insert_many(conn, &self.issued)?;
         let used: Vec<(&str, &str)> = self.used.iter().map(|(o, b)| (o.as_str(), b.as_str())).collect();
         offers::mark_used(conn, &used)?;
-        offers::insert_many(conn, &self.issued)?;
         let counts: Vec<(&str, &str, i64)> = self
             .counted
             .iter()
