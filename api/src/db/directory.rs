@@ -66,10 +66,21 @@ pub fn reserve(
     Ok(lease.map(|l| l.lease_until))
 }
 
+/// What `confirm` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The entry names the user (now, or already did).
+    Yes,
+    /// The user's account was closed: their late entry is not recorded. Expected where
+    /// a closure overtakes its user's own sign-up event.
+    Erased,
+    /// Another user holds the email confirmed: two sign-ups disagree.
+    Taken,
+}
+
 /// Records that `user_id` (homed in `home_region`) has `email`. A confirmed entry is
-/// never pointed at another user, nor an entry at a user whose account was closed;
-/// `Ok(false)` reports either.
-pub fn confirm(conn: &mut PgConnection, email: &str, user_id: &str, home_region: &str) -> QueryResult<bool> {
+/// never pointed at another user, nor an entry at a user whose account was closed.
+pub fn confirm(conn: &mut PgConnection, email: &str, user_id: &str, home_region: &str) -> QueryResult<Confirmed> {
     let updated = diesel::sql_query(
         "INSERT INTO email_directory (email, home_region, user_id, confirmed)
          SELECT $1, $2, $3, true WHERE NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = $3)
@@ -82,7 +93,11 @@ pub fn confirm(conn: &mut PgConnection, email: &str, user_id: &str, home_region:
     .bind::<Text, _>(home_region)
     .bind::<Text, _>(user_id)
     .execute(conn)?;
-    Ok(updated == 1)
+    if updated == 1 {
+        return Ok(Confirmed::Yes);
+    }
+    let erased = diesel::select(diesel::dsl::exists(erased_users::table.find(user_id))).get_result(conn)?;
+    Ok(if erased { Confirmed::Erased } else { Confirmed::Taken })
 }
 
 /// Forgets `email`'s entry if it is `user_id`'s, whose account was closed, and refuses

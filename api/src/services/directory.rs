@@ -5,7 +5,7 @@ use contract::internal::{Confirmation, DirectoryEntry, Event, NewReservation, Re
 use contract::{Regional, UserId};
 use diesel::prelude::*;
 
-use crate::db::directory;
+use crate::db::directory::{self, Confirmed};
 use crate::domain::{Regions, parse_email};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -58,10 +58,10 @@ pub async fn confirm(state: &AppState, confirmation: Confirmation) -> Result<(),
         .db
         .run(move |conn| Ok(directory::confirm(conn, email.as_str(), user.as_str(), user.region().as_str())?))
         .await?;
-    if confirmed {
-        Ok(())
-    } else {
-        Err(ApiError::new(contract::ErrorCode::EmailTaken, "this email belongs to another user"))
+    match confirmed {
+        Confirmed::Yes => Ok(()),
+        Confirmed::Erased => Err(ApiError::not_found("this user's account was closed")),
+        Confirmed::Taken => Err(ApiError::new(contract::ErrorCode::EmailTaken, "this email belongs to another user")),
     }
 }
 

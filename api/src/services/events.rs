@@ -9,7 +9,8 @@ use contract::Regional;
 use contract::internal::{Event, EventBatch};
 use diesel::prelude::*;
 
-use crate::db::{directory, users};
+use crate::db::directory::{self, Confirmed};
+use crate::db::users;
 use crate::error::ApiError;
 use crate::services::groups::enqueue_event;
 use crate::services::{AppState, erasure};
@@ -72,9 +73,15 @@ pub fn apply_one(conn: &mut PgConnection, local: contract::RegionId, event: &Eve
             }
         }
         Event::Directory { email, user_id } => {
-            if !directory::confirm(conn, email, user_id.as_str(), user_id.region().as_str())? {
-                metrics::counter!("directory_conflicts_total").increment(1);
-                tracing::error!(%email, %user_id, "email already belongs to another user, or to a closed account");
+            match directory::confirm(conn, email, user_id.as_str(), user_id.region().as_str())? {
+                Confirmed::Yes => {}
+                Confirmed::Erased => {
+                    tracing::info!(%user_id, "a closed account's directory entry arrived late; ignored")
+                }
+                Confirmed::Taken => {
+                    metrics::counter!("directory_conflicts_total").increment(1);
+                    tracing::error!(%email, %user_id, "email already belongs to another user");
+                }
             }
         }
         Event::DirectoryErased { email, user_id } => directory::erase(conn, email, user_id.as_str())?,

@@ -11,6 +11,7 @@ use diesel_migrations::MigrationHarness;
 use serde_json::json;
 
 use crate::support::postgres::TestDb;
+use api::db::directory::Confirmed;
 use api::db::{
     directory, discounts, email_failures, groups, idempotency, invitations, ledger, lockouts, login_networks,
     membership_check, offers, outbox, revocations, users,
@@ -142,8 +143,8 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     let lease = directory::reserve(conn, "new@test.loyalty", "001", "r1", 30, None).unwrap();
     assert!(lease.unwrap() > directory::now(conn).unwrap());
     assert!(directory::release(conn, "new@test.loyalty", "r1").unwrap());
-    assert!(directory::confirm(conn, "new@test.loyalty", USER, "001").unwrap());
-    assert!(!directory::confirm(conn, "new@test.loyalty", "001-another", "001").unwrap());
+    assert_eq!(directory::confirm(conn, "new@test.loyalty", USER, "001").unwrap(), Confirmed::Yes);
+    assert_eq!(directory::confirm(conn, "new@test.loyalty", "001-another", "001").unwrap(), Confirmed::Taken);
 
     // Invitations' revocation, and the token denylist.
     let invitation = invitations::NewInvitationRow {
@@ -269,7 +270,7 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
         lockouts::attempt(conn, "login", subject, 600.0).unwrap();
     }
     lockouts::attempt(conn, "password", USER, 600.0).unwrap();
-    assert!(directory::confirm(conn, "statements@test.loyalty", USER, "001").unwrap());
+    assert_eq!(directory::confirm(conn, "statements@test.loyalty", USER, "001").unwrap(), Confirmed::Yes);
     assert!(users::lock(conn, USER).unwrap().is_some());
     assert!(users::erase(conn, USER).unwrap());
     assert!(!users::erase(conn, USER).unwrap(), "once");
@@ -282,8 +283,10 @@ fn every_hand_written_statement_runs_against_the_migrated_schema() {
     directory::erase(conn, "statements@test.loyalty", USER).unwrap();
     directory::erase(conn, "statements@test.loyalty", USER).unwrap();
     assert!(directory::find(conn, "statements@test.loyalty").unwrap().is_none());
-    assert!(!directory::confirm(conn, "statements@test.loyalty", USER, "001").unwrap(), "refused for good");
-    assert!(directory::confirm(conn, "statements@test.loyalty", "001-newusr", "001").unwrap(), "free for others");
+    let again = directory::confirm(conn, "statements@test.loyalty", USER, "001").unwrap();
+    assert_eq!(again, Confirmed::Erased, "refused for good");
+    let other = directory::confirm(conn, "statements@test.loyalty", "001-newusr", "001").unwrap();
+    assert_eq!(other, Confirmed::Yes, "free for others");
 }
 
 /// An email's failed logins count for the minute they fall in and the one after: the
