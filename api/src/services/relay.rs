@@ -21,6 +21,10 @@ const CLAIM_SECS: i32 = 30;
 /// same ids.
 const MAX_CALL_BYTES: usize = 48 * 1024;
 
+/// How long an event this version cannot read waits before it is tried again (by then,
+/// perhaps, by an instance of the version that wrote it).
+const UNREADABLE_RETRY_MS: i32 = 10 * 60 * 1000;
+
 /// Drains the outbox, each destination on its own: a region whose calls hang until their
 /// timeout holds up only the events for it. (With one loop for all, a membership bound
 /// for 002 waited 2.5 s instead of 0.1 s while 003's link dropped traffic.) Events for a
@@ -64,7 +68,14 @@ async fn drain_once(state: &AppState, destination: RegionId) -> Result<usize, Ap
         return Ok(0);
     }
     let attempts = rows.iter().map(|r| r.attempts).max().unwrap_or(1);
-    let (delivered, undelivered) = deliver(state, destination, &rows).await;
+    let (envelopes, unreadable) = readable(state.regions.local, rows);
+    if !unreadable.is_empty() {
+        tracing::error!(destination = %region, ids = ?unreadable, "outbox events this version cannot read; set aside");
+        metrics::counter!("outbox_unreadable_total", "destination" => region.clone())
+            .increment(unreadable.len() as u64);
+        state.db.run(move |conn| Ok(outbox::retry_later(conn, &unreadable, UNREADABLE_RETRY_MS)?)).await?;
+    }
+    let (delivered, undelivered) = deliver(state, destination, envelopes).await;
     if !delivered.is_empty() {
         let count = delivered.len() as u64;
         state.db.run(move |conn| Ok(outbox::mark_delivered(conn, &delivered)?)).await?;
@@ -80,26 +91,28 @@ async fn drain_once(state: &AppState, destination: RegionId) -> Result<usize, Ap
     Ok(count)
 }
 
-/// Sends `rows` in calls of at most `MAX_CALL_BYTES` of events each, halving a call the
+/// The rows' events, and the ids of those this version cannot read: written by a newer
+/// version (mid-deploy) or damaged. Those wait apart, so they hold up no other event
+/// (in one call with them, every event failed with them, for ever).
+fn readable(origin: RegionId, rows: Vec<outbox::PendingRow>) -> (Vec<EventEnvelope>, Vec<i64>) {
+    let (mut envelopes, mut unreadable) = (Vec::with_capacity(rows.len()), Vec::new());
+    for row in rows {
+        match serde_json::from_value(row.payload) {
+            Ok(event) => envelopes.push(EventEnvelope { id: row.id, origin, created_on: row.created_on, event }),
+            Err(_) => unreadable.push(row.id),
+        }
+    }
+    (envelopes, unreadable)
+}
+
+/// Sends `envelopes` in calls of at most `MAX_CALL_BYTES` each, halving a call the
 /// receiver refuses as too large. Returns the ids delivered, and those not delivered
 /// with why (the first failure stops the rest, which keep their order for the retry).
 async fn deliver(
     state: &AppState,
     destination: RegionId,
-    rows: &[outbox::PendingRow],
+    envelopes: Vec<EventEnvelope>,
 ) -> (Vec<i64>, Option<(Vec<i64>, ApiError)>) {
-    let mut envelopes = Vec::with_capacity(rows.len());
-    for row in rows {
-        match serde_json::from_value(row.payload.clone()) {
-            Ok(event) => envelopes.push(EventEnvelope {
-                id: row.id,
-                origin: state.regions.local,
-                created_on: row.created_on,
-                event,
-            }),
-            Err(err) => return (Vec::new(), Some((rows.iter().map(|r| r.id).collect(), ApiError::internal(err)))),
-        }
-    }
     let mut pending: VecDeque<Vec<EventEnvelope>> = by_size(envelopes, MAX_CALL_BYTES).into();
     let mut delivered = Vec::new();
     while let Some(events) = pending.pop_front() {

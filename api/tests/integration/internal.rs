@@ -283,7 +283,7 @@ async fn a_region_lists_its_memberships_of_another_regions_users_to_that_regions
              INSERT INTO group_members (group_id, user_id, active, version) VALUES
                ('001-grp001', '002-aaaaaa', true, 2), ('001-grp001', '002-bbbbbb', false, 3);
              INSERT INTO outbox (destination_region, kind, payload) VALUES ('002', 'membership',
-               '{\"group_id\": \"001-grp001\", \"user_id\": \"002-bbbbbb\", \"active\": false, \"version\": 3}');",
+               '{\"kind\": \"membership\", \"group_id\": \"001-grp001\", \"user_id\": \"002-bbbbbb\", \"active\": false, \"version\": 3}');",
         )
         .unwrap();
     let get = |path: &'static str| app.internal(reqwest::Method::GET, path, None);
@@ -329,4 +329,51 @@ async fn a_region_lists_its_memberships_of_another_regions_users_to_that_regions
     assert_eq!(most["items"], json!([]), "none of these users is a member");
     expect_error(at("002", keys(1001)).await, StatusCode::BAD_REQUEST, "invalid_input").await;
     expect_error(at("002", keys(2001)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+/// An outbox event this version cannot read (a newer version's, or damaged) waits apart:
+/// the events claimed with it still reach their region.
+#[tokio::test]
+#[allow(clippy::unwrap_used)] // test set-up
+async fn an_unreadable_outbox_event_holds_up_no_other() {
+    use diesel::connection::SimpleConnection;
+
+    let asia = TestApp::spawn_with(|config| config.region = "002".parse().unwrap()).await;
+    let token = asia.config.service_token.clone();
+    let app = TestApp::spawn_with(|config| {
+        config.service_token = token;
+        for region in config.regions.iter_mut().filter(|r| r.id.as_str() == "002") {
+            region.urls = vec![asia.base.clone()];
+        }
+    })
+    .await;
+    app.db
+        .connect()
+        .batch_execute(
+            "INSERT INTO outbox (destination_region, kind, payload) VALUES
+               ('002', 'gossip', '{\"kind\": \"gossip\", \"rumour\": 1}'),
+               ('002', 'directory', '{\"kind\": \"directory\", \"email\": \"relayed@example.com\", \"user_id\": \"001-relayd\"}');",
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let lookup = "/internal/directory?email=relayed%40example.com";
+    while asia.internal(reqwest::Method::GET, lookup, None).await.status() != StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "the readable event never reached 002");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Everything for 002 but the unreadable event is delivered (the bootstrap accounts'
+    // directory entries too), and that one waits.
+    use api::db::schema::outbox::dsl as o;
+    use diesel::prelude::*;
+    let undelivered = || -> Vec<String> {
+        let pending = o::outbox.filter(o::delivered_on.is_null()).filter(o::destination_region.eq("002"));
+        pending.select(o::kind).load(&mut app.db.connect()).unwrap()
+    };
+    while undelivered() != ["gossip"] {
+        assert!(std::time::Instant::now() < deadline, "left for 002: {:?}", undelivered());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let next: chrono::DateTime<chrono::Utc> =
+        o::outbox.filter(o::kind.eq("gossip")).select(o::next_attempt_at).first(&mut app.db.connect()).unwrap();
+    assert!(next > chrono::Utc::now() + chrono::Duration::minutes(5), "tried again only minutes later: {next}");
 }
