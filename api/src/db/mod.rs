@@ -217,11 +217,16 @@ impl Db {
         self.run(move |conn| {
             for attempt in 1..=attempts {
                 match f(conn) {
-                    Err(err) if is_retryable(&err) => {
+                    Err(err) if is_retryable(&err) && attempt < attempts => {
                         metrics::counter!("db_tx_retries_total").increment(1);
                         tracing::debug!(attempt, %err, "transaction conflict, retrying");
                         let cap_ms = 2u64.saturating_pow(attempt.min(6)).min(50);
                         std::thread::sleep(Duration::from_millis(rand::rng().random_range(0..=cap_ms)));
+                    }
+                    Err(err) if is_retryable(&err) => {
+                        // Contention, or a bug that meets the same unique key every time:
+                        // the last conflict tells them apart.
+                        tracing::warn!(attempts, %err, "transaction gave up after a conflict on every attempt");
                     }
                     other => return other.map_err(ApiError::from),
                 }

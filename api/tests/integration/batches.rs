@@ -245,3 +245,28 @@ async fn an_offer_one_bill_issues_is_used_by_the_next_in_the_same_batch() {
     assert!(matches!(offers.as_slice(), [(state, Some(_))] if state == "used"), "{offers:?}");
     assert_eq!(test_db.assert_ledger_consistent("001-offer1"), 25);
 }
+
+/// A conflict on every attempt (here the same unique key each time, as a bug would
+/// meet it) is tried exactly `max_tx_attempts` times, then refused as contention with
+/// nothing applied.
+#[actix_web::test]
+async fn a_conflict_on_every_attempt_is_tried_the_configured_times_then_refused() {
+    use diesel::result::{DatabaseErrorKind, Error};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let test_db = TestDb::create();
+    let mut config = test_config(&test_db.url);
+    config.db.max_tx_attempts = 3;
+    let db = Db::new(&test_db.url, &config.db, None);
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let refused = db
+        .retrying(move |_| -> QueryResult<()> {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, Box::new("duplicate key".to_owned())))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(refused.code, contract::ErrorCode::RegionUnavailable);
+}
