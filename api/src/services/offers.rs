@@ -10,6 +10,7 @@ use contract::{DiscountId, GroupId, OfferId, Regional};
 use crate::auth::Caller;
 use crate::db::offers::{self, NewOfferRow};
 use crate::db::{self, idempotency};
+use crate::domain::points::Store;
 use crate::error::ApiError;
 use crate::services::groups::with_standing;
 use crate::services::points::{Answered, Idempotent};
@@ -34,7 +35,8 @@ pub async fn list(state: &AppState, caller: &Caller, group: GroupId) -> Result<V
 async fn ensure_offer_discount(state: &AppState, discount: &DiscountId) -> Result<(), ApiError> {
     // Another region's discounts come with its catalogue, this region's from the cache
     // its bills read (a change made here is seen at once).
-    let audience = match pricing::store_of(state, discount.region()).await? {
+    let has_discount = |store: &Store| store.discounts.iter().any(|t| t.id == discount.as_str());
+    let audience = match pricing::store_of(state, discount.region(), has_discount).await? {
         Some(store) => store.discounts.iter().find(|t| t.id == discount.as_str()).map(|t| t.audience),
         None => discounts::terms_here(state).await?.iter().find(|t| t.id == discount.as_str()).map(|t| t.audience),
     };

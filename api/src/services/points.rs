@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Caller;
 use crate::db::points::{PointsWrite, Render, Stored};
 use crate::db::{Db, idempotency, ledger, users};
-use crate::domain::points::{Change, Prices, Refusal, Rule, Spend};
+use crate::domain::points::{Change, Prices, Refusal, Rule, Spend, Store};
 use crate::domain::{IdempotencyKey, Points, Qty};
 use crate::error::ApiError;
 use crate::services::AppState;
@@ -150,9 +150,9 @@ async fn run_once(
     }
 }
 
-/// Prices from another region's catalogue when `region` is not this one.
-async fn prices_of(state: &AppState, region: RegionId) -> Result<Prices, ApiError> {
-    Ok(match pricing::store_of(state, region).await? {
+/// Prices from another region's catalogue when `item`'s region is not this one.
+async fn prices_of(state: &AppState, item: &ItemId) -> Result<Prices, ApiError> {
+    Ok(match pricing::store_of(state, item.region(), |store| store.has_item(item.as_str())).await? {
         Some(store) => Prices::From(store),
         None => Prices::Here,
     })
@@ -237,7 +237,8 @@ async fn bill_rule(state: &AppState, caller: &Caller, bill: BillRequest) -> Resu
             row.personal_group_id
         }
     };
-    let (discounts, prices) = match pricing::store_of(state, bill.store_region).await? {
+    let has_lines = |store: &Store| bill.lines.iter().all(|(item, _)| store.has_item(item.as_str()));
+    let (discounts, prices) = match pricing::store_of(state, bill.store_region, has_lines).await? {
         Some(store) => (store.discounts.clone(), Prices::From(store)),
         None => (discounts::terms_here(state).await?, Prices::Here),
     };
@@ -313,7 +314,7 @@ pub async fn redeem(
 ) -> Result<Answered, ApiError> {
     let (spend, prices) = match what {
         RedemptionRequest::Item(item, qty) => {
-            let prices = prices_of(state, item.region()).await?;
+            let prices = prices_of(state, &item).await?;
             (Spend::Item(item, qty), prices)
         }
         RedemptionRequest::Points(points) => (Spend::Points(points), Prices::Here),

@@ -22,6 +22,12 @@ pub struct Store {
     pub discounts: Arc<Vec<Terms>>,
 }
 
+impl Store {
+    pub fn has_item(&self, id: &str) -> bool {
+        self.items.iter().any(|item| item.id == id)
+    }
+}
+
 /// An open offer of the write's group: its discount's terms are the store region's.
 #[derive(Debug, Clone)]
 pub struct OpenOffer {

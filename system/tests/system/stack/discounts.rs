@@ -17,8 +17,8 @@ async fn a_discount_prices_across_regions_and_an_offer_outlives_a_crash_after_it
     let stack = Stack::start(1);
     let staff = stack.staff("001").await;
     let item = stack.add_item(&staff, "001", "Paella", 2_000, 10).await;
-    // Region 002 reads 001's menu once and keeps it for the catalogue's TTL: the whole
-    // menu is made before the first bill.
+    // Region 002 reads 001's menu once and keeps it for the catalogue's TTL (what a
+    // later request names and it lacks makes it read again: the test below).
     let tapas = stack.add_item(&staff, "001", "Tapas", 333, 10).await;
     let tenth = stack.discount(&staff, json!({"name": "A tenth off", "percent_off": 10, "audience": "everyone"})).await;
     let half = stack.discount(&staff, json!({"name": "Half, on offer", "percent_off": 50, "audience": "offer"})).await;
@@ -173,4 +173,29 @@ async fn discount_in(stack: &Stack, staff: &str, region: &str, body: Value) -> S
     let path = format!("/v1/regions/{region}/discounts");
     let made: Value = expect_json(stack.post(&path, Some(staff), &body).await, StatusCode::CREATED).await;
     made["id"].as_str().unwrap().to_owned()
+}
+
+/// What a store region adds is usable from every region at once: a region that cached
+/// its menu fetches it again when a bill names an item (or an offer a discount) the
+/// cached copy lacks. Before, both were `404` for up to the catalogue's TTL (30 s).
+#[tokio::test]
+async fn a_dish_or_discount_just_made_in_another_region_is_usable_at_once() {
+    let stack = Stack::start(1);
+    let staff = stack.staff("001").await;
+    let soup = stack.add_item(&staff, "001", "Soup", 500, 10).await;
+    let (ann, _) = stack.customer("002").await;
+    let bill =
+        |item: &Value| json!({"user_id": ann.id, "store_region": "001", "items": [{"item_id": item["id"], "qty": 1}]});
+    stack.bill(&staff, "cached", &bill(&soup)).await;
+    let stew = stack.add_item(&staff, "001", "Stew", 900, 10).await;
+    let billed = stack.bill(&staff, "new-dish", &bill(&stew)).await;
+    assert_eq!(billed["amount_cents"], 900);
+    let half = stack.discount(&staff, json!({"name": "Half", "percent_off": 50, "audience": "offer"})).await;
+    let offers = format!("/v1/groups/{}/offers", ann.personal_group_id);
+    let issued = stack.post_once(&stack.router, &offers, &staff, "new-discount", &json!({"discount_id": half})).await;
+    expect_json::<Value>(issued, StatusCode::CREATED).await;
+    // What does not exist is still not found.
+    let nothing = json!({"id": "001-nodish"});
+    let refused = stack.post_once(&stack.router, "/v1/bills", &staff, "no-dish", &bill(&nothing)).await;
+    expect_error(refused, StatusCode::NOT_FOUND, "not_found").await;
 }
