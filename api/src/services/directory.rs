@@ -60,7 +60,7 @@ pub async fn confirm(state: &AppState, confirmation: Confirmation) -> Result<(),
         .await?;
     match confirmed {
         Confirmed::Yes => Ok(()),
-        Confirmed::Erased => Err(ApiError::not_found("this user's account was closed")),
+        Confirmed::Erased => Err(ApiError::new(contract::ErrorCode::EmailTaken, "this user's account was closed")),
         Confirmed::Taken => Err(ApiError::new(contract::ErrorCode::EmailTaken, "this email belongs to another user")),
     }
 }
