@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use contract::RegionId;
 use contract::dto::{Catalogue, Discounts};
 use moka::future::Cache;
+use moka::ops::compute::Op;
 
 use crate::domain::discounts::Terms;
 use crate::domain::points::{PricedItem, Store};
@@ -40,29 +41,41 @@ pub async fn store_of(
         return Ok(Some(store));
     }
     tokio::time::sleep(REFETCH_AFTER.saturating_sub(fetched.elapsed())).await;
-    let (again, store) = cached(state, region).await?;
-    if again != fetched {
-        return Ok(Some(store)); // another request fetched it meanwhile
+    // Computes on one key run one at a time: of the requests that waited here, the first
+    // fetches, and the others find an entry newer than the one they saw.
+    let computed = state
+        .remote_catalogues
+        .entry(region)
+        .and_try_compute_with(|entry| async move {
+            match entry {
+                Some(entry) if entry.value().0 != fetched => Ok(Op::Nop),
+                _ => fetch(state, region).await.map(Op::Put),
+            }
+        })
+        .await?;
+    match computed.into_entry() {
+        Some(entry) => Ok(Some(entry.into_value().1)),
+        None => Err(ApiError::internal("a computed catalogue entry is missing")),
     }
-    state.remote_catalogues.invalidate(&region).await;
-    Ok(Some(cached(state, region).await?.1))
 }
 
 async fn cached(state: &AppState, region: RegionId) -> Result<(Instant, Arc<Store>), ApiError> {
     state
         .remote_catalogues
-        .try_get_with(region, async {
-            metrics::counter!("remote_catalogue_fetches_total", "region" => region.to_string()).increment(1);
-            let (catalogue, discounts): (Catalogue, Discounts) = tokio::try_join!(
-                state.peers.get(region, |peer| async move { peer.full_catalogue().await }),
-                state.peers.get(region, |peer| async move { peer.all_discounts().await }),
-            )?;
-            let store = Store {
-                items: catalogue.items.into_iter().map(PricedItem::from).collect(),
-                discounts: Arc::new(discounts.items.iter().map(Terms::from).collect()),
-            };
-            Ok((Instant::now(), Arc::new(store)))
-        })
+        .try_get_with(region, fetch(state, region))
         .await
         .map_err(|err: Arc<ApiError>| (*err).clone())
+}
+
+async fn fetch(state: &AppState, region: RegionId) -> Result<(Instant, Arc<Store>), ApiError> {
+    metrics::counter!("remote_catalogue_fetches_total", "region" => region.to_string()).increment(1);
+    let (catalogue, discounts): (Catalogue, Discounts) = tokio::try_join!(
+        state.peers.get(region, |peer| async move { peer.full_catalogue().await }),
+        state.peers.get(region, |peer| async move { peer.all_discounts().await }),
+    )?;
+    let store = Store {
+        items: catalogue.items.into_iter().map(PricedItem::from).collect(),
+        discounts: Arc::new(discounts.items.iter().map(Terms::from).collect()),
+    };
+    Ok((Instant::now(), Arc::new(store)))
 }

@@ -198,4 +198,18 @@ async fn a_dish_or_discount_just_made_in_another_region_is_usable_at_once() {
     let nothing = json!({"id": "001-nodish"});
     let refused = stack.post_once(&stack.router, "/v1/bills", &staff, "no-dish", &bill(&nothing)).await;
     expect_error(refused, StatusCode::NOT_FOUND, "not_found").await;
+    // Forty at once naming it: each is refused, and 001 is asked for its menu once more
+    // at most (a fetch is its catalogue and its discounts).
+    let fetches = || stack.api_metric("002", 0, "remote_catalogue_fetches_total");
+    let before = fetches().await;
+    let burst = join_all((0..40).map(|i| {
+        let (stack, staff, body) = (&stack, &staff, bill(&nothing));
+        async move { stack.post_once(&stack.router, "/v1/bills", staff, &format!("no-dish-{i}"), &body).await }
+    }))
+    .await;
+    for refused in burst {
+        expect_error(refused, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let after = fetches().await;
+    assert!(after - before <= 1.0, "{} fetches of 001's menu for one burst", after - before);
 }
