@@ -17,6 +17,8 @@ pub mod secret;
 mod sql;
 pub mod text;
 pub mod time;
+#[cfg(feature = "token")]
+pub mod token;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use ids::{DiscountId, EntryId, GroupId, IdError, InvitationId, ItemId, OfferId, RegionId, Regional, UserId};
