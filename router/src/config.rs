@@ -1,6 +1,7 @@
 //! Router configuration: defaults that front the local deployment, then an optional TOML
 //! file, then `LOYALTY_ROUTER_...` environment variables (`__` for nesting).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub health: HealthConfig,
     pub limits: LimitsConfig,
+    pub auth: AuthConfig,
     /// HTTPS on the public listener (`cert_file`, `key_file`) and the CAs trusted for
     /// `https://` instance URLs (`ca_file`, on top of the system's roots).
     pub tls: tls::TlsConfig,
@@ -32,6 +34,15 @@ pub struct RegionConfig {
     pub name: String,
     /// Base URLs of the region's API instances.
     pub urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuthConfig {
+    /// Every region's public token keys by key id (`001k1`), retired ones too while their
+    /// tokens live: the regions' own `auth.verifying_keys`. A token none of them verifies
+    /// is refused here, before any region spends a call on it. Each region of the
+    /// deployment needs one, or its users could not be served.
+    pub verifying_keys: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +89,7 @@ impl Default for Config {
             timeouts: Timeouts { connect_ms: 300, request_ms: 10_000, fanout_ms: 2_000, body_read_ms: 10_000 },
             health: HealthConfig { interval_ms: 500, timeout_ms: 400, failures_to_mark_down: 2, panic_window_ms: 750 },
             limits: LimitsConfig::default(),
+            auth: AuthConfig::default(),
             tls: tls::TlsConfig::default(),
         }
     }

@@ -256,28 +256,62 @@ pub async fn send(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
+    use chrono::Duration;
     use client::testing::{Flake, FlakyInstance};
     use client::{Client, Method, Retry};
+    use contract::dto::Role;
+    use contract::token::{Signer, new_signing_key};
     use serde_json::{Value, json};
 
     use crate::config::{Config, RegionConfig};
 
+    /// Region 001's signing key; the router holds its public key.
+    static KEY: LazyLock<Signer> = LazyLock::new(|| Signer::from_seed("001k1", &new_signing_key().0).unwrap());
+
+    fn token_of(key: &Signer, ttl_secs: i64) -> String {
+        key.issue("001-abc123", Role::Customer, Duration::seconds(ttl_secs)).unwrap().0
+    }
+
     /// The router, in process, with region 001 served by the instances at `urls`, tried in
-    /// that order first; and a client of it that never resends, so every retry seen is the
-    /// router's.
+    /// that order first; and a client of it with a good token that never resends, so every
+    /// retry seen is the router's.
     async fn router_before(urls: Vec<String>) -> Client {
         tls::install_default_provider();
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".into(),
             admin_listen: "127.0.0.1:0".into(),
             workers: Some(1),
             regions: vec![RegionConfig { id: "001".into(), name: "Europe".into(), urls }],
             ..Config::default()
         };
+        config.auth.verifying_keys.insert(KEY.kid().into(), KEY.public_key().into());
         let app = crate::Application::build(config).await.unwrap();
         let url = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        Client::builder(&url).retry(Retry::never()).build().unwrap().with_token("token")
+        Client::builder(&url).retry(Retry::never()).build().unwrap().with_token(token_of(&KEY, 60))
+    }
+
+    #[actix_web::test]
+    async fn a_token_no_region_signed_never_reaches_an_instance() {
+        let instance = FlakyInstance::start(Flake::Dropped, 0).await;
+        let router = router_before(vec![instance.url.clone()]).await;
+        // Made up; signed by a key that calls itself 001k1; 001's own but expired.
+        let stranger = Signer::from_seed("001k1", &new_signing_key().0).unwrap();
+        for token in ["token".to_owned(), token_of(&stranger, 60), token_of(&KEY, -60)] {
+            let err = new_group(&router.with_token(token)).await.unwrap_err();
+            assert_eq!(err.code(), Some(contract::ErrorCode::Unauthenticated), "{err}");
+        }
+        assert_eq!(instance.received(), 0);
+        assert_eq!(new_group(&router).await.unwrap().status, 201, "a good token is forwarded");
+    }
+
+    #[actix_web::test]
+    async fn a_router_without_a_key_of_each_region_does_not_start() {
+        let config = Config { listen: "127.0.0.1:0".into(), admin_listen: "127.0.0.1:0".into(), ..Config::default() };
+        let err = crate::Application::build(config).await.err().unwrap();
+        assert!(err.to_string().contains("no key of region 001"), "{err}");
     }
 
     async fn new_group(client: &Client) -> client::Result<client::Reply<Value>> {

@@ -9,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use contract::token::Verifier;
 use contract::{ErrorCode, RegionId};
 use metrics_exporter_prometheus::PrometheusHandle;
 use observability::{request_id, telemetry};
@@ -33,6 +34,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub limits: Arc<Limits>,
     pub body_read_timeout: Duration,
+    /// Every region's public token keys.
+    pub tokens: Arc<Verifier>,
 }
 
 impl AppState {
@@ -52,6 +55,18 @@ fn new_client(config: &Config, tls: &rustls::ClientConfig) -> Client {
     forward::client(Duration::from_millis(config.timeouts.connect_ms), tls.clone())
 }
 
+/// The verifier of the configured keys, which must include one of every region.
+fn token_verifier(config: &Config, upstreams: &Upstreams) -> anyhow::Result<Verifier> {
+    let verifier = Verifier::new(&config.auth.verifying_keys).map_err(|e| anyhow::anyhow!("auth: {e}"))?;
+    if let Some(region) = upstreams.ids().into_iter().find(|id| !verifier.regions().any(|r| r == *id)) {
+        anyhow::bail!(
+            "auth.verifying_keys has no key of region {region} (e.g. {region}k1): every token of its users would be \
+             refused"
+        );
+    }
+    Ok(verifier)
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -65,6 +80,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         contract::internal::check_service_token(config.service_token.as_deref()).map_err(anyhow::Error::msg)?;
         let upstreams = Arc::new(Upstreams::new(&config)?);
+        let tokens = token_verifier(&config, &upstreams)?;
         let client_tls = config.tls.client()?;
         let server_tls = config.tls.server()?;
         let client = new_client(&config, &client_tls);
@@ -84,6 +100,7 @@ impl Application {
             fanout_timeout: Duration::from_millis(config.timeouts.fanout_ms),
             body_read_timeout: Duration::from_millis(config.timeouts.body_read_ms),
             metrics: telemetry::metrics_handle(),
+            tokens: Arc::new(tokens),
             config,
         };
         let listener =

@@ -137,6 +137,7 @@ module "router" {
   service_token_parameter       = var.service_token_parameter
   proxy_token_parameter         = var.proxy_token_parameter
   regions                       = local.peers
+  verifying_keys                = var.token_verifying_keys
   console_session_key_parameter = var.console_session_key_parameter
   kms_key_arn                   = var.kms_key_arns["001"]
   access_logs_bucket            = var.access_logs_buckets["001"]

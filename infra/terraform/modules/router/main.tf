@@ -1,10 +1,13 @@
 locals {
   name = "loyalty-router"
   tags = merge(var.tags, { "loyalty:role" = "router" })
-  # The router's configuration file: one [[regions]] table per region.
+  # The router's configuration file: one [[regions]] table per region, and the regions'
+  # token public keys, with which it refuses a made-up token before any region hears of it.
   topology = join("\n", concat(
     ["[tls]\nca_file = \"/etc/loyalty/internal-ca.pem\"\n"],
     [for id, region in var.regions : "[[regions]]\nid = \"${id}\"\nname = \"${region.name}\"\nurls = [\"${region.url}\"]\n"],
+    ["[auth.verifying_keys]"],
+    [for kid, key in var.verifying_keys : "${kid} = \"${key}\""],
   ))
   # The console runs beside each router and calls it on loopback.
   console_port = 8088

@@ -86,6 +86,15 @@ variable "regions" {
   }))
 }
 
+variable "verifying_keys" {
+  description = "Every region's token public keys by key id (`001k1`), the same map the regions get: the router checks each token's signature before it forwards it."
+  type        = map(string)
+  validation {
+    condition     = alltrue([for id in keys(var.regions) : anytrue([for kid in keys(var.verifying_keys) : startswith(kid, id)])])
+    error_message = "Every region needs a verifying key (`<code>k1`): the router refuses tokens it cannot check."
+  }
+}
+
 variable "kms_key_arn" {
   type = string
 }

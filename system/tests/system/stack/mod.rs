@@ -11,6 +11,7 @@ mod input_rules;
 mod keys;
 mod limits;
 mod revocations;
+mod tokens;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

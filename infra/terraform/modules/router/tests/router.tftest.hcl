@@ -23,6 +23,7 @@ variables {
     "002" = { name = "Americas", url = "https://api-002.loyalty.internal" }
     "003" = { name = "Asia-Pacific", url = "https://api-003.loyalty.internal" }
   }
+  verifying_keys = { "001k1" = "pub-001", "002k1" = "pub-002", "003k1" = "pub-003" }
 }
 
 run "public_alb_is_https_with_redirect_and_hardened" {
@@ -64,6 +65,10 @@ run "routers_use_imdsv2_readyz_and_know_every_region" {
   assert {
     condition     = length(regexall("\\[\\[regions\\]\\]", module.router.user_data)) == 3
     error_message = "The router's configuration lists the three regions."
+  }
+  assert {
+    condition     = strcontains(module.router.user_data, "[auth.verifying_keys]\n001k1 = \"pub-001\"\n002k1 = \"pub-002\"\n003k1 = \"pub-003\"")
+    error_message = "The router's configuration holds every region's token public key."
   }
   assert {
     condition     = module.router.instance_refresh_strategy == "Rolling"
@@ -150,4 +155,12 @@ run "the_router_and_console_logs_outlive_their_instances" {
     && strcontains(module.router.user_data, "\"file_path\":\"/var/log/loyalty/${service}.log\",\"log_group_name\":\"/loyalty/loyalty-router\"")])
     error_message = "The router and the console each write a log file that the CloudWatch agent sends to the routers' log group."
   }
+}
+
+run "a_region_without_a_verifying_key_is_refused" {
+  command = plan
+  variables {
+    verifying_keys = { "001k1" = "pub-001", "002k1" = "pub-002" }
+  }
+  expect_failures = [var.verifying_keys]
 }
