@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
+use contract::token::Claims;
 use contract::{ErrorCode, GroupId, RegionId, Regional, UserId};
 use futures_util::StreamExt;
 
@@ -87,10 +88,10 @@ fn needs_token(route: &Route, method: &actix_web::http::Method, path: &str) -> b
     }
 }
 
-/// The request's bearer token is signed by its user's home region and has not expired.
-/// Checked here so that a made-up token costs no region a call, and a fan-out none at
-/// all; whether it was revoked is for the regions to say.
-fn check_token(state: &AppState, req: &HttpRequest) -> Result<(), RouterError> {
+/// The request's bearer token is signed by its user's home region and has not expired:
+/// its claims. Checked here so that a made-up token costs no region a call, and a
+/// fan-out none at all; whether it was revoked is for the regions to say.
+fn check_token(state: &AppState, req: &HttpRequest) -> Result<Claims, RouterError> {
     let unauthenticated = |message: &str| RouterError::new(ErrorCode::Unauthenticated, message);
     let value = req
         .headers()
@@ -101,8 +102,7 @@ fn check_token(state: &AppState, req: &HttpRequest) -> Result<(), RouterError> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| unauthenticated("expected Authorization: Bearer <token>"))?;
-    state.tokens.verify(token.trim()).map_err(|_| unauthenticated(contract::token::INVALID))?;
-    Ok(())
+    state.tokens.verify(token.trim()).map_err(|_| unauthenticated(contract::token::INVALID))
 }
 
 pub async fn dispatch(
@@ -134,11 +134,12 @@ async fn run(
     payload: web::Payload,
     address: Option<IpAddr>,
 ) -> Result<HttpResponse, RouterError> {
-    if needs_token(&route, req.method(), req.path()) {
-        // Said before anything about the request's regions or body: a caller without a
-        // good token learns nothing but that one is needed.
-        check_token(state, req)?;
-    }
+    // Said before anything about the request's regions or body: a caller without a good
+    // token learns nothing but that one is needed.
+    let account = match needs_token(&route, req.method(), req.path()) {
+        true => Some(check_token(state, req)?.sub),
+        false => None,
+    };
     let body = read_body(payload, state.body_read_timeout).await?;
     // Every body of the public API is a JSON object: anything else (serde would take an
     // array for a struct) is refused here, before a region spends work on it.
@@ -146,7 +147,7 @@ async fn run(
         return Err(RouterError::invalid_input("the body must be a JSON object"));
     }
     let mut outgoing = Outgoing::from_request(req, body);
-    check_action(state, &route, &outgoing.body, address)?;
+    check_action(state, &route, &outgoing.body, address, account.as_deref())?;
     // The API's login lockout is per (email, client address): the address is the one the
     // router found, never a client's own X-Forwarded-For.
     outgoing.headers.remove("x-forwarded-for");
@@ -177,8 +178,14 @@ async fn run(
 }
 
 /// The limits of a sign-up, login or join: by client address, and for sign-ups by the
-/// email the body names.
-fn check_action(state: &AppState, route: &Route, body: &Bytes, address: Option<IpAddr>) -> Result<(), RouterError> {
+/// email the body names; of a look-up by email: by the account the token names.
+fn check_action(
+    state: &AppState,
+    route: &Route,
+    body: &Bytes,
+    address: Option<IpAddr>,
+    account: Option<&str>,
+) -> Result<(), RouterError> {
     let email = || -> Option<String> {
         let body: serde_json::Value = serde_json::from_slice(body).ok()?;
         body.get("email")?.as_str().map(str::to_owned)
@@ -187,6 +194,10 @@ fn check_action(state: &AppState, route: &Route, body: &Bytes, address: Option<I
         Route::SignUp => return state.limits.check_action(address, &Action::SignUp { email: email().as_deref() }),
         Route::LogIn => Action::LogIn,
         Route::Join(_) => Action::Join,
+        Route::FindUser => match account {
+            Some(account) => Action::Lookup { account },
+            None => return Ok(()),
+        },
         _ => return Ok(()),
     };
     state.limits.check_action(address, &action)

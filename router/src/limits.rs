@@ -11,6 +11,10 @@
 //! (email, client address), an account guessed at from many addresses let in only from
 //! the networks its user logged in from, joins whose invitation opened nothing per
 //! caller. Only sign-ups are budgeted per email here: the email has no owner yet.
+//!
+//! A budget keyed by the account a verified token names can be spent only with that
+//! account's token: finding users by email is budgeted so, since it tells whether an
+//! address has an account, and one staff account could ask from many addresses.
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -57,6 +61,9 @@ pub struct LimitsConfig {
     pub login_per_address: Rate,
     /// Joins with an invitation code from one address.
     pub join_per_address: Rate,
+    /// Users found by email (`GET /v1/users?email=`) by one account, whatever its
+    /// addresses: staff at a till look up one customer at a time.
+    pub lookup_per_account: Rate,
     /// Proxies in front of the router that append the client's address to
     /// `X-Forwarded-For` (1 behind an AWS load balancer, 0 when clients connect directly).
     /// The client's address is the entry that many places from the right; entries
@@ -82,6 +89,7 @@ impl Default for LimitsConfig {
             sign_up_per_email: Rate::new(20, 10),
             login_per_address: Rate::new(60, 20),
             join_per_address: Rate::new(60, 20),
+            lookup_per_account: Rate::new(60, 20),
             trusted_proxy_hops: 0,
             trusted_proxies: Vec::new(),
             proxy_token: None,
@@ -92,9 +100,15 @@ impl Default for LimitsConfig {
 
 /// What a request is, for the limits that apply to it.
 pub enum Action<'a> {
-    SignUp { email: Option<&'a str> },
+    SignUp {
+        email: Option<&'a str>,
+    },
     LogIn,
     Join,
+    /// A user found by email, by the account the verified token names.
+    Lookup {
+        account: &'a str,
+    },
 }
 
 pub struct Limits {
@@ -103,6 +117,7 @@ pub struct Limits {
     sign_up_per_email: DefaultKeyedRateLimiter<String>,
     login_per_address: DefaultKeyedRateLimiter<IpAddr>,
     join_per_address: DefaultKeyedRateLimiter<IpAddr>,
+    lookup_per_account: DefaultKeyedRateLimiter<String>,
     proxies: Proxies,
     proxy_token: Option<String>,
     clock: DefaultClock,
@@ -116,6 +131,7 @@ impl Limits {
             sign_up_per_email: RateLimiter::keyed(config.sign_up_per_email.quota()),
             login_per_address: RateLimiter::keyed(config.login_per_address.quota()),
             join_per_address: RateLimiter::keyed(config.join_per_address.quota()),
+            lookup_per_account: RateLimiter::keyed(config.lookup_per_account.quota()),
             proxies: Proxies::new(config.trusted_proxy_hops, &config.trusted_proxies)?,
             proxy_token: config.proxy_token.clone(),
             clock: DefaultClock::default(),
@@ -146,12 +162,13 @@ impl Limits {
         }
     }
 
-    /// The budgets of a sign-up, login or join.
+    /// The budgets of a sign-up, login, join or look-up.
     pub fn check_action(&self, address: Option<IpAddr>, action: &Action<'_>) -> Result<(), RouterError> {
         let (by_address, what) = match action {
             Action::SignUp { .. } => (&self.sign_up_per_address, "sign_up"),
             Action::LogIn => (&self.login_per_address, "log_in"),
             Action::Join => (&self.join_per_address, "join"),
+            Action::Lookup { account } => return self.take(&self.lookup_per_account, &(*account).to_owned(), "lookup"),
         };
         if let Some(address) = address {
             self.take(by_address, &address, what)?;
@@ -182,6 +199,7 @@ impl Limits {
         self.sign_up_per_email.retain_recent();
         self.login_per_address.retain_recent();
         self.join_per_address.retain_recent();
+        self.lookup_per_account.retain_recent();
         self.per_address.shrink_to_fit();
     }
 }
@@ -261,6 +279,21 @@ mod tests {
         assert_eq!(trusting.client_address(&request("guess")), Some("10.1.1.1".parse().unwrap()));
         let untrusting = Limits::new(&LimitsConfig::default()).unwrap();
         assert_eq!(untrusting.client_address(&request("s3cret")), Some("10.1.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn look_ups_are_limited_per_account_whatever_the_address() {
+        let config = LimitsConfig { lookup_per_account: Rate::new(60, 3), ..LimitsConfig::default() };
+        let limits = Limits::new(&config).unwrap();
+        let address = |n: u8| Some(IpAddr::from([10, 0, 0, n]));
+        let staff = Action::Lookup { account: "001-staff1" };
+        for n in 0..3 {
+            assert!(limits.check_action(address(n), &staff).is_ok());
+        }
+        let refused = limits.check_action(address(9), &staff).unwrap_err();
+        assert_eq!(refused.code, contract::ErrorCode::RateLimited);
+        // Another account has its own budget, from the same address.
+        assert!(limits.check_action(address(9), &Action::Lookup { account: "002-staff2" }).is_ok());
     }
 
     #[test]

@@ -132,7 +132,7 @@ async fn post_from(
 }
 
 #[tokio::test]
-async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_caller() {
+async fn sign_ups_invitation_guesses_and_email_look_ups_are_limited_per_address_and_caller() {
     let stack = Stack::start_with(Options { instances: 1, drill: false, real_limits: true, tls: false });
     // Sign-ups from one address: a burst of 10, then one every 2 s.
     let started = std::time::Instant::now();
@@ -185,6 +185,34 @@ async fn sign_ups_and_guessed_invitation_codes_are_limited_per_address_and_calle
     let body = json!({"user_id": other.id, "invitation": code});
     let res = post_from(&stack, "198.51.100.31", &members, Some(&other_token), &body).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+
+    // Staff finding users by email: 20 at once from 20 addresses, then the account waits,
+    // from any address; staff of another region are not held up by it.
+    let find = |n: usize| format!("/v1/users?email=nobody-{n}%40stack.test");
+    let staff = stack.staff("001").await;
+    let started = std::time::Instant::now();
+    let mut statuses = Vec::new();
+    for n in 0..26 {
+        statuses.push(get_from(&stack, &format!("198.51.100.{}", 100 + n), &find(n), &staff).await.status());
+    }
+    let refilled = started.elapsed().as_secs() as usize + 1;
+    let answered = statuses.iter().filter(|s| **s == StatusCode::NOT_FOUND).count();
+    assert!(answered >= 20 && answered <= 20 + refilled && answered < 26, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::NOT_FOUND || *s == StatusCode::TOO_MANY_REQUESTS));
+    let res = get_from(&stack, "198.51.100.99", &find(99), &stack.staff("002").await).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+async fn get_from(stack: &Stack, address: &str, path: &str, token: &str) -> Response {
+    let url = format!("{}{path}", stack.router);
+    stack
+        .http
+        .raw(client::Method::GET, &url)
+        .header("x-forwarded-for", address)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// One customer asks the router for 110 groups in region 002, ten at a time: the region
