@@ -77,7 +77,7 @@ use diesel::sql_types::Bool;
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use self::connection::{NetworkBounds, PasswordSource, PgManager, SessionSettings};
+use self::connection::{NetworkBounds, PasswordSource, PgManager, PoolErrors, SessionSettings};
 use crate::config::DbConfig;
 use crate::error::{ApiError, is_deadlock};
 
@@ -114,6 +114,7 @@ impl Db {
                 statement_timeout_ms: config.statement_timeout_ms,
                 idle_in_transaction_timeout_ms: config.idle_in_transaction_timeout_ms,
             }))
+            .error_handler(Box::<PoolErrors>::default())
             .build_unchecked(manager);
         Db {
             pool,

@@ -48,8 +48,6 @@ pub struct Stack {
     scheme: &'static str,
     /// The stack's CA (TLS stacks), to be trusted by clients.
     pub ca_file: Option<PathBuf>,
-    /// What the test's own faults make the services log at ERROR (`logs`).
-    expected_errors: std::sync::Mutex<Vec<&'static str>>,
 }
 
 /// What a stack runs besides one Postgres and `instances` APIs per region.
@@ -163,16 +161,9 @@ impl Stack {
             port_claim,
             scheme,
             ca_file,
-            expected_errors: std::sync::Mutex::default(),
         };
         stack.up();
         stack
-    }
-
-    /// The services may log ERROR lines containing `what`: the test breaks something on
-    /// purpose (a database it stops). Any other ERROR line fails the test (`logs`).
-    pub fn expect_errors(&self, what: &'static str) {
-        self.expected_errors.lock().unwrap().push(what);
     }
 
     /// Runs `up.sh`: starts whatever is not running (so it also heals).
@@ -371,9 +362,7 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let expected = self.expected_errors.lock().map(|e| e.clone()).unwrap_or_default();
-        let errors =
-            if std::thread::panicking() { Vec::new() } else { logs::errors(&self.state.join("log"), &expected) };
+        let errors = if std::thread::panicking() { Vec::new() } else { logs::errors(&self.state.join("log")) };
         if std::thread::panicking() {
             // The test failed: show what the processes said before they go.
             for entry in std::fs::read_dir(self.state.join("log")).into_iter().flatten().flatten() {
