@@ -248,7 +248,7 @@ impl Default for Config {
         Config {
             region: region("001"),
             listen: "127.0.0.1:8101".to_owned(),
-            database_url: "postgres://postgres@127.0.0.1:55001/loyalty".to_owned(),
+            database_url: "postgres://postgres@127.0.0.1:4001/loyalty".to_owned(),
             // Region 001 alone; a deployment's regions come from its configuration file
             // (`make up` writes it from infra/local/topology.toml).
             regions: vec![RegionConfig {

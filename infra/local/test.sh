@@ -84,7 +84,19 @@ fi
 step "cargo deny (advisories from the offline snapshot, licences, bans, sources)"
 bash "$ROOT/infra/local/deny.sh"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port below the ephemeral range (32768-60999; infra/local/topology.toml says why);
+# the stacks started later check that theirs are free.
+port=$(python3 -c '
+import random, socket
+while True:
+    port = random.randrange(10000, 32768)
+    try:
+        socket.create_server(("127.0.0.1", port)).close()
+        print(port)
+        break
+    except OSError:
+        pass
+')
 bash "$PG" init "$scratch/pg"
 bash "$PG" start "$scratch/pg" "$port" fast
 export LOYALTY_TEST_PG_URL="postgres://postgres@127.0.0.1:$port"
