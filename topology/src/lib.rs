@@ -289,7 +289,7 @@ mod tests {
         let shape = Shape { instances: 2, ..Shape::default() };
         let layout = topology.layout(local.ports, &local.extra, shape, &[]).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(layout.region("001").map(|r| r.api[1].port), Some(8111));
-        assert_eq!(layout.region("003").map(|r| r.postgres.port), Some(55003));
+        assert_eq!(layout.region("003").map(|r| r.postgres.port), Some(4003));
     }
 
     #[test]
@@ -316,7 +316,7 @@ mod tests {
             topology.layout(local.ports, &local.extra, shape, &["002".to_owned()]).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(layout.regions.len(), 1);
         assert_eq!(layout.regions[0].api[0], Endpoint { port: 8102, via: 10102 });
-        assert_eq!(layout.regions[0].standby, Some(Endpoint { port: 55102, via: 57102 }));
+        assert_eq!(layout.regions[0].standby, Some(Endpoint { port: 4102, via: 6102 }));
         assert!(layout.shell().contains("API_PORT_002_0=8102 API_VIA_002_0=10102"));
         let bench = topology.deployment("bench").unwrap_or_else(|e| panic!("{e:#}"));
         assert!(topology.layout(bench.ports, &bench.extra, shape, &[]).is_err(), "the bench runs no standby");
