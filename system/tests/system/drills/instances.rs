@@ -6,8 +6,9 @@ use super::*;
 async fn drill_1_an_api_instance_killed_under_load_loses_nothing() {
     let stack = Stack::drill();
     let load = tokio::spawn(loadtest::run(scenario(&stack, 12)));
-    // Set-up takes a few seconds; then the load runs 12 s. Kill mid-load.
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    // Kill mid-load: the load runs 12 s once its set-up is done.
+    load_started(&stack).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let killed_at = Instant::now();
     stack.kill_api("001", 0);
     let report = load.await.unwrap().unwrap();
